@@ -1,0 +1,46 @@
+# Thin wrappers around deploy/install-deps.sh, CMake and CTest.
+BUILD ?= build
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CTEST_ARGS ?=
+
+.PHONY: all deps build test test-all sanitize demo bench fixtures clean format
+
+all: build
+
+deps:
+	@bash deploy/install-deps.sh
+
+$(BUILD)/Makefile: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+# Everything but the slow label.
+test: build
+	@cd $(BUILD) && OPENBLAS_NUM_THREADS=1 ctest --output-on-failure -LE slow -j $(JOBS) $(CTEST_ARGS)
+
+test-all: build
+	@cd $(BUILD) && OPENBLAS_NUM_THREADS=1 ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+sanitize: deps
+	@cmake -S . -B build-asan -DAHA_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	@cd build-asan && OPENBLAS_NUM_THREADS=1 ctest --output-on-failure -L unit -j $(JOBS)
+
+demo: build
+	@bash deploy/demo.sh
+
+fixtures: deps
+	@/usr/bin/python3 tests/reference/gen_fixtures.py tests/fixtures
+
+bench: build
+	@bash bench/run.sh
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) build-asan
