@@ -23,14 +23,16 @@ const char *aha_strerror(int err) {
 }
 
 int aha_errorf(int err, const char *file, int line, const char *fmt, ...) {
-    (void)file;
-    (void)line;
+    /* Format into a local buffer first: the arguments may point into g_msg (e.g. wrapping the
+     * previous message with aha_last_error()), and vsnprintf must not overlap its input. */
+    char msg[sizeof g_msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(g_msg, sizeof g_msg, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    size_t n = strlen(g_msg);
-    if (n + 1 < sizeof g_msg) snprintf(g_msg + n, sizeof g_msg - n, "\n  at %s:%d", file, line);
+    size_t n = strlen(msg);
+    if (n + 1 < sizeof msg) snprintf(msg + n, sizeof msg - n, "\n  at %s:%d", file, line);
+    memcpy(g_msg, msg, sizeof g_msg);
     return err;
 }
 

@@ -1,0 +1,267 @@
+#include "learner/grpo.h"
+#include "core/err.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct aha_grpo {
+    aha_model_t *m;
+    aha_model_t *ref; /* frozen reference (beta > 0) or NULL */
+    aha_grpo_config_t cfg;
+    aha_acts_t *acts;
+    aha_adamw_t *opt;
+    int max_rows, max_len;
+    /* minibatch scratch, [max_rows * max_len] unless noted */
+    int *tokens, *targets, *lengths /* [max_rows] */, *replay /* [L*rows*len*K] or NULL */;
+    float *logp, *ent, *ref_logp, *dlogp_pos;
+    int *seq_start; /* [max_rows + 1] */
+    float *f_lp, *f_old, *f_ref, *f_dlp, *f_adv /* [max_rows] */;
+    int *f_pos; /* flat token -> position in the minibatch */
+};
+
+void aha_gather_logp(const float *logits, const int *targets, int n_pos, int V, float tau,
+                     float *logp_out, float *entropy_out) {
+    const float inv = 1.0f / tau;
+    for (int i = 0; i < n_pos; i++) {
+        if (targets[i] < 0) {
+            logp_out[i] = 0;
+            if (entropy_out) entropy_out[i] = 0;
+            continue;
+        }
+        const float *z = logits + (size_t)i * V;
+        double mx = -INFINITY;
+        for (int v = 0; v < V; v++) mx = fmax(mx, z[v] * inv);
+        double sum = 0, sum_zp = 0;
+        for (int v = 0; v < V; v++) {
+            double e = exp(z[v] * inv - mx);
+            sum += e;
+            sum_zp += e * (z[v] * inv - mx);
+        }
+        double lse = log(sum);
+        logp_out[i] = (float)(z[targets[i]] * inv - mx - lse);
+        if (entropy_out) entropy_out[i] = (float)(lse - sum_zp / sum);
+    }
+}
+
+void aha_logp_backward(const float *logits, const int *targets, const float *dlogp, int n_pos,
+                       int V, float tau, float *dlogits) {
+    const float inv = 1.0f / tau;
+    for (int i = 0; i < n_pos; i++) {
+        if (targets[i] < 0 || dlogp[i] == 0) continue;
+        const float *z = logits + (size_t)i * V;
+        float *dz = dlogits + (size_t)i * V;
+        double mx = -INFINITY;
+        for (int v = 0; v < V; v++) mx = fmax(mx, z[v] * inv);
+        double sum = 0;
+        for (int v = 0; v < V; v++) sum += exp(z[v] * inv - mx);
+        const double g = dlogp[i] * inv;
+        for (int v = 0; v < V; v++) {
+            double p = exp(z[v] * inv - mx) / sum;
+            dz[v] += (float)(g * ((v == targets[i]) - p));
+        }
+    }
+}
+
+int aha_grpo_new(aha_model_t *m, const aha_grpo_config_t *cfg, int max_rows, int max_len,
+                 aha_grpo_t **out) {
+    if (max_rows <= 0 || max_len <= 1 || cfg->epochs <= 0 || cfg->minibatches <= 0)
+        return AHA_FAIL(AHA_ERR_ARG, "grpo: rows %d len %d epochs %d minibatches %d", max_rows,
+                        max_len, cfg->epochs, cfg->minibatches);
+    aha_grpo_t *g = calloc(1, sizeof *g);
+    if (!g) return AHA_FAIL(AHA_ERR_NOMEM, "grpo");
+    g->m = m;
+    g->cfg = *cfg;
+    g->max_rows = max_rows;
+    g->max_len = max_len;
+    int rc = AHA_OK;
+    size_t cells = (size_t)max_rows * max_len;
+    const int K = m->cfg.n_routed_experts > 0 ? m->cfg.top_k : 0;
+    g->tokens = malloc(sizeof(int) * cells);
+    g->targets = malloc(sizeof(int) * cells);
+    g->lengths = malloc(sizeof(int) * max_rows);
+    g->logp = malloc(sizeof(float) * cells);
+    g->ent = malloc(sizeof(float) * cells);
+    g->ref_logp = malloc(sizeof(float) * cells);
+    g->dlogp_pos = malloc(sizeof(float) * cells);
+    g->seq_start = malloc(sizeof(int) * (max_rows + 1));
+    g->f_lp = malloc(sizeof(float) * cells);
+    g->f_old = malloc(sizeof(float) * cells);
+    g->f_ref = malloc(sizeof(float) * cells);
+    g->f_dlp = malloc(sizeof(float) * cells);
+    g->f_adv = malloc(sizeof(float) * max_rows);
+    g->f_pos = malloc(sizeof(int) * cells);
+    if (cfg->r3 && K > 0) g->replay = malloc(sizeof(int) * (size_t)m->cfg.n_layers * cells * K);
+    if (!g->tokens || !g->targets || !g->lengths || !g->logp || !g->ent || !g->ref_logp ||
+        !g->dlogp_pos || !g->seq_start || !g->f_lp || !g->f_old || !g->f_ref || !g->f_dlp ||
+        !g->f_adv || !g->f_pos || (cfg->r3 && K > 0 && !g->replay)) {
+        rc = AHA_FAIL(AHA_ERR_NOMEM, "grpo buffers");
+        goto fail;
+    }
+    if (!m->grads) AHA_TRY_GOTO(rc, aha_model_alloc_grads(m), fail);
+    AHA_TRY_GOTO(rc, aha_acts_new(m, max_rows, max_len, &g->acts), fail);
+    AHA_TRY_GOTO(rc, aha_adamw_new(m->n_params, &g->opt), fail);
+    for (size_t i = 0; i < aha_model_tensor_count(&m->cfg); i++) {
+        aha_tensor_info_t ti;
+        AHA_TRY_GOTO(rc, aha_model_tensor_info(&m->cfg, i, &ti), fail);
+        if (ti.ndim < 2) aha_adamw_set_decay(g->opt, ti.offset, ti.numel, 0);
+    }
+    if (cfg->loss.beta > 0) {
+        AHA_TRY_GOTO(rc, aha_model_new(&m->cfg, &g->ref), fail);
+        memcpy(g->ref->params, m->params, sizeof(float) * m->n_params);
+        if (m->expert_bias && g->ref->expert_bias)
+            memcpy(g->ref->expert_bias, m->expert_bias,
+                   sizeof(float) * (size_t)m->cfg.n_layers * m->cfg.n_routed_experts);
+    }
+    *out = g;
+    return AHA_OK;
+fail:
+    aha_grpo_destroy(&g);
+    return rc;
+}
+
+void aha_grpo_destroy(aha_grpo_t **gp) {
+    if (!gp || !*gp) return;
+    aha_grpo_t *g = *gp;
+    aha_acts_destroy(&g->acts);
+    aha_adamw_destroy(&g->opt);
+    aha_model_destroy(&g->ref);
+    free(g->tokens);
+    free(g->targets);
+    free(g->lengths);
+    free(g->replay);
+    free(g->logp);
+    free(g->ent);
+    free(g->ref_logp);
+    free(g->dlogp_pos);
+    free(g->seq_start);
+    free(g->f_lp);
+    free(g->f_old);
+    free(g->f_ref);
+    free(g->f_dlp);
+    free(g->f_adv);
+    free(g->f_pos);
+    free(g);
+    *gp = NULL;
+}
+
+aha_adamw_t *aha_grpo_optimizer(aha_grpo_t *g) { return g->opt; }
+const float *aha_grpo_expert_load(const aha_grpo_t *g) { return aha_acts_expert_load(g->acts); }
+
+/* Lays rows [r0, r1) of the batch out as a training minibatch: position p of row b predicts
+ * token p+1; only response tokens are targets; the last token is never fed. Returns T. */
+static int build_minibatch(aha_grpo_t *g, const aha_rl_batch_t *b, int r0, int r1, aha_batch_t *mb) {
+    const aha_model_config_t *c = &g->m->cfg;
+    const int B = r1 - r0, K = c->n_routed_experts > 0 ? c->top_k : 0;
+    int T = 1;
+    for (int r = r0; r < r1; r++)
+        if (b->total_len[r] - 1 > T) T = b->total_len[r] - 1;
+    int n_flat = 0;
+    g->seq_start[0] = 0;
+    for (int i = 0; i < B; i++) {
+        const int r = r0 + i;
+        const int *row = b->tokens + (size_t)r * b->max_len;
+        g->lengths[i] = b->total_len[r] - 1;
+        for (int p = 0; p < T; p++) {
+            int valid = p < g->lengths[i];
+            g->tokens[i * T + p] = valid ? row[p] : 0;
+            int is_target = valid && p + 1 >= b->prompt_len[r];
+            g->targets[i * T + p] = is_target ? row[p + 1] : -1;
+            if (is_target) {
+                g->f_pos[n_flat] = i * T + p;
+                g->f_old[n_flat] = b->behav_logp[(size_t)r * b->max_len + p + 1];
+                n_flat++;
+            }
+        }
+        g->seq_start[i + 1] = n_flat;
+        g->f_adv[i] = b->adv[r];
+    }
+    if (g->replay && b->expert_ids) {
+        for (int l = 0; l < c->n_layers; l++)
+            for (int i = 0; i < B; i++)
+                for (int p = 0; p < T; p++)
+                    for (int k = 0; k < K; k++) {
+                        int v = p < g->lengths[i]
+                                    ? b->expert_ids[(((size_t)l * b->n_seq + r0 + i) * b->max_len + p) * K + k]
+                                    : -1;
+                        g->replay[(((size_t)l * B + i) * T + p) * K + k] = v;
+                    }
+    }
+    mb->B = B;
+    mb->T = T;
+    mb->tokens = g->tokens;
+    mb->lengths = g->lengths;
+    mb->replay_ids = (g->replay && b->expert_ids) ? g->replay : NULL;
+    return T;
+}
+
+int aha_grpo_step(aha_grpo_t *g, const aha_rl_batch_t *b, aha_grpo_stats_t *st) {
+    if (b->n_seq <= 0 || b->n_seq > g->max_rows || b->max_len > g->max_len + 1)
+        return AHA_FAIL(AHA_ERR_ARG, "grpo_step: %d rows of %d (trainer sized %d x %d)", b->n_seq,
+                        b->max_len, g->max_rows, g->max_len);
+    for (int r = 0; r < b->n_seq; r++)
+        if (b->prompt_len[r] < 1 || b->total_len[r] < b->prompt_len[r] || b->total_len[r] > b->max_len)
+            return AHA_FAIL(AHA_ERR_ARG, "grpo_step: row %d lengths %d/%d", r, b->prompt_len[r],
+                            b->total_len[r]);
+    aha_model_t *m = g->m;
+    const int V = m->cfg.vocab_size;
+    const float tau = g->cfg.temperature > 0 ? (float)g->cfg.temperature : 1.0f;
+    memset(st, 0, sizeof *st);
+    const int per = (b->n_seq + g->cfg.minibatches - 1) / g->cfg.minibatches;
+    for (int epoch = 0; epoch < g->cfg.epochs; epoch++) {
+        for (int r0 = 0; r0 < b->n_seq; r0 += per) {
+            const int r1 = r0 + per < b->n_seq ? r0 + per : b->n_seq;
+            aha_batch_t mb;
+            const int T = build_minibatch(g, b, r0, r1, &mb);
+            const int n_pos = mb.B * T, n_flat = g->seq_start[mb.B];
+            if (n_flat == 0) continue;
+            if (g->ref) {
+                AHA_TRY(aha_forward(g->ref, g->acts, &mb));
+                aha_gather_logp(aha_acts_logits(g->acts), g->targets, n_pos, V, tau, g->ref_logp, NULL);
+                for (int j = 0; j < n_flat; j++) g->f_ref[j] = g->ref_logp[g->f_pos[j]];
+            }
+            AHA_TRY(aha_forward(m, g->acts, &mb));
+            const float *logits = aha_acts_logits(g->acts);
+            aha_gather_logp(logits, g->targets, n_pos, V, tau, g->logp, g->ent);
+            double ent = 0;
+            for (int j = 0; j < n_flat; j++) {
+                g->f_lp[j] = g->logp[g->f_pos[j]];
+                ent += g->ent[g->f_pos[j]];
+                if (epoch == 0)
+                    st->logp_diff_max = fmax(st->logp_diff_max, fabs((double)g->f_lp[j] - g->f_old[j]));
+            }
+            aha_pg_batch_t pb = {mb.B, g->seq_start, g->f_lp, g->f_old, g->ref ? g->f_ref : NULL, g->f_adv};
+            aha_pg_stats_t ps;
+            AHA_TRY(aha_pg_loss(&g->cfg.loss, &pb, g->f_dlp, &ps));
+            memset(g->dlogp_pos, 0, sizeof(float) * n_pos);
+            for (int j = 0; j < n_flat; j++) g->dlogp_pos[g->f_pos[j]] = g->f_dlp[j];
+            float *dlogits = aha_acts_dlogits(g->acts);
+            aha_logp_backward(logits, g->targets, g->dlogp_pos, n_pos, V, tau, dlogits);
+            aha_model_zero_grads(m);
+            AHA_TRY(aha_backward(m, g->acts, &mb));
+            double gn = aha_grad_clip(m->grads, m->n_params, g->cfg.grad_clip);
+            aha_adamw_step(g->opt, m->params, m->grads, g->cfg.lr, &g->cfg.adamw);
+            if (g->cfg.update_expert_bias) aha_model_update_expert_bias(m, aha_acts_expert_load(g->acts));
+            st->loss += ps.loss;
+            st->pg_loss += ps.pg_loss;
+            st->kl += ps.kl;
+            st->clip_frac += ps.clip_frac;
+            st->ratio_mean += ps.ratio_mean;
+            st->entropy += ent / n_flat;
+            st->grad_norm += gn;
+            st->n_tokens += n_flat;
+            st->n_updates++;
+        }
+    }
+    if (st->n_updates) {
+        double u = st->n_updates;
+        st->loss /= u;
+        st->pg_loss /= u;
+        st->kl /= u;
+        st->clip_frac /= u;
+        st->ratio_mean /= u;
+        st->entropy /= u;
+        st->grad_norm /= u;
+        st->n_tokens /= g->cfg.epochs;
+    }
+    return AHA_OK;
+}

@@ -1,0 +1,77 @@
+#include "learner/optim.h"
+#include "core/err.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int aha_adamw_new(size_t n, aha_adamw_t **out) {
+    aha_adamw_t *o = calloc(1, sizeof *o);
+    if (!o) return AHA_FAIL(AHA_ERR_NOMEM, "adamw: %zu params", n);
+    o->n = n;
+    o->m = calloc(n ? n : 1, sizeof(float));
+    o->v = calloc(n ? n : 1, sizeof(float));
+    o->decay = malloc(n ? n : 1);
+    if (!o->m || !o->v || !o->decay) {
+        aha_adamw_destroy(&o);
+        return AHA_FAIL(AHA_ERR_NOMEM, "adamw: %zu params", n);
+    }
+    memset(o->decay, 1, n);
+    *out = o;
+    return AHA_OK;
+}
+
+void aha_adamw_destroy(aha_adamw_t **opt) {
+    if (!opt || !*opt) return;
+    free((*opt)->m);
+    free((*opt)->v);
+    free((*opt)->decay);
+    free(*opt);
+    *opt = NULL;
+}
+
+void aha_adamw_set_decay(aha_adamw_t *opt, size_t offset, size_t count, int on) {
+    if (offset >= opt->n) return;
+    if (count > opt->n - offset) count = opt->n - offset;
+    memset(opt->decay + offset, on ? 1 : 0, count);
+}
+
+void aha_adamw_step(aha_adamw_t *opt, float *params, const float *grads, double lr,
+                    const aha_adamw_config_t *cfg) {
+    opt->t++;
+    const double b1 = cfg->beta1, b2 = cfg->beta2;
+    const double bc1 = 1.0 - pow(b1, (double)opt->t);
+    const double bc2 = 1.0 - pow(b2, (double)opt->t);
+    const float decay_mul = (float)(1.0 - lr * cfg->weight_decay);
+    const float step = (float)(lr / bc1);
+    const float inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
+    const float eps = (float)cfg->eps, fb1 = (float)b1, fb2 = (float)b2;
+    for (size_t i = 0; i < opt->n; i++) {
+        float g = grads[i];
+        if (opt->decay[i]) params[i] *= decay_mul;
+        float m = opt->m[i] = fb1 * opt->m[i] + (1.0f - fb1) * g;
+        float v = opt->v[i] = fb2 * opt->v[i] + (1.0f - fb2) * g * g;
+        params[i] -= step * m / (sqrtf(v) * inv_sqrt_bc2 + eps);
+    }
+}
+
+double aha_grad_norm(const float *g, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)g[i] * g[i];
+    return sqrt(s);
+}
+
+double aha_grad_clip(float *g, size_t n, double max_norm) {
+    double norm = aha_grad_norm(g, n);
+    if (max_norm > 0 && norm > max_norm) {
+        float scale = (float)(max_norm / (norm + 1e-6));
+        for (size_t i = 0; i < n; i++) g[i] *= scale;
+    }
+    return norm;
+}
+
+double aha_lr_schedule(int64_t step, int64_t warmup, int64_t total, double lr_max, double lr_min) {
+    if (warmup > 0 && step < warmup) return lr_max * (double)(step + 1) / (double)warmup;
+    if (step >= total || total <= warmup) return lr_min;
+    double progress = (double)(step - warmup) / (double)(total - warmup);
+    return lr_min + 0.5 * (lr_max - lr_min) * (1.0 + cos(M_PI * progress));
+}

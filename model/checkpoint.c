@@ -1,0 +1,350 @@
+/* model/checkpoint.c — Hugging Face style checkpoints: DIR/model.safetensors + DIR/config.json. */
+#include "model/checkpoint.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "core/safetensors.h"
+
+#define MODEL_TYPE "aha_moe"
+#define ST_FILE "model.safetensors"
+#define CFG_FILE "config.json"
+
+/* mkdir -p DIR. */
+static int mkdir_p(const char *dir) {
+    char buf[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof buf) return AHA_FAIL(AHA_ERR_ARG, "bad checkpoint directory \"%s\"", dir);
+    memcpy(buf, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0') continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return AHA_FAIL(AHA_ERR_IO, "mkdir %s: %s", buf, strerror(errno));
+        buf[i] = saved;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return AHA_FAIL(AHA_ERR_IO, "%s exists and is not a directory", dir);
+    return 0;
+}
+
+static int join(char *out, size_t cap, const char *dir, const char *file) {
+    int n = snprintf(out, cap, "%s/%s", dir, file);
+    if (n < 0 || (size_t)n >= cap) return AHA_FAIL(AHA_ERR_ARG, "path too long: %s/%s", dir, file);
+    return 0;
+}
+
+/* Shortest decimal that reads back as the same float, as a double (so JSON shows 0.001, not
+ * 0.0010000000474974513, and reading it back gives the identical float). */
+static double float_for_json(float f) {
+    char buf[64];
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, (double)f);
+        if (strtof(buf, NULL) == f) return strtod(buf, NULL);
+    }
+    return (double)f;
+}
+
+int aha_model_config_write_json(const aha_model_config_t *c, const char *path) {
+    if (!c || !path) return AHA_FAIL(AHA_ERR_ARG, "aha_model_config_write_json: NULL argument");
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return AHA_FAIL(AHA_ERR_NOMEM, "config.json: out of memory");
+    int ok = cJSON_AddStringToObject(o, "model_type", MODEL_TYPE) != NULL;
+    ok = ok && cJSON_AddNumberToObject(o, "vocab_size", c->vocab_size);
+    ok = ok && cJSON_AddNumberToObject(o, "hidden_size", c->dim);
+    ok = ok && cJSON_AddNumberToObject(o, "num_hidden_layers", c->n_layers);
+    ok = ok && cJSON_AddNumberToObject(o, "num_attention_heads", c->n_heads);
+    ok = ok && cJSON_AddNumberToObject(o, "max_position_embeddings", c->max_seq_len);
+    ok = ok && cJSON_AddNumberToObject(o, "intermediate_size", c->ffn_hidden);
+    ok = ok && cJSON_AddNumberToObject(o, "first_k_dense_replace", c->n_dense_layers);
+    ok = ok && cJSON_AddNumberToObject(o, "n_routed_experts", c->n_routed_experts);
+    ok = ok && cJSON_AddNumberToObject(o, "n_shared_experts", c->n_shared_experts);
+    ok = ok && cJSON_AddNumberToObject(o, "num_experts_per_tok", c->top_k);
+    ok = ok && cJSON_AddNumberToObject(o, "moe_intermediate_size", c->moe_hidden);
+    ok = ok && cJSON_AddStringToObject(o, "scoring_func",
+                                       c->score_func == AHA_SCORE_SIGMOID ? "sigmoid" : "softmax");
+    ok = ok && cJSON_AddBoolToObject(o, "norm_topk_prob", c->norm_topk_prob != 0);
+    ok = ok && cJSON_AddNumberToObject(o, "routed_scaling_factor", float_for_json(c->routed_scale));
+    ok = ok && cJSON_AddNumberToObject(o, "rope_theta", float_for_json(c->rope_theta));
+    ok = ok && cJSON_AddNumberToObject(o, "rms_norm_eps", float_for_json(c->norm_eps));
+    ok = ok && cJSON_AddNumberToObject(o, "bias_update_speed", float_for_json(c->bias_update_speed));
+    ok = ok && cJSON_AddNumberToObject(o, "aux_loss_alpha", float_for_json(c->seq_aux_alpha));
+    char *text = ok ? cJSON_Print(o) : NULL;
+    cJSON_Delete(o);
+    if (!text) return AHA_FAIL(AHA_ERR_NOMEM, "config.json: out of memory");
+
+    char tmp[4096];
+    int n = snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (n < 0 || (size_t)n >= sizeof tmp) {
+        free(text);
+        return AHA_FAIL(AHA_ERR_ARG, "path too long: %s", path);
+    }
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        int e = errno;
+        free(text);
+        return AHA_FAIL(AHA_ERR_IO, "open %s: %s", tmp, strerror(e));
+    }
+    size_t len = strlen(text);
+    int bad = fwrite(text, 1, len, f) != len || fputc('\n', f) == EOF || fflush(f) != 0 ||
+              fsync(fileno(f)) != 0;
+    int e = errno;
+    bad |= fclose(f) != 0;
+    free(text);
+    if (bad) {
+        remove(tmp);
+        return AHA_FAIL(AHA_ERR_IO, "write %s: %s", tmp, strerror(e));
+    }
+    if (rename(tmp, path) != 0) {
+        e = errno;
+        remove(tmp);
+        return AHA_FAIL(AHA_ERR_IO, "rename %s -> %s: %s", tmp, path, strerror(e));
+    }
+    return 0;
+}
+
+static int json_int(const cJSON *o, const char *path, const char *key, int *out) {
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!it) return AHA_FAIL(AHA_ERR_CONFIG, "%s: missing key \"%s\"", path, key);
+    double v = it->valuedouble;
+    if (cJSON_IsBool(it)) v = cJSON_IsTrue(it) ? 1 : 0;
+    else if (!cJSON_IsNumber(it) || v != floor(v) || v < -2147483648.0 || v > 2147483647.0)
+        return AHA_FAIL(AHA_ERR_CONFIG, "%s: \"%s\" must be an integer", path, key);
+    *out = (int)v;
+    return 0;
+}
+
+static int json_float(const cJSON *o, const char *path, const char *key, float *out) {
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!it) return AHA_FAIL(AHA_ERR_CONFIG, "%s: missing key \"%s\"", path, key);
+    if (!cJSON_IsNumber(it))
+        return AHA_FAIL(AHA_ERR_CONFIG, "%s: \"%s\" must be a number", path, key);
+    *out = (float)it->valuedouble;
+    return 0;
+}
+
+static int read_text(const char *path, char **out, size_t *len_out) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return AHA_FAIL(AHA_ERR_IO, "open %s: %s", path, strerror(errno));
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            char *nb = realloc(buf, cap);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return AHA_FAIL(AHA_ERR_NOMEM, "read %s: out of memory", path);
+            }
+            buf = nb;
+        }
+        size_t got = fread(buf + len, 1, 4096, f);
+        len += got;
+        if (got < 4096) break;
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (err) {
+        free(buf);
+        return AHA_FAIL(AHA_ERR_IO, "read %s failed", path);
+    }
+    buf[len] = '\0';
+    *out = buf;
+    *len_out = len;
+    return 0;
+}
+
+int aha_model_config_read_json(const char *path, aha_model_config_t *out) {
+    if (!path || !out) return AHA_FAIL(AHA_ERR_ARG, "aha_model_config_read_json: NULL argument");
+    char *text = NULL;
+    size_t len = 0;
+    AHA_TRY(read_text(path, &text, &len));
+    cJSON *o = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!o || !cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        return AHA_FAIL(AHA_ERR_FORMAT, "%s: not a JSON object", path);
+    }
+    aha_model_config_t c;
+    memset(&c, 0, sizeof c);
+    int rc = 0;
+    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(o, "model_type");
+    const cJSON *sf = cJSON_GetObjectItemCaseSensitive(o, "scoring_func");
+    if (!mt || !cJSON_IsString(mt) || strcmp(mt->valuestring, MODEL_TYPE) != 0) {
+        rc = AHA_FAIL(AHA_ERR_CONFIG, "%s: \"model_type\" must be \"%s\"", path, MODEL_TYPE);
+        goto done;
+    }
+    AHA_TRY_GOTO(rc, json_int(o, path, "vocab_size", &c.vocab_size), done);
+    AHA_TRY_GOTO(rc, json_int(o, path, "hidden_size", &c.dim), done);
+    AHA_TRY_GOTO(rc, json_int(o, path, "num_hidden_layers", &c.n_layers), done);
+    AHA_TRY_GOTO(rc, json_int(o, path, "num_attention_heads", &c.n_heads), done);
+    AHA_TRY_GOTO(rc, json_int(o, path, "max_position_embeddings", &c.max_seq_len), done);
+    AHA_TRY_GOTO(rc, json_int(o, path, "intermediate_size", &c.ffn_hidden), done);
+    AHA_TRY_GOTO(rc, json_int(o, path, "first_k_dense_replace", &c.n_dense_layers), done);
+    AHA_TRY_GOTO(rc, json_int(o, path, "n_routed_experts", &c.n_routed_experts), done);
+    AHA_TRY_GOTO(rc, json_int(o, path, "n_shared_experts", &c.n_shared_experts), done);
+    AHA_TRY_GOTO(rc, json_int(o, path, "num_experts_per_tok", &c.top_k), done);
+    AHA_TRY_GOTO(rc, json_int(o, path, "moe_intermediate_size", &c.moe_hidden), done);
+    if (!sf || !cJSON_IsString(sf) ||
+        (strcmp(sf->valuestring, "sigmoid") != 0 && strcmp(sf->valuestring, "softmax") != 0)) {
+        rc = AHA_FAIL(AHA_ERR_CONFIG, "%s: \"scoring_func\" must be \"sigmoid\" or \"softmax\"",
+                      path);
+        goto done;
+    }
+    c.score_func = strcmp(sf->valuestring, "sigmoid") == 0 ? AHA_SCORE_SIGMOID : AHA_SCORE_SOFTMAX;
+    AHA_TRY_GOTO(rc, json_int(o, path, "norm_topk_prob", &c.norm_topk_prob), done);
+    AHA_TRY_GOTO(rc, json_float(o, path, "routed_scaling_factor", &c.routed_scale), done);
+    AHA_TRY_GOTO(rc, json_float(o, path, "rope_theta", &c.rope_theta), done);
+    AHA_TRY_GOTO(rc, json_float(o, path, "rms_norm_eps", &c.norm_eps), done);
+    AHA_TRY_GOTO(rc, json_float(o, path, "bias_update_speed", &c.bias_update_speed), done);
+    AHA_TRY_GOTO(rc, json_float(o, path, "aux_loss_alpha", &c.seq_aux_alpha), done);
+    rc = aha_model_config_validate(&c);
+    if (rc < 0) {
+        aha_error_trace(__FILE__, __LINE__, path);
+        goto done;
+    }
+    *out = c;
+done:
+    cJSON_Delete(o);
+    return rc;
+}
+
+/* Name of layer l's expert bias tensor. */
+static void bias_name(char *buf, size_t cap, int l) {
+    snprintf(buf, cap, "model.layers.%d.mlp.gate.e_score_correction_bias", l);
+}
+
+/* If NAME is a router weight "model.layers.{l}.mlp.gate.weight", returns l, else -1. */
+static int router_layer(const char *name) {
+    int l = -1, n = 0;
+    if (sscanf(name, "model.layers.%d.mlp.gate.weight%n", &l, &n) == 1 && name[n] == '\0') return l;
+    return -1;
+}
+
+int aha_checkpoint_save(const aha_model_t *m, const char *dir) {
+    if (!m || !dir) return AHA_FAIL(AHA_ERR_ARG, "aha_checkpoint_save: NULL argument");
+    char path[4096];
+    AHA_TRY(mkdir_p(dir));
+    AHA_TRY(join(path, sizeof path, dir, CFG_FILE));
+    AHA_TRY(aha_model_config_write_json(&m->cfg, path));
+
+    aha_st_writer_t *w = aha_st_writer_new();
+    if (!w) return AHA_FAIL(AHA_ERR_NOMEM, "aha_checkpoint_save: out of memory");
+    int rc = 0;
+    AHA_TRY_GOTO(rc, aha_st_writer_meta(w, "format", "pt"), done);
+    size_t nt = aha_model_tensor_count(&m->cfg);
+    int E = m->cfg.n_routed_experts;
+    for (size_t i = 0; i < nt; i++) {
+        aha_tensor_info_t ti;
+        AHA_TRY_GOTO(rc, aha_model_tensor_info(&m->cfg, i, &ti), done);
+        AHA_TRY_GOTO(rc, aha_st_writer_add(w, ti.name, AHA_ST_F32, ti.ndim, ti.shape,
+                                           m->params + ti.offset), done);
+        int l = router_layer(ti.name);
+        if (l >= 0) {
+            char name[128];
+            int64_t shape[1] = {E};
+            bias_name(name, sizeof name, l);
+            AHA_TRY_GOTO(rc, aha_st_writer_add(w, name, AHA_ST_F32, 1, shape,
+                                               m->expert_bias + (size_t)l * E), done);
+        }
+    }
+    AHA_TRY_GOTO(rc, join(path, sizeof path, dir, ST_FILE), done);
+    AHA_TRY_GOTO(rc, aha_st_writer_save(w, path), done);
+done:
+    aha_st_writer_destroy(&w);
+    return rc;
+}
+
+/* Copies tensor NAME of shape [d0] (ndim 1) or [d0, d1] into dst, checking dtype and shape. */
+static int load_tensor(const aha_st_file_t *f, const char *path, const char *name, int ndim,
+                       const int64_t *shape, float *dst) {
+    const aha_st_tensor_t *t = aha_st_find(f, name);
+    if (!t) return AHA_FAIL(AHA_ERR_NOTFOUND, "%s: missing tensor %s", path, name);
+    if (t->dtype != AHA_ST_F32)
+        return AHA_FAIL(AHA_ERR_FORMAT, "%s: tensor %s is not F32", path, name);
+    int same = t->ndim == ndim;
+    for (int d = 0; same && d < ndim; d++) same = t->shape[d] == shape[d];
+    if (!same) {
+        char got[128] = "", want[128] = "";
+        size_t gl = 0, wl = 0;
+        for (int d = 0; d < t->ndim && gl < sizeof got - 24; d++)
+            gl += (size_t)snprintf(got + gl, sizeof got - gl, "%s%lld", d ? ", " : "",
+                                   (long long)t->shape[d]);
+        for (int d = 0; d < ndim && wl < sizeof want - 24; d++)
+            wl += (size_t)snprintf(want + wl, sizeof want - wl, "%s%lld", d ? ", " : "",
+                                   (long long)shape[d]);
+        return AHA_FAIL(AHA_ERR_FORMAT, "%s: tensor %s has shape [%s], expected [%s]", path, name,
+                        got, want);
+    }
+    size_t numel = 1;
+    for (int d = 0; d < ndim; d++) numel *= (size_t)shape[d];
+    return aha_st_read_f32(f, name, dst, numel);
+}
+
+int aha_checkpoint_load(const char *dir, aha_model_t **out) {
+    if (!dir || !out) return AHA_FAIL(AHA_ERR_ARG, "aha_checkpoint_load: NULL argument");
+    char path[4096];
+    aha_model_config_t cfg;
+    AHA_TRY(join(path, sizeof path, dir, CFG_FILE));
+    AHA_TRY(aha_model_config_read_json(path, &cfg));
+    AHA_TRY(join(path, sizeof path, dir, ST_FILE));
+    aha_model_t *m = NULL;
+    aha_st_file_t *f = NULL;
+    int rc = 0;
+    AHA_TRY_GOTO(rc, aha_model_new(&cfg, &m), fail);
+    AHA_TRY_GOTO(rc, aha_st_open(path, &f), fail);
+    size_t nt = aha_model_tensor_count(&cfg), expected = nt;
+    int E = cfg.n_routed_experts;
+    for (size_t i = 0; i < nt; i++) {
+        aha_tensor_info_t ti;
+        AHA_TRY_GOTO(rc, aha_model_tensor_info(&cfg, i, &ti), fail);
+        AHA_TRY_GOTO(rc, load_tensor(f, path, ti.name, ti.ndim, ti.shape, m->params + ti.offset),
+                     fail);
+        int l = router_layer(ti.name);
+        if (l >= 0) {
+            char name[128];
+            int64_t shape[1] = {E};
+            bias_name(name, sizeof name, l);
+            AHA_TRY_GOTO(rc, load_tensor(f, path, name, 1, shape, m->expert_bias + (size_t)l * E),
+                         fail);
+            expected++;
+        }
+    }
+    if (aha_st_count(f) != expected) {
+        for (size_t i = 0; i < aha_st_count(f); i++) {
+            const char *name = aha_st_at(f, i)->name;
+            int known = 0;
+            for (size_t j = 0; j < nt && !known; j++) {
+                aha_tensor_info_t ti;
+                if (aha_model_tensor_info(&cfg, j, &ti) == 0 && strcmp(ti.name, name) == 0) known = 1;
+            }
+            int l = -1, n = 0;
+            if (!known && sscanf(name, "model.layers.%d.mlp.gate.e_score_correction_bias%n", &l,
+                                 &n) == 1 && name[n] == '\0' && l >= 0 && l < cfg.n_layers &&
+                aha_model_layer_is_moe(&cfg, l))
+                known = 1;
+            if (!known) {
+                rc = AHA_FAIL(AHA_ERR_FORMAT, "%s: unexpected tensor %s", path, name);
+                goto fail;
+            }
+        }
+    }
+    aha_st_close(&f);
+    *out = m;
+    return 0;
+fail:
+    aha_st_close(&f);
+    aha_model_destroy(&m);
+    return rc;
+}

@@ -1,0 +1,442 @@
+/* model/kernels.c — compute kernels of the model; see kernels.h for the contracts. */
+#include "model/kernels.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "model/model.h"
+
+void k_matmul(float *y, const float *x, const float *w, int N, int In, int O, float beta) {
+    if (N <= 0 || O <= 0) return;
+    if (In <= 0) {
+        for (size_t i = 0; i < (size_t)N * O; i++) y[i] = beta == 0.0f ? 0.0f : beta * y[i];
+        return;
+    }
+    /* y[N,O] = x[N,In] * W[O,In]^T */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, O, In, 1.0f, x, In, w, In, beta, y, O);
+}
+
+void k_matmul_backward(float *dx, float *dw, const float *dy, const float *x, const float *w,
+                       int N, int In, int O, float beta_dx) {
+    if (N <= 0 || In <= 0) return;
+    if (O <= 0) {
+        if (dx && beta_dx == 0.0f) memset(dx, 0, sizeof(float) * (size_t)N * In);
+        return;
+    }
+    /* dx[N,In] = dy[N,O] * W[O,In] */
+    if (dx)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, In, O, 1.0f, dy, O, w, In, beta_dx,
+                    dx, In);
+    /* dW[O,In] += dy[N,O]^T * x[N,In] */
+    if (dw)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, O, In, N, 1.0f, dy, O, x, In, 1.0f, dw,
+                    In);
+}
+
+void k_rmsnorm(float *y, float *rstd, const float *x, const float *w, int N, int D, float eps) {
+    for (int r = 0; r < N; r++) {
+        const float *xr = x + (size_t)r * D;
+        float *yr = y + (size_t)r * D;
+        double ss = 0.0;
+        for (int i = 0; i < D; i++) ss += (double)xr[i] * xr[i];
+        float rs = (float)(1.0 / sqrt(ss / D + (double)eps));
+        for (int i = 0; i < D; i++) yr[i] = xr[i] * rs * w[i];
+        if (rstd) rstd[r] = rs;
+    }
+}
+
+void k_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *w,
+                        const float *rstd, int N, int D) {
+    for (int r = 0; r < N; r++) {
+        const float *xr = x + (size_t)r * D;
+        const float *dyr = dy + (size_t)r * D;
+        float *dxr = dx + (size_t)r * D;
+        float rs = rstd[r];
+        double dot = 0.0; /* sum_j dy_j w_j x_j */
+        for (int i = 0; i < D; i++) {
+            dot += (double)dyr[i] * w[i] * xr[i];
+            dw[i] += dyr[i] * xr[i] * rs;
+        }
+        float c = (float)(dot * rs * rs * rs / D);
+        for (int i = 0; i < D; i++) dxr[i] += rs * w[i] * dyr[i] - xr[i] * c;
+    }
+}
+
+void k_rope_tables(float *cos_t, float *sin_t, int max_T, int hd, float theta) {
+    int half = hd / 2;
+    for (int i = 0; i < half; i++) {
+        float inv_freq = 1.0f / powf(theta, (float)(2 * i) / (float)hd);
+        for (int t = 0; t < max_T; t++) {
+            float angle = (float)t * inv_freq;
+            cos_t[(size_t)t * half + i] = cosf(angle);
+            sin_t[(size_t)t * half + i] = sinf(angle);
+        }
+    }
+}
+
+void k_rope(float *x, const int *pos, int N, int T, int nh, int hd, const float *cos_t,
+            const float *sin_t, int inverse) {
+    int half = hd / 2;
+    float sgn = inverse ? -1.0f : 1.0f;
+    for (int r = 0; r < N; r++) {
+        int p = pos ? pos[r] : r % T;
+        const float *c = cos_t + (size_t)p * half;
+        const float *s = sin_t + (size_t)p * half;
+        for (int h = 0; h < nh; h++) {
+            float *xh = x + (size_t)r * nh * hd + (size_t)h * hd;
+            for (int i = 0; i < half; i++) {
+                float x1 = xh[i], x2 = xh[i + half];
+                float si = sgn * s[i];
+                xh[i] = x1 * c[i] - x2 * si;
+                xh[i + half] = x2 * c[i] + x1 * si;
+            }
+        }
+    }
+}
+
+void k_attention(float *out, float *att, const float *q, const float *k, const float *v, int B,
+                 int T, int nh, int hd) {
+    int C = nh * hd;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int b = 0; b < B; b++) {
+        for (int h = 0; h < nh; h++) {
+            size_t base = (size_t)b * T * C + (size_t)h * hd;
+            const float *qb = q + base, *kb = k + base, *vb = v + base;
+            float *S = att + ((size_t)b * nh + h) * T * T; /* [T, T] */
+            /* S = scale * Q[T,hd] K[T,hd]^T */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, qb, C, kb, C,
+                        0.0f, S, T);
+            for (int i = 0; i < T; i++) {
+                float *row = S + (size_t)i * T;
+                float mx = row[0];
+                for (int j = 1; j <= i; j++) mx = row[j] > mx ? row[j] : mx;
+                float sum = 0.0f;
+                for (int j = 0; j <= i; j++) {
+                    row[j] = expf(row[j] - mx);
+                    sum += row[j];
+                }
+                float inv = 1.0f / sum;
+                for (int j = 0; j <= i; j++) row[j] *= inv;
+                for (int j = i + 1; j < T; j++) row[j] = 0.0f;
+            }
+            /* out[T,hd] = S[T,T] V[T,hd] */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, S, T, vb, C,
+                        0.0f, out + base, C);
+        }
+    }
+}
+
+void k_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,
+                          const float *att, const float *q, const float *k, const float *v, int B,
+                          int T, int nh, int hd) {
+    int C = nh * hd;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int b = 0; b < B; b++) {
+        for (int h = 0; h < nh; h++) {
+            size_t base = (size_t)b * T * C + (size_t)h * hd;
+            const float *qb = q + base, *kb = k + base, *vb = v + base, *dob = dout + base;
+            const float *A = att + ((size_t)b * nh + h) * T * T;
+            float *dA = scratch; /* [T, T] */
+            /* dA = dO[T,hd] V[T,hd]^T */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dob, C, vb, C,
+                        0.0f, dA, T);
+            /* dV = A^T dO */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, A, T, dob, C,
+                        0.0f, dv + base, C);
+            /* softmax backward: dS = A * (dA - sum_j A dA) (masked entries have A = 0) */
+            for (int i = 0; i < T; i++) {
+                const float *ar = A + (size_t)i * T;
+                float *dr = dA + (size_t)i * T;
+                float dot = 0.0f;
+                for (int j = 0; j <= i; j++) dot += ar[j] * dr[j];
+                for (int j = 0; j <= i; j++) dr[j] = ar[j] * (dr[j] - dot);
+                for (int j = i + 1; j < T; j++) dr[j] = 0.0f;
+            }
+            /* dQ = scale dS K ; dK = scale dS^T Q */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, scale, dA, T, kb, C,
+                        0.0f, dq + base, C);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, scale, dA, T, qb, C,
+                        0.0f, dk + base, C);
+        }
+    }
+}
+
+static inline float sigmoidf_(float z) { return 1.0f / (1.0f + expf(-z)); }
+
+void k_swiglu(float *act, const float *h1, const float *h3, size_t n) {
+    for (size_t i = 0; i < n; i++) act[i] = h1[i] * sigmoidf_(h1[i]) * h3[i];
+}
+
+void k_swiglu_backward(float *dh1, float *dh3, const float *dact, const float *h1, const float *h3,
+                       size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float z = h1[i], sg = sigmoidf_(z);
+        float silu = z * sg;
+        dh3[i] = dact[i] * silu;
+        dh1[i] = dact[i] * h3[i] * sg * (1.0f + z * (1.0f - sg));
+    }
+}
+
+void k_swiglu_ffn(float *y, float *h1, float *h3, float *act, const float *x, const float *w1,
+                  const float *w3, const float *w2, int N, int D, int Hd, float beta) {
+    k_matmul(h1, x, w1, N, D, Hd, 0.0f); /* [N,Hd] */
+    k_matmul(h3, x, w3, N, D, Hd, 0.0f); /* [N,Hd] */
+    k_swiglu(act, h1, h3, (size_t)N * Hd);
+    k_matmul(y, act, w2, N, Hd, D, beta); /* [N,D] */
+}
+
+void k_swiglu_ffn_backward(float *dx, float *dw1, float *dw3, float *dw2, float *dh1, float *dh3,
+                           float *dact, const float *dy, const float *x, const float *h1,
+                           const float *h3, const float *act, const float *w1, const float *w3,
+                           const float *w2, int N, int D, int Hd) {
+    k_matmul_backward(dact, dw2, dy, act, w2, N, Hd, D, 0.0f);
+    k_swiglu_backward(dh1, dh3, dact, h1, h3, (size_t)N * Hd);
+    k_matmul_backward(dx, dw1, dh1, x, w1, N, D, Hd, 1.0f);
+    k_matmul_backward(dx, dw3, dh3, x, w3, N, D, Hd, 1.0f);
+}
+
+void k_router_scores(float *s, int N, int E, int score_func) {
+    for (int r = 0; r < N; r++) {
+        float *sr = s + (size_t)r * E;
+        if (score_func == AHA_SCORE_SIGMOID) {
+            for (int e = 0; e < E; e++) sr[e] = sigmoidf_(sr[e]);
+        } else {
+            float mx = sr[0];
+            for (int e = 1; e < E; e++) mx = sr[e] > mx ? sr[e] : mx;
+            float sum = 0.0f;
+            for (int e = 0; e < E; e++) {
+                sr[e] = expf(sr[e] - mx);
+                sum += sr[e];
+            }
+            float inv = 1.0f / sum;
+            for (int e = 0; e < E; e++) sr[e] *= inv;
+        }
+    }
+}
+
+void k_router_scores_backward(float *dz, const float *ds, const float *s, int N, int E,
+                              int score_func) {
+    for (int r = 0; r < N; r++) {
+        const float *sr = s + (size_t)r * E, *dsr = ds + (size_t)r * E;
+        float *dzr = dz + (size_t)r * E;
+        if (score_func == AHA_SCORE_SIGMOID) {
+            for (int e = 0; e < E; e++) dzr[e] = dsr[e] * sr[e] * (1.0f - sr[e]);
+        } else {
+            float dot = 0.0f;
+            for (int e = 0; e < E; e++) dot += dsr[e] * sr[e];
+            for (int e = 0; e < E; e++) dzr[e] = sr[e] * (dsr[e] - dot);
+        }
+    }
+}
+
+int k_route(int *ids, float *gates, const float *s, const float *bias, const int *valid,
+            const int *replay, int N, int E, int K, int norm_topk, float scale) {
+    for (int r = 0; r < N; r++) {
+        int *ir = ids + (size_t)r * K;
+        float *gr = gates + (size_t)r * K;
+        const float *sr = s + (size_t)r * E;
+        if (!valid[r]) {
+            for (int k = 0; k < K; k++) {
+                ir[k] = -1;
+                gr[k] = 0.0f;
+            }
+            continue;
+        }
+        if (replay) {
+            for (int k = 0; k < K; k++) {
+                int id = replay[(size_t)r * K + k];
+                if (id < 0 || id >= E)
+                    return AHA_FAIL(AHA_ERR_ARG, "replay expert id %d at row %d slot %d outside [0, %d)",
+                                    id, r, k, E);
+                ir[k] = id;
+            }
+        } else {
+            for (int k = 0; k < K; k++) {
+                int best = -1;
+                float bkey = 0.0f;
+                for (int e = 0; e < E; e++) {
+                    int taken = 0;
+                    for (int j = 0; j < k; j++) taken |= ir[j] == e;
+                    if (taken) continue;
+                    float key = sr[e] + bias[e];
+                    if (best < 0 || key > bkey) {
+                        best = e;
+                        bkey = key;
+                    }
+                }
+                ir[k] = best;
+            }
+        }
+        float den = 0.0f;
+        for (int k = 0; k < K; k++) {
+            gr[k] = sr[ir[k]];
+            den += gr[k];
+        }
+        for (int k = 0; k < K; k++) {
+            if (norm_topk) gr[k] = gr[k] / den;
+            gr[k] *= scale;
+        }
+    }
+    return 0;
+}
+
+void k_route_backward(float *ds, const float *dgates, const float *s, const int *ids, int N, int E,
+                      int K, int norm_topk, float scale) {
+    for (int r = 0; r < N; r++) {
+        const int *ir = ids + (size_t)r * K;
+        if (K <= 0 || ir[0] < 0) continue;
+        const float *sr = s + (size_t)r * E;
+        const float *dg = dgates + (size_t)r * K;
+        float *dsr = ds + (size_t)r * E;
+        if (norm_topk) {
+            /* g_k = scale * s_k / den, den = sum_j s_j */
+            float den = 0.0f, dot = 0.0f;
+            for (int k = 0; k < K; k++) {
+                den += sr[ir[k]];
+                dot += dg[k] * sr[ir[k]];
+            }
+            for (int k = 0; k < K; k++)
+                dsr[ir[k]] += scale * (dg[k] / den - dot / (den * den));
+        } else {
+            for (int k = 0; k < K; k++) dsr[ir[k]] += scale * dg[k];
+        }
+    }
+}
+
+void k_group(int *off, int *perm, const int *ids, int N, int E, int K) {
+    for (int e = 0; e <= E; e++) off[e] = 0;
+    size_t slots = (size_t)N * K;
+    for (size_t i = 0; i < slots; i++)
+        if (ids[i] >= 0) off[ids[i] + 1]++;
+    for (int e = 0; e < E; e++) off[e + 1] += off[e];
+    /* off[e] is used as the fill cursor of expert e, then shifted back */
+    for (size_t i = 0; i < slots; i++)
+        if (ids[i] >= 0) perm[off[ids[i]]++] = (int)i;
+    for (int e = E; e > 0; e--) off[e] = off[e - 1];
+    off[0] = 0;
+}
+
+void k_experts(float *y, float *xg, float *h1, float *h3, float *act, float *eo, const float *x,
+               const float *gates, const int *off, const int *perm, const float *w1,
+               const float *w3, const float *w2, int E, int K, int D, int H) {
+    for (int e = 0; e < E; e++) {
+        int p0 = off[e], cnt = off[e + 1] - off[e];
+        if (cnt == 0) continue;
+        float *xe = xg + (size_t)p0 * D; /* [cnt, D] gathered inputs */
+        for (int i = 0; i < cnt; i++)
+            memcpy(xe + (size_t)i * D, x + (size_t)(perm[p0 + i] / K) * D, sizeof(float) * D);
+        float *h1e = h1 + (size_t)p0 * H, *h3e = h3 + (size_t)p0 * H, *ae = act + (size_t)p0 * H;
+        float *eoe = eo + (size_t)p0 * D;
+        k_swiglu_ffn(eoe, h1e, h3e, ae, xe, w1 + (size_t)e * H * D, w3 + (size_t)e * H * D,
+                     w2 + (size_t)e * D * H, cnt, D, H, 0.0f);
+        for (int i = 0; i < cnt; i++) {
+            int slot = perm[p0 + i];
+            float g = gates[slot];
+            float *yr = y + (size_t)(slot / K) * D;
+            const float *er = eoe + (size_t)i * D;
+            for (int d = 0; d < D; d++) yr[d] += g * er[d];
+        }
+    }
+}
+
+void k_experts_backward(float *dx, float *dgates, float *dw1, float *dw3, float *dw2, float *xg,
+                        float *dyg, float *dxg, float *dh1, float *dh3, float *dact,
+                        const float *dy, const float *x, const float *gates, const int *off,
+                        const int *perm, const float *h1, const float *h3, const float *act,
+                        const float *eo, const float *w1, const float *w3, const float *w2, int E,
+                        int K, int D, int H) {
+    for (int e = 0; e < E; e++) {
+        int p0 = off[e], cnt = off[e + 1] - off[e];
+        if (cnt == 0) continue;
+        float *xe = xg + (size_t)p0 * D, *dye = dyg + (size_t)p0 * D, *dxe = dxg + (size_t)p0 * D;
+        const float *eoe = eo + (size_t)p0 * D;
+        for (int i = 0; i < cnt; i++) {
+            int slot = perm[p0 + i];
+            const float *dyr = dy + (size_t)(slot / K) * D;
+            const float *er = eoe + (size_t)i * D;
+            float *dr = dye + (size_t)i * D;
+            float g = gates[slot], dot = 0.0f;
+            for (int d = 0; d < D; d++) {
+                dot += dyr[d] * er[d];
+                dr[d] = g * dyr[d];
+            }
+            dgates[slot] = dot;
+            memcpy(xe + (size_t)i * D, x + (size_t)(slot / K) * D, sizeof(float) * D);
+        }
+        memset(dxe, 0, sizeof(float) * (size_t)cnt * D);
+        k_swiglu_ffn_backward(dxe, dw1 + (size_t)e * H * D, dw3 + (size_t)e * H * D,
+                              dw2 + (size_t)e * D * H, dh1 + (size_t)p0 * H, dh3 + (size_t)p0 * H,
+                              dact + (size_t)p0 * H, dye, xe, h1 + (size_t)p0 * H,
+                              h3 + (size_t)p0 * H, act + (size_t)p0 * H, w1 + (size_t)e * H * D,
+                              w3 + (size_t)e * H * D, w2 + (size_t)e * D * H, cnt, D, H);
+        for (int i = 0; i < cnt; i++) {
+            float *dxr = dx + (size_t)(perm[p0 + i] / K) * D;
+            const float *sr = dxe + (size_t)i * D;
+            for (int d = 0; d < D; d++) dxr[d] += sr[d];
+        }
+    }
+}
+
+/* Count of routed slots per expert over the first tb rows of one batch row. */
+static void seq_counts(float *cnt, const int *ids, int tb, int E, int K) {
+    for (int e = 0; e < E; e++) cnt[e] = 0.0f;
+    for (int i = 0; i < tb * K; i++)
+        if (ids[i] >= 0) cnt[ids[i]] += 1.0f;
+}
+
+static int row_len(const int *len, int b, int T) {
+    int tb = len ? len[b] : T;
+    return tb < 0 ? 0 : (tb > T ? T : tb);
+}
+
+float k_seq_aux(float *cnt, const float *s, const int *ids, const int *len, int B, int T, int E,
+                int K, int score_func, float alpha) {
+    if (alpha == 0.0f || B <= 0 || E <= 0) return 0.0f;
+    double total = 0.0;
+    for (int b = 0; b < B; b++) {
+        int tb = row_len(len, b, T);
+        if (tb == 0) continue;
+        seq_counts(cnt, ids + (size_t)b * T * K, tb, E, K);
+        double acc = 0.0; /* sum_t sum_i cnt_i s'_t,i */
+        for (int t = 0; t < tb; t++) {
+            const float *sr = s + ((size_t)b * T + t) * E;
+            double rs = 0.0, dot = 0.0;
+            for (int e = 0; e < E; e++) {
+                rs += sr[e];
+                dot += (double)cnt[e] * sr[e];
+            }
+            acc += score_func == AHA_SCORE_SIGMOID ? dot / rs : dot;
+        }
+        /* sum_i f_i P_i = sum_i E/(K tb) cnt_i * (1/tb) sum_t s'_t,i */
+        total += (double)E / ((double)K * tb * tb) * acc;
+    }
+    return (float)((double)alpha * total / B);
+}
+
+void k_seq_aux_backward(float *ds, float *cnt, const float *s, const int *ids, const int *len,
+                        int B, int T, int E, int K, int score_func, float alpha) {
+    if (alpha == 0.0f || B <= 0 || E <= 0) return;
+    for (int b = 0; b < B; b++) {
+        int tb = row_len(len, b, T);
+        if (tb == 0) continue;
+        seq_counts(cnt, ids + (size_t)b * T * K, tb, E, K);
+        float c = (float)((double)alpha / B * E / ((double)K * tb * tb));
+        for (int t = 0; t < tb; t++) {
+            size_t r = (size_t)b * T + t;
+            const float *sr = s + r * E;
+            float *dsr = ds + r * E;
+            if (score_func == AHA_SCORE_SIGMOID) {
+                /* s' = s / rs: ds_i = (dsp_i - sum_j dsp_j s'_j) / rs with dsp = c cnt */
+                float rs = 0.0f, dot = 0.0f;
+                for (int e = 0; e < E; e++) rs += sr[e];
+                for (int e = 0; e < E; e++) dot += c * cnt[e] * sr[e];
+                dot /= rs;
+                for (int e = 0; e < E; e++) dsr[e] += (c * cnt[e] - dot) / rs;
+            } else {
+                for (int e = 0; e < E; e++) dsr[e] += c * cnt[e];
+            }
+        }
+    }
+}

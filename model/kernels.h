@@ -1,0 +1,99 @@
+/* model/kernels.h — llm.c-style compute kernels of the model (internal to model/).
+ *
+ * Convention: `kernel(out..., in..., dims)`; kernels never allocate, every buffer is passed in
+ * (sized by aha_acts_new / aha_kv_new). Matrices are row-major; weights are (out, in) as in
+ * PyTorch nn.Linear, so y = x W^T. Shapes in the comments use N = rows (tokens), D = model dim,
+ * E = routed experts, K = top_k, H = expert hidden size. "+=" marks accumulating outputs. */
+#ifndef AHA_MODEL_KERNELS_H
+#define AHA_MODEL_KERNELS_H
+#include <stddef.h>
+
+/* y[N,O] = x[N,In] W[O,In]^T + beta * y. */
+void k_matmul(float *y, const float *x, const float *w, int N, int In, int O, float beta);
+/* dx[N,In] = dy[N,O] W[O,In] + beta_dx * dx (dx may be NULL: skipped);
+ * dw[O,In] += dy^T x (dw may be NULL: skipped). */
+void k_matmul_backward(float *dx, float *dw, const float *dy, const float *x, const float *w,
+                       int N, int In, int O, float beta_dx);
+
+/* y[N,D] = x / sqrt(mean(x^2) + eps) * w; rstd[N] = 1 / sqrt(mean(x^2) + eps). */
+void k_rmsnorm(float *y, float *rstd, const float *x, const float *w, int N, int D, float eps);
+/* dx[N,D] += d/dx, dw[D] += d/dw of sum(dy * y) for y = rmsnorm(x). */
+void k_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *w,
+                        const float *rstd, int N, int D);
+
+/* RoPE tables: cos/sin[max_T, hd/2] with angle = (float)t * inv_freq_i,
+ * inv_freq_i = 1 / theta^((2i)/hd) in float32 (docs/model.md). */
+void k_rope_tables(float *cos_t, float *sin_t, int max_T, int hd, float theta);
+/* In-place rotate-half RoPE of x[N, nh*hd]; row r has position pos[r] (pos NULL: r % T).
+ * inverse != 0 applies the transposed rotation (the backward of the forward rotation). */
+void k_rope(float *x, const int *pos, int N, int T, int nh, int hd, const float *cos_t,
+            const float *sin_t, int inverse);
+
+/* Causal multi-head attention over rows [B, T] of q/k/v[B*T, nh*hd] (head h = columns
+ * h*hd..h*hd+hd-1): att[B, nh, T, T] = softmax(q k^T / sqrt(hd) + mask) (zeros above the
+ * diagonal), out[B*T, nh*hd] = att v. */
+void k_attention(float *out, float *att, const float *q, const float *k, const float *v, int B,
+                 int T, int nh, int hd);
+/* Backward of k_attention: dq, dk, dv[B*T, nh*hd] (overwritten) from dout; scratch[T*T]. */
+void k_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,
+                          const float *att, const float *q, const float *k, const float *v, int B,
+                          int T, int nh, int hd);
+
+/* act[n] = silu(h1) * h3. */
+void k_swiglu(float *act, const float *h1, const float *h3, size_t n);
+/* dh1[n], dh3[n] (overwritten) from dact for act = silu(h1) * h3. */
+void k_swiglu_backward(float *dh1, float *dh3, const float *dact, const float *h1, const float *h3,
+                       size_t n);
+
+/* SwiGLU block y[N,D] = (silu(x W1^T) * (x W3^T)) W2^T + beta * y, keeping h1, h3, act[N,Hd]. */
+void k_swiglu_ffn(float *y, float *h1, float *h3, float *act, const float *x, const float *w1,
+                  const float *w3, const float *w2, int N, int D, int Hd, float beta);
+/* Backward of k_swiglu_ffn: dx[N,D] += ..., dw1, dw3[Hd,D], dw2[D,Hd] +=;
+ * scratch dh1, dh3, dact[N,Hd]. */
+void k_swiglu_ffn_backward(float *dx, float *dw1, float *dw3, float *dw2, float *dh1, float *dh3,
+                           float *dact, const float *dy, const float *x, const float *h1,
+                           const float *h3, const float *act, const float *w1, const float *w3,
+                           const float *w2, int N, int D, int Hd);
+
+/* In-place router scores s[N,E] from logits: sigmoid or softmax (score_func AHA_SCORE_*). */
+void k_router_scores(float *s, int N, int E, int score_func);
+/* dz[N,E] (overwritten) from ds for s = score(z). */
+void k_router_scores_backward(float *dz, const float *ds, const float *s, int N, int E,
+                              int score_func);
+/* Top-K routing for rows with valid[r] != 0: ids[N,K] = topk(s + bias) (ties: lower id first,
+ * descending) or replay[N,K] if replay != NULL; gates[N,K] = s[ids] (normalised by their sum if
+ * norm_topk) * scale. Invalid rows: ids -1, gates 0. Returns 0 or AHA_ERR_ARG (replay id out of
+ * range, with message). */
+int k_route(int *ids, float *gates, const float *s, const float *bias, const int *valid,
+            const int *replay, int N, int E, int K, int norm_topk, float scale);
+/* ds[N,E] += gradient of the gates w.r.t. the scores given dgates[N,K] (rows with ids -1 skipped). */
+void k_route_backward(float *ds, const float *dgates, const float *s, const int *ids, int N, int E,
+                      int K, int norm_topk, float scale);
+/* Groups routed slots (r*K + k with ids >= 0) by expert: off[E+1] prefix offsets, perm[slots]
+ * slot indices sorted by expert, then by slot. */
+void k_group(int *off, int *perm, const int *ids, int N, int E, int K);
+/* Routed experts: y[N,D] += sum_k gates[r,k] * expert_{ids[r,k]}(x[r]) using one sgemm per expert
+ * and projection. Per grouped position p (expert order): h1, h3, act[p, H], eo[p, D] (expert
+ * output before gating) are kept; xg[slots, D] is gather scratch. w1, w3 [E,H,D], w2 [E,D,H]. */
+void k_experts(float *y, float *xg, float *h1, float *h3, float *act, float *eo, const float *x,
+               const float *gates, const int *off, const int *perm, const float *w1,
+               const float *w3, const float *w2, int E, int K, int D, int H);
+/* Backward of k_experts: dx[N,D] +=, dgates[N,K] (routed slots written), dw1, dw3, dw2 +=.
+ * Scratch: xg, dyg, dxg[slots, D]; dh1, dh3, dact[slots, H]. */
+void k_experts_backward(float *dx, float *dgates, float *dw1, float *dw3, float *dw2, float *xg,
+                        float *dyg, float *dxg, float *dh1, float *dh3, float *dact,
+                        const float *dy, const float *x, const float *gates, const int *off,
+                        const int *perm, const float *h1, const float *h3, const float *act,
+                        const float *eo, const float *w1, const float *w3, const float *w2, int E,
+                        int K, int D, int H);
+
+/* Sequence balance loss of one MoE layer over rows [B, T] with valid prefix lengths len[B]:
+ * returns alpha * mean_b sum_i f_i P_i (docs/model.md; rows with len 0 contribute 0 to the mean
+ * over all B rows). s[B*T, E] scores, ids[B*T, K]. Scratch cnt[E] floats. */
+float k_seq_aux(float *cnt, const float *s, const int *ids, const int *len, int B, int T, int E,
+                int K, int score_func, float alpha);
+/* ds[B*T, E] += d k_seq_aux / d s. Scratch cnt[E] floats. */
+void k_seq_aux_backward(float *ds, float *cnt, const float *s, const int *ids, const int *len,
+                        int B, int T, int E, int K, int score_func, float alpha);
+
+#endif

@@ -1,0 +1,683 @@
+/* model/model.c — configuration, parameter buffer and tensor table, training forward / backward,
+ * cross-entropy and expert-bias update. The maths is docs/model.md; kernels are in kernels.c,
+ * incremental decoding in decode.c, sampling in sampler.c. */
+#include "model/model.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "model/kernels.h"
+#include "model/model_internal.h"
+#include "model/tokenizer.h"
+
+/* ---------------------------------------------------------------- config */
+
+void aha_model_config_default(aha_model_config_t *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->vocab_size = AHA_TOK_VOCAB;
+    cfg->dim = 128;
+    cfg->n_layers = 2;
+    cfg->n_heads = 4;
+    cfg->max_seq_len = 128;
+    cfg->ffn_hidden = 256;
+    cfg->n_dense_layers = 0;
+    cfg->n_routed_experts = 8;
+    cfg->n_shared_experts = 1;
+    cfg->top_k = 2;
+    cfg->moe_hidden = 128; /* 1,045,376 parameters in total */
+    cfg->score_func = AHA_SCORE_SIGMOID;
+    cfg->norm_topk_prob = 1;
+    cfg->routed_scale = 1.0f;
+    cfg->rope_theta = 10000.0f;
+    cfg->norm_eps = 1e-5f;
+    cfg->bias_update_speed = 1e-3f;
+    cfg->seq_aux_alpha = 1e-3f;
+}
+
+int aha_model_layer_is_moe(const aha_model_config_t *cfg, int l) {
+    return cfg->n_routed_experts > 0 && l >= cfg->n_dense_layers;
+}
+
+static int has_dense_layer(const aha_model_config_t *cfg) {
+    return cfg->n_routed_experts == 0 || cfg->n_dense_layers > 0;
+}
+
+int aha_model_config_validate(const aha_model_config_t *cfg) {
+#define BAD(...) return AHA_FAIL(AHA_ERR_CONFIG, "model config: " __VA_ARGS__)
+    if (!cfg) return AHA_FAIL(AHA_ERR_ARG, "model config: NULL");
+    if (cfg->vocab_size <= 0) BAD("vocab_size must be > 0 (got %d)", cfg->vocab_size);
+    if (cfg->vocab_size >= (1 << 24)) BAD("vocab_size must be < 2^24 (got %d)", cfg->vocab_size);
+    if (cfg->dim <= 0) BAD("dim must be > 0 (got %d)", cfg->dim);
+    if (cfg->n_layers <= 0) BAD("n_layers must be > 0 (got %d)", cfg->n_layers);
+    if (cfg->n_heads <= 0) BAD("n_heads must be > 0 (got %d)", cfg->n_heads);
+    if (cfg->dim % cfg->n_heads != 0)
+        BAD("dim (%d) must be divisible by n_heads (%d)", cfg->dim, cfg->n_heads);
+    if ((cfg->dim / cfg->n_heads) % 2 != 0)
+        BAD("head_dim = dim / n_heads = %d must be even (RoPE)", cfg->dim / cfg->n_heads);
+    if (cfg->max_seq_len <= 0) BAD("max_seq_len must be > 0 (got %d)", cfg->max_seq_len);
+    if (cfg->n_routed_experts < 0)
+        BAD("n_routed_experts must be >= 0 (got %d)", cfg->n_routed_experts);
+    if (cfg->n_dense_layers < 0 || cfg->n_dense_layers > cfg->n_layers)
+        BAD("n_dense_layers must be in [0, n_layers=%d] (got %d)", cfg->n_layers,
+            cfg->n_dense_layers);
+    if (has_dense_layer(cfg) && cfg->ffn_hidden <= 0)
+        BAD("ffn_hidden must be > 0 when there are dense layers (got %d)", cfg->ffn_hidden);
+    if (cfg->n_routed_experts > 0 && cfg->n_dense_layers < cfg->n_layers) {
+        if (cfg->top_k < 1 || cfg->top_k > cfg->n_routed_experts)
+            BAD("top_k must be in [1, n_routed_experts=%d] (got %d)", cfg->n_routed_experts,
+                cfg->top_k);
+        if (cfg->moe_hidden <= 0) BAD("moe_hidden must be > 0 (got %d)", cfg->moe_hidden);
+        if (cfg->n_shared_experts < 0)
+            BAD("n_shared_experts must be >= 0 (got %d)", cfg->n_shared_experts);
+        if (cfg->score_func != AHA_SCORE_SIGMOID && cfg->score_func != AHA_SCORE_SOFTMAX)
+            BAD("score_func must be %d (softmax) or %d (sigmoid) (got %d)", AHA_SCORE_SOFTMAX,
+                AHA_SCORE_SIGMOID, cfg->score_func);
+        if (cfg->norm_topk_prob != 0 && cfg->norm_topk_prob != 1)
+            BAD("norm_topk_prob must be 0 or 1 (got %d)", cfg->norm_topk_prob);
+        if (!isfinite(cfg->routed_scale) || cfg->routed_scale <= 0.0f)
+            BAD("routed_scale must be finite and > 0 (got %g)", (double)cfg->routed_scale);
+    } else if (cfg->top_k < 0 || cfg->moe_hidden < 0 || cfg->n_shared_experts < 0) {
+        BAD("top_k, moe_hidden and n_shared_experts must be >= 0");
+    }
+    if (!isfinite(cfg->rope_theta) || cfg->rope_theta <= 0.0f)
+        BAD("rope_theta must be > 0 (got %g)", (double)cfg->rope_theta);
+    if (!isfinite(cfg->norm_eps) || cfg->norm_eps <= 0.0f)
+        BAD("norm_eps must be > 0 (got %g)", (double)cfg->norm_eps);
+    if (!isfinite(cfg->bias_update_speed) || cfg->bias_update_speed < 0.0f)
+        BAD("bias_update_speed must be >= 0 (got %g)", (double)cfg->bias_update_speed);
+    if (!isfinite(cfg->seq_aux_alpha) || cfg->seq_aux_alpha < 0.0f)
+        BAD("seq_aux_alpha must be >= 0 (got %g)", (double)cfg->seq_aux_alpha);
+    return 0;
+#undef BAD
+}
+
+/* ---------------------------------------------------------------- tensor table */
+
+typedef struct {
+    size_t target;           /* index of the tensor to describe into out */
+    aha_tensor_info_t *out;  /* or NULL */
+    size_t idx, off;         /* running tensor index and float offset */
+    float *base;             /* buffer the views point into */
+    aha_param_view_t *view;  /* or NULL */
+} walk_t;
+
+static void emit(walk_t *w, float **slot, int ndim, int64_t d0, int64_t d1, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+static void emit(walk_t *w, float **slot, int ndim, int64_t d0, int64_t d1, const char *fmt, ...) {
+    size_t numel = (size_t)d0 * (ndim == 2 ? (size_t)d1 : 1);
+    if (slot) *slot = w->base + w->off;
+    if (w->out && w->idx == w->target) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(w->out->name, sizeof w->out->name, fmt, ap);
+        va_end(ap);
+        w->out->ndim = ndim;
+        w->out->shape[0] = d0;
+        w->out->shape[1] = ndim == 2 ? d1 : 0;
+        w->out->shape[2] = 0;
+        w->out->numel = numel;
+        w->out->offset = w->off;
+    }
+    w->idx++;
+    w->off += numel;
+}
+
+/* Walks the tensors in docs/model.md buffer order. */
+static void walk(const aha_model_config_t *c, walk_t *w) {
+    int64_t V = c->vocab_size, D = c->dim, F = c->ffn_hidden, E = c->n_routed_experts,
+            H = c->moe_hidden, SH = (int64_t)c->n_shared_experts * c->moe_hidden;
+    aha_param_view_t *pv = w->view;
+#define SLOT(field) (pv ? &pv->layers[l].field : NULL)
+    emit(w, pv ? &pv->tok_emb : NULL, 2, V, D, "model.embed_tokens.weight");
+    for (int l = 0; l < c->n_layers; l++) {
+        const char *pre = "model.layers";
+        emit(w, SLOT(attn_norm), 1, D, 0, "%s.%d.input_layernorm.weight", pre, l);
+        emit(w, SLOT(wq), 2, D, D, "%s.%d.self_attn.q_proj.weight", pre, l);
+        emit(w, SLOT(wk), 2, D, D, "%s.%d.self_attn.k_proj.weight", pre, l);
+        emit(w, SLOT(wv), 2, D, D, "%s.%d.self_attn.v_proj.weight", pre, l);
+        emit(w, SLOT(wo), 2, D, D, "%s.%d.self_attn.o_proj.weight", pre, l);
+        emit(w, SLOT(ffn_norm), 1, D, 0, "%s.%d.post_attention_layernorm.weight", pre, l);
+        if (!aha_model_layer_is_moe(c, l)) {
+            emit(w, SLOT(w1), 2, F, D, "%s.%d.mlp.gate_proj.weight", pre, l);
+            emit(w, SLOT(w3), 2, F, D, "%s.%d.mlp.up_proj.weight", pre, l);
+            emit(w, SLOT(w2), 2, D, F, "%s.%d.mlp.down_proj.weight", pre, l);
+            continue;
+        }
+        emit(w, SLOT(router), 2, E, D, "%s.%d.mlp.gate.weight", pre, l);
+        if (SH > 0) {
+            emit(w, SLOT(sh_w1), 2, SH, D, "%s.%d.mlp.shared_experts.gate_proj.weight", pre, l);
+            emit(w, SLOT(sh_w3), 2, SH, D, "%s.%d.mlp.shared_experts.up_proj.weight", pre, l);
+            emit(w, SLOT(sh_w2), 2, D, SH, "%s.%d.mlp.shared_experts.down_proj.weight", pre, l);
+        }
+        for (int e = 0; e < E; e++)
+            emit(w, e == 0 ? SLOT(ex_w1) : NULL, 2, H, D, "%s.%d.mlp.experts.%d.gate_proj.weight",
+                 pre, l, e);
+        for (int e = 0; e < E; e++)
+            emit(w, e == 0 ? SLOT(ex_w3) : NULL, 2, H, D, "%s.%d.mlp.experts.%d.up_proj.weight",
+                 pre, l, e);
+        for (int e = 0; e < E; e++)
+            emit(w, e == 0 ? SLOT(ex_w2) : NULL, 2, D, H, "%s.%d.mlp.experts.%d.down_proj.weight",
+                 pre, l, e);
+    }
+    emit(w, pv ? &pv->final_norm : NULL, 1, D, 0, "model.norm.weight");
+    emit(w, pv ? &pv->lm_head : NULL, 2, V, D, "lm_head.weight");
+#undef SLOT
+}
+
+size_t aha_model_param_count(const aha_model_config_t *cfg) {
+    walk_t w = {0};
+    walk(cfg, &w);
+    return w.off;
+}
+
+size_t aha_model_tensor_count(const aha_model_config_t *cfg) {
+    walk_t w = {0};
+    walk(cfg, &w);
+    return w.idx;
+}
+
+int aha_model_tensor_info(const aha_model_config_t *cfg, size_t i, aha_tensor_info_t *out) {
+    if (!cfg || !out) return AHA_FAIL(AHA_ERR_ARG, "aha_model_tensor_info: NULL argument");
+    aha_tensor_info_t ti;
+    memset(&ti, 0, sizeof ti);
+    walk_t w = {.target = i, .out = &ti};
+    walk(cfg, &w);
+    if (i >= w.idx)
+        return AHA_FAIL(AHA_ERR_RANGE, "tensor index %zu out of range (%zu tensors)", i, w.idx);
+    *out = ti;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- model */
+
+static int make_views(const aha_model_config_t *cfg, float *base, aha_param_view_t *v) {
+    v->layers = calloc((size_t)cfg->n_layers, sizeof *v->layers);
+    if (!v->layers) return AHA_FAIL(AHA_ERR_NOMEM, "model views: out of memory");
+    walk_t w = {.base = base, .view = v};
+    walk(cfg, &w);
+    return 0;
+}
+
+int aha_model_new(const aha_model_config_t *cfg, aha_model_t **out) {
+    if (!out) return AHA_FAIL(AHA_ERR_ARG, "aha_model_new: NULL out");
+    AHA_TRY(aha_model_config_validate(cfg));
+    aha_model_t *m = calloc(1, sizeof *m);
+    if (!m) return AHA_FAIL(AHA_ERR_NOMEM, "aha_model_new: out of memory");
+    m->cfg = *cfg;
+    m->n_params = aha_model_param_count(cfg);
+    m->params = calloc(m->n_params, sizeof(float));
+    size_t nb = (size_t)cfg->n_layers * (size_t)cfg->n_routed_experts;
+    m->expert_bias = calloc(nb ? nb : 1, sizeof(float));
+    if (!m->params || !m->expert_bias) {
+        aha_model_destroy(&m);
+        return AHA_FAIL(AHA_ERR_NOMEM, "aha_model_new: cannot allocate %zu parameters",
+                        m ? m->n_params : 0);
+    }
+    int rc = make_views(cfg, m->params, &m->p);
+    if (rc < 0) {
+        aha_model_destroy(&m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+void aha_model_init_random(aha_model_t *m, aha_rng_t *rng) {
+    const aha_model_config_t *c = &m->cfg;
+    float std = 0.02f, std_out = 0.02f / sqrtf(2.0f * (float)c->n_layers);
+    size_t n = aha_model_tensor_count(c);
+    for (size_t i = 0; i < n; i++) {
+        aha_tensor_info_t ti;
+        if (aha_model_tensor_info(c, i, &ti) < 0) return;
+        float *p = m->params + ti.offset;
+        if (ti.ndim == 1) {
+            for (size_t j = 0; j < ti.numel; j++) p[j] = 1.0f;
+            continue;
+        }
+        float s = (strstr(ti.name, "o_proj") || strstr(ti.name, "down_proj")) ? std_out : std;
+        for (size_t j = 0; j < ti.numel; j++) p[j] = s * aha_rng_normal(rng);
+    }
+    memset(m->expert_bias, 0,
+           sizeof(float) * (size_t)c->n_layers * (size_t)c->n_routed_experts);
+}
+
+int aha_model_alloc_grads(aha_model_t *m) {
+    if (!m) return AHA_FAIL(AHA_ERR_ARG, "aha_model_alloc_grads: NULL model");
+    if (m->grads) return 0;
+    m->grads = calloc(m->n_params, sizeof(float));
+    if (!m->grads) return AHA_FAIL(AHA_ERR_NOMEM, "cannot allocate %zu gradients", m->n_params);
+    int rc = make_views(&m->cfg, m->grads, &m->g);
+    if (rc < 0) {
+        free(m->grads);
+        m->grads = NULL;
+    }
+    return rc;
+}
+
+void aha_model_zero_grads(aha_model_t *m) {
+    if (m && m->grads) memset(m->grads, 0, sizeof(float) * m->n_params);
+}
+
+void aha_model_destroy(aha_model_t **mp) {
+    if (!mp || !*mp) return;
+    aha_model_t *m = *mp;
+    free(m->params);
+    free(m->grads);
+    free(m->expert_bias);
+    free(m->p.layers);
+    free(m->g.layers);
+    free(m);
+    *mp = NULL;
+}
+
+void aha_model_update_expert_bias(aha_model_t *m, const float *load) {
+    if (!m || !load) return;
+    const aha_model_config_t *c = &m->cfg;
+    int E = c->n_routed_experts;
+    for (int l = 0; l < c->n_layers; l++) {
+        if (!aha_model_layer_is_moe(c, l)) continue;
+        const float *ld = load + (size_t)l * E;
+        double mean = 0.0;
+        for (int e = 0; e < E; e++) mean += ld[e];
+        mean /= E;
+        for (int e = 0; e < E; e++) {
+            double diff = mean - ld[e];
+            float sgn = diff > 0 ? 1.0f : (diff < 0 ? -1.0f : 0.0f);
+            m->expert_bias[(size_t)l * E + e] += c->bias_update_speed * sgn;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- activations */
+
+typedef struct {
+    float *res_in;                 /* [N, D] layer input (residual stream) */
+    float *ln1, *rstd1;            /* [N, D], [N] attention rmsnorm output and 1/rms */
+    float *q, *k, *v;              /* [N, D] (q, k after RoPE) */
+    float *att;                    /* [B, nh, T, T] attention probabilities */
+    float *ao;                     /* [N, D] concatenated heads before Wo */
+    float *res_mid;                /* [N, D] residual after attention */
+    float *ln2, *rstd2;            /* [N, D], [N] ffn rmsnorm */
+    float *h1, *h3, *hact;         /* dense: [N, F] SwiGLU pre-activations and product */
+    float *scores, *gates;         /* MoE: [N, E] router scores, [N, K] gates */
+    float *sh_h1, *sh_h3, *sh_act; /* [N, S*H] shared expert */
+    float *ex_h1, *ex_h3, *ex_act; /* [N*K, H] per routed slot, grouped by expert */
+    float *ex_out;                 /* [N*K, D] expert output before gating */
+    int *ex_off, *ex_perm;         /* [E+1], [N*K] grouping (see k_group) */
+} layer_acts_t;
+
+struct aha_acts {
+    aha_model_config_t cfg;
+    int max_B, max_T;
+    int B, T, ready; /* of the last successful forward */
+    float aux;
+    float *fmem;
+    int *imem;
+    layer_acts_t *layers;
+    float *res_final;        /* [N, D] input of the final norm */
+    float *lnf, *rstdf;      /* [N, D], [N] */
+    float *logits, *dlogits; /* [N, V] */
+    float *rope_cos, *rope_sin; /* [max_T, hd/2] */
+    int *ids;                /* [L, B, T, K] compact for the current B, T */
+    float *load;             /* [L, E] */
+    int *len;                /* [B] */
+    int *valid;              /* [N] */
+    int *tokens;             /* [N] copy of the batch tokens */
+    /* scratch */
+    float *tmp;                      /* [N, D] */
+    float *xg, *dyg, *dxg;           /* [N*K, D] */
+    float *dres, *d1, *dq, *dk, *dv; /* [N, D] */
+    float *datt;                     /* [T, T] */
+    float *dh1, *dh3, *dact;         /* [max(N*F, N*S*H, N*K*H)] */
+    float *dg;                       /* [N*K] */
+    float *ds, *dz;                  /* [N, E] */
+    float *cnt;                      /* [E] */
+};
+
+typedef struct {
+    float *fbase;
+    int *ibase;
+    size_t nf, ni;
+} arena_t;
+
+static float *take_f(arena_t *ar, size_t n) {
+    n = (n + 15) & ~(size_t)15; /* keep 64-byte alignment */
+    float *p = ar->fbase ? ar->fbase + ar->nf : NULL;
+    ar->nf += n;
+    return p;
+}
+
+static int *take_i(arena_t *ar, size_t n) {
+    n = (n + 15) & ~(size_t)15;
+    int *p = ar->ibase ? ar->ibase + ar->ni : NULL;
+    ar->ni += n;
+    return p;
+}
+
+static size_t max3(size_t a, size_t b, size_t c) {
+    size_t m = a > b ? a : b;
+    return m > c ? m : c;
+}
+
+static void acts_layout(aha_acts_t *a, arena_t *ar) {
+    const aha_model_config_t *c = &a->cfg;
+    size_t N = (size_t)a->max_B * a->max_T, D = c->dim, V = c->vocab_size, L = c->n_layers;
+    size_t F = c->ffn_hidden, E = c->n_routed_experts, K = c->top_k, H = c->moe_hidden;
+    size_t SH = (size_t)c->n_shared_experts * H, T = a->max_T, hd = D / c->n_heads;
+    int any_moe = 0;
+    for (size_t l = 0; l < L; l++) {
+        layer_acts_t *la = &a->layers[l];
+        la->res_in = take_f(ar, N * D);
+        la->ln1 = take_f(ar, N * D);
+        la->rstd1 = take_f(ar, N);
+        la->q = take_f(ar, N * D);
+        la->k = take_f(ar, N * D);
+        la->v = take_f(ar, N * D);
+        la->att = take_f(ar, (size_t)a->max_B * c->n_heads * T * T);
+        la->ao = take_f(ar, N * D);
+        la->res_mid = take_f(ar, N * D);
+        la->ln2 = take_f(ar, N * D);
+        la->rstd2 = take_f(ar, N);
+        if (!aha_model_layer_is_moe(c, (int)l)) {
+            la->h1 = take_f(ar, N * F);
+            la->h3 = take_f(ar, N * F);
+            la->hact = take_f(ar, N * F);
+            continue;
+        }
+        any_moe = 1;
+        la->scores = take_f(ar, N * E);
+        la->gates = take_f(ar, N * K);
+        if (SH > 0) {
+            la->sh_h1 = take_f(ar, N * SH);
+            la->sh_h3 = take_f(ar, N * SH);
+            la->sh_act = take_f(ar, N * SH);
+        }
+        la->ex_h1 = take_f(ar, N * K * H);
+        la->ex_h3 = take_f(ar, N * K * H);
+        la->ex_act = take_f(ar, N * K * H);
+        la->ex_out = take_f(ar, N * K * D);
+        la->ex_off = take_i(ar, E + 1);
+        la->ex_perm = take_i(ar, N * K);
+    }
+    a->res_final = take_f(ar, N * D);
+    a->lnf = take_f(ar, N * D);
+    a->rstdf = take_f(ar, N);
+    a->logits = take_f(ar, N * V);
+    a->dlogits = take_f(ar, N * V);
+    a->rope_cos = take_f(ar, T * (hd / 2));
+    a->rope_sin = take_f(ar, T * (hd / 2));
+    a->ids = take_i(ar, L * N * K);
+    a->load = take_f(ar, L * E);
+    a->len = take_i(ar, a->max_B);
+    a->valid = take_i(ar, N);
+    a->tokens = take_i(ar, N);
+    a->tmp = take_f(ar, N * D);
+    a->dres = take_f(ar, N * D);
+    a->d1 = take_f(ar, N * D);
+    a->dq = take_f(ar, N * D);
+    a->dk = take_f(ar, N * D);
+    a->dv = take_f(ar, N * D);
+    a->datt = take_f(ar, T * T);
+    size_t hid = max3(has_dense_layer(c) ? N * F : 0, any_moe ? N * SH : 0, any_moe ? N * K * H : 0);
+    a->dh1 = take_f(ar, hid);
+    a->dh3 = take_f(ar, hid);
+    a->dact = take_f(ar, hid);
+    if (any_moe) {
+        a->xg = take_f(ar, N * K * D);
+        a->dyg = take_f(ar, N * K * D);
+        a->dxg = take_f(ar, N * K * D);
+        a->dg = take_f(ar, N * K);
+        a->ds = take_f(ar, N * E);
+        a->dz = take_f(ar, N * E);
+        a->cnt = take_f(ar, E);
+    }
+}
+
+int aha_acts_new(const aha_model_t *m, int max_B, int max_T, aha_acts_t **out) {
+    if (!m || !out) return AHA_FAIL(AHA_ERR_ARG, "aha_acts_new: NULL argument");
+    if (max_B <= 0) return AHA_FAIL(AHA_ERR_ARG, "aha_acts_new: max_B must be > 0 (got %d)", max_B);
+    if (max_T <= 0 || max_T > m->cfg.max_seq_len)
+        return AHA_FAIL(AHA_ERR_ARG, "aha_acts_new: max_T must be in [1, max_seq_len=%d] (got %d)",
+                        m->cfg.max_seq_len, max_T);
+    aha_acts_t *a = calloc(1, sizeof *a);
+    if (!a) return AHA_FAIL(AHA_ERR_NOMEM, "aha_acts_new: out of memory");
+    a->cfg = m->cfg;
+    a->max_B = max_B;
+    a->max_T = max_T;
+    a->layers = calloc((size_t)m->cfg.n_layers, sizeof *a->layers);
+    if (!a->layers) {
+        free(a);
+        return AHA_FAIL(AHA_ERR_NOMEM, "aha_acts_new: out of memory");
+    }
+    arena_t ar = {0};
+    acts_layout(a, &ar);
+    a->fmem = calloc(ar.nf ? ar.nf : 1, sizeof(float));
+    a->imem = calloc(ar.ni ? ar.ni : 1, sizeof(int));
+    if (!a->fmem || !a->imem) {
+        size_t nf = ar.nf;
+        aha_acts_destroy(&a);
+        return AHA_FAIL(AHA_ERR_NOMEM, "aha_acts_new: cannot allocate %zu MiB of activations",
+                        nf * sizeof(float) >> 20);
+    }
+    ar = (arena_t){.fbase = a->fmem, .ibase = a->imem};
+    acts_layout(a, &ar);
+    k_rope_tables(a->rope_cos, a->rope_sin, max_T, m->cfg.dim / m->cfg.n_heads, m->cfg.rope_theta);
+    *out = a;
+    return 0;
+}
+
+void aha_acts_destroy(aha_acts_t **ap) {
+    if (!ap || !*ap) return;
+    free((*ap)->fmem);
+    free((*ap)->imem);
+    free((*ap)->layers);
+    free(*ap);
+    *ap = NULL;
+}
+
+const float *aha_acts_logits(const aha_acts_t *a) { return a->logits; }
+const int *aha_acts_expert_ids(const aha_acts_t *a) { return a->ids; }
+const float *aha_acts_expert_load(const aha_acts_t *a) { return a->load; }
+float aha_acts_aux_loss(const aha_acts_t *a) { return a->aux; }
+float *aha_acts_dlogits(aha_acts_t *a) { return a->dlogits; }
+
+int aha_model_same_shape(const aha_model_config_t *a, const aha_model_config_t *b) {
+    return a->vocab_size == b->vocab_size && a->dim == b->dim && a->n_layers == b->n_layers &&
+           a->n_heads == b->n_heads && a->ffn_hidden == b->ffn_hidden &&
+           a->n_dense_layers == b->n_dense_layers && a->n_routed_experts == b->n_routed_experts &&
+           a->n_shared_experts == b->n_shared_experts && a->top_k == b->top_k &&
+           a->moe_hidden == b->moe_hidden && a->max_seq_len == b->max_seq_len &&
+           a->rope_theta == b->rope_theta;
+}
+
+/* ---------------------------------------------------------------- forward */
+
+int aha_forward(const aha_model_t *m, aha_acts_t *a, const aha_batch_t *batch) {
+    if (!m || !a || !batch || !batch->tokens)
+        return AHA_FAIL(AHA_ERR_ARG, "aha_forward: NULL argument");
+    if (!aha_model_same_shape(&m->cfg, &a->cfg))
+        return AHA_FAIL(AHA_ERR_ARG, "aha_forward: activations were made for another model shape");
+    const aha_model_config_t *c = &m->cfg;
+    int B = batch->B, T = batch->T;
+    if (B <= 0 || B > a->max_B || T <= 0 || T > a->max_T)
+        return AHA_FAIL(AHA_ERR_RANGE, "aha_forward: batch %dx%d outside the activations' %dx%d",
+                        B, T, a->max_B, a->max_T);
+    int N = B * T, D = c->dim, V = c->vocab_size, L = c->n_layers, nh = c->n_heads;
+    int hd = D / nh, E = c->n_routed_experts, K = c->top_k, H = c->moe_hidden;
+    int SH = c->n_shared_experts * H;
+    a->ready = 0;
+    for (int i = 0; i < N; i++)
+        if (batch->tokens[i] < 0 || batch->tokens[i] >= V)
+            return AHA_FAIL(AHA_ERR_RANGE, "aha_forward: token %d at row %d position %d outside [0, %d)",
+                            batch->tokens[i], i / T, i % T, V);
+    for (int b = 0; b < B; b++) {
+        int tb = batch->lengths ? batch->lengths[b] : T;
+        if (tb < 0 || tb > T)
+            return AHA_FAIL(AHA_ERR_RANGE, "aha_forward: lengths[%d] = %d outside [0, %d]", b, tb, T);
+        a->len[b] = tb;
+        for (int t = 0; t < T; t++) a->valid[b * T + t] = t < tb;
+    }
+    memcpy(a->tokens, batch->tokens, sizeof(int) * (size_t)N);
+    a->B = B;
+    a->T = T;
+    a->aux = 0.0f;
+
+    /* x = tok_emb[tokens] */
+    float *x = a->layers[0].res_in;
+    for (int i = 0; i < N; i++)
+        memcpy(x + (size_t)i * D, m->p.tok_emb + (size_t)batch->tokens[i] * D, sizeof(float) * D);
+    if (L * E > 0) memset(a->load, 0, sizeof(float) * (size_t)L * E);
+    if ((size_t)L * N * K > 0) memset(a->ids, 0xff, sizeof(int) * (size_t)L * N * K); /* -1 */
+
+    for (int l = 0; l < L; l++) {
+        layer_acts_t *la = &a->layers[l];
+        const aha_layer_view_t *lp = &m->p.layers[l];
+        float *x_out = l + 1 < L ? a->layers[l + 1].res_in : a->res_final;
+        /* attention */
+        k_rmsnorm(la->ln1, la->rstd1, la->res_in, lp->attn_norm, N, D, c->norm_eps);
+        k_matmul(la->q, la->ln1, lp->wq, N, D, D, 0.0f);
+        k_matmul(la->k, la->ln1, lp->wk, N, D, D, 0.0f);
+        k_matmul(la->v, la->ln1, lp->wv, N, D, D, 0.0f);
+        k_rope(la->q, NULL, N, T, nh, hd, a->rope_cos, a->rope_sin, 0);
+        k_rope(la->k, NULL, N, T, nh, hd, a->rope_cos, a->rope_sin, 0);
+        k_attention(la->ao, la->att, la->q, la->k, la->v, B, T, nh, hd);
+        k_matmul(a->tmp, la->ao, lp->wo, N, D, D, 0.0f);
+        for (size_t i = 0; i < (size_t)N * D; i++) la->res_mid[i] = la->res_in[i] + a->tmp[i];
+        /* feed-forward */
+        k_rmsnorm(la->ln2, la->rstd2, la->res_mid, lp->ffn_norm, N, D, c->norm_eps);
+        if (!aha_model_layer_is_moe(c, l)) {
+            k_swiglu_ffn(a->tmp, la->h1, la->h3, la->hact, la->ln2, lp->w1, lp->w3, lp->w2, N, D,
+                         c->ffn_hidden, 0.0f);
+        } else {
+            int *ids = a->ids + (size_t)l * N * K;
+            const int *replay = batch->replay_ids ? batch->replay_ids + (size_t)l * N * K : NULL;
+            k_matmul(la->scores, la->ln2, lp->router, N, D, E, 0.0f); /* router logits [N, E] */
+            k_router_scores(la->scores, N, E, c->score_func);
+            AHA_TRY(k_route(ids, la->gates, la->scores, m->expert_bias + (size_t)l * E, a->valid,
+                            replay, N, E, K, c->norm_topk_prob, c->routed_scale));
+            k_group(la->ex_off, la->ex_perm, ids, N, E, K);
+            for (int e = 0; e < E; e++)
+                a->load[(size_t)l * E + e] = (float)(la->ex_off[e + 1] - la->ex_off[e]);
+            if (SH > 0)
+                k_swiglu_ffn(a->tmp, la->sh_h1, la->sh_h3, la->sh_act, la->ln2, lp->sh_w1,
+                             lp->sh_w3, lp->sh_w2, N, D, SH, 0.0f);
+            else
+                memset(a->tmp, 0, sizeof(float) * (size_t)N * D);
+            k_experts(a->tmp, a->xg, la->ex_h1, la->ex_h3, la->ex_act, la->ex_out, la->ln2,
+                      la->gates, la->ex_off, la->ex_perm, lp->ex_w1, lp->ex_w3, lp->ex_w2, E, K,
+                      D, H);
+            a->aux += k_seq_aux(a->cnt, la->scores, ids, a->len, B, T, E, K, c->score_func,
+                                c->seq_aux_alpha);
+        }
+        for (size_t i = 0; i < (size_t)N * D; i++) x_out[i] = la->res_mid[i] + a->tmp[i];
+    }
+    k_rmsnorm(a->lnf, a->rstdf, a->res_final, m->p.final_norm, N, D, c->norm_eps);
+    k_matmul(a->logits, a->lnf, m->p.lm_head, N, D, V, 0.0f);
+    memset(a->dlogits, 0, sizeof(float) * (size_t)N * V);
+    a->ready = 1;
+    return 0;
+}
+
+float aha_ce_loss(aha_acts_t *a, const int *targets) {
+    if (!a || !a->ready || !targets) return 0.0f;
+    int N = a->B * a->T, V = a->cfg.vocab_size, count = 0;
+    for (int i = 0; i < N; i++) count += targets[i] >= 0 && targets[i] < V;
+    if (count == 0) return 0.0f;
+    double loss = 0.0;
+    float inv = 1.0f / (float)count;
+    for (int i = 0; i < N; i++) {
+        int tgt = targets[i];
+        if (tgt < 0 || tgt >= V) continue;
+        const float *lg = a->logits + (size_t)i * V;
+        float *dl = a->dlogits + (size_t)i * V;
+        float mx = lg[0];
+        for (int j = 1; j < V; j++) mx = lg[j] > mx ? lg[j] : mx;
+        double sum = 0.0;
+        for (int j = 0; j < V; j++) sum += exp((double)lg[j] - mx);
+        double lse = mx + log(sum);
+        loss += lse - lg[tgt];
+        for (int j = 0; j < V; j++) dl[j] += (float)(exp((double)lg[j] - lse)) * inv;
+        dl[tgt] -= inv;
+    }
+    return (float)(loss / count);
+}
+
+/* ---------------------------------------------------------------- backward */
+
+int aha_backward(aha_model_t *m, aha_acts_t *a, const aha_batch_t *batch) {
+    if (!m || !a || !batch) return AHA_FAIL(AHA_ERR_ARG, "aha_backward: NULL argument");
+    if (!m->grads)
+        return AHA_FAIL(AHA_ERR_STATE, "aha_backward: gradients not allocated (aha_model_alloc_grads)");
+    if (!a->ready) return AHA_FAIL(AHA_ERR_STATE, "aha_backward: no successful aha_forward");
+    if (batch->B != a->B || batch->T != a->T)
+        return AHA_FAIL(AHA_ERR_ARG, "aha_backward: batch %dx%d differs from the forward's %dx%d",
+                        batch->B, batch->T, a->B, a->T);
+    const aha_model_config_t *c = &m->cfg;
+    int B = a->B, T = a->T, N = B * T, D = c->dim, V = c->vocab_size, L = c->n_layers;
+    int nh = c->n_heads, hd = D / nh, E = c->n_routed_experts, K = c->top_k, H = c->moe_hidden;
+    int SH = c->n_shared_experts * H;
+    const aha_param_view_t *p = &m->p;
+    aha_param_view_t *g = &m->g;
+    size_t ND = (size_t)N * D;
+
+    /* logits = lnf lm_head^T */
+    k_matmul_backward(a->d1, g->lm_head, a->dlogits, a->lnf, p->lm_head, N, D, V, 0.0f);
+    memset(a->dres, 0, sizeof(float) * ND);
+    k_rmsnorm_backward(a->dres, g->final_norm, a->d1, a->res_final, p->final_norm, a->rstdf, N, D);
+
+    for (int l = L - 1; l >= 0; l--) {
+        layer_acts_t *la = &a->layers[l];
+        const aha_layer_view_t *lp = &p->layers[l];
+        aha_layer_view_t *lg = &g->layers[l];
+        /* feed-forward: dres is d loss / d ffn output; d1 collects d loss / d ln2 */
+        memset(a->d1, 0, sizeof(float) * ND);
+        if (!aha_model_layer_is_moe(c, l)) {
+            k_swiglu_ffn_backward(a->d1, lg->w1, lg->w3, lg->w2, a->dh1, a->dh3, a->dact, a->dres,
+                                  la->ln2, la->h1, la->h3, la->hact, lp->w1, lp->w3, lp->w2, N, D,
+                                  c->ffn_hidden);
+        } else {
+            const int *ids = a->ids + (size_t)l * N * K;
+            if (SH > 0)
+                k_swiglu_ffn_backward(a->d1, lg->sh_w1, lg->sh_w3, lg->sh_w2, a->dh1, a->dh3,
+                                      a->dact, a->dres, la->ln2, la->sh_h1, la->sh_h3, la->sh_act,
+                                      lp->sh_w1, lp->sh_w3, lp->sh_w2, N, D, SH);
+            memset(a->dg, 0, sizeof(float) * (size_t)N * K);
+            k_experts_backward(a->d1, a->dg, lg->ex_w1, lg->ex_w3, lg->ex_w2, a->xg, a->dyg,
+                               a->dxg, a->dh1, a->dh3, a->dact, a->dres, la->ln2, la->gates,
+                               la->ex_off, la->ex_perm, la->ex_h1, la->ex_h3, la->ex_act,
+                               la->ex_out, lp->ex_w1, lp->ex_w3, lp->ex_w2, E, K, D, H);
+            memset(a->ds, 0, sizeof(float) * (size_t)N * E);
+            k_route_backward(a->ds, a->dg, la->scores, ids, N, E, K, c->norm_topk_prob,
+                             c->routed_scale);
+            k_seq_aux_backward(a->ds, a->cnt, la->scores, ids, a->len, B, T, E, K, c->score_func,
+                               c->seq_aux_alpha);
+            k_router_scores_backward(a->dz, a->ds, la->scores, N, E, c->score_func);
+            k_matmul_backward(a->d1, lg->router, a->dz, la->ln2, lp->router, N, D, E, 1.0f);
+        }
+        k_rmsnorm_backward(a->dres, lg->ffn_norm, a->d1, la->res_mid, lp->ffn_norm, la->rstd2, N,
+                           D);
+        /* attention: dres is now d loss / d res_mid */
+        k_matmul_backward(a->d1, lg->wo, a->dres, la->ao, lp->wo, N, D, D, 0.0f);
+        k_attention_backward(a->dq, a->dk, a->dv, a->datt, a->d1, la->att, la->q, la->k, la->v, B,
+                             T, nh, hd);
+        k_rope(a->dq, NULL, N, T, nh, hd, a->rope_cos, a->rope_sin, 1);
+        k_rope(a->dk, NULL, N, T, nh, hd, a->rope_cos, a->rope_sin, 1);
+        k_matmul_backward(a->d1, lg->wq, a->dq, la->ln1, lp->wq, N, D, D, 0.0f);
+        k_matmul_backward(a->d1, lg->wk, a->dk, la->ln1, lp->wk, N, D, D, 1.0f);
+        k_matmul_backward(a->d1, lg->wv, a->dv, la->ln1, lp->wv, N, D, D, 1.0f);
+        k_rmsnorm_backward(a->dres, lg->attn_norm, a->d1, la->res_in, lp->attn_norm, la->rstd1, N,
+                           D);
+    }
+    /* embeddings */
+    for (int i = 0; i < N; i++) {
+        float *ge = g->tok_emb + (size_t)a->tokens[i] * D;
+        const float *dr = a->dres + (size_t)i * D;
+        for (int d = 0; d < D; d++) ge[d] += dr[d];
+    }
+    return 0;
+}

@@ -1,0 +1,402 @@
+/* model/model_gradcheck_test.c — aha_backward against finite differences.
+ *
+ * Loss = sum(R * logits) + aux_loss (+ cross-entropy in some cases), R a fixed random projection,
+ * evaluated in double from the float32 logits, for several tiny configurations (MoE sigmoid +
+ * norm_topk, MoE softmax without shared expert, dense, dense-then-MoE, top-1), with padded rows,
+ * nonzero expert bias and seq_aux_alpha > 0. For every tensor:
+ *  - up to 30 random coordinates: central differences at h and 2h combined by Richardson
+ *    extrapolation, |fd - grad| <= 1e-2 * max(|fd|, |grad|) + 5e-4;
+ *  - one random unit direction u over the whole tensor: same test on grad . u.
+ * Top-k routing is piecewise constant, so a perturbation that changes any routed expert id is
+ * discarded (another coordinate drawn / the step halved). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/rng.h"
+#include "model/model.h"
+#include "model/model_testutil.h"
+
+#define B_ 3
+#define T_ 6
+#define COORDS 30
+#define EPS 8e-3f
+#define RTOL 1e-2
+#define ATOL 5e-4
+#define DIR_STEP 2e-2f /* norm of the directional perturbation */
+#define DIR_RTOL 1e-2
+
+typedef struct {
+    aha_model_t *m;
+    aha_acts_t *a;
+    aha_batch_t batch;
+    const float *R;     /* [N*V] projection */
+    const int *targets; /* or NULL */
+    int n_ids;
+} gc_t;
+
+/* Forward + loss in double. */
+static int eval_loss(gc_t *g, double *loss) {
+    TU_OK(aha_forward(g->m, g->a, &g->batch));
+    const float *lg = aha_acts_logits(g->a);
+    size_t n = (size_t)g->batch.B * g->batch.T * g->m->cfg.vocab_size;
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) s += (double)g->R[i] * lg[i];
+    s += aha_acts_aux_loss(g->a);
+    if (g->targets) s += aha_ce_loss(g->a, g->targets);
+    *loss = s;
+    return 0;
+}
+
+/* Directional check of one tensor: perturbs all its coordinates along a random unit direction
+ * u (entries +-1/sqrt(n)) and compares the Richardson-extrapolated difference quotient with
+ * grad . u. The step is halved while the perturbation changes the routing (and a new direction
+ * drawn after 10 halvings). Returns err / tolerance, or -1 when no step kept the routing. */
+static double check_direction(gc_t *g, const aha_tensor_info_t *ti, const float *grad,
+                              const int *ids0, aha_rng_t *rng, double *an_out, double *fd_out) {
+    float *p = g->m->params + ti->offset;
+    float *saved = malloc(sizeof(float) * ti->numel), *u = malloc(sizeof(float) * ti->numel);
+    memcpy(saved, p, sizeof(float) * ti->numel);
+    float un = 1.0f / sqrtf((float)ti->numel);
+    double result = -1.0;
+    for (int dir = 0; dir < 4 && result < 0.0; dir++) {
+        double an = 0.0;
+        for (size_t i = 0; i < ti->numel; i++) {
+            u[i] = aha_rng_below(rng, 2) ? un : -un;
+            an += (double)grad[ti->offset + i] * u[i];
+        }
+        for (float h = DIR_STEP; h > DIR_STEP / 1024; h *= 0.5f) {
+            const float steps[4] = {h, -h, 2 * h, -2 * h};
+            double L4[4];
+            int changed = 0;
+            for (int s = 0; s < 4 && !changed; s++) {
+                for (size_t i = 0; i < ti->numel; i++) p[i] = saved[i] + steps[s] * u[i];
+                if (eval_loss(g, &L4[s])) {
+                    memcpy(p, saved, sizeof(float) * ti->numel);
+                    free(saved);
+                    free(u);
+                    return 1e30;
+                }
+                changed = g->n_ids &&
+                          memcmp(ids0, aha_acts_expert_ids(g->a), sizeof(int) * g->n_ids) != 0;
+            }
+            if (changed) continue;
+            double fd1 = (L4[0] - L4[1]) / (2.0 * h), fd2 = (L4[2] - L4[3]) / (4.0 * h);
+            double fd = (4.0 * fd1 - fd2) / 3.0;
+            *an_out = an;
+            *fd_out = fd;
+            /* rounding noise of the difference quotient grows like 1/h */
+            result = fabs(fd - an) / (DIR_RTOL * fmax(fabs(fd), fabs(an)) + ATOL * (DIR_STEP / h));
+            break;
+        }
+    }
+    memcpy(p, saved, sizeof(float) * ti->numel);
+    free(saved);
+    free(u);
+    return result;
+}
+
+/* Offset of tensor NAME in the table, or (size_t)-1. */
+static size_t find_tensor(const aha_model_config_t *c, const char *name) {
+    size_t nt = aha_model_tensor_count(c);
+    for (size_t i = 0; i < nt; i++) {
+        aha_tensor_info_t ti;
+        if (aha_model_tensor_info(c, i, &ti) == 0 && strcmp(ti.name, name) == 0) return ti.offset;
+    }
+    return (size_t)-1;
+}
+
+/* The named views (params and grads) point where the tensor table says; the table tiles the
+ * buffer exactly. */
+static int check_views(const aha_model_t *m) {
+    const aha_model_config_t *c = &m->cfg;
+    size_t nt = aha_model_tensor_count(c), end = 0;
+    for (size_t i = 0; i < nt; i++) {
+        aha_tensor_info_t ti;
+        TU_OK(aha_model_tensor_info(c, i, &ti));
+        TU_CHECK(ti.offset == end, "tensor %s at %zu, expected %zu", ti.name, ti.offset, end);
+        end += ti.numel;
+    }
+    TU_CHECK(end == m->n_params && end == aha_model_param_count(c), "table covers %zu of %zu", end,
+             m->n_params);
+    aha_tensor_info_t bad;
+    TU_CHECK(aha_model_tensor_info(c, nt, &bad) == AHA_ERR_RANGE, "index past the end accepted");
+    const aha_param_view_t *views[2] = {&m->p, &m->g};
+    const float *bases[2] = {m->params, m->grads};
+    char name[160];
+    for (int w = 0; w < 2; w++) {
+        const aha_param_view_t *v = views[w];
+        const float *base = bases[w];
+#define AT(ptr, nm) TU_CHECK((size_t)((ptr) - base) == find_tensor(c, nm), "view of %s", nm)
+        AT(v->tok_emb, "model.embed_tokens.weight");
+        AT(v->final_norm, "model.norm.weight");
+        AT(v->lm_head, "lm_head.weight");
+        for (int l = 0; l < c->n_layers; l++) {
+            const aha_layer_view_t *lv = &v->layers[l];
+            const char *pre = "model.layers";
+            snprintf(name, sizeof name, "%s.%d.input_layernorm.weight", pre, l);
+            AT(lv->attn_norm, name);
+            snprintf(name, sizeof name, "%s.%d.self_attn.q_proj.weight", pre, l);
+            AT(lv->wq, name);
+            snprintf(name, sizeof name, "%s.%d.self_attn.k_proj.weight", pre, l);
+            AT(lv->wk, name);
+            snprintf(name, sizeof name, "%s.%d.self_attn.v_proj.weight", pre, l);
+            AT(lv->wv, name);
+            snprintf(name, sizeof name, "%s.%d.self_attn.o_proj.weight", pre, l);
+            AT(lv->wo, name);
+            snprintf(name, sizeof name, "%s.%d.post_attention_layernorm.weight", pre, l);
+            AT(lv->ffn_norm, name);
+            if (!aha_model_layer_is_moe(c, l)) {
+                snprintf(name, sizeof name, "%s.%d.mlp.gate_proj.weight", pre, l);
+                AT(lv->w1, name);
+                snprintf(name, sizeof name, "%s.%d.mlp.up_proj.weight", pre, l);
+                AT(lv->w3, name);
+                snprintf(name, sizeof name, "%s.%d.mlp.down_proj.weight", pre, l);
+                AT(lv->w2, name);
+                TU_CHECK(!lv->router && !lv->ex_w1 && !lv->sh_w1, "dense layer has MoE views");
+                continue;
+            }
+            TU_CHECK(!lv->w1 && !lv->w2 && !lv->w3, "MoE layer has dense views");
+            snprintf(name, sizeof name, "%s.%d.mlp.gate.weight", pre, l);
+            AT(lv->router, name);
+            if (c->n_shared_experts > 0) {
+                snprintf(name, sizeof name, "%s.%d.mlp.shared_experts.gate_proj.weight", pre, l);
+                AT(lv->sh_w1, name);
+                snprintf(name, sizeof name, "%s.%d.mlp.shared_experts.up_proj.weight", pre, l);
+                AT(lv->sh_w3, name);
+                snprintf(name, sizeof name, "%s.%d.mlp.shared_experts.down_proj.weight", pre, l);
+                AT(lv->sh_w2, name);
+            } else {
+                TU_CHECK(!lv->sh_w1 && !lv->sh_w2 && !lv->sh_w3, "shared views without shared experts");
+            }
+            size_t HD = (size_t)c->moe_hidden * c->dim;
+            for (int e = 0; e < c->n_routed_experts; e++) {
+                snprintf(name, sizeof name, "%s.%d.mlp.experts.%d.gate_proj.weight", pre, l, e);
+                AT(lv->ex_w1 + e * HD, name);
+                snprintf(name, sizeof name, "%s.%d.mlp.experts.%d.up_proj.weight", pre, l, e);
+                AT(lv->ex_w3 + e * HD, name);
+                snprintf(name, sizeof name, "%s.%d.mlp.experts.%d.down_proj.weight", pre, l, e);
+                AT(lv->ex_w2 + e * HD, name);
+            }
+        }
+#undef AT
+    }
+    return 0;
+}
+
+static int run_case(const char *label, const aha_model_config_t *cfg, int with_ce, uint64_t seed,
+                    int *n_checked_out) {
+    aha_rng_t rng;
+    aha_rng_seed(&rng, seed);
+    aha_model_t *m = NULL;
+    aha_acts_t *a = NULL;
+    TU_OK(aha_model_new(cfg, &m));
+    tu_init(m, &rng, 0.3f, 0.05f);
+    TU_OK(aha_model_alloc_grads(m));
+    TU_OK(aha_acts_new(m, B_, T_, &a));
+    if (check_views(m)) return 1;
+    int N = B_ * T_, V = cfg->vocab_size, K = cfg->top_k > 0 ? cfg->top_k : 0;
+    int tokens[B_ * T_], targets[B_ * T_], lengths[B_] = {T_, 4, 5};
+    float *R = malloc(sizeof(float) * N * V);
+    int n_ids = cfg->n_layers * N * K;
+    int *ids0 = malloc(sizeof(int) * (n_ids + 1));
+    float *grad = malloc(sizeof(float) * m->n_params);
+    for (int i = 0; i < N; i++) {
+        tokens[i] = (int)aha_rng_below(&rng, V);
+        targets[i] = i % T_ < lengths[i / T_] ? (int)aha_rng_below(&rng, V) : -1;
+    }
+    for (int i = 0; i < N * V; i++) R[i] = 0.5f * aha_rng_normal(&rng);
+    gc_t g = {m, a, {B_, T_, tokens, lengths, NULL}, R, with_ce ? targets : NULL, n_ids};
+
+    /* analytic gradient */
+    double L0;
+    if (eval_loss(&g, &L0)) return 1;
+    float *dl = aha_acts_dlogits(a);
+    for (int i = 0; i < N * V; i++) dl[i] += R[i];
+    aha_model_zero_grads(m);
+    TU_OK(aha_backward(m, a, &g.batch));
+    memcpy(grad, m->grads, sizeof(float) * m->n_params);
+    memcpy(ids0, aha_acts_expert_ids(a), sizeof(int) * n_ids);
+    printf("[%s] loss %.6f aux %.6f, %zu params\n", label, L0, aha_acts_aux_loss(a), m->n_params);
+
+    /* backward accumulates */
+    TU_OK(aha_backward(m, a, &g.batch));
+    for (size_t i = 0; i < m->n_params; i++)
+        TU_CHECK(fabsf(m->grads[i] - 2.0f * grad[i]) <= 1e-5f * (1.0f + fabsf(grad[i])),
+                 "second backward does not accumulate at %zu", i);
+
+    size_t nt = aha_model_tensor_count(cfg);
+    int fails = 0, checked = 0, skipped = 0;
+    double worst = 0.0, worst_dir = 0.0;
+    for (size_t ti_i = 0; ti_i < nt; ti_i++) {
+        aha_tensor_info_t ti;
+        TU_OK(aha_model_tensor_info(cfg, ti_i, &ti));
+        int want = ti.numel < COORDS ? (int)ti.numel : COORDS;
+        double tworst = 0.0, tmaxg = 0.0;
+        int got = 0;
+        for (int attempt = 0; got < want && attempt < 20 * want; attempt++) {
+            size_t j = ti.numel <= COORDS && attempt < want ? (size_t)attempt
+                                                            : (size_t)aha_rng_below(&rng, ti.numel);
+            float *p = m->params + ti.offset + j;
+            float orig = *p;
+            /* central differences at h and 2h, combined by Richardson extrapolation
+             * (4 fd(h) - fd(2h)) / 3, which cancels the O(h^2) truncation error */
+            double L4[4];
+            const float steps[4] = {EPS, -EPS, 2 * EPS, -2 * EPS};
+            int changed = 0;
+            for (int s = 0; s < 4; s++) {
+                *p = orig + steps[s];
+                if (eval_loss(&g, &L4[s])) return 1;
+                changed |= memcmp(ids0, aha_acts_expert_ids(a), sizeof(int) * n_ids) != 0;
+            }
+            *p = orig;
+            if (changed) {
+                skipped++;
+                continue;
+            }
+            /* actual float steps */
+            double h1 = (double)(orig + steps[0]) - (double)(orig + steps[1]);
+            double h2 = (double)(orig + steps[2]) - (double)(orig + steps[3]);
+            double fd1 = (L4[0] - L4[1]) / h1, fd2 = (L4[2] - L4[3]) / h2;
+            double fd = (4.0 * fd1 - fd2) / 3.0;
+            double an = grad[ti.offset + j];
+            double err = fabs(fd - an) / (RTOL * fmax(fabs(fd), fabs(an)) + ATOL);
+            if (err > tworst) tworst = err;
+            if (fabs(an) > tmaxg) tmaxg = fabs(an);
+            if (err > 1.0) {
+                if (fails < 20)
+                    fprintf(stderr, "[%s] %s[%zu]: analytic %.6e fd %.6e\n", label, ti.name, j, an,
+                            fd);
+                fails++;
+            }
+            got++;
+            checked++;
+        }
+        if (got < want) {
+            fprintf(stderr, "[%s] %s: only %d of %d coordinates usable (routing flips)\n", label,
+                    ti.name, got, want);
+            fails++;
+        }
+        if (tworst > worst) worst = tworst;
+        double dan = 0.0, dfd = 0.0;
+        double derr = check_direction(&g, &ti, grad, ids0, &rng, &dan, &dfd);
+        if (derr < 0.0 || derr > 1.0) {
+            fprintf(stderr, "[%s] %s: directional check %s (grad.u %.6e, fd %.6e)\n", label,
+                    ti.name, derr < 0.0 ? "impossible (routing flips)" : "failed", dan, dfd);
+            fails++;
+        }
+        if (derr > worst_dir) worst_dir = derr;
+        printf("  %-52s max |grad| %.3e  coords err/tol %.3f  direction err/tol %.3f"
+               " (grad.u %.4e fd %.4e)\n",
+               ti.name, tmaxg, tworst, derr, dan, dfd);
+    }
+    printf("[%s] %d coordinates checked, %d skipped (routing flips), worst err/tol %.3f;"
+           " %zu directional checks, worst err/tol %.3f; %d failures\n",
+           label, checked, skipped, worst, nt, worst_dir, fails);
+    *n_checked_out += checked;
+    /* reload state: the parameters must be unchanged (perturbations undone exactly) */
+    double L1;
+    if (eval_loss(&g, &L1)) return 1;
+    TU_CHECK(L1 == L0, "parameters not restored (%.9g vs %.9g)", L1, L0);
+    free(R);
+    free(ids0);
+    free(grad);
+    aha_acts_destroy(&a);
+    aha_model_destroy(&m);
+    return fails != 0;
+}
+
+/* aha_ce_loss: value and gradient against a direct double log-softmax. */
+static int check_ce(void) {
+    aha_model_config_t c;
+    tu_tiny_config(&c);
+    aha_rng_t rng;
+    aha_rng_seed(&rng, 99);
+    aha_model_t *m = NULL;
+    aha_acts_t *a = NULL;
+    TU_OK(aha_model_new(&c, &m));
+    tu_init(m, &rng, 0.5f, 0.0f);
+    TU_OK(aha_acts_new(m, 2, 5, &a));
+    int tokens[10], targets[10];
+    for (int i = 0; i < 10; i++) {
+        tokens[i] = (int)aha_rng_below(&rng, c.vocab_size);
+        targets[i] = i % 3 == 0 ? -1 : (int)aha_rng_below(&rng, c.vocab_size);
+    }
+    aha_batch_t batch = {2, 5, tokens, NULL, NULL};
+    TU_OK(aha_forward(m, a, &batch));
+    float loss = aha_ce_loss(a, targets);
+    const float *lg = aha_acts_logits(a);
+    const float *dl = aha_acts_dlogits(a);
+    int V = c.vocab_size, count = 0;
+    double ref = 0.0, gerr = 0.0;
+    for (int i = 0; i < 10; i++) count += targets[i] >= 0;
+    for (int i = 0; i < 10; i++) {
+        double mx = -1e30, s = 0.0;
+        for (int j = 0; j < V; j++) mx = fmax(mx, lg[i * V + j]);
+        for (int j = 0; j < V; j++) s += exp(lg[i * V + j] - mx);
+        double lse = mx + log(s);
+        if (targets[i] >= 0) ref += lse - lg[i * V + targets[i]];
+        for (int j = 0; j < V; j++) {
+            double want = targets[i] < 0 ? 0.0
+                                         : (exp(lg[i * V + j] - lse) - (j == targets[i])) / count;
+            gerr = fmax(gerr, fabs(want - dl[i * V + j]));
+        }
+    }
+    ref /= count;
+    printf("[ce] loss %.7f ref %.7f, max dlogits err %.3e\n", loss, ref, gerr);
+    TU_CHECK(fabs(loss - ref) < 1e-5 * fabs(ref), "ce loss %g vs %g", loss, ref);
+    TU_CHECK(gerr < 1e-6, "ce gradient error %g", gerr);
+    aha_acts_destroy(&a);
+    aha_model_destroy(&m);
+    return 0;
+}
+
+int main(void) {
+    int rc = 0, checked = 0;
+    rc |= check_ce();
+
+    aha_model_config_t c;
+    tu_tiny_config(&c);
+    c.score_func = AHA_SCORE_SIGMOID;
+    c.norm_topk_prob = 1;
+    c.routed_scale = 1.5f;
+    c.seq_aux_alpha = 0.1f;
+    rc |= run_case("moe-sigmoid-norm", &c, 1, 1, &checked);
+
+    tu_tiny_config(&c);
+    c.score_func = AHA_SCORE_SOFTMAX;
+    c.norm_topk_prob = 0;
+    c.n_shared_experts = 0;
+    c.routed_scale = 2.0f;
+    c.seq_aux_alpha = 0.2f;
+    rc |= run_case("moe-softmax-noshared", &c, 0, 2, &checked);
+
+    tu_tiny_config(&c);
+    c.n_routed_experts = 0;
+    c.top_k = 0;
+    c.n_shared_experts = 0;
+    rc |= run_case("dense", &c, 1, 3, &checked);
+
+    tu_tiny_config(&c);
+    c.n_dense_layers = 1;
+    c.n_shared_experts = 2;
+    c.n_routed_experts = 5;
+    c.top_k = 3;
+    c.score_func = AHA_SCORE_SIGMOID;
+    c.norm_topk_prob = 1;
+    c.seq_aux_alpha = 0.3f;
+    rc |= run_case("dense+moe-mixed", &c, 0, 4, &checked);
+
+    tu_tiny_config(&c);
+    c.n_layers = 1;
+    c.score_func = AHA_SCORE_SIGMOID;
+    c.norm_topk_prob = 0;
+    c.top_k = 1;
+    c.seq_aux_alpha = 0.5f;
+    rc |= run_case("moe-sigmoid-top1", &c, 0, 5, &checked);
+
+    printf("%s: %d coordinates checked\n", rc ? "FAIL" : "PASS", checked);
+    return rc;
+}
