@@ -1,24 +1,34 @@
 #!/usr/bin/env bash
 # make demo: pretrain the tiny MoE on the addition corpus (reused when the config is unchanged),
-# then evaluate it and show a few samples. Writes runs/demo/.
+# run R1-Zero-style GRPO on it, evaluate base and trained models, and plot the curves.
+# Writes runs/demo/. Extra arguments (e.g. --set rl.steps=20) go to every command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 AHA=${AHA:-build/aha}
+CFG=configs/demo.yaml
 RUN=runs/demo
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 
-echo "== 1. pretraining a ~1M-parameter MoE on addition (configs/demo.yaml) =="
-"$AHA" pretrain configs/demo.yaml --cached-ok "$@"
+echo "== 1/5 pretraining a ~1M-parameter MoE on addition ($CFG) =="
+"$AHA" pretrain "$CFG" --cached-ok "$@"
 
 echo
-echo "== 2. a few samples from the base model (temperature 0.6) =="
-"$AHA" sample --checkpoint "$RUN/pretrain/final" configs/demo.yaml --n 6 "$@" | head -n 6
+echo "== 2/5 a few samples from the base model (temperature 0.6) =="
+"$AHA" sample --checkpoint "$RUN/pretrain/final" "$CFG" --n 6 "$@"
 
 echo
-echo "== 3. held-out evaluation of the base model =="
-"$AHA" eval --checkpoint "$RUN/pretrain/final" configs/demo.yaml --k 4 --out "$RUN/pretrain/final/eval.json" "$@"
+echo "== 3/5 GRPO (R1-Zero template, rule rewards: 1 correct+formatted / 0.1 formatted / 0) =="
+"$AHA" train "$CFG" "$@"
 
 echo
-echo "== 4. plots =="
-bash tools/plot_metrics.sh "$RUN/pretrain/metrics.jsonl" "$RUN/pretrain/loss.png" step loss
-echo "metrics: $RUN/pretrain/metrics.jsonl  plot: $RUN/pretrain/loss.png"
+echo "== 4/5 held-out evaluation: base vs trained (pass@1 over k=8 samples, cons@8) =="
+echo "-- base --"
+"$AHA" eval --checkpoint "$RUN/pretrain/final" "$CFG" --k 8 --out "$RUN/eval_base.json" "$@"
+echo "-- trained --"
+"$AHA" eval --checkpoint "$RUN/rl/final" "$CFG" --k 8 --out "$RUN/eval_trained.json" "$@"
+"$AHA" sample --checkpoint "$RUN/rl/final" "$CFG" --n 4 "$@"
+
+echo
+echo "== 5/5 plots =="
+"$AHA" plot "$RUN"
+echo "metrics: $RUN/pretrain/metrics.jsonl $RUN/rl/metrics.jsonl"

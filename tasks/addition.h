@@ -8,8 +8,10 @@
  * Text formats (tokenizer spellings):
  *   prompt:   "<bos><|User|>57+68<|Assistant|>"
  *   response: "<think>7+8=15;5+6+1=12;</think><answer>125</answer><eos>"
- * The trace walks the columns from the least significant digit, each step "x+y(+c)=ss;" with a
- * two-digit column sum so the carry is explicit. */
+ * The trace walks the columns from the least significant digit; each step lists the column's digits
+ * that exist (a shorter operand contributes none), then "+1" if a carry comes in, then "=" and the
+ * two-digit column sum: 123+9 -> "3+9=12;2+1=03;1=01;" (answer 132). A final carry becomes the
+ * leading digit of the answer. */
 #ifndef AHA_TASKS_ADDITION_H
 #define AHA_TASKS_ADDITION_H
 #include <stddef.h>
@@ -37,7 +39,16 @@ int aha_add_prompt(const aha_add_problem_t *p, char *buf, size_t cap);
 /* Writes the correct response text (trace + answer + <eos>). */
 int aha_add_response(const aha_add_problem_t *p, char *buf, size_t cap);
 
-/* Pretraining corpus mix. Each document = prompt + one response kind. */
+/* Integer inside the first "<answer>…</answer>" of RESPONSE (digits, optional leading '-', 1..18
+ * digits); AHA_ERR_FORMAT otherwise. Does not check the rest of the format. */
+int aha_add_parse_answer(const char *response, int64_t *out);
+
+/* Pretraining corpus mix. Each document = prompt + one response. A document is malformed with
+ * probability p_malformed (one of: unclosed think, missing <answer>, duplicated answer, text after
+ * </answer>, answer before think) applied on top of its kind; the kind is direct with probability
+ * p_direct / (p_direct + p_trace), else a trace. Direct answers are correct with probability
+ * p_direct_correct (else a plausible wrong number); traces carry one column mistake (sum off by
+ * one, the rest of the trace and the answer follow it) with probability p_trace_mistake. */
 typedef struct {
     double p_direct;      /* "<answer>N</answer><eos>" with no think block */
     double p_direct_correct; /* of direct answers, share that is correct (rest: plausible wrong) */

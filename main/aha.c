@@ -1,0 +1,90 @@
+/* aha — one executable, one subcommand per role. */
+#include "core/err.h"
+#include "core/log.h"
+#include "main/cmd.h"
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char k_usage[] =
+    "usage: aha <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  pretrain [CONFIG] [--set key=value]...   next-token pretraining on the task corpus\n"
+    "  train [CONFIG] [--set key=value]...      GRPO (R1-Zero) from the pretrained checkpoint\n"
+    "  eval --checkpoint DIR [options]           pass@1 / pass@k / cons@k / format rate on held-out problems\n"
+    "  sample --checkpoint DIR [options]         print sampled responses for a few problems\n"
+    "  plot RUN_DIR                              PNG curves of a run's metrics (gnuplot)\n"
+    "\n"
+    "CONFIG is a YAML file (default: the embedded configs/demo.yaml).\n"
+    "`aha <command> --help` lists a command's options.\n";
+
+int cli_fail(int rc) {
+    const char *msg = aha_last_error();
+    fprintf(stderr, "aha: %s\n", msg && *msg ? msg : aha_strerror(rc));
+    return rc == AHA_ERR_ARG ? 2 : 1;
+}
+
+int cli_parse_common(int argc, char **argv, cli_common_t *o) {
+    memset(o, 0, sizeof *o);
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            o->help = 1;
+        } else if (!strcmp(a, "--set") || !strcmp(a, "--config")) {
+            if (i + 1 >= argc) return AHA_FAIL(AHA_ERR_ARG, "%s needs a value", a);
+            if (a[2] == 's') {
+                if (o->n_overrides >= sizeof o->overrides / sizeof *o->overrides)
+                    return AHA_FAIL(AHA_ERR_ARG, "too many --set options");
+                o->overrides[o->n_overrides++] = argv[++i];
+            } else {
+                o->config = argv[++i];
+            }
+        } else if (a[0] != '-' && !o->config) {
+            o->config = a;
+        } else {
+            if (o->n_rest >= (int)(sizeof o->rest / sizeof *o->rest))
+                return AHA_FAIL(AHA_ERR_ARG, "too many arguments");
+            o->rest[o->n_rest++] = argv[i];
+            /* keep a flag's value with it */
+            if (a[0] == '-' && i + 1 < argc && argv[i + 1][0] != '-' &&
+                o->n_rest < (int)(sizeof o->rest / sizeof *o->rest))
+                o->rest[o->n_rest++] = argv[++i];
+        }
+    }
+    return AHA_OK;
+}
+
+int make_dirs(const char *path) {
+    char buf[1024];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf) return AHA_FAIL(AHA_ERR_ARG, "bad directory path");
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] == '/' || buf[i] == 0) {
+            char c = buf[i];
+            buf[i] = 0;
+            if (mkdir(buf, 0775) < 0 && errno != EEXIST)
+                return AHA_FAIL(AHA_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
+            buf[i] = c;
+        }
+    }
+    return AHA_OK;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        fputs(k_usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    aha_log_set_role(cmd);
+    if (!strcmp(cmd, "pretrain")) return cmd_pretrain(argc - 2, argv + 2);
+    if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);
+    if (!strcmp(cmd, "sample")) return cmd_sample(argc - 2, argv + 2);
+    if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);
+    if (!strcmp(cmd, "plot")) return cmd_plot(argc - 2, argv + 2);
+    fprintf(stderr, "aha: unknown command '%s'\n\n%s", cmd, k_usage);
+    return 2;
+}

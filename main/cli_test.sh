@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# cli: end-to-end checks of the aha executable — bad configs fail with file:line:key, a short
+# pretraining run writes metrics, checkpoints and an eval, and its loss goes down.
+set -u
+AHA=${1:?path to aha}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+check() { if ! eval "$2"; then echo "FAIL: $1"; fail=1; else echo "ok: $1"; fi; }
+
+# 1. bad configs: clear message, non-zero exit
+printf 'model:\n  dim: 64\n  n_layerz: 2\n' > "$tmp/bad_key.yaml"
+out=$("$AHA" pretrain "$tmp/bad_key.yaml" 2>&1); rc=$?
+check "unknown key exits non-zero" "[ $rc -ne 0 ]"
+check "unknown key names file:line and key" "grep -q 'bad_key.yaml:3' <<<\"\$out\" && grep -q 'model.n_layerz' <<<\"\$out\""
+printf 'pretrain:\n  steps: lots\n' > "$tmp/bad_type.yaml"
+out=$("$AHA" pretrain "$tmp/bad_type.yaml" 2>&1); rc=$?
+check "wrong type names file:line:key" "[ $rc -ne 0 ] && grep -q 'bad_type.yaml:2' <<<\"\$out\" && grep -q 'pretrain.steps' <<<\"\$out\""
+out=$("$AHA" pretrain --set model.dim=abc 2>&1); rc=$?
+check "bad --set names the key" "[ $rc -ne 0 ] && grep -q 'model.dim' <<<\"\$out\""
+out=$("$AHA" pretrain "$tmp/missing.yaml" 2>&1); rc=$?
+check "missing file is reported" "[ $rc -ne 0 ] && grep -q 'missing.yaml' <<<\"\$out\""
+out=$("$AHA" frobnicate 2>&1); rc=$?
+check "unknown command exits 2" "[ $rc -eq 2 ]"
+check "help works" "\"$AHA\" pretrain --help | grep -q 'model.dim'"
+
+# 2. a short pretraining run
+run="$tmp/run"
+"$AHA" pretrain --set run_dir="$run" --set pretrain.steps=60 --set pretrain.batch_size=16 \
+  --set pretrain.log_every=5 --set pretrain.checkpoint_every=20 --set pretrain.warmup=5 \
+  --set model.dim=32 --set model.moe_hidden=32 --set eval.n=5 --set eval.k=2 > "$tmp/log" 2>&1
+rc=$?
+check "pretrain exits 0" "[ $rc -eq 0 ]" || cat "$tmp/log"
+check "metrics rows written" "[ \$(wc -l < \"$run/pretrain/metrics.jsonl\") -ge 12 ]"
+check "final checkpoint" "[ -s \"$run/pretrain/final/model.safetensors\" ] && [ -s \"$run/pretrain/final/config.json\" ]"
+check "periodic checkpoint" "[ -s \"$run/pretrain/checkpoint/model.safetensors\" ]"
+check "eval.json written" "grep -q 'pass@1' \"$run/pretrain/final/eval.json\""
+first=$(head -n 1 "$run/pretrain/metrics.jsonl" | sed 's/.*"loss":\([0-9.e+-]*\).*/\1/')
+last=$(tail -n 1 "$run/pretrain/metrics.jsonl" | sed 's/.*"loss":\([0-9.e+-]*\).*/\1/')
+check "loss decreases ($first -> $last)" "awk -v a=$first -v b=$last 'BEGIN{exit !(b < 0.8*a)}'"
+# 3. cached: same config reuses the checkpoint
+"$AHA" pretrain --set run_dir="$run" --set pretrain.steps=60 --set pretrain.batch_size=16 \
+  --set pretrain.log_every=5 --set pretrain.checkpoint_every=20 --set pretrain.warmup=5 \
+  --set model.dim=32 --set model.moe_hidden=32 --set eval.n=5 --set eval.k=2 --cached-ok > "$tmp/log2" 2>&1
+check "cached pretrain is reused" "grep -q reusing \"$tmp/log2\""
+# 4. eval and sample on the checkpoint
+check "eval runs" "\"$AHA\" eval --checkpoint \"$run/pretrain/final\" --n 3 --k 2 --out \"$tmp/e.json\" >/dev/null && grep -q 'cons@k' \"$tmp/e.json\""
+out=$("$AHA" eval --checkpoint "$tmp/nope" 2>&1); rc=$?
+check "eval of a missing checkpoint fails clearly" "[ $rc -ne 0 ] && grep -q nope <<<\"\$out\""
+exit $fail

@@ -1,0 +1,45 @@
+/* main/cmd.h — subcommands of the aha executable. Each returns a process exit code. */
+#ifndef AHA_MAIN_CMD_H
+#define AHA_MAIN_CMD_H
+#include "main/run_config.h"
+#include "model/model.h"
+
+int cmd_pretrain(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+
+/* Parses "[CONFIG] [--set k=v]..." style options shared by commands. Unknown flags are left for
+ * the command: it gets them in *rest (argv order kept). Returns 0 or an error (message set). */
+typedef struct {
+    const char *config;      /* positional or --config */
+    const char *overrides[128];
+    size_t n_overrides;
+    char *rest[64];
+    int n_rest;
+    int help;
+} cli_common_t;
+int cli_parse_common(int argc, char **argv, cli_common_t *out);
+/* Prints "aha: <message>" from aha_last_error() and returns 1 (or 2 for usage errors). */
+int cli_fail(int rc);
+
+/* Held-out evaluation of a model on the addition task (used by `aha eval` and after pretraining). */
+typedef struct {
+    int n, k;
+    double pass1;      /* mean over problems and samples of "answer correct" */
+    double pass_k;     /* share of problems with at least one correct sample */
+    double cons_k;     /* share of problems whose majority answer is correct */
+    double format_rate;
+    double correct_formatted; /* correct answer AND strict R1 format (the reward-1 event) */
+    double response_len_mean;
+} eval_result_t;
+int run_eval(const aha_model_t *m, const aha_run_config_t *rc, int n, int k, double temperature,
+             double top_p, int max_new, int verbose, eval_result_t *out);
+void print_eval(const eval_result_t *r, double temperature, double top_p);
+int write_eval_json(const eval_result_t *r, double temperature, double top_p, const char *path);
+
+/* mkdir -p */
+int make_dirs(const char *path);
+
+#endif

@@ -1,0 +1,235 @@
+/* aha eval / aha sample: held-out evaluation with pass@1 (mean over k samples), pass@k, cons@k. */
+#include "actor/rollout.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "main/cmd.h"
+#include "model/checkpoint.h"
+#include "model/tokenizer.h"
+#include "verifier/reward.h"
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { EVAL_STREAM = 0xE7A1 };
+
+typedef struct {
+    aha_kv_t *kv;
+    aha_rollout_t *roll;
+    aha_rng_t *rngs;
+    int **prompts;
+    int *prompt_lens;
+    int prompt_ids[64];
+} eval_ctx_t;
+
+static void eval_ctx_free(eval_ctx_t *c) {
+    aha_kv_destroy(&c->kv);
+    aha_rollout_destroy(&c->roll);
+    free(c->rngs);
+    free(c->prompts);
+    free(c->prompt_lens);
+}
+
+static int eval_ctx_init(const aha_model_t *m, int k, int max_new, eval_ctx_t *c) {
+    memset(c, 0, sizeof *c);
+    int max_len = m->cfg.max_seq_len;
+    (void)max_new;
+    AHA_TRY(aha_kv_new(m, k, max_len, &c->kv));
+    AHA_TRY(aha_rollout_new(m, k, max_len, 0, &c->roll));
+    c->rngs = malloc(sizeof(aha_rng_t) * k);
+    c->prompts = malloc(sizeof(int *) * k);
+    c->prompt_lens = malloc(sizeof(int) * k);
+    if (!c->rngs || !c->prompts || !c->prompt_lens) return AHA_FAIL(AHA_ERR_NOMEM, "eval");
+    return AHA_OK;
+}
+
+/* Samples k responses to test problem i. */
+static int eval_problem(const aha_model_t *m, const aha_run_config_t *rc, eval_ctx_t *c, int i,
+                        int k, const aha_gen_config_t *gen, aha_add_problem_t *prob) {
+    aha_add_config_t task;
+    aha_run_config_task(rc, &task);
+    AHA_TRY(aha_add_problem(&task, (uint64_t)rc->seed, AHA_SPLIT_TEST, (uint64_t)i, prob));
+    char text[256];
+    int n = 0;
+    AHA_TRY(aha_add_prompt(prob, text, sizeof text));
+    AHA_TRY(aha_tok_encode(text, c->prompt_ids, 64, &n));
+    for (int b = 0; b < k; b++) {
+        c->prompts[b] = c->prompt_ids;
+        c->prompt_lens[b] = n;
+        const uint64_t ids[] = {EVAL_STREAM, (uint64_t)i, (uint64_t)b};
+        aha_rng_derive(&c->rngs[b], (uint64_t)rc->seed, ids, 3);
+    }
+    return aha_generate(m, c->kv, (const int *const *)c->prompts, c->prompt_lens, c->rngs, gen,
+                        c->roll);
+}
+
+int run_eval(const aha_model_t *m, const aha_run_config_t *rc, int n, int k, double temperature,
+             double top_p, int max_new, int verbose, eval_result_t *out) {
+    eval_ctx_t c;
+    int rc_ = eval_ctx_init(m, k, max_new, &c);
+    if (rc_ < 0) {
+        eval_ctx_free(&c);
+        return rc_;
+    }
+    const aha_gen_config_t gen = {max_new, (float)temperature, (float)top_p};
+    double sum_correct = 0, sum_format = 0, sum_both = 0, sum_len = 0;
+    int n_pass_k = 0, n_cons = 0;
+    int64_t *answers = malloc(sizeof(int64_t) * k);
+    int *has = malloc(sizeof(int) * k);
+    if (!answers || !has) {
+        rc_ = AHA_FAIL(AHA_ERR_NOMEM, "eval");
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        aha_add_problem_t p;
+        AHA_TRY_GOTO(rc_, eval_problem(m, rc, &c, i, k, &gen, &p), done);
+        int any = 0;
+        for (int b = 0; b < k; b++) {
+            char resp[4096];
+            AHA_TRY_GOTO(rc_, aha_rollout_response_text(c.roll, b, resp, sizeof resp), done);
+            int fmt = aha_reward_format_ok(resp);
+            has[b] = aha_add_parse_answer(resp, &answers[b]) == 0;
+            int correct = has[b] && answers[b] == p.a + p.b;
+            sum_format += fmt;
+            sum_correct += correct;
+            sum_both += fmt && correct;
+            sum_len += c.roll->total_len[b] - c.roll->prompt_len[b];
+            any |= correct;
+            if (verbose && b == 0)
+                printf("%lld+%lld  %s  %s\n", (long long)p.a, (long long)p.b,
+                       correct ? (fmt ? "correct" : "correct(bad format)") : "wrong", resp);
+        }
+        aha_error_clear();
+        n_pass_k += any;
+        /* majority vote over extracted answers; ties -> first seen */
+        int best = -1, best_count = 0;
+        for (int b = 0; b < k; b++) {
+            if (!has[b]) continue;
+            int cnt = 0;
+            for (int j = 0; j < k; j++) cnt += has[j] && answers[j] == answers[b];
+            if (cnt > best_count) best = b, best_count = cnt;
+        }
+        n_cons += best >= 0 && answers[best] == p.a + p.b;
+    }
+    out->n = n;
+    out->k = k;
+    out->pass1 = sum_correct / ((double)n * k);
+    out->format_rate = sum_format / ((double)n * k);
+    out->correct_formatted = sum_both / ((double)n * k);
+    out->pass_k = (double)n_pass_k / n;
+    out->cons_k = (double)n_cons / n;
+    out->response_len_mean = sum_len / ((double)n * k);
+done:
+    free(answers);
+    free(has);
+    eval_ctx_free(&c);
+    return rc_;
+}
+
+void print_eval(const eval_result_t *r, double temperature, double top_p) {
+    printf("held-out addition: %d problems x %d samples (temperature %.2f, top-p %.2f)\n", r->n,
+           r->k, temperature, top_p);
+    printf("  %-28s %6.1f%%\n", "pass@1 (answer correct)", 100 * r->pass1);
+    printf("  %-28s %6.1f%%\n", "correct and well-formed", 100 * r->correct_formatted);
+    printf("  %-28s %6.1f%%\n", "format rate", 100 * r->format_rate);
+    printf("  pass@%-23d %6.1f%%\n", r->k, 100 * r->pass_k);
+    printf("  cons@%-23d %6.1f%%\n", r->k, 100 * r->cons_k);
+    printf("  %-28s %6.1f\n", "mean response tokens", r->response_len_mean);
+}
+
+int write_eval_json(const eval_result_t *r, double temperature, double top_p, const char *path) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return AHA_FAIL(AHA_ERR_NOMEM, "eval json");
+    cJSON_AddNumberToObject(o, "n", r->n);
+    cJSON_AddNumberToObject(o, "k", r->k);
+    cJSON_AddNumberToObject(o, "temperature", temperature);
+    cJSON_AddNumberToObject(o, "top_p", top_p);
+    cJSON_AddNumberToObject(o, "pass@1", r->pass1);
+    cJSON_AddNumberToObject(o, "correct_and_formatted", r->correct_formatted);
+    cJSON_AddNumberToObject(o, "format_rate", r->format_rate);
+    cJSON_AddNumberToObject(o, "pass@k", r->pass_k);
+    cJSON_AddNumberToObject(o, "cons@k", r->cons_k);
+    cJSON_AddNumberToObject(o, "response_len_mean", r->response_len_mean);
+    char *s = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (!s) return AHA_FAIL(AHA_ERR_NOMEM, "eval json");
+    FILE *f = fopen(path, "w");
+    int rc = AHA_OK;
+    if (!f || fprintf(f, "%s\n", s) < 0) rc = AHA_FAIL(AHA_ERR_IO, "%s: cannot write", path);
+    if (f && fclose(f) != 0 && rc == AHA_OK) rc = AHA_FAIL(AHA_ERR_IO, "%s: cannot write", path);
+    free(s);
+    return rc;
+}
+
+/* Shared by eval and sample: --checkpoint DIR --n N --k K --temperature T --top-p P --out F */
+typedef struct {
+    const char *checkpoint, *out;
+    int n, k, max_new;
+    double temperature, top_p;
+} eval_opts_t;
+
+static int parse_eval_opts(const cli_common_t *cli, const aha_run_config_t *rc, eval_opts_t *o) {
+    o->checkpoint = NULL;
+    o->out = NULL;
+    o->n = rc->eval.n;
+    o->k = rc->eval.k;
+    o->max_new = rc->eval.max_new_tokens;
+    o->temperature = rc->eval.temperature;
+    o->top_p = rc->eval.top_p;
+    for (int i = 0; i < cli->n_rest; i++) {
+        const char *a = cli->rest[i];
+        const char *v = i + 1 < cli->n_rest ? cli->rest[i + 1] : NULL;
+        if (!v) return AHA_FAIL(AHA_ERR_ARG, "%s needs a value", a);
+        char *end = NULL;
+        if (!strcmp(a, "--checkpoint")) o->checkpoint = v;
+        else if (!strcmp(a, "--out")) o->out = v;
+        else if (!strcmp(a, "--task")) {
+            if (strcmp(v, "addition")) return AHA_FAIL(AHA_ERR_ARG, "--task: unknown task '%s'", v);
+        } else if (!strcmp(a, "--n")) o->n = (int)strtol(v, &end, 10);
+        else if (!strcmp(a, "--k")) o->k = (int)strtol(v, &end, 10);
+        else if (!strcmp(a, "--max-new-tokens")) o->max_new = (int)strtol(v, &end, 10);
+        else if (!strcmp(a, "--temperature")) o->temperature = strtod(v, &end);
+        else if (!strcmp(a, "--top-p")) o->top_p = strtod(v, &end);
+        else return AHA_FAIL(AHA_ERR_ARG, "unknown option '%s'", a);
+        if (end && *end) return AHA_FAIL(AHA_ERR_ARG, "%s: bad number '%s'", a, v);
+        i++;
+    }
+    if (!o->checkpoint) return AHA_FAIL(AHA_ERR_ARG, "--checkpoint DIR is required");
+    if (o->n < 1 || o->k < 1 || o->k > 1024 || o->max_new < 1)
+        return AHA_FAIL(AHA_ERR_ARG, "--n, --k (1..1024) and --max-new-tokens must be positive");
+    if (o->temperature < 0 || o->top_p <= 0 || o->top_p > 1)
+        return AHA_FAIL(AHA_ERR_ARG, "--temperature >= 0 and 0 < --top-p <= 1");
+    return AHA_OK;
+}
+
+static int eval_main(int argc, char **argv, int sample_mode) {
+    cli_common_t cli;
+    int rc = cli_parse_common(argc, argv, &cli);
+    if (rc < 0) return cli_fail(rc);
+    if (cli.help) {
+        printf("usage: aha %s --checkpoint DIR [--config CONFIG] [--set key=value]... [--task addition]\n"
+               "       [--n N] [--k K] [--temperature T] [--top-p P] [--max-new-tokens M]%s\n"
+               "defaults come from the config's eval section (temperature 0.6, top-p 0.95).\n",
+               sample_mode ? "sample" : "eval", sample_mode ? "" : " [--out FILE.json]");
+        return 0;
+    }
+    aha_run_config_t rcfg;
+    eval_opts_t o;
+    aha_model_t *m = NULL;
+    if ((rc = aha_run_config_load(cli.config, cli.overrides, cli.n_overrides, &rcfg)) < 0 ||
+        (rc = parse_eval_opts(&cli, &rcfg, &o)) < 0 || (rc = aha_checkpoint_load(o.checkpoint, &m)) < 0)
+        return cli_fail(rc);
+    if (sample_mode && o.n == rcfg.eval.n) o.n = 8;
+    if (sample_mode) o.k = 1;
+    eval_result_t ev;
+    rc = run_eval(m, &rcfg, o.n, o.k, o.temperature, o.top_p, o.max_new, sample_mode, &ev);
+    if (rc == 0) {
+        print_eval(&ev, o.temperature, o.top_p);
+        if (o.out) rc = write_eval_json(&ev, o.temperature, o.top_p, o.out);
+    }
+    aha_model_destroy(&m);
+    return rc < 0 ? cli_fail(rc) : 0;
+}
+
+int cmd_eval(int argc, char **argv) { return eval_main(argc, argv, 0); }
+int cmd_sample(int argc, char **argv) { return eval_main(argc, argv, 1); }

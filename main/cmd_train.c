@@ -1,0 +1,332 @@
+/* aha train: single-process R1-Zero GRPO on the addition task — sample groups, score them with the
+ * rule rewards, update the policy; metrics JSONL, progress line, periodic held-out eval, checkpoints. */
+#include "actor/rollout.h"
+#include "core/config.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "learner/grpo.h"
+#include "main/cmd.h"
+#include "model/checkpoint.h"
+#include "model/tokenizer.h"
+#include "verifier/reward.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { TRAIN_STREAM = 0x7EA1, COIN_STREAM = 0xC014 };
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct {
+    double total, format, accuracy;
+} score_t;
+
+/* Rule reward of one response (see configs: w_format, w_accuracy, correct_requires_format). */
+static void score_response(const aha_run_config_t *rc, const aha_add_problem_t *p, const char *resp,
+                           score_t *s) {
+    int fmt = aha_reward_format_ok(resp);
+    char ans[64];
+    int64_t v = 0;
+    int correct = fmt && aha_reward_extract_answer(resp, ans, sizeof ans) == 0 &&
+                  aha_reward_parse_int(ans, &v) == 0 && v == p->a + p->b;
+    if (!fmt && !rc->rl.correct_requires_format)
+        correct = aha_add_parse_answer(resp, &v) == 0 && v == p->a + p->b;
+    aha_error_clear();
+    s->format = fmt;
+    s->accuracy = correct;
+    s->total = rc->rl.w_format * fmt + rc->rl.w_accuracy * correct;
+}
+
+/* Everything the loop needs, freed in one place. */
+typedef struct {
+    aha_model_t *m;
+    aha_grpo_t *trainer;
+    aha_kv_t *kv;
+    aha_rollout_t *roll;     /* one group */
+    aha_metrics_t *metrics;
+    int rows, max_len;
+    int *tokens, *prompt_len, *total_len, *expert_ids;
+    float *logp, *reward, *adv;
+    aha_rng_t *rngs;
+    int **prompts;
+    int *prompt_lens;
+} train_t;
+
+static void train_free(train_t *t) {
+    aha_grpo_destroy(&t->trainer);
+    aha_kv_destroy(&t->kv);
+    aha_rollout_destroy(&t->roll);
+    aha_metrics_close(&t->metrics);
+    aha_model_destroy(&t->m);
+    free(t->tokens);
+    free(t->prompt_len);
+    free(t->total_len);
+    free(t->expert_ids);
+    free(t->logp);
+    free(t->reward);
+    free(t->adv);
+    free(t->rngs);
+    free(t->prompts);
+    free(t->prompt_lens);
+}
+
+static int run_train(const aha_run_config_t *rc) {
+    char dir[512], path[700], init[600];
+    snprintf(dir, sizeof dir, "%s/rl", rc->run_dir);
+    if (rc->rl.init[0]) snprintf(init, sizeof init, "%s", rc->rl.init);
+    else snprintf(init, sizeof init, "%s/pretrain/final", rc->run_dir);
+    AHA_TRY(make_dirs(dir));
+    snprintf(path, sizeof path, "%s/config.yaml", dir);
+    AHA_TRY(aha_cfg_save(rc, aha_run_config_fields, aha_run_config_n_fields, path));
+
+    train_t t;
+    memset(&t, 0, sizeof t);
+    int rc_ = AHA_OK;
+    aha_grpo_config_t gc;
+    memset(&gc, 0, sizeof gc);
+    aha_loss_kind_t kind;
+    AHA_TRY(aha_loss_kind_parse(rc->rl.loss, &kind));
+    aha_loss_config_default(kind, &gc.loss);
+    gc.loss.eps_low = rc->rl.eps_low;
+    gc.loss.eps_high = rc->rl.eps_high;
+    gc.loss.gspo_eps_low = rc->rl.gspo_eps_low;
+    gc.loss.gspo_eps_high = rc->rl.gspo_eps_high;
+    gc.loss.beta = rc->rl.beta;
+    gc.loss.max_len = rc->rl.max_new_tokens;
+    gc.epochs = rc->rl.epochs;
+    gc.minibatches = rc->rl.minibatches;
+    gc.r3 = rc->rl.r3;
+    gc.temperature = rc->rl.temperature;
+    gc.lr = rc->rl.lr;
+    gc.grad_clip = rc->rl.grad_clip;
+    gc.adamw = (aha_adamw_config_t){0.9, 0.99, 1e-8, rc->rl.weight_decay};
+    gc.update_expert_bias = rc->rl.update_expert_bias;
+
+    AHA_TRY_GOTO(rc_, aha_checkpoint_load(init, &t.m), done);
+    const int G = rc->rl.group_size, P = rc->rl.prompts_per_step;
+    t.rows = G * P;
+    t.max_len = t.m->cfg.max_seq_len;
+    const int L = t.m->cfg.n_layers, K = t.m->cfg.n_routed_experts > 0 ? t.m->cfg.top_k : 0;
+    const size_t cells = (size_t)t.rows * t.max_len;
+    t.tokens = malloc(sizeof(int) * cells);
+    t.logp = malloc(sizeof(float) * cells);
+    t.prompt_len = malloc(sizeof(int) * t.rows);
+    t.total_len = malloc(sizeof(int) * t.rows);
+    t.reward = malloc(sizeof(float) * t.rows);
+    t.adv = malloc(sizeof(float) * t.rows);
+    t.rngs = malloc(sizeof(aha_rng_t) * G);
+    t.prompts = malloc(sizeof(int *) * G);
+    t.prompt_lens = malloc(sizeof(int) * G);
+    if (rc->rl.r3 && K > 0) t.expert_ids = malloc(sizeof(int) * (size_t)L * cells * K);
+    if (!t.tokens || !t.logp || !t.prompt_len || !t.total_len || !t.reward || !t.adv || !t.rngs ||
+        !t.prompts || !t.prompt_lens || (rc->rl.r3 && K > 0 && !t.expert_ids)) {
+        rc_ = AHA_FAIL(AHA_ERR_NOMEM, "train buffers");
+        goto done;
+    }
+    AHA_TRY_GOTO(rc_, aha_kv_new(t.m, G, t.max_len, &t.kv), done);
+    AHA_TRY_GOTO(rc_, aha_rollout_new(t.m, G, t.max_len, rc->rl.r3, &t.roll), done);
+    AHA_TRY_GOTO(rc_, aha_grpo_new(t.m, &gc, t.rows, t.max_len, &t.trainer), done);
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    AHA_TRY_GOTO(rc_, aha_metrics_open(path, 0, &t.metrics), done);
+
+    aha_add_config_t task;
+    aha_run_config_task(rc, &task);
+    AHA_INFO("GRPO (%s, R3 %s) from %s: %d steps x %d prompts x G=%d -> %s", rc->rl.loss,
+             rc->rl.r3 ? "on" : "off", init, rc->rl.steps, P, G, dir);
+
+    /* base-model eval as step 0 */
+    eval_result_t ev;
+    AHA_TRY_GOTO(rc_, run_eval(t.m, rc, rc->rl.eval_n, 1, rc->eval.temperature, rc->eval.top_p,
+                               rc->eval.max_new_tokens, 0, &ev), done);
+    AHA_INFO("step 0 held-out: accuracy %.1f%%  format %.1f%%", 100 * ev.pass1, 100 * ev.format_rate);
+    aha_metrics_num(t.metrics, "step", 0);
+    aha_metrics_num(t.metrics, "policy_version", 0);
+    aha_metrics_num(t.metrics, "eval_accuracy", ev.pass1);
+    aha_metrics_num(t.metrics, "eval_format_rate", ev.format_rate);
+    AHA_TRY_GOTO(rc_, aha_metrics_end_row(t.metrics), done);
+
+    const int tty = isatty(2);
+    const double t0 = now_s();
+    uint64_t next_prompt = 0; /* train problems are consumed in order: prompt id = index */
+    for (int step = 0; step < rc->rl.steps; step++) {
+        double ts = now_s(), t_sample = 0, t_train = 0;
+        int filled = 0, n_groups_seen = 0, n_zero_std = 0;
+        double sum_reward = 0, sum_acc = 0, sum_fmt = 0, sum_len = 0;
+        int n_scored = 0;
+        for (int round = 0; filled < P; round++) {
+            if (round >= P + (rc->rl.dynamic_sampling ? rc->rl.max_resample_rounds * P : 0)) break;
+            const uint64_t pid = next_prompt++;
+            aha_add_problem_t prob;
+            char text[256];
+            int ids[64], n = 0;
+            AHA_TRY_GOTO(rc_, aha_add_problem(&task, (uint64_t)rc->seed, AHA_SPLIT_TRAIN, pid, &prob), done);
+            AHA_TRY_GOTO(rc_, aha_add_prompt(&prob, text, sizeof text), done);
+            AHA_TRY_GOTO(rc_, aha_tok_encode(text, ids, 64, &n), done);
+            for (int g = 0; g < G; g++) {
+                t.prompts[g] = ids;
+                t.prompt_lens[g] = n;
+                const uint64_t sid[] = {TRAIN_STREAM, pid, (uint64_t)g};
+                aha_rng_derive(&t.rngs[g], (uint64_t)rc->seed, sid, 3);
+            }
+            const aha_gen_config_t gen = {rc->rl.max_new_tokens, (float)rc->rl.temperature, (float)rc->rl.top_p};
+            double a = now_s();
+            AHA_TRY_GOTO(rc_, aha_generate(t.m, t.kv, (const int *const *)t.prompts, t.prompt_lens,
+                                           t.rngs, &gen, t.roll), done);
+            t_sample += now_s() - a;
+            float r[1024];
+            double mean = 0;
+            for (int g = 0; g < G; g++) {
+                char resp[2048];
+                AHA_TRY_GOTO(rc_, aha_rollout_response_text(t.roll, g, resp, sizeof resp), done);
+                score_t s;
+                score_response(rc, &prob, resp, &s);
+                if (rc->rl.random_reward) {
+                    aha_rng_t coin;
+                    const uint64_t cid[] = {COIN_STREAM, pid, (uint64_t)g};
+                    aha_rng_derive(&coin, (uint64_t)rc->seed, cid, 3);
+                    s.total = aha_rng_uniform(&coin) < 0.5f ? 1.0 : 0.0;
+                }
+                r[g] = (float)s.total;
+                mean += s.total;
+                sum_reward += s.total;
+                sum_acc += s.accuracy;
+                sum_fmt += s.format;
+                sum_len += t.roll->total_len[g] - t.roll->prompt_len[g];
+                n_scored++;
+            }
+            mean /= G;
+            int zero_std = 1;
+            for (int g = 0; g < G; g++) zero_std &= r[g] == r[0];
+            n_groups_seen++;
+            n_zero_std += zero_std;
+            if (zero_std && rc->rl.dynamic_sampling) continue;
+            /* copy the group into the batch */
+            float adv[1024];
+            aha_group_advantages(r, G, rc->rl.normalize_std, (float)rc->rl.adv_eps, adv);
+            for (int g = 0; g < G; g++) {
+                int row = filled * G + g;
+                memcpy(t.tokens + (size_t)row * t.max_len, t.roll->tokens + (size_t)g * t.max_len,
+                       sizeof(int) * t.max_len);
+                memcpy(t.logp + (size_t)row * t.max_len, t.roll->logprobs + (size_t)g * t.max_len,
+                       sizeof(float) * t.max_len);
+                t.prompt_len[row] = t.roll->prompt_len[g];
+                t.total_len[row] = t.roll->total_len[g];
+                t.reward[row] = r[g];
+                t.adv[row] = adv[g];
+                if (t.expert_ids)
+                    for (int l = 0; l < L; l++)
+                        memcpy(t.expert_ids + (((size_t)l * t.rows + row) * t.max_len) * K,
+                               t.roll->expert_ids + (((size_t)l * G + g) * t.max_len) * K,
+                               sizeof(int) * (size_t)t.max_len * K);
+            }
+            filled++;
+        }
+        aha_grpo_stats_t gs;
+        memset(&gs, 0, sizeof gs);
+        int n_tokens = 0;
+        for (int i = 0; i < filled * G; i++) n_tokens += t.total_len[i];
+        if (filled > 0) {
+            aha_rl_batch_t batch = {filled * G, t.max_len, t.tokens, t.prompt_len, t.total_len,
+                                    t.logp, t.expert_ids, t.adv};
+            /* expert ids were laid out with a stride of t.rows rows: compact to filled*G */
+            if (t.expert_ids && filled * G != t.rows)
+                for (int l = 1; l < L; l++)
+                    memmove(t.expert_ids + (size_t)l * filled * G * t.max_len * K,
+                            t.expert_ids + (size_t)l * t.rows * t.max_len * K,
+                            sizeof(int) * (size_t)filled * G * t.max_len * K);
+            double a = now_s();
+            AHA_TRY_GOTO(rc_, aha_grpo_step(t.trainer, &batch, &gs), done);
+            t_train = now_s() - a;
+        }
+        double dt = now_s() - ts;
+        int version = step + 1;
+        aha_metrics_num(t.metrics, "step", version);
+        aha_metrics_num(t.metrics, "policy_version", version);
+        aha_metrics_num(t.metrics, "reward_mean", sum_reward / n_scored);
+        aha_metrics_num(t.metrics, "accuracy", sum_acc / n_scored);
+        aha_metrics_num(t.metrics, "format_rate", sum_fmt / n_scored);
+        aha_metrics_num(t.metrics, "response_len_mean", sum_len / n_scored);
+        aha_metrics_num(t.metrics, "kl", gs.kl);
+        aha_metrics_num(t.metrics, "entropy", gs.entropy);
+        aha_metrics_num(t.metrics, "clip_frac", gs.clip_frac);
+        aha_metrics_num(t.metrics, "zero_std_frac", (double)n_zero_std / n_groups_seen);
+        aha_metrics_num(t.metrics, "staleness_mean", 0);
+        aha_metrics_num(t.metrics, "tokens_per_s", n_tokens / dt);
+        aha_metrics_num(t.metrics, "learner_busy_frac", t_train / dt);
+        aha_metrics_num(t.metrics, "loss", gs.loss);
+        aha_metrics_num(t.metrics, "grad_norm", gs.grad_norm);
+        aha_metrics_num(t.metrics, "ratio_mean", gs.ratio_mean);
+        aha_metrics_num(t.metrics, "logp_mismatch_max", gs.logp_diff_max);
+        aha_metrics_num(t.metrics, "groups_used", filled);
+        aha_metrics_num(t.metrics, "sample_s", t_sample);
+        aha_metrics_num(t.metrics, "train_s", t_train);
+        if (K > 0 && filled > 0) {
+            /* routed load of the last update: max share of one expert, worst MoE layer */
+            const float *load = aha_grpo_expert_load(t.trainer);
+            const int E = t.m->cfg.n_routed_experts;
+            double worst = 0;
+            for (int l = 0; l < L; l++) {
+                if (!aha_model_layer_is_moe(&t.m->cfg, l)) continue;
+                double mx = 0, sum = 0;
+                for (int e = 0; e < E; e++) mx = fmax(mx, load[l * E + e]), sum += load[l * E + e];
+                if (sum > 0) worst = fmax(worst, mx / sum);
+            }
+            aha_metrics_num(t.metrics, "expert_load_max_share", worst);
+        }
+        int do_eval = (rc->rl.eval_every > 0 && version % rc->rl.eval_every == 0) || version == rc->rl.steps;
+        if (do_eval) {
+            AHA_TRY_GOTO(rc_, run_eval(t.m, rc, rc->rl.eval_n, 1, rc->eval.temperature, rc->eval.top_p,
+                                       rc->eval.max_new_tokens, 0, &ev), done);
+            aha_metrics_num(t.metrics, "eval_accuracy", ev.pass1);
+            aha_metrics_num(t.metrics, "eval_format_rate", ev.format_rate);
+        }
+        AHA_TRY_GOTO(rc_, aha_metrics_end_row(t.metrics), done);
+        double eta = (now_s() - t0) / version * (rc->rl.steps - version);
+        char evs[64] = "";
+        if (do_eval) snprintf(evs, sizeof evs, "  eval acc %.1f%%", 100 * ev.pass1);
+        if (tty)
+            fprintf(stderr, "\r[grpo] step %d/%d  reward %.3f  acc %.1f%%  fmt %.1f%%  len %.1f  clip %.3f%s  eta %.0fs   ",
+                    version, rc->rl.steps, sum_reward / n_scored, 100 * sum_acc / n_scored,
+                    100 * sum_fmt / n_scored, sum_len / n_scored, gs.clip_frac, evs, eta);
+        else
+            AHA_INFO("step %d/%d reward %.3f acc %.1f%% fmt %.1f%% len %.1f kl %.4f clip %.3f%s eta %.0fs",
+                     version, rc->rl.steps, sum_reward / n_scored, 100 * sum_acc / n_scored,
+                     100 * sum_fmt / n_scored, sum_len / n_scored, gs.kl, gs.clip_frac, evs, eta);
+        if (tty && do_eval) fputc('\n', stderr);
+        if (version % rc->rl.checkpoint_every == 0 || version == rc->rl.steps) {
+            snprintf(path, sizeof path, "%s/%s", dir, version == rc->rl.steps ? "final" : "checkpoint");
+            AHA_TRY_GOTO(rc_, aha_checkpoint_save(t.m, path), done);
+        }
+    }
+    if (tty) fputc('\n', stderr);
+    AHA_INFO("GRPO done in %.1fs; checkpoint %s/final", now_s() - t0, dir);
+done:
+    train_free(&t);
+    return rc_;
+}
+
+int cmd_train(int argc, char **argv) {
+    cli_common_t cli;
+    int rc = cli_parse_common(argc, argv, &cli);
+    if (rc < 0) return cli_fail(rc);
+    if (cli.n_rest > 0) return cli_fail(AHA_FAIL(AHA_ERR_ARG, "train: unknown option '%s'", cli.rest[0]));
+    if (cli.help) {
+        printf("usage: aha train [CONFIG] [--set key=value]...\n"
+               "GRPO from rl.init (default RUN_DIR/pretrain/final). config keys:\n");
+        aha_cfg_print_help(aha_run_config_fields, aha_run_config_n_fields);
+        return 0;
+    }
+    aha_run_config_t rcfg;
+    rc = aha_run_config_load(cli.config, cli.overrides, cli.n_overrides, &rcfg);
+    if (rc < 0) return cli_fail(rc);
+    rc = run_train(&rcfg);
+    return rc < 0 ? cli_fail(rc) : 0;
+}

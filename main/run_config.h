@@ -1,0 +1,61 @@
+/* main/run_config.h — the run configuration (YAML sections model/task/corpus/pretrain/eval) and
+ * its field table; configs/demo.yaml is the embedded default. */
+#ifndef AHA_MAIN_RUN_CONFIG_H
+#define AHA_MAIN_RUN_CONFIG_H
+#include "core/config.h"
+#include "model/model.h"
+#include "tasks/addition.h"
+
+typedef struct {
+    char run_dir[AHA_CFG_STR_MAX];
+    int seed;
+    struct {
+        int dim, n_layers, n_heads, max_seq_len, ffn_hidden, n_dense_layers, n_routed_experts,
+            n_shared_experts, top_k, moe_hidden, norm_topk_prob;
+        char score_func[AHA_CFG_STR_MAX];
+        double routed_scale, rope_theta, norm_eps, bias_update_speed, seq_aux_alpha;
+    } model;
+    struct {
+        int min_digits, max_digits;
+        double test_fraction;
+    } task;
+    struct {
+        double p_direct, p_direct_correct, p_trace, p_trace_mistake, p_malformed;
+    } corpus;
+    struct {
+        int steps, batch_size, warmup, log_every, checkpoint_every;
+        double lr, min_lr, weight_decay, beta1, beta2, grad_clip;
+    } pretrain;
+    struct {
+        int n, k, max_new_tokens;
+        double temperature, top_p;
+    } eval;
+    struct {
+        char init[AHA_CFG_STR_MAX]; /* checkpoint to start from ("" = RUN_DIR/pretrain/final) */
+        char loss[AHA_CFG_STR_MAX];
+        int steps, prompts_per_step, group_size, max_new_tokens, epochs, minibatches, r3,
+            dynamic_sampling, max_resample_rounds, random_reward, eval_every, eval_n,
+            checkpoint_every, update_expert_bias;
+        double temperature, top_p, lr, warmup_frac, weight_decay, grad_clip, beta, eps_low,
+            eps_high, gspo_eps_low, gspo_eps_high, adv_eps;
+        int normalize_std;
+        double w_format, w_accuracy, w_language, w_overlong;
+        int correct_requires_format;
+        int overlong_cache;
+    } rl;
+} aha_run_config_t;
+
+extern const aha_cfg_field_t aha_run_config_fields[];
+extern const size_t aha_run_config_n_fields;
+/* Text of configs/demo.yaml compiled into the binary. */
+extern const char aha_demo_yaml[];
+
+/* Loads PATH (NULL: the embedded demo config) plus --set overrides. */
+int aha_run_config_load(const char *path, const char *const *overrides, size_t n_overrides,
+                        aha_run_config_t *out);
+/* Model / task / corpus structs from the run config. */
+int aha_run_config_model(const aha_run_config_t *rc, aha_model_config_t *out);
+void aha_run_config_task(const aha_run_config_t *rc, aha_add_config_t *out);
+void aha_run_config_corpus(const aha_run_config_t *rc, aha_corpus_config_t *out);
+
+#endif
