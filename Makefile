@@ -35,6 +35,8 @@ demo: build
 
 fixtures: deps
 	@/usr/bin/python3 tests/reference/gen_fixtures.py tests/fixtures
+	@/usr/bin/python3 tests/reference/gen_adamw_fixture.py tests/fixtures/adamw.safetensors
+	@/usr/bin/python3 tests/reference/gen_pg_fixture.py tests/fixtures/pg_loss.safetensors
 
 bench: build
 	@bash bench/run.sh
