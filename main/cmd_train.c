@@ -25,24 +25,16 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-typedef struct {
-    double total, format, accuracy;
-} score_t;
-
-/* Rule reward of one response (see configs: w_format, w_accuracy, correct_requires_format). */
-static void score_response(const aha_run_config_t *rc, const aha_add_problem_t *p, const char *resp,
-                           score_t *s) {
-    int fmt = aha_reward_format_ok(resp);
-    char ans[64];
-    int64_t v = 0;
-    int correct = fmt && aha_reward_extract_answer(resp, ans, sizeof ans) == 0 &&
-                  aha_reward_parse_int(ans, &v) == 0 && v == p->a + p->b;
-    if (!fmt && !rc->rl.correct_requires_format)
-        correct = aha_add_parse_answer(resp, &v) == 0 && v == p->a + p->b;
-    aha_error_clear();
-    s->format = fmt;
-    s->accuracy = correct;
-    s->total = rc->rl.w_format * fmt + rc->rl.w_accuracy * correct;
+/* Reward weights from the run config. */
+static void reward_config(const aha_run_config_t *rc, aha_reward_config_t *c) {
+    aha_reward_config_default(c);
+    c->w_format = rc->rl.w_format;
+    c->w_accuracy = rc->rl.w_accuracy;
+    c->w_language = rc->rl.w_language;
+    c->w_overlong = rc->rl.w_overlong;
+    c->correct_requires_format = rc->rl.correct_requires_format;
+    c->max_len = rc->rl.max_new_tokens;
+    c->overlong_cache = rc->rl.overlong_cache;
 }
 
 /* Everything the loop needs, freed in one place. */
@@ -139,6 +131,8 @@ static int run_train(const aha_run_config_t *rc) {
 
     aha_add_config_t task;
     aha_run_config_task(rc, &task);
+    aha_reward_config_t rcfg;
+    reward_config(rc, &rcfg);
     AHA_INFO("GRPO (%s, R3 %s) from %s: %d steps x %d prompts x G=%d -> %s", rc->rl.loss,
              rc->rl.r3 ? "on" : "off", init, rc->rl.steps, P, G, dir);
 
@@ -159,7 +153,7 @@ static int run_train(const aha_run_config_t *rc) {
     for (int step = 0; step < rc->rl.steps; step++) {
         double ts = now_s(), t_sample = 0, t_train = 0;
         int filled = 0, n_groups_seen = 0, n_zero_std = 0;
-        double sum_reward = 0, sum_acc = 0, sum_fmt = 0, sum_len = 0;
+        double sum_reward = 0, sum_acc = 0, sum_fmt = 0, sum_len = 0, sum_lang = 0, sum_over = 0;
         int n_scored = 0;
         for (int round = 0; filled < P; round++) {
             if (round >= P + (rc->rl.dynamic_sampling ? rc->rl.max_resample_rounds * P : 0)) break;
@@ -186,8 +180,9 @@ static int run_train(const aha_run_config_t *rc) {
             for (int g = 0; g < G; g++) {
                 char resp[2048];
                 AHA_TRY_GOTO(rc_, aha_rollout_response_text(t.roll, g, resp, sizeof resp), done);
-                score_t s;
-                score_response(rc, &prob, resp, &s);
+                aha_reward_breakdown_t s;
+                const aha_reward_problem_t rp = {.kind = AHA_TASK_ADDITION, .expected = prob.a + prob.b};
+                aha_reward_score(&rcfg, &rp, resp, t.roll->total_len[g] - t.roll->prompt_len[g], &s);
                 if (rc->rl.random_reward) {
                     aha_rng_t coin;
                     const uint64_t cid[] = {COIN_STREAM, pid, (uint64_t)g};
@@ -199,6 +194,8 @@ static int run_train(const aha_run_config_t *rc) {
                 sum_reward += s.total;
                 sum_acc += s.accuracy;
                 sum_fmt += s.format;
+                sum_lang += s.language;
+                sum_over += s.overlong;
                 sum_len += t.roll->total_len[g] - t.roll->prompt_len[g];
                 n_scored++;
             }
@@ -254,6 +251,10 @@ static int run_train(const aha_run_config_t *rc) {
         aha_metrics_num(t.metrics, "accuracy", sum_acc / n_scored);
         aha_metrics_num(t.metrics, "format_rate", sum_fmt / n_scored);
         aha_metrics_num(t.metrics, "response_len_mean", sum_len / n_scored);
+        aha_metrics_num(t.metrics, "reward_format", sum_fmt / n_scored);
+        aha_metrics_num(t.metrics, "reward_accuracy", sum_acc / n_scored);
+        aha_metrics_num(t.metrics, "reward_language", sum_lang / n_scored);
+        aha_metrics_num(t.metrics, "reward_overlong", sum_over / n_scored);
         aha_metrics_num(t.metrics, "kl", gs.kl);
         aha_metrics_num(t.metrics, "entropy", gs.entropy);
         aha_metrics_num(t.metrics, "clip_frac", gs.clip_frac);
