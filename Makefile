@@ -31,7 +31,7 @@ sanitize: deps
 	@cd build-asan && OPENBLAS_NUM_THREADS=1 ctest --output-on-failure -L unit -j $(JOBS)
 
 demo: build
-	@bash deploy/demo.sh
+	@BUILD=$(BUILD) bash deploy/demo.sh
 
 fixtures: deps
 	@/usr/bin/python3 tests/reference/gen_fixtures.py tests/fixtures
@@ -39,7 +39,7 @@ fixtures: deps
 	@/usr/bin/python3 tests/reference/gen_pg_fixture.py tests/fixtures/pg_loss.safetensors
 
 bench: build
-	@bash bench/run.sh
+	@BUILD=$(BUILD) bash bench/run.sh
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

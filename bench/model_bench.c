@@ -1,9 +1,6 @@
 /* bench/model_bench.c — throughput of the default model: forward+backward (training), forward
- * only, and KV-cache decoding. Not part of the CMake build; compile with e.g.
- *   cc -O2 -std=c11 -D_GNU_SOURCE -I. bench/model_bench.c build-model/model/libaha_model.a \
- *      build-model/core/libaha_core.a $(pkg-config --libs openblas libcjson yaml-0.1) -lpthread -lm \
- *      -o build-model/model_bench
- *   OPENBLAS_NUM_THREADS=1 build-model/model_bench [B T iters] */
+ * only, and KV-cache decoding. Built by `make bench` (target model_bench), run by bench/run.sh:
+ *   OPENBLAS_NUM_THREADS=1 build/model_bench [B T iters] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -67,6 +64,7 @@ int main(int argc, char **argv) {
     double dt = now() - t0;
     printf("forward+backward: %.1f ms/step, %.0f tokens/s (forward alone %.0f tokens/s)\n",
            1e3 * dt / iters, (double)N * iters / dt, (double)N * iters / tf);
+    printf("c_fwd_bwd_tokens_per_s %.0f\n", (double)N * iters / dt);
 
     /* decoding: B rows, T positions each */
     CHECK(aha_kv_new(m, B, T, &kv));

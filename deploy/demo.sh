@@ -4,7 +4,7 @@
 # Writes runs/demo/. Extra arguments (e.g. --set rl.steps=20) go to every command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-AHA=${AHA:-build/aha}
+AHA=${AHA:-${BUILD:-build}/aha}
 CFG=configs/demo.yaml
 RUN=runs/demo
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}

@@ -109,7 +109,7 @@ static int plot_file(const char *dir, const char *jsonl, const plot_spec_t *spec
     if (!p) return AHA_FAIL(AHA_ERR_IO, "cannot run gnuplot");
     char buf[512];
     while (fgets(buf, sizeof buf, p)) {
-        if (!strstr(buf, "warning")) AHA_WARN("gnuplot: %s", buf);
+        if (!strcasestr(buf, "warning")) AHA_WARN("gnuplot: %s", buf);
     }
     int st = pclose(p);
     remove(script);
