@@ -45,13 +45,11 @@ static int eval_ctx_init(const aha_model_t *m, int k, int max_new, eval_ctx_t *c
 
 /* Samples k responses to test problem i. */
 static int eval_problem(const aha_model_t *m, const aha_run_config_t *rc, eval_ctx_t *c, int i,
-                        int k, const aha_gen_config_t *gen, aha_add_problem_t *prob) {
-    aha_add_config_t task;
-    aha_run_config_task(rc, &task);
-    AHA_TRY(aha_add_problem(&task, (uint64_t)rc->seed, AHA_SPLIT_TEST, (uint64_t)i, prob));
+                        int k, const aha_gen_config_t *gen, aha_task_problem_t *prob) {
+    AHA_TRY(aha_task_problem(rc, AHA_SPLIT_TEST, (uint64_t)i, prob));
     char text[256];
     int n = 0;
-    AHA_TRY(aha_add_prompt(prob, text, sizeof text));
+    AHA_TRY(aha_task_prompt(prob, text, sizeof text));
     AHA_TRY(aha_tok_encode(text, c->prompt_ids, 64, &n));
     for (int b = 0; b < k; b++) {
         c->prompts[b] = c->prompt_ids;
@@ -74,30 +72,40 @@ int run_eval(const aha_model_t *m, const aha_run_config_t *rc, int n, int k, dou
     const aha_gen_config_t gen = {max_new, (float)temperature, (float)top_p};
     double sum_correct = 0, sum_format = 0, sum_both = 0, sum_len = 0;
     int n_pass_k = 0, n_cons = 0;
-    int64_t *answers = malloc(sizeof(int64_t) * k);
+    char(*answers)[64] = malloc(sizeof *answers * (size_t)k);
     int *has = malloc(sizeof(int) * k);
+    aha_reward_config_t scfg;
+    aha_reward_config_default(&scfg);
+    scfg.correct_requires_format = 0; /* pass@1 judges the answer; format is reported apart */
     if (!answers || !has) {
         rc_ = AHA_FAIL(AHA_ERR_NOMEM, "eval");
         goto done;
     }
     for (int i = 0; i < n; i++) {
-        aha_add_problem_t p;
+        aha_task_problem_t p;
+        aha_reward_problem_t rp;
         AHA_TRY_GOTO(rc_, eval_problem(m, rc, &c, i, k, &gen, &p), done);
+        aha_task_reward_problem(&p, &rp);
         int any = 0;
         for (int b = 0; b < k; b++) {
             char resp[4096];
             AHA_TRY_GOTO(rc_, aha_rollout_response_text(c.roll, b, resp, sizeof resp), done);
-            int fmt = aha_reward_format_ok(resp);
-            has[b] = aha_add_parse_answer(resp, &answers[b]) == 0;
-            int correct = has[b] && answers[b] == p.a + p.b;
+            aha_reward_breakdown_t sc;
+            aha_reward_score(&scfg, &rp, resp, 0, &sc);
+            int fmt = sc.format != 0, correct = sc.accuracy != 0;
+            has[b] = aha_reward_first_answer(resp, answers[b], sizeof answers[b]) == 0;
             sum_format += fmt;
             sum_correct += correct;
             sum_both += fmt && correct;
             sum_len += c.roll->total_len[b] - c.roll->prompt_len[b];
             any |= correct;
-            if (verbose && b == 0)
-                printf("%lld+%lld  %s  %s\n", (long long)p.a, (long long)p.b,
-                       correct ? (fmt ? "correct" : "correct(bad format)") : "wrong", resp);
+            if (verbose && b == 0) {
+                char prompt[256];
+                AHA_TRY_GOTO(rc_, aha_task_prompt(&p, prompt, sizeof prompt), done);
+                char *q = strstr(prompt, "<|User|>"), *e = strstr(prompt, "<|Assistant|>");
+                if (q && e) *e = 0, q += 8;
+                printf("%-16s %-8s %s\n", q ? q : prompt, correct ? (fmt ? "correct" : "correct*") : "wrong", resp);
+            }
         }
         aha_error_clear();
         n_pass_k += any;
@@ -106,10 +114,17 @@ int run_eval(const aha_model_t *m, const aha_run_config_t *rc, int n, int k, dou
         for (int b = 0; b < k; b++) {
             if (!has[b]) continue;
             int cnt = 0;
-            for (int j = 0; j < k; j++) cnt += has[j] && answers[j] == answers[b];
+            for (int j = 0; j < k; j++) cnt += has[j] && !strcmp(answers[j], answers[b]);
             if (cnt > best_count) best = b, best_count = cnt;
         }
-        n_cons += best >= 0 && answers[best] == p.a + p.b;
+        if (best >= 0) {
+            /* judge the voted answer as if it had been the response */
+            char voted[96];
+            aha_reward_breakdown_t sc;
+            snprintf(voted, sizeof voted, "<answer>%s</answer>", answers[best]);
+            aha_reward_score(&scfg, &rp, voted, 0, &sc);
+            n_cons += sc.accuracy != 0;
+        }
     }
     out->n = n;
     out->k = k;
@@ -127,7 +142,7 @@ done:
 }
 
 void print_eval(const eval_result_t *r, double temperature, double top_p) {
-    printf("held-out addition: %d problems x %d samples (temperature %.2f, top-p %.2f)\n", r->n,
+    printf("held-out: %d problems x %d samples (temperature %.2f, top-p %.2f)\n", r->n,
            r->k, temperature, top_p);
     printf("  %-28s %6.1f%%\n", "pass@1 (answer correct)", 100 * r->pass1);
     printf("  %-28s %6.1f%%\n", "correct and well-formed", 100 * r->correct_formatted);
@@ -164,6 +179,7 @@ int write_eval_json(const eval_result_t *r, double temperature, double top_p, co
 /* Shared by eval and sample: --checkpoint DIR --n N --k K --temperature T --top-p P --out F */
 typedef struct {
     const char *checkpoint, *out;
+    char task[32];
     int n, k, max_new;
     double temperature, top_p;
 } eval_opts_t;
@@ -171,6 +187,7 @@ typedef struct {
 static int parse_eval_opts(const cli_common_t *cli, const aha_run_config_t *rc, eval_opts_t *o) {
     o->checkpoint = NULL;
     o->out = NULL;
+    o->task[0] = 0;
     o->n = rc->eval.n;
     o->k = rc->eval.k;
     o->max_new = rc->eval.max_new_tokens;
@@ -184,7 +201,9 @@ static int parse_eval_opts(const cli_common_t *cli, const aha_run_config_t *rc, 
         if (!strcmp(a, "--checkpoint")) o->checkpoint = v;
         else if (!strcmp(a, "--out")) o->out = v;
         else if (!strcmp(a, "--task")) {
-            if (strcmp(v, "addition")) return AHA_FAIL(AHA_ERR_ARG, "--task: unknown task '%s'", v);
+            if (strcmp(v, "addition") && strcmp(v, "countdown"))
+                return AHA_FAIL(AHA_ERR_ARG, "--task: unknown task '%s' (addition, countdown)", v);
+            snprintf(o->task, sizeof o->task, "%s", v);
         } else if (!strcmp(a, "--n")) o->n = (int)strtol(v, &end, 10);
         else if (!strcmp(a, "--k")) o->k = (int)strtol(v, &end, 10);
         else if (!strcmp(a, "--max-new-tokens")) o->max_new = (int)strtol(v, &end, 10);
@@ -207,7 +226,7 @@ static int eval_main(int argc, char **argv, int sample_mode) {
     int rc = cli_parse_common(argc, argv, &cli);
     if (rc < 0) return cli_fail(rc);
     if (cli.help) {
-        printf("usage: aha %s --checkpoint DIR [--config CONFIG] [--set key=value]... [--task addition]\n"
+        printf("usage: aha %s --checkpoint DIR [--config CONFIG] [--set key=value]... [--task addition|countdown]\n"
                "       [--n N] [--k K] [--temperature T] [--top-p P] [--max-new-tokens M]%s\n"
                "defaults come from the config's eval section (temperature 0.6, top-p 0.95).\n",
                sample_mode ? "sample" : "eval", sample_mode ? "" : " [--out FILE.json]");
@@ -219,6 +238,7 @@ static int eval_main(int argc, char **argv, int sample_mode) {
     if ((rc = aha_run_config_load(cli.config, cli.overrides, cli.n_overrides, &rcfg)) < 0 ||
         (rc = parse_eval_opts(&cli, &rcfg, &o)) < 0 || (rc = aha_checkpoint_load(o.checkpoint, &m)) < 0)
         return cli_fail(rc);
+    if (o.task[0]) snprintf(rcfg.task.kind, sizeof rcfg.task.kind, "%s", o.task);
     if (sample_mode && o.n == rcfg.eval.n) o.n = 8;
     if (sample_mode) o.k = 1;
     eval_result_t ev;

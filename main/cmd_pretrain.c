@@ -22,12 +22,11 @@ static double now_s(void) {
 
 /* Fills row b of tokens/targets with corpus document INDEX; loss only on the response (after
  * <|Assistant|>). Returns the row length. */
-static int fill_row(const aha_run_config_t *rc, const aha_add_config_t *task,
-                    const aha_corpus_config_t *corpus, uint64_t index, int T, int *tokens,
-                    int *targets, int *len_out) {
+static int fill_row(const aha_run_config_t *rc, uint64_t index, int T, int *tokens, int *targets,
+                    int *len_out) {
     char text[1024];
     int n = 0;
-    AHA_TRY(aha_corpus_document(corpus, task, (uint64_t)rc->seed, index, text, sizeof text));
+    AHA_TRY(aha_task_document(rc, index, text, sizeof text));
     AHA_TRY(aha_tok_encode(text, tokens, T, &n));
     int resp = n;
     for (int t = 0; t < n; t++)
@@ -76,11 +75,7 @@ static int run_pretrain(const aha_run_config_t *rc, int cached_ok) {
     AHA_TRY(aha_cfg_save(rc, aha_run_config_fields, aha_run_config_n_fields, path));
 
     aha_model_config_t mc;
-    aha_add_config_t task;
-    aha_corpus_config_t corpus;
     AHA_TRY(aha_run_config_model(rc, &mc));
-    aha_run_config_task(rc, &task);
-    aha_run_config_corpus(rc, &corpus);
 
     const int B = rc->pretrain.batch_size, T = mc.max_seq_len;
     aha_model_t *m = NULL;
@@ -123,8 +118,8 @@ static int run_pretrain(const aha_run_config_t *rc, int cached_ok) {
         int Tb = 1;
         for (int b = 0; b < B; b++) {
             AHA_TRY_GOTO(rc_,
-                         fill_row(rc, &task, &corpus, (uint64_t)step * B + b, T,
-                                  tokens + (size_t)b * T, targets + (size_t)b * T, &lengths[b]),
+                         fill_row(rc, (uint64_t)step * B + b, T, tokens + (size_t)b * T,
+                                  targets + (size_t)b * T, &lengths[b]),
                          done);
             if (lengths[b] > Tb) Tb = lengths[b];
         }

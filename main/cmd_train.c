@@ -129,8 +129,6 @@ static int run_train(const aha_run_config_t *rc) {
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
     AHA_TRY_GOTO(rc_, aha_metrics_open(path, 0, &t.metrics), done);
 
-    aha_add_config_t task;
-    aha_run_config_task(rc, &task);
     aha_reward_config_t rcfg;
     reward_config(rc, &rcfg);
     AHA_INFO("GRPO (%s, R3 %s) from %s: %d steps x %d prompts x G=%d -> %s", rc->rl.loss,
@@ -158,11 +156,13 @@ static int run_train(const aha_run_config_t *rc) {
         for (int round = 0; filled < P; round++) {
             if (round >= P + (rc->rl.dynamic_sampling ? rc->rl.max_resample_rounds * P : 0)) break;
             const uint64_t pid = next_prompt++;
-            aha_add_problem_t prob;
+            aha_task_problem_t prob;
+            aha_reward_problem_t rp;
             char text[256];
             int ids[64], n = 0;
-            AHA_TRY_GOTO(rc_, aha_add_problem(&task, (uint64_t)rc->seed, AHA_SPLIT_TRAIN, pid, &prob), done);
-            AHA_TRY_GOTO(rc_, aha_add_prompt(&prob, text, sizeof text), done);
+            AHA_TRY_GOTO(rc_, aha_task_problem(rc, AHA_SPLIT_TRAIN, pid, &prob), done);
+            AHA_TRY_GOTO(rc_, aha_task_prompt(&prob, text, sizeof text), done);
+            aha_task_reward_problem(&prob, &rp);
             AHA_TRY_GOTO(rc_, aha_tok_encode(text, ids, 64, &n), done);
             for (int g = 0; g < G; g++) {
                 t.prompts[g] = ids;
@@ -181,7 +181,6 @@ static int run_train(const aha_run_config_t *rc) {
                 char resp[2048];
                 AHA_TRY_GOTO(rc_, aha_rollout_response_text(t.roll, g, resp, sizeof resp), done);
                 aha_reward_breakdown_t s;
-                const aha_reward_problem_t rp = {.kind = AHA_TASK_ADDITION, .expected = prob.a + prob.b};
                 aha_reward_score(&rcfg, &rp, resp, t.roll->total_len[g] - t.roll->prompt_len[g], &s);
                 if (rc->rl.random_reward) {
                     aha_rng_t coin;

@@ -27,6 +27,10 @@ const aha_cfg_field_t aha_run_config_fields[] = {
     F("model.norm_eps", AHA_CFG_FLOAT, model.norm_eps, "1e-5", 0, 1, "RMSNorm epsilon"),
     F("model.bias_update_speed", AHA_CFG_FLOAT, model.bias_update_speed, "1e-3", 0, 1, "aux-loss-free balancing step"),
     F("model.seq_aux_alpha", AHA_CFG_FLOAT, model.seq_aux_alpha, "1e-3", 0, 10, "sequence balance loss weight"),
+    F("task.kind", AHA_CFG_STRING, task.kind, "addition", 1, 0, "addition | countdown"),
+    F("task.min_numbers", AHA_CFG_INT, task.min_numbers, "3", 2, 6, "countdown: fewest numbers"),
+    F("task.max_numbers", AHA_CFG_INT, task.max_numbers, "4", 2, 6, "countdown: most numbers"),
+    F("task.max_value", AHA_CFG_INT, task.max_value, "25", 1, 1000, "countdown: numbers drawn from 1..max_value"),
     F("task.min_digits", AHA_CFG_INT, task.min_digits, "1", 1, 12, "fewest digits per operand"),
     F("task.max_digits", AHA_CFG_INT, task.max_digits, "3", 1, 12, "most digits per operand"),
     F("task.test_fraction", AHA_CFG_FLOAT, task.test_fraction, "0.1", 0, 0.9, "problem-space share held out"),
@@ -137,4 +141,67 @@ void aha_run_config_corpus(const aha_run_config_t *rc, aha_corpus_config_t *c) {
     c->p_trace = rc->corpus.p_trace;
     c->p_trace_mistake = rc->corpus.p_trace_mistake;
     c->p_malformed = rc->corpus.p_malformed;
+}
+
+static void cd_config(const aha_run_config_t *rc, aha_cd_config_t *c) {
+    c->min_numbers = rc->task.min_numbers;
+    c->max_numbers = rc->task.max_numbers;
+    c->max_value = rc->task.max_value;
+    c->test_fraction = rc->task.test_fraction;
+}
+
+static int task_kind(const aha_run_config_t *rc, aha_task_kind_t *out) {
+    if (!strcmp(rc->task.kind, "addition")) *out = AHA_TASK_ADDITION;
+    else if (!strcmp(rc->task.kind, "countdown")) *out = AHA_TASK_COUNTDOWN;
+    else return AHA_FAIL(AHA_ERR_CONFIG, "task.kind: expected addition or countdown, got \"%s\"", rc->task.kind);
+    return AHA_OK;
+}
+
+int aha_task_problem(const aha_run_config_t *rc, int split, uint64_t index, aha_task_problem_t *out) {
+    aha_task_problem_t p;
+    memset(&p, 0, sizeof p);
+    AHA_TRY(task_kind(rc, &p.kind));
+    if (p.kind == AHA_TASK_ADDITION) {
+        aha_add_config_t c;
+        aha_run_config_task(rc, &c);
+        AHA_TRY(aha_add_problem(&c, (uint64_t)rc->seed, split, index, &p.add));
+    } else {
+        aha_cd_config_t c;
+        cd_config(rc, &c);
+        AHA_TRY(aha_cd_problem(&c, (uint64_t)rc->seed, split, index, &p.cd));
+    }
+    *out = p;
+    return AHA_OK;
+}
+
+int aha_task_prompt(const aha_task_problem_t *p, char *buf, size_t cap) {
+    return p->kind == AHA_TASK_ADDITION ? aha_add_prompt(&p->add, buf, cap) : aha_cd_prompt(&p->cd, buf, cap);
+}
+
+void aha_task_reward_problem(const aha_task_problem_t *p, aha_reward_problem_t *out) {
+    memset(out, 0, sizeof *out);
+    out->kind = p->kind;
+    if (p->kind == AHA_TASK_ADDITION) {
+        out->expected = p->add.a + p->add.b;
+    } else {
+        out->n_numbers = p->cd.n;
+        memcpy(out->numbers, p->cd.numbers, sizeof(int) * (size_t)p->cd.n);
+        out->target = p->cd.target;
+    }
+}
+
+int aha_task_document(const aha_run_config_t *rc, uint64_t index, char *buf, size_t cap) {
+    aha_task_kind_t kind;
+    AHA_TRY(task_kind(rc, &kind));
+    if (kind == AHA_TASK_ADDITION) {
+        aha_add_config_t ac;
+        aha_corpus_config_t cc;
+        aha_run_config_task(rc, &ac);
+        aha_run_config_corpus(rc, &cc);
+        return aha_corpus_document(&cc, &ac, (uint64_t)rc->seed, index, buf, cap);
+    }
+    aha_cd_config_t c;
+    cd_config(rc, &c);
+    return aha_cd_document(&c, (uint64_t)rc->seed, index, rc->corpus.p_direct / (rc->corpus.p_direct + rc->corpus.p_trace),
+                           rc->corpus.p_trace_mistake, rc->corpus.p_malformed, buf, cap);
 }

@@ -5,6 +5,8 @@
 #include "core/config.h"
 #include "model/model.h"
 #include "tasks/addition.h"
+#include "tasks/countdown.h"
+#include "verifier/reward.h"
 
 typedef struct {
     char run_dir[AHA_CFG_STR_MAX];
@@ -16,8 +18,10 @@ typedef struct {
         double routed_scale, rope_theta, norm_eps, bias_update_speed, seq_aux_alpha;
     } model;
     struct {
+        char kind[AHA_CFG_STR_MAX]; /* addition | countdown */
         int min_digits, max_digits;
         double test_fraction;
+        int min_numbers, max_numbers, max_value; /* countdown */
     } task;
     struct {
         double p_direct, p_direct_correct, p_trace, p_trace_mistake, p_malformed;
@@ -57,5 +61,20 @@ int aha_run_config_load(const char *path, const char *const *overrides, size_t n
 int aha_run_config_model(const aha_run_config_t *rc, aha_model_config_t *out);
 void aha_run_config_task(const aha_run_config_t *rc, aha_add_config_t *out);
 void aha_run_config_corpus(const aha_run_config_t *rc, aha_corpus_config_t *out);
+
+/* ---- the task a run trains on (addition or countdown) ---- */
+typedef struct {
+    aha_task_kind_t kind;
+    aha_add_problem_t add;
+    aha_cd_problem_t cd;
+} aha_task_problem_t;
+
+/* Problem INDEX of SPLIT for the run's task and seed. */
+int aha_task_problem(const aha_run_config_t *rc, int split, uint64_t index, aha_task_problem_t *out);
+int aha_task_prompt(const aha_task_problem_t *p, char *buf, size_t cap);
+/* What the verifier needs to score a response to P. */
+void aha_task_reward_problem(const aha_task_problem_t *p, aha_reward_problem_t *out);
+/* Pretraining document INDEX of the run's task corpus. */
+int aha_task_document(const aha_run_config_t *rc, uint64_t index, char *buf, size_t cap);
 
 #endif

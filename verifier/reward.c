@@ -263,16 +263,16 @@ void aha_reward_config_default(aha_reward_config_t *c) {
     snprintf(c->charset, sizeof c->charset, "%s", "0123456789+-*=/;() ");
 }
 
-/* Text inside the first <answer>…</answer> (any format), copied to buf; 0 on success. */
-static int first_answer(const char *r, char *buf, size_t cap) {
-    const char *s = strstr(r, "<answer>");
-    if (!s) return -1;
+int aha_reward_first_answer(const char *r, char *buf, size_t cap) {
+    const char *s = r ? strstr(r, "<answer>") : NULL;
+    if (!s) return AHA_FAIL(AHA_ERR_FORMAT, "no <answer> tag");
     s += 8;
     const char *e = strstr(s, "</answer>");
-    if (!e || (size_t)(e - s) + 1 > cap) return -1;
+    if (!e) return AHA_FAIL(AHA_ERR_FORMAT, "unclosed <answer>");
+    if ((size_t)(e - s) + 1 > cap) return AHA_FAIL(AHA_ERR_RANGE, "answer of %zu bytes", (size_t)(e - s));
     memcpy(buf, s, (size_t)(e - s));
     buf[e - s] = 0;
-    return 0;
+    return AHA_OK;
 }
 
 void aha_reward_score(const aha_reward_config_t *cfg, const aha_reward_problem_t *prob,
@@ -283,7 +283,7 @@ void aha_reward_score(const aha_reward_config_t *cfg, const aha_reward_problem_t
     char ans[AHA_COUNTDOWN_MAX_LEN + 1];
     int have = cfg->correct_requires_format
                    ? (r.format && aha_reward_extract_answer(resp, ans, sizeof ans) == 0)
-                   : first_answer(resp, ans, sizeof ans) == 0;
+                   : aha_reward_first_answer(resp, ans, sizeof ans) == 0;
     if (have) {
         if (prob->kind == AHA_TASK_ADDITION) {
             char want[32];

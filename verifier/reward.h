@@ -15,6 +15,10 @@ int aha_reward_format_ok(const char *response);
  * AHA_ERR_FORMAT if malformed, AHA_ERR_RANGE if it does not fit. */
 int aha_reward_extract_answer(const char *response, char *buf, size_t cap);
 
+/* Copies the text inside the first "<answer>…</answer>" of RESPONSE (whatever the rest of the
+ * format) into buf; AHA_ERR_FORMAT if there is none, AHA_ERR_RANGE if it does not fit. */
+int aha_reward_first_answer(const char *response, char *buf, size_t cap);
+
 /* Parses a decimal integer answer: optional '-', 1..18 digits, nothing else. */
 int aha_reward_parse_int(const char *text, int64_t *out);
 
