@@ -47,4 +47,19 @@ check "cached pretrain is reused" "grep -q reusing \"$tmp/log2\""
 check "eval runs" "\"$AHA\" eval --checkpoint \"$run/pretrain/final\" --n 3 --k 2 --out \"$tmp/e.json\" >/dev/null && grep -q 'cons@k' \"$tmp/e.json\""
 out=$("$AHA" eval --checkpoint "$tmp/nope" 2>&1); rc=$?
 check "eval of a missing checkpoint fails clearly" "[ $rc -ne 0 ] && grep -q nope <<<\"\$out\""
+# 5. a short GRPO run on the small checkpoint, then plots
+"$AHA" train --set run_dir="$run" --set model.dim=32 --set model.moe_hidden=32 --set rl.steps=4 \
+  --set rl.prompts_per_step=4 --set rl.group_size=4 --set rl.eval_every=2 --set rl.eval_n=5 \
+  --set rl.epochs=2 --set rl.minibatches=2 > "$tmp/train.log" 2>&1
+rc=$?
+check "train exits 0" "[ $rc -eq 0 ]" || tail -5 "$tmp/train.log"
+has_keys() { # FILE KEY... : every key appears in the file's last row
+  local last; last=$(tail -n 1 "$1"); shift
+  for k in "$@"; do grep -q "\"$k\":" <<<"$last" || { echo "missing metric $k"; return 1; }; done
+}
+check "train metrics have the DESIGN keys" "grep -q '\"policy_version\":4' \"$run/rl/metrics.jsonl\" && has_keys \"$run/rl/metrics.jsonl\" step policy_version reward_mean accuracy format_rate response_len_mean kl entropy clip_frac zero_std_frac staleness_mean tokens_per_s learner_busy_frac"
+check "trained checkpoint" "[ -s \"$run/rl/final/model.safetensors\" ]"
+check "plot writes PNGs" "\"$AHA\" plot \"$run\" > /dev/null && [ -s \"$run/rl/reward.png\" ] && [ -s \"$run/pretrain/loss.png\" ]"
+out=$("$AHA" train --set rl.loss=ppo9 --set run_dir="$run" 2>&1); rc=$?
+check "unknown loss is a clear error" "[ $rc -ne 0 ] && grep -q ppo9 <<<\"\$out\""
 exit $fail
