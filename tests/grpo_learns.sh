@@ -19,7 +19,7 @@ ev() { "$AHA" eval --checkpoint "$1" "${common[@]}" --n 200 --k 4 --out "$2" > /
 ev "$tmp/run/pretrain/final" "$tmp/base.json"
 ev "$tmp/run/rl/final" "$tmp/trained.json"
 ev "$tmp/control/rl/final" "$tmp/control.json"
-get() { sed -n "s/.*\"$2\": *\([0-9.e-]*\).*/\1/p" "$1" | head -n 1; }
+get() { sed -n "s/.*\"$2\":[[:space:]]*\([0-9.e-]*\).*/\1/p" "$1" | head -n 1; }
 b=$(get "$tmp/base.json" 'pass@1'); t=$(get "$tmp/trained.json" 'pass@1'); c=$(get "$tmp/control.json" 'pass@1')
 bf=$(get "$tmp/base.json" format_rate); tf=$(get "$tmp/trained.json" format_rate)
 echo "held-out pass@1: base $b, GRPO $t, random-reward control $c; format: base $bf, GRPO $tf"
