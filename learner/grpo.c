@@ -246,6 +246,7 @@ int aha_grpo_step(aha_grpo_t *g, const aha_rl_batch_t *b, aha_grpo_stats_t *st) 
             st->kl += ps.kl;
             st->clip_frac += ps.clip_frac;
             st->ratio_mean += ps.ratio_mean;
+            st->approx_kl += ps.approx_kl;
             st->entropy += ent / n_flat;
             st->grad_norm += gn;
             st->n_tokens += n_flat;
@@ -259,6 +260,7 @@ int aha_grpo_step(aha_grpo_t *g, const aha_rl_batch_t *b, aha_grpo_stats_t *st) 
         st->kl /= u;
         st->clip_frac /= u;
         st->ratio_mean /= u;
+        st->approx_kl /= u;
         st->entropy /= u;
         st->grad_norm /= u;
         st->n_tokens /= g->cfg.epochs;

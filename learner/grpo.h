@@ -36,7 +36,7 @@ typedef struct {
 } aha_rl_batch_t;
 
 typedef struct {
-    double loss, pg_loss, kl, clip_frac, entropy, grad_norm, ratio_mean;
+    double loss, pg_loss, kl, clip_frac, entropy, grad_norm, ratio_mean, approx_kl;
     double logp_diff_max;     /* max |logp - behav_logp| on the first pass (rollout/train mismatch) */
     int n_tokens, n_updates;
 } aha_grpo_stats_t;

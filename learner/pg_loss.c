@@ -98,6 +98,12 @@ int aha_pg_loss(const aha_loss_config_t *cfg, const aha_pg_batch_t *b, float *dl
         stats->clip_frac = n_tok ? (double)n_clip / n_tok : 0;
         stats->ratio_mean = n_tok ? ratio_sum / n_tok : 0;
     }
+    double akl = 0;
+    for (int t = 0; t < n_tok; t++) {
+        double x = (double)b->logp[t] - b->logp_old[t];
+        akl += exp(x) - 1 - x;
+    }
+    stats->approx_kl = n_tok ? akl / n_tok : 0;
     loss = pg;
     /* k3 KL to the reference, aggregated like the surrogate (gspo: like grpo) */
     if (b->logp_ref) {

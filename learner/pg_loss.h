@@ -51,6 +51,7 @@ typedef struct {
     double kl;         /* mean k3 KL per token (0 without reference) */
     double clip_frac;  /* share of tokens (gspo: of sequences) whose ratio was clipped */
     double ratio_mean; /* mean token ratio (gspo: sequence ratio) */
+    double approx_kl;  /* mean over tokens of r - 1 - log r: KL(behaviour || current), k3 estimate */
     int n_tokens;
 } aha_pg_stats_t;
 

@@ -20,7 +20,7 @@ static const plot_spec_t k_rl_plots[] = {
     {"accuracy.png", "accuracy (train samples, held-out eval)", {"accuracy", "eval_accuracy", NULL}},
     {"format_rate.png", "format rate", {"format_rate", "eval_format_rate", NULL}},
     {"response_len.png", "mean response length (tokens)", {"response_len_mean", NULL}},
-    {"kl.png", "KL to reference (k3)", {"kl", NULL}},
+    {"kl.png", "KL: to the reference (kl, k3) and behaviour-to-current (ppo_kl)", {"kl", "ppo_kl", NULL}},
     {"entropy.png", "policy entropy (nats/token)", {"entropy", NULL}},
     {"clip_frac.png", "clipped fraction", {"clip_frac", NULL}},
 };

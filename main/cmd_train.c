@@ -264,6 +264,7 @@ static int run_train(const aha_run_config_t *rc) {
         aha_metrics_num(t.metrics, "loss", gs.loss);
         aha_metrics_num(t.metrics, "grad_norm", gs.grad_norm);
         aha_metrics_num(t.metrics, "ratio_mean", gs.ratio_mean);
+        aha_metrics_num(t.metrics, "ppo_kl", gs.approx_kl);
         aha_metrics_num(t.metrics, "logp_mismatch_max", gs.logp_diff_max);
         aha_metrics_num(t.metrics, "groups_used", filled);
         aha_metrics_num(t.metrics, "sample_s", t_sample);

@@ -52,18 +52,6 @@ int aha_reward_extract_answer(const char *response, char *buf, size_t cap) {
     return AHA_OK;
 }
 
-int aha_reward_parse_int(const char *text, int64_t *out) {
-    const char *p = text;
-    int neg = 0;
-    if (*p == '-') neg = 1, p++;
-    size_t nd = strspn(p, "0123456789");
-    if (nd == 0 || nd > 18 || p[nd]) return AHA_FAIL(AHA_ERR_FORMAT, "not an integer answer");
-    int64_t v = 0;
-    for (size_t i = 0; i < nd; i++) v = v * 10 + (p[i] - '0');
-    *out = neg ? -v : v;
-    return AHA_OK;
-}
-
 /* ---- rationals ---- */
 
 static int64_t gcd64(int64_t a, int64_t b) {

@@ -19,9 +19,6 @@ int aha_reward_extract_answer(const char *response, char *buf, size_t cap);
  * format) into buf; AHA_ERR_FORMAT if there is none, AHA_ERR_RANGE if it does not fit. */
 int aha_reward_first_answer(const char *response, char *buf, size_t cap);
 
-/* Parses a decimal integer answer: optional '-', 1..18 digits, nothing else. */
-int aha_reward_parse_int(const char *text, int64_t *out);
-
 /* ---- numeric equivalence ---- */
 
 /* Exact rational, den > 0, lowest terms. */
