@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int reserve(aha_buf_t *b, size_t extra) {
@@ -123,4 +124,23 @@ int aha_write_file_atomic(const char *path, const void *const *parts, const size
 done:
     aha_buf_free(&tmp);
     return rc;
+}
+
+int aha_mkdir_p(const char *dir) {
+    char buf[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof buf) return AHA_FAIL(AHA_ERR_ARG, "bad directory path \"%s\"", dir);
+    memcpy(buf, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0') continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0775) != 0 && errno != EEXIST)
+            return AHA_FAIL(AHA_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
+        buf[i] = saved;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return AHA_FAIL(AHA_ERR_IO, "%s exists and is not a directory", dir);
+    return AHA_OK;
 }

@@ -33,4 +33,8 @@ void aha_buf_free(aha_buf_t *b);
  * On failure PATH is untouched and PATH.tmp removed; AHA_ERR_IO with "PATH: ..." message. */
 int aha_write_file_atomic(const char *path, const void *const *parts, const size_t *lens, size_t n);
 
+/* mkdir -p DIR (mode 0775); AHA_ERR_IO naming the component that could not be created or a
+ * path that exists but is not a directory. */
+int aha_mkdir_p(const char *dir);
+
 #endif

@@ -1,31 +1,13 @@
 /* adamw: AdamW, grad clipping and the LR schedule against torch (tests/fixtures/adamw.safetensors,
  * regenerate with /usr/bin/python3 tests/reference/gen_adamw_fixture.py). */
 #include "core/err.h"
+#include "core/testutil.h"
 #include "core/safetensors.h"
 #include "learner/optim.h"
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-static int failures;
-#define CHECK(c, ...)                                                                              \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            failures++;                                                                            \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-        }                                                                                          \
-    } while (0)
-
-static double max_rel(const float *a, const float *b, size_t n) {
-    double num = 0, den = 1e-12;
-    for (size_t i = 0; i < n; i++) {
-        num = fmax(num, fabs((double)a[i] - b[i]));
-        den = fmax(den, fabs((double)b[i]));
-    }
-    return num / den;
-}
 
 int main(void) {
     aha_st_file_t *f = NULL;
@@ -56,7 +38,7 @@ int main(void) {
     aha_adamw_set_decay(opt, 48, 16, 0);
     aha_adamw_config_t cfg = {.beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .weight_decay = 0.1};
     for (int s = 0; s < STEPS; s++) aha_adamw_step(opt, p, grads + s * N, lrs[s], &cfg);
-    double e = max_rel(p, p_final, N);
+    double e = tu_max_rel_err(p, p_final, N);
     printf("adamw vs torch: max rel err %.3g after %d steps\n", e, STEPS);
     CHECK(e < 1e-5, "adamw trajectory differs from torch: %g", e);
     CHECK(opt->t == STEPS, "step count %lld", (long long)opt->t);
@@ -65,7 +47,7 @@ int main(void) {
 
     double norm = aha_grad_clip(clip_in, N, 1.0);
     CHECK(fabs(norm - clip_norm[0]) < 1e-4 * clip_norm[0], "clip norm %g vs %g", norm, clip_norm[0]);
-    e = max_rel(clip_in, clip_out, N);
+    e = tu_max_rel_err(clip_in, clip_out, N);
     CHECK(e < 1e-5, "clipped grads differ: %g", e);
     CHECK(fabs(aha_grad_norm(clip_in, N) - 1.0) < 1e-4, "norm after clip %g", aha_grad_norm(clip_in, N));
 
@@ -73,7 +55,5 @@ int main(void) {
         double lr = aha_lr_schedule(s, 5, 30, 1e-3, 1e-4);
         CHECK(fabs(lr - sched[s]) < 1e-9 + 1e-6 * sched[s], "schedule step %d: %g vs %g", s, lr, sched[s]);
     }
-    if (failures) return 1;
-    printf("adamw: ok\n");
-    return 0;
+    return TEST_DONE();
 }

@@ -3,6 +3,7 @@
  * without R3), and the update moves log-probs in the direction of the advantages. */
 #include "actor/rollout.h"
 #include "core/err.h"
+#include "core/testutil.h"
 #include "learner/grpo.h"
 #include "model/tokenizer.h"
 #include <math.h>
@@ -10,16 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures;
-#define CHECK(c, ...)                                                                              \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            failures++;                                                                            \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-        }                                                                                          \
-    } while (0)
 
 static void test_gather_fd(void) {
     enum { N = 3, V = 7 };
@@ -161,7 +152,5 @@ int main(void) {
     test_step(1, "gspo");
     test_step(1, "dapo");
     test_step(0, "dr_grpo");
-    if (failures) return 1;
-    printf("grpo: ok\n");
-    return 0;
+    return TEST_DONE();
 }

@@ -1,31 +1,13 @@
 /* pg_loss: the four GRPO-family losses and group advantages against PyTorch autograd
  * (tests/fixtures/pg_loss.safetensors, regenerate: /usr/bin/python3 tests/reference/gen_pg_fixture.py). */
 #include "core/err.h"
+#include "core/testutil.h"
 #include "core/safetensors.h"
 #include "learner/pg_loss.h"
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-static int failures;
-#define CHECK(c, ...)                                                                              \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            failures++;                                                                            \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-        }                                                                                          \
-    } while (0)
-
-static double max_rel(const float *a, const float *b, size_t n) {
-    double num = 0, den = 1e-12;
-    for (size_t i = 0; i < n; i++) {
-        num = fmax(num, fabs((double)a[i] - b[i]));
-        den = fmax(den, fabs((double)b[i]));
-    }
-    return num / den;
-}
 
 enum { NSEQ = 6, NTOK = 30 };
 
@@ -65,7 +47,7 @@ int main(void) {
         snprintf(name, sizeof name, "%s.dlogp", kinds[k]);
         CHECK(aha_st_read_f32(f, name, want, NTOK) == 0, "fixture %s", name);
         double el = fabs(st.loss - wl[0]) / fmax(fabs(wl[0]), 1e-8);
-        double eg = max_rel(dlogp, want, NTOK);
+        double eg = tu_max_rel_err(dlogp, want, NTOK);
         printf("%-8s loss %.6f (torch %.6f, rel err %.2g)  dlogp rel err %.2g  clip_frac %.3f\n",
                kinds[k], st.loss, wl[0], el, eg, st.clip_frac);
         CHECK(el <= 1e-4, "%s loss rel err %g", kinds[k], el);
@@ -89,14 +71,12 @@ int main(void) {
          aha_st_read_f32(f, "adv_nostd", a_nostd, 8);
     CHECK(rc == 0, "advantage fixture");
     aha_group_advantages(rewards, 8, 1, 1e-6f, out);
-    CHECK(max_rel(out, a_std, 8) <= 1e-5, "std-normalised advantages");
+    CHECK(tu_max_rel_err(out, a_std, 8) <= 1e-5, "std-normalised advantages");
     aha_group_advantages(rewards, 8, 0, 1e-6f, out);
-    CHECK(max_rel(out, a_nostd, 8) <= 1e-5, "mean-centred advantages");
+    CHECK(tu_max_rel_err(out, a_nostd, 8) <= 1e-5, "mean-centred advantages");
     float same[4] = {0.1f, 0.1f, 0.1f, 0.1f};
     aha_group_advantages(same, 4, 1, 1e-6f, out);
     CHECK(out[0] == 0 && out[3] == 0, "zero-variance group gives zero advantages");
     aha_st_close(&f);
-    if (failures) return 1;
-    printf("pg_loss: ok\n");
-    return 0;
+    return TEST_DONE();
 }

@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <time.h>
 
 static const char k_usage[] =
     "usage: aha <command> [options]\n"
@@ -56,21 +56,10 @@ int cli_parse_common(int argc, char **argv, cli_common_t *o) {
     return AHA_OK;
 }
 
-int make_dirs(const char *path) {
-    char buf[1024];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof buf) return AHA_FAIL(AHA_ERR_ARG, "bad directory path");
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] == '/' || buf[i] == 0) {
-            char c = buf[i];
-            buf[i] = 0;
-            if (mkdir(buf, 0775) < 0 && errno != EEXIST)
-                return AHA_FAIL(AHA_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
-            buf[i] = c;
-        }
-    }
-    return AHA_OK;
+double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 int main(int argc, char **argv) {

@@ -39,7 +39,7 @@ int run_eval(const aha_model_t *m, const aha_run_config_t *rc, int n, int k, dou
 void print_eval(const eval_result_t *r, double temperature, double top_p);
 int write_eval_json(const eval_result_t *r, double temperature, double top_p, const char *path);
 
-/* mkdir -p */
-int make_dirs(const char *path);
+/* Monotonic clock in seconds. */
+double now_s(void);
 
 #endif

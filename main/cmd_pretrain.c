@@ -1,4 +1,5 @@
 /* aha pretrain: next-token pretraining of the MoE on the addition corpus. */
+#include "core/buf.h"
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -13,12 +14,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* Fills row b of tokens/targets with corpus document INDEX; loss only on the response (after
  * <|Assistant|>). Returns the row length. */
@@ -57,7 +52,7 @@ static int run_pretrain(const aha_run_config_t *rc, int cached_ok) {
     char dir[512], path[1100], ckpt[600], final_dir[600];
     snprintf(dir, sizeof dir, "%s/pretrain", rc->run_dir);
     snprintf(final_dir, sizeof final_dir, "%s/final", dir);
-    AHA_TRY(make_dirs(dir));
+    AHA_TRY(aha_mkdir_p(dir));
     snprintf(path, sizeof path, "%s/config.yaml", dir);
     char final_cfg[1100];
     snprintf(final_cfg, sizeof final_cfg, "%s/config.yaml", final_dir);

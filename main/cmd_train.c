@@ -1,6 +1,7 @@
 /* aha train: single-process R1-Zero GRPO on the addition task — sample groups, score them with the
  * rule rewards, update the policy; metrics JSONL, progress line, periodic held-out eval, checkpoints. */
 #include "actor/rollout.h"
+#include "core/buf.h"
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -18,12 +19,6 @@
 #include <unistd.h>
 
 enum { TRAIN_STREAM = 0x7EA1, COIN_STREAM = 0xC014 };
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* Reward weights from the run config. */
 static void reward_config(const aha_run_config_t *rc, aha_reward_config_t *c) {
@@ -75,7 +70,7 @@ static int run_train(const aha_run_config_t *rc) {
     snprintf(dir, sizeof dir, "%s/rl", rc->run_dir);
     if (rc->rl.init[0]) snprintf(init, sizeof init, "%s", rc->rl.init);
     else snprintf(init, sizeof init, "%s/pretrain/final", rc->run_dir);
-    AHA_TRY(make_dirs(dir));
+    AHA_TRY(aha_mkdir_p(dir));
     snprintf(path, sizeof path, "%s/config.yaml", dir);
     AHA_TRY(aha_cfg_save(rc, aha_run_config_fields, aha_run_config_n_fields, path));
 

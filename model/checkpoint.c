@@ -11,32 +11,13 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/safetensors.h"
 
 #define MODEL_TYPE "aha_moe"
 #define ST_FILE "model.safetensors"
 #define CFG_FILE "config.json"
-
-/* mkdir -p DIR. */
-static int mkdir_p(const char *dir) {
-    char buf[4096];
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof buf) return AHA_FAIL(AHA_ERR_ARG, "bad checkpoint directory \"%s\"", dir);
-    memcpy(buf, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != '\0') continue;
-        char saved = buf[i];
-        buf[i] = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return AHA_FAIL(AHA_ERR_IO, "mkdir %s: %s", buf, strerror(errno));
-        buf[i] = saved;
-    }
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return AHA_FAIL(AHA_ERR_IO, "%s exists and is not a directory", dir);
-    return 0;
-}
 
 static int join(char *out, size_t cap, const char *dir, const char *file) {
     int n = snprintf(out, cap, "%s/%s", dir, file);
@@ -235,7 +216,7 @@ static int router_layer(const char *name) {
 int aha_checkpoint_save(const aha_model_t *m, const char *dir) {
     if (!m || !dir) return AHA_FAIL(AHA_ERR_ARG, "aha_checkpoint_save: NULL argument");
     char path[4096];
-    AHA_TRY(mkdir_p(dir));
+    AHA_TRY(aha_mkdir_p(dir));
     AHA_TRY(join(path, sizeof path, dir, CFG_FILE));
     AHA_TRY(aha_model_config_write_json(&m->cfg, path));
 

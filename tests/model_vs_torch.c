@@ -13,15 +13,6 @@
 
 #define TOL 1e-4
 
-static double rel_err(const float *c, const float *ref, size_t n) {
-    double num = 0, den = 1e-30;
-    for (size_t i = 0; i < n; i++) {
-        num = fmax(num, fabs((double)c[i] - ref[i]));
-        den = fmax(den, fabs((double)ref[i]));
-    }
-    return num / den;
-}
-
 static const aha_st_tensor_t *need(const aha_st_file_t *f, const char *name, aha_st_dtype_t dt, size_t numel) {
     const aha_st_tensor_t *t = aha_st_find(f, name);
     size_t n = 1;
@@ -61,7 +52,7 @@ static void run_fixture(const char *name) {
     CHECK(aha_model_alloc_grads(m) == 0 && aha_acts_new(m, B, T, &a) == 0, "alloc");
     aha_batch_t batch = {B, T, tok->data, len->data, NULL};
     CHECK(aha_forward(m, a, &batch) == 0, "%s: forward: %s", name, aha_last_error());
-    double e_logits = rel_err(aha_acts_logits(a), lg->data, (size_t)B * T * V);
+    double e_logits = tu_max_rel_err(aha_acts_logits(a), lg->data, (size_t)B * T * V);
     float ce = aha_ce_loss(a, tg->data), aux = aha_acts_aux_loss(a);
     float ref_ce = 0, ref_aux = 0;
     aha_st_read_f32(f, "ce_loss", &ref_ce, 1);
@@ -95,7 +86,7 @@ static void run_fixture(const char *name) {
             CHECK(0, "%s: gradient %s missing", name, ti.name);
             continue;
         }
-        double e = rel_err(m->grads + ti.offset, g->data, ti.numel);
+        double e = tu_max_rel_err(m->grads + ti.offset, g->data, ti.numel);
         if (e > worst) worst = e, snprintf(worst_name, sizeof worst_name, "%s", ti.name);
         CHECK(e <= TOL, "%s: grad %s rel err %.3g", name, ti.name, e);
     }
