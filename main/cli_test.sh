@@ -62,4 +62,16 @@ check "trained checkpoint" "[ -s \"$run/rl/final/model.safetensors\" ]"
 check "plot writes PNGs" "\"$AHA\" plot \"$run\" > /dev/null && [ -s \"$run/rl/reward.png\" ] && [ -s \"$run/pretrain/loss.png\" ]"
 out=$("$AHA" train --set rl.loss=ppo9 --set run_dir="$run" 2>&1); rc=$?
 check "unknown loss is a clear error" "[ $rc -ne 0 ] && grep -q ppo9 <<<\"\$out\""
+# 6. the R1-Zero template end to end (long prompts), and DAPO with dynamic sampling + overlong shaping
+r1="$tmp/r1zero"
+small=(--set run_dir="$r1" --set task.template=r1zero --set model.max_seq_len=512 --set model.dim=32 --set model.moe_hidden=32)
+"$AHA" pretrain "${small[@]}" --set pretrain.steps=10 --set pretrain.batch_size=8 --set eval.n=2 --set eval.k=2 > "$tmp/r1.log" 2>&1 &&
+"$AHA" train "${small[@]}" --set rl.steps=2 --set rl.prompts_per_step=2 --set rl.group_size=4 --set rl.eval_n=2 \
+  --set rl.loss=dapo --set rl.eps_high=0.28 --set rl.dynamic_sampling=true --set rl.max_resample_rounds=2 \
+  --set rl.w_overlong=1 >> "$tmp/r1.log" 2>&1
+rc=$?
+check "r1zero template + dapo with dynamic sampling run" "[ $rc -eq 0 ] && [ -s \"$r1/rl/final/model.safetensors\" ]" || tail -5 "$tmp/r1.log"
+check "dynamic sampling reports the groups it kept" "has_keys \"$r1/rl/metrics.jsonl\" groups_used zero_std_frac reward_overlong"
+out=$("$AHA" train --set task.template=chatml --set run_dir="$r1" 2>&1); rc=$?
+check "unknown template is a clear error" "[ $rc -ne 0 ] && grep -q task.template <<<\"\$out\""
 exit $fail

@@ -19,7 +19,7 @@ typedef struct {
     aha_rng_t *rngs;
     int **prompts;
     int *prompt_lens;
-    int prompt_ids[64];
+    int prompt_ids[512];
 } eval_ctx_t;
 
 static void eval_ctx_free(eval_ctx_t *c) {
@@ -47,10 +47,10 @@ static int eval_ctx_init(const aha_model_t *m, int k, int max_new, eval_ctx_t *c
 static int eval_problem(const aha_model_t *m, const aha_run_config_t *rc, eval_ctx_t *c, int i,
                         int k, const aha_gen_config_t *gen, aha_task_problem_t *prob) {
     AHA_TRY(aha_task_problem(rc, AHA_SPLIT_TEST, (uint64_t)i, prob));
-    char text[256];
+    char text[1024];
     int n = 0;
-    AHA_TRY(aha_task_prompt(prob, text, sizeof text));
-    AHA_TRY(aha_tok_encode(text, c->prompt_ids, 64, &n));
+    AHA_TRY(aha_task_prompt(rc, prob, text, sizeof text));
+    AHA_TRY(aha_tok_encode(text, c->prompt_ids, 512, &n));
     for (int b = 0; b < k; b++) {
         c->prompts[b] = c->prompt_ids;
         c->prompt_lens[b] = n;
@@ -100,8 +100,8 @@ int run_eval(const aha_model_t *m, const aha_run_config_t *rc, int n, int k, dou
             sum_len += c.roll->total_len[b] - c.roll->prompt_len[b];
             any |= correct;
             if (verbose && b == 0) {
-                char prompt[256];
-                AHA_TRY_GOTO(rc_, aha_task_prompt(&p, prompt, sizeof prompt), done);
+                char prompt[1024];
+                AHA_TRY_GOTO(rc_, aha_task_prompt(rc, &p, prompt, sizeof prompt), done);
                 char *q = strstr(prompt, "<|User|>"), *e = strstr(prompt, "<|Assistant|>");
                 if (q && e) *e = 0, q += 8;
                 printf("%-16s %-8s %s\n", q ? q : prompt, correct ? (fmt ? "correct" : "correct*") : "wrong", resp);

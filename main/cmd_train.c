@@ -153,12 +153,12 @@ static int run_train(const aha_run_config_t *rc) {
             const uint64_t pid = next_prompt++;
             aha_task_problem_t prob;
             aha_reward_problem_t rp;
-            char text[256];
-            int ids[64], n = 0;
+            char text[1024];
+            int ids[512], n = 0;
             AHA_TRY_GOTO(rc_, aha_task_problem(rc, AHA_SPLIT_TRAIN, pid, &prob), done);
-            AHA_TRY_GOTO(rc_, aha_task_prompt(&prob, text, sizeof text), done);
+            AHA_TRY_GOTO(rc_, aha_task_prompt(rc, &prob, text, sizeof text), done);
             aha_task_reward_problem(&prob, &rp);
-            AHA_TRY_GOTO(rc_, aha_tok_encode(text, ids, 64, &n), done);
+            AHA_TRY_GOTO(rc_, aha_tok_encode(text, ids, 512, &n), done);
             for (int g = 0; g < G; g++) {
                 t.prompts[g] = ids;
                 t.prompt_lens[g] = n;

@@ -28,6 +28,7 @@ const aha_cfg_field_t aha_run_config_fields[] = {
     F("model.bias_update_speed", AHA_CFG_FLOAT, model.bias_update_speed, "1e-3", 0, 1, "aux-loss-free balancing step"),
     F("model.seq_aux_alpha", AHA_CFG_FLOAT, model.seq_aux_alpha, "1e-3", 0, 10, "sequence balance loss weight"),
     F("task.kind", AHA_CFG_STRING, task.kind, "addition", 1, 0, "addition | countdown"),
+    F("task.template", AHA_CFG_STRING, task.template, "compact", 1, 0, "prompt template: compact (<|User|>q<|Assistant|>) | r1zero (R1-Zero system text first)"),
     F("task.min_numbers", AHA_CFG_INT, task.min_numbers, "3", 2, 6, "countdown: fewest numbers"),
     F("task.max_numbers", AHA_CFG_INT, task.max_numbers, "4", 2, 6, "countdown: most numbers"),
     F("task.max_value", AHA_CFG_INT, task.max_value, "25", 1, 1000, "countdown: numbers drawn from 1..max_value"),
@@ -174,8 +175,30 @@ int aha_task_problem(const aha_run_config_t *rc, int split, uint64_t index, aha_
     return AHA_OK;
 }
 
-int aha_task_prompt(const aha_task_problem_t *p, char *buf, size_t cap) {
-    return p->kind == AHA_TASK_ADDITION ? aha_add_prompt(&p->add, buf, cap) : aha_cd_prompt(&p->cd, buf, cap);
+/* The DeepSeek-R1-Zero template's instruction, in the tokenizer's alphabet. */
+static const char k_r1zero[] =
+    "A conversation between User and Assistant. The user asks a question, and the Assistant solves "
+    "it. The assistant first thinks about the reasoning process in the mind and then provides the "
+    "user with the answer. The reasoning process and answer are enclosed within <think> </think> "
+    "and <answer> </answer> tags, respectively, i.e., <think> reasoning process here </think> "
+    "<answer> answer here </answer>.\n";
+
+/* With the r1zero template, inserts the instruction after the leading <bos> of TEXT (in place). */
+static int apply_template(const aha_run_config_t *rc, char *text, size_t cap) {
+    if (!strcmp(rc->task.template, "compact")) return AHA_OK;
+    if (strcmp(rc->task.template, "r1zero"))
+        return AHA_FAIL(AHA_ERR_CONFIG, "task.template: expected compact or r1zero, got \"%s\"", rc->task.template);
+    static const char bos[] = "<bos>";
+    size_t n = strlen(text), extra = sizeof k_r1zero - 1, at = strncmp(text, bos, 5) ? 0 : sizeof bos - 1;
+    if (n + extra + 1 > cap) return AHA_FAIL(AHA_ERR_RANGE, "prompt with the r1zero template exceeds %zu bytes", cap);
+    memmove(text + at + extra, text + at, n - at + 1);
+    memcpy(text + at, k_r1zero, extra);
+    return AHA_OK;
+}
+
+int aha_task_prompt(const aha_run_config_t *rc, const aha_task_problem_t *p, char *buf, size_t cap) {
+    AHA_TRY(p->kind == AHA_TASK_ADDITION ? aha_add_prompt(&p->add, buf, cap) : aha_cd_prompt(&p->cd, buf, cap));
+    return apply_template(rc, buf, cap);
 }
 
 void aha_task_reward_problem(const aha_task_problem_t *p, aha_reward_problem_t *out) {
@@ -198,10 +221,13 @@ int aha_task_document(const aha_run_config_t *rc, uint64_t index, char *buf, siz
         aha_corpus_config_t cc;
         aha_run_config_task(rc, &ac);
         aha_run_config_corpus(rc, &cc);
-        return aha_corpus_document(&cc, &ac, (uint64_t)rc->seed, index, buf, cap);
+        AHA_TRY(aha_corpus_document(&cc, &ac, (uint64_t)rc->seed, index, buf, cap));
+    } else {
+        aha_cd_config_t c;
+        cd_config(rc, &c);
+        AHA_TRY(aha_cd_document(&c, (uint64_t)rc->seed, index,
+                                rc->corpus.p_direct / (rc->corpus.p_direct + rc->corpus.p_trace),
+                                rc->corpus.p_trace_mistake, rc->corpus.p_malformed, buf, cap));
     }
-    aha_cd_config_t c;
-    cd_config(rc, &c);
-    return aha_cd_document(&c, (uint64_t)rc->seed, index, rc->corpus.p_direct / (rc->corpus.p_direct + rc->corpus.p_trace),
-                           rc->corpus.p_trace_mistake, rc->corpus.p_malformed, buf, cap);
+    return apply_template(rc, buf, cap);
 }

@@ -18,7 +18,8 @@ typedef struct {
         double routed_scale, rope_theta, norm_eps, bias_update_speed, seq_aux_alpha;
     } model;
     struct {
-        char kind[AHA_CFG_STR_MAX]; /* addition | countdown */
+        char kind[AHA_CFG_STR_MAX];     /* addition | countdown */
+        char template[AHA_CFG_STR_MAX]; /* compact | r1zero */
         int min_digits, max_digits;
         double test_fraction;
         int min_numbers, max_numbers, max_value; /* countdown */
@@ -71,7 +72,8 @@ typedef struct {
 
 /* Problem INDEX of SPLIT for the run's task and seed. */
 int aha_task_problem(const aha_run_config_t *rc, int split, uint64_t index, aha_task_problem_t *out);
-int aha_task_prompt(const aha_task_problem_t *p, char *buf, size_t cap);
+/* Prompt text of P in the run's template (task.template). */
+int aha_task_prompt(const aha_run_config_t *rc, const aha_task_problem_t *p, char *buf, size_t cap);
 /* What the verifier needs to score a response to P. */
 void aha_task_reward_problem(const aha_task_problem_t *p, aha_reward_problem_t *out);
 /* Pretraining document INDEX of the run's task corpus. */
