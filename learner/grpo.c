@@ -146,6 +146,7 @@ void aha_grpo_destroy(aha_grpo_t **gp) {
 
 aha_adamw_t *aha_grpo_optimizer(aha_grpo_t *g) { return g->opt; }
 const float *aha_grpo_expert_load(const aha_grpo_t *g) { return aha_acts_expert_load(g->acts); }
+const int *aha_grpo_expert_ids(const aha_grpo_t *g) { return aha_acts_expert_ids(g->acts); }
 
 /* Lays rows [r0, r1) of the batch out as a training minibatch: position p of row b predicts
  * token p+1; only response tokens are targets; the last token is never fed. Returns T. */

@@ -50,6 +50,9 @@ int aha_grpo_new(aha_model_t *m, const aha_grpo_config_t *cfg, int max_rows, int
 void aha_grpo_destroy(aha_grpo_t **g);
 /* Routed-token counts [n_layers * E] of the last update's forward. */
 const float *aha_grpo_expert_load(const aha_grpo_t *g);
+/* Routing record [n_layers * B * T * top_k] of the last update's forward, in the layout of that
+ * minibatch (B rows, T = its longest row - 1); -1 at padding. */
+const int *aha_grpo_expert_ids(const aha_grpo_t *g);
 /* Optimizer (for checkpointing). */
 aha_adamw_t *aha_grpo_optimizer(aha_grpo_t *g);
 
