@@ -274,6 +274,11 @@ static int run_train(const aha_run_config_t *rc) {
                 double mx = 0, sum = 0;
                 for (int e = 0; e < E; e++) mx = fmax(mx, load[l * E + e]), sum += load[l * E + e];
                 if (sum > 0) worst = fmax(worst, mx / sum);
+                for (int e = 0; e < E && sum > 0; e++) { /* share of routed tokens per expert */
+                    char key[48];
+                    snprintf(key, sizeof key, "expert_load_l%d_e%d", l, e);
+                    aha_metrics_num(t.metrics, key, load[l * E + e] / sum);
+                }
             }
             aha_metrics_num(t.metrics, "expert_load_max_share", worst);
         }
