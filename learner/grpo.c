@@ -145,6 +145,7 @@ void aha_grpo_destroy(aha_grpo_t **gp) {
 }
 
 aha_adamw_t *aha_grpo_optimizer(aha_grpo_t *g) { return g->opt; }
+void aha_grpo_set_lr(aha_grpo_t *g, double lr) { g->cfg.lr = lr; }
 const float *aha_grpo_expert_load(const aha_grpo_t *g) { return aha_acts_expert_load(g->acts); }
 const int *aha_grpo_expert_ids(const aha_grpo_t *g) { return aha_acts_expert_ids(g->acts); }
 

@@ -56,6 +56,9 @@ const int *aha_grpo_expert_ids(const aha_grpo_t *g);
 /* Optimizer (for checkpointing). */
 aha_adamw_t *aha_grpo_optimizer(aha_grpo_t *g);
 
+/* Learning rate of the following steps (schedules). */
+void aha_grpo_set_lr(aha_grpo_t *g, double lr);
+
 /* Runs the update on BATCH; fills stats (averaged over updates). */
 int aha_grpo_step(aha_grpo_t *g, const aha_rl_batch_t *batch, aha_grpo_stats_t *stats);
 

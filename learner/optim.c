@@ -1,5 +1,6 @@
 #include "learner/optim.h"
 #include "core/err.h"
+#include "core/safetensors.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,4 +75,43 @@ double aha_lr_schedule(int64_t step, int64_t warmup, int64_t total, double lr_ma
     if (step >= total || total <= warmup) return lr_min;
     double progress = (double)(step - warmup) / (double)(total - warmup);
     return lr_min + 0.5 * (lr_max - lr_min) * (1.0 + cos(M_PI * progress));
+}
+
+int aha_adamw_save(const aha_adamw_t *opt, const char *path) {
+    aha_st_writer_t *w = aha_st_writer_new();
+    if (!w) return AHA_FAIL(AHA_ERR_NOMEM, "adamw save");
+    int64_t n = (int64_t)opt->n, one = 1;
+    int64_t t = opt->t;
+    int rc = AHA_OK;
+    AHA_TRY_GOTO(rc, aha_st_writer_add(w, "m", AHA_ST_F32, 1, &n, opt->m), done);
+    AHA_TRY_GOTO(rc, aha_st_writer_add(w, "v", AHA_ST_F32, 1, &n, opt->v), done);
+    AHA_TRY_GOTO(rc, aha_st_writer_add(w, "t", AHA_ST_I64, 1, &one, &t), done);
+    AHA_TRY_GOTO(rc, aha_st_writer_save(w, path), done);
+done:
+    aha_st_writer_destroy(&w);
+    return rc;
+}
+
+int aha_adamw_load(aha_adamw_t *opt, const char *path) {
+    aha_st_file_t *f = NULL;
+    AHA_TRY(aha_st_open(path, &f));
+    int rc = AHA_OK;
+    const aha_st_tensor_t *t = aha_st_find(f, "t");
+    if (!t || t->dtype != AHA_ST_I64 || t->nbytes != sizeof(int64_t)) {
+        rc = AHA_FAIL(AHA_ERR_FORMAT, "%s: missing or bad tensor 't'", path);
+        goto done;
+    }
+    /* read both moments before touching the optimizer: it stays unchanged on error */
+    const aha_st_tensor_t *m = aha_st_find(f, "m"), *v = aha_st_find(f, "v");
+    if (!m || !v || m->dtype != AHA_ST_F32 || v->dtype != AHA_ST_F32 || m->nbytes != opt->n * sizeof(float) ||
+        v->nbytes != opt->n * sizeof(float)) {
+        rc = AHA_FAIL(AHA_ERR_FORMAT, "%s: moments missing or not %zu floats", path, opt->n);
+        goto done;
+    }
+    memcpy(opt->m, m->data, m->nbytes);
+    memcpy(opt->v, v->data, v->nbytes);
+    memcpy(&opt->t, t->data, sizeof(int64_t));
+done:
+    aha_st_close(&f);
+    return rc;
 }

@@ -27,6 +27,11 @@ void aha_adamw_set_decay(aha_adamw_t *opt, size_t offset, size_t count, int on);
 void aha_adamw_step(aha_adamw_t *opt, float *params, const float *grads, double lr,
                     const aha_adamw_config_t *cfg);
 
+/* Saves / restores the moments and step count as safetensors (m, v: F32 [n]; t: I64 [1]) so a
+ * resumed run continues bit-exactly. Load checks the size matches. */
+int aha_adamw_save(const aha_adamw_t *opt, const char *path);
+int aha_adamw_load(aha_adamw_t *opt, const char *path);
+
 /* L2 norm of g[0..n) computed in double. */
 double aha_grad_norm(const float *g, size_t n);
 /* Scales g so its norm is at most max_norm (max_norm <= 0: no clipping). Returns the norm before. */

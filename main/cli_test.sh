@@ -62,6 +62,21 @@ check "trained checkpoint" "[ -s \"$run/rl/final/model.safetensors\" ]"
 check "plot writes PNGs" "\"$AHA\" plot \"$run\" > /dev/null && [ -s \"$run/rl/reward.png\" ] && [ -s \"$run/pretrain/loss.png\" ]"
 out=$("$AHA" train --set rl.loss=ppo9 --set run_dir="$run" 2>&1); rc=$?
 check "unknown loss is a clear error" "[ $rc -ne 0 ] && grep -q ppo9 <<<\"\$out\""
+# 5b. exact resume: 4 steps straight == 2 steps, stop, --resume for 2 more (model, optimizer, metrics)
+rs=(--set run_dir="$run" --set model.dim=32 --set model.moe_hidden=32 --set rl.steps=4 --set rl.checkpoint_every=2
+    --set rl.prompts_per_step=3 --set rl.group_size=4 --set rl.eval_every=0 --set rl.eval_n=2 --set rl.epochs=2
+    --set rl.minibatches=2 --set rl.beta=0.01)
+"$AHA" train "${rs[@]}" > "$tmp/rs1.log" 2>&1 && cp -r "$run/rl/final" "$tmp/straight" &&
+  cp "$run/rl/metrics.jsonl" "$tmp/straight.jsonl" && rm -rf "$run/rl/final" &&
+  "$AHA" train "${rs[@]}" --resume > "$tmp/rs2.log" 2>&1
+rc=$?
+check "resume runs" "[ $rc -eq 0 ] && grep -q 'resuming from' \"$tmp/rs2.log\"" || tail -5 "$tmp/rs2.log"
+check "resumed weights are bit-identical" "cmp -s \"$tmp/straight/model.safetensors\" \"$run/rl/final/model.safetensors\""
+check "resumed optimizer is bit-identical" "cmp -s \"$tmp/straight/optimizer.safetensors\" \"$run/rl/final/optimizer.safetensors\""
+check "resumed metrics continue the run" "[ \$(grep -c '\"reward_mean\"' \"$run/rl/metrics.jsonl\") -eq 4 ] && diff <(sed 's/\"tokens_per_s.*//' \"$tmp/straight.jsonl\") <(sed 's/\"tokens_per_s.*//' \"$run/rl/metrics.jsonl\") > /dev/null"
+out=$("$AHA" train --set run_dir="$tmp/nothing" --set rl.init="$run/pretrain/final" --resume 2>&1); rc=$?
+check "resume without a checkpoint fails clearly" "[ $rc -ne 0 ] && grep -q state.json <<<\"\$out\""
+
 # 6. the R1-Zero template end to end (long prompts), and DAPO with dynamic sampling + overlong shaping
 r1="$tmp/r1zero"
 small=(--set run_dir="$r1" --set task.template=r1zero --set model.max_seq_len=512 --set model.dim=32 --set model.moe_hidden=32)

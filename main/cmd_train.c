@@ -1,7 +1,9 @@
 /* aha train: single-process R1-Zero GRPO on the addition task — sample groups, score them with the
- * rule rewards, update the policy; metrics JSONL, progress line, periodic held-out eval, checkpoints. */
+ * rule rewards, update the policy; metrics JSONL, progress line, periodic held-out eval,
+ * checkpoints. */
 #include "actor/rollout.h"
 #include "core/buf.h"
+#include <cjson/cJSON.h>
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -37,7 +39,7 @@ typedef struct {
     aha_model_t *m;
     aha_grpo_t *trainer;
     aha_kv_t *kv;
-    aha_rollout_t *roll;     /* one group */
+    aha_rollout_t *roll; /* one group */
     aha_metrics_t *metrics;
     int rows, max_len;
     int *tokens, *prompt_len, *total_len, *expert_ids;
@@ -65,11 +67,71 @@ static void train_free(train_t *t) {
     free(t->prompt_lens);
 }
 
-static int run_train(const aha_run_config_t *rc) {
+/* Everything needed to continue bit-exactly: model (with expert biases), optimizer moments, and
+ * state.json with the step and the next training problem. */
+static int save_train_state(const char *dir, const aha_model_t *m, aha_grpo_t *tr, int step,
+                            uint64_t next_prompt) {
+    char path[1100], json[256];
+    AHA_TRY(aha_checkpoint_save(m, dir));
+    snprintf(path, sizeof path, "%s/optimizer.safetensors", dir);
+    AHA_TRY(aha_adamw_save(aha_grpo_optimizer(tr), path));
+    int n = snprintf(json, sizeof json,
+                     "{\n  \"step\": %d,\n  \"policy_version\": %d,\n  \"next_prompt\": %llu\n}\n",
+                     step, step, (unsigned long long)next_prompt);
+    snprintf(path, sizeof path, "%s/state.json", dir);
+    const void *parts[] = {json};
+    const size_t lens[] = {(size_t)n};
+    return aha_write_file_atomic(path, parts, lens, 1);
+}
+
+static int load_train_state(const char *dir, int *step, uint64_t *next_prompt) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/state.json", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return AHA_FAIL(AHA_ERR_IO, "%s: cannot open", path);
+    char buf[512];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    cJSON *o = cJSON_Parse(buf);
+    cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "step"),
+          *p = cJSON_GetObjectItemCaseSensitive(o, "next_prompt");
+    int ok = cJSON_IsNumber(s) && cJSON_IsNumber(p) && s->valuedouble >= 0 && p->valuedouble >= 0;
+    if (ok) *step = (int)s->valuedouble, *next_prompt = (uint64_t)p->valuedouble;
+    cJSON_Delete(o);
+    return ok ? AHA_OK : AHA_FAIL(AHA_ERR_FORMAT, "%s: needs numeric step and next_prompt", path);
+}
+
+/* Keeps the metrics rows up to STEP (a resumed run rewrites what came after). */
+static int truncate_metrics(const char *path, int step) {
+    FILE *in = fopen(path, "r");
+    if (!in) return AHA_OK;
+    aha_buf_t keep = {0};
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, in) > 0) {
+        cJSON *o = cJSON_Parse(line);
+        cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "step");
+        if (cJSON_IsNumber(s) && s->valuedouble <= step) aha_buf_puts(&keep, line);
+        cJSON_Delete(o);
+    }
+    free(line);
+    fclose(in);
+    const void *parts[] = {keep.p ? keep.p : ""};
+    const size_t lens[] = {keep.len};
+    int rc =
+        keep.err ? AHA_FAIL(AHA_ERR_NOMEM, "metrics") : aha_write_file_atomic(path, parts, lens, 1);
+    aha_buf_free(&keep);
+    return rc;
+}
+
+static int run_train(const aha_run_config_t *rc, int resume) {
     char dir[512], path[700], init[600];
     snprintf(dir, sizeof dir, "%s/rl", rc->run_dir);
-    if (rc->rl.init[0]) snprintf(init, sizeof init, "%s", rc->rl.init);
-    else snprintf(init, sizeof init, "%s/pretrain/final", rc->run_dir);
+    if (rc->rl.init[0])
+        snprintf(init, sizeof init, "%s", rc->rl.init);
+    else
+        snprintf(init, sizeof init, "%s/pretrain/final", rc->run_dir);
     AHA_TRY(aha_mkdir_p(dir));
     snprintf(path, sizeof path, "%s/config.yaml", dir);
     AHA_TRY(aha_cfg_save(rc, aha_run_config_fields, aha_run_config_n_fields, path));
@@ -121,8 +183,34 @@ static int run_train(const aha_run_config_t *rc) {
     AHA_TRY_GOTO(rc_, aha_kv_new(t.m, G, t.max_len, &t.kv), done);
     AHA_TRY_GOTO(rc_, aha_rollout_new(t.m, G, t.max_len, rc->rl.r3, &t.roll), done);
     AHA_TRY_GOTO(rc_, aha_grpo_new(t.m, &gc, t.rows, t.max_len, &t.trainer), done);
+    /* resume: the policy, optimizer and data cursor of RUN_DIR/rl/checkpoint; the KL reference (if
+     * any) stays the initial policy the trainer was built from */
+    int start = 0;
+    uint64_t next_prompt = 0; /* train problems are consumed in order: prompt id = index */
+    char ckpt_dir[600];
+    snprintf(ckpt_dir, sizeof ckpt_dir, "%s/checkpoint", dir);
+    if (resume) {
+        aha_model_t *saved = NULL;
+        AHA_TRY_GOTO(rc_, load_train_state(ckpt_dir, &start, &next_prompt), done);
+        AHA_TRY_GOTO(rc_, aha_checkpoint_load(ckpt_dir, &saved), done);
+        if (saved->n_params != t.m->n_params) {
+            aha_model_destroy(&saved);
+            rc_ = AHA_FAIL(AHA_ERR_FORMAT, "%s: model does not match %s", ckpt_dir, init);
+            goto done;
+        }
+        memcpy(t.m->params, saved->params, sizeof(float) * t.m->n_params);
+        if (t.m->expert_bias)
+            memcpy(t.m->expert_bias, saved->expert_bias,
+                   sizeof(float) * (size_t)t.m->cfg.n_layers * t.m->cfg.n_routed_experts);
+        aha_model_destroy(&saved);
+        snprintf(path, sizeof path, "%s/optimizer.safetensors", ckpt_dir);
+        AHA_TRY_GOTO(rc_, aha_adamw_load(aha_grpo_optimizer(t.trainer), path), done);
+        AHA_INFO("resuming from %s at step %d (next problem %llu)", ckpt_dir, start,
+                 (unsigned long long)next_prompt);
+    }
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
-    AHA_TRY_GOTO(rc_, aha_metrics_open(path, 0, &t.metrics), done);
+    if (resume) AHA_TRY_GOTO(rc_, truncate_metrics(path, start), done);
+    AHA_TRY_GOTO(rc_, aha_metrics_open(path, resume, &t.metrics), done);
 
     aha_reward_config_t rcfg;
     reward_config(rc, &rcfg);
@@ -131,19 +219,26 @@ static int run_train(const aha_run_config_t *rc) {
 
     /* base-model eval as step 0 */
     eval_result_t ev;
-    AHA_TRY_GOTO(rc_, run_eval(t.m, rc, rc->rl.eval_n, 1, rc->eval.temperature, rc->eval.top_p,
-                               rc->eval.max_new_tokens, 0, &ev), done);
-    AHA_INFO("step 0 held-out: accuracy %.1f%%  format %.1f%%", 100 * ev.pass1, 100 * ev.format_rate);
-    aha_metrics_num(t.metrics, "step", 0);
-    aha_metrics_num(t.metrics, "policy_version", 0);
-    aha_metrics_num(t.metrics, "eval_accuracy", ev.pass1);
-    aha_metrics_num(t.metrics, "eval_format_rate", ev.format_rate);
-    AHA_TRY_GOTO(rc_, aha_metrics_end_row(t.metrics), done);
+    if (!resume) {
+        AHA_TRY_GOTO(rc_,
+                     run_eval(t.m, rc, rc->rl.eval_n, 1, rc->eval.temperature, rc->eval.top_p,
+                              rc->eval.max_new_tokens, 0, &ev),
+                     done);
+        AHA_INFO("step 0 held-out: accuracy %.1f%%  format %.1f%%", 100 * ev.pass1,
+                 100 * ev.format_rate);
+        aha_metrics_num(t.metrics, "step", 0);
+        aha_metrics_num(t.metrics, "policy_version", 0);
+        aha_metrics_num(t.metrics, "eval_accuracy", ev.pass1);
+        aha_metrics_num(t.metrics, "eval_format_rate", ev.format_rate);
+        AHA_TRY_GOTO(rc_, aha_metrics_end_row(t.metrics), done);
+    }
 
     const int tty = isatty(2);
     const double t0 = now_s();
-    uint64_t next_prompt = 0; /* train problems are consumed in order: prompt id = index */
-    for (int step = 0; step < rc->rl.steps; step++) {
+    const int warmup = (int)(rc->rl.warmup_frac * rc->rl.steps);
+    for (int step = start; step < rc->rl.steps; step++) {
+        aha_grpo_set_lr(t.trainer,
+                        warmup > 0 && step < warmup ? rc->rl.lr * (step + 1) / warmup : rc->rl.lr);
         double ts = now_s(), t_sample = 0, t_train = 0;
         int filled = 0, n_groups_seen = 0, n_zero_std = 0;
         double sum_reward = 0, sum_acc = 0, sum_fmt = 0, sum_len = 0, sum_lang = 0, sum_over = 0;
@@ -165,10 +260,13 @@ static int run_train(const aha_run_config_t *rc) {
                 const uint64_t sid[] = {TRAIN_STREAM, pid, (uint64_t)g};
                 aha_rng_derive(&t.rngs[g], (uint64_t)rc->seed, sid, 3);
             }
-            const aha_gen_config_t gen = {rc->rl.max_new_tokens, (float)rc->rl.temperature, (float)rc->rl.top_p};
+            const aha_gen_config_t gen = {rc->rl.max_new_tokens, (float)rc->rl.temperature,
+                                          (float)rc->rl.top_p};
             double a = now_s();
-            AHA_TRY_GOTO(rc_, aha_generate(t.m, t.kv, (const int *const *)t.prompts, t.prompt_lens,
-                                           t.rngs, &gen, t.roll), done);
+            AHA_TRY_GOTO(rc_,
+                         aha_generate(t.m, t.kv, (const int *const *)t.prompts, t.prompt_lens,
+                                      t.rngs, &gen, t.roll),
+                         done);
             t_sample += now_s() - a;
             float r[1024];
             double mean = 0;
@@ -176,7 +274,8 @@ static int run_train(const aha_run_config_t *rc) {
                 char resp[2048];
                 AHA_TRY_GOTO(rc_, aha_rollout_response_text(t.roll, g, resp, sizeof resp), done);
                 aha_reward_breakdown_t s;
-                aha_reward_score(&rcfg, &rp, resp, t.roll->total_len[g] - t.roll->prompt_len[g], &s);
+                aha_reward_score(&rcfg, &rp, resp, t.roll->total_len[g] - t.roll->prompt_len[g],
+                                 &s);
                 if (rc->rl.random_reward) {
                     aha_rng_t coin;
                     const uint64_t cid[] = {COIN_STREAM, pid, (uint64_t)g};
@@ -195,7 +294,8 @@ static int run_train(const aha_run_config_t *rc) {
             }
             mean /= G;
             int zero_std = 1;
-            for (int g = 0; g < G; g++) zero_std &= r[g] == r[0];
+            for (int g = 0; g < G; g++)
+                zero_std &= r[g] == r[0];
             n_groups_seen++;
             n_zero_std += zero_std;
             if (zero_std && rc->rl.dynamic_sampling) continue;
@@ -223,10 +323,11 @@ static int run_train(const aha_run_config_t *rc) {
         aha_grpo_stats_t gs;
         memset(&gs, 0, sizeof gs);
         int n_tokens = 0;
-        for (int i = 0; i < filled * G; i++) n_tokens += t.total_len[i];
+        for (int i = 0; i < filled * G; i++)
+            n_tokens += t.total_len[i];
         if (filled > 0) {
-            aha_rl_batch_t batch = {filled * G, t.max_len, t.tokens, t.prompt_len, t.total_len,
-                                    t.logp, t.expert_ids, t.adv};
+            aha_rl_batch_t batch = {filled * G,  t.max_len, t.tokens,     t.prompt_len,
+                                    t.total_len, t.logp,    t.expert_ids, t.adv};
             /* expert ids were laid out with a stride of t.rows rows: compact to filled*G */
             if (t.expert_ids && filled * G != t.rows)
                 for (int l = 1; l < L; l++)
@@ -272,7 +373,8 @@ static int run_train(const aha_run_config_t *rc) {
             for (int l = 0; l < L; l++) {
                 if (!aha_model_layer_is_moe(&t.m->cfg, l)) continue;
                 double mx = 0, sum = 0;
-                for (int e = 0; e < E; e++) mx = fmax(mx, load[l * E + e]), sum += load[l * E + e];
+                for (int e = 0; e < E; e++)
+                    mx = fmax(mx, load[l * E + e]), sum += load[l * E + e];
                 if (sum > 0) worst = fmax(worst, mx / sum);
                 for (int e = 0; e < E && sum > 0; e++) { /* share of routed tokens per expert */
                     char key[48];
@@ -282,29 +384,36 @@ static int run_train(const aha_run_config_t *rc) {
             }
             aha_metrics_num(t.metrics, "expert_load_max_share", worst);
         }
-        int do_eval = (rc->rl.eval_every > 0 && version % rc->rl.eval_every == 0) || version == rc->rl.steps;
+        int do_eval =
+            (rc->rl.eval_every > 0 && version % rc->rl.eval_every == 0) || version == rc->rl.steps;
         if (do_eval) {
-            AHA_TRY_GOTO(rc_, run_eval(t.m, rc, rc->rl.eval_n, 1, rc->eval.temperature, rc->eval.top_p,
-                                       rc->eval.max_new_tokens, 0, &ev), done);
+            AHA_TRY_GOTO(rc_,
+                         run_eval(t.m, rc, rc->rl.eval_n, 1, rc->eval.temperature, rc->eval.top_p,
+                                  rc->eval.max_new_tokens, 0, &ev),
+                         done);
             aha_metrics_num(t.metrics, "eval_accuracy", ev.pass1);
             aha_metrics_num(t.metrics, "eval_format_rate", ev.format_rate);
         }
         AHA_TRY_GOTO(rc_, aha_metrics_end_row(t.metrics), done);
-        double eta = (now_s() - t0) / version * (rc->rl.steps - version);
+        double eta = (now_s() - t0) / (version - start) * (rc->rl.steps - version);
         char evs[64] = "";
         if (do_eval) snprintf(evs, sizeof evs, "  eval acc %.1f%%", 100 * ev.pass1);
         if (tty)
-            fprintf(stderr, "\r[grpo] step %d/%d  reward %.3f  acc %.1f%%  fmt %.1f%%  len %.1f  clip %.3f%s  eta %.0fs   ",
+            fprintf(stderr,
+                    "\r[grpo] step %d/%d  reward %.3f  acc %.1f%%  fmt %.1f%%  len %.1f  clip "
+                    "%.3f%s  eta %.0fs   ",
                     version, rc->rl.steps, sum_reward / n_scored, 100 * sum_acc / n_scored,
                     100 * sum_fmt / n_scored, sum_len / n_scored, gs.clip_frac, evs, eta);
         else
-            AHA_INFO("step %d/%d reward %.3f acc %.1f%% fmt %.1f%% len %.1f kl %.4f clip %.3f%s eta %.0fs",
+            AHA_INFO("step %d/%d reward %.3f acc %.1f%% fmt %.1f%% len %.1f kl %.4f clip %.3f%s "
+                     "eta %.0fs",
                      version, rc->rl.steps, sum_reward / n_scored, 100 * sum_acc / n_scored,
                      100 * sum_fmt / n_scored, sum_len / n_scored, gs.kl, gs.clip_frac, evs, eta);
         if (tty && do_eval) fputc('\n', stderr);
         if (version % rc->rl.checkpoint_every == 0 || version == rc->rl.steps) {
-            snprintf(path, sizeof path, "%s/%s", dir, version == rc->rl.steps ? "final" : "checkpoint");
-            AHA_TRY_GOTO(rc_, aha_checkpoint_save(t.m, path), done);
+            snprintf(path, sizeof path, "%s/%s", dir,
+                     version == rc->rl.steps ? "final" : "checkpoint");
+            AHA_TRY_GOTO(rc_, save_train_state(path, t.m, t.trainer, version, next_prompt), done);
         }
     }
     if (tty) fputc('\n', stderr);
@@ -318,16 +427,25 @@ int cmd_train(int argc, char **argv) {
     cli_common_t cli;
     int rc = cli_parse_common(argc, argv, &cli);
     if (rc < 0) return cli_fail(rc);
-    if (cli.n_rest > 0) return cli_fail(AHA_FAIL(AHA_ERR_ARG, "train: unknown option '%s'", cli.rest[0]));
+    int resume = 0;
+    for (int i = 0; i < cli.n_rest; i++) {
+        if (!strcmp(cli.rest[i], "--resume"))
+            resume = 1;
+        else
+            return cli_fail(AHA_FAIL(AHA_ERR_ARG, "train: unknown option '%s'", cli.rest[i]));
+    }
     if (cli.help) {
-        printf("usage: aha train [CONFIG] [--set key=value]...\n"
-               "GRPO from rl.init (default RUN_DIR/pretrain/final). config keys:\n");
+        printf("usage: aha train [CONFIG] [--set key=value]... [--resume]\n"
+               "GRPO from rl.init (default RUN_DIR/pretrain/final).\n"
+               "  --resume  continue bit-exactly from RUN_DIR/rl/checkpoint (model, optimizer, "
+               "step, data cursor)\n"
+               "config keys:\n");
         aha_cfg_print_help(aha_run_config_fields, aha_run_config_n_fields);
         return 0;
     }
     aha_run_config_t rcfg;
     rc = aha_run_config_load(cli.config, cli.overrides, cli.n_overrides, &rcfg);
     if (rc < 0) return cli_fail(rc);
-    rc = run_train(&rcfg);
+    rc = run_train(&rcfg, resume);
     return rc < 0 ? cli_fail(rc) : 0;
 }
