@@ -6,7 +6,9 @@
 #include "learner/optim.h"
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 
 int main(void) {
@@ -42,6 +44,22 @@ int main(void) {
     printf("adamw vs torch: max rel err %.3g after %d steps\n", e, STEPS);
     CHECK(e < 1e-5, "adamw trajectory differs from torch: %g", e);
     CHECK(opt->t == STEPS, "step count %lld", (long long)opt->t);
+    /* save / load round trip, and a wrong-size file is refused without touching the optimizer */
+    char path[] = "/tmp/aha_adamw_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0, "mkstemp");
+    if (fd >= 0) close(fd);
+    CHECK(aha_adamw_save(opt, path) == 0, "save: %s", aha_last_error());
+    aha_adamw_t *back = NULL, *small = NULL;
+    CHECK(aha_adamw_new(N, &back) == 0 && aha_adamw_load(back, path) == 0, "load: %s", aha_last_error());
+    CHECK(back && back->t == opt->t && !memcmp(back->m, opt->m, sizeof(float) * N) &&
+              !memcmp(back->v, opt->v, sizeof(float) * N),
+          "moments and step restored bit-exactly");
+    CHECK(aha_adamw_new(N - 1, &small) == 0 && aha_adamw_load(small, path) == AHA_ERR_FORMAT && small->t == 0,
+          "size mismatch refused");
+    remove(path);
+    aha_adamw_destroy(&back);
+    aha_adamw_destroy(&small);
     aha_adamw_destroy(&opt);
     CHECK(opt == NULL, "destroy must NULL the pointer");
 
