@@ -56,6 +56,28 @@ int cli_parse_common(int argc, char **argv, cli_common_t *o) {
     return AHA_OK;
 }
 
+int cli_config_command(int argc, char **argv, const char *usage, const char *flag,
+                       int (*run)(const aha_run_config_t *rc, int flag)) {
+    cli_common_t cli;
+    int rc = cli_parse_common(argc, argv, &cli);
+    if (rc < 0) return cli_fail(rc);
+    int flag_given = 0;
+    for (int i = 0; i < cli.n_rest; i++) {
+        if (flag && !strcmp(cli.rest[i], flag)) flag_given = 1;
+        else return cli_fail(AHA_FAIL(AHA_ERR_ARG, "unknown option '%s' (see --help)", cli.rest[i]));
+    }
+    if (cli.help) {
+        fputs(usage, stdout);
+        printf("config keys:\n");
+        aha_cfg_print_help(aha_run_config_fields, aha_run_config_n_fields);
+        return 0;
+    }
+    aha_run_config_t cfg;
+    rc = aha_run_config_load(cli.config, cli.overrides, cli.n_overrides, &cfg);
+    if (rc >= 0) rc = run(&cfg, flag_given);
+    return rc < 0 ? cli_fail(rc) : 0;
+}
+
 double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -205,24 +205,9 @@ done:
 }
 
 int cmd_pretrain(int argc, char **argv) {
-    cli_common_t cli;
-    int rc = cli_parse_common(argc, argv, &cli);
-    if (rc < 0) return cli_fail(rc);
-    int cached_ok = 0;
-    for (int i = 0; i < cli.n_rest; i++) {
-        if (!strcmp(cli.rest[i], "--cached-ok")) cached_ok = 1;
-        else return cli_fail(AHA_FAIL(AHA_ERR_ARG, "pretrain: unknown option '%s'", cli.rest[i]));
-    }
-    if (cli.help) {
-        printf("usage: aha pretrain [CONFIG] [--set key=value]... [--cached-ok]\n"
-               "  --cached-ok  reuse RUN_DIR/pretrain/final if it was trained with the same config\n\n"
-               "config keys:\n");
-        aha_cfg_print_help(aha_run_config_fields, aha_run_config_n_fields);
-        return 0;
-    }
-    aha_run_config_t rcfg;
-    rc = aha_run_config_load(cli.config, cli.overrides, cli.n_overrides, &rcfg);
-    if (rc < 0) return cli_fail(rc);
-    rc = run_pretrain(&rcfg, cached_ok);
-    return rc < 0 ? cli_fail(rc) : 0;
+    return cli_config_command(
+        argc, argv,
+        "usage: aha pretrain [CONFIG] [--set key=value]... [--cached-ok]\n"
+        "  --cached-ok  reuse RUN_DIR/pretrain/final if it was trained with the same config\n\n",
+        "--cached-ok", run_pretrain);
 }

@@ -424,28 +424,11 @@ done:
 }
 
 int cmd_train(int argc, char **argv) {
-    cli_common_t cli;
-    int rc = cli_parse_common(argc, argv, &cli);
-    if (rc < 0) return cli_fail(rc);
-    int resume = 0;
-    for (int i = 0; i < cli.n_rest; i++) {
-        if (!strcmp(cli.rest[i], "--resume"))
-            resume = 1;
-        else
-            return cli_fail(AHA_FAIL(AHA_ERR_ARG, "train: unknown option '%s'", cli.rest[i]));
-    }
-    if (cli.help) {
-        printf("usage: aha train [CONFIG] [--set key=value]... [--resume]\n"
-               "GRPO from rl.init (default RUN_DIR/pretrain/final).\n"
-               "  --resume  continue bit-exactly from RUN_DIR/rl/checkpoint (model, optimizer, "
-               "step, data cursor)\n"
-               "config keys:\n");
-        aha_cfg_print_help(aha_run_config_fields, aha_run_config_n_fields);
-        return 0;
-    }
-    aha_run_config_t rcfg;
-    rc = aha_run_config_load(cli.config, cli.overrides, cli.n_overrides, &rcfg);
-    if (rc < 0) return cli_fail(rc);
-    rc = run_train(&rcfg, resume);
-    return rc < 0 ? cli_fail(rc) : 0;
+    return cli_config_command(
+        argc, argv,
+        "usage: aha train [CONFIG] [--set key=value]... [--resume]\n"
+        "GRPO from rl.init (default RUN_DIR/pretrain/final).\n"
+        "  --resume  continue bit-exactly from RUN_DIR/rl/checkpoint (model, optimizer, step, "
+        "data cursor)\n\n",
+        "--resume", run_train);
 }
