@@ -8,6 +8,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "learner/group_batch.h"
 #include "learner/grpo.h"
 #include "main/cmd.h"
 #include "model/checkpoint.h"
@@ -41,9 +42,8 @@ typedef struct {
     aha_kv_t *kv;
     aha_rollout_t *roll; /* one group */
     aha_metrics_t *metrics;
-    int rows, max_len;
-    int *tokens, *prompt_len, *total_len, *expert_ids;
-    float *logp, *reward, *adv;
+    aha_group_batch_t *batch;
+    int max_len;
     aha_rng_t *rngs;
     int **prompts;
     int *prompt_lens;
@@ -55,13 +55,7 @@ static void train_free(train_t *t) {
     aha_rollout_destroy(&t->roll);
     aha_metrics_close(&t->metrics);
     aha_model_destroy(&t->m);
-    free(t->tokens);
-    free(t->prompt_len);
-    free(t->total_len);
-    free(t->expert_ids);
-    free(t->logp);
-    free(t->reward);
-    free(t->adv);
+    aha_group_batch_destroy(&t->batch);
     free(t->rngs);
     free(t->prompts);
     free(t->prompt_lens);
@@ -161,28 +155,22 @@ static int run_train(const aha_run_config_t *rc, int resume) {
 
     AHA_TRY_GOTO(rc_, aha_checkpoint_load(init, &t.m), done);
     const int G = rc->rl.group_size, P = rc->rl.prompts_per_step;
-    t.rows = G * P;
     t.max_len = t.m->cfg.max_seq_len;
     const int L = t.m->cfg.n_layers, K = t.m->cfg.n_routed_experts > 0 ? t.m->cfg.top_k : 0;
-    const size_t cells = (size_t)t.rows * t.max_len;
-    t.tokens = malloc(sizeof(int) * cells);
-    t.logp = malloc(sizeof(float) * cells);
-    t.prompt_len = malloc(sizeof(int) * t.rows);
-    t.total_len = malloc(sizeof(int) * t.rows);
-    t.reward = malloc(sizeof(float) * t.rows);
-    t.adv = malloc(sizeof(float) * t.rows);
     t.rngs = malloc(sizeof(aha_rng_t) * G);
     t.prompts = malloc(sizeof(int *) * G);
     t.prompt_lens = malloc(sizeof(int) * G);
-    if (rc->rl.r3 && K > 0) t.expert_ids = malloc(sizeof(int) * (size_t)L * cells * K);
-    if (!t.tokens || !t.logp || !t.prompt_len || !t.total_len || !t.reward || !t.adv || !t.rngs ||
-        !t.prompts || !t.prompt_lens || (rc->rl.r3 && K > 0 && !t.expert_ids)) {
+    if (!t.rngs || !t.prompts || !t.prompt_lens) {
         rc_ = AHA_FAIL(AHA_ERR_NOMEM, "train buffers");
         goto done;
     }
+    const aha_group_batch_config_t bc = {rc->rl.normalize_std, (float)rc->rl.adv_eps,
+                                         rc->rl.dynamic_sampling};
+    AHA_TRY_GOTO(rc_, aha_group_batch_new(P, G, t.max_len, L, K, rc->rl.r3 && K > 0, &bc, &t.batch),
+                 done);
     AHA_TRY_GOTO(rc_, aha_kv_new(t.m, G, t.max_len, &t.kv), done);
     AHA_TRY_GOTO(rc_, aha_rollout_new(t.m, G, t.max_len, rc->rl.r3, &t.roll), done);
-    AHA_TRY_GOTO(rc_, aha_grpo_new(t.m, &gc, t.rows, t.max_len, &t.trainer), done);
+    AHA_TRY_GOTO(rc_, aha_grpo_new(t.m, &gc, G * P, t.max_len, &t.trainer), done);
     /* resume: the policy, optimizer and data cursor of RUN_DIR/rl/checkpoint; the KL reference (if
      * any) stays the initial policy the trainer was built from */
     int start = 0;
@@ -240,10 +228,10 @@ static int run_train(const aha_run_config_t *rc, int resume) {
         aha_grpo_set_lr(t.trainer,
                         warmup > 0 && step < warmup ? rc->rl.lr * (step + 1) / warmup : rc->rl.lr);
         double ts = now_s(), t_sample = 0, t_train = 0;
-        int filled = 0, n_groups_seen = 0, n_zero_std = 0;
+        aha_group_batch_reset(t.batch);
         double sum_reward = 0, sum_acc = 0, sum_fmt = 0, sum_len = 0, sum_lang = 0, sum_over = 0;
         int n_scored = 0;
-        for (int round = 0; filled < P; round++) {
+        for (int round = 0; !aha_group_batch_full(t.batch); round++) {
             if (round >= P + (rc->rl.dynamic_sampling ? rc->rl.max_resample_rounds * P : 0)) break;
             const uint64_t pid = next_prompt++;
             aha_task_problem_t prob;
@@ -269,7 +257,6 @@ static int run_train(const aha_run_config_t *rc, int resume) {
                          done);
             t_sample += now_s() - a;
             float r[1024];
-            double mean = 0;
             for (int g = 0; g < G; g++) {
                 char resp[2048];
                 AHA_TRY_GOTO(rc_, aha_rollout_response_text(t.roll, g, resp, sizeof resp), done);
@@ -283,7 +270,6 @@ static int run_train(const aha_run_config_t *rc, int resume) {
                     s.total = aha_rng_uniform(&coin) < 0.5f ? 1.0 : 0.0;
                 }
                 r[g] = (float)s.total;
-                mean += s.total;
                 sum_reward += s.total;
                 sum_acc += s.accuracy;
                 sum_fmt += s.format;
@@ -292,48 +278,16 @@ static int run_train(const aha_run_config_t *rc, int resume) {
                 sum_len += t.roll->total_len[g] - t.roll->prompt_len[g];
                 n_scored++;
             }
-            mean /= G;
-            int zero_std = 1;
-            for (int g = 0; g < G; g++)
-                zero_std &= r[g] == r[0];
-            n_groups_seen++;
-            n_zero_std += zero_std;
-            if (zero_std && rc->rl.dynamic_sampling) continue;
-            /* copy the group into the batch */
-            float adv[1024];
-            aha_group_advantages(r, G, rc->rl.normalize_std, (float)rc->rl.adv_eps, adv);
-            for (int g = 0; g < G; g++) {
-                int row = filled * G + g;
-                memcpy(t.tokens + (size_t)row * t.max_len, t.roll->tokens + (size_t)g * t.max_len,
-                       sizeof(int) * t.max_len);
-                memcpy(t.logp + (size_t)row * t.max_len, t.roll->logprobs + (size_t)g * t.max_len,
-                       sizeof(float) * t.max_len);
-                t.prompt_len[row] = t.roll->prompt_len[g];
-                t.total_len[row] = t.roll->total_len[g];
-                t.reward[row] = r[g];
-                t.adv[row] = adv[g];
-                if (t.expert_ids)
-                    for (int l = 0; l < L; l++)
-                        memcpy(t.expert_ids + (((size_t)l * t.rows + row) * t.max_len) * K,
-                               t.roll->expert_ids + (((size_t)l * G + g) * t.max_len) * K,
-                               sizeof(int) * (size_t)t.max_len * K);
-            }
-            filled++;
+            AHA_TRY_GOTO(rc_, aha_group_batch_add(t.batch, t.roll, r), done);
         }
         aha_grpo_stats_t gs;
         memset(&gs, 0, sizeof gs);
+        aha_rl_batch_t batch;
+        aha_group_batch_view(t.batch, &batch);
         int n_tokens = 0;
-        for (int i = 0; i < filled * G; i++)
-            n_tokens += t.total_len[i];
-        if (filled > 0) {
-            aha_rl_batch_t batch = {filled * G,  t.max_len, t.tokens,     t.prompt_len,
-                                    t.total_len, t.logp,    t.expert_ids, t.adv};
-            /* expert ids were laid out with a stride of t.rows rows: compact to filled*G */
-            if (t.expert_ids && filled * G != t.rows)
-                for (int l = 1; l < L; l++)
-                    memmove(t.expert_ids + (size_t)l * filled * G * t.max_len * K,
-                            t.expert_ids + (size_t)l * t.rows * t.max_len * K,
-                            sizeof(int) * (size_t)filled * G * t.max_len * K);
+        for (int i = 0; i < batch.n_seq; i++)
+            n_tokens += batch.total_len[i];
+        if (batch.n_seq > 0) {
             double a = now_s();
             AHA_TRY_GOTO(rc_, aha_grpo_step(t.trainer, &batch, &gs), done);
             t_train = now_s() - a;
@@ -353,7 +307,8 @@ static int run_train(const aha_run_config_t *rc, int resume) {
         aha_metrics_num(t.metrics, "kl", gs.kl);
         aha_metrics_num(t.metrics, "entropy", gs.entropy);
         aha_metrics_num(t.metrics, "clip_frac", gs.clip_frac);
-        aha_metrics_num(t.metrics, "zero_std_frac", (double)n_zero_std / n_groups_seen);
+        aha_metrics_num(t.metrics, "zero_std_frac",
+                        (double)aha_group_batch_zero_std(t.batch) / aha_group_batch_seen(t.batch));
         aha_metrics_num(t.metrics, "staleness_mean", 0);
         aha_metrics_num(t.metrics, "tokens_per_s", n_tokens / dt);
         aha_metrics_num(t.metrics, "learner_busy_frac", t_train / dt);
@@ -362,10 +317,10 @@ static int run_train(const aha_run_config_t *rc, int resume) {
         aha_metrics_num(t.metrics, "ratio_mean", gs.ratio_mean);
         aha_metrics_num(t.metrics, "ppo_kl", gs.approx_kl);
         aha_metrics_num(t.metrics, "logp_mismatch_max", gs.logp_diff_max);
-        aha_metrics_num(t.metrics, "groups_used", filled);
+        aha_metrics_num(t.metrics, "groups_used", aha_group_batch_groups(t.batch));
         aha_metrics_num(t.metrics, "sample_s", t_sample);
         aha_metrics_num(t.metrics, "train_s", t_train);
-        if (K > 0 && filled > 0) {
+        if (K > 0 && batch.n_seq > 0) {
             /* routed load of the last update: max share of one expert, worst MoE layer */
             const float *load = aha_grpo_expert_load(t.trainer);
             const int E = t.m->cfg.n_routed_experts;

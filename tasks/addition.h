@@ -1,64 +1,106 @@
 /* tasks/addition.h — multi-digit addition problems, R1-Zero prompts, carry traces and the
  * pretraining corpus.
  *
- * Problems are a pure function of (seed, split, index): train and test are disjoint (a problem
- * belongs to the test split iff a hash of (a, b) falls in the test fraction; each split's
- * generator rejects the other's problems), so held-out accuracy is honest.
+ * PROBLEMS are a pure function of (seed, split, index): attempt k draws from the RNG stream
+ * aha_rng_derive(seed, {tag, split, index, k}); each operand first draws its digit count uniformly
+ * in [min_digits, max_digits], then a value uniformly among the numbers with exactly that many
+ * digits (no leading zeros; 0 counts as a 1-digit number). Train and test are disjoint: a problem
+ * is in the test split iff splitmix64(splitmix64(a) ^ b) mod 1e6 < test_fraction * 1e6 (it depends
+ * on (a, b) and test_fraction only, not on the seed or the digit range), and each split's
+ * generator rejects the other split's problems (k = 0, 1, ...), so held-out accuracy is honest.
  *
- * Text formats (tokenizer spellings):
+ * TEXT FORMATS (tokenizer spellings):
  *   prompt:   "<bos><|User|>57+68<|Assistant|>"
  *   response: "<think>7+8=15;5+6+1=12;</think><answer>125</answer><eos>"
- * The trace walks the columns from the least significant digit; each step lists the column's digits
- * that exist (a shorter operand contributes none), then "+1" if a carry comes in, then "=" and the
- * two-digit column sum: 123+9 -> "3+9=12;2+1=03;1=01;" (answer 132). A final carry becomes the
- * leading digit of the answer. */
+ * The trace has one step per column of the longer operand, least significant first. A step is
+ *     TERMS "=" SS ";"
+ * where TERMS are, in this order and joined by '+': a's digit of the column (if a has one), b's
+ * digit (if b has one), and "1" if a carry comes in from the previous column; SS is the column sum
+ * as exactly two digits (carry-out digit, then the answer's digit). A shorter operand contributes
+ * no term (not a 0), so a column can have a single term:
+ *     123+9  -> "3+9=12;2+1=03;1=01;"      answer 132
+ *     999+1  -> "9+1=10;9+1=10;9+1=10;"    answer 1000 (the final carry is the leading digit)
+ *     0+0    -> "0+0=00;"                  answer 0
+ * The answer is the concatenation of the sums' second digits (most significant first), preceded by
+ * the last carry when it is 1, written without leading zeros. */
 #ifndef AHA_TASKS_ADDITION_H
 #define AHA_TASKS_ADDITION_H
 #include <stddef.h>
 #include <stdint.h>
 #include "core/rng.h"
 
+#define AHA_ADD_MAX_DIGITS 12 /* per operand; sums fit in 13 digits */
+
 typedef struct {
-    int64_t a, b;
+    int64_t a, b; /* 0 <= a, b < 10^AHA_ADD_MAX_DIGITS */
 } aha_add_problem_t;
 
 enum { AHA_SPLIT_TRAIN = 0, AHA_SPLIT_TEST = 1 };
 
 typedef struct {
-    int min_digits, max_digits; /* digits of each operand, 1..12 */
-    double test_fraction;       /* share of the problem space reserved for test, e.g. 0.1 */
+    int min_digits, max_digits; /* digits of each operand, 1 <= min <= max <= AHA_ADD_MAX_DIGITS */
+    double test_fraction;       /* share of the problem space reserved for test, in (0, 1), e.g. 0.1 */
 } aha_add_config_t;
 
-/* The index-th problem of SPLIT for SEED. Deterministic. */
+/* The index-th problem of SPLIT (AHA_SPLIT_TRAIN / AHA_SPLIT_TEST) for SEED; deterministic.
+ * AHA_ERR_CONFIG for a bad config, AHA_ERR_ARG for an unknown split, AHA_ERR_STATE if no problem of
+ * the split is found in 2^20 attempts (the split is empty or tiny for this digit range). */
 int aha_add_problem(const aha_add_config_t *cfg, uint64_t seed, int split, uint64_t index,
                     aha_add_problem_t *out);
-/* 1 if the problem belongs to the test split. */
+/* 1 if the problem belongs to the test split for cfg->test_fraction, else 0. */
 int aha_add_is_test(const aha_add_config_t *cfg, const aha_add_problem_t *p);
-/* Writes the prompt text (see above) into buf; AHA_ERR_RANGE if it does not fit. */
+/* Writes the prompt text (see above) into buf (NUL-terminated). AHA_ERR_ARG for operands outside
+ * [0, 10^12); AHA_ERR_RANGE if it does not fit in CAP bytes (buf untouched then). */
 int aha_add_prompt(const aha_add_problem_t *p, char *buf, size_t cap);
-/* Writes the correct response text (trace + answer + <eos>). */
+/* Writes the correct response text (think trace + answer + <eos>) into buf; errors as for
+ * aha_add_prompt. */
 int aha_add_response(const aha_add_problem_t *p, char *buf, size_t cap);
 
-/* Integer inside the first "<answer>…</answer>" of RESPONSE (digits, optional leading '-', 1..18
- * digits); AHA_ERR_FORMAT otherwise. Does not check the rest of the format. */
+/* Integer inside the first "<answer>" of RESPONSE and the first "</answer>" after it: optional
+ * leading '-', then 1..18 decimal digits, nothing else (no spaces, no '+'). AHA_ERR_FORMAT
+ * otherwise (no tag, unclosed, empty, other characters, too many digits) — later answer tags are not
+ * consulted. Does not check the rest of the format. AHA_ERR_ARG for NULL arguments. */
 int aha_add_parse_answer(const char *response, int64_t *out);
 
-/* Pretraining corpus mix. Each document = prompt + one response. A document is malformed with
- * probability p_malformed (one of: unclosed think, missing <answer>, duplicated answer, text after
- * </answer>, answer before think) applied on top of its kind; the kind is direct with probability
- * p_direct / (p_direct + p_trace), else a trace. Direct answers are correct with probability
- * p_direct_correct (else a plausible wrong number); traces carry one column mistake (sum off by
- * one, the rest of the trace and the answer follow it) with probability p_trace_mistake. */
+/* PRETRAINING CORPUS. Document INDEX for SEED is "<prompt><response>" for a train-split problem drawn
+ * from its own stream (tag differs from aha_add_problem's, so corpus problems are not the RL
+ * prompts in the same order; they are never test problems). Three independent draws per document:
+ *
+ *   kind       direct with probability p_direct / (p_direct + p_trace), else trace
+ *   content    direct: correct with probability p_direct_correct, else a plausible wrong number
+ *                      (one digit moved by 1 or 2, one digit dropped, or +-10^k as from a
+ *                      forgotten / spurious carry; never negative, never the right sum)
+ *              trace:  with probability p_trace_mistake exactly one column is wrong — its sum
+ *                      off by one, or (when a carry comes in) the carry ignored; the later columns
+ *                      carry what the wrong sum implies and the answer is the one the trace
+ *                      spells, so it is wrong — else the correct trace
+ *   malformed  with probability p_malformed, independently of kind and content, the format is
+ *              broken in one way, uniformly among those that apply:
+ *                unclosed think     "<think>T<answer>V</answer><eos>" (direct: "<think><answer>…")
+ *                missing answer tag "<answer>" or "</answer>" dropped (one of the two)
+ *                duplicated answer  "…<answer>V</answer><answer>V</answer><eos>"
+ *                text after answer  "…<answer>V</answer>D<eos>" (D: 1-3 digits)
+ *                answer first       "<answer>V</answer><think>T</think><eos>" (traces only)
+ *              The value V is unchanged, so malformation is orthogonal to correctness.
+ *
+ * Well-formed documents are then "<answer>V</answer><eos>" (direct) or
+ * "<think>T</think><answer>V</answer><eos>" (trace). With the defaults (DESIGN §5: 40% direct, 25%
+ * of them correct; 60% traces, 25% of them with one mistake; 10% malformed) the shares over all
+ * documents are: 36% well-formed direct (9% correct, 27% wrong), 54% well-formed traces (40.5%
+ * correct, 13.5% wrong), 10% malformed (4% from direct, 6% from traces). */
 typedef struct {
-    double p_direct;      /* "<answer>N</answer><eos>" with no think block */
+    double p_direct;         /* weight of "<answer>N</answer><eos>" with no think block */
     double p_direct_correct; /* of direct answers, share that is correct (rest: plausible wrong) */
-    double p_trace;       /* full think trace + answer */
-    double p_trace_mistake; /* of traces, share with one injected column mistake (answer follows the mistake) */
-    double p_malformed;   /* tags dropped / unclosed / duplicated */
+    double p_trace;          /* weight of full think trace + answer */
+    double p_trace_mistake;  /* of traces, share with one injected column mistake */
+    double p_malformed;      /* share of all documents with a broken format */
 } aha_corpus_config_t;
 
+/* The DESIGN §5 mix: 0.4 / 0.25 / 0.6 / 0.25 / 0.1. */
 void aha_corpus_config_default(aha_corpus_config_t *cfg);
-/* Writes document number INDEX of the corpus for SEED (a train-split problem) into buf. */
+/* Writes document number INDEX of the corpus for SEED into buf (NUL-terminated); deterministic.
+ * AHA_ERR_CONFIG if a probability is outside [0, 1] or p_direct + p_trace is 0, errors of
+ * aha_add_problem for ACFG, AHA_ERR_RANGE if it does not fit in CAP bytes (buf untouched then). */
 int aha_corpus_document(const aha_corpus_config_t *ccfg, const aha_add_config_t *acfg,
                         uint64_t seed, uint64_t index, char *buf, size_t cap);
 
