@@ -1,10 +1,20 @@
+/* tasks/addition.c — addition problems, carry traces, answer parsing and the pretraining corpus
+ * (formats and the corpus mix are specified in addition.h). */
 #include "tasks/addition.h"
 #include "core/err.h"
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-enum { STREAM_PROBLEM = 0xADD, STREAM_CORPUS = 0xC0B5 };
+/* Stream tags: the first id of every aha_rng_derive() tuple used here. */
+enum { STREAM_PROBLEM = 0xADD, STREAM_CORPUS = 0xC0B5, STREAM_CORPUS_PROBLEM = 0xC0B6 };
 
+#define MAX_ATTEMPTS (1u << 20)
+#define TEXT_MAX 1024 /* scratch for one document; the longest is ~250 bytes */
+
+static const int64_t k_max_operand = 1000000000000LL; /* 10^AHA_ADD_MAX_DIGITS */
+
+/* splitmix64 finaliser (with the golden-ratio increment): a bijective 64-bit mixer. */
 static uint64_t mix64(uint64_t z) {
     z += 0x9E3779B97F4A7C15ull;
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -18,22 +28,68 @@ static int64_t pow10i(int d) {
     return p;
 }
 
+/* Decimal digits of v >= 0 (0 has one). */
 static int ndigits(int64_t v) {
     int n = 1;
     while (v >= 10) v /= 10, n++;
     return n;
 }
 
+/* ---- small string builder: appends until full, then remembers the overflow ---- */
+
+typedef struct {
+    char *p;
+    size_t cap, len;
+    int overflow;
+} sb_t;
+
+static void sb_printf(sb_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sb_t *s, const char *fmt, ...) {
+    if (s->overflow) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(s->p + s->len, s->cap - s->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= s->cap - s->len) {
+        s->overflow = 1;
+        s->p[s->len] = 0;
+    } else {
+        s->len += (size_t)n;
+    }
+}
+
+/* Copies the finished text of S into buf (cap bytes) or fails without touching buf. */
+static int sb_emit(const sb_t *s, char *buf, size_t cap, const char *what) {
+    if (s->overflow) return AHA_FAIL(AHA_ERR_RANGE, "addition: %s exceeds the internal %zu-byte limit", what, s->cap);
+    if (!buf || s->len + 1 > cap)
+        return AHA_FAIL(AHA_ERR_RANGE, "addition: %s needs %zu bytes, capacity is %zu", what, s->len + 1, cap);
+    memcpy(buf, s->p, s->len + 1);
+    return AHA_OK;
+}
+
+/* ---- problems ---- */
+
 static int check_cfg(const aha_add_config_t *c) {
-    if (c->min_digits < 1 || c->max_digits > 12 || c->min_digits > c->max_digits)
-        return AHA_FAIL(AHA_ERR_CONFIG, "addition: digits must satisfy 1 <= min (%d) <= max (%d) <= 12",
-                        c->min_digits, c->max_digits);
+    if (!c) return AHA_FAIL(AHA_ERR_ARG, "addition: NULL config");
+    if (c->min_digits < 1 || c->max_digits > AHA_ADD_MAX_DIGITS || c->min_digits > c->max_digits)
+        return AHA_FAIL(AHA_ERR_CONFIG, "addition: digits must satisfy 1 <= min (%d) <= max (%d) <= %d",
+                        c->min_digits, c->max_digits, AHA_ADD_MAX_DIGITS);
     if (!(c->test_fraction > 0 && c->test_fraction < 1))
         return AHA_FAIL(AHA_ERR_CONFIG, "addition: test_fraction %g must be in (0, 1)", c->test_fraction);
     return AHA_OK;
 }
 
+static int check_problem(const aha_add_problem_t *p) {
+    if (!p) return AHA_FAIL(AHA_ERR_ARG, "addition: NULL problem");
+    if (p->a < 0 || p->b < 0 || p->a >= k_max_operand || p->b >= k_max_operand)
+        return AHA_FAIL(AHA_ERR_ARG, "addition: operands %lld, %lld outside [0, 10^%d)", (long long)p->a,
+                        (long long)p->b, AHA_ADD_MAX_DIGITS);
+    return AHA_OK;
+}
+
+/* Returns 1 if the problem is in the test split, 0 otherwise (also for NULL arguments). */
 int aha_add_is_test(const aha_add_config_t *cfg, const aha_add_problem_t *p) {
+    if (!cfg || !p) return 0;
     uint64_t h = mix64(mix64((uint64_t)p->a) ^ (uint64_t)p->b);
     return (double)(h % 1000000u) < cfg->test_fraction * 1e6;
 }
@@ -44,103 +100,134 @@ static int64_t draw_operand(aha_rng_t *r, const aha_add_config_t *c) {
     return lo + (int64_t)aha_rng_below(r, (uint64_t)(hi - lo + 1));
 }
 
-int aha_add_problem(const aha_add_config_t *cfg, uint64_t seed, int split, uint64_t index,
-                    aha_add_problem_t *out) {
+/* Problem INDEX of SPLIT from the streams (seed, {tag, split, index, attempt}). */
+static int draw_problem(const aha_add_config_t *cfg, uint64_t seed, uint64_t tag, int split, uint64_t index,
+                        aha_add_problem_t *out) {
     AHA_TRY(check_cfg(cfg));
     if (split != AHA_SPLIT_TRAIN && split != AHA_SPLIT_TEST)
         return AHA_FAIL(AHA_ERR_ARG, "addition: unknown split %d", split);
-    for (uint64_t attempt = 0; attempt < 100000; attempt++) {
-        const uint64_t ids[] = {STREAM_PROBLEM, (uint64_t)split, index, attempt};
+    if (!out) return AHA_FAIL(AHA_ERR_ARG, "addition: NULL output");
+    for (uint64_t attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        const uint64_t ids[] = {tag, (uint64_t)split, index, attempt};
         aha_rng_t r;
         aha_rng_derive(&r, seed, ids, 4);
-        aha_add_problem_t p = {draw_operand(&r, cfg), draw_operand(&r, cfg)};
+        aha_add_problem_t p;
+        p.a = draw_operand(&r, cfg);
+        p.b = draw_operand(&r, cfg);
         if (aha_add_is_test(cfg, &p) == (split == AHA_SPLIT_TEST)) {
             *out = p;
             return AHA_OK;
         }
     }
-    return AHA_FAIL(AHA_ERR_STATE, "addition: no problem found for split %d", split);
+    return AHA_FAIL(AHA_ERR_STATE, "addition: no %s problem in %u attempts (digits %d..%d, test_fraction %g)",
+                    split == AHA_SPLIT_TEST ? "test" : "train", MAX_ATTEMPTS, cfg->min_digits, cfg->max_digits,
+                    cfg->test_fraction);
 }
 
+/* Draws problem INDEX of SPLIT for SEED (see addition.h); *out written only on success. */
+int aha_add_problem(const aha_add_config_t *cfg, uint64_t seed, int split, uint64_t index,
+                    aha_add_problem_t *out) {
+    return draw_problem(cfg, seed, STREAM_PROBLEM, split, index, out);
+}
+
+/* ---- text ---- */
+
+static void write_prompt(sb_t *s, const aha_add_problem_t *p) {
+    sb_printf(s, "<bos><|User|>%lld+%lld<|Assistant|>", (long long)p->a, (long long)p->b);
+}
+
+/* Writes "<bos><|User|>A+B<|Assistant|>" into buf. */
 int aha_add_prompt(const aha_add_problem_t *p, char *buf, size_t cap) {
-    int n = snprintf(buf, cap, "<bos><|User|>%lld+%lld<|Assistant|>", (long long)p->a, (long long)p->b);
-    if (n < 0 || (size_t)n >= cap) return AHA_FAIL(AHA_ERR_RANGE, "addition: prompt exceeds %zu bytes", cap);
-    return AHA_OK;
+    AHA_TRY(check_problem(p));
+    char tmp[TEXT_MAX];
+    sb_t s = {tmp, sizeof tmp, 0, 0};
+    write_prompt(&s, p);
+    return sb_emit(&s, buf, cap, "prompt");
 }
 
-/* Appends the carry trace to buf at *pos. mistake_col >= 0 adds DELTA to that column's sum (the
- * rest of the trace and the returned value follow the mistake). Returns the trace's result. */
-static int64_t write_trace(const aha_add_problem_t *p, int mistake_col, int delta, char *buf,
-                           size_t cap, size_t *pos, int *overflow) {
-    const int cols = ndigits(p->a) > ndigits(p->b) ? ndigits(p->a) : ndigits(p->b);
+enum { MISTAKE_NONE = 0, MISTAKE_SUM, MISTAKE_CARRY };
+
+typedef struct {
+    int kind;  /* MISTAKE_* */
+    int col;   /* column (0 = least significant) of the mistake */
+    int delta; /* MISTAKE_SUM: +1 or -1 added to the column sum */
+} mistake_t;
+
+/* Appends the trace steps (no tags) of P with an optional mistake; returns the value the trace
+ * spells (the answer that follows it). */
+static int64_t write_trace(sb_t *s, const aha_add_problem_t *p, const mistake_t *m) {
+    const int na = ndigits(p->a), nb = ndigits(p->b), cols = na > nb ? na : nb;
     int64_t a = p->a, b = p->b, result = 0, place = 1;
     int carry = 0;
     for (int c = 0; c < cols; c++) {
-        int da = (int)(a % 10), db = (int)(b % 10);
-        int has_a = c < ndigits(p->a), has_b = c < ndigits(p->b);
-        int sum = (has_a ? da : 0) + (has_b ? db : 0) + carry;
-        if (c == mistake_col) sum = (sum + delta + 20) % 20;
-        char step[32];
-        int n = 0;
-        if (has_a) n += snprintf(step + n, sizeof step - n, "%d", da);
-        if (has_b) n += snprintf(step + n, sizeof step - n, "%s%d", n ? "+" : "", db);
-        if (carry) n += snprintf(step + n, sizeof step - n, "+1");
-        n += snprintf(step + n, sizeof step - n, "=%02d;", sum);
-        if (*pos + (size_t)n >= cap) *overflow = 1;
-        else memcpy(buf + *pos, step, (size_t)n + 1), *pos += (size_t)n;
+        const int da = (int)(a % 10), db = (int)(b % 10), has_a = c < na, has_b = c < nb;
+        int carry_in = carry;
+        if (m->kind == MISTAKE_CARRY && c == m->col) carry_in = 0; /* the incoming carry is ignored */
+        int sum = (has_a ? da : 0) + (has_b ? db : 0) + carry_in;
+        if (m->kind == MISTAKE_SUM && c == m->col) sum += m->delta;
+        const char *sep = "";
+        if (has_a) sb_printf(s, "%d", da), sep = "+";
+        if (has_b) sb_printf(s, "%s%d", sep, db), sep = "+";
+        if (carry_in) sb_printf(s, "%s1", sep);
+        sb_printf(s, "=%02d;", sum);
         result += (int64_t)(sum % 10) * place;
         place *= 10;
         carry = sum / 10;
         a /= 10;
         b /= 10;
     }
-    if (carry) result += place;
-    return result;
+    return result + carry * place;
 }
 
-static int append(char *buf, size_t cap, size_t *pos, const char *fmt, long long v, int use_v) {
-    int n = use_v ? snprintf(buf + *pos, cap - *pos, fmt, v) : snprintf(buf + *pos, cap - *pos, "%s", fmt);
-    if (n < 0 || *pos + (size_t)n >= cap) return AHA_FAIL(AHA_ERR_RANGE, "addition: text exceeds %zu bytes", cap);
-    *pos += (size_t)n;
-    return AHA_OK;
+/* "<think>TRACE</think><answer>V</answer><eos>"; returns V. */
+static int64_t write_trace_response(sb_t *s, const aha_add_problem_t *p, const mistake_t *m) {
+    sb_printf(s, "<think>");
+    int64_t v = write_trace(s, p, m);
+    sb_printf(s, "</think><answer>%lld</answer><eos>", (long long)v);
+    return v;
 }
 
-/* "<think>TRACE</think><answer>R</answer><eos>" with an optional mistake. */
-static int trace_response(const aha_add_problem_t *p, int mistake_col, int delta, char *buf, size_t cap) {
-    size_t pos = 0;
-    int overflow = 0;
-    AHA_TRY(append(buf, cap, &pos, "<think>", 0, 0));
-    int64_t r = write_trace(p, mistake_col, delta, buf, cap, &pos, &overflow);
-    if (overflow) return AHA_FAIL(AHA_ERR_RANGE, "addition: text exceeds %zu bytes", cap);
-    AHA_TRY(append(buf, cap, &pos, "</think><answer>%lld</answer><eos>", (long long)r, 1));
-    return AHA_OK;
-}
-
+/* Writes the correct trace response of P into buf. */
 int aha_add_response(const aha_add_problem_t *p, char *buf, size_t cap) {
-    return trace_response(p, -1, 0, buf, cap);
+    AHA_TRY(check_problem(p));
+    char tmp[TEXT_MAX];
+    sb_t s = {tmp, sizeof tmp, 0, 0};
+    const mistake_t none = {MISTAKE_NONE, -1, 0};
+    write_trace_response(&s, p, &none);
+    return sb_emit(&s, buf, cap, "response");
 }
 
+/* Parses the integer of the first <answer>…</answer> in RESPONSE into *out. */
 int aha_add_parse_answer(const char *response, int64_t *out) {
+    if (!response || !out) return AHA_FAIL(AHA_ERR_ARG, "parse_answer: NULL argument");
     const char *s = strstr(response, "<answer>");
-    if (!s) return AHA_FAIL(AHA_ERR_FORMAT, "no <answer> tag");
+    if (!s) return AHA_FAIL(AHA_ERR_FORMAT, "parse_answer: no <answer> tag");
     s += strlen("<answer>");
     const char *e = strstr(s, "</answer>");
-    if (!e) return AHA_FAIL(AHA_ERR_FORMAT, "unclosed <answer>");
-    const char *p = s;
+    if (!e) return AHA_FAIL(AHA_ERR_FORMAT, "parse_answer: <answer> is not closed");
+    const char *q = s;
     int neg = 0;
-    if (p < e && *p == '-') neg = 1, p++;
-    size_t nd = (size_t)(e - p);
-    if (nd == 0 || nd > 18) return AHA_FAIL(AHA_ERR_FORMAT, "answer is not a number of 1..18 digits");
+    if (q < e && *q == '-') neg = 1, q++;
+    size_t nd = (size_t)(e - q);
+    if (nd == 0 || nd > 18)
+        return AHA_FAIL(AHA_ERR_FORMAT, "parse_answer: answer \"%.*s\" is not a number of 1..18 digits",
+                        (int)(e - s > 40 ? 40 : e - s), s);
     int64_t v = 0;
-    for (; p < e; p++) {
-        if (*p < '0' || *p > '9') return AHA_FAIL(AHA_ERR_FORMAT, "answer is not a number");
-        v = v * 10 + (*p - '0');
+    for (; q < e; q++) {
+        if (*q < '0' || *q > '9')
+            return AHA_FAIL(AHA_ERR_FORMAT, "parse_answer: answer \"%.*s\" is not a number",
+                            (int)(e - s > 40 ? 40 : e - s), s);
+        v = v * 10 + (*q - '0');
     }
     *out = neg ? -v : v;
     return AHA_OK;
 }
 
+/* ---- corpus ---- */
+
+/* Fills CFG with the DESIGN §5 mix. */
 void aha_corpus_config_default(aha_corpus_config_t *c) {
+    if (!c) return;
     c->p_direct = 0.4;
     c->p_direct_correct = 0.25;
     c->p_trace = 0.6;
@@ -148,91 +235,132 @@ void aha_corpus_config_default(aha_corpus_config_t *c) {
     c->p_malformed = 0.1;
 }
 
-/* A plausible wrong answer: one digit changed, a digit dropped, or off by a power of ten. */
+static int check_corpus_cfg(const aha_corpus_config_t *c) {
+    if (!c) return AHA_FAIL(AHA_ERR_ARG, "corpus: NULL config");
+    const struct {
+        const char *name;
+        double v;
+    } probs[] = {{"p_direct", c->p_direct},
+                 {"p_direct_correct", c->p_direct_correct},
+                 {"p_trace", c->p_trace},
+                 {"p_trace_mistake", c->p_trace_mistake},
+                 {"p_malformed", c->p_malformed}};
+    for (size_t i = 0; i < sizeof probs / sizeof *probs; i++)
+        if (!(probs[i].v >= 0 && probs[i].v <= 1))
+            return AHA_FAIL(AHA_ERR_CONFIG, "corpus: %s = %g must be in [0, 1]", probs[i].name, probs[i].v);
+    if (!(c->p_direct + c->p_trace > 0))
+        return AHA_FAIL(AHA_ERR_CONFIG, "corpus: p_direct + p_trace must be > 0");
+    return AHA_OK;
+}
+
+/* A plausible wrong answer for V >= 0: one digit moved by 1 or 2 (the leading digit never becomes
+ * 0), one digit dropped, or V +- 10^k. Never negative, never V. */
 static int64_t wrong_answer(aha_rng_t *r, int64_t v) {
+    const int n = ndigits(v);
     for (;;) {
-        int n = ndigits(v), kind = (int)aha_rng_below(r, 3);
+        const int64_t place = pow10i((int)aha_rng_below(r, (uint64_t)n));
         int64_t w = v;
-        if (kind == 0) {
-            int64_t place = pow10i((int)aha_rng_below(r, (uint64_t)n));
+        switch (aha_rng_below(r, 3)) {
+        case 0: { /* nudge one digit */
             int digit = (int)(v / place % 10);
-            int nd = (digit + 1 + (int)aha_rng_below(r, 9)) % 10;
+            int step = 1 + (int)aha_rng_below(r, 2);
+            int nd = aha_rng_below(r, 2) ? digit + step : digit - step;
+            int leading = place * 10 > v && n > 1;
+            if (nd < (leading ? 1 : 0) || nd > 9) continue;
             w = v + (int64_t)(nd - digit) * place;
-        } else if (kind == 1 && n > 1) {
-            int64_t place = pow10i((int)aha_rng_below(r, (uint64_t)n));
+            break;
+        }
+        case 1: /* drop one digit */
+            if (n == 1) continue;
             w = v / (place * 10) * place + v % place;
-        } else {
-            w = v + (aha_rng_below(r, 2) ? 1 : -1) * pow10i((int)aha_rng_below(r, (uint64_t)n));
+            break;
+        default: /* a forgotten or spurious carry */
+            w = aha_rng_below(r, 2) ? v + place : v - place;
+            break;
         }
         if (w != v && w >= 0) return w;
     }
 }
 
-#define TOO_LONG AHA_FAIL(AHA_ERR_RANGE, "corpus: document too long")
+/* 1 if column COL of a + b receives a carry. */
+static int carry_into(const aha_add_problem_t *p, int col) {
+    int64_t m = pow10i(col);
+    return p->a % m + p->b % m >= m;
+}
 
+enum { MAL_UNCLOSED_THINK = 0, MAL_MISSING_ANSWER_TAG, MAL_DUPLICATE_ANSWER, MAL_TEXT_AFTER, MAL_ANSWER_FIRST };
+
+/* Writes document INDEX (see addition.h for the mix) into buf. */
 int aha_corpus_document(const aha_corpus_config_t *cc, const aha_add_config_t *ac, uint64_t seed,
                         uint64_t index, char *buf, size_t cap) {
-    double mix = cc->p_direct + cc->p_trace;
-    if (!(mix > 0) || cc->p_malformed < 0 || cc->p_malformed > 1)
-        return AHA_FAIL(AHA_ERR_CONFIG, "corpus: p_direct + p_trace must be > 0, p_malformed in [0, 1]");
+    AHA_TRY(check_corpus_cfg(cc));
     aha_add_problem_t p;
-    AHA_TRY(aha_add_problem(ac, seed, AHA_SPLIT_TRAIN, index, &p));
+    AHA_TRY(draw_problem(ac, seed, STREAM_CORPUS_PROBLEM, AHA_SPLIT_TRAIN, index, &p));
     const uint64_t ids[] = {STREAM_CORPUS, index};
     aha_rng_t r;
     aha_rng_derive(&r, seed, ids, 2);
-    size_t pos = 0;
-    AHA_TRY(aha_add_prompt(&p, buf, cap));
-    pos = strlen(buf);
-    char resp[512];
+
+    /* the three independent draws, always in this order so the stream layout is fixed */
+    const int direct = aha_rng_uniform_d(&r) * (cc->p_direct + cc->p_trace) < cc->p_direct;
+    const int flawed = aha_rng_uniform_d(&r) < (direct ? 1.0 - cc->p_direct_correct : cc->p_trace_mistake);
     const int malformed = aha_rng_uniform_d(&r) < cc->p_malformed;
-    if (aha_rng_uniform_d(&r) * mix < cc->p_direct) {
-        int64_t v = p.a + p.b;
-        if (aha_rng_uniform_d(&r) >= cc->p_direct_correct) v = wrong_answer(&r, v);
-        snprintf(resp, sizeof resp, "<answer>%lld</answer><eos>", (long long)v);
+
+    /* content: the answer V and (traces) the think text T */
+    char trace[TEXT_MAX] = "";
+    sb_t t = {trace, sizeof trace, 0, 0};
+    int64_t v = p.a + p.b;
+    if (direct) {
+        if (flawed) v = wrong_answer(&r, v);
     } else {
-        int cols = ndigits(p.a) > ndigits(p.b) ? ndigits(p.a) : ndigits(p.b);
-        int mistake = aha_rng_uniform_d(&r) < cc->p_trace_mistake ? (int)aha_rng_below(&r, (uint64_t)cols) : -1;
-        int delta = aha_rng_below(&r, 2) ? 1 : -1;
-        AHA_TRY(trace_response(&p, mistake, delta, resp, sizeof resp));
+        mistake_t m = {MISTAKE_NONE, -1, 0};
+        if (flawed) {
+            const int cols = ndigits(p.a) > ndigits(p.b) ? ndigits(p.a) : ndigits(p.b);
+            m.col = (int)aha_rng_below(&r, (uint64_t)cols);
+            const int has_carry = carry_into(&p, m.col);
+            if (has_carry && aha_rng_below(&r, 2)) {
+                m.kind = MISTAKE_CARRY;
+            } else {
+                const int64_t col_a = m.col < ndigits(p.a) ? p.a / pow10i(m.col) % 10 : 0;
+                const int64_t col_b = m.col < ndigits(p.b) ? p.b / pow10i(m.col) % 10 : 0;
+                const int sum = (int)(col_a + col_b) + has_carry;
+                m.kind = MISTAKE_SUM;
+                m.delta = sum == 0 ? 1 : sum == 19 ? -1 : aha_rng_below(&r, 2) ? 1 : -1;
+            }
+        }
+        v = write_trace(&t, &p, &m);
     }
-    if (malformed) {
-        /* break the format in one of five ways */
-        char tmp[512];
-        char *x;
-        switch ((int)aha_rng_below(&r, 5)) {
-        case 0: /* unclosed think */
-            if ((x = strstr(resp, "</think>"))) memmove(x, x + 8, strlen(x + 8) + 1);
-            else if (snprintf(tmp, sizeof tmp, "<think>%s", resp) >= (int)sizeof tmp) return TOO_LONG;
-            else memcpy(resp, tmp, sizeof tmp);
+
+    char doc[TEXT_MAX];
+    sb_t s = {doc, sizeof doc, 0, 0};
+    write_prompt(&s, &p);
+    const long long V = (long long)v;
+    if (!malformed) {
+        if (direct) sb_printf(&s, "<answer>%lld</answer><eos>", V);
+        else sb_printf(&s, "<think>%s</think><answer>%lld</answer><eos>", trace, V);
+    } else {
+        const char *T = trace; /* empty for direct documents */
+        const char *think_open = direct ? "" : "<think>", *think_close = direct ? "" : "</think>";
+        switch ((int)aha_rng_below(&r, direct ? 4 : 5)) {
+        case MAL_UNCLOSED_THINK:
+            sb_printf(&s, "<think>%s<answer>%lld</answer><eos>", T, V);
             break;
-        case 1: /* missing answer tag */
-            if ((x = strstr(resp, "<answer>"))) memmove(x, x + 8, strlen(x + 8) + 1);
+        case MAL_MISSING_ANSWER_TAG:
+            if (aha_rng_below(&r, 2)) sb_printf(&s, "%s%s%s%lld</answer><eos>", think_open, T, think_close, V);
+            else sb_printf(&s, "%s%s%s<answer>%lld<eos>", think_open, T, think_close, V);
             break;
-        case 2: /* duplicated answer */
-            if ((x = strstr(resp, "<eos>"))) {
-                *x = 0;
-                const char *a = strstr(resp, "<answer>");
-                if (snprintf(tmp, sizeof tmp, "%s%s<eos>", resp, a ? a : "<answer>0</answer>") >= (int)sizeof tmp)
-                    return TOO_LONG;
-                memcpy(resp, tmp, sizeof tmp);
-            }
+        case MAL_DUPLICATE_ANSWER:
+            sb_printf(&s, "%s%s%s<answer>%lld</answer><answer>%lld</answer><eos>", think_open, T, think_close, V, V);
             break;
-        case 3: /* text after </answer> */
-            if ((x = strstr(resp, "<eos>"))) {
-                *x = 0;
-                if (snprintf(tmp, sizeof tmp, "%s%lld<eos>", resp, (long long)(p.a % 10)) >= (int)sizeof tmp)
-                    return TOO_LONG;
-                memcpy(resp, tmp, sizeof tmp);
-            }
+        case MAL_TEXT_AFTER: {
+            const int nd = 1 + (int)aha_rng_below(&r, 3);
+            sb_printf(&s, "%s%s%s<answer>%lld</answer>%0*lld<eos>", think_open, T, think_close, V, nd,
+                      (long long)aha_rng_below(&r, (uint64_t)pow10i(nd)));
             break;
-        default: /* answer before think */
-            if (snprintf(tmp, sizeof tmp, "<answer>%lld</answer>%s", (long long)(p.a + p.b), resp) >= (int)sizeof tmp)
-                return TOO_LONG;
-            memcpy(resp, tmp, sizeof tmp);
+        }
+        default: /* MAL_ANSWER_FIRST, traces only */
+            sb_printf(&s, "<answer>%lld</answer><think>%s</think><eos>", V, T);
             break;
         }
     }
-    if (pos + strlen(resp) + 1 > cap) return AHA_FAIL(AHA_ERR_RANGE, "corpus: document exceeds %zu bytes", cap);
-    memcpy(buf + pos, resp, strlen(resp) + 1);
-    return AHA_OK;
+    return sb_emit(&s, buf, cap, "corpus document");
 }

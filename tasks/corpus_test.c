@@ -1,84 +1,249 @@
-/* corpus: the measured document mix matches the configuration; mistakes are wrong, malformed
- * documents are malformed, everything tokenizes. */
+/* corpus: determinism, the measured document mix matches the configuration (addition.h), every
+ * document tokenizes, injected mistakes really make traces (and answers) wrong, wrong direct answers
+ * are plausible, malformed documents really are malformed, config and capacity errors. */
 #include "core/err.h"
 #include "core/testutil.h"
 #include "model/tokenizer.h"
 #include "tasks/addition.h"
+#include "tasks/trace_check.h"
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-/* strict "<think>X</think><answer>Y</answer><eos>" with no further tags */
-static int well_formed(const char *r) {
+static const char *const k_tags[] = {"<think>", "</think>", "<answer>", "</answer>", "<eos>",
+                                     "<bos>", "<|User|>", "<|Assistant|>", "<pad>"};
+
+/* 1 if [s, e) contains a tag spelling. */
+static int has_tag(const char *s, const char *e) {
+    for (const char *q = s; q < e; q++)
+        for (size_t k = 0; k < sizeof k_tags / sizeof *k_tags; k++)
+            if (!strncmp(q, k_tags[k], strlen(k_tags[k])) && q + strlen(k_tags[k]) <= e) return 1;
+    return 0;
+}
+
+/* The format the verifier rewards: exactly "<think>X</think><answer>Y</answer><eos>", X and Y
+ * tag-free, Y non-empty. Returns 1 and the think span, else 0. */
+static int well_formed_trace(const char *r, const char **x, const char **xe) {
     if (strncmp(r, "<think>", 7)) return 0;
-    const char *e = strstr(r, "</think><answer>");
-    if (!e) return 0;
-    const char *a = e + 16, *ae = strstr(a, "</answer>");
-    if (!ae || strcmp(ae, "</answer><eos>")) return 0;
-    for (const char *p = r + 7; p < e; p++) if (*p == '<') return 0;
-    for (const char *p = a; p < ae; p++) if (*p == '<') return 0;
+    const char *e = strstr(r, "</think>");
+    if (!e || strncmp(e, "</think><answer>", 16)) return 0;
+    const char *y = e + 16, *ye = strstr(y, "</answer>");
+    if (!ye || ye == y || strcmp(ye, "</answer><eos>")) return 0;
+    if (has_tag(r + 7, e) || has_tag(y, ye)) return 0;
+    *x = r + 7;
+    *xe = e;
     return 1;
+}
+
+/* A well-formed direct answer: exactly "<answer>Y</answer><eos>", Y tag-free and non-empty. */
+static int well_formed_direct(const char *r) {
+    if (strncmp(r, "<answer>", 8)) return 0;
+    const char *ye = strstr(r + 8, "</answer>");
+    return ye && ye != r + 8 && !strcmp(ye, "</answer><eos>") && !has_tag(r + 8, ye);
+}
+
+static int is_power_of_ten(int64_t d) {
+    if (d < 1) return 0;
+    while (d % 10 == 0) d /= 10;
+    return d == 1;
+}
+
+/* w is v with one digit moved by 1 or 2, v with one digit dropped, or v +- 10^k. */
+static int plausible_wrong(int64_t w, int64_t v) {
+    if (w == v || w < 0) return 0;
+    if (is_power_of_ten(w > v ? w - v : v - w)) return 1;
+    char sv[32], sw[32];
+    snprintf(sv, sizeof sv, "%lld", (long long)v);
+    snprintf(sw, sizeof sw, "%lld", (long long)w);
+    size_t n = strlen(sv);
+    if (strlen(sw) == n) {
+        int diffs = 0, ok = 1;
+        for (size_t i = 0; i < n; i++)
+            if (sv[i] != sw[i]) diffs++, ok &= abs(sv[i] - sw[i]) <= 2;
+        if (diffs == 1 && ok) return 1;
+    }
+    for (size_t i = 0; i < n && n > 1; i++) { /* drop digit i, leading zeros vanish */
+        char d[32];
+        memcpy(d, sv, i);
+        strcpy(d + i, sv + i + 1);
+        if (strtoll(d, NULL, 10) == w) return 1;
+    }
+    return 0;
+}
+
+typedef struct {
+    int n, malformed, malformed_from_trace, direct, direct_correct, direct_implausible, trace, trace_mistake;
+    int trace_bad_mistake, mal_kind[5], unparsed, correct_malformed;
+} stats_t;
+
+/* Classifies documents [0, n) of the corpus for (cc, ac, seed) and checks each one. */
+static void measure(const aha_corpus_config_t *cc, const aha_add_config_t *ac, uint64_t seed, int n, stats_t *st) {
+    memset(st, 0, sizeof *st);
+    st->n = n;
+    char doc[1024], doc2[1024];
+    int ids[1024], nt;
+    for (int i = 0; i < n; i++) {
+        int rc = aha_corpus_document(cc, ac, seed, (uint64_t)i, doc, sizeof doc);
+        CHECK(rc == 0, "doc %d: %s", i, aha_last_error());
+        if (rc) continue;
+        CHECK(aha_corpus_document(cc, ac, seed, (uint64_t)i, doc2, sizeof doc2) == 0 && !strcmp(doc, doc2),
+              "deterministic");
+        CHECK(aha_tok_encode(doc, ids, 1024, &nt) == 0, "tokenizes: %s: %s", doc, aha_last_error());
+        if (ac->max_digits <= 3) CHECK(nt <= 128, "document %d fits the demo context (%d tokens): %s", i, nt, doc);
+        aha_add_problem_t p;
+        if (tc_parse_problem(doc, &p) != 0 || strncmp(doc, "<bos><|User|>", 13)) {
+            st->unparsed++;
+            CHECK(0, "prompt of %s", doc);
+            continue;
+        }
+        CHECK(!aha_add_is_test(ac, &p), "corpus uses a test problem: %s", doc);
+        const char *resp = strstr(doc, "<|Assistant|>") + 13;
+        int64_t v;
+        const int parsed = aha_add_parse_answer(resp, &v) == 0;
+        const int correct = parsed && v == p.a + p.b;
+        const char *x, *xe;
+        if (well_formed_direct(resp)) {
+            st->direct++;
+            CHECK(parsed, "direct answer parses: %s", doc);
+            if (correct) st->direct_correct++;
+            else if (!plausible_wrong(v, p.a + p.b)) {
+                st->direct_implausible++;
+                CHECK(0, "implausible wrong answer: %s", doc);
+            }
+        } else if (well_formed_trace(resp, &x, &xe)) {
+            st->trace++;
+            tc_result_t tr = {0, -1, -1};
+            CHECK(tc_check(&p, x, xe, &tr) == 0, "trace parses: %s", doc);
+            CHECK(parsed && v == tr.value, "the answer is the one the trace spells: %s", doc);
+            if (tr.errors == 0) {
+                CHECK(correct, "a clean trace gives the right answer: %s", doc);
+            } else {
+                st->trace_mistake++;
+                if (tr.errors != 1 || correct) st->trace_bad_mistake++;
+                CHECK(tr.errors == 1, "exactly one wrong step (%d): %s", tr.errors, doc);
+                CHECK(!correct, "an injected mistake makes the answer wrong: %s", doc);
+            }
+        } else {
+            st->malformed++;
+            st->correct_malformed += correct;
+            st->malformed_from_trace += strchr(resp, ';') != NULL;
+            const char *last_answer_end = NULL;
+            for (const char *q = strstr(resp, "</answer>"); q; q = strstr(q + 1, "</answer>")) last_answer_end = q;
+            if (strstr(resp, "<think>") && !strstr(resp, "</think>")) st->mal_kind[0]++;
+            else if (!strstr(resp, "<answer>") || !strstr(resp, "</answer>")) st->mal_kind[1]++;
+            else if (strstr(resp, "</answer><answer>")) st->mal_kind[2]++;
+            else if (!strncmp(resp, "<answer>", 8) && strstr(resp, "<think>")) st->mal_kind[4]++;
+            else if (last_answer_end && strcmp(last_answer_end, "</answer><eos>")) st->mal_kind[3]++;
+            else CHECK(0, "unclassified malformed document: %s", doc);
+            /* every malformed document ends with <eos> and keeps the prompt intact */
+            CHECK(strlen(resp) >= 5 && !strcmp(resp + strlen(resp) - 5, "<eos>"), "ends with <eos>: %s", doc);
+        }
+    }
+}
+
+static void near(double got, double want, double tol, const char *what) {
+    CHECK(fabs(got - want) <= tol, "%s: measured %.4f, configured %.4f (tolerance %.3f)", what, got, want, tol);
 }
 
 int main(void) {
     aha_corpus_config_t cc;
     aha_corpus_config_default(&cc);
+    CHECK(cc.p_direct == 0.4 && cc.p_direct_correct == 0.25 && cc.p_trace == 0.6 && cc.p_trace_mistake == 0.25 &&
+              cc.p_malformed == 0.1,
+          "DESIGN §5 defaults");
     aha_add_config_t ac = {1, 3, 0.1};
+
+    /* the default mix over 10k documents */
     const int N = 10000;
-    int n_formed = 0, n_direct = 0, n_trace_ok = 0, n_trace_wrong = 0, n_direct_ok = 0;
-    char doc[1024], doc2[1024];
-    int ids[1024], n;
-    for (int i = 0; i < N; i++) {
-        CHECK(aha_corpus_document(&cc, &ac, 3, (uint64_t)i, doc, sizeof doc) == 0, "doc %d: %s", i, aha_last_error());
-        CHECK(aha_corpus_document(&cc, &ac, 3, (uint64_t)i, doc2, sizeof doc2) == 0 && !strcmp(doc, doc2), "deterministic");
-        CHECK(aha_tok_encode(doc, ids, 1024, &n) == 0, "tokenizes: %s", doc);
-        aha_add_problem_t p;
-        aha_add_problem(&ac, 3, AHA_SPLIT_TRAIN, (uint64_t)i, &p);
-        const char *resp = strstr(doc, "<|Assistant|>");
-        CHECK(resp != NULL, "prompt marker");
-        if (!resp) continue;
-        resp += strlen("<|Assistant|>");
-        int64_t v;
-        int correct = aha_add_parse_answer(resp, &v) == 0 && v == p.a + p.b;
-        if (well_formed(resp)) {
-            n_formed++;
-            if (correct) n_trace_ok++;
-            else n_trace_wrong++;
-        } else if (!strncmp(resp, "<answer>", 8) && !strstr(resp, "<think>") && strstr(resp, "</answer><eos>") &&
-                   strstr(resp, "</answer><eos>") == strstr(resp, "</answer>")) {
-            n_direct++;
-            n_direct_ok += correct;
-        }
+    stats_t st;
+    measure(&cc, &ac, 3, N, &st);
+    const double mal = (double)st.malformed / N, dir = (double)st.direct / N, tr = (double)st.trace / N;
+    printf("default mix over %d docs: direct %.3f (correct %.3f of them), trace %.3f (one mistake %.3f of them), "
+           "malformed %.3f (%.3f from traces, %.3f correct); malformed kinds %d %d %d %d %d\n",
+           N, dir, (double)st.direct_correct / st.direct, tr, (double)st.trace_mistake / st.trace, mal,
+           (double)st.malformed_from_trace / st.malformed, (double)st.correct_malformed / st.malformed,
+           st.mal_kind[0], st.mal_kind[1], st.mal_kind[2], st.mal_kind[3], st.mal_kind[4]);
+    const double wd = cc.p_direct / (cc.p_direct + cc.p_trace);
+    near(mal, cc.p_malformed, 0.015, "malformed share");
+    near(dir, (1 - cc.p_malformed) * wd, 0.02, "well-formed direct share");
+    near(tr, (1 - cc.p_malformed) * (1 - wd), 0.02, "well-formed trace share");
+    near((double)st.direct_correct / st.direct, cc.p_direct_correct, 0.03, "direct answers correct");
+    near((double)st.trace_mistake / st.trace, cc.p_trace_mistake, 0.03, "traces with a mistake");
+    near((double)st.malformed_from_trace / st.malformed, 1 - wd, 0.06, "malformed documents built from traces");
+    /* expected kind shares among malformed: direct picks 1 of 4 kinds, traces 1 of 5 */
+    for (int k = 0; k < 5; k++) {
+        double want = (k < 4 ? wd / 4 : 0) + (1 - wd) / 5;
+        near((double)st.mal_kind[k] / st.malformed, want, 0.05, "malformation kind share");
     }
-    /* expected shares: malformed 10%; of the rest 40% direct / 60% trace */
-    double formed = (double)n_formed / N, direct = (double)n_direct / N;
-    double want_formed = 0.9 * 0.6, want_direct = 0.9 * 0.4;
-    printf("well-formed traces %.3f (want ~%.3f), direct %.3f (want >= %.3f), trace mistakes %.3f, direct correct %.3f\n",
-           formed, want_formed, direct, want_direct, (double)n_trace_wrong / n_formed, (double)n_direct_ok / n_direct);
-    CHECK(fabs(formed - want_formed) < 0.03, "well-formed share %.3f", formed);
-    /* some malformed kinds (missing <think> close etc.) never look direct; a few may (e.g. "missing
-     * answer tag" never does), so direct is at least its clean share */
-    CHECK(direct > want_direct - 0.03 && direct < want_direct + 0.06, "direct share %.3f", direct);
-    CHECK(fabs((double)n_trace_wrong / n_formed - 0.25) < 0.03, "trace mistake share");
-    CHECK(fabs((double)n_direct_ok / n_direct - 0.25) < 0.04, "direct correct share");
-    /* no malformed: every trace document is well formed */
-    cc.p_malformed = 0;
-    cc.p_direct = 0;
-    cc.p_trace_mistake = 1;
-    for (int i = 0; i < 500; i++) {
-        aha_corpus_document(&cc, &ac, 3, (uint64_t)i, doc, sizeof doc);
-        const char *resp = strstr(doc, "<|Assistant|>") + 13;
-        aha_add_problem_t p;
-        aha_add_problem(&ac, 3, AHA_SPLIT_TRAIN, (uint64_t)i, &p);
-        int64_t v;
-        CHECK(well_formed(resp), "trace is well formed: %s", resp);
-        CHECK(aha_add_parse_answer(resp, &v) == 0 && v != p.a + p.b, "injected mistake makes the answer wrong: %s", doc);
+    CHECK(st.trace_bad_mistake == 0 && st.direct_implausible == 0 && st.unparsed == 0, "per-document checks");
+    /* correct and well-formed: what a perfect imitator of the corpus would score */
+    const double imitator = (st.trace - st.trace_mistake) / (double)N;
+    printf("well-formed and correct trace documents: %.3f\n", imitator);
+    near(imitator, (1 - cc.p_malformed) * (1 - wd) * (1 - cc.p_trace_mistake), 0.02, "well-formed correct traces");
+
+    /* a different mix is followed too (shares come from the config, not constants) */
+    aha_corpus_config_t c2 = {0.6, 0.5, 0.4, 0.5, 0.3};
+    aha_add_config_t ac2 = {2, 5, 0.2};
+    measure(&c2, &ac2, 8, 5000, &st);
+    near((double)st.malformed / 5000, 0.3, 0.025, "mix 2 malformed");
+    near((double)st.direct / 5000, 0.7 * 0.6, 0.025, "mix 2 direct");
+    near((double)st.direct_correct / st.direct, 0.5, 0.04, "mix 2 direct correct");
+    near((double)st.trace_mistake / st.trace, 0.5, 0.04, "mix 2 trace mistakes");
+
+    /* extremes: every trace mistaken; every document malformed; only direct answers */
+    aha_corpus_config_t all_wrong = {0, 0, 1, 1, 0};
+    measure(&all_wrong, &ac, 3, 2000, &st);
+    CHECK(st.trace == 2000 && st.trace_mistake == 2000 && st.trace_bad_mistake == 0, "all traces mistaken: %d/%d",
+          st.trace_mistake, st.trace);
+    aha_corpus_config_t all_bad = cc;
+    all_bad.p_malformed = 1;
+    measure(&all_bad, &ac, 3, 2000, &st);
+    CHECK(st.malformed == 2000, "all documents malformed: %d", st.malformed);
+    for (int k = 0; k < 5; k++) CHECK(st.mal_kind[k] > 100, "malformation kind %d occurs (%d)", k, st.mal_kind[k]);
+    aha_corpus_config_t only_direct = {1, 0, 0, 0, 0};
+    measure(&only_direct, &ac, 3, 2000, &st);
+    CHECK(st.direct == 2000 && st.direct_correct == 0 && st.direct_implausible == 0, "all direct answers wrong");
+    aha_add_config_t one_digit = {1, 1, 0.1}; /* wrong answers for sums like 0 stay non-negative */
+    measure(&only_direct, &one_digit, 3, 2000, &st);
+    CHECK(st.direct == 2000 && st.direct_correct == 0, "one-digit wrong answers");
+    aha_add_config_t twelve = {12, 12, 0.1}; /* longest documents still fit and check out */
+    measure(&cc, &twelve, 3, 1000, &st);
+    CHECK(st.unparsed == 0 && st.trace_bad_mistake == 0, "twelve digits");
+
+    /* determinism across calls and seeds; documents differ by index and seed */
+    char a[1024], b[1024];
+    aha_corpus_document(&cc, &ac, 3, 17, a, sizeof a);
+    aha_corpus_document(&cc, &ac, 4, 17, b, sizeof b);
+    int same = !strcmp(a, b);
+    aha_corpus_document(&cc, &ac, 3, 18, b, sizeof b);
+    CHECK(!same && strcmp(a, b), "documents vary with seed and index");
+
+    /* capacity: untouched buffer below the need (exact heap buffers for ASan), exact fit works */
+    char full[1024];
+    CHECK(aha_corpus_document(&cc, &ac, 3, 5, full, sizeof full) == 0, "doc");
+    const size_t need = strlen(full) + 1;
+    for (size_t cap = 0; cap <= need; cap++) {
+        char *buf = malloc(cap ? cap : 1);
+        if (cap) buf[0] = 'Z';
+        int rc = aha_corpus_document(&cc, &ac, 3, 5, buf, cap);
+        if (cap < need) CHECK(rc == AHA_ERR_RANGE && (cap == 0 || buf[0] == 'Z'), "cap %zu: %d", cap, rc);
+        else CHECK(rc == 0 && !strcmp(buf, full), "exact cap");
+        free(buf);
     }
-    cc.p_malformed = 1;
-    for (int i = 0; i < 500; i++) {
-        aha_corpus_document(&cc, &ac, 3, (uint64_t)i, doc, sizeof doc);
-        CHECK(!well_formed(strstr(doc, "<|Assistant|>") + 13), "malformed document is malformed: %s", doc);
+
+    /* config errors */
+    const aha_corpus_config_t bad[] = {
+        {0, 0.25, 0, 0.25, 0.1}, {-0.1, 0.25, 0.6, 0.25, 0.1}, {0.4, 1.5, 0.6, 0.25, 0.1},
+        {0.4, 0.25, 0.6, -1, 0.1}, {0.4, 0.25, 0.6, 0.25, 1.01}, {NAN, 0.25, 0.6, 0.25, 0.1},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        strcpy(a, "keep");
+        CHECK(aha_corpus_document(&bad[k], &ac, 3, 0, a, sizeof a) == AHA_ERR_CONFIG && !strcmp(a, "keep"),
+              "bad corpus config %zu", k);
     }
-    CHECK(aha_corpus_document(&cc, &ac, 3, 0, doc, 10) == AHA_ERR_RANGE, "capacity");
+    aha_add_config_t bad_ac = {4, 2, 0.1};
+    CHECK(aha_corpus_document(&cc, &bad_ac, 3, 0, a, sizeof a) == AHA_ERR_CONFIG, "bad task config");
+    CHECK(aha_corpus_document(NULL, &ac, 3, 0, a, sizeof a) == AHA_ERR_ARG, "NULL corpus config");
     return TEST_DONE();
 }
