@@ -1,288 +1,519 @@
+/* verifier/reward.c — rule rewards (definitions in reward.h).
+ *
+ * Internally everything works on spans (pointer + length) of the caller's text: no copies, no
+ * allocation, no error messages (internal helpers return -1 or a small code); only the public
+ * functions that return aha_err_t record a message with AHA_FAIL. Every scan is a single pass or
+ * a glibc strstr (two-way algorithm, linear). */
 #include "verifier/reward.h"
 #include "core/err.h"
-#include <stdio.h>
+#include <math.h>
 #include <string.h>
 
-static const char *const k_tags[] = {"<think>", "</think>", "<answer>", "</answer>",
-                                     "<eos>",   "<bos>",    "<|User|>", "<|Assistant|>"};
+typedef struct {
+    const char *p;
+    size_t n;
+} span_t;
 
-/* 1 if [s, e) contains any tag spelling. */
-static int has_tag(const char *s, const char *e) {
-    for (const char *p = s; p < e; p++) {
-        if (*p != '<') continue;
-        for (size_t i = 0; i < sizeof k_tags / sizeof *k_tags; i++) {
-            size_t n = strlen(k_tags[i]);
-            if ((size_t)(e - p) >= n && !memcmp(p, k_tags[i], n)) return 1;
-        }
+/* ---- tags and spans ---- */
+
+#define TAG(s) {s, sizeof s - 1}
+static const struct {
+    const char *s;
+    size_t n;
+} k_tags[] = {TAG("<pad>"),    TAG("<bos>"),     TAG("<eos>"),    TAG("<think>"),      TAG("</think>"),
+              TAG("<answer>"), TAG("</answer>"), TAG("<|User|>"), TAG("<|Assistant|>")};
+#undef TAG
+
+static const char k_think[] = "<think>", k_think_end[] = "</think>", k_answer[] = "<answer>",
+                  k_answer_end[] = "</answer>", k_eos[] = "<eos>";
+#define LIT_LEN(s) (sizeof s - 1)
+
+/* 1 if [s, s+n) contains any tag spelling. Linear: at most 9 short compares per '<'. */
+static int has_tag(const char *s, size_t n) {
+    const char *e = s + n;
+    for (const char *p = memchr(s, '<', n); p; p = memchr(p + 1, '<', (size_t)(e - p - 1))) {
+        for (size_t i = 0; i < sizeof k_tags / sizeof *k_tags; i++)
+            if ((size_t)(e - p) >= k_tags[i].n && !memcmp(p, k_tags[i].s, k_tags[i].n)) return 1;
+        if (p + 1 >= e) break;
     }
     return 0;
 }
 
-/* Locates X and Y of "<think>X</think><answer>Y</answer>[<eos>]"; 0 on success. */
-static int split_response(const char *r, const char **ans, size_t *ans_len) {
-    static const char T0[] = "<think>", T1[] = "</think><answer>", T2[] = "</answer>";
-    if (strncmp(r, T0, sizeof T0 - 1)) return -1;
-    const char *x = r + sizeof T0 - 1;
-    const char *x_end = strstr(x, T1);
-    if (!x_end || has_tag(x, x_end)) return -1;
-    const char *y = x_end + sizeof T1 - 1;
-    const char *y_end = strstr(y, T2);
-    if (!y_end || y_end == y || has_tag(y, y_end)) return -1;
-    const char *rest = y_end + sizeof T2 - 1;
-    if (*rest && strcmp(rest, "<eos>")) return -1;
-    *ans = y;
-    *ans_len = (size_t)(y_end - y);
+static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+static int blank(span_t s) {
+    for (size_t i = 0; i < s.n; i++)
+        if (!is_ws(s.p[i])) return 0;
+    return 1;
+}
+
+/* Strict format: on success (0) *think / *answer are X and Y of
+ * "<think>X</think><answer>Y</answer>[<eos>]"; -1 otherwise. */
+static int split_response(const char *r, span_t *think, span_t *answer) {
+    static const char mid[] = "</think><answer>";
+    if (strncmp(r, k_think, LIT_LEN(k_think))) return -1;
+    const char *x = r + LIT_LEN(k_think);
+    const char *x_end = strstr(x, mid);
+    if (!x_end || has_tag(x, (size_t)(x_end - x))) return -1;
+    const char *y = x_end + LIT_LEN(mid);
+    const char *y_end = strstr(y, k_answer_end);
+    if (!y_end) return -1;
+    span_t ys = {y, (size_t)(y_end - y)};
+    if (blank(ys) || has_tag(ys.p, ys.n)) return -1;
+    const char *rest = y_end + LIT_LEN(k_answer_end);
+    if (*rest && strcmp(rest, k_eos)) return -1;
+    think->p = x;
+    think->n = (size_t)(x_end - x);
+    *answer = ys;
     return 0;
 }
 
-int aha_reward_format_ok(const char *response) {
-    const char *a;
-    size_t n;
-    return response && split_response(response, &a, &n) == 0;
+/* Text between the first OPEN and the first CLOSE after it; 0 on success, -1 if absent. */
+static int first_block(const char *r, const char *open, size_t open_n, const char *close, span_t *out) {
+    const char *s = strstr(r, open);
+    if (!s) return -1;
+    s += open_n;
+    const char *e = strstr(s, close);
+    if (!e) return -1;
+    out->p = s;
+    out->n = (size_t)(e - s);
+    return 0;
 }
 
-int aha_reward_extract_answer(const char *response, char *buf, size_t cap) {
-    const char *a;
-    size_t n;
-    if (!response || split_response(response, &a, &n))
-        return AHA_FAIL(AHA_ERR_FORMAT, "response is not <think>..</think><answer>..</answer>");
-    if (n + 1 > cap) return AHA_FAIL(AHA_ERR_RANGE, "answer of %zu bytes", n);
-    memcpy(buf, a, n);
-    buf[n] = 0;
+static int copy_span(span_t s, char *buf, size_t cap) {
+    if (s.n >= cap) return AHA_FAIL(AHA_ERR_RANGE, "answer of %zu bytes does not fit in %zu", s.n, cap);
+    memcpy(buf, s.p, s.n);
+    buf[s.n] = 0;
     return AHA_OK;
 }
 
-/* ---- rationals ---- */
-
-static int64_t gcd64(int64_t a, int64_t b) {
-    if (a < 0) a = -a;
-    while (b) {
-        int64_t t = a % b;
-        a = b;
-        b = t;
-    }
-    return a ? a : 1;
+int aha_reward_format_ok(const char *response) {
+    span_t t, a;
+    return response && split_response(response, &t, &a) == 0;
 }
 
-/* Normalises to lowest terms with den > 0; 0 on success, -1 on overflow/zero den. */
-static int rat_norm(aha_rational_t *r) {
-    if (r->den == 0 || r->den == INT64_MIN || r->num == INT64_MIN) return -1;
-    if (r->den < 0) r->num = -r->num, r->den = -r->den;
-    int64_t g = gcd64(r->num, r->den);
-    r->num /= g;
-    r->den /= g;
+int aha_reward_extract_answer(const char *response, char *buf, size_t cap) {
+    span_t t, a;
+    if (!response || !buf) return AHA_FAIL(AHA_ERR_ARG, "extract_answer: NULL argument");
+    if (split_response(response, &t, &a))
+        return AHA_FAIL(AHA_ERR_FORMAT, "response is not <think>..</think><answer>..</answer>[<eos>]");
+    return copy_span(a, buf, cap);
+}
+
+int aha_reward_first_answer(const char *response, char *buf, size_t cap) {
+    span_t a;
+    if (!response || !buf) return AHA_FAIL(AHA_ERR_ARG, "first_answer: NULL argument");
+    if (first_block(response, k_answer, LIT_LEN(k_answer), k_answer_end, &a))
+        return AHA_FAIL(AHA_ERR_FORMAT, "no closed <answer>..</answer> in the response");
+    return copy_span(a, buf, cap);
+}
+
+/* ---- exact rationals (invariant: den > 0, lowest terms, num != INT64_MIN) ---- */
+
+static int64_t gcd64(int64_t a, int64_t b) { /* a, b != INT64_MIN; result >= 1 */
+    uint64_t x = (uint64_t)(a < 0 ? -a : a), y = (uint64_t)(b < 0 ? -b : b);
+    while (y) {
+        uint64_t t = x % y;
+        x = y;
+        y = t;
+    }
+    return x ? (int64_t)x : 1;
+}
+
+/* Lowest terms with den > 0; -1 on a zero denominator or an INT64_MIN part. */
+static int rat_make(int64_t num, int64_t den, aha_rational_t *out) {
+    if (den == 0 || den == INT64_MIN || num == INT64_MIN) return -1;
+    if (den < 0) num = -num, den = -den;
+    int64_t g = gcd64(num, den);
+    out->num = num / g;
+    out->den = den / g;
     return 0;
 }
 
+/* a ± b; -1 on overflow. Uses the denominators' gcd so results stay as small as possible. */
 static int rat_add(aha_rational_t a, aha_rational_t b, int sub, aha_rational_t *out) {
-    int64_t x, y, d;
-    if (__builtin_mul_overflow(a.num, b.den, &x) || __builtin_mul_overflow(b.num, a.den, &y) ||
-        __builtin_mul_overflow(a.den, b.den, &d))
+    int64_t g = gcd64(a.den, b.den), x, y, d, n;
+    if (__builtin_mul_overflow(a.num, b.den / g, &x) || __builtin_mul_overflow(b.num, a.den / g, &y) ||
+        __builtin_mul_overflow(a.den / g, b.den, &d))
         return -1;
-    int64_t n;
     if (sub ? __builtin_sub_overflow(x, y, &n) : __builtin_add_overflow(x, y, &n)) return -1;
-    out->num = n;
-    out->den = d;
-    return rat_norm(out);
+    return rat_make(n, d, out);
 }
 
+/* a * b, or a / b when DIV; -1 on overflow or division by zero. Cross-cancels first. */
 static int rat_mul(aha_rational_t a, aha_rational_t b, int div, aha_rational_t *out) {
     if (div) {
         if (b.num == 0) return -1;
-        int64_t t = b.num;
-        b.num = b.den;
-        b.den = t;
+        int64_t t = b.num; /* reciprocal; b.num != INT64_MIN by the invariant */
+        b.num = t < 0 ? -b.den : b.den;
+        b.den = t < 0 ? -t : t;
     }
-    int64_t n, d;
-    if (__builtin_mul_overflow(a.num, b.num, &n) || __builtin_mul_overflow(a.den, b.den, &d)) return -1;
-    out->num = n;
-    out->den = d;
-    return rat_norm(out);
+    int64_t g1 = gcd64(a.num, b.den), g2 = gcd64(b.num, a.den), n, d;
+    if (__builtin_mul_overflow(a.num / g1, b.num / g2, &n) || __builtin_mul_overflow(a.den / g2, b.den / g1, &d))
+        return -1;
+    return rat_make(n, d, out);
+}
+
+/* ---- numbers ---- */
+
+/* "[+-]D[.F]" | "[+-].F" over [s, s+n), at most AHA_REWARD_MAX_DIGITS digits; -1 if malformed. */
+static int parse_decimal(const char *s, size_t n, aha_rational_t *out) {
+    const char *p = s, *e = s + n;
+    int neg = 0;
+    if (p < e && (*p == '+' || *p == '-')) neg = *p++ == '-';
+    int64_t num = 0, den = 1;
+    int digits = 0, n_int = 0, n_frac = 0, dot = 0;
+    for (; p < e; p++) {
+        if (*p == '.' && !dot) {
+            dot = 1;
+            continue;
+        }
+        if (*p < '0' || *p > '9' || ++digits > AHA_REWARD_MAX_DIGITS) return -1;
+        num = num * 10 + (*p - '0'); /* < 10^18: no overflow */
+        if (dot) den *= 10, n_frac++;
+        else n_int++;
+    }
+    if (n_int + n_frac == 0 || (dot && n_frac == 0)) return -1;
+    return rat_make(neg ? -num : num, den, out);
 }
 
 int aha_reward_parse_number(const char *text, aha_rational_t *out) {
-    const char *p = text;
-    int neg = 0;
-    if (*p == '+' || *p == '-') neg = *p++ == '-';
-    int64_t num = 0, den = 1;
-    int digits = 0, frac = 0, any_int = 0, any_frac = 0;
-    for (; *p; p++) {
-        if (*p == '.' && !frac) {
-            frac = 1;
-            continue;
-        }
-        if (*p < '0' || *p > '9' || ++digits > 18) return AHA_FAIL(AHA_ERR_FORMAT, "not a number");
-        num = num * 10 + (*p - '0');
-        if (frac) den *= 10, any_frac = 1;
-        else any_int = 1;
-    }
-    if (!any_int && !any_frac) return AHA_FAIL(AHA_ERR_FORMAT, "not a number");
-    if (frac && !any_frac) return AHA_FAIL(AHA_ERR_FORMAT, "number ends with '.'");
-    aha_rational_t r = {neg ? -num : num, den};
-    rat_norm(&r);
+    if (!text || !out) return AHA_FAIL(AHA_ERR_ARG, "parse_number: NULL argument");
+    size_t n = strnlen(text, 64);
+    aha_rational_t r;
+    if (n >= 64 || parse_decimal(text, n, &r))
+        return AHA_FAIL(AHA_ERR_FORMAT, "\"%.40s\" is not a decimal number of at most %d digits", text,
+                        AHA_REWARD_MAX_DIGITS);
     *out = r;
     return AHA_OK;
 }
 
 int aha_reward_numbers_equal(const char *a, const char *b) {
     aha_rational_t x, y;
-    if (aha_reward_parse_number(a, &x) < 0 || aha_reward_parse_number(b, &y) < 0) return 0;
+    if (!a || !b) return 0;
+    size_t na = strnlen(a, 64), nb = strnlen(b, 64);
+    if (na >= 64 || nb >= 64 || parse_decimal(a, na, &x) || parse_decimal(b, nb, &y)) return 0;
     return x.num == y.num && x.den == y.den;
 }
 
-/* ---- countdown: recursive descent over rationals ---- */
+/* ---- addition ---- */
+
+static int addition_span(span_t s, int64_t expected) {
+    const char *p = s.p, *e = s.p + s.n;
+    int neg = p < e && *p == '-';
+    p += neg;
+    size_t nd = (size_t)(e - p);
+    if (nd == 0 || nd > AHA_REWARD_MAX_DIGITS) return 0;
+    int64_t v = 0;
+    for (; p < e; p++) {
+        if (*p < '0' || *p > '9') return 0;
+        v = v * 10 + (*p - '0');
+    }
+    return (neg ? -v : v) == expected;
+}
+
+int aha_reward_addition(const char *answer, int64_t expected) {
+    if (!answer) return 0;
+    span_t s = {answer, strnlen(answer, AHA_REWARD_MAX_DIGITS + 2)};
+    return addition_span(s, expected);
+}
+
+/* ---- countdown: bounded recursive descent over exact rationals ---- */
+
+enum { CD_OK = 0, CD_SYNTAX, CD_LIMIT, CD_NUMBER, CD_ARITH };
 
 typedef struct {
-    const char *s;
-    int depth;
-    int used[AHA_COUNTDOWN_MAX_NUMBERS];
+    const char *s, *e; /* cursor, end */
     const int *numbers;
     int n;
-    int ok;
+    unsigned char used[AHA_COUNTDOWN_MAX_NUMBERS];
+    int depth, tokens;
+    int err; /* first error (CD_*), 0 while fine; parsing stops at the first */
 } cd_parser_t;
 
-static void cd_space(cd_parser_t *p) {
-    while (*p->s == ' ') p->s++;
+static void cd_fail(cd_parser_t *p, int err) {
+    if (!p->err) p->err = err;
+}
+
+/* Skips whitespace; returns the next byte (0 at the end) without consuming it. */
+static char cd_peek(cd_parser_t *p) {
+    while (p->s < p->e && is_ws(*p->s)) p->s++;
+    return p->s < p->e ? *p->s : 0;
+}
+
+/* Consumes one single-byte token. */
+static void cd_take(cd_parser_t *p) {
+    p->s++;
+    if (++p->tokens > AHA_COUNTDOWN_MAX_TOKENS) cd_fail(p, CD_LIMIT);
 }
 
 static aha_rational_t cd_expr(cd_parser_t *p);
 
 static aha_rational_t cd_factor(cd_parser_t *p) {
-    aha_rational_t zero = {0, 1};
-    cd_space(p);
-    if (*p->s == '(') {
+    aha_rational_t v = {0, 1};
+    char c = cd_peek(p);
+    if (c == '(') {
         if (++p->depth > AHA_COUNTDOWN_MAX_DEPTH) {
-            p->ok = 0;
-            return zero;
+            cd_fail(p, CD_LIMIT);
+            return v;
         }
-        p->s++;
-        aha_rational_t v = cd_expr(p);
-        cd_space(p);
-        if (*p->s != ')') p->ok = 0;
-        else p->s++;
+        cd_take(p);
+        if (p->err) return v;
+        v = cd_expr(p);
+        if (p->err) return v;
+        if (cd_peek(p) != ')') {
+            cd_fail(p, CD_SYNTAX);
+            return v;
+        }
+        cd_take(p);
         p->depth--;
         return v;
     }
-    if (*p->s < '0' || *p->s > '9') {
-        p->ok = 0;
-        return zero;
+    if (c < '0' || c > '9') {
+        cd_fail(p, CD_SYNTAX);
+        return v;
     }
-    int64_t v = 0;
-    int nd = 0;
-    while (*p->s >= '0' && *p->s <= '9') {
-        if (++nd > 9) {
-            p->ok = 0;
-            return zero;
+    /* NUMBER: '0' or [1-9][0-9]{0,9} */
+    const char *start = p->s;
+    int64_t x = 0;
+    while (p->s < p->e && *p->s >= '0' && *p->s <= '9') {
+        if (p->s - start >= 10) {
+            cd_fail(p, CD_NUMBER); /* longer than any int: not a given number */
+            return v;
         }
-        v = v * 10 + (*p->s++ - '0');
+        x = x * 10 + (*p->s++ - '0');
     }
-    /* must be an unused given number */
-    int found = 0;
-    for (int i = 0; i < p->n && !found; i++)
-        if (!p->used[i] && p->numbers[i] == v) p->used[i] = found = 1;
-    if (!found) p->ok = 0;
-    aha_rational_t r = {v, 1};
-    return r;
+    if (*start == '0' && p->s - start > 1) {
+        cd_fail(p, CD_SYNTAX); /* leading zero: not spelled as given */
+        return v;
+    }
+    if (++p->tokens > AHA_COUNTDOWN_MAX_TOKENS) {
+        cd_fail(p, CD_LIMIT);
+        return v;
+    }
+    for (int i = 0; i < p->n; i++)
+        if (!p->used[i] && (int64_t)p->numbers[i] == x) {
+            p->used[i] = 1;
+            v.num = x;
+            return v;
+        }
+    cd_fail(p, CD_NUMBER);
+    return v;
 }
 
 static aha_rational_t cd_term(cd_parser_t *p) {
     aha_rational_t v = cd_factor(p);
     for (;;) {
-        cd_space(p);
-        char op = *p->s;
-        if (!p->ok || (op != '*' && op != '/')) return v;
-        p->s++;
+        if (p->err) return v;
+        char op = cd_peek(p);
+        if (op != '*' && op != '/') return v;
+        cd_take(p);
         aha_rational_t r = cd_factor(p);
-        if (p->ok && rat_mul(v, r, op == '/', &v) < 0) p->ok = 0;
+        if (!p->err && rat_mul(v, r, op == '/', &v)) cd_fail(p, CD_ARITH);
     }
 }
 
 static aha_rational_t cd_expr(cd_parser_t *p) {
     aha_rational_t v = cd_term(p);
     for (;;) {
-        cd_space(p);
-        char op = *p->s;
-        if (!p->ok || (op != '+' && op != '-')) return v;
-        p->s++;
+        if (p->err) return v;
+        char op = cd_peek(p);
+        if (op != '+' && op != '-') return v;
+        cd_take(p);
         aha_rational_t r = cd_term(p);
-        if (p->ok && rat_add(v, r, op == '-', &v) < 0) p->ok = 0;
+        if (!p->err && rat_add(v, r, op == '-', &v)) cd_fail(p, CD_ARITH);
     }
 }
 
-int aha_reward_countdown(const char *expr, const int *numbers, int n, int64_t target) {
-    if (!expr || n < 0 || n > AHA_COUNTDOWN_MAX_NUMBERS) return 0;
-    if (strnlen(expr, AHA_COUNTDOWN_MAX_LEN + 1) > AHA_COUNTDOWN_MAX_LEN) return 0;
-    cd_parser_t p = {.s = expr, .numbers = numbers, .n = n, .ok = 1};
+/* Evaluates the expression in S; CD_OK and *out, or a CD_* code. *at = error offset. */
+static int cd_eval(span_t s, const int *numbers, int n, aha_rational_t *out, size_t *at) {
+    *at = 0;
+    if (s.n > AHA_COUNTDOWN_MAX_LEN) return CD_LIMIT;
+    cd_parser_t p = {.s = s.p, .e = s.p + s.n, .numbers = numbers, .n = n};
     aha_rational_t v = cd_expr(&p);
-    cd_space(&p);
-    if (!p.ok || *p.s) return 0;
+    if (!p.err && cd_peek(&p)) p.err = CD_SYNTAX; /* trailing input */
+    *at = (size_t)(p.s - s.p);
+    if (p.err) return p.err;
+    *out = v;
+    return CD_OK;
+}
+
+static int cd_args_ok(const int *numbers, int n) {
+    return n >= 0 && n <= AHA_COUNTDOWN_MAX_NUMBERS && (numbers || n == 0);
+}
+
+int aha_reward_countdown_eval(const char *expr, const int *numbers, int n, aha_rational_t *out) {
+    if (!expr || !out || !cd_args_ok(numbers, n))
+        return AHA_FAIL(AHA_ERR_ARG, "countdown_eval: NULL argument or %d numbers (0..%d)", n,
+                        AHA_COUNTDOWN_MAX_NUMBERS);
+    span_t s = {expr, strnlen(expr, AHA_COUNTDOWN_MAX_LEN + 1)};
+    aha_rational_t v;
+    size_t at;
+    switch (cd_eval(s, numbers, n, &v, &at)) {
+    case CD_OK: *out = v; return AHA_OK;
+    case CD_LIMIT:
+        return AHA_FAIL(AHA_ERR_FORMAT, "countdown: expression beyond %d bytes, %d nested parentheses or %d tokens",
+                        AHA_COUNTDOWN_MAX_LEN, AHA_COUNTDOWN_MAX_DEPTH, AHA_COUNTDOWN_MAX_TOKENS);
+    case CD_NUMBER:
+        return AHA_FAIL(AHA_ERR_NOTFOUND, "countdown: number at offset %zu is not an unused given number", at);
+    case CD_ARITH:
+        return AHA_FAIL(AHA_ERR_RANGE, "countdown: division by zero or overflow before offset %zu", at);
+    default: return AHA_FAIL(AHA_ERR_FORMAT, "countdown: syntax error at offset %zu", at);
+    }
+}
+
+static int countdown_span(span_t s, const int *numbers, int n, int64_t target) {
+    aha_rational_t v;
+    size_t at;
+    if (!cd_args_ok(numbers, n) || cd_eval(s, numbers, n, &v, &at) != CD_OK) return 0;
     return v.den == 1 && v.num == target;
 }
 
-/* ---- shaping ---- */
-
-double aha_reward_language(const char *response, const char *charset) {
-    if (!response) return 0;
-    const char *s = strstr(response, "<think>");
-    if (!s) return 0;
-    s += 7;
-    const char *e = strstr(s, "</think>");
-    if (!e || e == s) return 0;
-    size_t in = 0;
-    for (const char *p = s; p < e; p++) in += *p && strchr(charset, *p) != NULL;
-    return (double)in / (double)(e - s);
+int aha_reward_countdown(const char *expr, const int *numbers, int n, int64_t target) {
+    if (!expr) return 0;
+    span_t s = {expr, strnlen(expr, AHA_COUNTDOWN_MAX_LEN + 1)};
+    return countdown_span(s, numbers, n, target);
 }
 
+/* ---- language consistency ---- */
+
+typedef struct {
+    const char *name;
+    int (*has)(int c);
+} cs_class_t;
+
+static int cs_digits(int c) { return c >= '0' && c <= '9'; }
+static int cs_ops(int c) { return c && strchr("+-*/=;() ", c) != NULL; }
+static int cs_space(int c) { return c == ' '; }
+static int cs_newline(int c) { return c == '\n'; }
+static int cs_lower(int c) { return c >= 'a' && c <= 'z'; }
+static int cs_upper(int c) { return c >= 'A' && c <= 'Z'; }
+static int cs_letters(int c) { return cs_lower(c) || cs_upper(c); }
+static int cs_printable(int c) { return c >= 32 && c <= 126; }
+static int cs_punct(int c) { return c > 32 && c <= 126 && !cs_letters(c) && !cs_digits(c); }
+
+static const cs_class_t k_classes[] = {
+    {"digits", cs_digits}, {"ops", cs_ops},         {"space", cs_space}, {"newline", cs_newline},
+    {"lower", cs_lower},   {"upper", cs_upper},     {"letters", cs_letters},
+    {"punct", cs_punct},   {"printable", cs_printable}};
+
+int aha_reward_charset(const char *spec, char *out, size_t cap) {
+    if (!spec || !out) return AHA_FAIL(AHA_ERR_ARG, "charset: NULL argument");
+    unsigned char set[256] = {0};
+    const char *p = spec;
+    for (;;) {
+        const char *e;
+        if (*p == '[') {
+            e = strchr(p + 1, ']');
+            if (!e || e == p + 1) return AHA_FAIL(AHA_ERR_CONFIG, "charset \"%.60s\": empty or unclosed [...]", spec);
+            for (const char *q = p + 1; q < e; q++) set[(unsigned char)*q] = 1;
+            e++;
+        } else {
+            e = p + strcspn(p, "+");
+            size_t len = (size_t)(e - p), i;
+            for (i = 0; i < sizeof k_classes / sizeof *k_classes; i++)
+                if (strlen(k_classes[i].name) == len && !memcmp(k_classes[i].name, p, len)) break;
+            if (i == sizeof k_classes / sizeof *k_classes)
+                return AHA_FAIL(AHA_ERR_CONFIG,
+                                "charset \"%.60s\": unknown name \"%.*s\" (digits, ops, space, newline, lower, "
+                                "upper, letters, punct, printable, [chars])",
+                                spec, (int)(len > 40 ? 40 : len), p);
+            for (int c = 1; c < 256; c++) set[c] |= (unsigned char)k_classes[i].has(c);
+        }
+        if (*e == 0) break;
+        if (*e != '+') return AHA_FAIL(AHA_ERR_CONFIG, "charset \"%.60s\": expected '+' after \"]\"", spec);
+        p = e + 1;
+    }
+    size_t n = 0;
+    for (int c = 1; c < 256; c++) n += set[c];
+    if (n + 1 > cap) return AHA_FAIL(AHA_ERR_RANGE, "charset \"%.60s\": %zu bytes do not fit in %zu", spec, n, cap);
+    size_t k = 0;
+    for (int c = 1; c < 256; c++)
+        if (set[c]) out[k++] = (char)c;
+    out[k] = 0;
+    return AHA_OK;
+}
+
+/* Language share of the first think block; CHARSET holds at most CS_CAP bytes (NUL-terminated
+ * earlier or not). */
+static double language(const char *response, const char *charset, size_t cs_cap) {
+    span_t t;
+    if (first_block(response, k_think, LIT_LEN(k_think), k_think_end, &t) || t.n == 0) return 0;
+    unsigned char in[256] = {0};
+    for (size_t i = 0; i < cs_cap && charset[i]; i++) in[(unsigned char)charset[i]] = 1;
+    size_t hits = 0;
+    for (size_t i = 0; i < t.n; i++) hits += in[(unsigned char)t.p[i]];
+    return (double)hits / (double)t.n;
+}
+
+double aha_reward_language(const char *response, const char *charset) {
+    if (!response || !charset) return 0;
+    return language(response, charset, (size_t)-1);
+}
+
+/* ---- overlong ---- */
+
 double aha_reward_overlong(int len, int max_len, int cache) {
-    if (len <= max_len - cache) return 0;
-    if (len <= max_len && cache > 0) return (double)(max_len - cache - len) / cache;
-    return -1;
+    if (max_len <= 0) return 0;
+    int64_t l = len < 0 ? 0 : len, m = max_len, c = cache < 0 ? 0 : cache;
+    if (c > m) c = m;
+    if (l <= m - c) return 0;
+    if (l > m) return -1;
+    return (double)((m - c) - l) / (double)c; /* here c > 0: m - c < l <= m */
 }
 
 /* ---- combined ---- */
 
 void aha_reward_config_default(aha_reward_config_t *c) {
+    if (!c) return;
     memset(c, 0, sizeof *c);
     c->w_format = 0.1;
     c->w_accuracy = 0.9;
     c->correct_requires_format = 1;
     c->max_len = 64;
     c->overlong_cache = 16;
-    snprintf(c->charset, sizeof c->charset, "%s", "0123456789+-*=/;() ");
+    if (aha_reward_charset("digits+ops", c->charset, sizeof c->charset)) c->charset[0] = 0; /* cannot fail */
 }
 
-int aha_reward_first_answer(const char *r, char *buf, size_t cap) {
-    const char *s = r ? strstr(r, "<answer>") : NULL;
-    if (!s) return AHA_FAIL(AHA_ERR_FORMAT, "no <answer> tag");
-    s += 8;
-    const char *e = strstr(s, "</answer>");
-    if (!e) return AHA_FAIL(AHA_ERR_FORMAT, "unclosed <answer>");
-    if ((size_t)(e - s) + 1 > cap) return AHA_FAIL(AHA_ERR_RANGE, "answer of %zu bytes", (size_t)(e - s));
-    memcpy(buf, s, (size_t)(e - s));
-    buf[e - s] = 0;
+int aha_reward_config_check(const aha_reward_config_t *c) {
+    if (!c) return AHA_FAIL(AHA_ERR_ARG, "reward config: NULL");
+    const double w[] = {c->w_format, c->w_accuracy, c->w_language, c->w_overlong};
+    static const char *const names[] = {"w_format", "w_accuracy", "w_language", "w_overlong"};
+    for (int i = 0; i < 4; i++)
+        if (!isfinite(w[i])) return AHA_FAIL(AHA_ERR_CONFIG, "reward config: %s is not finite", names[i]);
+    if (c->max_len < 0) return AHA_FAIL(AHA_ERR_CONFIG, "reward config: max_len %d < 0", c->max_len);
+    if (c->overlong_cache < 0 || c->overlong_cache > c->max_len)
+        return AHA_FAIL(AHA_ERR_CONFIG, "reward config: overlong_cache %d outside [0, max_len %d]", c->overlong_cache,
+                        c->max_len);
+    if (!memchr(c->charset, 0, sizeof c->charset))
+        return AHA_FAIL(AHA_ERR_CONFIG, "reward config: charset is not NUL-terminated");
     return AHA_OK;
+}
+
+static int accuracy(const aha_reward_problem_t *prob, span_t ans) {
+    switch (prob->kind) {
+    case AHA_TASK_ADDITION: return addition_span(ans, prob->expected);
+    case AHA_TASK_COUNTDOWN: return countdown_span(ans, prob->numbers, prob->n_numbers, prob->target);
+    default: return 0;
+    }
 }
 
 void aha_reward_score(const aha_reward_config_t *cfg, const aha_reward_problem_t *prob,
                       const char *response, int response_tokens, aha_reward_breakdown_t *out) {
+    if (!out) return;
     aha_reward_breakdown_t r = {0};
-    const char *resp = response ? response : "";
-    r.format = aha_reward_format_ok(resp);
-    char ans[AHA_COUNTDOWN_MAX_LEN + 1];
-    int have = cfg->correct_requires_format
-                   ? (r.format && aha_reward_extract_answer(resp, ans, sizeof ans) == 0)
-                   : aha_reward_first_answer(resp, ans, sizeof ans) == 0;
-    if (have) {
-        if (prob->kind == AHA_TASK_ADDITION) {
-            char want[32];
-            snprintf(want, sizeof want, "%lld", (long long)prob->expected);
-            r.accuracy = aha_reward_numbers_equal(ans, want);
-        } else {
-            r.accuracy = aha_reward_countdown(ans, prob->numbers, prob->n_numbers, prob->target);
-        }
+    if (!cfg || !prob) {
+        *out = r;
+        return;
     }
-    aha_error_clear();
-    r.language = aha_reward_language(resp, cfg->charset);
+    const char *resp = response ? response : "";
+    span_t think, ans;
+    int formed = split_response(resp, &think, &ans) == 0;
+    r.format = formed;
+    int have = cfg->correct_requires_format ? formed
+                                            : first_block(resp, k_answer, LIT_LEN(k_answer), k_answer_end, &ans) == 0;
+    r.accuracy = have ? accuracy(prob, ans) : 0;
+    r.language = language(resp, cfg->charset, sizeof cfg->charset);
     r.overlong = aha_reward_overlong(response_tokens, cfg->max_len, cfg->overlong_cache);
     r.total = cfg->w_format * r.format + cfg->w_accuracy * r.accuracy + cfg->w_language * r.language +
               cfg->w_overlong * r.overlong;
