@@ -60,8 +60,12 @@ has_keys() { # FILE KEY... : every key appears in the file's last row
 check "train metrics have the DESIGN keys" "grep -q '\"policy_version\":4' \"$run/rl/metrics.jsonl\" && has_keys \"$run/rl/metrics.jsonl\" step policy_version reward_mean accuracy format_rate response_len_mean kl entropy clip_frac zero_std_frac staleness_mean tokens_per_s learner_busy_frac"
 check "trained checkpoint" "[ -s \"$run/rl/final/model.safetensors\" ]"
 check "plot writes PNGs" "\"$AHA\" plot \"$run\" > /dev/null && [ -s \"$run/rl/reward.png\" ] && [ -s \"$run/pretrain/loss.png\" ]"
+cp "$run/rl/metrics.jsonl" "$tmp/before.jsonl"; cp "$run/rl/config.yaml" "$tmp/before.yaml"
 out=$("$AHA" train --set rl.loss=ppo9 --set run_dir="$run" 2>&1); rc=$?
 check "unknown loss is a clear error" "[ $rc -ne 0 ] && grep -q ppo9 <<<\"\$out\""
+out=$("$AHA" train --set rl.language_charset=digits+emoji --set run_dir="$run" 2>&1); rc=$?
+check "bad language charset is a clear error" "[ $rc -ne 0 ] && grep -q 'rl.language_charset.*emoji' <<<\"\$out\""
+check "config errors leave the run directory untouched" "cmp -s \"$run/rl/metrics.jsonl\" \"$tmp/before.jsonl\" && cmp -s \"$run/rl/config.yaml\" \"$tmp/before.yaml\""
 # 5b. exact resume: 4 steps straight == 2 steps, stop, --resume for 2 more (model, optimizer, metrics)
 rs=(--set run_dir="$run" --set model.dim=32 --set model.moe_hidden=32 --set rl.steps=4 --set rl.checkpoint_every=2
     --set rl.prompts_per_step=3 --set rl.group_size=4 --set rl.eval_every=0 --set rl.eval_n=2 --set rl.epochs=2
@@ -87,6 +91,8 @@ small=(--set run_dir="$r1" --set task.template=r1zero --set model.max_seq_len=51
 rc=$?
 check "r1zero template + dapo with dynamic sampling run" "[ $rc -eq 0 ] && [ -s \"$r1/rl/final/model.safetensors\" ]" || tail -5 "$tmp/r1.log"
 check "dynamic sampling reports the groups it kept" "has_keys \"$r1/rl/metrics.jsonl\" groups_used zero_std_frac reward_overlong"
+cp "$r1/rl/metrics.jsonl" "$tmp/r1.jsonl"
 out=$("$AHA" train --set task.template=chatml --set run_dir="$r1" 2>&1); rc=$?
 check "unknown template is a clear error" "[ $rc -ne 0 ] && grep -q task.template <<<\"\$out\""
+check "...and leaves the run untouched" "cmp -s \"$r1/rl/metrics.jsonl\" \"$tmp/r1.jsonl\""
 exit $fail

@@ -52,6 +52,7 @@ static int run_pretrain(const aha_run_config_t *rc, int cached_ok) {
     char dir[512], path[1100], ckpt[600], final_dir[600];
     snprintf(dir, sizeof dir, "%s/pretrain", rc->run_dir);
     snprintf(final_dir, sizeof final_dir, "%s/final", dir);
+    AHA_TRY(aha_run_config_check(rc)); /* before anything is written */
     AHA_TRY(aha_mkdir_p(dir));
     snprintf(path, sizeof path, "%s/config.yaml", dir);
     char final_cfg[1100];

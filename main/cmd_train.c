@@ -23,18 +23,6 @@
 
 enum { TRAIN_STREAM = 0x7EA1, COIN_STREAM = 0xC014 };
 
-/* Reward weights from the run config. */
-static void reward_config(const aha_run_config_t *rc, aha_reward_config_t *c) {
-    aha_reward_config_default(c);
-    c->w_format = rc->rl.w_format;
-    c->w_accuracy = rc->rl.w_accuracy;
-    c->w_language = rc->rl.w_language;
-    c->w_overlong = rc->rl.w_overlong;
-    c->correct_requires_format = rc->rl.correct_requires_format;
-    c->max_len = rc->rl.max_new_tokens;
-    c->overlong_cache = rc->rl.overlong_cache;
-}
-
 /* Everything the loop needs, freed in one place. */
 typedef struct {
     aha_model_t *m;
@@ -126,6 +114,12 @@ static int run_train(const aha_run_config_t *rc, int resume) {
         snprintf(init, sizeof init, "%s", rc->rl.init);
     else
         snprintf(init, sizeof init, "%s/pretrain/final", rc->run_dir);
+    /* config errors are reported before anything of the run directory is touched */
+    AHA_TRY(aha_run_config_check(rc));
+    aha_reward_config_t rcfg;
+    AHA_TRY(aha_run_config_reward(rc, &rcfg));
+    aha_loss_kind_t kind;
+    AHA_TRY(aha_loss_kind_parse(rc->rl.loss, &kind));
     AHA_TRY(aha_mkdir_p(dir));
     snprintf(path, sizeof path, "%s/config.yaml", dir);
     AHA_TRY(aha_cfg_save(rc, aha_run_config_fields, aha_run_config_n_fields, path));
@@ -135,8 +129,6 @@ static int run_train(const aha_run_config_t *rc, int resume) {
     int rc_ = AHA_OK;
     aha_grpo_config_t gc;
     memset(&gc, 0, sizeof gc);
-    aha_loss_kind_t kind;
-    AHA_TRY(aha_loss_kind_parse(rc->rl.loss, &kind));
     aha_loss_config_default(kind, &gc.loss);
     gc.loss.eps_low = rc->rl.eps_low;
     gc.loss.eps_high = rc->rl.eps_high;
@@ -200,8 +192,6 @@ static int run_train(const aha_run_config_t *rc, int resume) {
     if (resume) AHA_TRY_GOTO(rc_, truncate_metrics(path, start), done);
     AHA_TRY_GOTO(rc_, aha_metrics_open(path, resume, &t.metrics), done);
 
-    aha_reward_config_t rcfg;
-    reward_config(rc, &rcfg);
     AHA_INFO("GRPO (%s, R3 %s) from %s: %d steps x %d prompts x G=%d -> %s", rc->rl.loss,
              rc->rl.r3 ? "on" : "off", init, rc->rl.steps, P, G, dir);
 

@@ -2,6 +2,7 @@
 #include "core/err.h"
 #include "model/tokenizer.h"
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #define F(key, type, member, def, lo, hi, help)                                                    \
@@ -91,6 +92,7 @@ const aha_cfg_field_t aha_run_config_fields[] = {
     F("rl.w_overlong", AHA_CFG_FLOAT, rl.w_overlong, "0.0", -100, 100, "DAPO overlong shaping weight"),
     F("rl.correct_requires_format", AHA_CFG_BOOL, rl.correct_requires_format, "true", 1, 0, "accuracy counts only in a well-formed response"),
     F("rl.overlong_cache", AHA_CFG_INT, rl.overlong_cache, "16", 0, 8192, "DAPO overlong soft-penalty window"),
+    F("rl.language_charset", AHA_CFG_STRING, rl.language_charset, "digits+ops", 1, 0, "bytes the language reward accepts in the think text (e.g. digits+ops, letters+space+[.,])"),
 };
 const size_t aha_run_config_n_fields = sizeof aha_run_config_fields / sizeof *aha_run_config_fields;
 
@@ -142,6 +144,26 @@ void aha_run_config_corpus(const aha_run_config_t *rc, aha_corpus_config_t *c) {
     c->p_trace = rc->corpus.p_trace;
     c->p_trace_mistake = rc->corpus.p_trace_mistake;
     c->p_malformed = rc->corpus.p_malformed;
+}
+
+int aha_run_config_reward(const aha_run_config_t *rc, aha_reward_config_t *out) {
+    aha_reward_config_t c;
+    aha_reward_config_default(&c);
+    c.w_format = rc->rl.w_format;
+    c.w_accuracy = rc->rl.w_accuracy;
+    c.w_language = rc->rl.w_language;
+    c.w_overlong = rc->rl.w_overlong;
+    c.correct_requires_format = rc->rl.correct_requires_format;
+    c.max_len = rc->rl.max_new_tokens;
+    c.overlong_cache = rc->rl.overlong_cache < c.max_len ? rc->rl.overlong_cache : c.max_len;
+    if (aha_reward_charset(rc->rl.language_charset, c.charset, sizeof c.charset) != AHA_OK) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", aha_last_error());
+        return AHA_FAIL(AHA_ERR_CONFIG, "rl.language_charset: %s", why);
+    }
+    AHA_TRY(aha_reward_config_check(&c));
+    *out = c;
+    return AHA_OK;
 }
 
 static void cd_config(const aha_run_config_t *rc, aha_cd_config_t *c) {
@@ -230,4 +252,17 @@ int aha_task_document(const aha_run_config_t *rc, uint64_t index, char *buf, siz
                                 rc->corpus.p_trace_mistake, rc->corpus.p_malformed, buf, cap));
     }
     return apply_template(rc, buf, cap);
+}
+
+int aha_run_config_check(const aha_run_config_t *rc) {
+    aha_model_config_t mc;
+    aha_reward_config_t rw;
+    aha_task_problem_t p;
+    char text[2048];
+    AHA_TRY(aha_run_config_model(rc, &mc));
+    AHA_TRY(aha_run_config_reward(rc, &rw));
+    AHA_TRY(aha_task_problem(rc, AHA_SPLIT_TRAIN, 0, &p));
+    AHA_TRY(aha_task_prompt(rc, &p, text, sizeof text));
+    AHA_TRY(aha_task_document(rc, 0, text, sizeof text));
+    return AHA_OK;
 }

@@ -47,6 +47,7 @@ typedef struct {
         double w_format, w_accuracy, w_language, w_overlong;
         int correct_requires_format;
         int overlong_cache;
+        char language_charset[AHA_CFG_STR_MAX]; /* aha_reward_charset spec */
     } rl;
 } aha_run_config_t;
 
@@ -62,6 +63,12 @@ int aha_run_config_load(const char *path, const char *const *overrides, size_t n
 int aha_run_config_model(const aha_run_config_t *rc, aha_model_config_t *out);
 void aha_run_config_task(const aha_run_config_t *rc, aha_add_config_t *out);
 void aha_run_config_corpus(const aha_run_config_t *rc, aha_corpus_config_t *out);
+/* Reward weights, overlong window (max_len = rl.max_new_tokens) and language charset of the run.
+ * AHA_ERR_CONFIG naming rl.language_charset for a bad charset spec; *out written only on success. */
+int aha_run_config_reward(const aha_run_config_t *rc, aha_reward_config_t *out);
+/* Checks everything a run derives from the config (model shape, task, template, corpus, rewards)
+ * so commands can reject a bad config before they write anything; the error names the key. */
+int aha_run_config_check(const aha_run_config_t *rc);
 
 /* ---- the task a run trains on (addition or countdown) ---- */
 typedef struct {
