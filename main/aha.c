@@ -56,15 +56,18 @@ int cli_parse_common(int argc, char **argv, cli_common_t *o) {
     return AHA_OK;
 }
 
-int cli_config_command(int argc, char **argv, const char *usage, const char *flag,
-                       int (*run)(const aha_run_config_t *rc, int flag)) {
+int cli_config_command(int argc, char **argv, const char *usage, const char *const *flags,
+                       int (*run)(const aha_run_config_t *rc, unsigned flags)) {
     cli_common_t cli;
     int rc = cli_parse_common(argc, argv, &cli);
     if (rc < 0) return cli_fail(rc);
-    int flag_given = 0;
+    unsigned given = 0;
     for (int i = 0; i < cli.n_rest; i++) {
-        if (flag && !strcmp(cli.rest[i], flag)) flag_given = 1;
-        else return cli_fail(AHA_FAIL(AHA_ERR_ARG, "unknown option '%s' (see --help)", cli.rest[i]));
+        int j = 0;
+        while (flags && flags[j] && strcmp(cli.rest[i], flags[j])) j++;
+        if (!flags || !flags[j])
+            return cli_fail(AHA_FAIL(AHA_ERR_ARG, "unknown option '%s' (see --help)", cli.rest[i]));
+        given |= 1u << j;
     }
     if (cli.help) {
         fputs(usage, stdout);
@@ -74,7 +77,7 @@ int cli_config_command(int argc, char **argv, const char *usage, const char *fla
     }
     aha_run_config_t cfg;
     rc = aha_run_config_load(cli.config, cli.overrides, cli.n_overrides, &cfg);
-    if (rc >= 0) rc = run(&cfg, flag_given);
+    if (rc >= 0) rc = run(&cfg, given);
     return rc < 0 ? cli_fail(rc) : 0;
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # cli: end-to-end checks of the aha executable — bad configs fail with file:line:key, a short
-# pretraining run writes metrics, checkpoints and an eval, and its loss goes down.
+# pretraining run writes metrics, checkpoints and an eval, and its loss goes down; pretraining and
+# GRPO resume bit-exactly; train/eval/plot/templates/losses end to end.
 set -u
 AHA=${1:?path to aha}
 tmp=$(mktemp -d)
@@ -43,6 +44,15 @@ check "loss decreases ($first -> $last)" "awk -v a=$first -v b=$last 'BEGIN{exit
   --set pretrain.log_every=5 --set pretrain.checkpoint_every=20 --set pretrain.warmup=5 \
   --set model.dim=32 --set model.moe_hidden=32 --set eval.n=5 --set eval.k=2 --cached-ok > "$tmp/log2" 2>&1
 check "cached pretrain is reused" "grep -q reusing \"$tmp/log2\""
+# 3b. exact resume of pretraining: continue the copied run from its step-40 checkpoint
+mkdir -p "$tmp/pre2" && cp -r "$run/pretrain" "$tmp/pre2/" && rm -rf "$tmp/pre2/pretrain/final"
+"$AHA" pretrain --set run_dir="$tmp/pre2" --set pretrain.steps=60 --set pretrain.batch_size=16 \
+  --set pretrain.log_every=5 --set pretrain.checkpoint_every=20 --set pretrain.warmup=5 \
+  --set model.dim=32 --set model.moe_hidden=32 --set eval.n=5 --set eval.k=2 --resume > "$tmp/log3" 2>&1
+rc=$?
+check "pretrain --resume runs from step 40" "[ $rc -eq 0 ] && grep -q 'resuming from .* at step 40' \"$tmp/log3\"" || tail -5 "$tmp/log3"
+check "resumed pretraining is bit-identical" "cmp -s \"$run/pretrain/final/model.safetensors\" \"$tmp/pre2/pretrain/final/model.safetensors\" && cmp -s \"$run/pretrain/final/optimizer.safetensors\" \"$tmp/pre2/pretrain/final/optimizer.safetensors\""
+check "resumed pretraining metrics match" "diff <(sed 's/\"tokens_per_s.*//' \"$run/pretrain/metrics.jsonl\") <(sed 's/\"tokens_per_s.*//' \"$tmp/pre2/pretrain/metrics.jsonl\") > /dev/null"
 # 4. eval and sample on the checkpoint
 check "eval runs" "\"$AHA\" eval --checkpoint \"$run/pretrain/final\" --n 3 --k 2 --out \"$tmp/e.json\" >/dev/null && grep -q 'cons@k' \"$tmp/e.json\""
 out=$("$AHA" eval --checkpoint "$tmp/nope" 2>&1); rc=$?

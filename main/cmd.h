@@ -22,10 +22,11 @@ typedef struct {
 } cli_common_t;
 int cli_parse_common(int argc, char **argv, cli_common_t *out);
 /* Shared body of the config-driven commands (pretrain, train): parses [CONFIG] [--set k=v]...
- * and one optional boolean FLAG, prints USAGE and the config keys for --help, loads the config
- * and calls RUN(config, flag_given). Returns the process exit code. */
-int cli_config_command(int argc, char **argv, const char *usage, const char *flag,
-                       int (*run)(const aha_run_config_t *rc, int flag));
+ * and the boolean options FLAGS (NULL-terminated, at most 32), prints USAGE and the config keys
+ * for --help, loads the config and calls RUN(config, given) where bit j of given is set iff
+ * flags[j] was on the command line. Returns the process exit code. */
+int cli_config_command(int argc, char **argv, const char *usage, const char *const *flags,
+                       int (*run)(const aha_run_config_t *rc, unsigned given));
 
 /* Prints "aha: <message>" from aha_last_error() and returns 1 (or 2 for usage errors). */
 int cli_fail(int rc);

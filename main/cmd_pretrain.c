@@ -6,6 +6,7 @@
 #include "core/metrics.h"
 #include "learner/optim.h"
 #include "main/cmd.h"
+#include "main/run_state.h"
 #include "model/checkpoint.h"
 #include "model/tokenizer.h"
 #include <math.h>
@@ -48,7 +49,8 @@ static int files_equal(const char *a, const char *b) {
     return eq;
 }
 
-static int run_pretrain(const aha_run_config_t *rc, int cached_ok) {
+static int run_pretrain(const aha_run_config_t *rc, unsigned flags) {
+    const int cached_ok = flags & 1, resume = flags & 2;
     char dir[512], path[1100], ckpt[600], final_dir[600];
     snprintf(dir, sizeof dir, "%s/pretrain", rc->run_dir);
     snprintf(final_dir, sizeof final_dir, "%s/final", dir);
@@ -99,8 +101,18 @@ static int run_pretrain(const aha_run_config_t *rc, int cached_ok) {
         AHA_TRY_GOTO(rc_, aha_model_tensor_info(&mc, i, &ti), done);
         if (ti.ndim < 2) aha_adamw_set_decay(opt, ti.offset, ti.numel, 0);
     }
+    /* resume: model, routing biases, optimizer and step of RUN_DIR/pretrain/checkpoint; the data
+     * is a pure function of the step (document index = step * B + row) */
+    int start = 0;
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint", dir);
+    if (resume) {
+        uint64_t next_doc = 0;
+        AHA_TRY_GOTO(rc_, aha_run_state_load(ckpt, m, opt, &start, &next_doc), done);
+        AHA_INFO("resuming from %s at step %d", ckpt, start);
+    }
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
-    AHA_TRY_GOTO(rc_, aha_metrics_open(path, 0, &metrics), done);
+    if (resume) AHA_TRY_GOTO(rc_, aha_run_state_truncate_metrics(path, start), done);
+    AHA_TRY_GOTO(rc_, aha_metrics_open(path, resume, &metrics), done);
     AHA_INFO("pretraining %zu parameters for %d steps of %d documents -> %s", m->n_params,
              rc->pretrain.steps, B, dir);
 
@@ -110,7 +122,7 @@ static int run_pretrain(const aha_run_config_t *rc, int cached_ok) {
     double t_start = now_s(), t_last = t_start;
     long tokens_since = 0;
     double loss_ema = NAN;
-    for (int step = 0; step < rc->pretrain.steps; step++) {
+    for (int step = start; step < rc->pretrain.steps; step++) {
         int Tb = 1;
         for (int b = 0; b < B; b++) {
             AHA_TRY_GOTO(rc_,
@@ -167,7 +179,7 @@ static int run_pretrain(const aha_run_config_t *rc, int cached_ok) {
             aha_metrics_num(metrics, "expert_imbalance", imbalance);
             aha_metrics_num(metrics, "elapsed_s", t - t_start);
             AHA_TRY_GOTO(rc_, aha_metrics_end_row(metrics), done);
-            double eta = (t - t_start) / (step + 1) * (rc->pretrain.steps - step - 1);
+            double eta = (t - t_start) / (step + 1 - start) * (rc->pretrain.steps - step - 1);
             if (tty)
                 fprintf(stderr, "\r[pretrain] step %d/%d  loss %.4f  lr %.2e  %.0f tok/s  eta %.0fs   ",
                         step + 1, rc->pretrain.steps, loss_ema, lr, tps, eta);
@@ -177,13 +189,14 @@ static int run_pretrain(const aha_run_config_t *rc, int cached_ok) {
             t_last = t;
             tokens_since = 0;
         }
-        if ((step + 1) % rc->pretrain.checkpoint_every == 0 && !last) {
-            snprintf(ckpt, sizeof ckpt, "%s/checkpoint", dir);
-            AHA_TRY_GOTO(rc_, aha_checkpoint_save(m, ckpt), done);
-        }
+        if ((step + 1) % rc->pretrain.checkpoint_every == 0 && !last)
+            AHA_TRY_GOTO(rc_, aha_run_state_save(ckpt, m, opt, step + 1, (uint64_t)(step + 1) * B), done);
     }
     if (tty) fputc('\n', stderr);
-    AHA_TRY_GOTO(rc_, aha_checkpoint_save(m, final_dir), done);
+    AHA_TRY_GOTO(rc_,
+                 aha_run_state_save(final_dir, m, opt, rc->pretrain.steps,
+                                    (uint64_t)rc->pretrain.steps * B),
+                 done);
     AHA_INFO("pretraining done in %.1fs; checkpoint %s", now_s() - t_start, final_dir);
 
     eval_result_t ev;
@@ -208,7 +221,9 @@ done:
 int cmd_pretrain(int argc, char **argv) {
     return cli_config_command(
         argc, argv,
-        "usage: aha pretrain [CONFIG] [--set key=value]... [--cached-ok]\n"
-        "  --cached-ok  reuse RUN_DIR/pretrain/final if it was trained with the same config\n\n",
-        "--cached-ok", run_pretrain);
+        "usage: aha pretrain [CONFIG] [--set key=value]... [--cached-ok] [--resume]\n"
+        "  --cached-ok  reuse RUN_DIR/pretrain/final if it was trained with the same config\n"
+        "  --resume     continue bit-exactly from RUN_DIR/pretrain/checkpoint (model, optimizer, "
+        "step)\n\n",
+        (const char *const[]){"--cached-ok", "--resume", NULL}, run_pretrain);
 }

@@ -11,6 +11,7 @@
 #include "learner/group_batch.h"
 #include "learner/grpo.h"
 #include "main/cmd.h"
+#include "main/run_state.h"
 #include "model/checkpoint.h"
 #include "model/tokenizer.h"
 #include "verifier/reward.h"
@@ -49,65 +50,8 @@ static void train_free(train_t *t) {
     free(t->prompt_lens);
 }
 
-/* Everything needed to continue bit-exactly: model (with expert biases), optimizer moments, and
- * state.json with the step and the next training problem. */
-static int save_train_state(const char *dir, const aha_model_t *m, aha_grpo_t *tr, int step,
-                            uint64_t next_prompt) {
-    char path[1100], json[256];
-    AHA_TRY(aha_checkpoint_save(m, dir));
-    snprintf(path, sizeof path, "%s/optimizer.safetensors", dir);
-    AHA_TRY(aha_adamw_save(aha_grpo_optimizer(tr), path));
-    int n = snprintf(json, sizeof json,
-                     "{\n  \"step\": %d,\n  \"policy_version\": %d,\n  \"next_prompt\": %llu\n}\n",
-                     step, step, (unsigned long long)next_prompt);
-    snprintf(path, sizeof path, "%s/state.json", dir);
-    const void *parts[] = {json};
-    const size_t lens[] = {(size_t)n};
-    return aha_write_file_atomic(path, parts, lens, 1);
-}
-
-static int load_train_state(const char *dir, int *step, uint64_t *next_prompt) {
-    char path[1100];
-    snprintf(path, sizeof path, "%s/state.json", dir);
-    FILE *f = fopen(path, "r");
-    if (!f) return AHA_FAIL(AHA_ERR_IO, "%s: cannot open", path);
-    char buf[512];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    cJSON *o = cJSON_Parse(buf);
-    cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "step"),
-          *p = cJSON_GetObjectItemCaseSensitive(o, "next_prompt");
-    int ok = cJSON_IsNumber(s) && cJSON_IsNumber(p) && s->valuedouble >= 0 && p->valuedouble >= 0;
-    if (ok) *step = (int)s->valuedouble, *next_prompt = (uint64_t)p->valuedouble;
-    cJSON_Delete(o);
-    return ok ? AHA_OK : AHA_FAIL(AHA_ERR_FORMAT, "%s: needs numeric step and next_prompt", path);
-}
-
-/* Keeps the metrics rows up to STEP (a resumed run rewrites what came after). */
-static int truncate_metrics(const char *path, int step) {
-    FILE *in = fopen(path, "r");
-    if (!in) return AHA_OK;
-    aha_buf_t keep = {0};
-    char *line = NULL;
-    size_t cap = 0;
-    while (getline(&line, &cap, in) > 0) {
-        cJSON *o = cJSON_Parse(line);
-        cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "step");
-        if (cJSON_IsNumber(s) && s->valuedouble <= step) aha_buf_puts(&keep, line);
-        cJSON_Delete(o);
-    }
-    free(line);
-    fclose(in);
-    const void *parts[] = {keep.p ? keep.p : ""};
-    const size_t lens[] = {keep.len};
-    int rc =
-        keep.err ? AHA_FAIL(AHA_ERR_NOMEM, "metrics") : aha_write_file_atomic(path, parts, lens, 1);
-    aha_buf_free(&keep);
-    return rc;
-}
-
-static int run_train(const aha_run_config_t *rc, int resume) {
+static int run_train(const aha_run_config_t *rc, unsigned flags) {
+    const int resume = flags & 1;
     char dir[512], path[700], init[600];
     snprintf(dir, sizeof dir, "%s/rl", rc->run_dir);
     if (rc->rl.init[0])
@@ -170,26 +114,15 @@ static int run_train(const aha_run_config_t *rc, int resume) {
     char ckpt_dir[600];
     snprintf(ckpt_dir, sizeof ckpt_dir, "%s/checkpoint", dir);
     if (resume) {
-        aha_model_t *saved = NULL;
-        AHA_TRY_GOTO(rc_, load_train_state(ckpt_dir, &start, &next_prompt), done);
-        AHA_TRY_GOTO(rc_, aha_checkpoint_load(ckpt_dir, &saved), done);
-        if (saved->n_params != t.m->n_params) {
-            aha_model_destroy(&saved);
-            rc_ = AHA_FAIL(AHA_ERR_FORMAT, "%s: model does not match %s", ckpt_dir, init);
-            goto done;
-        }
-        memcpy(t.m->params, saved->params, sizeof(float) * t.m->n_params);
-        if (t.m->expert_bias)
-            memcpy(t.m->expert_bias, saved->expert_bias,
-                   sizeof(float) * (size_t)t.m->cfg.n_layers * t.m->cfg.n_routed_experts);
-        aha_model_destroy(&saved);
-        snprintf(path, sizeof path, "%s/optimizer.safetensors", ckpt_dir);
-        AHA_TRY_GOTO(rc_, aha_adamw_load(aha_grpo_optimizer(t.trainer), path), done);
+        AHA_TRY_GOTO(rc_,
+                     aha_run_state_load(ckpt_dir, t.m, aha_grpo_optimizer(t.trainer), &start,
+                                        &next_prompt),
+                     done);
         AHA_INFO("resuming from %s at step %d (next problem %llu)", ckpt_dir, start,
                  (unsigned long long)next_prompt);
     }
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
-    if (resume) AHA_TRY_GOTO(rc_, truncate_metrics(path, start), done);
+    if (resume) AHA_TRY_GOTO(rc_, aha_run_state_truncate_metrics(path, start), done);
     AHA_TRY_GOTO(rc_, aha_metrics_open(path, resume, &t.metrics), done);
 
     AHA_INFO("GRPO (%s, R3 %s) from %s: %d steps x %d prompts x G=%d -> %s", rc->rl.loss,
@@ -358,7 +291,7 @@ static int run_train(const aha_run_config_t *rc, int resume) {
         if (version % rc->rl.checkpoint_every == 0 || version == rc->rl.steps) {
             snprintf(path, sizeof path, "%s/%s", dir,
                      version == rc->rl.steps ? "final" : "checkpoint");
-            AHA_TRY_GOTO(rc_, save_train_state(path, t.m, t.trainer, version, next_prompt), done);
+            AHA_TRY_GOTO(rc_, aha_run_state_save(path, t.m, aha_grpo_optimizer(t.trainer), version, next_prompt), done);
         }
     }
     if (tty) fputc('\n', stderr);
@@ -375,5 +308,5 @@ int cmd_train(int argc, char **argv) {
         "GRPO from rl.init (default RUN_DIR/pretrain/final).\n"
         "  --resume  continue bit-exactly from RUN_DIR/rl/checkpoint (model, optimizer, step, "
         "data cursor)\n\n",
-        "--resume", run_train);
+        (const char *const[]){"--resume", NULL}, run_train);
 }

@@ -1,0 +1,28 @@
+/* main/run_state.h — what a run needs to continue bit-exactly after a stop (shared by `aha
+ * pretrain --resume` and `aha train --resume`):
+ *   DIR/model.safetensors + config.json   the model, with the routing biases (model/checkpoint.h)
+ *   DIR/optimizer.safetensors             AdamW moments and step count (learner/optim.h)
+ *   DIR/state.json                        {"step": S, "next_index": I}: updates done, next data
+ * item Nothing here owns the model or optimizer it is given. */
+#ifndef AHA_MAIN_RUN_STATE_H
+#define AHA_MAIN_RUN_STATE_H
+#include "learner/optim.h"
+#include "model/model.h"
+#include <stdint.h>
+
+/* Writes the three parts into DIR (created if needed; each file replaced atomically). */
+int aha_run_state_save(const char *dir, const aha_model_t *m, const aha_adamw_t *opt, int step,
+                       uint64_t next_index);
+
+/* Restores DIR into the existing M (parameters and routing biases; the checkpoint's model shape
+ * must equal M's) and OPT, and reads step / next_index. AHA_ERR_IO if a part is missing,
+ * AHA_ERR_FORMAT if one does not match; on error M and OPT may be partly restored, the
+ * out-params are untouched. */
+int aha_run_state_load(const char *dir, aha_model_t *m, aha_adamw_t *opt, int *step,
+                       uint64_t *next_index);
+
+/* Keeps the rows of the JSONL metrics file PATH whose "step" is <= STEP (rows without a step are
+ * dropped), so a resumed run rewrites what came after its checkpoint. A missing file is fine. */
+int aha_run_state_truncate_metrics(const char *path, int step);
+
+#endif
