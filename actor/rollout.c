@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-int aha_rollout_new(const aha_model_t *m, int n, int max_len, int record_experts, aha_rollout_t **out) {
-    if (n <= 0 || max_len <= 0) return AHA_FAIL(AHA_ERR_ARG, "rollout: n=%d max_len=%d", n, max_len);
+int aha_rollout_new(const aha_model_t *m, int n, int max_len, int record_experts,
+                    aha_rollout_t **out) {
+    if (n <= 0 || max_len <= 0)
+        return AHA_FAIL(AHA_ERR_ARG, "rollout: n=%d max_len=%d", n, max_len);
     aha_rollout_t *r = calloc(1, sizeof *r);
     if (!r) return AHA_FAIL(AHA_ERR_NOMEM, "rollout");
     r->n = n;
@@ -64,7 +66,8 @@ int aha_generate(const aha_model_t *m, aha_kv_t *kv, const int *const *prompts,
     memset(r->logprobs, 0, sizeof(float) * (size_t)n * r->max_len);
     if (r->expert_ids) {
         size_t cells = (size_t)L * n * r->max_len * K;
-        for (size_t i = 0; i < cells; i++) r->expert_ids[i] = -1;
+        for (size_t i = 0; i < cells; i++)
+            r->expert_ids[i] = -1;
     }
     for (int b = 0; b < n; b++) {
         memcpy(r->tokens + (size_t)b * r->max_len, prompts[b], sizeof(int) * prompt_lens[b]);

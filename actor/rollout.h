@@ -16,19 +16,20 @@ typedef struct {
 } aha_gen_config_t;
 
 typedef struct {
-    int n;             /* rows */
-    int max_len;       /* capacity of each row: prompt + response */
+    int n;       /* rows */
+    int max_len; /* capacity of each row: prompt + response */
     int n_layers, top_k;
-    int *tokens;       /* [n*max_len]: prompt then response */
-    int *prompt_len;   /* [n] */
-    int *total_len;    /* [n] prompt + response */
-    float *logprobs;   /* [n*max_len]: behaviour log-prob of the token at each response position */
-    int *expert_ids;   /* [n_layers*n*max_len*top_k] (layout of aha_batch_t.replay_ids with B=n,
-                          T=max_len), -1 where nothing was routed; NULL unless recorded */
-    int *finished;     /* [n] 1 if the row ended with <eos> */
+    int *tokens;     /* [n*max_len]: prompt then response */
+    int *prompt_len; /* [n] */
+    int *total_len;  /* [n] prompt + response */
+    float *logprobs; /* [n*max_len]: behaviour log-prob of the token at each response position */
+    int *expert_ids; /* [n_layers*n*max_len*top_k] (layout of aha_batch_t.replay_ids with B=n,
+                        T=max_len), -1 where nothing was routed; NULL unless recorded */
+    int *finished;   /* [n] 1 if the row ended with <eos> */
 } aha_rollout_t;
 
-int aha_rollout_new(const aha_model_t *m, int n, int max_len, int record_experts, aha_rollout_t **out);
+int aha_rollout_new(const aha_model_t *m, int n, int max_len, int record_experts,
+                    aha_rollout_t **out);
 void aha_rollout_destroy(aha_rollout_t **r);
 
 /* Generates rows 0..r->n-1 from prompts[b][0..prompt_lens[b]) until <eos>, max_new_tokens or

@@ -75,7 +75,8 @@ int main(int argc, char **argv) {
     for (int r = 0; r < reps; r++) {
         aha_kv_reset(kv);
         for (int t = 0; t < T; t++) {
-            for (int b = 0; b < B; b++) step[b] = tokens[b * T + t];
+            for (int b = 0; b < B; b++)
+                step[b] = tokens[b * T + t];
             CHECK(aha_decode_step(m, kv, step, NULL, logits, NULL));
         }
     }

@@ -18,12 +18,12 @@ typedef enum { AHA_CFG_INT, AHA_CFG_FLOAT, AHA_CFG_BOOL, AHA_CFG_STRING } aha_cf
 #define AHA_CFG_STR_MAX 256 /* AHA_CFG_STRING fields are char[AHA_CFG_STR_MAX] */
 
 typedef struct {
-    const char *key;      /* dotted path, e.g. "model.dim" */
-    aha_cfg_type_t type;  /* INT -> int, FLOAT -> double, BOOL -> int (0/1), STRING -> char[256] */
-    size_t offset;        /* offsetof(struct, member) */
-    const char *def;      /* default as text; NULL = required key */
-    double min, max;      /* inclusive range for INT/FLOAT; min > max disables the check */
-    const char *help;     /* one line, shown by `aha ... --help` */
+    const char *key;     /* dotted path, e.g. "model.dim" */
+    aha_cfg_type_t type; /* INT -> int, FLOAT -> double, BOOL -> int (0/1), STRING -> char[256] */
+    size_t offset;       /* offsetof(struct, member) */
+    const char *def;     /* default as text; NULL = required key */
+    double min, max;     /* inclusive range for INT/FLOAT; min > max disables the check */
+    const char *help;    /* one line, shown by `aha ... --help` */
 } aha_cfg_field_t;
 
 /* Fills *out (of size out_size) from defaults, then YAML text (if yaml != NULL; SOURCE names it in

@@ -2,22 +2,22 @@
  *
  * Contract (nng style): functions return 0 (AHA_OK) or a negative aha_err_t; out-params are written
  * only on success. The failing site records a human-readable message with aha_errorf(); callers
- * propagate with AHA_TRY(), which appends "file:line: call" to a per-thread trace so main() can print
- * where things went wrong. Library code never calls exit(). */
+ * propagate with AHA_TRY(), which appends "file:line: call" to a per-thread trace so main() can
+ * print where things went wrong. Library code never calls exit(). */
 #ifndef AHA_CORE_ERR_H
 #define AHA_CORE_ERR_H
 
 typedef enum {
     AHA_OK = 0,
-    AHA_ERR_NOMEM = -1,   /* allocation failed */
-    AHA_ERR_IO = -2,      /* open/read/write failed */
-    AHA_ERR_FORMAT = -3,  /* malformed file or message */
-    AHA_ERR_ARG = -4,     /* bad argument from the caller */
-    AHA_ERR_CONFIG = -5,  /* bad configuration value or key */
-    AHA_ERR_RANGE = -6,   /* index / size out of range */
-    AHA_ERR_STATE = -7,   /* call not valid in the current state */
-    AHA_ERR_NET = -8,     /* network failure */
-    AHA_ERR_TIMEOUT = -9, /* deadline passed */
+    AHA_ERR_NOMEM = -1,    /* allocation failed */
+    AHA_ERR_IO = -2,       /* open/read/write failed */
+    AHA_ERR_FORMAT = -3,   /* malformed file or message */
+    AHA_ERR_ARG = -4,      /* bad argument from the caller */
+    AHA_ERR_CONFIG = -5,   /* bad configuration value or key */
+    AHA_ERR_RANGE = -6,    /* index / size out of range */
+    AHA_ERR_STATE = -7,    /* call not valid in the current state */
+    AHA_ERR_NET = -8,      /* network failure */
+    AHA_ERR_TIMEOUT = -9,  /* deadline passed */
     AHA_ERR_NOTFOUND = -10 /* named thing does not exist */
 } aha_err_t;
 
@@ -31,7 +31,8 @@ int aha_errorf(int err, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 /* Message recorded by the last aha_errorf() on this thread, with the AHA_TRY trace appended;
- * "" if none. The pointer stays valid until the next aha_errorf()/aha_error_clear() on this thread. */
+ * "" if none. The pointer stays valid until the next aha_errorf()/aha_error_clear() on this thread.
+ */
 const char *aha_last_error(void);
 void aha_error_clear(void);
 

@@ -8,17 +8,24 @@
 static int g_level = -1;
 static char g_role[64] = "aha";
 
-void aha_log_set_level(aha_log_level_t level) { g_level = (int)level; }
-void aha_log_set_role(const char *role) { snprintf(g_role, sizeof g_role, "%s", role ? role : "aha"); }
+void aha_log_set_level(aha_log_level_t level) {
+    g_level = (int)level;
+}
+void aha_log_set_role(const char *role) {
+    snprintf(g_role, sizeof g_role, "%s", role ? role : "aha");
+}
 
 static int current_level(void) {
     if (g_level < 0) {
         const char *e = getenv("AHA_LOG");
         g_level = AHA_LOG_INFO;
         if (e) {
-            if (!strcmp(e, "debug")) g_level = AHA_LOG_DEBUG;
-            else if (!strcmp(e, "warn")) g_level = AHA_LOG_WARN;
-            else if (!strcmp(e, "error")) g_level = AHA_LOG_ERROR;
+            if (!strcmp(e, "debug"))
+                g_level = AHA_LOG_DEBUG;
+            else if (!strcmp(e, "warn"))
+                g_level = AHA_LOG_WARN;
+            else if (!strcmp(e, "error"))
+                g_level = AHA_LOG_ERROR;
         }
     }
     return g_level;

@@ -1,9 +1,15 @@
 /* core/log.h — leveled logging to stderr: "2026-11-25T05:00:00Z INFO  [role] message".
- * Thread-safe (one fprintf per line). Level from aha_log_set_level() or env AHA_LOG=debug|info|warn|error. */
+ * Thread-safe (one fprintf per line). Level from aha_log_set_level() or env
+ * AHA_LOG=debug|info|warn|error. */
 #ifndef AHA_CORE_LOG_H
 #define AHA_CORE_LOG_H
 
-typedef enum { AHA_LOG_DEBUG = 0, AHA_LOG_INFO = 1, AHA_LOG_WARN = 2, AHA_LOG_ERROR = 3 } aha_log_level_t;
+typedef enum {
+    AHA_LOG_DEBUG = 0,
+    AHA_LOG_INFO = 1,
+    AHA_LOG_WARN = 2,
+    AHA_LOG_ERROR = 3
+} aha_log_level_t;
 
 void aha_log_set_level(aha_log_level_t level);
 /* Tag shown in brackets on every line of this process (e.g. "learner0"); copied. */

@@ -14,7 +14,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { AHA_ST_F32 = 0, AHA_ST_F64, AHA_ST_I32, AHA_ST_I64, AHA_ST_U8, AHA_ST_F16, AHA_ST_BF16 } aha_st_dtype_t;
+typedef enum {
+    AHA_ST_F32 = 0,
+    AHA_ST_F64,
+    AHA_ST_I32,
+    AHA_ST_I64,
+    AHA_ST_U8,
+    AHA_ST_F16,
+    AHA_ST_BF16
+} aha_st_dtype_t;
 
 #define AHA_ST_MAX_DIMS 8
 #define AHA_ST_MAX_NAME 256

@@ -22,7 +22,8 @@ static void fill(aha_rollout_t *r, int tag) {
         for (int b = 0; b < G; b++)
             for (int p = 0; p < T; p++)
                 for (int k = 0; k < r->top_k; k++)
-                    r->expert_ids[(((size_t)l * G + b) * T + p) * r->top_k + k] = (tag * 7 + l * 3 + b + p + k) % 8;
+                    r->expert_ids[(((size_t)l * G + b) * T + p) * r->top_k + k] =
+                        (tag * 7 + l * 3 + b + p + k) % 8;
 }
 
 int main(void) {
@@ -43,11 +44,14 @@ int main(void) {
     aha_group_batch_config_t cfg = {1, 1e-6f, 1};
     aha_group_batch_t *b = NULL;
     CHECK(aha_group_batch_new(3, G, T, L, K, 1, &cfg, &b) == 0, "new");
-    const float flat[G] = {0.1f, 0.1f, 0.1f, 0.1f}, mixed[G] = {1, 0, 0.1f, 1}, other[G] = {0, 1, 0, 0};
-    CHECK(aha_group_batch_add(b, ra, flat) == 0, "zero-variance group is dropped with dynamic sampling");
-    CHECK(aha_group_batch_add(b, ra, mixed) == 1 && aha_group_batch_add(b, rb, other) == 1, "groups kept");
-    CHECK(aha_group_batch_seen(b) == 3 && aha_group_batch_zero_std(b) == 1 && aha_group_batch_groups(b) == 2 &&
-              !aha_group_batch_full(b),
+    const float flat[G] = {0.1f, 0.1f, 0.1f, 0.1f}, mixed[G] = {1, 0, 0.1f, 1},
+                other[G] = {0, 1, 0, 0};
+    CHECK(aha_group_batch_add(b, ra, flat) == 0,
+          "zero-variance group is dropped with dynamic sampling");
+    CHECK(aha_group_batch_add(b, ra, mixed) == 1 && aha_group_batch_add(b, rb, other) == 1,
+          "groups kept");
+    CHECK(aha_group_batch_seen(b) == 3 && aha_group_batch_zero_std(b) == 1 &&
+              aha_group_batch_groups(b) == 2 && !aha_group_batch_full(b),
           "counters");
     CHECK(aha_group_batch_add(b, wrong, mixed) == AHA_ERR_ARG, "shape mismatch");
     aha_rl_batch_t v;
@@ -65,9 +69,12 @@ int main(void) {
     for (int g = 0; g < 2; g++) {
         const aha_rollout_t *src = g ? rb : ra;
         for (int r = 0; r < G; r++) {
-            ok &= v.prompt_len[g * G + r] == src->prompt_len[r] && v.total_len[g * G + r] == src->total_len[r];
-            ok &= !memcmp(v.tokens + (size_t)(g * G + r) * T, src->tokens + (size_t)r * T, sizeof(int) * T);
-            ok &= !memcmp(v.behav_logp + (size_t)(g * G + r) * T, src->logprobs + (size_t)r * T, sizeof(float) * T);
+            ok &= v.prompt_len[g * G + r] == src->prompt_len[r] &&
+                  v.total_len[g * G + r] == src->total_len[r];
+            ok &= !memcmp(v.tokens + (size_t)(g * G + r) * T, src->tokens + (size_t)r * T,
+                          sizeof(int) * T);
+            ok &= !memcmp(v.behav_logp + (size_t)(g * G + r) * T, src->logprobs + (size_t)r * T,
+                          sizeof(float) * T);
             for (int l = 0; l < L; l++)
                 ok &= !memcmp(v.expert_ids + (((size_t)l * 2 * G + g * G + r) * T) * K,
                               src->expert_ids + (((size_t)l * G + r) * T) * K, sizeof(int) * T * K);
@@ -77,7 +84,8 @@ int main(void) {
     CHECK(aha_group_batch_add(b, ra, mixed) == AHA_ERR_STATE, "no add after a view until reset");
     aha_group_batch_reset(b);
     CHECK(aha_group_batch_groups(b) == 0 && aha_group_batch_seen(b) == 0, "reset");
-    for (int i = 0; i < 3; i++) CHECK(aha_group_batch_add(b, ra, mixed) == 1, "refill");
+    for (int i = 0; i < 3; i++)
+        CHECK(aha_group_batch_add(b, ra, mixed) == 1, "refill");
     CHECK(aha_group_batch_full(b) && aha_group_batch_add(b, ra, mixed) == AHA_ERR_STATE, "full");
     aha_group_batch_destroy(&b);
     /* without dynamic sampling a zero-variance group is kept with zero advantages; Dr. GRPO

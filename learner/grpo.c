@@ -30,7 +30,8 @@ void aha_gather_logp(const float *logits, const int *targets, int n_pos, int V, 
         }
         const float *z = logits + (size_t)i * V;
         double mx = -INFINITY;
-        for (int v = 0; v < V; v++) mx = fmax(mx, z[v] * inv);
+        for (int v = 0; v < V; v++)
+            mx = fmax(mx, z[v] * inv);
         double sum = 0, sum_zp = 0;
         for (int v = 0; v < V; v++) {
             double e = exp(z[v] * inv - mx);
@@ -51,9 +52,11 @@ void aha_logp_backward(const float *logits, const int *targets, const float *dlo
         const float *z = logits + (size_t)i * V;
         float *dz = dlogits + (size_t)i * V;
         double mx = -INFINITY;
-        for (int v = 0; v < V; v++) mx = fmax(mx, z[v] * inv);
+        for (int v = 0; v < V; v++)
+            mx = fmax(mx, z[v] * inv);
         double sum = 0;
-        for (int v = 0; v < V; v++) sum += exp(z[v] * inv - mx);
+        for (int v = 0; v < V; v++)
+            sum += exp(z[v] * inv - mx);
         const double g = dlogp[i] * inv;
         for (int v = 0; v < V; v++) {
             double p = exp(z[v] * inv - mx) / sum;
@@ -144,14 +147,23 @@ void aha_grpo_destroy(aha_grpo_t **gp) {
     *gp = NULL;
 }
 
-aha_adamw_t *aha_grpo_optimizer(aha_grpo_t *g) { return g->opt; }
-void aha_grpo_set_lr(aha_grpo_t *g, double lr) { g->cfg.lr = lr; }
-const float *aha_grpo_expert_load(const aha_grpo_t *g) { return aha_acts_expert_load(g->acts); }
-const int *aha_grpo_expert_ids(const aha_grpo_t *g) { return aha_acts_expert_ids(g->acts); }
+aha_adamw_t *aha_grpo_optimizer(aha_grpo_t *g) {
+    return g->opt;
+}
+void aha_grpo_set_lr(aha_grpo_t *g, double lr) {
+    g->cfg.lr = lr;
+}
+const float *aha_grpo_expert_load(const aha_grpo_t *g) {
+    return aha_acts_expert_load(g->acts);
+}
+const int *aha_grpo_expert_ids(const aha_grpo_t *g) {
+    return aha_acts_expert_ids(g->acts);
+}
 
 /* Lays rows [r0, r1) of the batch out as a training minibatch: position p of row b predicts
  * token p+1; only response tokens are targets; the last token is never fed. Returns T. */
-static int build_minibatch(aha_grpo_t *g, const aha_rl_batch_t *b, int r0, int r1, aha_batch_t *mb) {
+static int build_minibatch(aha_grpo_t *g, const aha_rl_batch_t *b, int r0, int r1,
+                           aha_batch_t *mb) {
     const aha_model_config_t *c = &g->m->cfg;
     const int B = r1 - r0, K = c->n_routed_experts > 0 ? c->top_k : 0;
     int T = 1;
@@ -182,9 +194,12 @@ static int build_minibatch(aha_grpo_t *g, const aha_rl_batch_t *b, int r0, int r
             for (int i = 0; i < B; i++)
                 for (int p = 0; p < T; p++)
                     for (int k = 0; k < K; k++) {
-                        int v = p < g->lengths[i]
-                                    ? b->expert_ids[(((size_t)l * b->n_seq + r0 + i) * b->max_len + p) * K + k]
-                                    : -1;
+                        int v =
+                            p < g->lengths[i]
+                                ? b->expert_ids[(((size_t)l * b->n_seq + r0 + i) * b->max_len + p) *
+                                                    K +
+                                                k]
+                                : -1;
                         g->replay[(((size_t)l * B + i) * T + p) * K + k] = v;
                     }
     }
@@ -201,7 +216,8 @@ int aha_grpo_step(aha_grpo_t *g, const aha_rl_batch_t *b, aha_grpo_stats_t *st) 
         return AHA_FAIL(AHA_ERR_ARG, "grpo_step: %d rows of %d (trainer sized %d x %d)", b->n_seq,
                         b->max_len, g->max_rows, g->max_len);
     for (int r = 0; r < b->n_seq; r++)
-        if (b->prompt_len[r] < 1 || b->total_len[r] < b->prompt_len[r] || b->total_len[r] > b->max_len)
+        if (b->prompt_len[r] < 1 || b->total_len[r] < b->prompt_len[r] ||
+            b->total_len[r] > b->max_len)
             return AHA_FAIL(AHA_ERR_ARG, "grpo_step: row %d lengths %d/%d", r, b->prompt_len[r],
                             b->total_len[r]);
     aha_model_t *m = g->m;
@@ -218,8 +234,10 @@ int aha_grpo_step(aha_grpo_t *g, const aha_rl_batch_t *b, aha_grpo_stats_t *st) 
             if (n_flat == 0) continue;
             if (g->ref) {
                 AHA_TRY(aha_forward(g->ref, g->acts, &mb));
-                aha_gather_logp(aha_acts_logits(g->acts), g->targets, n_pos, V, tau, g->ref_logp, NULL);
-                for (int j = 0; j < n_flat; j++) g->f_ref[j] = g->ref_logp[g->f_pos[j]];
+                aha_gather_logp(aha_acts_logits(g->acts), g->targets, n_pos, V, tau, g->ref_logp,
+                                NULL);
+                for (int j = 0; j < n_flat; j++)
+                    g->f_ref[j] = g->ref_logp[g->f_pos[j]];
             }
             AHA_TRY(aha_forward(m, g->acts, &mb));
             const float *logits = aha_acts_logits(g->acts);
@@ -229,20 +247,24 @@ int aha_grpo_step(aha_grpo_t *g, const aha_rl_batch_t *b, aha_grpo_stats_t *st) 
                 g->f_lp[j] = g->logp[g->f_pos[j]];
                 ent += g->ent[g->f_pos[j]];
                 if (epoch == 0)
-                    st->logp_diff_max = fmax(st->logp_diff_max, fabs((double)g->f_lp[j] - g->f_old[j]));
+                    st->logp_diff_max =
+                        fmax(st->logp_diff_max, fabs((double)g->f_lp[j] - g->f_old[j]));
             }
-            aha_pg_batch_t pb = {mb.B, g->seq_start, g->f_lp, g->f_old, g->ref ? g->f_ref : NULL, g->f_adv};
+            aha_pg_batch_t pb = {mb.B,    g->seq_start, g->f_lp, g->f_old, g->ref ? g->f_ref : NULL,
+                                 g->f_adv};
             aha_pg_stats_t ps;
             AHA_TRY(aha_pg_loss(&g->cfg.loss, &pb, g->f_dlp, &ps));
             memset(g->dlogp_pos, 0, sizeof(float) * n_pos);
-            for (int j = 0; j < n_flat; j++) g->dlogp_pos[g->f_pos[j]] = g->f_dlp[j];
+            for (int j = 0; j < n_flat; j++)
+                g->dlogp_pos[g->f_pos[j]] = g->f_dlp[j];
             float *dlogits = aha_acts_dlogits(g->acts);
             aha_logp_backward(logits, g->targets, g->dlogp_pos, n_pos, V, tau, dlogits);
             aha_model_zero_grads(m);
             AHA_TRY(aha_backward(m, g->acts, &mb));
             double gn = aha_grad_clip(m->grads, m->n_params, g->cfg.grad_clip);
             aha_adamw_step(g->opt, m->params, m->grads, g->cfg.lr, &g->cfg.adamw);
-            if (g->cfg.update_expert_bias) aha_model_update_expert_bias(m, aha_acts_expert_load(g->acts));
+            if (g->cfg.update_expert_bias)
+                aha_model_update_expert_bias(m, aha_acts_expert_load(g->acts));
             st->loss += ps.loss;
             st->pg_loss += ps.pg_loss;
             st->kl += ps.kl;

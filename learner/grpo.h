@@ -5,10 +5,10 @@
  * tokens[b*max_len ..] = prompt (prompt_len[b]) + response (up to total_len[b]), the behaviour
  * log-prob of each response token (recorded by the sampler at the same temperature), optionally the
  * routing record of the rollout (R3), and an advantage. aha_grpo_step runs `epochs` passes over the
- * batch split into `minibatches`, each: forward (replaying the rollout's experts when r3), log-probs
- * of the response tokens at the sampling temperature, the configured policy-gradient loss,
- * backward, grad clipping, AdamW, and the aux-loss-free bias update.
- * The trainer owns its scratch buffers, the optimizer and the optional frozen reference model. */
+ * batch split into `minibatches`, each: forward (replaying the rollout's experts when r3),
+ * log-probs of the response tokens at the sampling temperature, the configured policy-gradient
+ * loss, backward, grad clipping, AdamW, and the aux-loss-free bias update. The trainer owns its
+ * scratch buffers, the optimizer and the optional frozen reference model. */
 #ifndef AHA_LEARNER_GRPO_H
 #define AHA_LEARNER_GRPO_H
 #include "learner/optim.h"
@@ -18,8 +18,8 @@
 typedef struct {
     aha_loss_config_t loss;
     int epochs, minibatches;
-    int r3;                 /* replay the rollout's expert ids in the training forward */
-    double temperature;     /* sampling temperature (log-probs are computed at it) */
+    int r3;             /* replay the rollout's expert ids in the training forward */
+    double temperature; /* sampling temperature (log-probs are computed at it) */
     double lr, grad_clip;
     aha_adamw_config_t adamw;
     int update_expert_bias; /* continue aux-loss-free balancing during RL */
@@ -27,17 +27,17 @@ typedef struct {
 
 typedef struct {
     int n_seq, max_len;
-    const int *tokens;        /* [n_seq*max_len] */
-    const int *prompt_len;    /* [n_seq] */
-    const int *total_len;     /* [n_seq] */
-    const float *behav_logp;  /* [n_seq*max_len], at response positions */
-    const int *expert_ids;    /* [n_layers*n_seq*max_len*top_k] rollout routing record, or NULL */
-    const float *adv;         /* [n_seq] */
+    const int *tokens;       /* [n_seq*max_len] */
+    const int *prompt_len;   /* [n_seq] */
+    const int *total_len;    /* [n_seq] */
+    const float *behav_logp; /* [n_seq*max_len], at response positions */
+    const int *expert_ids;   /* [n_layers*n_seq*max_len*top_k] rollout routing record, or NULL */
+    const float *adv;        /* [n_seq] */
 } aha_rl_batch_t;
 
 typedef struct {
     double loss, pg_loss, kl, clip_frac, entropy, grad_norm, ratio_mean, approx_kl;
-    double logp_diff_max;     /* max |logp - behav_logp| on the first pass (rollout/train mismatch) */
+    double logp_diff_max; /* max |logp - behav_logp| on the first pass (rollout/train mismatch) */
     int n_tokens, n_updates;
 } aha_grpo_stats_t;
 

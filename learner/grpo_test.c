@@ -11,14 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 static void test_gather_fd(void) {
     enum { N = 3, V = 7 };
     float logits[N * V], dlogits[N * V], lp[N], ent[N], dlogp[N] = {0.7f, -1.3f, 0.4f};
     int targets[N] = {2, -1, 6};
     aha_rng_t r;
     aha_rng_seed(&r, 3);
-    for (int i = 0; i < N * V; i++) logits[i] = aha_rng_normal(&r);
+    for (int i = 0; i < N * V; i++)
+        logits[i] = aha_rng_normal(&r);
     const float tau = 0.8f;
     memset(dlogits, 0, sizeof dlogits);
     aha_logp_backward(logits, targets, dlogp, N, V, tau, dlogits);
@@ -28,21 +28,25 @@ static void test_gather_fd(void) {
         logits[i] = save + h;
         aha_gather_logp(logits, targets, N, V, tau, lp, ent);
         double fp = 0;
-        for (int j = 0; j < N; j++) fp += dlogp[j] * lp[j];
+        for (int j = 0; j < N; j++)
+            fp += dlogp[j] * lp[j];
         logits[i] = save - h;
         aha_gather_logp(logits, targets, N, V, tau, lp, ent);
         double fm = 0;
-        for (int j = 0; j < N; j++) fm += dlogp[j] * lp[j];
+        for (int j = 0; j < N; j++)
+            fm += dlogp[j] * lp[j];
         logits[i] = save;
         worst = fmax(worst, fabs((fp - fm) / (2 * h) - dlogits[i]));
     }
     CHECK(worst < 1e-3, "logp backward vs finite differences: %g", worst);
-    for (int v = 0; v < V; v++) CHECK(dlogits[1 * V + v] == 0, "masked row must get no gradient");
+    for (int v = 0; v < V; v++)
+        CHECK(dlogits[1 * V + v] == 0, "masked row must get no gradient");
     /* entropy of a uniform distribution is log V */
     float flat[V] = {0};
     int t0 = 0;
     aha_gather_logp(flat, &t0, 1, V, 1.0f, lp, ent);
-    CHECK(fabs(ent[0] - log(V)) < 1e-5 && fabs(lp[0] + log(V)) < 1e-5, "uniform entropy %g", ent[0]);
+    CHECK(fabs(ent[0] - log(V)) < 1e-5 && fabs(lp[0] + log(V)) < 1e-5, "uniform entropy %g",
+          ent[0]);
 }
 
 /* Samples G responses to one prompt and runs GRPO steps on them. */
@@ -64,7 +68,8 @@ static void test_step(int r3, const char *loss) {
     const int max_len = 40;
     aha_kv_t *kv = NULL;
     aha_rollout_t *ro = NULL;
-    CHECK(aha_kv_new(m, G, max_len, &kv) == 0 && aha_rollout_new(m, G, max_len, r3, &ro) == 0, "alloc");
+    CHECK(aha_kv_new(m, G, max_len, &kv) == 0 && aha_rollout_new(m, G, max_len, r3, &ro) == 0,
+          "alloc");
     int prompt[16], n = 0;
     CHECK(aha_tok_encode("<bos><|User|>12+34<|Assistant|>", prompt, 16, &n) == 0, "encode");
     const int *prompts[G];
@@ -76,9 +81,11 @@ static void test_step(int r3, const char *loss) {
         aha_rng_seed(&rngs[g], 100 + g);
     }
     aha_gen_config_t gen = {12, 1.0f, 1.0f};
-    CHECK(aha_generate(m, kv, prompts, plen, rngs, &gen, ro) == 0, "generate: %s", aha_last_error());
+    CHECK(aha_generate(m, kv, prompts, plen, rngs, &gen, ro) == 0, "generate: %s",
+          aha_last_error());
     float adv[G];
-    for (int g = 0; g < G; g++) adv[g] = g < G / 2 ? 1.0f : -1.0f;
+    for (int g = 0; g < G; g++)
+        adv[g] = g < G / 2 ? 1.0f : -1.0f;
     aha_grpo_config_t gc;
     memset(&gc, 0, sizeof gc);
     aha_loss_kind_t kind;
@@ -93,8 +100,14 @@ static void test_step(int r3, const char *loss) {
     gc.adamw = (aha_adamw_config_t){0.9, 0.99, 1e-8, 0};
     aha_grpo_t *tr = NULL;
     CHECK(aha_grpo_new(m, &gc, G, max_len, &tr) == 0, "grpo_new: %s", aha_last_error());
-    aha_rl_batch_t b = {G, max_len, ro->tokens, ro->prompt_len, ro->total_len, ro->logprobs,
-                        r3 ? ro->expert_ids : NULL, adv};
+    aha_rl_batch_t b = {G,
+                        max_len,
+                        ro->tokens,
+                        ro->prompt_len,
+                        ro->total_len,
+                        ro->logprobs,
+                        r3 ? ro->expert_ids : NULL,
+                        adv};
     aha_grpo_stats_t st;
     CHECK(aha_grpo_step(tr, &b, &st) == 0, "grpo_step: %s", aha_last_error());
     printf("%s r3=%d: first-pass |logp - behaviour| max %.2g, ratio %.6f, tokens %d\n", loss, r3,
@@ -102,7 +115,8 @@ static void test_step(int r3, const char *loss) {
     CHECK(st.logp_diff_max < 1e-4, "rollout and training log-probs disagree: %g", st.logp_diff_max);
     CHECK(st.n_tokens > 0 && st.n_updates == 1, "tokens %d updates %d", st.n_tokens, st.n_updates);
     /* a few more steps: sequences with positive advantage gain probability relative to the rest */
-    for (int i = 0; i < 5; i++) CHECK(aha_grpo_step(tr, &b, &st) == 0, "grpo_step");
+    for (int i = 0; i < 5; i++)
+        CHECK(aha_grpo_step(tr, &b, &st) == 0, "grpo_step");
     /* new log-probs of each row under the updated model via a fresh rollout-free check: re-use the
      * trainer's first-pass diff, which is now the change of log-prob per token */
     double up = 0, down = 0;
@@ -110,14 +124,17 @@ static void test_step(int r3, const char *loss) {
         aha_acts_t *a = NULL;
         CHECK(aha_acts_new(m, G, max_len, &a) == 0, "acts");
         int T = 1;
-        for (int g = 0; g < G; g++) T = ro->total_len[g] - 1 > T ? ro->total_len[g] - 1 : T;
+        for (int g = 0; g < G; g++)
+            T = ro->total_len[g] - 1 > T ? ro->total_len[g] - 1 : T;
         int *tok = calloc((size_t)G * T, sizeof(int)), *tg = malloc(sizeof(int) * G * T), len[G];
         float *lp = malloc(sizeof(float) * G * T);
         for (int g = 0; g < G; g++) {
             len[g] = ro->total_len[g] - 1;
             for (int p = 0; p < T; p++) {
                 tok[g * T + p] = p < len[g] ? ro->tokens[g * max_len + p] : 0;
-                tg[g * T + p] = (p < len[g] && p + 1 >= ro->prompt_len[g]) ? ro->tokens[g * max_len + p + 1] : -1;
+                tg[g * T + p] = (p < len[g] && p + 1 >= ro->prompt_len[g])
+                                    ? ro->tokens[g * max_len + p + 1]
+                                    : -1;
             }
         }
         aha_batch_t fb = {G, T, tok, len, r3 ? NULL : NULL};
@@ -127,16 +144,18 @@ static void test_step(int r3, const char *loss) {
             for (int p = 0; p < T; p++)
                 if (tg[g * T + p] >= 0) {
                     double d = lp[g * T + p] - ro->logprobs[g * max_len + p + 1];
-                    if (adv[g] > 0) up += d;
-                    else down += d;
+                    if (adv[g] > 0)
+                        up += d;
+                    else
+                        down += d;
                 }
         free(tok);
         free(tg);
         free(lp);
         aha_acts_destroy(&a);
     }
-    printf("%s r3=%d: summed log-prob change, positive-advantage rows %+.3f, negative %+.3f\n", loss,
-           r3, up, down);
+    printf("%s r3=%d: summed log-prob change, positive-advantage rows %+.3f, negative %+.3f\n",
+           loss, r3, up, down);
     CHECK(up > down, "update must favour positive-advantage responses (%g vs %g)", up, down);
     aha_grpo_destroy(&tr);
     CHECK(tr == NULL, "destroy NULLs");
@@ -165,17 +184,20 @@ static void test_r3_replay(void) {
     const int max_len = 40, K = c.top_k, L = c.n_layers;
     aha_kv_t *kv = NULL;
     aha_rollout_t *ro = NULL;
-    CHECK(aha_kv_new(m, G, max_len, &kv) == 0 && aha_rollout_new(m, G, max_len, 1, &ro) == 0, "alloc");
+    CHECK(aha_kv_new(m, G, max_len, &kv) == 0 && aha_rollout_new(m, G, max_len, 1, &ro) == 0,
+          "alloc");
     int prompt[16], n = 0;
     aha_tok_encode("<bos><|User|>7+8<|Assistant|>", prompt, 16, &n);
     const int *prompts[G];
     int plen[G];
     aha_rng_t rngs[G];
-    for (int g = 0; g < G; g++) prompts[g] = prompt, plen[g] = n, aha_rng_seed(&rngs[g], 40 + g);
+    for (int g = 0; g < G; g++)
+        prompts[g] = prompt, plen[g] = n, aha_rng_seed(&rngs[g], 40 + g);
     aha_gen_config_t gen = {10, 1.0f, 1.0f};
     CHECK(aha_generate(m, kv, prompts, plen, rngs, &gen, ro) == 0, "generate");
     /* move the routers: shift every expert bias so the natural top-k changes */
-    for (int i = 0; i < L * c.n_routed_experts; i++) m->expert_bias[i] = (float)(i % c.n_routed_experts) * 0.5f;
+    for (int i = 0; i < L * c.n_routed_experts; i++)
+        m->expert_bias[i] = (float)(i % c.n_routed_experts) * 0.5f;
     float adv[G] = {1, -1, 1, -1};
     for (int r3 = 0; r3 <= 1; r3++) {
         aha_grpo_config_t gc;
@@ -188,11 +210,14 @@ static void test_r3_replay(void) {
         gc.adamw = (aha_adamw_config_t){0.9, 0.99, 1e-8, 0};
         aha_grpo_t *tr = NULL;
         CHECK(aha_grpo_new(m, &gc, G, max_len, &tr) == 0, "grpo_new");
-        aha_rl_batch_t b = {G, max_len, ro->tokens, ro->prompt_len, ro->total_len, ro->logprobs, ro->expert_ids, adv};
+        aha_rl_batch_t b = {
+            G,  max_len, ro->tokens, ro->prompt_len, ro->total_len, ro->logprobs, ro->expert_ids,
+            adv};
         aha_grpo_stats_t st;
         CHECK(aha_grpo_step(tr, &b, &st) == 0, "grpo_step: %s", aha_last_error());
         int T = 1;
-        for (int g = 0; g < G; g++) T = ro->total_len[g] - 1 > T ? ro->total_len[g] - 1 : T;
+        for (int g = 0; g < G; g++)
+            T = ro->total_len[g] - 1 > T ? ro->total_len[g] - 1 : T;
         const int *ids = aha_grpo_expert_ids(tr);
         int same = 0, total = 0;
         for (int l = 0; l < L; l++)
@@ -203,10 +228,13 @@ static void test_r3_replay(void) {
                         same += ids[(((size_t)l * G + g) * T + p) * K + k] ==
                                 ro->expert_ids[(((size_t)l * G + g) * max_len + p) * K + k];
                     }
-        printf("r3=%d: %d of %d training routing choices equal the rollout's (first-pass logp diff %.3g)\n", r3,
-               same, total, st.logp_diff_max);
-        if (r3) CHECK(same == total, "R3 must replay every recorded expert (%d/%d)", same, total);
-        else CHECK(same < total, "without R3 the moved router must choose differently");
+        printf("r3=%d: %d of %d training routing choices equal the rollout's (first-pass logp diff "
+               "%.3g)\n",
+               r3, same, total, st.logp_diff_max);
+        if (r3)
+            CHECK(same == total, "R3 must replay every recorded expert (%d/%d)", same, total);
+        else
+            CHECK(same < total, "without R3 the moved router must choose differently");
         aha_grpo_destroy(&tr);
     }
     aha_rollout_destroy(&ro);

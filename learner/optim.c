@@ -57,7 +57,8 @@ void aha_adamw_step(aha_adamw_t *opt, float *params, const float *grads, double 
 
 double aha_grad_norm(const float *g, size_t n) {
     double s = 0;
-    for (size_t i = 0; i < n; i++) s += (double)g[i] * g[i];
+    for (size_t i = 0; i < n; i++)
+        s += (double)g[i] * g[i];
     return sqrt(s);
 }
 
@@ -65,7 +66,8 @@ double aha_grad_clip(float *g, size_t n, double max_norm) {
     double norm = aha_grad_norm(g, n);
     if (max_norm > 0 && norm > max_norm) {
         float scale = (float)(max_norm / (norm + 1e-6));
-        for (size_t i = 0; i < n; i++) g[i] *= scale;
+        for (size_t i = 0; i < n; i++)
+            g[i] *= scale;
     }
     return norm;
 }
@@ -103,8 +105,8 @@ int aha_adamw_load(aha_adamw_t *opt, const char *path) {
     }
     /* read both moments before touching the optimizer: it stays unchanged on error */
     const aha_st_tensor_t *m = aha_st_find(f, "m"), *v = aha_st_find(f, "v");
-    if (!m || !v || m->dtype != AHA_ST_F32 || v->dtype != AHA_ST_F32 || m->nbytes != opt->n * sizeof(float) ||
-        v->nbytes != opt->n * sizeof(float)) {
+    if (!m || !v || m->dtype != AHA_ST_F32 || v->dtype != AHA_ST_F32 ||
+        m->nbytes != opt->n * sizeof(float) || v->nbytes != opt->n * sizeof(float)) {
         rc = AHA_FAIL(AHA_ERR_FORMAT, "%s: moments missing or not %zu floats", path, opt->n);
         goto done;
     }

@@ -13,9 +13,9 @@ typedef struct {
 
 typedef struct {
     size_t n;
-    float *m, *v;     /* [n] first and second moments */
-    int64_t t;        /* steps taken */
-    uint8_t *decay;   /* [n] 1 where weight decay applies (matrices), 0 for norms; owned */
+    float *m, *v;   /* [n] first and second moments */
+    int64_t t;      /* steps taken */
+    uint8_t *decay; /* [n] 1 where weight decay applies (matrices), 0 for norms; owned */
 } aha_adamw_t;
 
 /* Moments zeroed; decay mask all ones (use aha_adamw_set_decay to exclude ranges). */
@@ -23,7 +23,8 @@ int aha_adamw_new(size_t n, aha_adamw_t **out);
 void aha_adamw_destroy(aha_adamw_t **opt);
 /* Sets decay[offset .. offset+count) = on. */
 void aha_adamw_set_decay(aha_adamw_t *opt, size_t offset, size_t count, int on);
-/* One step, as torch.optim.AdamW: p -= lr*wd*p (if decay); m,v update; p -= lr*mhat/(sqrt(vhat)+eps). */
+/* One step, as torch.optim.AdamW: p -= lr*wd*p (if decay); m,v update; p -=
+ * lr*mhat/(sqrt(vhat)+eps). */
 void aha_adamw_step(aha_adamw_t *opt, float *params, const float *grads, double lr,
                     const aha_adamw_config_t *cfg);
 
@@ -34,7 +35,8 @@ int aha_adamw_load(aha_adamw_t *opt, const char *path);
 
 /* L2 norm of g[0..n) computed in double. */
 double aha_grad_norm(const float *g, size_t n);
-/* Scales g so its norm is at most max_norm (max_norm <= 0: no clipping). Returns the norm before. */
+/* Scales g so its norm is at most max_norm (max_norm <= 0: no clipping). Returns the norm before.
+ */
 double aha_grad_clip(float *g, size_t n, double max_norm);
 
 /* Linear warmup over `warmup` steps to lr_max, then cosine decay to lr_min at `total` steps

@@ -47,7 +47,8 @@ int aha_pg_loss(const aha_loss_config_t *cfg, const aha_pg_batch_t *b, float *dl
                 aha_pg_stats_t *stats) {
     if (b->n_seq <= 0 || !b->seq_start || b->seq_start[0] != 0)
         return AHA_FAIL(AHA_ERR_ARG, "pg_loss: empty or malformed batch");
-    if (cfg->beta != 0 && !b->logp_ref) return AHA_FAIL(AHA_ERR_ARG, "pg_loss: beta > 0 needs logp_ref");
+    if (cfg->beta != 0 && !b->logp_ref)
+        return AHA_FAIL(AHA_ERR_ARG, "pg_loss: beta > 0 needs logp_ref");
     for (int i = 0; i < b->n_seq; i++)
         if (b->seq_start[i + 1] < b->seq_start[i])
             return AHA_FAIL(AHA_ERR_ARG, "pg_loss: seq_start not monotonic at %d", i);
@@ -62,14 +63,16 @@ int aha_pg_loss(const aha_loss_config_t *cfg, const aha_pg_batch_t *b, float *dl
             int s = b->seq_start[i], e = b->seq_start[i + 1], n = e - s;
             if (n == 0) continue;
             double mean = 0;
-            for (int t = s; t < e; t++) mean += (double)b->logp[t] - b->logp_old[t];
+            for (int t = s; t < e; t++)
+                mean += (double)b->logp[t] - b->logp_old[t];
             mean /= n;
             double sr = exp(mean), A = b->adv[i];
             double src = sr < glo ? glo : (sr > ghi ? ghi : sr);
             int clipped = src * A < sr * A;
             double li = -(clipped ? src * A : sr * A) / b->n_seq;
             double dl = clipped ? 0 : -A * sr / n / b->n_seq;
-            for (int t = s; t < e; t++) dlogp[t] = (float)dl;
+            for (int t = s; t < e; t++)
+                dlogp[t] = (float)dl;
             pg += li;
             n_clip += clipped;
             ratio_sum += sr;
@@ -81,13 +84,15 @@ int aha_pg_loss(const aha_loss_config_t *cfg, const aha_pg_batch_t *b, float *dl
             int s = b->seq_start[i], e = b->seq_start[i + 1], n = e - s;
             if (n == 0) continue;
             /* weight of one token in the aggregate */
-            double w = cfg->kind == AHA_LOSS_GRPO    ? 1.0 / ((double)n * b->n_seq)
-                       : cfg->kind == AHA_LOSS_DAPO ? 1.0 / n_tok
-                                                    : 1.0 / ((double)b->n_seq * (cfg->max_len > 0 ? cfg->max_len : 1));
+            double w = cfg->kind == AHA_LOSS_GRPO ? 1.0 / ((double)n * b->n_seq)
+                       : cfg->kind == AHA_LOSS_DAPO
+                           ? 1.0 / n_tok
+                           : 1.0 / ((double)b->n_seq * (cfg->max_len > 0 ? cfg->max_len : 1));
             for (int t = s; t < e; t++) {
                 double d;
                 int clipped;
-                double l = token_surrogate(b->logp[t], b->logp_old[t], b->adv[i], lo, hi, &d, &clipped);
+                double l =
+                    token_surrogate(b->logp[t], b->logp_old[t], b->adv[i], lo, hi, &d, &clipped);
                 pg += w * l;
                 d *= w;
                 n_clip += clipped;
@@ -110,9 +115,10 @@ int aha_pg_loss(const aha_loss_config_t *cfg, const aha_pg_batch_t *b, float *dl
         for (int i = 0; i < b->n_seq; i++) {
             int s = b->seq_start[i], e = b->seq_start[i + 1], n = e - s;
             if (n == 0) continue;
-            double w = cfg->kind == AHA_LOSS_DAPO      ? 1.0 / n_tok
-                       : cfg->kind == AHA_LOSS_DR_GRPO ? 1.0 / ((double)b->n_seq * (cfg->max_len > 0 ? cfg->max_len : 1))
-                                                       : 1.0 / ((double)n * b->n_seq);
+            double w = cfg->kind == AHA_LOSS_DAPO ? 1.0 / n_tok
+                       : cfg->kind == AHA_LOSS_DR_GRPO
+                           ? 1.0 / ((double)b->n_seq * (cfg->max_len > 0 ? cfg->max_len : 1))
+                           : 1.0 / ((double)n * b->n_seq);
             for (int t = s; t < e; t++) {
                 double x = (double)b->logp_ref[t] - b->logp[t]; /* log(pi_ref / pi) */
                 double k3 = exp(x) - x - 1;
@@ -134,12 +140,16 @@ int aha_pg_loss(const aha_loss_config_t *cfg, const aha_pg_batch_t *b, float *dl
 
 void aha_group_advantages(const float *r, int G, int normalize_std, float eps, float *adv) {
     double mean = 0, var = 0;
-    for (int i = 0; i < G; i++) mean += r[i];
+    for (int i = 0; i < G; i++)
+        mean += r[i];
     mean /= G;
-    for (int i = 0; i < G; i++) var += (r[i] - mean) * (r[i] - mean);
+    for (int i = 0; i < G; i++)
+        var += (r[i] - mean) * (r[i] - mean);
     double sd = sqrt(var / G);
     for (int i = 0; i < G; i++) {
-        if (var == 0) adv[i] = 0;
-        else adv[i] = (float)(normalize_std ? (r[i] - mean) / (sd + eps) : r[i] - mean);
+        if (var == 0)
+            adv[i] = 0;
+        else
+            adv[i] = (float)(normalize_std ? (r[i] - mean) / (sd + eps) : r[i] - mean);
     }
 }

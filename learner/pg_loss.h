@@ -2,18 +2,17 @@
  *
  * The caller flattens the response tokens of n_seq sequences: sequence i owns tokens
  * [seq_start[i], seq_start[i+1]). Given the current policy's log-probs (logp), the behaviour
- * log-probs recorded at sampling time (logp_old), optionally a frozen reference's (logp_ref) and one
- * advantage per sequence, aha_pg_loss() returns the loss and writes d loss / d logp for every token;
- * the model's backward turns that into parameter gradients (see aha_pg_dlogits).
+ * log-probs recorded at sampling time (logp_old), optionally a frozen reference's (logp_ref) and
+ * one advantage per sequence, aha_pg_loss() returns the loss and writes d loss / d logp for every
+ * token; the model's backward turns that into parameter gradients (see aha_pg_dlogits).
  *
  *   grpo     per-token ratio r = exp(logp - logp_old), surrogate min(r A, clip(r, 1-eps_low,
- *            1+eps_high) A); mean over each sequence's tokens, then over sequences; plus beta * k3 KL
- *            (exp(ref - logp) - (ref - logp) - 1) aggregated the same way.
- *   dr_grpo  same surrogate, token sums divided by a constant (n_seq * max_len): no length bias.
- *            (Advantages without std normalisation: aha_group_advantages(normalize_std = 0).)
- *   dapo     clip-higher (eps_low 0.2, eps_high 0.28 by default) and one token-level mean over all
- *            tokens of the batch.
- *   gspo     sequence ratio s = exp(mean_t(logp - logp_old)), surrogate min(s A, clip(s, 1-gspo_eps_low,
+ *            1+eps_high) A); mean over each sequence's tokens, then over sequences; plus beta * k3
+ * KL (exp(ref - logp) - (ref - logp) - 1) aggregated the same way. dr_grpo  same surrogate, token
+ * sums divided by a constant (n_seq * max_len): no length bias. (Advantages without std
+ * normalisation: aha_group_advantages(normalize_std = 0).) dapo     clip-higher (eps_low 0.2,
+ * eps_high 0.28 by default) and one token-level mean over all tokens of the batch. gspo sequence
+ * ratio s = exp(mean_t(logp - logp_old)), surrogate min(s A, clip(s, 1-gspo_eps_low,
  *            1+gspo_eps_high) A), mean over sequences.
  * Pure functions; nothing allocated. */
 #ifndef AHA_LEARNER_PG_LOSS_H
@@ -38,11 +37,11 @@ const char *aha_loss_kind_name(aha_loss_kind_t kind);
 
 typedef struct {
     int n_seq;
-    const int *seq_start;   /* [n_seq + 1], non-decreasing, seq_start[0] = 0 */
-    const float *logp;      /* [n_tok] current policy */
-    const float *logp_old;  /* [n_tok] behaviour policy */
-    const float *logp_ref;  /* [n_tok] reference policy, or NULL (requires beta == 0) */
-    const float *adv;       /* [n_seq] */
+    const int *seq_start;  /* [n_seq + 1], non-decreasing, seq_start[0] = 0 */
+    const float *logp;     /* [n_tok] current policy */
+    const float *logp_old; /* [n_tok] behaviour policy */
+    const float *logp_ref; /* [n_tok] reference policy, or NULL (requires beta == 0) */
+    const float *adv;      /* [n_seq] */
 } aha_pg_batch_t;
 
 typedef struct {
@@ -51,11 +50,12 @@ typedef struct {
     double kl;         /* mean k3 KL per token (0 without reference) */
     double clip_frac;  /* share of tokens (gspo: of sequences) whose ratio was clipped */
     double ratio_mean; /* mean token ratio (gspo: sequence ratio) */
-    double approx_kl;  /* mean over tokens of r - 1 - log r: KL(behaviour || current), k3 estimate */
+    double approx_kl; /* mean over tokens of r - 1 - log r: KL(behaviour || current), k3 estimate */
     int n_tokens;
 } aha_pg_stats_t;
 
-/* Computes the loss and writes dlogp[n_tok] = d loss / d logp. AHA_ERR_ARG on inconsistent input. */
+/* Computes the loss and writes dlogp[n_tok] = d loss / d logp. AHA_ERR_ARG on inconsistent input.
+ */
 int aha_pg_loss(const aha_loss_config_t *cfg, const aha_pg_batch_t *batch, float *dlogp,
                 aha_pg_stats_t *stats);
 

@@ -1,5 +1,6 @@
 /* pg_loss: the four GRPO-family losses and group advantages against PyTorch autograd
- * (tests/fixtures/pg_loss.safetensors, regenerate: /usr/bin/python3 tests/reference/gen_pg_fixture.py). */
+ * (tests/fixtures/pg_loss.safetensors, regenerate: /usr/bin/python3
+ * tests/reference/gen_pg_fixture.py). */
 #include "core/err.h"
 #include "core/testutil.h"
 #include "core/safetensors.h"
@@ -7,7 +8,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-
 
 enum { NSEQ = 6, NTOK = 30 };
 

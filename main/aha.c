@@ -13,7 +13,8 @@ static const char k_usage[] =
     "commands:\n"
     "  pretrain [CONFIG] [--set key=value]...   next-token pretraining on the task corpus\n"
     "  train [CONFIG] [--set key=value]...      GRPO (R1-Zero) from the pretrained checkpoint\n"
-    "  eval --checkpoint DIR [options]           pass@1 / pass@k / cons@k / format rate on held-out problems\n"
+    "  eval --checkpoint DIR [options]           pass@1 / pass@k / cons@k / format rate on "
+    "held-out problems\n"
     "  sample --checkpoint DIR [options]         print sampled responses for a few problems\n"
     "  plot RUN_DIR                              PNG curves of a run's metrics (gnuplot)\n"
     "\n"
@@ -64,7 +65,8 @@ int cli_config_command(int argc, char **argv, const char *usage, const char *con
     unsigned given = 0;
     for (int i = 0; i < cli.n_rest; i++) {
         int j = 0;
-        while (flags && flags[j] && strcmp(cli.rest[i], flags[j])) j++;
+        while (flags && flags[j] && strcmp(cli.rest[i], flags[j]))
+            j++;
         if (!flags || !flags[j])
             return cli_fail(AHA_FAIL(AHA_ERR_ARG, "unknown option '%s' (see --help)", cli.rest[i]));
         given |= 1u << j;
@@ -88,7 +90,8 @@ double now_s(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
         fputs(k_usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }

@@ -13,7 +13,7 @@ int cmd_plot(int argc, char **argv);
 /* Parses "[CONFIG] [--set k=v]..." style options shared by commands. Unknown flags are left for
  * the command: it gets them in *rest (argv order kept). Returns 0 or an error (message set). */
 typedef struct {
-    const char *config;      /* positional or --config */
+    const char *config; /* positional or --config */
     const char *overrides[128];
     size_t n_overrides;
     char *rest[64];
@@ -31,12 +31,13 @@ int cli_config_command(int argc, char **argv, const char *usage, const char *con
 /* Prints "aha: <message>" from aha_last_error() and returns 1 (or 2 for usage errors). */
 int cli_fail(int rc);
 
-/* Held-out evaluation of a model on the addition task (used by `aha eval` and after pretraining). */
+/* Held-out evaluation of a model on the addition task (used by `aha eval` and after pretraining).
+ */
 typedef struct {
     int n, k;
-    double pass1;      /* mean over problems and samples of "answer correct" */
-    double pass_k;     /* share of problems with at least one correct sample */
-    double cons_k;     /* share of problems whose majority answer is correct */
+    double pass1;  /* mean over problems and samples of "answer correct" */
+    double pass_k; /* share of problems with at least one correct sample */
+    double cons_k; /* share of problems whose majority answer is correct */
     double format_rate;
     double correct_formatted; /* correct answer AND strict R1 format (the reward-1 event) */
     double response_len_mean;

@@ -104,7 +104,8 @@ int run_eval(const aha_model_t *m, const aha_run_config_t *rc, int n, int k, dou
                 AHA_TRY_GOTO(rc_, aha_task_prompt(rc, &p, prompt, sizeof prompt), done);
                 char *q = strstr(prompt, "<|User|>"), *e = strstr(prompt, "<|Assistant|>");
                 if (q && e) *e = 0, q += 8;
-                printf("%-16s %-8s %s\n", q ? q : prompt, correct ? (fmt ? "correct" : "correct*") : "wrong", resp);
+                printf("%-16s %-8s %s\n", q ? q : prompt,
+                       correct ? (fmt ? "correct" : "correct*") : "wrong", resp);
             }
         }
         aha_error_clear();
@@ -114,7 +115,8 @@ int run_eval(const aha_model_t *m, const aha_run_config_t *rc, int n, int k, dou
         for (int b = 0; b < k; b++) {
             if (!has[b]) continue;
             int cnt = 0;
-            for (int j = 0; j < k; j++) cnt += has[j] && !strcmp(answers[j], answers[b]);
+            for (int j = 0; j < k; j++)
+                cnt += has[j] && !strcmp(answers[j], answers[b]);
             if (cnt > best_count) best = b, best_count = cnt;
         }
         if (best >= 0) {
@@ -142,8 +144,8 @@ done:
 }
 
 void print_eval(const eval_result_t *r, double temperature, double top_p) {
-    printf("held-out: %d problems x %d samples (temperature %.2f, top-p %.2f)\n", r->n,
-           r->k, temperature, top_p);
+    printf("held-out: %d problems x %d samples (temperature %.2f, top-p %.2f)\n", r->n, r->k,
+           temperature, top_p);
     printf("  %-28s %6.1f%%\n", "pass@1 (answer correct)", 100 * r->pass1);
     printf("  %-28s %6.1f%%\n", "correct and well-formed", 100 * r->correct_formatted);
     printf("  %-28s %6.1f%%\n", "format rate", 100 * r->format_rate);
@@ -198,18 +200,26 @@ static int parse_eval_opts(const cli_common_t *cli, const aha_run_config_t *rc, 
         const char *v = i + 1 < cli->n_rest ? cli->rest[i + 1] : NULL;
         if (!v) return AHA_FAIL(AHA_ERR_ARG, "%s needs a value", a);
         char *end = NULL;
-        if (!strcmp(a, "--checkpoint")) o->checkpoint = v;
-        else if (!strcmp(a, "--out")) o->out = v;
+        if (!strcmp(a, "--checkpoint"))
+            o->checkpoint = v;
+        else if (!strcmp(a, "--out"))
+            o->out = v;
         else if (!strcmp(a, "--task")) {
             if (strcmp(v, "addition") && strcmp(v, "countdown"))
                 return AHA_FAIL(AHA_ERR_ARG, "--task: unknown task '%s' (addition, countdown)", v);
             snprintf(o->task, sizeof o->task, "%s", v);
-        } else if (!strcmp(a, "--n")) o->n = (int)strtol(v, &end, 10);
-        else if (!strcmp(a, "--k")) o->k = (int)strtol(v, &end, 10);
-        else if (!strcmp(a, "--max-new-tokens")) o->max_new = (int)strtol(v, &end, 10);
-        else if (!strcmp(a, "--temperature")) o->temperature = strtod(v, &end);
-        else if (!strcmp(a, "--top-p")) o->top_p = strtod(v, &end);
-        else return AHA_FAIL(AHA_ERR_ARG, "unknown option '%s'", a);
+        } else if (!strcmp(a, "--n"))
+            o->n = (int)strtol(v, &end, 10);
+        else if (!strcmp(a, "--k"))
+            o->k = (int)strtol(v, &end, 10);
+        else if (!strcmp(a, "--max-new-tokens"))
+            o->max_new = (int)strtol(v, &end, 10);
+        else if (!strcmp(a, "--temperature"))
+            o->temperature = strtod(v, &end);
+        else if (!strcmp(a, "--top-p"))
+            o->top_p = strtod(v, &end);
+        else
+            return AHA_FAIL(AHA_ERR_ARG, "unknown option '%s'", a);
         if (end && *end) return AHA_FAIL(AHA_ERR_ARG, "%s: bad number '%s'", a, v);
         i++;
     }
@@ -226,7 +236,8 @@ static int eval_main(int argc, char **argv, int sample_mode) {
     int rc = cli_parse_common(argc, argv, &cli);
     if (rc < 0) return cli_fail(rc);
     if (cli.help) {
-        printf("usage: aha %s --checkpoint DIR [--config CONFIG] [--set key=value]... [--task addition|countdown]\n"
+        printf("usage: aha %s --checkpoint DIR [--config CONFIG] [--set key=value]... [--task "
+               "addition|countdown]\n"
                "       [--n N] [--k K] [--temperature T] [--top-p P] [--max-new-tokens M]%s\n"
                "defaults come from the config's eval section (temperature 0.6, top-p 0.95).\n",
                sample_mode ? "sample" : "eval", sample_mode ? "" : " [--out FILE.json]");
@@ -236,7 +247,8 @@ static int eval_main(int argc, char **argv, int sample_mode) {
     eval_opts_t o;
     aha_model_t *m = NULL;
     if ((rc = aha_run_config_load(cli.config, cli.overrides, cli.n_overrides, &rcfg)) < 0 ||
-        (rc = parse_eval_opts(&cli, &rcfg, &o)) < 0 || (rc = aha_checkpoint_load(o.checkpoint, &m)) < 0)
+        (rc = parse_eval_opts(&cli, &rcfg, &o)) < 0 ||
+        (rc = aha_checkpoint_load(o.checkpoint, &m)) < 0)
         return cli_fail(rc);
     if (o.task[0]) snprintf(rcfg.task.kind, sizeof rcfg.task.kind, "%s", o.task);
     if (sample_mode && o.n == rcfg.eval.n) o.n = 8;
@@ -251,5 +263,9 @@ static int eval_main(int argc, char **argv, int sample_mode) {
     return rc < 0 ? cli_fail(rc) : 0;
 }
 
-int cmd_eval(int argc, char **argv) { return eval_main(argc, argv, 0); }
-int cmd_sample(int argc, char **argv) { return eval_main(argc, argv, 1); }
+int cmd_eval(int argc, char **argv) {
+    return eval_main(argc, argv, 0);
+}
+int cmd_sample(int argc, char **argv) {
+    return eval_main(argc, argv, 1);
+}

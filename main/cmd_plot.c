@@ -1,4 +1,5 @@
-/* aha plot RUN_DIR: PNG curves (gnuplot) of RUN_DIR/rl/metrics.jsonl and RUN_DIR/pretrain/metrics.jsonl. */
+/* aha plot RUN_DIR: PNG curves (gnuplot) of RUN_DIR/rl/metrics.jsonl and
+ * RUN_DIR/pretrain/metrics.jsonl. */
 #include "core/err.h"
 #include "core/log.h"
 #include "main/cmd.h"
@@ -10,17 +11,21 @@
 #include <unistd.h>
 
 typedef struct {
-    const char *file;  /* PNG name */
+    const char *file; /* PNG name */
     const char *title;
     const char *keys[3];
 } plot_spec_t;
 
 static const plot_spec_t k_rl_plots[] = {
     {"reward.png", "reward", {"reward_mean", NULL}},
-    {"accuracy.png", "accuracy (train samples, held-out eval)", {"accuracy", "eval_accuracy", NULL}},
+    {"accuracy.png",
+     "accuracy (train samples, held-out eval)",
+     {"accuracy", "eval_accuracy", NULL}},
     {"format_rate.png", "format rate", {"format_rate", "eval_format_rate", NULL}},
     {"response_len.png", "mean response length (tokens)", {"response_len_mean", NULL}},
-    {"kl.png", "KL: to the reference (kl, k3) and behaviour-to-current (ppo_kl)", {"kl", "ppo_kl", NULL}},
+    {"kl.png",
+     "KL: to the reference (kl, k3) and behaviour-to-current (ppo_kl)",
+     {"kl", "ppo_kl", NULL}},
     {"entropy.png", "policy entropy (nats/token)", {"entropy", NULL}},
     {"clip_frac.png", "clipped fraction", {"clip_frac", NULL}},
 };
@@ -55,8 +60,10 @@ static int jsonl_to_table(const char *jsonl, const plot_spec_t *specs, size_t n_
             fprintf(out, "%.17g", step->valuedouble);
             for (int c = 0; c < n_cols; c++) {
                 cJSON *v = cJSON_GetObjectItemCaseSensitive(o, cols[c]);
-                if (cJSON_IsNumber(v)) fprintf(out, "\t%.9g", v->valuedouble);
-                else fprintf(out, "\tNaN");
+                if (cJSON_IsNumber(v))
+                    fprintf(out, "\t%.9g", v->valuedouble);
+                else
+                    fprintf(out, "\tNaN");
             }
             fputc('\n', out);
             rows++;
@@ -77,7 +84,8 @@ static int plot_file(const char *dir, const char *jsonl, const plot_spec_t *spec
     for (size_t s = 0; s < n_specs; s++)
         for (int k = 0; k < 3 && specs[s].keys[k]; k++) {
             int seen = 0;
-            for (int c = 0; c < n_cols; c++) seen |= !strcmp(cols[c], specs[s].keys[k]);
+            for (int c = 0; c < n_cols; c++)
+                seen |= !strcmp(cols[c], specs[s].keys[k]);
             if (!seen && n_cols < 32) cols[n_cols++] = specs[s].keys[k];
         }
     char data[700], script[700];
@@ -91,14 +99,16 @@ static int plot_file(const char *dir, const char *jsonl, const plot_spec_t *spec
     fprintf(gp, "set terminal pngcairo size 900,500 noenhanced\nset datafile missing 'NaN'\n"
                 "set grid\nset xlabel 'step'\nset key top left\n");
     for (size_t s = 0; s < n_specs; s++) {
-        fprintf(gp, "set output '%s/%s'\nset title '%s'\nplot ", dir, specs[s].file, specs[s].title);
+        fprintf(gp, "set output '%s/%s'\nset title '%s'\nplot ", dir, specs[s].file,
+                specs[s].title);
         for (int k = 0; k < 3 && specs[s].keys[k]; k++) {
             int col = 0;
             for (int c = 0; c < n_cols; c++)
                 if (!strcmp(cols[c], specs[s].keys[k])) col = c + 2;
-            /* eval points are sparse: draw them with points and lines through the non-missing ones */
-            fprintf(gp, "%s'%s' using 1:%d with linespoints lw 2 pt 7 ps 0.5 title '%s'", k ? ", " : "",
-                    data, col, specs[s].keys[k]);
+            /* eval points are sparse: draw them with points and lines through the non-missing ones
+             */
+            fprintf(gp, "%s'%s' using 1:%d with linespoints lw 2 pt 7 ps 0.5 title '%s'",
+                    k ? ", " : "", data, col, specs[s].keys[k]);
         }
         fputc('\n', gp);
     }
@@ -115,15 +125,18 @@ static int plot_file(const char *dir, const char *jsonl, const plot_spec_t *spec
     remove(script);
     remove(data);
     if (st != 0) return AHA_FAIL(AHA_ERR_IO, "gnuplot failed (exit %d); is gnuplot installed?", st);
-    for (size_t s = 0; s < n_specs; s++) printf("%s/%s\n", dir, specs[s].file);
+    for (size_t s = 0; s < n_specs; s++)
+        printf("%s/%s\n", dir, specs[s].file);
     return AHA_OK;
 }
 
 int cmd_plot(int argc, char **argv) {
     if (argc < 1 || !strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) {
-        printf("usage: aha plot RUN_DIR\n"
-               "writes PNG curves next to RUN_DIR/rl/metrics.jsonl (reward, accuracy, format rate,\n"
-               "response length, KL, entropy, clip fraction) and RUN_DIR/pretrain/metrics.jsonl (loss)\n");
+        printf(
+            "usage: aha plot RUN_DIR\n"
+            "writes PNG curves next to RUN_DIR/rl/metrics.jsonl (reward, accuracy, format rate,\n"
+            "response length, KL, entropy, clip fraction) and RUN_DIR/pretrain/metrics.jsonl "
+            "(loss)\n");
         return argc < 1 ? 2 : 0;
     }
     const char *run = argv[0];
@@ -144,6 +157,7 @@ int cmd_plot(int argc, char **argv) {
         done++;
     }
     if (!done)
-        return cli_fail(AHA_FAIL(AHA_ERR_NOTFOUND, "%s: no rl/metrics.jsonl or pretrain/metrics.jsonl", run));
+        return cli_fail(
+            AHA_FAIL(AHA_ERR_NOTFOUND, "%s: no rl/metrics.jsonl or pretrain/metrics.jsonl", run));
     return 0;
 }

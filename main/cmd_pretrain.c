@@ -30,8 +30,10 @@ static int fill_row(const aha_run_config_t *rc, uint64_t index, int T, int *toke
             resp = t;
             break;
         }
-    for (int t = 0; t < T; t++) targets[t] = (t >= resp && t + 1 < n) ? tokens[t + 1] : -1;
-    for (int t = n; t < T; t++) tokens[t] = AHA_TOK_PAD;
+    for (int t = 0; t < T; t++)
+        targets[t] = (t >= resp && t + 1 < n) ? tokens[t + 1] : -1;
+    for (int t = n; t < T; t++)
+        tokens[t] = AHA_TOK_PAD;
     *len_out = n;
     return AHA_OK;
 }
@@ -144,11 +146,12 @@ static int run_pretrain(const aha_run_config_t *rc, unsigned flags) {
         aha_model_zero_grads(m);
         AHA_TRY_GOTO(rc_, aha_backward(m, acts, &batch), done);
         double gnorm = aha_grad_clip(m->grads, m->n_params, rc->pretrain.grad_clip);
-        double lr = aha_lr_schedule(step, rc->pretrain.warmup, rc->pretrain.steps,
-                                    rc->pretrain.lr, rc->pretrain.min_lr);
+        double lr = aha_lr_schedule(step, rc->pretrain.warmup, rc->pretrain.steps, rc->pretrain.lr,
+                                    rc->pretrain.min_lr);
         aha_adamw_step(opt, m->params, m->grads, lr, &ocfg);
         aha_model_update_expert_bias(m, aha_acts_expert_load(acts));
-        for (int b = 0; b < B; b++) tokens_since += lengths[b];
+        for (int b = 0; b < B; b++)
+            tokens_since += lengths[b];
         loss_ema = isnan(loss_ema) ? loss : 0.9 * loss_ema + 0.1 * loss;
 
         int last = step + 1 == rc->pretrain.steps;
@@ -181,32 +184,37 @@ static int run_pretrain(const aha_run_config_t *rc, unsigned flags) {
             AHA_TRY_GOTO(rc_, aha_metrics_end_row(metrics), done);
             double eta = (t - t_start) / (step + 1 - start) * (rc->pretrain.steps - step - 1);
             if (tty)
-                fprintf(stderr, "\r[pretrain] step %d/%d  loss %.4f  lr %.2e  %.0f tok/s  eta %.0fs   ",
+                fprintf(stderr,
+                        "\r[pretrain] step %d/%d  loss %.4f  lr %.2e  %.0f tok/s  eta %.0fs   ",
                         step + 1, rc->pretrain.steps, loss_ema, lr, tps, eta);
             else
-                AHA_INFO("step %d/%d loss %.4f lr %.2e grad_norm %.3f %.0f tok/s eta %.0fs", step + 1,
-                         rc->pretrain.steps, loss_ema, lr, gnorm, tps, eta);
+                AHA_INFO("step %d/%d loss %.4f lr %.2e grad_norm %.3f %.0f tok/s eta %.0fs",
+                         step + 1, rc->pretrain.steps, loss_ema, lr, gnorm, tps, eta);
             t_last = t;
             tokens_since = 0;
         }
         if ((step + 1) % rc->pretrain.checkpoint_every == 0 && !last)
-            AHA_TRY_GOTO(rc_, aha_run_state_save(ckpt, m, opt, step + 1, (uint64_t)(step + 1) * B), done);
+            AHA_TRY_GOTO(rc_, aha_run_state_save(ckpt, m, opt, step + 1, (uint64_t)(step + 1) * B),
+                         done);
     }
     if (tty) fputc('\n', stderr);
-    AHA_TRY_GOTO(rc_,
-                 aha_run_state_save(final_dir, m, opt, rc->pretrain.steps,
-                                    (uint64_t)rc->pretrain.steps * B),
-                 done);
+    AHA_TRY_GOTO(
+        rc_,
+        aha_run_state_save(final_dir, m, opt, rc->pretrain.steps, (uint64_t)rc->pretrain.steps * B),
+        done);
     AHA_INFO("pretraining done in %.1fs; checkpoint %s", now_s() - t_start, final_dir);
 
     eval_result_t ev;
-    AHA_TRY_GOTO(rc_, run_eval(m, rc, rc->eval.n, rc->eval.k, rc->eval.temperature, rc->eval.top_p,
-                               rc->eval.max_new_tokens, 0, &ev), done);
+    AHA_TRY_GOTO(rc_,
+                 run_eval(m, rc, rc->eval.n, rc->eval.k, rc->eval.temperature, rc->eval.top_p,
+                          rc->eval.max_new_tokens, 0, &ev),
+                 done);
     print_eval(&ev, rc->eval.temperature, rc->eval.top_p);
     snprintf(path, sizeof path, "%s/eval.json", final_dir);
     AHA_TRY_GOTO(rc_, write_eval_json(&ev, rc->eval.temperature, rc->eval.top_p, path), done);
     /* the config marks the checkpoint complete (used for caching) */
-    AHA_TRY_GOTO(rc_, aha_cfg_save(rc, aha_run_config_fields, aha_run_config_n_fields, final_cfg), done);
+    AHA_TRY_GOTO(rc_, aha_cfg_save(rc, aha_run_config_fields, aha_run_config_n_fields, final_cfg),
+                 done);
 done:
     aha_metrics_close(&metrics);
     aha_adamw_destroy(&opt);

@@ -114,10 +114,10 @@ static int run_train(const aha_run_config_t *rc, unsigned flags) {
     char ckpt_dir[600];
     snprintf(ckpt_dir, sizeof ckpt_dir, "%s/checkpoint", dir);
     if (resume) {
-        AHA_TRY_GOTO(rc_,
-                     aha_run_state_load(ckpt_dir, t.m, aha_grpo_optimizer(t.trainer), &start,
-                                        &next_prompt),
-                     done);
+        AHA_TRY_GOTO(
+            rc_,
+            aha_run_state_load(ckpt_dir, t.m, aha_grpo_optimizer(t.trainer), &start, &next_prompt),
+            done);
         AHA_INFO("resuming from %s at step %d (next problem %llu)", ckpt_dir, start,
                  (unsigned long long)next_prompt);
     }
@@ -291,7 +291,10 @@ static int run_train(const aha_run_config_t *rc, unsigned flags) {
         if (version % rc->rl.checkpoint_every == 0 || version == rc->rl.steps) {
             snprintf(path, sizeof path, "%s/%s", dir,
                      version == rc->rl.steps ? "final" : "checkpoint");
-            AHA_TRY_GOTO(rc_, aha_run_state_save(path, t.m, aha_grpo_optimizer(t.trainer), version, next_prompt), done);
+            AHA_TRY_GOTO(
+                rc_,
+                aha_run_state_save(path, t.m, aha_grpo_optimizer(t.trainer), version, next_prompt),
+                done);
         }
     }
     if (tty) fputc('\n', stderr);

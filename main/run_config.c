@@ -8,92 +8,132 @@
 #define F(key, type, member, def, lo, hi, help)                                                    \
     { key, type, offsetof(aha_run_config_t, member), def, lo, hi, help }
 
+// clang-format off: one line per key reads as a table
 const aha_cfg_field_t aha_run_config_fields[] = {
-    F("run_dir", AHA_CFG_STRING, run_dir, "runs/demo", 1, 0, "directory for checkpoints, metrics, plots"),
+    F("run_dir", AHA_CFG_STRING, run_dir, "runs/demo", 1, 0,
+      "directory for checkpoints, metrics, plots"),
     F("seed", AHA_CFG_INT, seed, "1", 0, 2147483647, "run seed (all randomness derives from it)"),
     F("model.dim", AHA_CFG_INT, model.dim, "128", 8, 4096, "hidden size"),
     F("model.n_layers", AHA_CFG_INT, model.n_layers, "2", 1, 64, "decoder layers"),
     F("model.n_heads", AHA_CFG_INT, model.n_heads, "4", 1, 64, "attention heads"),
     F("model.max_seq_len", AHA_CFG_INT, model.max_seq_len, "128", 8, 8192, "longest sequence"),
-    F("model.ffn_hidden", AHA_CFG_INT, model.ffn_hidden, "256", 1, 65536, "dense SwiGLU hidden size"),
-    F("model.n_dense_layers", AHA_CFG_INT, model.n_dense_layers, "0", 0, 64, "first k layers dense"),
-    F("model.n_routed_experts", AHA_CFG_INT, model.n_routed_experts, "8", 0, 256, "routed experts (0 = dense model)"),
+    F("model.ffn_hidden", AHA_CFG_INT, model.ffn_hidden, "256", 1, 65536,
+      "dense SwiGLU hidden size"),
+    F("model.n_dense_layers", AHA_CFG_INT, model.n_dense_layers, "0", 0, 64,
+      "first k layers dense"),
+    F("model.n_routed_experts", AHA_CFG_INT, model.n_routed_experts, "8", 0, 256,
+      "routed experts (0 = dense model)"),
     F("model.n_shared_experts", AHA_CFG_INT, model.n_shared_experts, "1", 0, 16, "shared experts"),
     F("model.top_k", AHA_CFG_INT, model.top_k, "2", 1, 64, "experts per token"),
-    F("model.moe_hidden", AHA_CFG_INT, model.moe_hidden, "128", 1, 65536, "hidden size of one expert"),
-    F("model.norm_topk_prob", AHA_CFG_BOOL, model.norm_topk_prob, "true", 1, 0, "normalise top-k gates"),
-    F("model.score_func", AHA_CFG_STRING, model.score_func, "sigmoid", 1, 0, "router scores: sigmoid | softmax"),
+    F("model.moe_hidden", AHA_CFG_INT, model.moe_hidden, "128", 1, 65536,
+      "hidden size of one expert"),
+    F("model.norm_topk_prob", AHA_CFG_BOOL, model.norm_topk_prob, "true", 1, 0,
+      "normalise top-k gates"),
+    F("model.score_func", AHA_CFG_STRING, model.score_func, "sigmoid", 1, 0,
+      "router scores: sigmoid | softmax"),
     F("model.routed_scale", AHA_CFG_FLOAT, model.routed_scale, "1.0", 0, 100, "routed gate scale"),
     F("model.rope_theta", AHA_CFG_FLOAT, model.rope_theta, "10000", 1, 1e9, "RoPE base"),
     F("model.norm_eps", AHA_CFG_FLOAT, model.norm_eps, "1e-5", 0, 1, "RMSNorm epsilon"),
-    F("model.bias_update_speed", AHA_CFG_FLOAT, model.bias_update_speed, "1e-3", 0, 1, "aux-loss-free balancing step"),
-    F("model.seq_aux_alpha", AHA_CFG_FLOAT, model.seq_aux_alpha, "1e-3", 0, 10, "sequence balance loss weight"),
+    F("model.bias_update_speed", AHA_CFG_FLOAT, model.bias_update_speed, "1e-3", 0, 1,
+      "aux-loss-free balancing step"),
+    F("model.seq_aux_alpha", AHA_CFG_FLOAT, model.seq_aux_alpha, "1e-3", 0, 10,
+      "sequence balance loss weight"),
     F("task.kind", AHA_CFG_STRING, task.kind, "addition", 1, 0, "addition | countdown"),
-    F("task.template", AHA_CFG_STRING, task.template, "compact", 1, 0, "prompt template: compact (<|User|>q<|Assistant|>) | r1zero (R1-Zero system text first)"),
+    F("task.template", AHA_CFG_STRING, task.template, "compact", 1, 0,
+      "prompt template: compact (<|User|>q<|Assistant|>) | r1zero (R1-Zero system text first)"),
     F("task.min_numbers", AHA_CFG_INT, task.min_numbers, "3", 2, 6, "countdown: fewest numbers"),
     F("task.max_numbers", AHA_CFG_INT, task.max_numbers, "4", 2, 6, "countdown: most numbers"),
-    F("task.max_value", AHA_CFG_INT, task.max_value, "25", 1, 1000, "countdown: numbers drawn from 1..max_value"),
+    F("task.max_value", AHA_CFG_INT, task.max_value, "25", 1, 1000,
+      "countdown: numbers drawn from 1..max_value"),
     F("task.min_digits", AHA_CFG_INT, task.min_digits, "1", 1, 12, "fewest digits per operand"),
     F("task.max_digits", AHA_CFG_INT, task.max_digits, "3", 1, 12, "most digits per operand"),
-    F("task.test_fraction", AHA_CFG_FLOAT, task.test_fraction, "0.1", 0, 0.9, "problem-space share held out"),
+    F("task.test_fraction", AHA_CFG_FLOAT, task.test_fraction, "0.1", 0, 0.9,
+      "problem-space share held out"),
     F("corpus.p_direct", AHA_CFG_FLOAT, corpus.p_direct, "0.6", 0, 1, "share of direct answers"),
-    F("corpus.p_direct_correct", AHA_CFG_FLOAT, corpus.p_direct_correct, "0.25", 0, 1, "correct share of direct answers"),
+    F("corpus.p_direct_correct", AHA_CFG_FLOAT, corpus.p_direct_correct, "0.25", 0, 1,
+      "correct share of direct answers"),
     F("corpus.p_trace", AHA_CFG_FLOAT, corpus.p_trace, "0.4", 0, 1, "share of think traces"),
-    F("corpus.p_trace_mistake", AHA_CFG_FLOAT, corpus.p_trace_mistake, "0.25", 0, 1, "traces with one injected mistake"),
+    F("corpus.p_trace_mistake", AHA_CFG_FLOAT, corpus.p_trace_mistake, "0.25", 0, 1,
+      "traces with one injected mistake"),
     F("corpus.p_malformed", AHA_CFG_FLOAT, corpus.p_malformed, "0.1", 0, 1, "malformed documents"),
     F("pretrain.steps", AHA_CFG_INT, pretrain.steps, "400", 0, 100000000, "optimizer steps"),
-    F("pretrain.batch_size", AHA_CFG_INT, pretrain.batch_size, "64", 1, 65536, "documents per step"),
+    F("pretrain.batch_size", AHA_CFG_INT, pretrain.batch_size, "64", 1, 65536,
+      "documents per step"),
     F("pretrain.warmup", AHA_CFG_INT, pretrain.warmup, "20", 0, 100000000, "LR warmup steps"),
-    F("pretrain.log_every", AHA_CFG_INT, pretrain.log_every, "10", 1, 100000000, "metrics row every N steps"),
-    F("pretrain.checkpoint_every", AHA_CFG_INT, pretrain.checkpoint_every, "100", 1, 100000000, "checkpoint every N steps"),
+    F("pretrain.log_every", AHA_CFG_INT, pretrain.log_every, "10", 1, 100000000,
+      "metrics row every N steps"),
+    F("pretrain.checkpoint_every", AHA_CFG_INT, pretrain.checkpoint_every, "100", 1, 100000000,
+      "checkpoint every N steps"),
     F("pretrain.lr", AHA_CFG_FLOAT, pretrain.lr, "3e-3", 0, 1, "peak learning rate"),
     F("pretrain.min_lr", AHA_CFG_FLOAT, pretrain.min_lr, "3e-4", 0, 1, "final learning rate"),
-    F("pretrain.weight_decay", AHA_CFG_FLOAT, pretrain.weight_decay, "0.1", 0, 10, "AdamW decoupled weight decay"),
+    F("pretrain.weight_decay", AHA_CFG_FLOAT, pretrain.weight_decay, "0.1", 0, 10,
+      "AdamW decoupled weight decay"),
     F("pretrain.beta1", AHA_CFG_FLOAT, pretrain.beta1, "0.9", 0, 0.999999, "AdamW beta1"),
     F("pretrain.beta2", AHA_CFG_FLOAT, pretrain.beta2, "0.95", 0, 0.999999, "AdamW beta2"),
-    F("pretrain.grad_clip", AHA_CFG_FLOAT, pretrain.grad_clip, "1.0", 0, 1e9, "global grad-norm clip (0 = off)"),
+    F("pretrain.grad_clip", AHA_CFG_FLOAT, pretrain.grad_clip, "1.0", 0, 1e9,
+      "global grad-norm clip (0 = off)"),
     F("eval.n", AHA_CFG_INT, eval.n, "200", 1, 1000000, "held-out problems"),
     F("eval.k", AHA_CFG_INT, eval.k, "4", 1, 1024, "samples per problem"),
     F("eval.max_new_tokens", AHA_CFG_INT, eval.max_new_tokens, "64", 1, 8192, "response cap"),
     F("eval.temperature", AHA_CFG_FLOAT, eval.temperature, "0.6", 0, 10, "sampling temperature"),
     F("eval.top_p", AHA_CFG_FLOAT, eval.top_p, "0.95", 0, 1, "nucleus sampling"),
-    F("rl.init", AHA_CFG_STRING, rl.init, "", 1, 0, "checkpoint to start from (empty: RUN_DIR/pretrain/final)"),
+    F("rl.init", AHA_CFG_STRING, rl.init, "", 1, 0,
+      "checkpoint to start from (empty: RUN_DIR/pretrain/final)"),
     F("rl.loss", AHA_CFG_STRING, rl.loss, "grpo", 1, 0, "grpo | dr_grpo | dapo | gspo"),
-    F("rl.steps", AHA_CFG_INT, rl.steps, "120", 0, 100000000, "policy updates (one batch of groups each)"),
+    F("rl.steps", AHA_CFG_INT, rl.steps, "120", 0, 100000000,
+      "policy updates (one batch of groups each)"),
     F("rl.prompts_per_step", AHA_CFG_INT, rl.prompts_per_step, "16", 1, 65536, "groups per batch"),
     F("rl.group_size", AHA_CFG_INT, rl.group_size, "8", 2, 1024, "samples per prompt (G)"),
     F("rl.max_new_tokens", AHA_CFG_INT, rl.max_new_tokens, "64", 1, 8192, "response cap"),
     F("rl.epochs", AHA_CFG_INT, rl.epochs, "1", 1, 100, "passes over each batch"),
     F("rl.minibatches", AHA_CFG_INT, rl.minibatches, "1", 1, 1024, "updates per pass"),
-    F("rl.r3", AHA_CFG_BOOL, rl.r3, "true", 1, 0, "routing replay: train with the rollout's experts"),
-    F("rl.dynamic_sampling", AHA_CFG_BOOL, rl.dynamic_sampling, "false", 1, 0, "DAPO: drop zero-variance groups and refill"),
-    F("rl.max_resample_rounds", AHA_CFG_INT, rl.max_resample_rounds, "4", 0, 1000, "refill rounds with dynamic sampling"),
-    F("rl.random_reward", AHA_CFG_BOOL, rl.random_reward, "false", 1, 0, "control run: rewards are coin flips"),
-    F("rl.eval_every", AHA_CFG_INT, rl.eval_every, "20", 0, 100000000, "held-out eval every N steps (0 = end only)"),
-    F("rl.eval_n", AHA_CFG_INT, rl.eval_n, "100", 1, 1000000, "held-out problems per periodic eval"),
-    F("rl.checkpoint_every", AHA_CFG_INT, rl.checkpoint_every, "20", 1, 100000000, "checkpoint every N steps"),
-    F("rl.update_expert_bias", AHA_CFG_BOOL, rl.update_expert_bias, "true", 1, 0, "keep aux-loss-free balancing on"),
+    F("rl.r3", AHA_CFG_BOOL, rl.r3, "true", 1, 0,
+      "routing replay: train with the rollout's experts"),
+    F("rl.dynamic_sampling", AHA_CFG_BOOL, rl.dynamic_sampling, "false", 1, 0,
+      "DAPO: drop zero-variance groups and refill"),
+    F("rl.max_resample_rounds", AHA_CFG_INT, rl.max_resample_rounds, "4", 0, 1000,
+      "refill rounds with dynamic sampling"),
+    F("rl.random_reward", AHA_CFG_BOOL, rl.random_reward, "false", 1, 0,
+      "control run: rewards are coin flips"),
+    F("rl.eval_every", AHA_CFG_INT, rl.eval_every, "20", 0, 100000000,
+      "held-out eval every N steps (0 = end only)"),
+    F("rl.eval_n", AHA_CFG_INT, rl.eval_n, "100", 1, 1000000,
+      "held-out problems per periodic eval"),
+    F("rl.checkpoint_every", AHA_CFG_INT, rl.checkpoint_every, "20", 1, 100000000,
+      "checkpoint every N steps"),
+    F("rl.update_expert_bias", AHA_CFG_BOOL, rl.update_expert_bias, "true", 1, 0,
+      "keep aux-loss-free balancing on"),
     F("rl.temperature", AHA_CFG_FLOAT, rl.temperature, "1.0", 0.01, 10, "rollout temperature"),
     F("rl.top_p", AHA_CFG_FLOAT, rl.top_p, "1.0", 0.01, 1, "rollout nucleus"),
     F("rl.lr", AHA_CFG_FLOAT, rl.lr, "1e-4", 0, 1, "learning rate"),
-    F("rl.warmup_frac", AHA_CFG_FLOAT, rl.warmup_frac, "0.0", 0, 1, "share of steps with linear warmup"),
+    F("rl.warmup_frac", AHA_CFG_FLOAT, rl.warmup_frac, "0.0", 0, 1,
+      "share of steps with linear warmup"),
     F("rl.weight_decay", AHA_CFG_FLOAT, rl.weight_decay, "0.0", 0, 10, "AdamW weight decay"),
     F("rl.grad_clip", AHA_CFG_FLOAT, rl.grad_clip, "1.0", 0, 1e9, "global grad-norm clip"),
     F("rl.beta", AHA_CFG_FLOAT, rl.beta, "0.0", 0, 100, "KL coefficient (0: no reference model)"),
     F("rl.eps_low", AHA_CFG_FLOAT, rl.eps_low, "0.2", 0, 1, "ratio clip below"),
     F("rl.eps_high", AHA_CFG_FLOAT, rl.eps_high, "0.2", 0, 10, "ratio clip above (dapo: 0.28)"),
-    F("rl.gspo_eps_low", AHA_CFG_FLOAT, rl.gspo_eps_low, "3e-4", 0, 1, "gspo sequence-ratio clip below"),
-    F("rl.gspo_eps_high", AHA_CFG_FLOAT, rl.gspo_eps_high, "4e-4", 0, 1, "gspo sequence-ratio clip above"),
+    F("rl.gspo_eps_low", AHA_CFG_FLOAT, rl.gspo_eps_low, "3e-4", 0, 1,
+      "gspo sequence-ratio clip below"),
+    F("rl.gspo_eps_high", AHA_CFG_FLOAT, rl.gspo_eps_high, "4e-4", 0, 1,
+      "gspo sequence-ratio clip above"),
     F("rl.adv_eps", AHA_CFG_FLOAT, rl.adv_eps, "1e-6", 0, 1, "advantage std epsilon"),
-    F("rl.normalize_std", AHA_CFG_BOOL, rl.normalize_std, "true", 1, 0, "divide advantages by the group std (false for dr_grpo)"),
+    F("rl.normalize_std", AHA_CFG_BOOL, rl.normalize_std, "true", 1, 0,
+      "divide advantages by the group std (false for dr_grpo)"),
     F("rl.w_format", AHA_CFG_FLOAT, rl.w_format, "0.1", -100, 100, "format reward weight"),
     F("rl.w_accuracy", AHA_CFG_FLOAT, rl.w_accuracy, "0.9", -100, 100, "accuracy reward weight"),
-    F("rl.w_language", AHA_CFG_FLOAT, rl.w_language, "0.0", -100, 100, "language-consistency reward weight"),
-    F("rl.w_overlong", AHA_CFG_FLOAT, rl.w_overlong, "0.0", -100, 100, "DAPO overlong shaping weight"),
-    F("rl.correct_requires_format", AHA_CFG_BOOL, rl.correct_requires_format, "true", 1, 0, "accuracy counts only in a well-formed response"),
-    F("rl.overlong_cache", AHA_CFG_INT, rl.overlong_cache, "16", 0, 8192, "DAPO overlong soft-penalty window"),
-    F("rl.language_charset", AHA_CFG_STRING, rl.language_charset, "digits+ops", 1, 0, "bytes the language reward accepts in the think text (e.g. digits+ops, letters+space+[.,])"),
+    F("rl.w_language", AHA_CFG_FLOAT, rl.w_language, "0.0", -100, 100,
+      "language-consistency reward weight"),
+    F("rl.w_overlong", AHA_CFG_FLOAT, rl.w_overlong, "0.0", -100, 100,
+      "DAPO overlong shaping weight"),
+    F("rl.correct_requires_format", AHA_CFG_BOOL, rl.correct_requires_format, "true", 1, 0,
+      "accuracy counts only in a well-formed response"),
+    F("rl.overlong_cache", AHA_CFG_INT, rl.overlong_cache, "16", 0, 8192,
+      "DAPO overlong soft-penalty window"),
+    F("rl.language_charset", AHA_CFG_STRING, rl.language_charset, "digits+ops", 1, 0,
+      "bytes the language reward accepts in the think text (e.g. digits+ops, letters+space+[.,])"),
 };
+// clang-format on
 const size_t aha_run_config_n_fields = sizeof aha_run_config_fields / sizeof *aha_run_config_fields;
 
 int aha_run_config_load(const char *path, const char *const *overrides, size_t n_overrides,
@@ -102,7 +142,8 @@ int aha_run_config_load(const char *path, const char *const *overrides, size_t n
         return aha_cfg_load_file(out, sizeof *out, aha_run_config_fields, aha_run_config_n_fields,
                                  path, overrides, n_overrides);
     return aha_cfg_load_string(out, sizeof *out, aha_run_config_fields, aha_run_config_n_fields,
-                               aha_demo_yaml, "configs/demo.yaml (embedded)", overrides, n_overrides);
+                               aha_demo_yaml, "configs/demo.yaml (embedded)", overrides,
+                               n_overrides);
 }
 
 int aha_run_config_model(const aha_run_config_t *rc, aha_model_config_t *c) {
@@ -119,8 +160,10 @@ int aha_run_config_model(const aha_run_config_t *rc, aha_model_config_t *c) {
     c->top_k = rc->model.top_k;
     c->moe_hidden = rc->model.moe_hidden;
     c->norm_topk_prob = rc->model.norm_topk_prob;
-    if (!strcmp(rc->model.score_func, "sigmoid")) c->score_func = AHA_SCORE_SIGMOID;
-    else if (!strcmp(rc->model.score_func, "softmax")) c->score_func = AHA_SCORE_SOFTMAX;
+    if (!strcmp(rc->model.score_func, "sigmoid"))
+        c->score_func = AHA_SCORE_SIGMOID;
+    else if (!strcmp(rc->model.score_func, "softmax"))
+        c->score_func = AHA_SCORE_SOFTMAX;
     else
         return AHA_FAIL(AHA_ERR_CONFIG, "model.score_func: expected sigmoid or softmax, got \"%s\"",
                         rc->model.score_func);
@@ -174,13 +217,18 @@ static void cd_config(const aha_run_config_t *rc, aha_cd_config_t *c) {
 }
 
 static int task_kind(const aha_run_config_t *rc, aha_task_kind_t *out) {
-    if (!strcmp(rc->task.kind, "addition")) *out = AHA_TASK_ADDITION;
-    else if (!strcmp(rc->task.kind, "countdown")) *out = AHA_TASK_COUNTDOWN;
-    else return AHA_FAIL(AHA_ERR_CONFIG, "task.kind: expected addition or countdown, got \"%s\"", rc->task.kind);
+    if (!strcmp(rc->task.kind, "addition"))
+        *out = AHA_TASK_ADDITION;
+    else if (!strcmp(rc->task.kind, "countdown"))
+        *out = AHA_TASK_COUNTDOWN;
+    else
+        return AHA_FAIL(AHA_ERR_CONFIG, "task.kind: expected addition or countdown, got \"%s\"",
+                        rc->task.kind);
     return AHA_OK;
 }
 
-int aha_task_problem(const aha_run_config_t *rc, int split, uint64_t index, aha_task_problem_t *out) {
+int aha_task_problem(const aha_run_config_t *rc, int split, uint64_t index,
+                     aha_task_problem_t *out) {
     aha_task_problem_t p;
     memset(&p, 0, sizeof p);
     AHA_TRY(task_kind(rc, &p.kind));
@@ -209,17 +257,22 @@ static const char k_r1zero[] =
 static int apply_template(const aha_run_config_t *rc, char *text, size_t cap) {
     if (!strcmp(rc->task.template, "compact")) return AHA_OK;
     if (strcmp(rc->task.template, "r1zero"))
-        return AHA_FAIL(AHA_ERR_CONFIG, "task.template: expected compact or r1zero, got \"%s\"", rc->task.template);
+        return AHA_FAIL(AHA_ERR_CONFIG, "task.template: expected compact or r1zero, got \"%s\"",
+                        rc->task.template);
     static const char bos[] = "<bos>";
-    size_t n = strlen(text), extra = sizeof k_r1zero - 1, at = strncmp(text, bos, 5) ? 0 : sizeof bos - 1;
-    if (n + extra + 1 > cap) return AHA_FAIL(AHA_ERR_RANGE, "prompt with the r1zero template exceeds %zu bytes", cap);
+    size_t n = strlen(text), extra = sizeof k_r1zero - 1,
+           at = strncmp(text, bos, 5) ? 0 : sizeof bos - 1;
+    if (n + extra + 1 > cap)
+        return AHA_FAIL(AHA_ERR_RANGE, "prompt with the r1zero template exceeds %zu bytes", cap);
     memmove(text + at + extra, text + at, n - at + 1);
     memcpy(text + at, k_r1zero, extra);
     return AHA_OK;
 }
 
-int aha_task_prompt(const aha_run_config_t *rc, const aha_task_problem_t *p, char *buf, size_t cap) {
-    AHA_TRY(p->kind == AHA_TASK_ADDITION ? aha_add_prompt(&p->add, buf, cap) : aha_cd_prompt(&p->cd, buf, cap));
+int aha_task_prompt(const aha_run_config_t *rc, const aha_task_problem_t *p, char *buf,
+                    size_t cap) {
+    AHA_TRY(p->kind == AHA_TASK_ADDITION ? aha_add_prompt(&p->add, buf, cap)
+                                         : aha_cd_prompt(&p->cd, buf, cap));
     return apply_template(rc, buf, cap);
 }
 

@@ -64,7 +64,8 @@ int aha_run_config_model(const aha_run_config_t *rc, aha_model_config_t *out);
 void aha_run_config_task(const aha_run_config_t *rc, aha_add_config_t *out);
 void aha_run_config_corpus(const aha_run_config_t *rc, aha_corpus_config_t *out);
 /* Reward weights, overlong window (max_len = rl.max_new_tokens) and language charset of the run.
- * AHA_ERR_CONFIG naming rl.language_charset for a bad charset spec; *out written only on success. */
+ * AHA_ERR_CONFIG naming rl.language_charset for a bad charset spec; *out written only on success.
+ */
 int aha_run_config_reward(const aha_run_config_t *rc, aha_reward_config_t *out);
 /* Checks everything a run derives from the config (model shape, task, template, corpus, rewards)
  * so commands can reject a bad config before they write anything; the error names the key. */
@@ -78,7 +79,8 @@ typedef struct {
 } aha_task_problem_t;
 
 /* Problem INDEX of SPLIT for the run's task and seed. */
-int aha_task_problem(const aha_run_config_t *rc, int split, uint64_t index, aha_task_problem_t *out);
+int aha_task_problem(const aha_run_config_t *rc, int split, uint64_t index,
+                     aha_task_problem_t *out);
 /* Prompt text of P in the run's template (task.template). */
 int aha_task_prompt(const aha_run_config_t *rc, const aha_task_problem_t *p, char *buf, size_t cap);
 /* What the verifier needs to score a response to P. */

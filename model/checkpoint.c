@@ -58,7 +58,8 @@ int aha_model_config_write_json(const aha_model_config_t *c, const char *path) {
     ok = ok && cJSON_AddNumberToObject(o, "routed_scaling_factor", float_for_json(c->routed_scale));
     ok = ok && cJSON_AddNumberToObject(o, "rope_theta", float_for_json(c->rope_theta));
     ok = ok && cJSON_AddNumberToObject(o, "rms_norm_eps", float_for_json(c->norm_eps));
-    ok = ok && cJSON_AddNumberToObject(o, "bias_update_speed", float_for_json(c->bias_update_speed));
+    ok =
+        ok && cJSON_AddNumberToObject(o, "bias_update_speed", float_for_json(c->bias_update_speed));
     ok = ok && cJSON_AddNumberToObject(o, "aux_loss_alpha", float_for_json(c->seq_aux_alpha));
     char *text = ok ? cJSON_Print(o) : NULL;
     cJSON_Delete(o);
@@ -98,7 +99,8 @@ static int json_int(const cJSON *o, const char *path, const char *key, int *out)
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!it) return AHA_FAIL(AHA_ERR_CONFIG, "%s: missing key \"%s\"", path, key);
     double v = it->valuedouble;
-    if (cJSON_IsBool(it)) v = cJSON_IsTrue(it) ? 1 : 0;
+    if (cJSON_IsBool(it))
+        v = cJSON_IsTrue(it) ? 1 : 0;
     else if (!cJSON_IsNumber(it) || v != floor(v) || v < -2147483648.0 || v > 2147483647.0)
         return AHA_FAIL(AHA_ERR_CONFIG, "%s: \"%s\" must be an integer", path, key);
     *out = (int)v;
@@ -229,15 +231,18 @@ int aha_checkpoint_save(const aha_model_t *m, const char *dir) {
     for (size_t i = 0; i < nt; i++) {
         aha_tensor_info_t ti;
         AHA_TRY_GOTO(rc, aha_model_tensor_info(&m->cfg, i, &ti), done);
-        AHA_TRY_GOTO(rc, aha_st_writer_add(w, ti.name, AHA_ST_F32, ti.ndim, ti.shape,
-                                           m->params + ti.offset), done);
+        AHA_TRY_GOTO(
+            rc, aha_st_writer_add(w, ti.name, AHA_ST_F32, ti.ndim, ti.shape, m->params + ti.offset),
+            done);
         int l = router_layer(ti.name);
         if (l >= 0) {
             char name[128];
             int64_t shape[1] = {E};
             bias_name(name, sizeof name, l);
-            AHA_TRY_GOTO(rc, aha_st_writer_add(w, name, AHA_ST_F32, 1, shape,
-                                               m->expert_bias + (size_t)l * E), done);
+            AHA_TRY_GOTO(
+                rc,
+                aha_st_writer_add(w, name, AHA_ST_F32, 1, shape, m->expert_bias + (size_t)l * E),
+                done);
         }
     }
     AHA_TRY_GOTO(rc, join(path, sizeof path, dir, ST_FILE), done);
@@ -255,7 +260,8 @@ static int load_tensor(const aha_st_file_t *f, const char *path, const char *nam
     if (t->dtype != AHA_ST_F32)
         return AHA_FAIL(AHA_ERR_FORMAT, "%s: tensor %s is not F32", path, name);
     int same = t->ndim == ndim;
-    for (int d = 0; same && d < ndim; d++) same = t->shape[d] == shape[d];
+    for (int d = 0; same && d < ndim; d++)
+        same = t->shape[d] == shape[d];
     if (!same) {
         char got[128] = "", want[128] = "";
         size_t gl = 0, wl = 0;
@@ -269,7 +275,8 @@ static int load_tensor(const aha_st_file_t *f, const char *path, const char *nam
                         got, want);
     }
     size_t numel = 1;
-    for (int d = 0; d < ndim; d++) numel *= (size_t)shape[d];
+    for (int d = 0; d < ndim; d++)
+        numel *= (size_t)shape[d];
     return aha_st_read_f32(f, name, dst, numel);
 }
 
@@ -308,12 +315,13 @@ int aha_checkpoint_load(const char *dir, aha_model_t **out) {
             int known = 0;
             for (size_t j = 0; j < nt && !known; j++) {
                 aha_tensor_info_t ti;
-                if (aha_model_tensor_info(&cfg, j, &ti) == 0 && strcmp(ti.name, name) == 0) known = 1;
+                if (aha_model_tensor_info(&cfg, j, &ti) == 0 && strcmp(ti.name, name) == 0)
+                    known = 1;
             }
             int l = -1, n = 0;
-            if (!known && sscanf(name, "model.layers.%d.mlp.gate.e_score_correction_bias%n", &l,
-                                 &n) == 1 && name[n] == '\0' && l >= 0 && l < cfg.n_layers &&
-                aha_model_layer_is_moe(&cfg, l))
+            if (!known &&
+                sscanf(name, "model.layers.%d.mlp.gate.e_score_correction_bias%n", &l, &n) == 1 &&
+                name[n] == '\0' && l >= 0 && l < cfg.n_layers && aha_model_layer_is_moe(&cfg, l))
                 known = 1;
             if (!known) {
                 rc = AHA_FAIL(AHA_ERR_FORMAT, "%s: unexpected tensor %s", path, name);

@@ -13,18 +13,18 @@
 struct aha_kv {
     aha_model_config_t cfg;
     int B, max_T;
-    int *len;                    /* [B] */
-    float *kc, *vc;              /* [L, B, max_T, D] keys (after RoPE) and values */
-    float *rope_cos, *rope_sin;  /* [max_T, hd/2] */
+    int *len;                   /* [B] */
+    float *kc, *vc;             /* [L, B, max_T, D] keys (after RoPE) and values */
+    float *rope_cos, *rope_sin; /* [max_T, hd/2] */
     /* per-step scratch, rows compacted to the n active ones */
-    int *rows, *pos, *valid;     /* [B] batch row, position, 1 */
+    int *rows, *pos, *valid;              /* [B] batch row, position, 1 */
     float *x, *xn, *q, *k, *v, *ao, *tmp; /* [B, D] */
-    float *att;                  /* [max_T] */
-    float *h1, *h3, *hact;       /* [B * max(F, S*H, K*H)] */
-    float *scores, *gates;       /* [B, E], [B, K] */
-    int *ids, *off, *perm;       /* [B*K], [E+1], [B*K] */
-    float *xg, *eo;              /* [B*K, D] */
-    float *logits;               /* [B, V] */
+    float *att;                           /* [max_T] */
+    float *h1, *h3, *hact;                /* [B * max(F, S*H, K*H)] */
+    float *scores, *gates;                /* [B, E], [B, K] */
+    int *ids, *off, *perm;                /* [B*K], [E+1], [B*K] */
+    float *xg, *eo;                       /* [B*K, D] */
+    float *logits;                        /* [B, V] */
     float *fmem;
     int *imem;
 };
@@ -148,7 +148,8 @@ static void decode_attention(aha_kv_t *kv, int l, int n) {
             for (int j = 0; j <= P; j++) {
                 const float *kj = kr + (size_t)j * D + (size_t)h * hd;
                 float dot = 0.0f;
-                for (int d = 0; d < hd; d++) dot += qh[d] * kj[d];
+                for (int d = 0; d < hd; d++)
+                    dot += qh[d] * kj[d];
                 kv->att[j] = dot * scale;
                 mx = kv->att[j] > mx ? kv->att[j] : mx;
             }
@@ -158,11 +159,13 @@ static void decode_attention(aha_kv_t *kv, int l, int n) {
                 sum += kv->att[j];
             }
             float inv = 1.0f / sum;
-            for (int d = 0; d < hd; d++) oh[d] = 0.0f;
+            for (int d = 0; d < hd; d++)
+                oh[d] = 0.0f;
             for (int j = 0; j <= P; j++) {
                 float pj = kv->att[j] * inv;
                 const float *vj = vr + (size_t)j * D + (size_t)h * hd;
-                for (int d = 0; d < hd; d++) oh[d] += pj * vj[d];
+                for (int d = 0; d < hd; d++)
+                    oh[d] += pj * vj[d];
             }
         }
     }
@@ -193,7 +196,8 @@ int aha_decode_step(const aha_model_t *m, aha_kv_t *kv, const int *tokens, const
         n++;
     }
     if (expert_ids_out)
-        for (size_t i = 0; i < (size_t)L * B * K; i++) expert_ids_out[i] = -1;
+        for (size_t i = 0; i < (size_t)L * B * K; i++)
+            expert_ids_out[i] = -1;
     if (n == 0) return 0;
 
     for (int i = 0; i < n; i++)
@@ -215,7 +219,8 @@ int aha_decode_step(const aha_model_t *m, aha_kv_t *kv, const int *tokens, const
         }
         decode_attention(kv, l, n);
         k_matmul(kv->tmp, kv->ao, lp->wo, n, D, D, 0.0f);
-        for (size_t i = 0; i < (size_t)n * D; i++) kv->x[i] += kv->tmp[i];
+        for (size_t i = 0; i < (size_t)n * D; i++)
+            kv->x[i] += kv->tmp[i];
         /* feed-forward */
         k_rmsnorm(kv->xn, NULL, kv->x, lp->ffn_norm, n, D, c->norm_eps);
         if (!aha_model_layer_is_moe(c, l)) {
@@ -232,14 +237,15 @@ int aha_decode_step(const aha_model_t *m, aha_kv_t *kv, const int *tokens, const
                              lp->sh_w2, n, D, SH, 0.0f);
             else
                 memset(kv->tmp, 0, sizeof(float) * (size_t)n * D);
-            k_experts(kv->tmp, kv->xg, kv->h1, kv->h3, kv->hact, kv->eo, kv->xn, kv->gates,
-                      kv->off, kv->perm, lp->ex_w1, lp->ex_w3, lp->ex_w2, E, K, D, H);
+            k_experts(kv->tmp, kv->xg, kv->h1, kv->h3, kv->hact, kv->eo, kv->xn, kv->gates, kv->off,
+                      kv->perm, lp->ex_w1, lp->ex_w3, lp->ex_w2, E, K, D, H);
             if (expert_ids_out)
                 for (int i = 0; i < n; i++)
                     memcpy(expert_ids_out + ((size_t)l * B + kv->rows[i]) * K,
                            kv->ids + (size_t)i * K, sizeof(int) * K);
         }
-        for (size_t i = 0; i < (size_t)n * D; i++) kv->x[i] += kv->tmp[i];
+        for (size_t i = 0; i < (size_t)n * D; i++)
+            kv->x[i] += kv->tmp[i];
     }
     k_rmsnorm(kv->xn, NULL, kv->x, m->p.final_norm, n, D, c->norm_eps);
     k_matmul(kv->logits, kv->xn, m->p.lm_head, n, D, V, 0.0f);

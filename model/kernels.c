@@ -11,15 +11,16 @@
 void k_matmul(float *y, const float *x, const float *w, int N, int In, int O, float beta) {
     if (N <= 0 || O <= 0) return;
     if (In <= 0) {
-        for (size_t i = 0; i < (size_t)N * O; i++) y[i] = beta == 0.0f ? 0.0f : beta * y[i];
+        for (size_t i = 0; i < (size_t)N * O; i++)
+            y[i] = beta == 0.0f ? 0.0f : beta * y[i];
         return;
     }
     /* y[N,O] = x[N,In] * W[O,In]^T */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, O, In, 1.0f, x, In, w, In, beta, y, O);
 }
 
-void k_matmul_backward(float *dx, float *dw, const float *dy, const float *x, const float *w,
-                       int N, int In, int O, float beta_dx) {
+void k_matmul_backward(float *dx, float *dw, const float *dy, const float *x, const float *w, int N,
+                       int In, int O, float beta_dx) {
     if (N <= 0 || In <= 0) return;
     if (O <= 0) {
         if (dx && beta_dx == 0.0f) memset(dx, 0, sizeof(float) * (size_t)N * In);
@@ -27,8 +28,8 @@ void k_matmul_backward(float *dx, float *dw, const float *dy, const float *x, co
     }
     /* dx[N,In] = dy[N,O] * W[O,In] */
     if (dx)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, In, O, 1.0f, dy, O, w, In, beta_dx,
-                    dx, In);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, In, O, 1.0f, dy, O, w, In,
+                    beta_dx, dx, In);
     /* dW[O,In] += dy[N,O]^T * x[N,In] */
     if (dw)
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, O, In, N, 1.0f, dy, O, x, In, 1.0f, dw,
@@ -40,9 +41,11 @@ void k_rmsnorm(float *y, float *rstd, const float *x, const float *w, int N, int
         const float *xr = x + (size_t)r * D;
         float *yr = y + (size_t)r * D;
         double ss = 0.0;
-        for (int i = 0; i < D; i++) ss += (double)xr[i] * xr[i];
+        for (int i = 0; i < D; i++)
+            ss += (double)xr[i] * xr[i];
         float rs = (float)(1.0 / sqrt(ss / D + (double)eps));
-        for (int i = 0; i < D; i++) yr[i] = xr[i] * rs * w[i];
+        for (int i = 0; i < D; i++)
+            yr[i] = xr[i] * rs * w[i];
         if (rstd) rstd[r] = rs;
     }
 }
@@ -60,7 +63,8 @@ void k_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, c
             dw[i] += dyr[i] * xr[i] * rs;
         }
         float c = (float)(dot * rs * rs * rs / D);
-        for (int i = 0; i < D; i++) dxr[i] += rs * w[i] * dyr[i] - xr[i] * c;
+        for (int i = 0; i < D; i++)
+            dxr[i] += rs * w[i] * dyr[i] - xr[i] * c;
     }
 }
 
@@ -111,15 +115,18 @@ void k_attention(float *out, float *att, const float *q, const float *k, const f
             for (int i = 0; i < T; i++) {
                 float *row = S + (size_t)i * T;
                 float mx = row[0];
-                for (int j = 1; j <= i; j++) mx = row[j] > mx ? row[j] : mx;
+                for (int j = 1; j <= i; j++)
+                    mx = row[j] > mx ? row[j] : mx;
                 float sum = 0.0f;
                 for (int j = 0; j <= i; j++) {
                     row[j] = expf(row[j] - mx);
                     sum += row[j];
                 }
                 float inv = 1.0f / sum;
-                for (int j = 0; j <= i; j++) row[j] *= inv;
-                for (int j = i + 1; j < T; j++) row[j] = 0.0f;
+                for (int j = 0; j <= i; j++)
+                    row[j] *= inv;
+                for (int j = i + 1; j < T; j++)
+                    row[j] = 0.0f;
             }
             /* out[T,hd] = S[T,T] V[T,hd] */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, S, T, vb, C,
@@ -143,16 +150,19 @@ void k_attention_backward(float *dq, float *dk, float *dv, float *scratch, const
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dob, C, vb, C,
                         0.0f, dA, T);
             /* dV = A^T dO */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, A, T, dob, C,
-                        0.0f, dv + base, C);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, A, T, dob, C, 0.0f,
+                        dv + base, C);
             /* softmax backward: dS = A * (dA - sum_j A dA) (masked entries have A = 0) */
             for (int i = 0; i < T; i++) {
                 const float *ar = A + (size_t)i * T;
                 float *dr = dA + (size_t)i * T;
                 float dot = 0.0f;
-                for (int j = 0; j <= i; j++) dot += ar[j] * dr[j];
-                for (int j = 0; j <= i; j++) dr[j] = ar[j] * (dr[j] - dot);
-                for (int j = i + 1; j < T; j++) dr[j] = 0.0f;
+                for (int j = 0; j <= i; j++)
+                    dot += ar[j] * dr[j];
+                for (int j = 0; j <= i; j++)
+                    dr[j] = ar[j] * (dr[j] - dot);
+                for (int j = i + 1; j < T; j++)
+                    dr[j] = 0.0f;
             }
             /* dQ = scale dS K ; dK = scale dS^T Q */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, scale, dA, T, kb, C,
@@ -163,10 +173,13 @@ void k_attention_backward(float *dq, float *dk, float *dv, float *scratch, const
     }
 }
 
-static inline float sigmoidf_(float z) { return 1.0f / (1.0f + expf(-z)); }
+static inline float sigmoidf_(float z) {
+    return 1.0f / (1.0f + expf(-z));
+}
 
 void k_swiglu(float *act, const float *h1, const float *h3, size_t n) {
-    for (size_t i = 0; i < n; i++) act[i] = h1[i] * sigmoidf_(h1[i]) * h3[i];
+    for (size_t i = 0; i < n; i++)
+        act[i] = h1[i] * sigmoidf_(h1[i]) * h3[i];
 }
 
 void k_swiglu_backward(float *dh1, float *dh3, const float *dact, const float *h1, const float *h3,
@@ -201,17 +214,20 @@ void k_router_scores(float *s, int N, int E, int score_func) {
     for (int r = 0; r < N; r++) {
         float *sr = s + (size_t)r * E;
         if (score_func == AHA_SCORE_SIGMOID) {
-            for (int e = 0; e < E; e++) sr[e] = sigmoidf_(sr[e]);
+            for (int e = 0; e < E; e++)
+                sr[e] = sigmoidf_(sr[e]);
         } else {
             float mx = sr[0];
-            for (int e = 1; e < E; e++) mx = sr[e] > mx ? sr[e] : mx;
+            for (int e = 1; e < E; e++)
+                mx = sr[e] > mx ? sr[e] : mx;
             float sum = 0.0f;
             for (int e = 0; e < E; e++) {
                 sr[e] = expf(sr[e] - mx);
                 sum += sr[e];
             }
             float inv = 1.0f / sum;
-            for (int e = 0; e < E; e++) sr[e] *= inv;
+            for (int e = 0; e < E; e++)
+                sr[e] *= inv;
         }
     }
 }
@@ -222,11 +238,14 @@ void k_router_scores_backward(float *dz, const float *ds, const float *s, int N,
         const float *sr = s + (size_t)r * E, *dsr = ds + (size_t)r * E;
         float *dzr = dz + (size_t)r * E;
         if (score_func == AHA_SCORE_SIGMOID) {
-            for (int e = 0; e < E; e++) dzr[e] = dsr[e] * sr[e] * (1.0f - sr[e]);
+            for (int e = 0; e < E; e++)
+                dzr[e] = dsr[e] * sr[e] * (1.0f - sr[e]);
         } else {
             float dot = 0.0f;
-            for (int e = 0; e < E; e++) dot += dsr[e] * sr[e];
-            for (int e = 0; e < E; e++) dzr[e] = sr[e] * (dsr[e] - dot);
+            for (int e = 0; e < E; e++)
+                dot += dsr[e] * sr[e];
+            for (int e = 0; e < E; e++)
+                dzr[e] = sr[e] * (dsr[e] - dot);
         }
     }
 }
@@ -248,8 +267,9 @@ int k_route(int *ids, float *gates, const float *s, const float *bias, const int
             for (int k = 0; k < K; k++) {
                 int id = replay[(size_t)r * K + k];
                 if (id < 0 || id >= E)
-                    return AHA_FAIL(AHA_ERR_ARG, "replay expert id %d at row %d slot %d outside [0, %d)",
-                                    id, r, k, E);
+                    return AHA_FAIL(AHA_ERR_ARG,
+                                    "replay expert id %d at row %d slot %d outside [0, %d)", id, r,
+                                    k, E);
                 ir[k] = id;
             }
         } else {
@@ -258,7 +278,8 @@ int k_route(int *ids, float *gates, const float *s, const float *bias, const int
                 float bkey = 0.0f;
                 for (int e = 0; e < E; e++) {
                     int taken = 0;
-                    for (int j = 0; j < k; j++) taken |= ir[j] == e;
+                    for (int j = 0; j < k; j++)
+                        taken |= ir[j] == e;
                     if (taken) continue;
                     float key = sr[e] + bias[e];
                     if (best < 0 || key > bkey) {
@@ -300,21 +321,25 @@ void k_route_backward(float *ds, const float *dgates, const float *s, const int 
             for (int k = 0; k < K; k++)
                 dsr[ir[k]] += scale * (dg[k] / den - dot / (den * den));
         } else {
-            for (int k = 0; k < K; k++) dsr[ir[k]] += scale * dg[k];
+            for (int k = 0; k < K; k++)
+                dsr[ir[k]] += scale * dg[k];
         }
     }
 }
 
 void k_group(int *off, int *perm, const int *ids, int N, int E, int K) {
-    for (int e = 0; e <= E; e++) off[e] = 0;
+    for (int e = 0; e <= E; e++)
+        off[e] = 0;
     size_t slots = (size_t)N * K;
     for (size_t i = 0; i < slots; i++)
         if (ids[i] >= 0) off[ids[i] + 1]++;
-    for (int e = 0; e < E; e++) off[e + 1] += off[e];
+    for (int e = 0; e < E; e++)
+        off[e + 1] += off[e];
     /* off[e] is used as the fill cursor of expert e, then shifted back */
     for (size_t i = 0; i < slots; i++)
         if (ids[i] >= 0) perm[off[ids[i]]++] = (int)i;
-    for (int e = E; e > 0; e--) off[e] = off[e - 1];
+    for (int e = E; e > 0; e--)
+        off[e] = off[e - 1];
     off[0] = 0;
 }
 
@@ -336,7 +361,8 @@ void k_experts(float *y, float *xg, float *h1, float *h3, float *act, float *eo,
             float g = gates[slot];
             float *yr = y + (size_t)(slot / K) * D;
             const float *er = eoe + (size_t)i * D;
-            for (int d = 0; d < D; d++) yr[d] += g * er[d];
+            for (int d = 0; d < D; d++)
+                yr[d] += g * er[d];
         }
     }
 }
@@ -374,14 +400,16 @@ void k_experts_backward(float *dx, float *dgates, float *dw1, float *dw3, float 
         for (int i = 0; i < cnt; i++) {
             float *dxr = dx + (size_t)(perm[p0 + i] / K) * D;
             const float *sr = dxe + (size_t)i * D;
-            for (int d = 0; d < D; d++) dxr[d] += sr[d];
+            for (int d = 0; d < D; d++)
+                dxr[d] += sr[d];
         }
     }
 }
 
 /* Count of routed slots per expert over the first tb rows of one batch row. */
 static void seq_counts(float *cnt, const int *ids, int tb, int E, int K) {
-    for (int e = 0; e < E; e++) cnt[e] = 0.0f;
+    for (int e = 0; e < E; e++)
+        cnt[e] = 0.0f;
     for (int i = 0; i < tb * K; i++)
         if (ids[i] >= 0) cnt[ids[i]] += 1.0f;
 }
@@ -430,12 +458,16 @@ void k_seq_aux_backward(float *ds, float *cnt, const float *s, const int *ids, c
             if (score_func == AHA_SCORE_SIGMOID) {
                 /* s' = s / rs: ds_i = (dsp_i - sum_j dsp_j s'_j) / rs with dsp = c cnt */
                 float rs = 0.0f, dot = 0.0f;
-                for (int e = 0; e < E; e++) rs += sr[e];
-                for (int e = 0; e < E; e++) dot += c * cnt[e] * sr[e];
+                for (int e = 0; e < E; e++)
+                    rs += sr[e];
+                for (int e = 0; e < E; e++)
+                    dot += c * cnt[e] * sr[e];
                 dot /= rs;
-                for (int e = 0; e < E; e++) dsr[e] += (c * cnt[e] - dot) / rs;
+                for (int e = 0; e < E; e++)
+                    dsr[e] += (c * cnt[e] - dot) / rs;
             } else {
-                for (int e = 0; e < E; e++) dsr[e] += c * cnt[e];
+                for (int e = 0; e < E; e++)
+                    dsr[e] += c * cnt[e];
             }
         }
     }

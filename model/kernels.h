@@ -12,8 +12,8 @@
 void k_matmul(float *y, const float *x, const float *w, int N, int In, int O, float beta);
 /* dx[N,In] = dy[N,O] W[O,In] + beta_dx * dx (dx may be NULL: skipped);
  * dw[O,In] += dy^T x (dw may be NULL: skipped). */
-void k_matmul_backward(float *dx, float *dw, const float *dy, const float *x, const float *w,
-                       int N, int In, int O, float beta_dx);
+void k_matmul_backward(float *dx, float *dw, const float *dy, const float *x, const float *w, int N,
+                       int In, int O, float beta_dx);
 
 /* y[N,D] = x / sqrt(mean(x^2) + eps) * w; rstd[N] = 1 / sqrt(mean(x^2) + eps). */
 void k_rmsnorm(float *y, float *rstd, const float *x, const float *w, int N, int D, float eps);
@@ -66,7 +66,8 @@ void k_router_scores_backward(float *dz, const float *ds, const float *s, int N,
  * range, with message). */
 int k_route(int *ids, float *gates, const float *s, const float *bias, const int *valid,
             const int *replay, int N, int E, int K, int norm_topk, float scale);
-/* ds[N,E] += gradient of the gates w.r.t. the scores given dgates[N,K] (rows with ids -1 skipped). */
+/* ds[N,E] += gradient of the gates w.r.t. the scores given dgates[N,K] (rows with ids -1 skipped).
+ */
 void k_route_backward(float *ds, const float *dgates, const float *s, const int *ids, int N, int E,
                       int K, int norm_topk, float scale);
 /* Groups routed slots (r*K + k with ids >= 0) by expert: off[E+1] prefix offsets, perm[slots]

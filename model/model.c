@@ -98,11 +98,11 @@ int aha_model_config_validate(const aha_model_config_t *cfg) {
 /* ---------------------------------------------------------------- tensor table */
 
 typedef struct {
-    size_t target;           /* index of the tensor to describe into out */
-    aha_tensor_info_t *out;  /* or NULL */
-    size_t idx, off;         /* running tensor index and float offset */
-    float *base;             /* buffer the views point into */
-    aha_param_view_t *view;  /* or NULL */
+    size_t target;          /* index of the tensor to describe into out */
+    aha_tensor_info_t *out; /* or NULL */
+    size_t idx, off;        /* running tensor index and float offset */
+    float *base;            /* buffer the views point into */
+    aha_param_view_t *view; /* or NULL */
 } walk_t;
 
 static void emit(walk_t *w, float **slot, int ndim, int64_t d0, int64_t d1, const char *fmt, ...)
@@ -236,14 +236,15 @@ void aha_model_init_random(aha_model_t *m, aha_rng_t *rng) {
         if (aha_model_tensor_info(c, i, &ti) < 0) return;
         float *p = m->params + ti.offset;
         if (ti.ndim == 1) {
-            for (size_t j = 0; j < ti.numel; j++) p[j] = 1.0f;
+            for (size_t j = 0; j < ti.numel; j++)
+                p[j] = 1.0f;
             continue;
         }
         float s = (strstr(ti.name, "o_proj") || strstr(ti.name, "down_proj")) ? std_out : std;
-        for (size_t j = 0; j < ti.numel; j++) p[j] = s * aha_rng_normal(rng);
+        for (size_t j = 0; j < ti.numel; j++)
+            p[j] = s * aha_rng_normal(rng);
     }
-    memset(m->expert_bias, 0,
-           sizeof(float) * (size_t)c->n_layers * (size_t)c->n_routed_experts);
+    memset(m->expert_bias, 0, sizeof(float) * (size_t)c->n_layers * (size_t)c->n_routed_experts);
 }
 
 int aha_model_alloc_grads(aha_model_t *m) {
@@ -283,7 +284,8 @@ void aha_model_update_expert_bias(aha_model_t *m, const float *load) {
         if (!aha_model_layer_is_moe(c, l)) continue;
         const float *ld = load + (size_t)l * E;
         double mean = 0.0;
-        for (int e = 0; e < E; e++) mean += ld[e];
+        for (int e = 0; e < E; e++)
+            mean += ld[e];
         mean /= E;
         for (int e = 0; e < E; e++) {
             double diff = mean - ld[e];
@@ -319,15 +321,15 @@ struct aha_acts {
     float *fmem;
     int *imem;
     layer_acts_t *layers;
-    float *res_final;        /* [N, D] input of the final norm */
-    float *lnf, *rstdf;      /* [N, D], [N] */
-    float *logits, *dlogits; /* [N, V] */
+    float *res_final;           /* [N, D] input of the final norm */
+    float *lnf, *rstdf;         /* [N, D], [N] */
+    float *logits, *dlogits;    /* [N, V] */
     float *rope_cos, *rope_sin; /* [max_T, hd/2] */
-    int *ids;                /* [L, B, T, K] compact for the current B, T */
-    float *load;             /* [L, E] */
-    int *len;                /* [B] */
-    int *valid;              /* [N] */
-    int *tokens;             /* [N] copy of the batch tokens */
+    int *ids;                   /* [L, B, T, K] compact for the current B, T */
+    float *load;                /* [L, E] */
+    int *len;                   /* [B] */
+    int *valid;                 /* [N] */
+    int *tokens;                /* [N] copy of the batch tokens */
     /* scratch */
     float *tmp;                      /* [N, D] */
     float *xg, *dyg, *dxg;           /* [N*K, D] */
@@ -423,7 +425,8 @@ static void acts_layout(aha_acts_t *a, arena_t *ar) {
     a->dk = take_f(ar, N * D);
     a->dv = take_f(ar, N * D);
     a->datt = take_f(ar, T * T);
-    size_t hid = max3(has_dense_layer(c) ? N * F : 0, any_moe ? N * SH : 0, any_moe ? N * K * H : 0);
+    size_t hid =
+        max3(has_dense_layer(c) ? N * F : 0, any_moe ? N * SH : 0, any_moe ? N * K * H : 0);
     a->dh1 = take_f(ar, hid);
     a->dh3 = take_f(ar, hid);
     a->dact = take_f(ar, hid);
@@ -480,11 +483,21 @@ void aha_acts_destroy(aha_acts_t **ap) {
     *ap = NULL;
 }
 
-const float *aha_acts_logits(const aha_acts_t *a) { return a->logits; }
-const int *aha_acts_expert_ids(const aha_acts_t *a) { return a->ids; }
-const float *aha_acts_expert_load(const aha_acts_t *a) { return a->load; }
-float aha_acts_aux_loss(const aha_acts_t *a) { return a->aux; }
-float *aha_acts_dlogits(aha_acts_t *a) { return a->dlogits; }
+const float *aha_acts_logits(const aha_acts_t *a) {
+    return a->logits;
+}
+const int *aha_acts_expert_ids(const aha_acts_t *a) {
+    return a->ids;
+}
+const float *aha_acts_expert_load(const aha_acts_t *a) {
+    return a->load;
+}
+float aha_acts_aux_loss(const aha_acts_t *a) {
+    return a->aux;
+}
+float *aha_acts_dlogits(aha_acts_t *a) {
+    return a->dlogits;
+}
 
 int aha_model_same_shape(const aha_model_config_t *a, const aha_model_config_t *b) {
     return a->vocab_size == b->vocab_size && a->dim == b->dim && a->n_layers == b->n_layers &&
@@ -505,22 +518,25 @@ int aha_forward(const aha_model_t *m, aha_acts_t *a, const aha_batch_t *batch) {
     const aha_model_config_t *c = &m->cfg;
     int B = batch->B, T = batch->T;
     if (B <= 0 || B > a->max_B || T <= 0 || T > a->max_T)
-        return AHA_FAIL(AHA_ERR_RANGE, "aha_forward: batch %dx%d outside the activations' %dx%d",
-                        B, T, a->max_B, a->max_T);
+        return AHA_FAIL(AHA_ERR_RANGE, "aha_forward: batch %dx%d outside the activations' %dx%d", B,
+                        T, a->max_B, a->max_T);
     int N = B * T, D = c->dim, V = c->vocab_size, L = c->n_layers, nh = c->n_heads;
     int hd = D / nh, E = c->n_routed_experts, K = c->top_k, H = c->moe_hidden;
     int SH = c->n_shared_experts * H;
     a->ready = 0;
     for (int i = 0; i < N; i++)
         if (batch->tokens[i] < 0 || batch->tokens[i] >= V)
-            return AHA_FAIL(AHA_ERR_RANGE, "aha_forward: token %d at row %d position %d outside [0, %d)",
+            return AHA_FAIL(AHA_ERR_RANGE,
+                            "aha_forward: token %d at row %d position %d outside [0, %d)",
                             batch->tokens[i], i / T, i % T, V);
     for (int b = 0; b < B; b++) {
         int tb = batch->lengths ? batch->lengths[b] : T;
         if (tb < 0 || tb > T)
-            return AHA_FAIL(AHA_ERR_RANGE, "aha_forward: lengths[%d] = %d outside [0, %d]", b, tb, T);
+            return AHA_FAIL(AHA_ERR_RANGE, "aha_forward: lengths[%d] = %d outside [0, %d]", b, tb,
+                            T);
         a->len[b] = tb;
-        for (int t = 0; t < T; t++) a->valid[b * T + t] = t < tb;
+        for (int t = 0; t < T; t++)
+            a->valid[b * T + t] = t < tb;
     }
     memcpy(a->tokens, batch->tokens, sizeof(int) * (size_t)N);
     a->B = B;
@@ -547,7 +563,8 @@ int aha_forward(const aha_model_t *m, aha_acts_t *a, const aha_batch_t *batch) {
         k_rope(la->k, NULL, N, T, nh, hd, a->rope_cos, a->rope_sin, 0);
         k_attention(la->ao, la->att, la->q, la->k, la->v, B, T, nh, hd);
         k_matmul(a->tmp, la->ao, lp->wo, N, D, D, 0.0f);
-        for (size_t i = 0; i < (size_t)N * D; i++) la->res_mid[i] = la->res_in[i] + a->tmp[i];
+        for (size_t i = 0; i < (size_t)N * D; i++)
+            la->res_mid[i] = la->res_in[i] + a->tmp[i];
         /* feed-forward */
         k_rmsnorm(la->ln2, la->rstd2, la->res_mid, lp->ffn_norm, N, D, c->norm_eps);
         if (!aha_model_layer_is_moe(c, l)) {
@@ -569,12 +586,13 @@ int aha_forward(const aha_model_t *m, aha_acts_t *a, const aha_batch_t *batch) {
             else
                 memset(a->tmp, 0, sizeof(float) * (size_t)N * D);
             k_experts(a->tmp, a->xg, la->ex_h1, la->ex_h3, la->ex_act, la->ex_out, la->ln2,
-                      la->gates, la->ex_off, la->ex_perm, lp->ex_w1, lp->ex_w3, lp->ex_w2, E, K,
-                      D, H);
+                      la->gates, la->ex_off, la->ex_perm, lp->ex_w1, lp->ex_w3, lp->ex_w2, E, K, D,
+                      H);
             a->aux += k_seq_aux(a->cnt, la->scores, ids, a->len, B, T, E, K, c->score_func,
                                 c->seq_aux_alpha);
         }
-        for (size_t i = 0; i < (size_t)N * D; i++) x_out[i] = la->res_mid[i] + a->tmp[i];
+        for (size_t i = 0; i < (size_t)N * D; i++)
+            x_out[i] = la->res_mid[i] + a->tmp[i];
     }
     k_rmsnorm(a->lnf, a->rstdf, a->res_final, m->p.final_norm, N, D, c->norm_eps);
     k_matmul(a->logits, a->lnf, m->p.lm_head, N, D, V, 0.0f);
@@ -586,7 +604,8 @@ int aha_forward(const aha_model_t *m, aha_acts_t *a, const aha_batch_t *batch) {
 float aha_ce_loss(aha_acts_t *a, const int *targets) {
     if (!a || !a->ready || !targets) return 0.0f;
     int N = a->B * a->T, V = a->cfg.vocab_size, count = 0;
-    for (int i = 0; i < N; i++) count += targets[i] >= 0 && targets[i] < V;
+    for (int i = 0; i < N; i++)
+        count += targets[i] >= 0 && targets[i] < V;
     if (count == 0) return 0.0f;
     double loss = 0.0;
     float inv = 1.0f / (float)count;
@@ -596,12 +615,15 @@ float aha_ce_loss(aha_acts_t *a, const int *targets) {
         const float *lg = a->logits + (size_t)i * V;
         float *dl = a->dlogits + (size_t)i * V;
         float mx = lg[0];
-        for (int j = 1; j < V; j++) mx = lg[j] > mx ? lg[j] : mx;
+        for (int j = 1; j < V; j++)
+            mx = lg[j] > mx ? lg[j] : mx;
         double sum = 0.0;
-        for (int j = 0; j < V; j++) sum += exp((double)lg[j] - mx);
+        for (int j = 0; j < V; j++)
+            sum += exp((double)lg[j] - mx);
         double lse = mx + log(sum);
         loss += lse - lg[tgt];
-        for (int j = 0; j < V; j++) dl[j] += (float)(exp((double)lg[j] - lse)) * inv;
+        for (int j = 0; j < V; j++)
+            dl[j] += (float)(exp((double)lg[j] - lse)) * inv;
         dl[tgt] -= inv;
     }
     return (float)(loss / count);
@@ -612,7 +634,8 @@ float aha_ce_loss(aha_acts_t *a, const int *targets) {
 int aha_backward(aha_model_t *m, aha_acts_t *a, const aha_batch_t *batch) {
     if (!m || !a || !batch) return AHA_FAIL(AHA_ERR_ARG, "aha_backward: NULL argument");
     if (!m->grads)
-        return AHA_FAIL(AHA_ERR_STATE, "aha_backward: gradients not allocated (aha_model_alloc_grads)");
+        return AHA_FAIL(AHA_ERR_STATE,
+                        "aha_backward: gradients not allocated (aha_model_alloc_grads)");
     if (!a->ready) return AHA_FAIL(AHA_ERR_STATE, "aha_backward: no successful aha_forward");
     if (batch->B != a->B || batch->T != a->T)
         return AHA_FAIL(AHA_ERR_ARG, "aha_backward: batch %dx%d differs from the forward's %dx%d",
@@ -647,10 +670,10 @@ int aha_backward(aha_model_t *m, aha_acts_t *a, const aha_batch_t *batch) {
                                       a->dact, a->dres, la->ln2, la->sh_h1, la->sh_h3, la->sh_act,
                                       lp->sh_w1, lp->sh_w3, lp->sh_w2, N, D, SH);
             memset(a->dg, 0, sizeof(float) * (size_t)N * K);
-            k_experts_backward(a->d1, a->dg, lg->ex_w1, lg->ex_w3, lg->ex_w2, a->xg, a->dyg,
-                               a->dxg, a->dh1, a->dh3, a->dact, a->dres, la->ln2, la->gates,
-                               la->ex_off, la->ex_perm, la->ex_h1, la->ex_h3, la->ex_act,
-                               la->ex_out, lp->ex_w1, lp->ex_w3, lp->ex_w2, E, K, D, H);
+            k_experts_backward(a->d1, a->dg, lg->ex_w1, lg->ex_w3, lg->ex_w2, a->xg, a->dyg, a->dxg,
+                               a->dh1, a->dh3, a->dact, a->dres, la->ln2, la->gates, la->ex_off,
+                               la->ex_perm, la->ex_h1, la->ex_h3, la->ex_act, la->ex_out, lp->ex_w1,
+                               lp->ex_w3, lp->ex_w2, E, K, D, H);
             memset(a->ds, 0, sizeof(float) * (size_t)N * E);
             k_route_backward(a->ds, a->dg, la->scores, ids, N, E, K, c->norm_topk_prob,
                              c->routed_scale);
@@ -677,7 +700,8 @@ int aha_backward(aha_model_t *m, aha_acts_t *a, const aha_batch_t *batch) {
     for (int i = 0; i < N; i++) {
         float *ge = g->tok_emb + (size_t)a->tokens[i] * D;
         const float *dr = a->dres + (size_t)i * D;
-        for (int d = 0; d < D; d++) ge[d] += dr[d];
+        for (int d = 0; d < D; d++)
+            ge[d] += dr[d];
     }
     return 0;
 }

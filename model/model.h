@@ -18,19 +18,19 @@ enum { AHA_SCORE_SOFTMAX = 0, AHA_SCORE_SIGMOID = 1 };
 
 typedef struct {
     int vocab_size;
-    int dim;              /* hidden size D */
+    int dim; /* hidden size D */
     int n_layers;
-    int n_heads;          /* head_dim = dim / n_heads, must be even (RoPE) */
+    int n_heads; /* head_dim = dim / n_heads, must be even (RoPE) */
     int max_seq_len;
     int ffn_hidden;       /* SwiGLU hidden size of dense layers */
     int n_dense_layers;   /* first k layers are dense (V3 first_k_dense_replace) */
     int n_routed_experts; /* 0 = dense model (every layer dense) */
     int n_shared_experts;
-    int top_k;            /* experts per token */
-    int moe_hidden;       /* hidden size of one expert (shared expert: n_shared * moe_hidden) */
-    int score_func;       /* AHA_SCORE_SIGMOID (V3) or AHA_SCORE_SOFTMAX */
-    int norm_topk_prob;   /* divide top-k gates by their sum */
-    float routed_scale;   /* multiplies the routed gates (V3 routed_scaling_factor) */
+    int top_k;          /* experts per token */
+    int moe_hidden;     /* hidden size of one expert (shared expert: n_shared * moe_hidden) */
+    int score_func;     /* AHA_SCORE_SIGMOID (V3) or AHA_SCORE_SOFTMAX */
+    int norm_topk_prob; /* divide top-k gates by their sum */
+    float routed_scale; /* multiplies the routed gates (V3 routed_scaling_factor) */
     float rope_theta;
     float norm_eps;
     float bias_update_speed; /* aux-loss-free balancing step (gamma); 0 = off */
@@ -45,37 +45,38 @@ int aha_model_config_validate(const aha_model_config_t *cfg);
 int aha_model_layer_is_moe(const aha_model_config_t *cfg, int l);
 
 typedef struct {
-    float *attn_norm;                /* [D] */
-    float *wq, *wk, *wv, *wo;        /* [D, D] (out, in) */
-    float *ffn_norm;                 /* [D] */
-    float *w1, *w3, *w2;             /* dense: [F, D], [F, D], [D, F]; NULL in MoE layers */
-    float *router;                   /* [E, D]; NULL in dense layers */
-    float *sh_w1, *sh_w3, *sh_w2;    /* shared: [S*H, D], [S*H, D], [D, S*H]; NULL if none */
-    float *ex_w1, *ex_w3, *ex_w2;    /* routed: [E, H, D], [E, H, D], [E, D, H] */
+    float *attn_norm;             /* [D] */
+    float *wq, *wk, *wv, *wo;     /* [D, D] (out, in) */
+    float *ffn_norm;              /* [D] */
+    float *w1, *w3, *w2;          /* dense: [F, D], [F, D], [D, F]; NULL in MoE layers */
+    float *router;                /* [E, D]; NULL in dense layers */
+    float *sh_w1, *sh_w3, *sh_w2; /* shared: [S*H, D], [S*H, D], [D, S*H]; NULL if none */
+    float *ex_w1, *ex_w3, *ex_w2; /* routed: [E, H, D], [E, H, D], [E, D, H] */
 } aha_layer_view_t;
 
 typedef struct {
-    float *tok_emb;            /* [V, D] */
-    aha_layer_view_t *layers;  /* [n_layers], owned by the model */
-    float *final_norm;         /* [D] */
-    float *lm_head;            /* [V, D] */
+    float *tok_emb;           /* [V, D] */
+    aha_layer_view_t *layers; /* [n_layers], owned by the model */
+    float *final_norm;        /* [D] */
+    float *lm_head;           /* [V, D] */
 } aha_param_view_t;
 
 typedef struct {
     aha_model_config_t cfg;
     size_t n_params;
-    float *params;          /* [n_params] */
-    aha_param_view_t p;     /* views into params */
-    float *grads;           /* [n_params] or NULL until aha_model_alloc_grads */
-    aha_param_view_t g;     /* views into grads */
-    float *expert_bias;     /* [n_layers, E] routing bias buffer (e_score_correction_bias); not a parameter */
+    float *params;      /* [n_params] */
+    aha_param_view_t p; /* views into params */
+    float *grads;       /* [n_params] or NULL until aha_model_alloc_grads */
+    aha_param_view_t g; /* views into grads */
+    float *expert_bias; /* [n_layers, E] routing bias buffer (e_score_correction_bias); not a
+                           parameter */
 } aha_model_t;
 
 size_t aha_model_param_count(const aha_model_config_t *cfg);
 /* Allocates a model with all parameters zero (validate first). */
 int aha_model_new(const aha_model_config_t *cfg, aha_model_t **out);
-/* Standard init: matrices N(0, 0.02), output projections (wo, w2, sh_w2, ex_w2) N(0, 0.02/sqrt(2L)),
- * norms 1, expert_bias 0. */
+/* Standard init: matrices N(0, 0.02), output projections (wo, w2, sh_w2, ex_w2) N(0,
+ * 0.02/sqrt(2L)), norms 1, expert_bias 0. */
 void aha_model_init_random(aha_model_t *m, aha_rng_t *rng);
 int aha_model_alloc_grads(aha_model_t *m);
 void aha_model_zero_grads(aha_model_t *m);
@@ -98,12 +99,12 @@ int aha_model_tensor_info(const aha_model_config_t *cfg, size_t i, aha_tensor_in
 typedef struct aha_acts aha_acts_t;
 
 typedef struct {
-    int B, T;                  /* batch rows, padded length (T <= max_seq_len) */
-    const int *tokens;         /* [B*T] */
-    const int *lengths;        /* [B] valid prefix length per row (right padding); NULL = all T.
-                                  Padding positions are not routed and excluded from load/aux loss. */
-    const int *replay_ids;     /* [n_layers*B*T*top_k] expert ids to use instead of the router's
-                                  top-k (R3), or NULL; entries of dense layers / padding ignored */
+    int B, T;              /* batch rows, padded length (T <= max_seq_len) */
+    const int *tokens;     /* [B*T] */
+    const int *lengths;    /* [B] valid prefix length per row (right padding); NULL = all T.
+                              Padding positions are not routed and excluded from load/aux loss. */
+    const int *replay_ids; /* [n_layers*B*T*top_k] expert ids to use instead of the router's
+                              top-k (R3), or NULL; entries of dense layers / padding ignored */
 } aha_batch_t;
 
 int aha_acts_new(const aha_model_t *m, int max_B, int max_T, aha_acts_t **out);
@@ -111,10 +112,11 @@ void aha_acts_destroy(aha_acts_t **a);
 
 /* Runs the forward pass; fills logits, routing record, expert load and aux loss. */
 int aha_forward(const aha_model_t *m, aha_acts_t *a, const aha_batch_t *batch);
-const float *aha_acts_logits(const aha_acts_t *a);    /* [B*T*V] */
-const int *aha_acts_expert_ids(const aha_acts_t *a);  /* [n_layers*B*T*top_k]; -1 for dense/padding */
+const float *aha_acts_logits(const aha_acts_t *a); /* [B*T*V] */
+const int *
+aha_acts_expert_ids(const aha_acts_t *a); /* [n_layers*B*T*top_k]; -1 for dense/padding */
 const float *aha_acts_expert_load(const aha_acts_t *a); /* [n_layers*E] routed token counts */
-float aha_acts_aux_loss(const aha_acts_t *a);         /* sequence balance loss (already * alpha) */
+float aha_acts_aux_loss(const aha_acts_t *a); /* sequence balance loss (already * alpha) */
 /* Buffer [B*T*V] for d loss / d logits, zeroed by aha_forward; fill it (or call aha_ce_loss)
  * before aha_backward. */
 float *aha_acts_dlogits(aha_acts_t *a);
@@ -127,7 +129,8 @@ float aha_ce_loss(aha_acts_t *a, const int *targets);
  * parameter, for the batch of the last aha_forward. Needs aha_model_alloc_grads. */
 int aha_backward(aha_model_t *m, aha_acts_t *a, const aha_batch_t *batch);
 
-/* Aux-loss-free balancing (V3): bias[l][e] += speed * sign(mean_load_l - load[l][e]) for MoE layers. */
+/* Aux-loss-free balancing (V3): bias[l][e] += speed * sign(mean_load_l - load[l][e]) for MoE
+ * layers. */
 void aha_model_update_expert_bias(aha_model_t *m, const float *load /* [n_layers*E] */);
 
 /* ---- incremental decoding ---- */

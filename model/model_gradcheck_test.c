@@ -43,7 +43,8 @@ static int eval_loss(gc_t *g, double *loss) {
     const float *lg = aha_acts_logits(g->a);
     size_t n = (size_t)g->batch.B * g->batch.T * g->m->cfg.vocab_size;
     double s = 0.0;
-    for (size_t i = 0; i < n; i++) s += (double)g->R[i] * lg[i];
+    for (size_t i = 0; i < n; i++)
+        s += (double)g->R[i] * lg[i];
     s += aha_acts_aux_loss(g->a);
     if (g->targets) s += aha_ce_loss(g->a, g->targets);
     *loss = s;
@@ -72,7 +73,8 @@ static double check_direction(gc_t *g, const aha_tensor_info_t *ti, const float 
             double L4[4];
             int changed = 0;
             for (int s = 0; s < 4 && !changed; s++) {
-                for (size_t i = 0; i < ti->numel; i++) p[i] = saved[i] + steps[s] * u[i];
+                for (size_t i = 0; i < ti->numel; i++)
+                    p[i] = saved[i] + steps[s] * u[i];
                 if (eval_loss(g, &L4[s])) {
                     memcpy(p, saved, sizeof(float) * ti->numel);
                     free(saved);
@@ -129,7 +131,7 @@ static int check_views(const aha_model_t *m) {
     for (int w = 0; w < 2; w++) {
         const aha_param_view_t *v = views[w];
         const float *base = bases[w];
-#define AT(ptr, nm) TU_CHECK((size_t)((ptr) - base) == find_tensor(c, nm), "view of %s", nm)
+#define AT(ptr, nm) TU_CHECK((size_t)((ptr)-base) == find_tensor(c, nm), "view of %s", nm)
         AT(v->tok_emb, "model.embed_tokens.weight");
         AT(v->final_norm, "model.norm.weight");
         AT(v->lm_head, "lm_head.weight");
@@ -169,7 +171,8 @@ static int check_views(const aha_model_t *m) {
                 snprintf(name, sizeof name, "%s.%d.mlp.shared_experts.down_proj.weight", pre, l);
                 AT(lv->sh_w2, name);
             } else {
-                TU_CHECK(!lv->sh_w1 && !lv->sh_w2 && !lv->sh_w3, "shared views without shared experts");
+                TU_CHECK(!lv->sh_w1 && !lv->sh_w2 && !lv->sh_w3,
+                         "shared views without shared experts");
             }
             size_t HD = (size_t)c->moe_hidden * c->dim;
             for (int e = 0; e < c->n_routed_experts; e++) {
@@ -207,14 +210,16 @@ static int run_case(const char *label, const aha_model_config_t *cfg, int with_c
         tokens[i] = (int)aha_rng_below(&rng, V);
         targets[i] = i % T_ < lengths[i / T_] ? (int)aha_rng_below(&rng, V) : -1;
     }
-    for (int i = 0; i < N * V; i++) R[i] = 0.5f * aha_rng_normal(&rng);
+    for (int i = 0; i < N * V; i++)
+        R[i] = 0.5f * aha_rng_normal(&rng);
     gc_t g = {m, a, {B_, T_, tokens, lengths, NULL}, R, with_ce ? targets : NULL, n_ids};
 
     /* analytic gradient */
     double L0;
     if (eval_loss(&g, &L0)) return 1;
     float *dl = aha_acts_dlogits(a);
-    for (int i = 0; i < N * V; i++) dl[i] += R[i];
+    for (int i = 0; i < N * V; i++)
+        dl[i] += R[i];
     aha_model_zero_grads(m);
     TU_OK(aha_backward(m, a, &g.batch));
     memcpy(grad, m->grads, sizeof(float) * m->n_params);
@@ -331,16 +336,19 @@ static int check_ce(void) {
     const float *dl = aha_acts_dlogits(a);
     int V = c.vocab_size, count = 0;
     double ref = 0.0, gerr = 0.0;
-    for (int i = 0; i < 10; i++) count += targets[i] >= 0;
+    for (int i = 0; i < 10; i++)
+        count += targets[i] >= 0;
     for (int i = 0; i < 10; i++) {
         double mx = -1e30, s = 0.0;
-        for (int j = 0; j < V; j++) mx = fmax(mx, lg[i * V + j]);
-        for (int j = 0; j < V; j++) s += exp(lg[i * V + j] - mx);
+        for (int j = 0; j < V; j++)
+            mx = fmax(mx, lg[i * V + j]);
+        for (int j = 0; j < V; j++)
+            s += exp(lg[i * V + j] - mx);
         double lse = mx + log(s);
         if (targets[i] >= 0) ref += lse - lg[i * V + targets[i]];
         for (int j = 0; j < V; j++) {
-            double want = targets[i] < 0 ? 0.0
-                                         : (exp(lg[i * V + j] - lse) - (j == targets[i])) / count;
+            double want =
+                targets[i] < 0 ? 0.0 : (exp(lg[i * V + j] - lse) - (j == targets[i])) / count;
             gerr = fmax(gerr, fabs(want - dl[i * V + j]));
         }
     }

@@ -28,7 +28,8 @@ static int check_vs_forward(const char *label, const aha_model_config_t *cfg, in
     TU_OK(aha_kv_new(m, B_, T, &kv));
     int N = B_ * T, V = cfg->vocab_size, L = cfg->n_layers, K = cfg->top_k;
     int *tokens = malloc(sizeof(int) * N);
-    for (int i = 0; i < N; i++) tokens[i] = (int)aha_rng_below(&rng, V);
+    for (int i = 0; i < N; i++)
+        tokens[i] = (int)aha_rng_below(&rng, V);
     aha_batch_t batch = {B_, T, tokens, lengths, NULL};
     TU_OK(aha_forward(m, a, &batch));
     const float *ref = aha_acts_logits(a);
@@ -44,10 +45,12 @@ static int check_vs_forward(const char *label, const aha_model_config_t *cfg, in
             active[b] = t < lengths[b];
             step_tok[b] = tokens[b * T + t];
         }
-        for (int i = 0; i < B_ * V; i++) logits[i] = NAN;
+        for (int i = 0; i < B_ * V; i++)
+            logits[i] = NAN;
         TU_OK(aha_decode_step(m, kv, step_tok, active, logits, ids));
         for (int b = 0; b < B_; b++) {
-            TU_CHECK(aha_kv_len(kv, b) == (t < lengths[b] ? t + 1 : lengths[b]), "kv len row %d", b);
+            TU_CHECK(aha_kv_len(kv, b) == (t < lengths[b] ? t + 1 : lengths[b]), "kv len row %d",
+                     b);
             if (!active[b]) {
                 for (int j = 0; j < V; j++)
                     TU_CHECK(isnan(logits[b * V + j]), "inactive row %d written", b);
@@ -70,8 +73,8 @@ static int check_vs_forward(const char *label, const aha_model_config_t *cfg, in
                                    ref_ids[(((size_t)l * B_ + b) * T + t) * K + k];
         }
     }
-    printf("[%s] T=%d lengths {%d,%d,%d}: max rel logit err %.3g, expert id mismatches %d\n",
-           label, T, lengths[0], lengths[1], lengths[2], worst, id_mismatch);
+    printf("[%s] T=%d lengths {%d,%d,%d}: max rel logit err %.3g, expert id mismatches %d\n", label,
+           T, lengths[0], lengths[1], lengths[2], worst, id_mismatch);
     TU_CHECK(worst <= 1e-4, "decode logits differ from forward (rel %g)", worst);
     TU_CHECK(id_mismatch == 0, "%d routed ids differ", id_mismatch);
 
@@ -88,10 +91,12 @@ static int check_vs_forward(const char *label, const aha_model_config_t *cfg, in
         TU_CHECK(rc == AHA_ERR_RANGE, "decoding all rows with one full returned %d", rc);
     }
     aha_kv_reset(kv);
-    for (int b = 0; b < B_; b++) TU_CHECK(aha_kv_len(kv, b) == 0, "reset left row %d", b);
+    for (int b = 0; b < B_; b++)
+        TU_CHECK(aha_kv_len(kv, b) == 0, "reset left row %d", b);
     /* after a reset the first position is reproduced again */
     int tok0[B_];
-    for (int b = 0; b < B_; b++) tok0[b] = tokens[b * T];
+    for (int b = 0; b < B_; b++)
+        tok0[b] = tokens[b * T];
     TU_OK(aha_decode_step(m, kv, tok0, NULL, logits, NULL));
     for (int b = 0; b < B_; b++)
         TU_CHECK(tu_max_abs_diff(logits + b * V, ref + (size_t)b * T * V, V) <=
@@ -148,13 +153,13 @@ static int check_sampling_determinism(void) {
     TU_OK(aha_kv_new(m, B_, n, &kv));
     int *s1 = malloc(sizeof(int) * B_ * n), *s2 = malloc(sizeof(int) * B_ * n),
         *s3 = malloc(sizeof(int) * B_ * n);
-    if (generate(m, kv, 1234, n, s1) || generate(m, kv, 1234, n, s2) ||
-        generate(m, kv, 999, n, s3))
+    if (generate(m, kv, 1234, n, s1) || generate(m, kv, 1234, n, s2) || generate(m, kv, 999, n, s3))
         return 1;
     int same = memcmp(s1, s2, sizeof(int) * B_ * n) == 0;
     int diff = memcmp(s1, s3, sizeof(int) * B_ * n) != 0;
     printf("[sampling] same seed identical %d, other seed differs %d; row 0:", same, diff);
-    for (int t = 0; t < 12; t++) printf(" %d", s1[t]);
+    for (int t = 0; t < 12; t++)
+        printf(" %d", s1[t]);
     printf("\n");
     TU_CHECK(same, "same seed gave different tokens");
     TU_CHECK(diff, "different seeds gave identical tokens");

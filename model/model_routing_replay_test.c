@@ -31,8 +31,10 @@ static int run(const char *label, const aha_model_config_t *cfg, int B, int T, c
     float *logits0 = malloc(sizeof(float) * nlog), *R = malloc(sizeof(float) * nlog);
     float *g0 = malloc(sizeof(float) * m->n_params);
     float load0[64];
-    for (int i = 0; i < N; i++) tokens[i] = (int)aha_rng_below(&rng, V);
-    for (size_t i = 0; i < nlog; i++) R[i] = aha_rng_normal(&rng);
+    for (int i = 0; i < N; i++)
+        tokens[i] = (int)aha_rng_below(&rng, V);
+    for (size_t i = 0; i < nlog; i++)
+        R[i] = aha_rng_normal(&rng);
     aha_batch_t batch = {B, T, tokens, lengths, NULL};
 
     /* record */
@@ -42,7 +44,8 @@ static int run(const char *label, const aha_model_config_t *cfg, int B, int T, c
     memcpy(load0, aha_acts_expert_load(a), sizeof(float) * L * E);
     float aux0 = aha_acts_aux_loss(a);
     int valid = 0;
-    for (int b = 0; b < B; b++) valid += lengths ? lengths[b] : T;
+    for (int b = 0; b < B; b++)
+        valid += lengths ? lengths[b] : T;
     for (int l = 0; l < L; l++) {
         if (!aha_model_layer_is_moe(cfg, l)) {
             for (int i = 0; i < N * K; i++)
@@ -50,7 +53,8 @@ static int run(const char *label, const aha_model_config_t *cfg, int B, int T, c
             continue;
         }
         float tot = 0.0f;
-        for (int e = 0; e < E; e++) tot += load0[l * E + e];
+        for (int e = 0; e < E; e++)
+            tot += load0[l * E + e];
         TU_CHECK(tot == (float)(valid * K), "layer %d load %g != valid*K = %d", l, tot, valid * K);
         for (int i = 0; i < N; i++) {
             int pad = lengths && i % T >= lengths[i / T];
@@ -86,10 +90,12 @@ static int run(const char *label, const aha_model_config_t *cfg, int B, int T, c
     TU_CHECK(memcmp(g0, m->grads, sizeof(float) * m->n_params) == 0, "replay gradients differ");
 
     /* forced different ids (shift by one expert: still distinct within a token) */
-    for (size_t i = 0; i < nids; i++) forced[i] = rec[i] < 0 ? 0 : (rec[i] + 1) % E;
+    for (size_t i = 0; i < nids; i++)
+        forced[i] = rec[i] < 0 ? 0 : (rec[i] + 1) % E;
     /* first valid slot of the first MoE layer (row 0 position 0 is always valid) */
     int first_valid_slot = 0;
-    while (first_valid_slot < (int)nids && rec[first_valid_slot] < 0) first_valid_slot += N * K;
+    while (first_valid_slot < (int)nids && rec[first_valid_slot] < 0)
+        first_valid_slot += N * K;
     batch.replay_ids = forced;
     TU_OK(aha_forward(m, a, &batch));
     double dforced = tu_max_abs_diff(logits0, aha_acts_logits(a), nlog);
@@ -139,18 +145,32 @@ static int check_misc(void) {
     size_t np = aha_model_param_count(&c);
     printf("[misc] default config: %zu parameters, %zu tensors\n", np, aha_model_tensor_count(&c));
     TU_CHECK(np >= 1000000 && np <= 1500000, "default size %zu", np);
-    const char *fields[] = {"n_heads", "head_dim", "top_k", "n_dense_layers", "score_func",
-                            "vocab_size", "norm_eps"};
+    const char *fields[] = {"n_heads",    "head_dim",   "top_k",   "n_dense_layers",
+                            "score_func", "vocab_size", "norm_eps"};
     for (int i = 0; i < 7; i++) {
         aha_model_config_default(&c);
         switch (i) {
-        case 0: c.n_heads = 3; break;          /* 128 % 3 != 0 */
-        case 1: c.n_heads = 128; break;        /* head_dim 1 is odd */
-        case 2: c.top_k = 9; break;
-        case 3: c.n_dense_layers = 3; break;
-        case 4: c.score_func = 7; break;
-        case 5: c.vocab_size = 0; break;
-        case 6: c.norm_eps = 0.0f; break;
+        case 0:
+            c.n_heads = 3;
+            break; /* 128 % 3 != 0 */
+        case 1:
+            c.n_heads = 128;
+            break; /* head_dim 1 is odd */
+        case 2:
+            c.top_k = 9;
+            break;
+        case 3:
+            c.n_dense_layers = 3;
+            break;
+        case 4:
+            c.score_func = 7;
+            break;
+        case 5:
+            c.vocab_size = 0;
+            break;
+        case 6:
+            c.norm_eps = 0.0f;
+            break;
         }
         int rc = aha_model_config_validate(&c);
         TU_CHECK(rc == AHA_ERR_CONFIG, "bad %s accepted", fields[i]);

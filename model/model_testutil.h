@@ -58,7 +58,8 @@ static inline void tu_init(aha_model_t *m, aha_rng_t *rng, float std, float bias
             p[j] = ti.ndim == 1 ? 1.0f + 0.1f * aha_rng_normal(rng) : std * aha_rng_normal(rng);
     }
     size_t nb = (size_t)m->cfg.n_layers * m->cfg.n_routed_experts;
-    for (size_t i = 0; i < nb; i++) m->expert_bias[i] = bias_std * aha_rng_normal(rng);
+    for (size_t i = 0; i < nb; i++)
+        m->expert_bias[i] = bias_std * aha_rng_normal(rng);
 }
 
 static inline double tu_max_abs_diff(const float *a, const float *b, size_t n) {

@@ -61,13 +61,15 @@ int aha_sample_logits(const float *logits, int V, float temperature, float top_p
             if (logits[i] > logits[best]) best = i;
         if (logprob_out) {
             double mx = logits[best], sum = 0.0;
-            for (int i = 0; i < V; i++) sum += exp((double)logits[i] - mx);
+            for (int i = 0; i < V; i++)
+                sum += exp((double)logits[i] - mx);
             *logprob_out = (float)(-log(sum));
         }
         return best;
     }
     if (!rng || !scratch)
-        return AHA_FAIL(AHA_ERR_ARG, "aha_sample_logits: rng and scratch needed for temperature > 0");
+        return AHA_FAIL(AHA_ERR_ARG,
+                        "aha_sample_logits: rng and scratch needed for temperature > 0");
 
     /* p = exp(z - max z) with z = logits / temperature (unnormalised) */
     float *p = scratch, *idx = scratch + V;
@@ -93,7 +95,8 @@ int aha_sample_logits(const float *logits, int V, float temperature, float top_p
             if (cum > target) break;
         }
     } else {
-        for (int i = 0; i < V; i++) idx[i] = (float)i;
+        for (int i = 0; i < V; i++)
+            idx[i] = (float)i;
         sort_desc(idx, V, p);
         double need = (double)top_p * sum, cum = 0.0;
         int n_keep = 0;

@@ -13,8 +13,10 @@
 /* log softmax(logits / temp)[i] in double. */
 static double ref_logprob(const float *lg, int V, double temp, int i) {
     double mx = -INFINITY, s = 0.0;
-    for (int j = 0; j < V; j++) mx = fmax(mx, lg[j] / temp);
-    for (int j = 0; j < V; j++) s += exp(lg[j] / temp - mx);
+    for (int j = 0; j < V; j++)
+        mx = fmax(mx, lg[j] / temp);
+    for (int j = 0; j < V; j++)
+        s += exp(lg[j] / temp - mx);
     return lg[i] / temp - mx - log(s);
 }
 
@@ -58,12 +60,16 @@ static int check_freq(float temp, float top_p, uint64_t seed) {
     enum { V = 6 };
     const float lg[V] = {1.0f, 0.2f, -0.5f, 2.0f, 0.9f, -2.0f};
     double p[V], mx = -INFINITY, s = 0.0;
-    for (int j = 0; j < V; j++) mx = fmax(mx, lg[j] / (double)temp);
-    for (int j = 0; j < V; j++) s += (p[j] = exp(lg[j] / (double)temp - mx));
-    for (int j = 0; j < V; j++) p[j] /= s;
+    for (int j = 0; j < V; j++)
+        mx = fmax(mx, lg[j] / (double)temp);
+    for (int j = 0; j < V; j++)
+        s += (p[j] = exp(lg[j] / (double)temp - mx));
+    for (int j = 0; j < V; j++)
+        p[j] /= s;
     /* nucleus: sort descending, smallest prefix with cumulative >= top_p */
     int order[V];
-    for (int j = 0; j < V; j++) order[j] = j;
+    for (int j = 0; j < V; j++)
+        order[j] = j;
     for (int i = 0; i < V; i++)
         for (int j = i + 1; j < V; j++)
             if (p[order[j]] > p[order[i]]) {
@@ -77,7 +83,8 @@ static int check_freq(float temp, float top_p, uint64_t seed) {
         cum += p[order[i]];
         if (top_p < 1.0f && cum >= top_p) break;
     }
-    for (int j = 0; j < V; j++) want[j] /= cum;
+    for (int j = 0; j < V; j++)
+        want[j] /= cum;
 
     aha_rng_t rng;
     aha_rng_seed(&rng, seed);
@@ -97,8 +104,10 @@ static int check_freq(float temp, float top_p, uint64_t seed) {
     for (int j = 0; j < V; j++) {
         double f = (double)cnt[j] / n;
         double sd = sqrt(fmax(want[j] * (1 - want[j]), 1e-12) / n);
-        if (want[j] == 0.0) TU_CHECK(cnt[j] == 0, "token %d outside the nucleus drawn", j);
-        else worst_z = fmax(worst_z, fabs(f - want[j]) / sd);
+        if (want[j] == 0.0)
+            TU_CHECK(cnt[j] == 0, "token %d outside the nucleus drawn", j);
+        else
+            worst_z = fmax(worst_z, fabs(f - want[j]) / sd);
         printf(" %d:%.4f/%.4f", j, f, want[j]);
     }
     printf("  max |z| %.2f, logprob err %.3g\n", worst_z, lp_err);
@@ -112,7 +121,8 @@ static int check_determinism_and_errors(void) {
     float lg[105], scratch[210];
     aha_rng_t r0;
     aha_rng_seed(&r0, 3);
-    for (int j = 0; j < V; j++) lg[j] = aha_rng_normal(&r0);
+    for (int j = 0; j < V; j++)
+        lg[j] = aha_rng_normal(&r0);
     int a[300], b[300];
     aha_rng_t r1, r2;
     aha_rng_seed(&r1, 77);
@@ -126,7 +136,8 @@ static int check_determinism_and_errors(void) {
              "negative temperature accepted");
     TU_CHECK(aha_sample_logits(lg, V, NAN, 1.0f, &r1, scratch, NULL) == AHA_ERR_ARG,
              "NaN temperature accepted");
-    TU_CHECK(aha_sample_logits(lg, 0, 1.0f, 1.0f, &r1, scratch, NULL) == AHA_ERR_ARG, "V=0 accepted");
+    TU_CHECK(aha_sample_logits(lg, 0, 1.0f, 1.0f, &r1, scratch, NULL) == AHA_ERR_ARG,
+             "V=0 accepted");
     TU_CHECK(aha_sample_logits(lg, V, 1.0f, 1.0f, NULL, scratch, NULL) == AHA_ERR_ARG,
              "missing rng accepted");
     /* a huge logit dominates; -inf logits never drawn */

@@ -8,19 +8,19 @@
 #include <string.h>
 
 static const char *const k_special[AHA_TOK_FIRST_CHAR] = {
-    "<pad>", "<bos>", "<eos>", "<think>", "</think>", "<answer>", "</answer>", "<|User|>",
-    "<|Assistant|>", "\n"};
+    "<pad>",    "<bos>",     "<eos>",    "<think>",       "</think>",
+    "<answer>", "</answer>", "<|User|>", "<|Assistant|>", "\n"};
 
 /* Printable ASCII 32..126 as NUL-terminated one-character strings. */
 static const char k_chars[][2] = {
-    {' '}, {'!'}, {'"'}, {'#'}, {'$'}, {'%'}, {'&'}, {'\''}, {'('}, {')'}, {'*'}, {'+'}, {','},
-    {'-'}, {'.'}, {'/'}, {'0'}, {'1'}, {'2'}, {'3'}, {'4'}, {'5'}, {'6'}, {'7'}, {'8'}, {'9'},
-    {':'}, {';'}, {'<'}, {'='}, {'>'}, {'?'}, {'@'}, {'A'}, {'B'}, {'C'}, {'D'}, {'E'}, {'F'},
-    {'G'}, {'H'}, {'I'}, {'J'}, {'K'}, {'L'}, {'M'}, {'N'}, {'O'}, {'P'}, {'Q'}, {'R'}, {'S'},
-    {'T'}, {'U'}, {'V'}, {'W'}, {'X'}, {'Y'}, {'Z'}, {'['}, {'\\'}, {']'}, {'^'}, {'_'}, {'`'},
-    {'a'}, {'b'}, {'c'}, {'d'}, {'e'}, {'f'}, {'g'}, {'h'}, {'i'}, {'j'}, {'k'}, {'l'}, {'m'},
-    {'n'}, {'o'}, {'p'}, {'q'}, {'r'}, {'s'}, {'t'}, {'u'}, {'v'}, {'w'}, {'x'}, {'y'}, {'z'},
-    {'{'}, {'|'}, {'}'}, {'~'}};
+    {' '},  {'!'}, {'"'}, {'#'}, {'$'}, {'%'}, {'&'}, {'\''}, {'('}, {')'}, {'*'}, {'+'},
+    {','},  {'-'}, {'.'}, {'/'}, {'0'}, {'1'}, {'2'}, {'3'},  {'4'}, {'5'}, {'6'}, {'7'},
+    {'8'},  {'9'}, {':'}, {';'}, {'<'}, {'='}, {'>'}, {'?'},  {'@'}, {'A'}, {'B'}, {'C'},
+    {'D'},  {'E'}, {'F'}, {'G'}, {'H'}, {'I'}, {'J'}, {'K'},  {'L'}, {'M'}, {'N'}, {'O'},
+    {'P'},  {'Q'}, {'R'}, {'S'}, {'T'}, {'U'}, {'V'}, {'W'},  {'X'}, {'Y'}, {'Z'}, {'['},
+    {'\\'}, {']'}, {'^'}, {'_'}, {'`'}, {'a'}, {'b'}, {'c'},  {'d'}, {'e'}, {'f'}, {'g'},
+    {'h'},  {'i'}, {'j'}, {'k'}, {'l'}, {'m'}, {'n'}, {'o'},  {'p'}, {'q'}, {'r'}, {'s'},
+    {'t'},  {'u'}, {'v'}, {'w'}, {'x'}, {'y'}, {'z'}, {'{'},  {'|'}, {'}'}, {'~'}};
 
 _Static_assert(sizeof k_chars / sizeof k_chars[0] == AHA_TOK_VOCAB - AHA_TOK_FIRST_CHAR,
                "one entry per printable ASCII byte");
@@ -47,11 +47,13 @@ static int next_token(const char *text, size_t *i, int *id) {
         }
     }
     unsigned char c = (unsigned char)*s;
-    if (c == '\n') *id = AHA_TOK_NEWLINE;
-    else if (c >= 32 && c <= 126) *id = AHA_TOK_FIRST_CHAR + (c - 32);
+    if (c == '\n')
+        *id = AHA_TOK_NEWLINE;
+    else if (c >= 32 && c <= 126)
+        *id = AHA_TOK_FIRST_CHAR + (c - 32);
     else
-        return AHA_FAIL(AHA_ERR_FORMAT, "tokenizer: byte 0x%02x at offset %zu is not in the vocabulary",
-                        c, *i);
+        return AHA_FAIL(AHA_ERR_FORMAT,
+                        "tokenizer: byte 0x%02x at offset %zu is not in the vocabulary", c, *i);
     *i += 1;
     return AHA_OK;
 }
@@ -85,15 +87,19 @@ int aha_tok_encode(const char *text, int *ids, int cap, int *n_out) {
  * plus its NUL does not fit in CAP bytes. On error OUT is not written. */
 int aha_tok_decode(const int *ids, int n, char *out, size_t cap) {
     if (n < 0 || (!ids && n > 0) || !out)
-        return AHA_FAIL(AHA_ERR_ARG, "tokenizer: decode needs ids (n = %d) and an output buffer", n);
+        return AHA_FAIL(AHA_ERR_ARG, "tokenizer: decode needs ids (n = %d) and an output buffer",
+                        n);
     size_t need = 1;
     for (int i = 0; i < n; i++) {
         const char *p = aha_tok_piece(ids[i]);
-        if (!p) return AHA_FAIL(AHA_ERR_ARG, "tokenizer: id %d at position %d is outside the vocabulary", ids[i], i);
+        if (!p)
+            return AHA_FAIL(AHA_ERR_ARG,
+                            "tokenizer: id %d at position %d is outside the vocabulary", ids[i], i);
         if (ids[i] != AHA_TOK_PAD) need += strlen(p);
     }
     if (need > cap)
-        return AHA_FAIL(AHA_ERR_RANGE, "tokenizer: decoded text needs %zu bytes, capacity is %zu", need, cap);
+        return AHA_FAIL(AHA_ERR_RANGE, "tokenizer: decoded text needs %zu bytes, capacity is %zu",
+                        need, cap);
     size_t pos = 0;
     for (int i = 0; i < n; i++) {
         if (ids[i] == AHA_TOK_PAD) continue;

@@ -7,8 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const k_specials[] = {"<bos>", "<eos>", "<think>", "</think>", "<answer>",
-                                         "</answer>", "<|User|>", "<|Assistant|>", "\n"};
+static const char *const k_specials[] = {"<bos>",    "<eos>",         "<think>",
+                                         "</think>", "<answer>",      "</answer>",
+                                         "<|User|>", "<|Assistant|>", "\n"};
 #define N_SPECIALS (int)(sizeof k_specials / sizeof k_specials[0])
 
 /* text -> ids -> text is the identity, and ids -> text -> ids too (for texts without "<pad>"). */
@@ -17,10 +18,12 @@ static void roundtrip(const char *text) {
     char back[2048];
     CHECK(aha_tok_encode(text, ids, 1024, &n) == 0, "encode '%s': %s", text, aha_last_error());
     if (n < 0) return;
-    for (int i = 0; i < n; i++) CHECK(ids[i] >= 0 && ids[i] < AHA_TOK_VOCAB, "id %d out of range", ids[i]);
+    for (int i = 0; i < n; i++)
+        CHECK(ids[i] >= 0 && ids[i] < AHA_TOK_VOCAB, "id %d out of range", ids[i]);
     CHECK(aha_tok_decode(ids, n, back, sizeof back) == 0, "decode: %s", aha_last_error());
     CHECK(!strcmp(text, back), "round trip '%s' -> '%s'", text, back);
-    CHECK(aha_tok_encode(back, ids2, 1024, &n2) == 0 && n2 == n && !memcmp(ids, ids2, sizeof(int) * (size_t)n),
+    CHECK(aha_tok_encode(back, ids2, 1024, &n2) == 0 && n2 == n &&
+              !memcmp(ids, ids2, sizeof(int) * (size_t)n),
           "ids -> text -> ids for '%s'", text);
 }
 
@@ -40,11 +43,26 @@ int main(void) {
         "<bos><|User|>57+68<|Assistant|><think>7+8=15;5+6+1=12;</think><answer>125</answer><eos>",
         "Hello, World! ~{}|\\\"'` line\nnext\n\n",
         "<thin<think></thinkx<answer<answer></answer>>",
-        "<<think>>", "<", ">", "<<<", "<|User|", "<|Assistant", "|User|>", "</", "<eos", "eos>",
+        "<<think>>",
+        "<",
+        ">",
+        "<<<",
+        "<|User|",
+        "<|Assistant",
+        "|User|>",
+        "</",
+        "<eos",
+        "eos>",
         "a<bos>b<eos>c<think>d</think>e<answer>f</answer>g<|User|>h<|Assistant|>i\nj",
-        "<bos><bos><eos><eos>", "1+1=2", "   ", "<pad", "<PAD>", "<Think>",
+        "<bos><bos><eos><eos>",
+        "1+1=2",
+        "   ",
+        "<pad",
+        "<PAD>",
+        "<Think>",
     };
-    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) roundtrip(fixed[i]);
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+        roundtrip(fixed[i]);
 
     /* every special spelling adjacent to text on either side, and to every other special */
     for (int s = 0; s < N_SPECIALS; s++) {
@@ -73,9 +91,15 @@ int main(void) {
             const char *sp = k_specials[aha_rng_below(&rng, N_SPECIALS)];
             size_t take;
             switch (aha_rng_below(&rng, 3)) {
-            case 0: take = strlen(sp); break;                         /* whole special */
-            case 1: take = 1 + aha_rng_below(&rng, strlen(sp)); break; /* a prefix (maybe whole) */
-            default: take = 0; break;
+            case 0:
+                take = strlen(sp);
+                break; /* whole special */
+            case 1:
+                take = 1 + aha_rng_below(&rng, strlen(sp));
+                break; /* a prefix (maybe whole) */
+            default:
+                take = 0;
+                break;
             }
             if (take) {
                 memcpy(buf + len, sp, take);
@@ -90,36 +114,46 @@ int main(void) {
 
     /* partial spellings without '>' are plain characters */
     int ids[64], n = 0;
-    CHECK(aha_tok_encode("<think>1</think>", ids, 64, &n) == 0 && n == 3, "specials are one token (%d)", n);
-    CHECK(ids[0] == AHA_TOK_THINK && ids[1] == AHA_TOK_FIRST_CHAR + ('1' - 32) && ids[2] == AHA_TOK_THINK_END,
+    CHECK(aha_tok_encode("<think>1</think>", ids, 64, &n) == 0 && n == 3,
+          "specials are one token (%d)", n);
+    CHECK(ids[0] == AHA_TOK_THINK && ids[1] == AHA_TOK_FIRST_CHAR + ('1' - 32) &&
+              ids[2] == AHA_TOK_THINK_END,
           "special ids");
     CHECK(count("<thin") == 5, "'<thin' is 5 characters");
     CHECK(count("<answer") == 7, "'<answer' is 7 characters");
     CHECK(count("<answer 5") == 9, "'<answer 5' is 9 characters");
     CHECK(count("</answer") == 8 && count("<|Assistant|") == 12, "partial closing spellings");
     CHECK(count("<thinkk>") == 8, "misspelt special is characters");
-    CHECK(aha_tok_encode("<<answer>>", ids, 64, &n) == 0 && n == 3 && ids[0] == AHA_TOK_FIRST_CHAR + ('<' - 32) &&
-              ids[1] == AHA_TOK_ANSWER && ids[2] == AHA_TOK_FIRST_CHAR + ('>' - 32),
+    CHECK(aha_tok_encode("<<answer>>", ids, 64, &n) == 0 && n == 3 &&
+              ids[0] == AHA_TOK_FIRST_CHAR + ('<' - 32) && ids[1] == AHA_TOK_ANSWER &&
+              ids[2] == AHA_TOK_FIRST_CHAR + ('>' - 32),
           "special inside angle brackets");
-    CHECK(aha_tok_encode("a\nb", ids, 64, &n) == 0 && n == 3 && ids[1] == AHA_TOK_NEWLINE, "newline id");
+    CHECK(aha_tok_encode("a\nb", ids, 64, &n) == 0 && n == 3 && ids[1] == AHA_TOK_NEWLINE,
+          "newline id");
 
     /* every printable byte and every special id has a piece that encodes back to it */
     for (int c = 32; c < 127; c++) {
         char s[2] = {(char)c, 0};
-        CHECK(aha_tok_encode(s, ids, 64, &n) == 0 && n == 1 && ids[0] == AHA_TOK_FIRST_CHAR + c - 32, "byte %d", c);
+        CHECK(aha_tok_encode(s, ids, 64, &n) == 0 && n == 1 &&
+                  ids[0] == AHA_TOK_FIRST_CHAR + c - 32,
+              "byte %d", c);
         CHECK(!strcmp(aha_tok_piece(AHA_TOK_FIRST_CHAR + c - 32), s), "piece of %d", c);
     }
     for (int id = 0; id < AHA_TOK_FIRST_CHAR; id++) {
-        CHECK(aha_tok_encode(aha_tok_piece(id), ids, 64, &n) == 0 && n == 1 && ids[0] == id, "special %d", id);
+        CHECK(aha_tok_encode(aha_tok_piece(id), ids, 64, &n) == 0 && n == 1 && ids[0] == id,
+              "special %d", id);
     }
-    CHECK(!strcmp(aha_tok_piece(AHA_TOK_ASSISTANT), "<|Assistant|>") && !strcmp(aha_tok_piece(AHA_TOK_NEWLINE), "\n"),
+    CHECK(!strcmp(aha_tok_piece(AHA_TOK_ASSISTANT), "<|Assistant|>") &&
+              !strcmp(aha_tok_piece(AHA_TOK_NEWLINE), "\n"),
           "special spellings");
     CHECK(aha_tok_piece(AHA_TOK_VOCAB) == NULL && aha_tok_piece(-1) == NULL, "piece range");
 
     /* <pad>: encodes to the pad id, which decode skips */
-    CHECK(aha_tok_encode("a<pad>b", ids, 64, &n) == 0 && n == 3 && ids[1] == AHA_TOK_PAD, "pad encodes");
+    CHECK(aha_tok_encode("a<pad>b", ids, 64, &n) == 0 && n == 3 && ids[1] == AHA_TOK_PAD,
+          "pad encodes");
     char out[64];
-    CHECK(aha_tok_decode(ids, n, out, sizeof out) == 0 && !strcmp(out, "ab"), "pad skipped: '%s'", out);
+    CHECK(aha_tok_decode(ids, n, out, sizeof out) == 0 && !strcmp(out, "ab"), "pad skipped: '%s'",
+          out);
     int pads[4] = {AHA_TOK_PAD, AHA_TOK_FIRST_CHAR + 1, AHA_TOK_PAD, AHA_TOK_PAD};
     CHECK(aha_tok_decode(pads, 4, out, 2) == 0 && !strcmp(out, "!"), "pads need no room");
     CHECK(aha_tok_decode(pads, 1, out, 1) == 0 && out[0] == 0, "only pad -> empty string");
@@ -127,12 +161,16 @@ int main(void) {
 
     /* encode capacity: AHA_ERR_RANGE, nothing written */
     int guard[8];
-    for (int i = 0; i < 8; i++) guard[i] = -7;
+    for (int i = 0; i < 8; i++)
+        guard[i] = -7;
     n = 77;
-    CHECK(aha_tok_encode("abcdef", guard, 3, &n) == AHA_ERR_RANGE && n == 77, "capacity error leaves n_out");
+    CHECK(aha_tok_encode("abcdef", guard, 3, &n) == AHA_ERR_RANGE && n == 77,
+          "capacity error leaves n_out");
     CHECK(guard[0] == -7 && guard[2] == -7, "capacity error leaves ids");
-    CHECK(strstr(aha_last_error(), "6 tokens") && strstr(aha_last_error(), "3"), "capacity message: %s", aha_last_error());
-    CHECK(aha_tok_encode("<think>ab", guard, 2, &n) == AHA_ERR_RANGE && n == 77, "specials counted as one each");
+    CHECK(strstr(aha_last_error(), "6 tokens") && strstr(aha_last_error(), "3"),
+          "capacity message: %s", aha_last_error());
+    CHECK(aha_tok_encode("<think>ab", guard, 2, &n) == AHA_ERR_RANGE && n == 77,
+          "specials counted as one each");
     CHECK(aha_tok_encode("<think>ab", guard, 3, &n) == 0 && n == 3, "exact capacity");
     n = 77;
     CHECK(aha_tok_encode("", NULL, 0, &n) == 0 && n == 0, "empty text, no buffer");
@@ -149,16 +187,20 @@ int main(void) {
     /* bad input bytes: AHA_ERR_FORMAT naming the offset, nothing written */
     n = 77;
     guard[0] = -7;
-    CHECK(aha_tok_encode("caf\xc3\xa9", guard, 8, &n) == AHA_ERR_FORMAT && n == 77 && guard[0] == -7,
+    CHECK(aha_tok_encode("caf\xc3\xa9", guard, 8, &n) == AHA_ERR_FORMAT && n == 77 &&
+              guard[0] == -7,
           "non-ASCII rejected");
-    CHECK(strstr(aha_last_error(), "offset 3") != NULL, "message names the offset: %s", aha_last_error());
+    CHECK(strstr(aha_last_error(), "offset 3") != NULL, "message names the offset: %s",
+          aha_last_error());
     CHECK(aha_tok_encode("a\tb", ids, 64, &n) == AHA_ERR_FORMAT, "tab rejected");
     CHECK(aha_tok_encode("a\rb", ids, 64, &n) == AHA_ERR_FORMAT, "CR rejected");
     CHECK(aha_tok_encode("\x7f", ids, 64, &n) == AHA_ERR_FORMAT, "DEL rejected");
     CHECK(aha_tok_encode("\x01", ids, 64, &n) == AHA_ERR_FORMAT, "control char rejected");
     CHECK(aha_tok_encode("\xff", ids, 64, &n) == AHA_ERR_FORMAT, "0xff rejected");
-    CHECK(aha_tok_encode("<think\x80>", ids, 64, &n) == AHA_ERR_FORMAT, "bad byte in a partial special");
-    CHECK(strstr(aha_last_error(), "0x80") && strstr(aha_last_error(), "offset 6"), "message: %s", aha_last_error());
+    CHECK(aha_tok_encode("<think\x80>", ids, 64, &n) == AHA_ERR_FORMAT,
+          "bad byte in a partial special");
+    CHECK(strstr(aha_last_error(), "0x80") && strstr(aha_last_error(), "offset 6"), "message: %s",
+          aha_last_error());
     CHECK(aha_tok_encode("abc\xc3", ids, 2, &n) == AHA_ERR_FORMAT, "bad byte wins over capacity");
 
     /* bad arguments */
@@ -172,8 +214,10 @@ int main(void) {
     /* decode: out-of-range ids */
     strcpy(out, "keep");
     int bad[2] = {AHA_TOK_FIRST_CHAR, AHA_TOK_VOCAB};
-    CHECK(aha_tok_decode(bad, 2, out, sizeof out) == AHA_ERR_ARG && !strcmp(out, "keep"), "id == vocab");
-    CHECK(strstr(aha_last_error(), "105") && strstr(aha_last_error(), "position 1"), "message: %s", aha_last_error());
+    CHECK(aha_tok_decode(bad, 2, out, sizeof out) == AHA_ERR_ARG && !strcmp(out, "keep"),
+          "id == vocab");
+    CHECK(strstr(aha_last_error(), "105") && strstr(aha_last_error(), "position 1"), "message: %s",
+          aha_last_error());
     int neg[1] = {-1};
     CHECK(aha_tok_decode(neg, 1, out, sizeof out) == AHA_ERR_ARG, "negative id");
     int huge[1] = {1 << 30};
@@ -182,7 +226,8 @@ int main(void) {
     /* decode capacity: every cap below the need fails without writing past cap (exact heap
      * buffers, so ASan sees any overflow); the exact need succeeds */
     {
-        const char *text = "<bos><|User|>9+9<|Assistant|><think>9+9=18;</think><answer>18</answer><eos>";
+        const char *text =
+            "<bos><|User|>9+9<|Assistant|><think>9+9=18;</think><answer>18</answer><eos>";
         int tids[128], tn;
         CHECK(aha_tok_encode(text, tids, 128, &tn) == 0, "encode");
         size_t need = strlen(text) + 1;

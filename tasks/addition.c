@@ -24,14 +24,16 @@ static uint64_t mix64(uint64_t z) {
 
 static int64_t pow10i(int d) {
     int64_t p = 1;
-    while (d-- > 0) p *= 10;
+    while (d-- > 0)
+        p *= 10;
     return p;
 }
 
 /* Decimal digits of v >= 0 (0 has one). */
 static int ndigits(int64_t v) {
     int n = 1;
-    while (v >= 10) v /= 10, n++;
+    while (v >= 10)
+        v /= 10, n++;
     return n;
 }
 
@@ -60,9 +62,12 @@ static void sb_printf(sb_t *s, const char *fmt, ...) {
 
 /* Copies the finished text of S into buf (cap bytes) or fails without touching buf. */
 static int sb_emit(const sb_t *s, char *buf, size_t cap, const char *what) {
-    if (s->overflow) return AHA_FAIL(AHA_ERR_RANGE, "addition: %s exceeds the internal %zu-byte limit", what, s->cap);
+    if (s->overflow)
+        return AHA_FAIL(AHA_ERR_RANGE, "addition: %s exceeds the internal %zu-byte limit", what,
+                        s->cap);
     if (!buf || s->len + 1 > cap)
-        return AHA_FAIL(AHA_ERR_RANGE, "addition: %s needs %zu bytes, capacity is %zu", what, s->len + 1, cap);
+        return AHA_FAIL(AHA_ERR_RANGE, "addition: %s needs %zu bytes, capacity is %zu", what,
+                        s->len + 1, cap);
     memcpy(buf, s->p, s->len + 1);
     return AHA_OK;
 }
@@ -72,18 +77,20 @@ static int sb_emit(const sb_t *s, char *buf, size_t cap, const char *what) {
 static int check_cfg(const aha_add_config_t *c) {
     if (!c) return AHA_FAIL(AHA_ERR_ARG, "addition: NULL config");
     if (c->min_digits < 1 || c->max_digits > AHA_ADD_MAX_DIGITS || c->min_digits > c->max_digits)
-        return AHA_FAIL(AHA_ERR_CONFIG, "addition: digits must satisfy 1 <= min (%d) <= max (%d) <= %d",
+        return AHA_FAIL(AHA_ERR_CONFIG,
+                        "addition: digits must satisfy 1 <= min (%d) <= max (%d) <= %d",
                         c->min_digits, c->max_digits, AHA_ADD_MAX_DIGITS);
     if (!(c->test_fraction > 0 && c->test_fraction < 1))
-        return AHA_FAIL(AHA_ERR_CONFIG, "addition: test_fraction %g must be in (0, 1)", c->test_fraction);
+        return AHA_FAIL(AHA_ERR_CONFIG, "addition: test_fraction %g must be in (0, 1)",
+                        c->test_fraction);
     return AHA_OK;
 }
 
 static int check_problem(const aha_add_problem_t *p) {
     if (!p) return AHA_FAIL(AHA_ERR_ARG, "addition: NULL problem");
     if (p->a < 0 || p->b < 0 || p->a >= k_max_operand || p->b >= k_max_operand)
-        return AHA_FAIL(AHA_ERR_ARG, "addition: operands %lld, %lld outside [0, 10^%d)", (long long)p->a,
-                        (long long)p->b, AHA_ADD_MAX_DIGITS);
+        return AHA_FAIL(AHA_ERR_ARG, "addition: operands %lld, %lld outside [0, 10^%d)",
+                        (long long)p->a, (long long)p->b, AHA_ADD_MAX_DIGITS);
     return AHA_OK;
 }
 
@@ -101,8 +108,8 @@ static int64_t draw_operand(aha_rng_t *r, const aha_add_config_t *c) {
 }
 
 /* Problem INDEX of SPLIT from the streams (seed, {tag, split, index, attempt}). */
-static int draw_problem(const aha_add_config_t *cfg, uint64_t seed, uint64_t tag, int split, uint64_t index,
-                        aha_add_problem_t *out) {
+static int draw_problem(const aha_add_config_t *cfg, uint64_t seed, uint64_t tag, int split,
+                        uint64_t index, aha_add_problem_t *out) {
     AHA_TRY(check_cfg(cfg));
     if (split != AHA_SPLIT_TRAIN && split != AHA_SPLIT_TEST)
         return AHA_FAIL(AHA_ERR_ARG, "addition: unknown split %d", split);
@@ -119,9 +126,10 @@ static int draw_problem(const aha_add_config_t *cfg, uint64_t seed, uint64_t tag
             return AHA_OK;
         }
     }
-    return AHA_FAIL(AHA_ERR_STATE, "addition: no %s problem in %u attempts (digits %d..%d, test_fraction %g)",
-                    split == AHA_SPLIT_TEST ? "test" : "train", MAX_ATTEMPTS, cfg->min_digits, cfg->max_digits,
-                    cfg->test_fraction);
+    return AHA_FAIL(AHA_ERR_STATE,
+                    "addition: no %s problem in %u attempts (digits %d..%d, test_fraction %g)",
+                    split == AHA_SPLIT_TEST ? "test" : "train", MAX_ATTEMPTS, cfg->min_digits,
+                    cfg->max_digits, cfg->test_fraction);
 }
 
 /* Draws problem INDEX of SPLIT for SEED (see addition.h); *out written only on success. */
@@ -162,7 +170,8 @@ static int64_t write_trace(sb_t *s, const aha_add_problem_t *p, const mistake_t 
     for (int c = 0; c < cols; c++) {
         const int da = (int)(a % 10), db = (int)(b % 10), has_a = c < na, has_b = c < nb;
         int carry_in = carry;
-        if (m->kind == MISTAKE_CARRY && c == m->col) carry_in = 0; /* the incoming carry is ignored */
+        if (m->kind == MISTAKE_CARRY && c == m->col)
+            carry_in = 0; /* the incoming carry is ignored */
         int sum = (has_a ? da : 0) + (has_b ? db : 0) + carry_in;
         if (m->kind == MISTAKE_SUM && c == m->col) sum += m->delta;
         const char *sep = "";
@@ -210,7 +219,8 @@ int aha_add_parse_answer(const char *response, int64_t *out) {
     if (q < e && *q == '-') neg = 1, q++;
     size_t nd = (size_t)(e - q);
     if (nd == 0 || nd > 18)
-        return AHA_FAIL(AHA_ERR_FORMAT, "parse_answer: answer \"%.*s\" is not a number of 1..18 digits",
+        return AHA_FAIL(AHA_ERR_FORMAT,
+                        "parse_answer: answer \"%.*s\" is not a number of 1..18 digits",
                         (int)(e - s > 40 ? 40 : e - s), s);
     int64_t v = 0;
     for (; q < e; q++) {
@@ -247,7 +257,8 @@ static int check_corpus_cfg(const aha_corpus_config_t *c) {
                  {"p_malformed", c->p_malformed}};
     for (size_t i = 0; i < sizeof probs / sizeof *probs; i++)
         if (!(probs[i].v >= 0 && probs[i].v <= 1))
-            return AHA_FAIL(AHA_ERR_CONFIG, "corpus: %s = %g must be in [0, 1]", probs[i].name, probs[i].v);
+            return AHA_FAIL(AHA_ERR_CONFIG, "corpus: %s = %g must be in [0, 1]", probs[i].name,
+                            probs[i].v);
     if (!(c->p_direct + c->p_trace > 0))
         return AHA_FAIL(AHA_ERR_CONFIG, "corpus: p_direct + p_trace must be > 0");
     return AHA_OK;
@@ -288,7 +299,13 @@ static int carry_into(const aha_add_problem_t *p, int col) {
     return p->a % m + p->b % m >= m;
 }
 
-enum { MAL_UNCLOSED_THINK = 0, MAL_MISSING_ANSWER_TAG, MAL_DUPLICATE_ANSWER, MAL_TEXT_AFTER, MAL_ANSWER_FIRST };
+enum {
+    MAL_UNCLOSED_THINK = 0,
+    MAL_MISSING_ANSWER_TAG,
+    MAL_DUPLICATE_ANSWER,
+    MAL_TEXT_AFTER,
+    MAL_ANSWER_FIRST
+};
 
 /* Writes document INDEX (see addition.h for the mix) into buf. */
 int aha_corpus_document(const aha_corpus_config_t *cc, const aha_add_config_t *ac, uint64_t seed,
@@ -302,7 +319,8 @@ int aha_corpus_document(const aha_corpus_config_t *cc, const aha_add_config_t *a
 
     /* the three independent draws, always in this order so the stream layout is fixed */
     const int direct = aha_rng_uniform_d(&r) * (cc->p_direct + cc->p_trace) < cc->p_direct;
-    const int flawed = aha_rng_uniform_d(&r) < (direct ? 1.0 - cc->p_direct_correct : cc->p_trace_mistake);
+    const int flawed =
+        aha_rng_uniform_d(&r) < (direct ? 1.0 - cc->p_direct_correct : cc->p_trace_mistake);
     const int malformed = aha_rng_uniform_d(&r) < cc->p_malformed;
 
     /* content: the answer V and (traces) the think text T */
@@ -335,8 +353,10 @@ int aha_corpus_document(const aha_corpus_config_t *cc, const aha_add_config_t *a
     write_prompt(&s, &p);
     const long long V = (long long)v;
     if (!malformed) {
-        if (direct) sb_printf(&s, "<answer>%lld</answer><eos>", V);
-        else sb_printf(&s, "<think>%s</think><answer>%lld</answer><eos>", trace, V);
+        if (direct)
+            sb_printf(&s, "<answer>%lld</answer><eos>", V);
+        else
+            sb_printf(&s, "<think>%s</think><answer>%lld</answer><eos>", trace, V);
     } else {
         const char *T = trace; /* empty for direct documents */
         const char *think_open = direct ? "" : "<think>", *think_close = direct ? "" : "</think>";
@@ -345,16 +365,19 @@ int aha_corpus_document(const aha_corpus_config_t *cc, const aha_add_config_t *a
             sb_printf(&s, "<think>%s<answer>%lld</answer><eos>", T, V);
             break;
         case MAL_MISSING_ANSWER_TAG:
-            if (aha_rng_below(&r, 2)) sb_printf(&s, "%s%s%s%lld</answer><eos>", think_open, T, think_close, V);
-            else sb_printf(&s, "%s%s%s<answer>%lld<eos>", think_open, T, think_close, V);
+            if (aha_rng_below(&r, 2))
+                sb_printf(&s, "%s%s%s%lld</answer><eos>", think_open, T, think_close, V);
+            else
+                sb_printf(&s, "%s%s%s<answer>%lld<eos>", think_open, T, think_close, V);
             break;
         case MAL_DUPLICATE_ANSWER:
-            sb_printf(&s, "%s%s%s<answer>%lld</answer><answer>%lld</answer><eos>", think_open, T, think_close, V, V);
+            sb_printf(&s, "%s%s%s<answer>%lld</answer><answer>%lld</answer><eos>", think_open, T,
+                      think_close, V, V);
             break;
         case MAL_TEXT_AFTER: {
             const int nd = 1 + (int)aha_rng_below(&r, 3);
-            sb_printf(&s, "%s%s%s<answer>%lld</answer>%0*lld<eos>", think_open, T, think_close, V, nd,
-                      (long long)aha_rng_below(&r, (uint64_t)pow10i(nd)));
+            sb_printf(&s, "%s%s%s<answer>%lld</answer>%0*lld<eos>", think_open, T, think_close, V,
+                      nd, (long long)aha_rng_below(&r, (uint64_t)pow10i(nd)));
             break;
         }
         default: /* MAL_ANSWER_FIRST, traces only */

@@ -39,7 +39,7 @@ enum { AHA_SPLIT_TRAIN = 0, AHA_SPLIT_TEST = 1 };
 
 typedef struct {
     int min_digits, max_digits; /* digits of each operand, 1 <= min <= max <= AHA_ADD_MAX_DIGITS */
-    double test_fraction;       /* share of the problem space reserved for test, in (0, 1), e.g. 0.1 */
+    double test_fraction; /* share of the problem space reserved for test, in (0, 1), e.g. 0.1 */
 } aha_add_config_t;
 
 /* The index-th problem of SPLIT (AHA_SPLIT_TRAIN / AHA_SPLIT_TEST) for SEED; deterministic.
@@ -58,12 +58,12 @@ int aha_add_response(const aha_add_problem_t *p, char *buf, size_t cap);
 
 /* Integer inside the first "<answer>" of RESPONSE and the first "</answer>" after it: optional
  * leading '-', then 1..18 decimal digits, nothing else (no spaces, no '+'). AHA_ERR_FORMAT
- * otherwise (no tag, unclosed, empty, other characters, too many digits) — later answer tags are not
- * consulted. Does not check the rest of the format. AHA_ERR_ARG for NULL arguments. */
+ * otherwise (no tag, unclosed, empty, other characters, too many digits) — later answer tags are
+ * not consulted. Does not check the rest of the format. AHA_ERR_ARG for NULL arguments. */
 int aha_add_parse_answer(const char *response, int64_t *out);
 
-/* PRETRAINING CORPUS. Document INDEX for SEED is "<prompt><response>" for a train-split problem drawn
- * from its own stream (tag differs from aha_add_problem's, so corpus problems are not the RL
+/* PRETRAINING CORPUS. Document INDEX for SEED is "<prompt><response>" for a train-split problem
+ * drawn from its own stream (tag differs from aha_add_problem's, so corpus problems are not the RL
  * prompts in the same order; they are never test problems). Three independent draws per document:
  *
  *   kind       direct with probability p_direct / (p_direct + p_trace), else trace

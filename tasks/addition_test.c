@@ -38,7 +38,8 @@ static void test_problems(void) {
     for (uint64_t i = 0; i < 2000; i++) {
         for (int split = 0; split < 2; split++) {
             CHECK(aha_add_problem(&cfg, 5, split, i, &p) == 0, "problem");
-            CHECK(aha_add_problem(&cfg, 5, split, i, &q) == 0 && p.a == q.a && p.b == q.b, "deterministic");
+            CHECK(aha_add_problem(&cfg, 5, split, i, &q) == 0 && p.a == q.a && p.b == q.b,
+                  "deterministic");
         }
     }
     int differ = 0, differ_split = 0, differ_index = 0;
@@ -51,8 +52,8 @@ static void test_problems(void) {
         aha_add_problem(&cfg, 5, AHA_SPLIT_TRAIN, i + 1, &q);
         differ_index += p.a != q.a || p.b != q.b;
     }
-    CHECK(differ > 190 && differ_split > 190 && differ_index > 190, "streams differ: seed %d split %d index %d",
-          differ, differ_split, differ_index);
+    CHECK(differ > 190 && differ_split > 190 && differ_index > 190,
+          "streams differ: seed %d split %d index %d", differ, differ_split, differ_index);
     /* known value pins the stream layout (changing it silently reshuffles every run's data) */
     CHECK(aha_add_problem(&cfg, 1, AHA_SPLIT_TRAIN, 0, &p) == 0 && p.a == 190 && p.b == 30,
           "seed 1 train 0 is 190+30, got %lld+%lld", (long long)p.a, (long long)p.b);
@@ -64,12 +65,14 @@ static void test_problems(void) {
         int hist[AHA_ADD_MAX_DIGITS + 1] = {0}, zeros = 0;
         const int N = 20000;
         for (int i = 0; i < N; i++) {
-            CHECK(aha_add_problem(&c, 11, AHA_SPLIT_TRAIN, (uint64_t)i, &p) == 0, "problem: %s", aha_last_error());
+            CHECK(aha_add_problem(&c, 11, AHA_SPLIT_TRAIN, (uint64_t)i, &p) == 0, "problem: %s",
+                  aha_last_error());
             int64_t v[2] = {p.a, p.b};
             for (int j = 0; j < 2; j++) {
                 int d = tc_digits(v[j]);
-                CHECK(v[j] >= 0 && d >= c.min_digits && d <= c.max_digits, "operand %lld outside %d..%d digits",
-                      (long long)v[j], c.min_digits, c.max_digits);
+                CHECK(v[j] >= 0 && d >= c.min_digits && d <= c.max_digits,
+                      "operand %lld outside %d..%d digits", (long long)v[j], c.min_digits,
+                      c.max_digits);
                 if (d >= 0 && d <= AHA_ADD_MAX_DIGITS) hist[d]++;
                 zeros += v[j] == 0;
             }
@@ -77,15 +80,18 @@ static void test_problems(void) {
         const int span = c.max_digits - c.min_digits + 1;
         for (int d = c.min_digits; d <= c.max_digits; d++) {
             double share = hist[d] / (2.0 * N);
-            CHECK(share > 1.0 / span - 0.02 && share < 1.0 / span + 0.02, "digits %d..%d: %d-digit share %.3f",
-                  c.min_digits, c.max_digits, d, share);
+            CHECK(share > 1.0 / span - 0.02 && share < 1.0 / span + 0.02,
+                  "digits %d..%d: %d-digit share %.3f", c.min_digits, c.max_digits, d, share);
         }
-        if (c.min_digits == 1) CHECK(zeros > 0, "0 is drawn as a 1-digit operand (%d..%d)", c.min_digits, c.max_digits);
+        if (c.min_digits == 1)
+            CHECK(zeros > 0, "0 is drawn as a 1-digit operand (%d..%d)", c.min_digits,
+                  c.max_digits);
     }
 
     /* splits: 20k draws each, disjoint as sets, membership matches aha_add_is_test */
     const int N = 20000;
-    aha_add_problem_t *train = malloc(sizeof *train * (size_t)N), *test = malloc(sizeof *test * (size_t)N);
+    aha_add_problem_t *train = malloc(sizeof *train * (size_t)N),
+                      *test = malloc(sizeof *test * (size_t)N);
     int bad_member = 0;
     for (int i = 0; i < N; i++) {
         CHECK(aha_add_problem(&cfg, 3, AHA_SPLIT_TRAIN, (uint64_t)i, &train[i]) == 0, "train");
@@ -98,11 +104,15 @@ static void test_problems(void) {
     int overlap = 0, distinct_test = 0;
     for (int i = 0, j = 0; i < N && j < N;) {
         int c = cmp_problem(&train[i], &test[j]);
-        if (c == 0) overlap++, i++;
-        else if (c < 0) i++;
-        else j++;
+        if (c == 0)
+            overlap++, i++;
+        else if (c < 0)
+            i++;
+        else
+            j++;
     }
-    for (int j = 0; j < N; j++) distinct_test += j == 0 || cmp_problem(&test[j - 1], &test[j]);
+    for (int j = 0; j < N; j++)
+        distinct_test += j == 0 || cmp_problem(&test[j - 1], &test[j]);
     CHECK(overlap == 0, "train/test overlap: %d", overlap);
     CHECK(distinct_test > 2000, "test split has many distinct problems (%d)", distinct_test);
     free(train);
@@ -113,7 +123,8 @@ static void test_problems(void) {
         aha_rng_seed(&r, 99);
         int in_test = 0;
         for (int i = 0; i < 100000; i++) {
-            aha_add_problem_t u = {(int64_t)aha_rng_below(&r, 1000000), (int64_t)aha_rng_below(&r, 1000000)};
+            aha_add_problem_t u = {(int64_t)aha_rng_below(&r, 1000000),
+                                   (int64_t)aha_rng_below(&r, 1000000)};
             in_test += aha_add_is_test(&cfg, &u);
         }
         CHECK(in_test > 9000 && in_test < 11000, "test share %.4f (want 0.1)", in_test / 100000.0);
@@ -121,10 +132,12 @@ static void test_problems(void) {
 
     /* config and argument errors; out untouched */
     aha_add_problem_t keep = {-5, -5};
-    aha_add_config_t bad[] = {{3, 2, 0.1}, {0, 2, 0.1}, {1, 13, 0.1}, {1, 2, 0}, {1, 2, 1}, {1, 2, -0.5}};
+    aha_add_config_t bad[] = {{3, 2, 0.1}, {0, 2, 0.1}, {1, 13, 0.1},
+                              {1, 2, 0},   {1, 2, 1},   {1, 2, -0.5}};
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
         p = keep;
-        CHECK(aha_add_problem(&bad[k], 1, 0, 0, &p) == AHA_ERR_CONFIG && p.a == -5, "bad config %zu", k);
+        CHECK(aha_add_problem(&bad[k], 1, 0, 0, &p) == AHA_ERR_CONFIG && p.a == -5,
+              "bad config %zu", k);
     }
     CHECK(aha_add_problem(&cfg, 1, 7, 0, &p) == AHA_ERR_ARG, "bad split");
     CHECK(aha_add_problem(&cfg, 1, -1, 0, &p) == AHA_ERR_ARG, "negative split");
@@ -135,10 +148,12 @@ static void test_problems(void) {
     aha_add_config_t tiny = {1, 1, 1e-6};
     int n_tiny_test = 0;
     for (int64_t a = 0; a < 10; a++)
-        for (int64_t b = 0; b < 10; b++) n_tiny_test += aha_add_is_test(&tiny, &(aha_add_problem_t){a, b});
+        for (int64_t b = 0; b < 10; b++)
+            n_tiny_test += aha_add_is_test(&tiny, &(aha_add_problem_t){a, b});
     CHECK(n_tiny_test == 0, "tiny space has %d test problems", n_tiny_test);
     p = keep;
-    CHECK(aha_add_problem(&tiny, 1, AHA_SPLIT_TEST, 0, &p) == AHA_ERR_STATE && p.a == -5, "empty split");
+    CHECK(aha_add_problem(&tiny, 1, AHA_SPLIT_TEST, 0, &p) == AHA_ERR_STATE && p.a == -5,
+          "empty split");
     CHECK(strstr(aha_last_error(), "no test problem") != NULL, "message: %s", aha_last_error());
     CHECK(aha_add_problem(&tiny, 1, AHA_SPLIT_TRAIN, 0, &p) == 0, "its train split is everything");
 }
@@ -153,29 +168,42 @@ static void test_text(void) {
     for (uint64_t i = 0; i < 10000; i++) {
         CHECK(aha_add_problem(&wide, 9, AHA_SPLIT_TRAIN, i, &p) == 0, "problem");
         CHECK(aha_add_response(&p, resp, sizeof resp) == 0, "response");
-        CHECK(response_ok(&p, resp), "trace of %lld+%lld: %s", (long long)p.a, (long long)p.b, resp);
+        CHECK(response_ok(&p, resp), "trace of %lld+%lld: %s", (long long)p.a, (long long)p.b,
+              resp);
         CHECK(aha_add_prompt(&p, prompt, sizeof prompt) == 0, "prompt");
         CHECK(aha_tok_encode(prompt, ids, 512, &n) == 0 && aha_tok_encode(resp, ids, 512, &n) == 0,
               "tokenizes: %s", aha_last_error());
         aha_add_problem_t back;
-        CHECK(tc_parse_problem(prompt, &back) == 0 && back.a == p.a && back.b == p.b, "prompt spells the problem");
+        CHECK(tc_parse_problem(prompt, &back) == 0 && back.a == p.a && back.b == p.b,
+              "prompt spells the problem");
         unequal += tc_digits(p.a) != tc_digits(p.b);
-        carry_all += tc_digits(p.a + p.b) > (tc_digits(p.a) > tc_digits(p.b) ? tc_digits(p.a) : tc_digits(p.b));
+        carry_all += tc_digits(p.a + p.b) >
+                     (tc_digits(p.a) > tc_digits(p.b) ? tc_digits(p.a) : tc_digits(p.b));
     }
-    CHECK(unequal > 5000 && carry_all > 500, "coverage: %d unequal lengths, %d final carries", unequal, carry_all);
+    CHECK(unequal > 5000 && carry_all > 500, "coverage: %d unequal lengths, %d final carries",
+          unequal, carry_all);
     /* exhaustive small problems: every 0..199 + 0..199 */
     for (int64_t a = 0; a < 200; a++)
         for (int64_t b = 0; b < 200; b++) {
             aha_add_problem_t q = {a, b};
-            CHECK(aha_add_response(&q, resp, sizeof resp) == 0 && response_ok(&q, resp), "%lld+%lld: %s",
-                  (long long)a, (long long)b, resp);
+            CHECK(aha_add_response(&q, resp, sizeof resp) == 0 && response_ok(&q, resp),
+                  "%lld+%lld: %s", (long long)a, (long long)b, resp);
         }
     /* edges: carries through every digit, different lengths both ways, the largest operands */
-    const aha_add_problem_t edge[] = {{999, 1},    {1, 999},   {0, 0},         {9, 999999999999LL},
-                                      {999999999999LL, 999999999999LL},      {123, 9}, {9, 123},
-                                      {5, 5},      {10, 90},   {100000000000LL, 0}, {99999, 99999}};
+    const aha_add_problem_t edge[] = {{999, 1},
+                                      {1, 999},
+                                      {0, 0},
+                                      {9, 999999999999LL},
+                                      {999999999999LL, 999999999999LL},
+                                      {123, 9},
+                                      {9, 123},
+                                      {5, 5},
+                                      {10, 90},
+                                      {100000000000LL, 0},
+                                      {99999, 99999}};
     for (size_t i = 0; i < sizeof edge / sizeof *edge; i++) {
-        CHECK(aha_add_response(&edge[i], resp, sizeof resp) == 0 && response_ok(&edge[i], resp), "edge %zu: %s", i, resp);
+        CHECK(aha_add_response(&edge[i], resp, sizeof resp) == 0 && response_ok(&edge[i], resp),
+              "edge %zu: %s", i, resp);
         CHECK(aha_tok_encode(resp, ids, 512, &n) == 0, "edge %zu tokenizes", i);
     }
     /* the documented examples, byte for byte */
@@ -207,8 +235,11 @@ static void test_text(void) {
         char *b = malloc(cap ? cap : 1);
         if (cap) b[0] = 'Z';
         int rc = aha_add_response(&big, b, cap);
-        if (cap < need) CHECK(rc == AHA_ERR_RANGE && (cap == 0 || b[0] == 'Z'), "response cap %zu: %d", cap, rc);
-        else CHECK(rc == 0 && !strcmp(b, full), "response exact cap");
+        if (cap < need)
+            CHECK(rc == AHA_ERR_RANGE && (cap == 0 || b[0] == 'Z'), "response cap %zu: %d", cap,
+                  rc);
+        else
+            CHECK(rc == 0 && !strcmp(b, full), "response exact cap");
         free(b);
     }
     CHECK(aha_add_prompt(&big, full, sizeof full) == 0, "big prompt");
@@ -222,10 +253,13 @@ static void test_text(void) {
     CHECK(strstr(aha_last_error(), "capacity") != NULL, "capacity message: %s", aha_last_error());
     CHECK(aha_add_prompt(&big, NULL, 0) == AHA_ERR_RANGE, "NULL buffer, cap 0");
     /* operands outside the supported range */
-    const aha_add_problem_t out_of_range[] = {{-1, 5}, {5, -1}, {1000000000000LL, 1}, {1, INT64_MAX}};
+    const aha_add_problem_t out_of_range[] = {
+        {-1, 5}, {5, -1}, {1000000000000LL, 1}, {1, INT64_MAX}};
     for (size_t i = 0; i < sizeof out_of_range / sizeof *out_of_range; i++) {
-        CHECK(aha_add_response(&out_of_range[i], resp, sizeof resp) == AHA_ERR_ARG, "response operand range %zu", i);
-        CHECK(aha_add_prompt(&out_of_range[i], prompt, sizeof prompt) == AHA_ERR_ARG, "prompt operand range %zu", i);
+        CHECK(aha_add_response(&out_of_range[i], resp, sizeof resp) == AHA_ERR_ARG,
+              "response operand range %zu", i);
+        CHECK(aha_add_prompt(&out_of_range[i], prompt, sizeof prompt) == AHA_ERR_ARG,
+              "prompt operand range %zu", i);
     }
     CHECK(aha_add_response(NULL, resp, sizeof resp) == AHA_ERR_ARG, "NULL problem");
 }
@@ -268,11 +302,16 @@ static void test_parse_answer(void) {
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         int64_t v = -777;
         int rc = aha_add_parse_answer(cases[i].text, &v);
-        if (cases[i].ok) CHECK(rc == 0 && v == cases[i].v, "'%s' -> rc %d, %lld", cases[i].text, rc, (long long)v);
-        else CHECK(rc == AHA_ERR_FORMAT && v == -777, "'%s' must fail (rc %d, out %lld)", cases[i].text, rc, (long long)v);
+        if (cases[i].ok)
+            CHECK(rc == 0 && v == cases[i].v, "'%s' -> rc %d, %lld", cases[i].text, rc,
+                  (long long)v);
+        else
+            CHECK(rc == AHA_ERR_FORMAT && v == -777, "'%s' must fail (rc %d, out %lld)",
+                  cases[i].text, rc, (long long)v);
     }
     int64_t v;
-    CHECK(aha_add_parse_answer(NULL, &v) == AHA_ERR_ARG && aha_add_parse_answer("<answer>1</answer>", NULL) == AHA_ERR_ARG,
+    CHECK(aha_add_parse_answer(NULL, &v) == AHA_ERR_ARG &&
+              aha_add_parse_answer("<answer>1</answer>", NULL) == AHA_ERR_ARG,
           "NULL arguments");
 }
 

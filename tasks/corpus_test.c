@@ -1,6 +1,6 @@
 /* corpus: determinism, the measured document mix matches the configuration (addition.h), every
- * document tokenizes, injected mistakes really make traces (and answers) wrong, wrong direct answers
- * are plausible, malformed documents really are malformed, config and capacity errors. */
+ * document tokenizes, injected mistakes really make traces (and answers) wrong, wrong direct
+ * answers are plausible, malformed documents really are malformed, config and capacity errors. */
 #include "core/err.h"
 #include "core/testutil.h"
 #include "model/tokenizer.h"
@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const k_tags[] = {"<think>", "</think>", "<answer>", "</answer>", "<eos>",
-                                     "<bos>", "<|User|>", "<|Assistant|>", "<pad>"};
+static const char *const k_tags[] = {"<think>", "</think>", "<answer>",      "</answer>", "<eos>",
+                                     "<bos>",   "<|User|>", "<|Assistant|>", "<pad>"};
 
 /* 1 if [s, e) contains a tag spelling. */
 static int has_tag(const char *s, const char *e) {
@@ -45,7 +45,8 @@ static int well_formed_direct(const char *r) {
 
 static int is_power_of_ten(int64_t d) {
     if (d < 1) return 0;
-    while (d % 10 == 0) d /= 10;
+    while (d % 10 == 0)
+        d /= 10;
     return d == 1;
 }
 
@@ -73,12 +74,14 @@ static int plausible_wrong(int64_t w, int64_t v) {
 }
 
 typedef struct {
-    int n, malformed, malformed_from_trace, direct, direct_correct, direct_implausible, trace, trace_mistake;
+    int n, malformed, malformed_from_trace, direct, direct_correct, direct_implausible, trace,
+        trace_mistake;
     int trace_bad_mistake, mal_kind[5], unparsed, correct_malformed;
 } stats_t;
 
 /* Classifies documents [0, n) of the corpus for (cc, ac, seed) and checks each one. */
-static void measure(const aha_corpus_config_t *cc, const aha_add_config_t *ac, uint64_t seed, int n, stats_t *st) {
+static void measure(const aha_corpus_config_t *cc, const aha_add_config_t *ac, uint64_t seed, int n,
+                    stats_t *st) {
     memset(st, 0, sizeof *st);
     st->n = n;
     char doc[1024], doc2[1024];
@@ -87,10 +90,12 @@ static void measure(const aha_corpus_config_t *cc, const aha_add_config_t *ac, u
         int rc = aha_corpus_document(cc, ac, seed, (uint64_t)i, doc, sizeof doc);
         CHECK(rc == 0, "doc %d: %s", i, aha_last_error());
         if (rc) continue;
-        CHECK(aha_corpus_document(cc, ac, seed, (uint64_t)i, doc2, sizeof doc2) == 0 && !strcmp(doc, doc2),
+        CHECK(aha_corpus_document(cc, ac, seed, (uint64_t)i, doc2, sizeof doc2) == 0 &&
+                  !strcmp(doc, doc2),
               "deterministic");
         CHECK(aha_tok_encode(doc, ids, 1024, &nt) == 0, "tokenizes: %s: %s", doc, aha_last_error());
-        if (ac->max_digits <= 3) CHECK(nt <= 128, "document %d fits the demo context (%d tokens): %s", i, nt, doc);
+        if (ac->max_digits <= 3)
+            CHECK(nt <= 128, "document %d fits the demo context (%d tokens): %s", i, nt, doc);
         aha_add_problem_t p;
         if (tc_parse_problem(doc, &p) != 0 || strncmp(doc, "<bos><|User|>", 13)) {
             st->unparsed++;
@@ -106,7 +111,8 @@ static void measure(const aha_corpus_config_t *cc, const aha_add_config_t *ac, u
         if (well_formed_direct(resp)) {
             st->direct++;
             CHECK(parsed, "direct answer parses: %s", doc);
-            if (correct) st->direct_correct++;
+            if (correct)
+                st->direct_correct++;
             else if (!plausible_wrong(v, p.a + p.b)) {
                 st->direct_implausible++;
                 CHECK(0, "implausible wrong answer: %s", doc);
@@ -129,28 +135,37 @@ static void measure(const aha_corpus_config_t *cc, const aha_add_config_t *ac, u
             st->correct_malformed += correct;
             st->malformed_from_trace += strchr(resp, ';') != NULL;
             const char *last_answer_end = NULL;
-            for (const char *q = strstr(resp, "</answer>"); q; q = strstr(q + 1, "</answer>")) last_answer_end = q;
-            if (strstr(resp, "<think>") && !strstr(resp, "</think>")) st->mal_kind[0]++;
-            else if (!strstr(resp, "<answer>") || !strstr(resp, "</answer>")) st->mal_kind[1]++;
-            else if (strstr(resp, "</answer><answer>")) st->mal_kind[2]++;
-            else if (!strncmp(resp, "<answer>", 8) && strstr(resp, "<think>")) st->mal_kind[4]++;
-            else if (last_answer_end && strcmp(last_answer_end, "</answer><eos>")) st->mal_kind[3]++;
-            else CHECK(0, "unclassified malformed document: %s", doc);
+            for (const char *q = strstr(resp, "</answer>"); q; q = strstr(q + 1, "</answer>"))
+                last_answer_end = q;
+            if (strstr(resp, "<think>") && !strstr(resp, "</think>"))
+                st->mal_kind[0]++;
+            else if (!strstr(resp, "<answer>") || !strstr(resp, "</answer>"))
+                st->mal_kind[1]++;
+            else if (strstr(resp, "</answer><answer>"))
+                st->mal_kind[2]++;
+            else if (!strncmp(resp, "<answer>", 8) && strstr(resp, "<think>"))
+                st->mal_kind[4]++;
+            else if (last_answer_end && strcmp(last_answer_end, "</answer><eos>"))
+                st->mal_kind[3]++;
+            else
+                CHECK(0, "unclassified malformed document: %s", doc);
             /* every malformed document ends with <eos> and keeps the prompt intact */
-            CHECK(strlen(resp) >= 5 && !strcmp(resp + strlen(resp) - 5, "<eos>"), "ends with <eos>: %s", doc);
+            CHECK(strlen(resp) >= 5 && !strcmp(resp + strlen(resp) - 5, "<eos>"),
+                  "ends with <eos>: %s", doc);
         }
     }
 }
 
 static void near(double got, double want, double tol, const char *what) {
-    CHECK(fabs(got - want) <= tol, "%s: measured %.4f, configured %.4f (tolerance %.3f)", what, got, want, tol);
+    CHECK(fabs(got - want) <= tol, "%s: measured %.4f, configured %.4f (tolerance %.3f)", what, got,
+          want, tol);
 }
 
 int main(void) {
     aha_corpus_config_t cc;
     aha_corpus_config_default(&cc);
-    CHECK(cc.p_direct == 0.4 && cc.p_direct_correct == 0.25 && cc.p_trace == 0.6 && cc.p_trace_mistake == 0.25 &&
-              cc.p_malformed == 0.1,
+    CHECK(cc.p_direct == 0.4 && cc.p_direct_correct == 0.25 && cc.p_trace == 0.6 &&
+              cc.p_trace_mistake == 0.25 && cc.p_malformed == 0.1,
           "DESIGN §5 defaults");
     aha_add_config_t ac = {1, 3, 0.1};
 
@@ -158,29 +173,36 @@ int main(void) {
     const int N = 10000;
     stats_t st;
     measure(&cc, &ac, 3, N, &st);
-    const double mal = (double)st.malformed / N, dir = (double)st.direct / N, tr = (double)st.trace / N;
-    printf("default mix over %d docs: direct %.3f (correct %.3f of them), trace %.3f (one mistake %.3f of them), "
+    const double mal = (double)st.malformed / N, dir = (double)st.direct / N,
+                 tr = (double)st.trace / N;
+    printf("default mix over %d docs: direct %.3f (correct %.3f of them), trace %.3f (one mistake "
+           "%.3f of them), "
            "malformed %.3f (%.3f from traces, %.3f correct); malformed kinds %d %d %d %d %d\n",
-           N, dir, (double)st.direct_correct / st.direct, tr, (double)st.trace_mistake / st.trace, mal,
-           (double)st.malformed_from_trace / st.malformed, (double)st.correct_malformed / st.malformed,
-           st.mal_kind[0], st.mal_kind[1], st.mal_kind[2], st.mal_kind[3], st.mal_kind[4]);
+           N, dir, (double)st.direct_correct / st.direct, tr, (double)st.trace_mistake / st.trace,
+           mal, (double)st.malformed_from_trace / st.malformed,
+           (double)st.correct_malformed / st.malformed, st.mal_kind[0], st.mal_kind[1],
+           st.mal_kind[2], st.mal_kind[3], st.mal_kind[4]);
     const double wd = cc.p_direct / (cc.p_direct + cc.p_trace);
     near(mal, cc.p_malformed, 0.015, "malformed share");
     near(dir, (1 - cc.p_malformed) * wd, 0.02, "well-formed direct share");
     near(tr, (1 - cc.p_malformed) * (1 - wd), 0.02, "well-formed trace share");
-    near((double)st.direct_correct / st.direct, cc.p_direct_correct, 0.03, "direct answers correct");
+    near((double)st.direct_correct / st.direct, cc.p_direct_correct, 0.03,
+         "direct answers correct");
     near((double)st.trace_mistake / st.trace, cc.p_trace_mistake, 0.03, "traces with a mistake");
-    near((double)st.malformed_from_trace / st.malformed, 1 - wd, 0.06, "malformed documents built from traces");
+    near((double)st.malformed_from_trace / st.malformed, 1 - wd, 0.06,
+         "malformed documents built from traces");
     /* expected kind shares among malformed: direct picks 1 of 4 kinds, traces 1 of 5 */
     for (int k = 0; k < 5; k++) {
         double want = (k < 4 ? wd / 4 : 0) + (1 - wd) / 5;
         near((double)st.mal_kind[k] / st.malformed, want, 0.05, "malformation kind share");
     }
-    CHECK(st.trace_bad_mistake == 0 && st.direct_implausible == 0 && st.unparsed == 0, "per-document checks");
+    CHECK(st.trace_bad_mistake == 0 && st.direct_implausible == 0 && st.unparsed == 0,
+          "per-document checks");
     /* correct and well-formed: what a perfect imitator of the corpus would score */
     const double imitator = (st.trace - st.trace_mistake) / (double)N;
     printf("well-formed and correct trace documents: %.3f\n", imitator);
-    near(imitator, (1 - cc.p_malformed) * (1 - wd) * (1 - cc.p_trace_mistake), 0.02, "well-formed correct traces");
+    near(imitator, (1 - cc.p_malformed) * (1 - wd) * (1 - cc.p_trace_mistake), 0.02,
+         "well-formed correct traces");
 
     /* a different mix is followed too (shares come from the config, not constants) */
     aha_corpus_config_t c2 = {0.6, 0.5, 0.4, 0.5, 0.3};
@@ -194,16 +216,18 @@ int main(void) {
     /* extremes: every trace mistaken; every document malformed; only direct answers */
     aha_corpus_config_t all_wrong = {0, 0, 1, 1, 0};
     measure(&all_wrong, &ac, 3, 2000, &st);
-    CHECK(st.trace == 2000 && st.trace_mistake == 2000 && st.trace_bad_mistake == 0, "all traces mistaken: %d/%d",
-          st.trace_mistake, st.trace);
+    CHECK(st.trace == 2000 && st.trace_mistake == 2000 && st.trace_bad_mistake == 0,
+          "all traces mistaken: %d/%d", st.trace_mistake, st.trace);
     aha_corpus_config_t all_bad = cc;
     all_bad.p_malformed = 1;
     measure(&all_bad, &ac, 3, 2000, &st);
     CHECK(st.malformed == 2000, "all documents malformed: %d", st.malformed);
-    for (int k = 0; k < 5; k++) CHECK(st.mal_kind[k] > 100, "malformation kind %d occurs (%d)", k, st.mal_kind[k]);
+    for (int k = 0; k < 5; k++)
+        CHECK(st.mal_kind[k] > 100, "malformation kind %d occurs (%d)", k, st.mal_kind[k]);
     aha_corpus_config_t only_direct = {1, 0, 0, 0, 0};
     measure(&only_direct, &ac, 3, 2000, &st);
-    CHECK(st.direct == 2000 && st.direct_correct == 0 && st.direct_implausible == 0, "all direct answers wrong");
+    CHECK(st.direct == 2000 && st.direct_correct == 0 && st.direct_implausible == 0,
+          "all direct answers wrong");
     aha_add_config_t one_digit = {1, 1, 0.1}; /* wrong answers for sums like 0 stay non-negative */
     measure(&only_direct, &one_digit, 3, 2000, &st);
     CHECK(st.direct == 2000 && st.direct_correct == 0, "one-digit wrong answers");
@@ -227,23 +251,27 @@ int main(void) {
         char *buf = malloc(cap ? cap : 1);
         if (cap) buf[0] = 'Z';
         int rc = aha_corpus_document(&cc, &ac, 3, 5, buf, cap);
-        if (cap < need) CHECK(rc == AHA_ERR_RANGE && (cap == 0 || buf[0] == 'Z'), "cap %zu: %d", cap, rc);
-        else CHECK(rc == 0 && !strcmp(buf, full), "exact cap");
+        if (cap < need)
+            CHECK(rc == AHA_ERR_RANGE && (cap == 0 || buf[0] == 'Z'), "cap %zu: %d", cap, rc);
+        else
+            CHECK(rc == 0 && !strcmp(buf, full), "exact cap");
         free(buf);
     }
 
     /* config errors */
     const aha_corpus_config_t bad[] = {
-        {0, 0.25, 0, 0.25, 0.1}, {-0.1, 0.25, 0.6, 0.25, 0.1}, {0.4, 1.5, 0.6, 0.25, 0.1},
+        {0, 0.25, 0, 0.25, 0.1},   {-0.1, 0.25, 0.6, 0.25, 0.1}, {0.4, 1.5, 0.6, 0.25, 0.1},
         {0.4, 0.25, 0.6, -1, 0.1}, {0.4, 0.25, 0.6, 0.25, 1.01}, {NAN, 0.25, 0.6, 0.25, 0.1},
     };
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
         strcpy(a, "keep");
-        CHECK(aha_corpus_document(&bad[k], &ac, 3, 0, a, sizeof a) == AHA_ERR_CONFIG && !strcmp(a, "keep"),
+        CHECK(aha_corpus_document(&bad[k], &ac, 3, 0, a, sizeof a) == AHA_ERR_CONFIG &&
+                  !strcmp(a, "keep"),
               "bad corpus config %zu", k);
     }
     aha_add_config_t bad_ac = {4, 2, 0.1};
-    CHECK(aha_corpus_document(&cc, &bad_ac, 3, 0, a, sizeof a) == AHA_ERR_CONFIG, "bad task config");
+    CHECK(aha_corpus_document(&cc, &bad_ac, 3, 0, a, sizeof a) == AHA_ERR_CONFIG,
+          "bad task config");
     CHECK(aha_corpus_document(NULL, &ac, 3, 0, a, sizeof a) == AHA_ERR_ARG, "NULL corpus config");
     return TEST_DONE();
 }

@@ -31,13 +31,16 @@ void aha_cd_config_default(aha_cd_config_t *c) {
 
 static int check_cfg(const aha_cd_config_t *c) {
     if (!c) return AHA_FAIL(AHA_ERR_ARG, "countdown: NULL config");
-    if (c->min_numbers < 2 || c->max_numbers > AHA_CD_MAX_NUMBERS || c->min_numbers > c->max_numbers)
-        return AHA_FAIL(AHA_ERR_CONFIG, "countdown: numbers must satisfy 2 <= min (%d) <= max (%d) <= %d",
+    if (c->min_numbers < 2 || c->max_numbers > AHA_CD_MAX_NUMBERS ||
+        c->min_numbers > c->max_numbers)
+        return AHA_FAIL(AHA_ERR_CONFIG,
+                        "countdown: numbers must satisfy 2 <= min (%d) <= max (%d) <= %d",
                         c->min_numbers, c->max_numbers, AHA_CD_MAX_NUMBERS);
     if (c->max_value < 2 || c->max_value > 1000)
         return AHA_FAIL(AHA_ERR_CONFIG, "countdown: max_value %d must be in 2..1000", c->max_value);
     if (!(c->test_fraction > 0 && c->test_fraction < 1))
-        return AHA_FAIL(AHA_ERR_CONFIG, "countdown: test_fraction %g must be in (0, 1)", c->test_fraction);
+        return AHA_FAIL(AHA_ERR_CONFIG, "countdown: test_fraction %g must be in (0, 1)",
+                        c->test_fraction);
     return AHA_OK;
 }
 
@@ -59,7 +62,8 @@ int aha_cd_is_test(const aha_cd_config_t *cfg, const aha_cd_problem_t *p) {
             s[j - 1] = t;
         }
     uint64_t h = mix64((uint64_t)p->target);
-    for (int i = 0; i < p->n; i++) h = mix64(h ^ (uint64_t)(uint32_t)s[i]);
+    for (int i = 0; i < p->n; i++)
+        h = mix64(h ^ (uint64_t)(uint32_t)s[i]);
     return (double)(h % 1000000u) < cfg->test_fraction * 1e6;
 }
 
@@ -78,11 +82,16 @@ typedef struct {
 
 static int op_ok(int64_t a, int64_t b, char op) {
     switch (op) {
-    case '+': return 1;
-    case '-': return a > b;
-    case '*': return a > 1 && b > 1 && a * b <= MAX_PRODUCT;
-    case '/': return b > 1 && a % b == 0;
-    default: return 0;
+    case '+':
+        return 1;
+    case '-':
+        return a > b;
+    case '*':
+        return a > 1 && b > 1 && a * b <= MAX_PRODUCT;
+    case '/':
+        return b > 1 && a % b == 0;
+    default:
+        return 0;
     }
 }
 
@@ -125,15 +134,16 @@ static int run_plan(plan_t *plan, int fallback, run_t *out) {
         }
         const char op = st->op;
         const int64_t v = apply(a->v, b->v, op);
-        int w = snprintf(out->trace + tpos, sizeof out->trace - tpos, "%lld%c%lld=%lld;", (long long)a->v, op,
-                         (long long)b->v, (long long)v);
+        int w = snprintf(out->trace + tpos, sizeof out->trace - tpos, "%lld%c%lld=%lld;",
+                         (long long)a->v, op, (long long)b->v, (long long)v);
         if (w < 0 || (size_t)w >= sizeof out->trace - tpos) return -1;
         tpos += (size_t)w;
         const int pa = (op == '*' || op == '/') && a->prec == 1;
-        const int pb = (op == '-' && b->prec == 1) || (op == '*' && b->prec == 1) || (op == '/' && b->prec < 3);
+        const int pb = (op == '-' && b->prec == 1) || (op == '*' && b->prec == 1) ||
+                       (op == '/' && b->prec < 3);
         char e[96];
-        w = snprintf(e, sizeof e, "%s%s%s%c%s%s%s", pa ? "(" : "", a->e, pa ? ")" : "", op, pb ? "(" : "", b->e,
-                     pb ? ")" : "");
+        w = snprintf(e, sizeof e, "%s%s%s%c%s%s%s", pa ? "(" : "", a->e, pa ? ")" : "", op,
+                     pb ? "(" : "", b->e, pb ? ")" : "");
         if (w < 0 || (size_t)w >= sizeof e) return -1;
         memcpy(a->e, e, (size_t)w + 1);
         a->v = v;
@@ -145,12 +155,15 @@ static int run_plan(plan_t *plan, int fallback, run_t *out) {
     return 0;
 }
 
-/* Draws a problem (numbers, plan) from R; -1 if the draw is unusable (retry with another stream). */
+/* Draws a problem (numbers, plan) from R; -1 if the draw is unusable (retry with another stream).
+ */
 static int draw_plan(aha_rng_t *r, const aha_cd_config_t *c, plan_t *plan) {
     memset(plan, 0, sizeof *plan);
-    plan->n = c->min_numbers + (int)aha_rng_below(r, (uint64_t)(c->max_numbers - c->min_numbers + 1));
+    plan->n =
+        c->min_numbers + (int)aha_rng_below(r, (uint64_t)(c->max_numbers - c->min_numbers + 1));
     int64_t pool[AHA_CD_MAX_NUMBERS];
-    for (int k = 0; k < plan->n; k++) pool[k] = plan->numbers[k] = 1 + (int)aha_rng_below(r, (uint64_t)c->max_value);
+    for (int k = 0; k < plan->n; k++)
+        pool[k] = plan->numbers[k] = 1 + (int)aha_rng_below(r, (uint64_t)c->max_value);
     for (int s = 0, m = plan->n; s < plan->n - 1; s++, m--) {
         int i = (int)aha_rng_below(r, (uint64_t)m);
         int j = (int)aha_rng_below(r, (uint64_t)(m - 1));
@@ -190,8 +203,8 @@ static int make_problem(aha_rng_t *r, plan_t *plan, aha_cd_problem_t *p) {
 }
 
 /* Problem INDEX of SPLIT from the streams (seed, {tag, split, index, attempt}); also its plan. */
-static int draw_problem(const aha_cd_config_t *cfg, uint64_t seed, uint64_t tag, int split, uint64_t index,
-                        aha_cd_problem_t *out, plan_t *plan_out) {
+static int draw_problem(const aha_cd_config_t *cfg, uint64_t seed, uint64_t tag, int split,
+                        uint64_t index, aha_cd_problem_t *out, plan_t *plan_out) {
     AHA_TRY(check_cfg(cfg));
     if (split != AHA_SPLIT_TRAIN && split != AHA_SPLIT_TEST)
         return AHA_FAIL(AHA_ERR_ARG, "countdown: unknown split %d", split);
@@ -208,9 +221,10 @@ static int draw_problem(const aha_cd_config_t *cfg, uint64_t seed, uint64_t tag,
         if (plan_out) *plan_out = plan;
         return AHA_OK;
     }
-    return AHA_FAIL(AHA_ERR_STATE, "countdown: no %s problem in %u attempts (%d..%d numbers of 1..%d)",
-                    split == AHA_SPLIT_TEST ? "test" : "train", MAX_ATTEMPTS, cfg->min_numbers, cfg->max_numbers,
-                    cfg->max_value);
+    return AHA_FAIL(AHA_ERR_STATE,
+                    "countdown: no %s problem in %u attempts (%d..%d numbers of 1..%d)",
+                    split == AHA_SPLIT_TEST ? "test" : "train", MAX_ATTEMPTS, cfg->min_numbers,
+                    cfg->max_numbers, cfg->max_value);
 }
 
 int aha_cd_problem(const aha_cd_config_t *cfg, uint64_t seed, int split, uint64_t index,
@@ -222,17 +236,21 @@ int aha_cd_problem(const aha_cd_config_t *cfg, uint64_t seed, int split, uint64_
 
 /* Copies TMP (LEN bytes + NUL) into buf or fails without touching it. */
 static int emit(const char *tmp, int len, char *buf, size_t cap, const char *what) {
-    if (len < 0 || len >= TEXT_MAX) return AHA_FAIL(AHA_ERR_RANGE, "countdown: %s exceeds %d bytes", what, TEXT_MAX);
+    if (len < 0 || len >= TEXT_MAX)
+        return AHA_FAIL(AHA_ERR_RANGE, "countdown: %s exceeds %d bytes", what, TEXT_MAX);
     if (!buf || (size_t)len + 1 > cap)
-        return AHA_FAIL(AHA_ERR_RANGE, "countdown: %s needs %d bytes, capacity is %zu", what, len + 1, cap);
+        return AHA_FAIL(AHA_ERR_RANGE, "countdown: %s needs %d bytes, capacity is %zu", what,
+                        len + 1, cap);
     memcpy(buf, tmp, (size_t)len + 1);
     return AHA_OK;
 }
 
 static int write_prompt(const aha_cd_problem_t *p, char *tmp) {
     int len = snprintf(tmp, TEXT_MAX, "<bos><|User|>");
-    for (int i = 0; i < p->n; i++) len += snprintf(tmp + len, (size_t)(TEXT_MAX - len), i ? " %d" : "%d", p->numbers[i]);
-    len += snprintf(tmp + len, (size_t)(TEXT_MAX - len), " -> %lld<|Assistant|>", (long long)p->target);
+    for (int i = 0; i < p->n; i++)
+        len += snprintf(tmp + len, (size_t)(TEXT_MAX - len), i ? " %d" : "%d", p->numbers[i]);
+    len += snprintf(tmp + len, (size_t)(TEXT_MAX - len), " -> %lld<|Assistant|>",
+                    (long long)p->target);
     return len; /* < TEXT_MAX: at most 6 numbers of 11 chars */
 }
 
@@ -245,8 +263,8 @@ int aha_cd_prompt(const aha_cd_problem_t *p, char *buf, size_t cap) {
 int aha_cd_response(const aha_cd_problem_t *p, char *buf, size_t cap) {
     AHA_TRY(check_problem(p));
     char tmp[TEXT_MAX];
-    int len = snprintf(tmp, sizeof tmp, "<think>%.*s</think><answer>%.*s</answer><eos>", (int)sizeof p->trace,
-                       p->trace, (int)sizeof p->solution, p->solution);
+    int len = snprintf(tmp, sizeof tmp, "<think>%.*s</think><answer>%.*s</answer><eos>",
+                       (int)sizeof p->trace, p->trace, (int)sizeof p->solution, p->solution);
     return emit(tmp, len, buf, cap, "response");
 }
 
@@ -268,11 +286,13 @@ static int wrong_run(aha_rng_t *r, const plan_t *plan, int64_t target, run_t *ou
                 for (const char *o = "+-*/"; *o; o++) {
                     const step_t orig = plan->steps[s];
                     if (!swap && *o == orig.op) continue;
-                    if (swap && (*o == '+' || *o == '*') && orig.op == *o) continue; /* same value */
+                    if (swap && (*o == '+' || *o == '*') && orig.op == *o)
+                        continue; /* same value */
                     plan_t v = *plan;
                     v.steps[s] = (step_t){swap ? orig.j : orig.i, swap ? orig.i : orig.j, *o};
                     run_t run; /* the changed step itself must apply (not fall back to '+') */
-                    if (run_plan(&v, 1, &run) || v.steps[s].op != *o || run.value == target) continue;
+                    if (run_plan(&v, 1, &run) || v.steps[s].op != *o || run.value == target)
+                        continue;
                     if (pass == 1 && k == chosen) {
                         *out = run;
                         return 0;
@@ -285,7 +305,8 @@ static int wrong_run(aha_rng_t *r, const plan_t *plan, int64_t target, run_t *ou
 }
 
 static int check_p(double p, const char *name) {
-    if (!(p >= 0 && p <= 1)) return AHA_FAIL(AHA_ERR_CONFIG, "countdown corpus: %s %g outside [0, 1]", name, p);
+    if (!(p >= 0 && p <= 1))
+        return AHA_FAIL(AHA_ERR_CONFIG, "countdown corpus: %s %g outside [0, 1]", name, p);
     return AHA_OK;
 }
 
@@ -308,7 +329,8 @@ int aha_cd_document(const aha_cd_config_t *cfg, uint64_t seed, uint64_t index, d
     const int malformed = aha_rng_uniform_d(&r) < p_malformed;
     run_t wrong;
     int have_wrong = 0;
-    if ((direct && !direct_correct) || (!direct && mistake)) have_wrong = wrong_run(&r, &plan, p.target, &wrong) == 0;
+    if ((direct && !direct_correct) || (!direct && mistake))
+        have_wrong = wrong_run(&r, &plan, p.target, &wrong) == 0;
     if (!have_wrong) { /* no wrong variant (tiny problems): a lone given number, never the target */
         wrong.trace[0] = 0;
         snprintf(wrong.expr, sizeof wrong.expr, "%d", p.numbers[0]);
@@ -319,9 +341,10 @@ int aha_cd_document(const aha_cd_config_t *cfg, uint64_t seed, uint64_t index, d
         len += snprintf(tmp + len, (size_t)(TEXT_MAX - len), "<answer>%s</answer><eos>",
                         direct_correct ? p.solution : wrong.expr);
     } else {
-        const char *trace = mistake ? wrong.trace : p.trace, *ans = mistake ? wrong.expr : p.solution;
-        len += snprintf(tmp + len, (size_t)(TEXT_MAX - len), "<think>%s%s<answer>%s</answer><eos>", trace,
-                        malformed ? "" : "</think>", ans);
+        const char *trace = mistake ? wrong.trace : p.trace,
+                   *ans = mistake ? wrong.expr : p.solution;
+        len += snprintf(tmp + len, (size_t)(TEXT_MAX - len), "<think>%s%s<answer>%s</answer><eos>",
+                        trace, malformed ? "" : "</think>", ans);
     }
     return emit(tmp, len, buf, cap, "document");
 }

@@ -18,13 +18,15 @@ typedef struct {
 
 static inline int tc_digits(int64_t v) {
     int n = 1;
-    while (v >= 10) v /= 10, n++;
+    while (v >= 10)
+        v /= 10, n++;
     return n;
 }
 
 /* Parses the trace text in [s, end) (between <think> and </think>) for problem P. Returns 0 and
  * fills *res, or -1 if the text is not a sequence of well-formed steps, one per column. */
-static inline int tc_check(const aha_add_problem_t *p, const char *s, const char *end, tc_result_t *res) {
+static inline int tc_check(const aha_add_problem_t *p, const char *s, const char *end,
+                           tc_result_t *res) {
     const int na = tc_digits(p->a), nb = tc_digits(p->b), cols = na > nb ? na : nb;
     int64_t a = p->a, b = p->b, value = 0, place = 1;
     int carry = 0, col = 0, errors = 0;
@@ -33,10 +35,13 @@ static inline int tc_check(const aha_add_problem_t *p, const char *s, const char
         for (;;) { /* digit ('+' digit)* */
             if (s >= end || *s < '0' || *s > '9' || nt == 4) return -1;
             terms[nt++] = *s++ - '0';
-            if (s < end && *s == '+') s++;
-            else break;
+            if (s < end && *s == '+')
+                s++;
+            else
+                break;
         }
-        if (end - s < 4 || s[0] != '=' || s[1] < '0' || s[1] > '9' || s[2] < '0' || s[2] > '9' || s[3] != ';')
+        if (end - s < 4 || s[0] != '=' || s[1] < '0' || s[1] > '9' || s[2] < '0' || s[2] > '9' ||
+            s[3] != ';')
             return -1;
         const int sum = (s[1] - '0') * 10 + (s[2] - '0');
         s += 4;
@@ -72,7 +77,8 @@ static inline int tc_parse_problem(const char *doc, aha_add_problem_t *p) {
     int64_t v[2] = {0, 0};
     for (int k = 0; k < 2; k++) {
         if (*s < '0' || *s > '9') return -1;
-        while (*s >= '0' && *s <= '9') v[k] = v[k] * 10 + (*s++ - '0');
+        while (*s >= '0' && *s <= '9')
+            v[k] = v[k] * 10 + (*s++ - '0');
         if (*s++ != (k == 0 ? '+' : '<')) return -1;
     }
     if (strncmp(s - 1, "<|Assistant|>", 13)) return -1;

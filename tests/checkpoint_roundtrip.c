@@ -42,13 +42,16 @@ int main(void) {
     aha_rng_seed(&rng, 42);
     aha_model_init_random(m, &rng);
     const size_t nb = (size_t)cfg.n_layers * cfg.n_routed_experts;
-    for (size_t i = 0; i < nb; i++) m->expert_bias[i] = 0.05f * aha_rng_normal(&rng);
+    for (size_t i = 0; i < nb; i++)
+        m->expert_bias[i] = 0.05f * aha_rng_normal(&rng);
     CHECK(aha_checkpoint_save(m, d1) == 0, "save: %s", aha_last_error());
     CHECK(aha_checkpoint_load(d1, &m2) == 0, "load: %s", aha_last_error());
     if (m2) {
-        CHECK(m2->n_params == m->n_params && !memcmp(m2->params, m->params, sizeof(float) * m->n_params),
+        CHECK(m2->n_params == m->n_params &&
+                  !memcmp(m2->params, m->params, sizeof(float) * m->n_params),
               "parameters bit-identical");
-        CHECK(!memcmp(m2->expert_bias, m->expert_bias, sizeof(float) * nb), "expert biases bit-identical");
+        CHECK(!memcmp(m2->expert_bias, m->expert_bias, sizeof(float) * nb),
+              "expert biases bit-identical");
         CHECK(!memcmp(&m2->cfg, &m->cfg, sizeof cfg), "config identical");
         CHECK(aha_checkpoint_save(m2, d2) == 0, "second save");
         snprintf(p1, sizeof p1, "%s/model.safetensors", d1);
@@ -61,7 +64,8 @@ int main(void) {
     /* logits on a fixed batch for the PyTorch side */
     enum { B = 2, T = 20 };
     int tokens[B * T], lengths[B] = {20, 13};
-    for (int i = 0; i < B * T; i++) tokens[i] = (int)(aha_rng_u64(&rng) % (uint64_t)cfg.vocab_size);
+    for (int i = 0; i < B * T; i++)
+        tokens[i] = (int)(aha_rng_u64(&rng) % (uint64_t)cfg.vocab_size);
     aha_acts_t *a = NULL;
     CHECK(aha_acts_new(m, B, T, &a) == 0, "acts");
     aha_batch_t batch = {B, T, tokens, lengths, NULL};
@@ -78,7 +82,9 @@ int main(void) {
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "%s tests/reference/check_checkpoint.py %s", AHA_PYTHON, d1);
     int st = system(cmd);
-    CHECK(st == 0, "PyTorch reference disagrees with the C checkpoint or could not run (%s): status %d", cmd, st);
+    CHECK(st == 0,
+          "PyTorch reference disagrees with the C checkpoint or could not run (%s): status %d", cmd,
+          st);
     aha_acts_destroy(&a);
     aha_model_destroy(&m);
     aha_model_destroy(&m2);

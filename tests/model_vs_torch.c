@@ -13,13 +13,16 @@
 
 #define TOL 1e-4
 
-static const aha_st_tensor_t *need(const aha_st_file_t *f, const char *name, aha_st_dtype_t dt, size_t numel) {
+static const aha_st_tensor_t *need(const aha_st_file_t *f, const char *name, aha_st_dtype_t dt,
+                                   size_t numel) {
     const aha_st_tensor_t *t = aha_st_find(f, name);
     size_t n = 1;
     if (t)
-        for (int d = 0; d < t->ndim; d++) n *= (size_t)t->shape[d];
+        for (int d = 0; d < t->ndim; d++)
+            n *= (size_t)t->shape[d];
     if (!t || t->dtype != dt || n != numel) {
-        fprintf(stderr, "FAIL: fixture tensor %s missing or wrong (%zu elements expected)\n", name, numel);
+        fprintf(stderr, "FAIL: fixture tensor %s missing or wrong (%zu elements expected)\n", name,
+                numel);
         return NULL;
     }
     return t;
@@ -43,7 +46,8 @@ static void run_fixture(const char *name) {
         goto done;
     }
     const int B = (int)tok->shape[0], T = (int)tok->shape[1], V = c->vocab_size;
-    const aha_st_tensor_t *len = need(f, "lengths", AHA_ST_I32, B), *tg = need(f, "targets", AHA_ST_I32, (size_t)B * T),
+    const aha_st_tensor_t *len = need(f, "lengths", AHA_ST_I32, B),
+                          *tg = need(f, "targets", AHA_ST_I32, (size_t)B * T),
                           *lg = need(f, "logits", AHA_ST_F32, (size_t)B * T * V);
     if (!len || !tg || !lg) {
         CHECK(0, "%s: fixture incomplete", name);
@@ -57,17 +61,20 @@ static void run_fixture(const char *name) {
     float ref_ce = 0, ref_aux = 0;
     aha_st_read_f32(f, "ce_loss", &ref_ce, 1);
     aha_st_read_f32(f, "aux_loss", &ref_aux, 1);
-    double e_ce = fabs(ce - ref_ce) / fabs(ref_ce), e_aux = fabs(aux - ref_aux) / fmax(fabs(ref_aux), 1e-12);
+    double e_ce = fabs(ce - ref_ce) / fabs(ref_ce),
+           e_aux = fabs(aux - ref_aux) / fmax(fabs(ref_aux), 1e-12);
     if (ref_aux == 0) e_aux = fabs(aux);
     aha_model_zero_grads(m);
     CHECK(aha_backward(m, a, &batch) == 0, "%s: backward: %s", name, aha_last_error());
     /* routing record */
     int id_mismatch = 0;
     if (c->n_routed_experts > 0) {
-        const aha_st_tensor_t *ids = need(f, "expert_ids", AHA_ST_I32, (size_t)c->n_layers * B * T * c->top_k);
+        const aha_st_tensor_t *ids =
+            need(f, "expert_ids", AHA_ST_I32, (size_t)c->n_layers * B * T * c->top_k);
         if (ids) {
             const int *want = ids->data, *got = aha_acts_expert_ids(a);
-            for (size_t i = 0; i < (size_t)c->n_layers * B * T * c->top_k; i++) id_mismatch += want[i] != got[i];
+            for (size_t i = 0; i < (size_t)c->n_layers * B * T * c->top_k; i++)
+                id_mismatch += want[i] != got[i];
         } else {
             id_mismatch = -1;
         }
@@ -90,7 +97,8 @@ static void run_fixture(const char *name) {
         if (e > worst) worst = e, snprintf(worst_name, sizeof worst_name, "%s", ti.name);
         CHECK(e <= TOL, "%s: grad %s rel err %.3g", name, ti.name, e);
     }
-    printf("%-12s logits %.2g  ce %.2g  aux %.2g  expert-id mismatches %d  grads: %zu tensors, worst %.2g (%s)\n",
+    printf("%-12s logits %.2g  ce %.2g  aux %.2g  expert-id mismatches %d  grads: %zu tensors, "
+           "worst %.2g (%s)\n",
            name, e_logits, e_ce, e_aux, id_mismatch, n_t, worst, worst_name);
     CHECK(e_logits <= TOL, "%s: logits rel err %.3g", name, e_logits);
     CHECK(e_ce <= TOL, "%s: ce %.8f vs %.8f", name, ce, ref_ce);

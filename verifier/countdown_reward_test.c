@@ -45,7 +45,8 @@ int main(void) {
         for (int split = 0; split < 2; split++) {
             CHECK(aha_cd_problem(&c, 7, split, i, &p) == 0, "problem");
             bad_solution += !aha_reward_countdown(p.solution, p.numbers, p.n, p.target);
-            aha_reward_problem_t rp = {.kind = AHA_TASK_COUNTDOWN, .n_numbers = p.n, .target = p.target};
+            aha_reward_problem_t rp = {
+                .kind = AHA_TASK_COUNTDOWN, .n_numbers = p.n, .target = p.target};
             memcpy(rp.numbers, p.numbers, sizeof(int) * (size_t)p.n);
             CHECK(aha_cd_response(&p, buf, sizeof buf) == 0, "response");
             aha_reward_breakdown_t b;
@@ -53,7 +54,8 @@ int main(void) {
             bad_score += !(b.format == 1 && b.accuracy == 1 && b.total == 1.0);
             bad_language += b.language != 1.0;
             /* one number short or one too many never verifies */
-            if (p.n > 1) bad_solution += aha_reward_countdown(p.solution, p.numbers, p.n - 1, p.target);
+            if (p.n > 1)
+                bad_solution += aha_reward_countdown(p.solution, p.numbers, p.n - 1, p.target);
             bad_solution += aha_reward_countdown(p.solution, p.numbers, p.n, p.target + 1);
         }
     }
@@ -83,16 +85,19 @@ int main(void) {
         const char *resp = strstr(buf, "<|Assistant|>") + 13;
         aha_reward_score(&rc, &rp, resp, 30, &b);
         ok_trace += b.total == 1.0;
-        CHECK(aha_cd_document(&c, 3, (uint64_t)i, 0, 1, 0, buf, sizeof buf) == 0, "mistake document");
+        CHECK(aha_cd_document(&c, 3, (uint64_t)i, 0, 1, 0, buf, sizeof buf) == 0,
+              "mistake document");
         resp = strstr(buf, "<|Assistant|>") + 13;
         aha_reward_score(&loose, &rp, resp, 30, &b);
         ok_mistake += b.format == 1 && b.accuracy == 0 && fabs(b.total - 0.1) < 1e-12;
-        CHECK(aha_cd_document(&c, 3, (uint64_t)i, 1, 0, 0, buf, sizeof buf) == 0, "direct document");
+        CHECK(aha_cd_document(&c, 3, (uint64_t)i, 1, 0, 0, buf, sizeof buf) == 0,
+              "direct document");
         resp = strstr(buf, "<|Assistant|>") + 13;
         aha_reward_score(&loose, &rp, resp, 30, &b);
         direct_format += b.format == 1;
         direct_correct += b.accuracy == 1;
-        CHECK(aha_cd_document(&c, 3, (uint64_t)i, 0, 0, 1, buf, sizeof buf) == 0, "malformed document");
+        CHECK(aha_cd_document(&c, 3, (uint64_t)i, 0, 0, 1, buf, sizeof buf) == 0,
+              "malformed document");
         resp = strstr(buf, "<|Assistant|>") + 13;
         aha_reward_score(&rc, &rp, resp, 30, &b);
         malformed += b.format == 0 && b.total == 0;
@@ -100,8 +105,8 @@ int main(void) {
     CHECK(ok_trace == N, "correct trace documents score 1 (%d/%d)", ok_trace, N);
     CHECK(ok_mistake == N, "mistake documents are well-formed and wrong (%d/%d)", ok_mistake, N);
     CHECK(direct_format == 0, "direct documents have no think block (%d formed)", direct_format);
-    CHECK(direct_correct > 0.22 * N && direct_correct < 0.28 * N, "direct documents correct %d/%d (25%% expected)",
-          direct_correct, N);
+    CHECK(direct_correct > 0.22 * N && direct_correct < 0.28 * N,
+          "direct documents correct %d/%d (25%% expected)", direct_correct, N);
     CHECK(malformed == N, "malformed documents score 0 (%d/%d)", malformed, N);
     return TEST_DONE();
 }

@@ -16,12 +16,14 @@ typedef struct {
 
 /* ---- tags and spans ---- */
 
-#define TAG(s) {s, sizeof s - 1}
+#define TAG(s)                                                                                     \
+    { s, sizeof s - 1 }
 static const struct {
     const char *s;
     size_t n;
-} k_tags[] = {TAG("<pad>"),    TAG("<bos>"),     TAG("<eos>"),    TAG("<think>"),      TAG("</think>"),
-              TAG("<answer>"), TAG("</answer>"), TAG("<|User|>"), TAG("<|Assistant|>")};
+} k_tags[] = {TAG("<pad>"),     TAG("<bos>"),    TAG("<eos>"),
+              TAG("<think>"),   TAG("</think>"), TAG("<answer>"),
+              TAG("</answer>"), TAG("<|User|>"), TAG("<|Assistant|>")};
 #undef TAG
 
 static const char k_think[] = "<think>", k_think_end[] = "</think>", k_answer[] = "<answer>",
@@ -39,7 +41,9 @@ static int has_tag(const char *s, size_t n) {
     return 0;
 }
 
-static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+static int is_ws(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 static int blank(span_t s) {
     for (size_t i = 0; i < s.n; i++)
@@ -69,7 +73,8 @@ static int split_response(const char *r, span_t *think, span_t *answer) {
 }
 
 /* Text between the first OPEN and the first CLOSE after it; 0 on success, -1 if absent. */
-static int first_block(const char *r, const char *open, size_t open_n, const char *close, span_t *out) {
+static int first_block(const char *r, const char *open, size_t open_n, const char *close,
+                       span_t *out) {
     const char *s = strstr(r, open);
     if (!s) return -1;
     s += open_n;
@@ -81,7 +86,8 @@ static int first_block(const char *r, const char *open, size_t open_n, const cha
 }
 
 static int copy_span(span_t s, char *buf, size_t cap) {
-    if (s.n >= cap) return AHA_FAIL(AHA_ERR_RANGE, "answer of %zu bytes does not fit in %zu", s.n, cap);
+    if (s.n >= cap)
+        return AHA_FAIL(AHA_ERR_RANGE, "answer of %zu bytes does not fit in %zu", s.n, cap);
     memcpy(buf, s.p, s.n);
     buf[s.n] = 0;
     return AHA_OK;
@@ -96,7 +102,8 @@ int aha_reward_extract_answer(const char *response, char *buf, size_t cap) {
     span_t t, a;
     if (!response || !buf) return AHA_FAIL(AHA_ERR_ARG, "extract_answer: NULL argument");
     if (split_response(response, &t, &a))
-        return AHA_FAIL(AHA_ERR_FORMAT, "response is not <think>..</think><answer>..</answer>[<eos>]");
+        return AHA_FAIL(AHA_ERR_FORMAT,
+                        "response is not <think>..</think><answer>..</answer>[<eos>]");
     return copy_span(a, buf, cap);
 }
 
@@ -133,7 +140,8 @@ static int rat_make(int64_t num, int64_t den, aha_rational_t *out) {
 /* a ± b; -1 on overflow. Uses the denominators' gcd so results stay as small as possible. */
 static int rat_add(aha_rational_t a, aha_rational_t b, int sub, aha_rational_t *out) {
     int64_t g = gcd64(a.den, b.den), x, y, d, n;
-    if (__builtin_mul_overflow(a.num, b.den / g, &x) || __builtin_mul_overflow(b.num, a.den / g, &y) ||
+    if (__builtin_mul_overflow(a.num, b.den / g, &x) ||
+        __builtin_mul_overflow(b.num, a.den / g, &y) ||
         __builtin_mul_overflow(a.den / g, b.den, &d))
         return -1;
     if (sub ? __builtin_sub_overflow(x, y, &n) : __builtin_add_overflow(x, y, &n)) return -1;
@@ -149,7 +157,8 @@ static int rat_mul(aha_rational_t a, aha_rational_t b, int div, aha_rational_t *
         b.den = t < 0 ? -t : t;
     }
     int64_t g1 = gcd64(a.num, b.den), g2 = gcd64(b.num, a.den), n, d;
-    if (__builtin_mul_overflow(a.num / g1, b.num / g2, &n) || __builtin_mul_overflow(a.den / g2, b.den / g1, &d))
+    if (__builtin_mul_overflow(a.num / g1, b.num / g2, &n) ||
+        __builtin_mul_overflow(a.den / g2, b.den / g1, &d))
         return -1;
     return rat_make(n, d, out);
 }
@@ -170,8 +179,10 @@ static int parse_decimal(const char *s, size_t n, aha_rational_t *out) {
         }
         if (*p < '0' || *p > '9' || ++digits > AHA_REWARD_MAX_DIGITS) return -1;
         num = num * 10 + (*p - '0'); /* < 10^18: no overflow */
-        if (dot) den *= 10, n_frac++;
-        else n_int++;
+        if (dot)
+            den *= 10, n_frac++;
+        else
+            n_int++;
     }
     if (n_int + n_frac == 0 || (dot && n_frac == 0)) return -1;
     return rat_make(neg ? -num : num, den, out);
@@ -182,8 +193,8 @@ int aha_reward_parse_number(const char *text, aha_rational_t *out) {
     size_t n = strnlen(text, 64);
     aha_rational_t r;
     if (n >= 64 || parse_decimal(text, n, &r))
-        return AHA_FAIL(AHA_ERR_FORMAT, "\"%.40s\" is not a decimal number of at most %d digits", text,
-                        AHA_REWARD_MAX_DIGITS);
+        return AHA_FAIL(AHA_ERR_FORMAT, "\"%.40s\" is not a decimal number of at most %d digits",
+                        text, AHA_REWARD_MAX_DIGITS);
     *out = r;
     return AHA_OK;
 }
@@ -237,7 +248,8 @@ static void cd_fail(cd_parser_t *p, int err) {
 
 /* Skips whitespace; returns the next byte (0 at the end) without consuming it. */
 static char cd_peek(cd_parser_t *p) {
-    while (p->s < p->e && is_ws(*p->s)) p->s++;
+    while (p->s < p->e && is_ws(*p->s))
+        p->s++;
     return p->s < p->e ? *p->s : 0;
 }
 
@@ -350,15 +362,21 @@ int aha_reward_countdown_eval(const char *expr, const int *numbers, int n, aha_r
     aha_rational_t v;
     size_t at;
     switch (cd_eval(s, numbers, n, &v, &at)) {
-    case CD_OK: *out = v; return AHA_OK;
+    case CD_OK:
+        *out = v;
+        return AHA_OK;
     case CD_LIMIT:
-        return AHA_FAIL(AHA_ERR_FORMAT, "countdown: expression beyond %d bytes, %d nested parentheses or %d tokens",
+        return AHA_FAIL(AHA_ERR_FORMAT,
+                        "countdown: expression beyond %d bytes, %d nested parentheses or %d tokens",
                         AHA_COUNTDOWN_MAX_LEN, AHA_COUNTDOWN_MAX_DEPTH, AHA_COUNTDOWN_MAX_TOKENS);
     case CD_NUMBER:
-        return AHA_FAIL(AHA_ERR_NOTFOUND, "countdown: number at offset %zu is not an unused given number", at);
+        return AHA_FAIL(AHA_ERR_NOTFOUND,
+                        "countdown: number at offset %zu is not an unused given number", at);
     case CD_ARITH:
-        return AHA_FAIL(AHA_ERR_RANGE, "countdown: division by zero or overflow before offset %zu", at);
-    default: return AHA_FAIL(AHA_ERR_FORMAT, "countdown: syntax error at offset %zu", at);
+        return AHA_FAIL(AHA_ERR_RANGE, "countdown: division by zero or overflow before offset %zu",
+                        at);
+    default:
+        return AHA_FAIL(AHA_ERR_FORMAT, "countdown: syntax error at offset %zu", at);
     }
 }
 
@@ -382,20 +400,38 @@ typedef struct {
     int (*has)(int c);
 } cs_class_t;
 
-static int cs_digits(int c) { return c >= '0' && c <= '9'; }
-static int cs_ops(int c) { return c && strchr("+-*/=;() ", c) != NULL; }
-static int cs_space(int c) { return c == ' '; }
-static int cs_newline(int c) { return c == '\n'; }
-static int cs_lower(int c) { return c >= 'a' && c <= 'z'; }
-static int cs_upper(int c) { return c >= 'A' && c <= 'Z'; }
-static int cs_letters(int c) { return cs_lower(c) || cs_upper(c); }
-static int cs_printable(int c) { return c >= 32 && c <= 126; }
-static int cs_punct(int c) { return c > 32 && c <= 126 && !cs_letters(c) && !cs_digits(c); }
+static int cs_digits(int c) {
+    return c >= '0' && c <= '9';
+}
+static int cs_ops(int c) {
+    return c && strchr("+-*/=;() ", c) != NULL;
+}
+static int cs_space(int c) {
+    return c == ' ';
+}
+static int cs_newline(int c) {
+    return c == '\n';
+}
+static int cs_lower(int c) {
+    return c >= 'a' && c <= 'z';
+}
+static int cs_upper(int c) {
+    return c >= 'A' && c <= 'Z';
+}
+static int cs_letters(int c) {
+    return cs_lower(c) || cs_upper(c);
+}
+static int cs_printable(int c) {
+    return c >= 32 && c <= 126;
+}
+static int cs_punct(int c) {
+    return c > 32 && c <= 126 && !cs_letters(c) && !cs_digits(c);
+}
 
 static const cs_class_t k_classes[] = {
-    {"digits", cs_digits}, {"ops", cs_ops},         {"space", cs_space}, {"newline", cs_newline},
-    {"lower", cs_lower},   {"upper", cs_upper},     {"letters", cs_letters},
-    {"punct", cs_punct},   {"printable", cs_printable}};
+    {"digits", cs_digits},   {"ops", cs_ops},     {"space", cs_space},
+    {"newline", cs_newline}, {"lower", cs_lower}, {"upper", cs_upper},
+    {"letters", cs_letters}, {"punct", cs_punct}, {"printable", cs_printable}};
 
 int aha_reward_charset(const char *spec, char *out, size_t cap) {
     if (!spec || !out) return AHA_FAIL(AHA_ERR_ARG, "charset: NULL argument");
@@ -405,8 +441,10 @@ int aha_reward_charset(const char *spec, char *out, size_t cap) {
         const char *e;
         if (*p == '[') {
             e = strchr(p + 1, ']');
-            if (!e || e == p + 1) return AHA_FAIL(AHA_ERR_CONFIG, "charset \"%.60s\": empty or unclosed [...]", spec);
-            for (const char *q = p + 1; q < e; q++) set[(unsigned char)*q] = 1;
+            if (!e || e == p + 1)
+                return AHA_FAIL(AHA_ERR_CONFIG, "charset \"%.60s\": empty or unclosed [...]", spec);
+            for (const char *q = p + 1; q < e; q++)
+                set[(unsigned char)*q] = 1;
             e++;
         } else {
             e = p + strcspn(p, "+");
@@ -414,19 +452,25 @@ int aha_reward_charset(const char *spec, char *out, size_t cap) {
             for (i = 0; i < sizeof k_classes / sizeof *k_classes; i++)
                 if (strlen(k_classes[i].name) == len && !memcmp(k_classes[i].name, p, len)) break;
             if (i == sizeof k_classes / sizeof *k_classes)
-                return AHA_FAIL(AHA_ERR_CONFIG,
-                                "charset \"%.60s\": unknown name \"%.*s\" (digits, ops, space, newline, lower, "
-                                "upper, letters, punct, printable, [chars])",
-                                spec, (int)(len > 40 ? 40 : len), p);
-            for (int c = 1; c < 256; c++) set[c] |= (unsigned char)k_classes[i].has(c);
+                return AHA_FAIL(
+                    AHA_ERR_CONFIG,
+                    "charset \"%.60s\": unknown name \"%.*s\" (digits, ops, space, newline, lower, "
+                    "upper, letters, punct, printable, [chars])",
+                    spec, (int)(len > 40 ? 40 : len), p);
+            for (int c = 1; c < 256; c++)
+                set[c] |= (unsigned char)k_classes[i].has(c);
         }
         if (*e == 0) break;
-        if (*e != '+') return AHA_FAIL(AHA_ERR_CONFIG, "charset \"%.60s\": expected '+' after \"]\"", spec);
+        if (*e != '+')
+            return AHA_FAIL(AHA_ERR_CONFIG, "charset \"%.60s\": expected '+' after \"]\"", spec);
         p = e + 1;
     }
     size_t n = 0;
-    for (int c = 1; c < 256; c++) n += set[c];
-    if (n + 1 > cap) return AHA_FAIL(AHA_ERR_RANGE, "charset \"%.60s\": %zu bytes do not fit in %zu", spec, n, cap);
+    for (int c = 1; c < 256; c++)
+        n += set[c];
+    if (n + 1 > cap)
+        return AHA_FAIL(AHA_ERR_RANGE, "charset \"%.60s\": %zu bytes do not fit in %zu", spec, n,
+                        cap);
     size_t k = 0;
     for (int c = 1; c < 256; c++)
         if (set[c]) out[k++] = (char)c;
@@ -440,9 +484,11 @@ static double language(const char *response, const char *charset, size_t cs_cap)
     span_t t;
     if (first_block(response, k_think, LIT_LEN(k_think), k_think_end, &t) || t.n == 0) return 0;
     unsigned char in[256] = {0};
-    for (size_t i = 0; i < cs_cap && charset[i]; i++) in[(unsigned char)charset[i]] = 1;
+    for (size_t i = 0; i < cs_cap && charset[i]; i++)
+        in[(unsigned char)charset[i]] = 1;
     size_t hits = 0;
-    for (size_t i = 0; i < t.n; i++) hits += in[(unsigned char)t.p[i]];
+    for (size_t i = 0; i < t.n; i++)
+        hits += in[(unsigned char)t.p[i]];
     return (double)hits / (double)t.n;
 }
 
@@ -472,7 +518,8 @@ void aha_reward_config_default(aha_reward_config_t *c) {
     c->correct_requires_format = 1;
     c->max_len = 64;
     c->overlong_cache = 16;
-    if (aha_reward_charset("digits+ops", c->charset, sizeof c->charset)) c->charset[0] = 0; /* cannot fail */
+    if (aha_reward_charset("digits+ops", c->charset, sizeof c->charset))
+        c->charset[0] = 0; /* cannot fail */
 }
 
 int aha_reward_config_check(const aha_reward_config_t *c) {
@@ -480,11 +527,13 @@ int aha_reward_config_check(const aha_reward_config_t *c) {
     const double w[] = {c->w_format, c->w_accuracy, c->w_language, c->w_overlong};
     static const char *const names[] = {"w_format", "w_accuracy", "w_language", "w_overlong"};
     for (int i = 0; i < 4; i++)
-        if (!isfinite(w[i])) return AHA_FAIL(AHA_ERR_CONFIG, "reward config: %s is not finite", names[i]);
-    if (c->max_len < 0) return AHA_FAIL(AHA_ERR_CONFIG, "reward config: max_len %d < 0", c->max_len);
+        if (!isfinite(w[i]))
+            return AHA_FAIL(AHA_ERR_CONFIG, "reward config: %s is not finite", names[i]);
+    if (c->max_len < 0)
+        return AHA_FAIL(AHA_ERR_CONFIG, "reward config: max_len %d < 0", c->max_len);
     if (c->overlong_cache < 0 || c->overlong_cache > c->max_len)
-        return AHA_FAIL(AHA_ERR_CONFIG, "reward config: overlong_cache %d outside [0, max_len %d]", c->overlong_cache,
-                        c->max_len);
+        return AHA_FAIL(AHA_ERR_CONFIG, "reward config: overlong_cache %d outside [0, max_len %d]",
+                        c->overlong_cache, c->max_len);
     if (!memchr(c->charset, 0, sizeof c->charset))
         return AHA_FAIL(AHA_ERR_CONFIG, "reward config: charset is not NUL-terminated");
     return AHA_OK;
@@ -492,9 +541,12 @@ int aha_reward_config_check(const aha_reward_config_t *c) {
 
 static int accuracy(const aha_reward_problem_t *prob, span_t ans) {
     switch (prob->kind) {
-    case AHA_TASK_ADDITION: return addition_span(ans, prob->expected);
-    case AHA_TASK_COUNTDOWN: return countdown_span(ans, prob->numbers, prob->n_numbers, prob->target);
-    default: return 0;
+    case AHA_TASK_ADDITION:
+        return addition_span(ans, prob->expected);
+    case AHA_TASK_COUNTDOWN:
+        return countdown_span(ans, prob->numbers, prob->n_numbers, prob->target);
+    default:
+        return 0;
     }
 }
 
@@ -510,12 +562,13 @@ void aha_reward_score(const aha_reward_config_t *cfg, const aha_reward_problem_t
     span_t think, ans;
     int formed = split_response(resp, &think, &ans) == 0;
     r.format = formed;
-    int have = cfg->correct_requires_format ? formed
-                                            : first_block(resp, k_answer, LIT_LEN(k_answer), k_answer_end, &ans) == 0;
+    int have = cfg->correct_requires_format
+                   ? formed
+                   : first_block(resp, k_answer, LIT_LEN(k_answer), k_answer_end, &ans) == 0;
     r.accuracy = have ? accuracy(prob, ans) : 0;
     r.language = language(resp, cfg->charset, sizeof cfg->charset);
     r.overlong = aha_reward_overlong(response_tokens, cfg->max_len, cfg->overlong_cache);
-    r.total = cfg->w_format * r.format + cfg->w_accuracy * r.accuracy + cfg->w_language * r.language +
-              cfg->w_overlong * r.overlong;
+    r.total = cfg->w_format * r.format + cfg->w_accuracy * r.accuracy +
+              cfg->w_language * r.language + cfg->w_overlong * r.overlong;
     *out = r;
 }
