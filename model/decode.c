@@ -131,6 +131,13 @@ int aha_kv_len(const aha_kv_t *kv, int b) {
     return kv->len[b];
 }
 
+int aha_kv_rows(const aha_kv_t *kv) {
+    return kv ? kv->B : 0;
+}
+int aha_kv_capacity(const aha_kv_t *kv) {
+    return kv ? kv->max_T : 0;
+}
+
 /* Attention of the n compacted query rows q[n, D] over the cached keys/values of layer l
  * (positions 0..pos[i] of batch row rows[i]) into ao[n, D]. */
 static void decode_attention(aha_kv_t *kv, int l, int n) {

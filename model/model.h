@@ -141,8 +141,11 @@ int aha_kv_new(const aha_model_t *m, int B, int max_T, aha_kv_t **out);
 /* Empties every row (positions back to 0). */
 void aha_kv_reset(aha_kv_t *kv);
 void aha_kv_destroy(aha_kv_t **kv);
-/* Current length of row b. */
+/* Current length of row b (0 for a NULL kv or a row out of range). */
 int aha_kv_len(const aha_kv_t *kv, int b);
+/* Rows (B) and positions per row (max_T) the cache was made with; 0 for NULL. */
+int aha_kv_rows(const aha_kv_t *kv);
+int aha_kv_capacity(const aha_kv_t *kv);
 
 /* Appends tokens[b] at position aha_kv_len(kv, b) for each row with active[b] != 0 (active NULL =
  * all rows) and writes that position's logits to logits[b*V..] (inactive rows untouched).
