@@ -1,0 +1,458 @@
+#include "core/wire.h"
+#include "core/err.h"
+#include "core/log.h"
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#define WIRE_SLACK (64 * 1024) /* ZMQ_MAXMSGSIZE = max_bytes + this */
+#define WIRE_SEND_TIMEOUT_MS 10000
+
+struct aha_wire {
+    void *sock;
+    int type;
+    char name[64];
+    size_t max_bytes;
+    uint64_t seq;
+    int has_limits;
+    aha_wire_limits_t limits;
+    aha_wire_stats_t stats;
+};
+
+static const char *type_name(int type) {
+    switch (type) {
+    case ZMQ_ROUTER:
+        return "ROUTER";
+    case ZMQ_DEALER:
+        return "DEALER";
+    case ZMQ_PUB:
+        return "PUB";
+    case ZMQ_SUB:
+        return "SUB";
+    case ZMQ_PUSH:
+        return "PUSH";
+    case ZMQ_PULL:
+        return "PULL";
+    case ZMQ_PAIR:
+        return "PAIR";
+    default:
+        return "socket";
+    }
+}
+
+int aha_wire_new(void *zctx, int type, const char *name, size_t max_bytes, aha_wire_t **out) {
+    if (!zctx || !name || !out) return AHA_FAIL(AHA_ERR_ARG, "aha_wire_new: NULL argument");
+    if (max_bytes < 1024 || max_bytes > ((size_t)1 << 40))
+        return AHA_FAIL(AHA_ERR_ARG, "aha_wire_new: max_bytes %zu outside [1024, 2^40]", max_bytes);
+    aha_wire_t *w = calloc(1, sizeof *w);
+    if (!w) return AHA_FAIL(AHA_ERR_NOMEM, "aha_wire_new");
+    w->sock = zmq_socket(zctx, type);
+    if (!w->sock) {
+        free(w);
+        return AHA_FAIL(AHA_ERR_NET, "zmq_socket(%s): %s", type_name(type), zmq_strerror(errno));
+    }
+    w->type = type;
+    snprintf(w->name, sizeof w->name, "%s", name);
+    w->max_bytes = max_bytes;
+    int64_t hard = (int64_t)(max_bytes + WIRE_SLACK);
+    int zero = 0, one = 1, send_timeout = WIRE_SEND_TIMEOUT_MS;
+    int rc = zmq_setsockopt(w->sock, ZMQ_MAXMSGSIZE, &hard, sizeof hard);
+    if (rc == 0) rc = zmq_setsockopt(w->sock, ZMQ_LINGER, &zero, sizeof zero);
+    if (rc == 0) rc = zmq_setsockopt(w->sock, ZMQ_SNDTIMEO, &send_timeout, sizeof send_timeout);
+    if (rc == 0 && type == ZMQ_ROUTER)
+        rc = zmq_setsockopt(w->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    if (rc == 0 && type == ZMQ_SUB) rc = zmq_setsockopt(w->sock, ZMQ_SUBSCRIBE, "", 0);
+    if (rc != 0) {
+        int e = errno;
+        zmq_close(w->sock);
+        free(w);
+        return AHA_FAIL(AHA_ERR_NET, "wire %s: socket options: %s", name, zmq_strerror(e));
+    }
+    *out = w;
+    return AHA_OK;
+}
+
+void aha_wire_destroy(aha_wire_t **wp) {
+    if (!wp || !*wp) return;
+    zmq_close((*wp)->sock);
+    free(*wp);
+    *wp = NULL;
+}
+
+int aha_wire_bind(aha_wire_t *w, const char *endpoint) {
+    if (!w || !endpoint) return AHA_FAIL(AHA_ERR_ARG, "aha_wire_bind: NULL argument");
+    if (zmq_bind(w->sock, endpoint) != 0)
+        return AHA_FAIL(AHA_ERR_NET, "wire %s: bind %s: %s", w->name, endpoint,
+                        zmq_strerror(errno));
+    return AHA_OK;
+}
+
+int aha_wire_connect(aha_wire_t *w, const char *endpoint) {
+    if (!w || !endpoint) return AHA_FAIL(AHA_ERR_ARG, "aha_wire_connect: NULL argument");
+    if (zmq_connect(w->sock, endpoint) != 0)
+        return AHA_FAIL(AHA_ERR_NET, "wire %s: connect %s: %s", w->name, endpoint,
+                        zmq_strerror(errno));
+    return AHA_OK;
+}
+
+int aha_wire_endpoint(const aha_wire_t *w, char *buf, size_t cap) {
+    if (!w || !buf || cap == 0) return AHA_FAIL(AHA_ERR_ARG, "aha_wire_endpoint: bad argument");
+    char tmp[256];
+    size_t len = sizeof tmp;
+    if (zmq_getsockopt(w->sock, ZMQ_LAST_ENDPOINT, tmp, &len) != 0)
+        return AHA_FAIL(AHA_ERR_NET, "wire %s: last endpoint: %s", w->name, zmq_strerror(errno));
+    if (strlen(tmp) + 1 > cap) return AHA_FAIL(AHA_ERR_RANGE, "wire endpoint '%s' too long", tmp);
+    memcpy(buf, tmp, strlen(tmp) + 1);
+    return AHA_OK;
+}
+
+int aha_wire_set_identity(aha_wire_t *w, const char *id) {
+    if (!w || !id) return AHA_FAIL(AHA_ERR_ARG, "aha_wire_set_identity: NULL argument");
+    size_t n = strlen(id);
+    if (n == 0 || n > AHA_WIRE_MAX_ID)
+        return AHA_FAIL(AHA_ERR_ARG, "wire identity must have 1..%d bytes", AHA_WIRE_MAX_ID);
+    if (zmq_setsockopt(w->sock, ZMQ_ROUTING_ID, id, n) != 0)
+        return AHA_FAIL(AHA_ERR_NET, "wire %s: identity: %s", w->name, zmq_strerror(errno));
+    return AHA_OK;
+}
+
+void aha_wire_set_limits(aha_wire_t *w, const aha_wire_limits_t *limits) {
+    if (!w) return;
+    w->has_limits = limits != NULL;
+    if (limits) w->limits = *limits;
+}
+
+void *aha_wire_socket(aha_wire_t *w) {
+    return w ? w->sock : NULL;
+}
+const aha_wire_stats_t *aha_wire_stats(const aha_wire_t *w) {
+    return w ? &w->stats : NULL;
+}
+
+void aha_wire_free(Aha__Envelope **env) {
+    if (!env || !*env) return;
+    aha__envelope__free_unpacked(*env, NULL);
+    *env = NULL;
+}
+
+/* ---- send ---- */
+
+static int send_frame(aha_wire_t *w, const void *data, size_t len, int flags) {
+    if (zmq_send(w->sock, data, len, flags) >= 0) return AHA_OK;
+    int e = errno;
+    if (e == EAGAIN)
+        return AHA_FAIL(AHA_ERR_TIMEOUT, "wire %s: send blocked for %d ms", w->name,
+                        WIRE_SEND_TIMEOUT_MS);
+    return AHA_FAIL(AHA_ERR_NET, "wire %s: send: %s", w->name, zmq_strerror(e));
+}
+
+int aha_wire_send(aha_wire_t *w, const aha_peer_t *to, Aha__Envelope *env) {
+    if (!w || !env) return AHA_FAIL(AHA_ERR_ARG, "aha_wire_send: NULL argument");
+    if (w->type == ZMQ_ROUTER && (!to || to->id_len == 0 || to->id_len > AHA_WIRE_MAX_ID))
+        return AHA_FAIL(AHA_ERR_ARG, "wire %s: a ROUTER send needs a peer identity", w->name);
+    env->protocol = AHA_WIRE_PROTOCOL;
+    env->sender = w->name;
+    env->seq = w->seq + 1;
+    size_t n = aha__envelope__get_packed_size(env);
+    if (n > w->max_bytes)
+        return AHA_FAIL(AHA_ERR_RANGE, "wire %s: message of %zu bytes exceeds the %zu-byte cap",
+                        w->name, n, w->max_bytes);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf) return AHA_FAIL(AHA_ERR_NOMEM, "wire %s: %zu bytes", w->name, n);
+    aha__envelope__pack(env, buf);
+    int rc = AHA_OK;
+    if (w->type == ZMQ_ROUTER) rc = send_frame(w, to->id, to->id_len, ZMQ_SNDMORE);
+    if (rc == AHA_OK) rc = send_frame(w, buf, n, 0);
+    free(buf);
+    env->sender = (char *)protobuf_c_empty_string; /* do not leave a pointer into w behind */
+    if (rc == AHA_OK) w->seq++;
+    return rc;
+}
+
+/* ---- receive ---- */
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+/* Printable form of a routing identity: as is if printable ASCII, else hex. */
+static void id_text(const aha_peer_t *p, char *out, size_t cap) {
+    int printable = p->id_len > 0;
+    for (size_t i = 0; i < p->id_len; i++)
+        printable &= p->id[i] >= 32 && p->id[i] < 127;
+    size_t o = 0;
+    out[0] = 0;
+    if (printable) {
+        snprintf(out, cap, "%.*s", (int)p->id_len, (const char *)p->id);
+        return;
+    }
+    for (size_t i = 0; i < p->id_len && o + 3 < cap; i++)
+        o += (size_t)snprintf(out + o, cap - o, "%02x", p->id[i]);
+    if (p->id_len == 0) snprintf(out, cap, "-");
+}
+
+/* Counts and logs a dropped message (the first 10 of each wire, then every 1000th). */
+static void drop(aha_wire_t *w, uint64_t *counter, const aha_peer_t *peer, const char *sender,
+                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void drop(aha_wire_t *w, uint64_t *counter, const aha_peer_t *peer, const char *sender,
+                 const char *fmt, ...) {
+    (*counter)++;
+    const aha_wire_stats_t *s = &w->stats;
+    uint64_t total = s->oversize + s->bad_framing + s->malformed + s->bad_protocol + s->invalid;
+    if (total > 10 && total % 1000 != 0) return;
+    char why[256], id[2 * AHA_WIRE_MAX_ID + 1];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    id_text(peer, id, sizeof id);
+    AHA_WARN("wire %s: dropped a message from id=%s sender=%s addr=%s: %s (%llu dropped so far)",
+             w->name, id, sender && *sender ? sender : "?", peer->addr[0] ? peer->addr : "?", why,
+             (unsigned long long)total);
+}
+
+/* Reads one whole multipart message that is ready. Returns AHA_OK with payload in *payload
+ * (caller closes) or 1 if the message was dropped for its framing/size, or an error. */
+static int read_message(aha_wire_t *w, aha_peer_t *peer, zmq_msg_t *payload) {
+    memset(peer, 0, sizeof *peer);
+    int want_frames = w->type == ZMQ_ROUTER ? 2 : 1, frames = 0, bad = 0;
+    size_t biggest = 0;
+    int more = 1;
+    int have_payload = 0;
+    while (more) {
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, w->sock, ZMQ_DONTWAIT) < 0) {
+            int e = errno;
+            zmq_msg_close(&part);
+            if (have_payload) zmq_msg_close(payload);
+            if (e == EAGAIN && frames == 0) return 1; /* nothing after all */
+            return AHA_FAIL(AHA_ERR_NET, "wire %s: recv: %s", w->name, zmq_strerror(e));
+        }
+        frames++;
+        more = zmq_msg_more(&part);
+        size_t len = zmq_msg_size(&part);
+        if (len > biggest) biggest = len;
+        const char *addr = zmq_msg_gets(&part, "Peer-Address");
+        if (addr && !peer->addr[0]) snprintf(peer->addr, sizeof peer->addr, "%s", addr);
+        if (w->type == ZMQ_ROUTER && frames == 1) {
+            if (len == 0 || len > AHA_WIRE_MAX_ID)
+                bad = 1;
+            else
+                memcpy(peer->id, zmq_msg_data(&part), peer->id_len = len);
+            zmq_msg_close(&part);
+        } else if (frames == want_frames) {
+            zmq_msg_init(payload);
+            zmq_msg_move(payload, &part);
+            zmq_msg_close(&part);
+            have_payload = 1;
+        } else {
+            zmq_msg_close(&part);
+        }
+    }
+    if (bad || frames != want_frames) {
+        if (have_payload) zmq_msg_close(payload);
+        drop(w, &w->stats.bad_framing, peer, NULL, "%d frames (want %d)%s", frames, want_frames,
+             bad ? ", bad identity" : "");
+        return 1;
+    }
+    if (zmq_msg_size(payload) > w->max_bytes) {
+        drop(w, &w->stats.oversize, peer, NULL, "%zu bytes > cap %zu", zmq_msg_size(payload),
+             w->max_bytes);
+        zmq_msg_close(payload);
+        return 1;
+    }
+    return AHA_OK;
+}
+
+int aha_wire_recv(aha_wire_t *w, int timeout_ms, aha_peer_t *from, Aha__Envelope **out) {
+    if (!w || !out) return AHA_FAIL(AHA_ERR_ARG, "aha_wire_recv: NULL argument");
+    const double deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    for (;;) {
+        long wait = -1;
+        if (timeout_ms >= 0) {
+            double left = deadline - now_ms();
+            wait = left > 0 ? (long)left + 1 : 0;
+        }
+        zmq_pollitem_t item = {w->sock, 0, ZMQ_POLLIN, 0};
+        int n = zmq_poll(&item, 1, wait);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return AHA_FAIL(AHA_ERR_NET, "wire %s: poll: %s", w->name, zmq_strerror(errno));
+        }
+        if (n == 0) {
+            if (timeout_ms >= 0 && now_ms() >= deadline)
+                return AHA_FAIL(AHA_ERR_TIMEOUT, "wire %s: nothing received in %d ms", w->name,
+                                timeout_ms);
+            continue;
+        }
+        aha_peer_t peer;
+        zmq_msg_t payload;
+        int rc = read_message(w, &peer, &payload);
+        if (rc < 0) return rc;
+        if (rc > 0) continue;
+        Aha__Envelope *env = aha__envelope__unpack(NULL, zmq_msg_size(&payload),
+                                                   (const uint8_t *)zmq_msg_data(&payload));
+        size_t len = zmq_msg_size(&payload);
+        zmq_msg_close(&payload);
+        if (!env) {
+            drop(w, &w->stats.malformed, &peer, NULL, "%zu bytes that are not an Envelope", len);
+            continue;
+        }
+        if (env->protocol != AHA_WIRE_PROTOCOL) {
+            drop(w, &w->stats.bad_protocol, &peer, env->sender, "protocol %u (want %d)",
+                 env->protocol, AHA_WIRE_PROTOCOL);
+            aha__envelope__free_unpacked(env, NULL);
+            continue;
+        }
+        if (env->body_case == AHA__ENVELOPE__BODY__NOT_SET) {
+            drop(w, &w->stats.bad_protocol, &peer, env->sender, "envelope without a body");
+            aha__envelope__free_unpacked(env, NULL);
+            continue;
+        }
+        char why[200];
+        if (w->has_limits && aha_wire_check(env, &w->limits, why, sizeof why) != AHA_OK) {
+            drop(w, &w->stats.invalid, &peer, env->sender, "%s", why);
+            aha__envelope__free_unpacked(env, NULL);
+            continue;
+        }
+        w->stats.accepted++;
+        if (from) *from = peer;
+        *out = env;
+        return AHA_OK;
+    }
+}
+
+/* ---- content checks ---- */
+
+#define BAD(...)                                                                                   \
+    do {                                                                                           \
+        snprintf(msg, sizeof msg, __VA_ARGS__);                                                    \
+        goto fail;                                                                                 \
+    } while (0)
+
+static int check_group(const Aha__Group *g, const aha_wire_limits_t *lim, char *out, size_t cap) {
+    char msg[200];
+    size_t n = g->n_sample_index;
+    if (n == 0) BAD("Group: no samples");
+    if (lim->max_group > 0 && n > (size_t)lim->max_group)
+        BAD("Group: %zu samples > %d", n, lim->max_group);
+    if (g->n_prompt_len != n || g->n_total_len != n || g->n_finished != n)
+        BAD("Group: prompt_len/total_len/finished have %zu/%zu/%zu entries for %zu samples",
+            g->n_prompt_len, g->n_total_len, g->n_finished, n);
+    uint64_t tokens = 0, responses = 0, fed = 0;
+    for (size_t s = 0; s < n; s++) {
+        uint32_t p = g->prompt_len[s], t = g->total_len[s];
+        if (p == 0 || p > t) BAD("Group: sample %zu prompt_len %u, total_len %u", s, p, t);
+        if (lim->max_len > 0 && t > (uint32_t)lim->max_len)
+            BAD("Group: sample %zu total_len %u > %d", s, t, lim->max_len);
+        if (g->finished[s] > 1) BAD("Group: sample %zu finished %u", s, g->finished[s]);
+        tokens += t;
+        responses += t - p;
+        fed += t - 1;
+    }
+    if (g->n_tokens != tokens)
+        BAD("Group: %zu tokens, lengths say %llu", g->n_tokens, (unsigned long long)tokens);
+    if (lim->vocab > 0)
+        for (size_t i = 0; i < g->n_tokens; i++)
+            if (g->tokens[i] >= (uint32_t)lim->vocab)
+                BAD("Group: token %zu is %u (vocab %d)", i, g->tokens[i], lim->vocab);
+    if (g->n_logprobs != responses)
+        BAD("Group: %zu logprobs for %llu response tokens", g->n_logprobs,
+            (unsigned long long)responses);
+    for (size_t i = 0; i < g->n_logprobs; i++)
+        if (!isfinite(g->logprobs[i]) || g->logprobs[i] > 1e-4f)
+            BAD("Group: logprob %zu is %g", i, (double)g->logprobs[i]);
+    if (g->n_expert_ids > 0) {
+        if ((lim->n_layers > 0 && g->n_layers != (uint32_t)lim->n_layers) ||
+            (lim->top_k > 0 && g->top_k != (uint32_t)lim->top_k))
+            BAD("Group: routing record of %u layers x top-%u (want %d x %d)", g->n_layers, g->top_k,
+                lim->n_layers, lim->top_k);
+        if ((uint64_t)g->n_expert_ids != fed * g->n_layers * g->top_k)
+            BAD("Group: %zu expert ids, lengths say %llu", g->n_expert_ids,
+                (unsigned long long)(fed * g->n_layers * g->top_k));
+        for (size_t i = 0; i < g->n_expert_ids; i++)
+            if (g->expert_ids[i] < -1 || (lim->n_experts > 0 && g->expert_ids[i] >= lim->n_experts))
+                BAD("Group: expert id %zu is %d", i, g->expert_ids[i]);
+    }
+    if (!g->problem) BAD("Group: no problem");
+    if (strcmp(g->problem->kind, "addition") && strcmp(g->problem->kind, "countdown"))
+        BAD("Group: problem kind '%.40s'", g->problem->kind);
+    if (g->problem->n_numbers > 8) BAD("Group: problem has %zu numbers", g->problem->n_numbers);
+    return AHA_OK;
+fail:
+    if (out) snprintf(out, cap, "%s", msg);
+    return AHA_FAIL(AHA_ERR_FORMAT, "%s", msg);
+}
+
+static int check_scores(const double *v, size_t n, size_t want, const char *field, char *out,
+                        size_t cap) {
+    char msg[200];
+    if (n != want) BAD("ScoredGroup: %zu %s scores for %zu samples", n, field, want);
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) BAD("ScoredGroup: %s score %zu is %g", field, i, v[i]);
+    return AHA_OK;
+fail:
+    if (out) snprintf(out, cap, "%s", msg);
+    return AHA_FAIL(AHA_ERR_FORMAT, "%s", msg);
+}
+
+int aha_wire_check(const Aha__Envelope *env, const aha_wire_limits_t *limits, char *out,
+                   size_t cap) {
+    char msg[200];
+    static const aha_wire_limits_t none = {0};
+    const aha_wire_limits_t *lim = limits ? limits : &none;
+    if (!env) BAD("no envelope");
+    switch (env->body_case) {
+    case AHA__ENVELOPE__BODY_GROUP:
+        return check_group(env->group, lim, out, cap);
+    case AHA__ENVELOPE__BODY_SCORED_GROUP: {
+        const Aha__ScoredGroup *sg = env->scored_group;
+        if (!sg->group) BAD("ScoredGroup: no group");
+        AHA_TRY(check_group(sg->group, lim, out, cap));
+        size_t n = sg->group->n_sample_index;
+        AHA_TRY(check_scores(sg->total, sg->n_total, n, "total", out, cap));
+        AHA_TRY(check_scores(sg->format, sg->n_format, n, "format", out, cap));
+        AHA_TRY(check_scores(sg->accuracy, sg->n_accuracy, n, "accuracy", out, cap));
+        AHA_TRY(check_scores(sg->language, sg->n_language, n, "language", out, cap));
+        AHA_TRY(check_scores(sg->overlong, sg->n_overlong, n, "overlong", out, cap));
+        if (!sg->verifier[0]) BAD("ScoredGroup: no verifier name");
+        return AHA_OK;
+    }
+    case AHA__ENVELOPE__BODY_LEASE:
+        if (env->lease->group_size == 0 ||
+            (lim->max_group > 0 && env->lease->group_size > (uint32_t)lim->max_group))
+            BAD("Lease: group_size %u", env->lease->group_size);
+        return AHA_OK;
+    case AHA__ENVELOPE__BODY_HELLO:
+        if (!env->hello->role[0] || !env->hello->name[0]) BAD("Hello: empty role or name");
+        return AHA_OK;
+    case AHA__ENVELOPE__BODY_WEIGHT_ANNOUNCE:
+        if (env->weight_announce->checksum.len != 32 || env->weight_announce->chunk_bytes == 0)
+            BAD("WeightAnnounce: checksum of %zu bytes, chunk_bytes %u",
+                env->weight_announce->checksum.len, env->weight_announce->chunk_bytes);
+        return AHA_OK;
+    case AHA__ENVELOPE__BODY_CHUNK:
+        if (env->chunk->data.len == 0) BAD("Chunk: no data");
+        return AHA_OK;
+    case AHA__ENVELOPE__BODY_CONTROL:
+        if (!env->control->command[0]) BAD("Control: no command");
+        return AHA_OK;
+    case AHA__ENVELOPE__BODY_HEARTBEAT:
+    case AHA__ENVELOPE__BODY_LEASE_REQUEST:
+    case AHA__ENVELOPE__BODY_CHUNK_REQUEST:
+        return AHA_OK;
+    default:
+        BAD("unknown body %d", (int)env->body_case);
+    }
+fail:
+    if (out) snprintf(out, cap, "%s", msg);
+    return AHA_FAIL(AHA_ERR_FORMAT, "%s", msg);
+}

@@ -1,0 +1,97 @@
+/* core/wire.h — aha messages over ZeroMQ: one proto/aha.proto Envelope per frame (after the
+ * routing identity on ROUTER sockets), packed with protobuf-c.
+ *
+ * Receiving is defensive: a frame larger than the wire's max_bytes, a multipart message with the
+ * wrong number of frames, bytes that do not unpack as an Envelope, another protocol number, an
+ * empty body, or content that fails aha_wire_check() is counted in aha_wire_stats, logged with
+ * its sender (routing identity, the Envelope's sender field when it unpacked, peer address) and
+ * dropped; aha_wire_recv then goes on waiting. Nothing a peer sends can crash the receiver or
+ * make it allocate more than about max_bytes: ZMQ_MAXMSGSIZE is set to max_bytes + 64 KiB, and
+ * libzmq closes the connection of a peer that sends more than that (such frames are never seen,
+ * so they are not counted; the peer reconnects).
+ *
+ * Ownership: an aha_wire_t owns its ZeroMQ socket (not the context). Envelopes returned by
+ * aha_wire_recv are owned by the caller and freed with aha_wire_free. aha_wire_send does not take
+ * ownership of the envelope it is given (it sets its protocol, sender and seq fields).
+ * An aha_wire_t is used by one thread at a time (ZeroMQ sockets are not thread-safe). */
+#ifndef AHA_CORE_WIRE_H
+#define AHA_CORE_WIRE_H
+#include "proto/aha.pb-c.h"
+#include <stddef.h>
+#include <stdint.h>
+
+#define AHA_WIRE_PROTOCOL 1
+#define AHA_WIRE_MAX_ID 255 /* bytes of a ZeroMQ routing identity */
+
+typedef struct aha_wire aha_wire_t;
+
+/* Who sent a message (filled by aha_wire_recv) or whom to send to (ROUTER sockets). */
+typedef struct {
+    unsigned char id[AHA_WIRE_MAX_ID]; /* routing identity (ROUTER sockets), id_len bytes */
+    size_t id_len;
+    char addr[64]; /* "Peer-Address" metadata (tcp/ipc), "" if unknown */
+} aha_peer_t;
+
+/* Counters of everything received, since aha_wire_new. */
+typedef struct {
+    uint64_t accepted;     /* returned to the caller */
+    uint64_t oversize;     /* frame larger than max_bytes */
+    uint64_t bad_framing;  /* wrong number of frames (or empty identity) */
+    uint64_t malformed;    /* not a protobuf Envelope */
+    uint64_t bad_protocol; /* Envelope.protocol != AHA_WIRE_PROTOCOL, or no body */
+    uint64_t invalid;      /* content failed aha_wire_check */
+} aha_wire_stats_t;
+
+/* Bounds that content checks enforce (0 = not checked for that field). */
+typedef struct {
+    int vocab;     /* tokens in [0, vocab) */
+    int max_len;   /* total_len of a sample */
+    int n_layers;  /* routing records: exactly this many layers ... */
+    int top_k;     /* ... and this top-k */
+    int n_experts; /* expert ids in [-1, n_experts) */
+    int max_group; /* samples per group, group_size of a lease */
+} aha_wire_limits_t;
+
+/* A socket of TYPE (ZMQ_ROUTER, ZMQ_DEALER, ZMQ_PUB, ZMQ_SUB (subscribed to everything), ...)
+ * in context ZCTX. NAME ("learner/0", "actor/3", ...) goes into every envelope sent and into
+ * logs. Frames above MAX_BYTES are dropped (>= 1024). Sends block for at most 10 s. LINGER is 0:
+ * unsent messages are discarded on close. ROUTER sockets report unroutable peers as errors. */
+int aha_wire_new(void *zctx, int type, const char *name, size_t max_bytes, aha_wire_t **out);
+/* Closes the socket; NULLs *w. NULL-safe. */
+void aha_wire_destroy(aha_wire_t **w);
+
+/* Binds / connects to a ZeroMQ endpoint ("tcp://127.0.0.1:*" picks a port). */
+int aha_wire_bind(aha_wire_t *w, const char *endpoint);
+int aha_wire_connect(aha_wire_t *w, const char *endpoint);
+/* The endpoint last bound (with the real port), NUL-terminated into buf. */
+int aha_wire_endpoint(const aha_wire_t *w, char *buf, size_t cap);
+/* Sets the routing identity this socket presents to ROUTER peers (before connect). */
+int aha_wire_set_identity(aha_wire_t *w, const char *id);
+/* Content checks applied to every received envelope (copied); NULL turns them off. */
+void aha_wire_set_limits(aha_wire_t *w, const aha_wire_limits_t *limits);
+
+/* The underlying ZeroMQ socket, for zmq_poll. Do not close it. */
+void *aha_wire_socket(aha_wire_t *w);
+const aha_wire_stats_t *aha_wire_stats(const aha_wire_t *w);
+
+/* Packs ENV (its protocol, sender and seq are set here) and sends it, to peer TO on a ROUTER
+ * socket (TO ignored otherwise). AHA_ERR_RANGE if the packed envelope exceeds max_bytes (nothing
+ * sent), AHA_ERR_TIMEOUT if the send would block for more than 10 s, AHA_ERR_NET if a ROUTER
+ * does not know TO or ZeroMQ fails. */
+int aha_wire_send(aha_wire_t *w, const aha_peer_t *to, Aha__Envelope *env);
+
+/* Waits up to TIMEOUT_MS (< 0: forever, 0: poll) for an acceptable envelope; bad frames on the
+ * way are counted, logged and dropped. On success *out owns the envelope and *from (if not NULL)
+ * says who sent it. AHA_ERR_TIMEOUT if none arrived in time, AHA_ERR_NET on a ZeroMQ error. */
+int aha_wire_recv(aha_wire_t *w, int timeout_ms, aha_peer_t *from, Aha__Envelope **out);
+/* Frees an envelope from aha_wire_recv; NULLs *env. NULL-safe. */
+void aha_wire_free(Aha__Envelope **env);
+
+/* Checks the content of ENV against LIMITS beyond what protobuf guarantees: array lengths agree
+ * with each other, lengths and ids are in range, floats are finite, log-probs are <= 0,
+ * required sub-messages are present. 0 if acceptable, else AHA_ERR_FORMAT with a message naming
+ * the message and field (also written to why[0..cap) if WHY is not NULL). */
+int aha_wire_check(const Aha__Envelope *env, const aha_wire_limits_t *limits, char *why,
+                   size_t cap);
+
+#endif

@@ -1,0 +1,470 @@
+/* wire: aha messages over real ZeroMQ TCP sockets between two processes (fork). A ROUTER in this
+ * process receives from a DEALER in a child process: valid envelopes arrive intact (a Group with
+ * its routing record, a Hello) and the reply reaches the child; garbage bytes, another protocol
+ * number, an empty envelope, a three-frame message, a frame over the cap and content that fails
+ * the checks are each counted once, and the receiver keeps going; a frame over the hard
+ * ZMQ_MAXMSGSIZE only costs the sender its connection; 300 random frames are all dropped.
+ * Also: aha_wire_check rejects each kind of inconsistent Group / ScoredGroup and names the field,
+ * oversize sends are refused, receive times out. */
+#include "core/err.h"
+#include "core/log.h"
+#include "core/rng.h"
+#include "core/testutil.h"
+#include "core/wire.h"
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+enum { CAP = 64 * 1024, SAMPLES = 3, LAYERS = 2, TOPK = 2, EXPERTS = 8, VOCAB = 105 };
+
+static const aha_wire_limits_t k_limits = {VOCAB, 64, LAYERS, TOPK, EXPERTS, 16};
+
+/* A consistent group of SAMPLES samples; arrays are static storage (valid until the next call). */
+static Aha__Group make_group(Aha__Problem *prob) {
+    static uint32_t idx[SAMPLES], plen[SAMPLES], tlen[SAMPLES], fin[SAMPLES], tokens[64];
+    static float lps[64];
+    static int32_t eids[64 * LAYERS * TOPK];
+    Aha__Group g = AHA__GROUP__INIT;
+    size_t nt = 0, nl = 0, ne = 0;
+    for (int s = 0; s < SAMPLES; s++) {
+        idx[s] = (uint32_t)s;
+        plen[s] = 4;
+        tlen[s] = 4 + 2 + (uint32_t)s;
+        fin[s] = s != 1;
+        for (uint32_t t = 0; t < tlen[s]; t++) {
+            tokens[nt++] = (7 * s + 3 * t) % VOCAB;
+            if (t >= plen[s]) lps[nl++] = -0.25f * (float)(t + 1);
+            if (t + 1 < tlen[s])
+                for (int l = 0; l < LAYERS; l++)
+                    for (int k = 0; k < TOPK; k++)
+                        eids[ne++] = l == 0 ? -1 : (int32_t)((s + t + k) % EXPERTS);
+        }
+    }
+    g.lease_id = 42;
+    g.prompt_id = 1234567890123ULL;
+    g.policy_version = 7;
+    g.n_sample_index = g.n_prompt_len = g.n_total_len = g.n_finished = SAMPLES;
+    g.sample_index = idx;
+    g.prompt_len = plen;
+    g.total_len = tlen;
+    g.finished = fin;
+    g.n_tokens = nt;
+    g.tokens = tokens;
+    g.n_logprobs = nl;
+    g.logprobs = lps;
+    g.n_layers = LAYERS;
+    g.top_k = TOPK;
+    g.n_expert_ids = ne;
+    g.expert_ids = eids;
+    prob->kind = "countdown";
+    g.problem = prob;
+    g.actor = "actor/0";
+    return g;
+}
+
+static int send_raw(void *sock, const void *data, size_t len) {
+    return zmq_send(sock, data, len, 0) == (int)len ? 0 : -1;
+}
+
+/* ---- the child: a DEALER that sends good and bad frames, then waits for the reply ---- */
+static int child(const char *endpoint) {
+    void *ctx = zmq_ctx_new();
+    aha_wire_t *w = NULL;
+    int ok = ctx && aha_wire_new(ctx, ZMQ_DEALER, "actor/0", CAP, &w) == 0 &&
+             aha_wire_set_identity(w, "actor-0") == 0 && aha_wire_connect(w, endpoint) == 0;
+    void *s = ok ? aha_wire_socket(w) : NULL;
+    if (ok) {
+        Aha__Envelope env = AHA__ENVELOPE__INIT;
+        Aha__Hello hello = AHA__HELLO__INIT;
+        hello.role = "actor";
+        hello.name = "actor/0";
+        hello.capacity = 2;
+        env.body_case = AHA__ENVELOPE__BODY_HELLO;
+        env.hello = &hello;
+        ok &= aha_wire_send(w, NULL, &env) == 0;                /* 1. valid Hello */
+        ok &= send_raw(s, "\xff\xff\xff\xff garbage", 13) == 0; /* 2. not protobuf */
+        /* 3. another protocol number: pack by hand */
+        Aha__Envelope other = AHA__ENVELOPE__INIT;
+        other.protocol = 99;
+        other.sender = "impostor";
+        other.body_case = AHA__ENVELOPE__BODY_HELLO;
+        other.hello = &hello;
+        uint8_t buf[256];
+        size_t n = aha__envelope__pack(&other, buf);
+        ok &= send_raw(s, buf, n) == 0;
+        /* 4. an envelope without a body */
+        Aha__Envelope empty = AHA__ENVELOPE__INIT;
+        empty.protocol = AHA_WIRE_PROTOCOL;
+        n = aha__envelope__pack(&empty, buf);
+        ok &= send_raw(s, buf, n) == 0;
+        /* 5. three frames */
+        ok &= zmq_send(s, "a", 1, ZMQ_SNDMORE) == 1 && zmq_send(s, "b", 1, ZMQ_SNDMORE) == 1 &&
+              zmq_send(s, "c", 1, 0) == 1;
+        /* 6. over the cap (but under the hard limit) */
+        size_t big = CAP + 1000;
+        char *junk = calloc(big, 1);
+        ok &= junk && send_raw(s, junk, big) == 0;
+        free(junk);
+        /* 7. a Group whose lengths disagree */
+        Aha__Problem prob = AHA__PROBLEM__INIT;
+        Aha__Group g = make_group(&prob);
+        g.n_logprobs -= 1;
+        Aha__Envelope genv = AHA__ENVELOPE__INIT;
+        genv.body_case = AHA__ENVELOPE__BODY_GROUP;
+        genv.group = &g;
+        ok &= aha_wire_send(w, NULL, &genv) == 0;
+        /* 8. random frames */
+        aha_rng_t rng;
+        aha_rng_seed(&rng, 5);
+        for (int i = 0; i < 300; i++) {
+            uint8_t r[200];
+            size_t len = 1 + aha_rng_u64(&rng) % sizeof r;
+            for (size_t j = 0; j < len; j++)
+                r[j] = (uint8_t)aha_rng_u64(&rng);
+            /* a random frame that happens to be a valid envelope with protocol 1 and a body
+             * would be accepted; 0x08 0x01 would be needed at the start, so avoid it */
+            if (r[0] == 0x08) r[0] = 0x09;
+            ok &= send_raw(s, r, len) == 0;
+        }
+        /* 9. a valid Group, then wait for the Lease reply */
+        g = make_group(&prob);
+        ok &= aha_wire_send(w, NULL, &genv) == 0;
+        Aha__Envelope *reply = NULL;
+        int rc = aha_wire_recv(w, 10000, NULL, &reply);
+        ok &= rc == 0 && reply && reply->body_case == AHA__ENVELOPE__BODY_LEASE &&
+              reply->lease->prompt_id == 99 && reply->lease->group_size == 8 &&
+              !strcmp(reply->sender, "learner/0");
+        aha_wire_free(&reply);
+    }
+    aha_wire_destroy(&w);
+    /* 10. a frame over the hard limit on a second connection: libzmq drops that connection;
+     * a third connection afterwards still gets through */
+    void *rude = ctx ? zmq_socket(ctx, ZMQ_DEALER) : NULL;
+    int zero = 0;
+    if (rude && zmq_setsockopt(rude, ZMQ_LINGER, &zero, sizeof zero) == 0 &&
+        zmq_connect(rude, endpoint) == 0) {
+        size_t huge = 2 * CAP + 128 * 1024;
+        char *junk = calloc(huge, 1);
+        ok &= junk && send_raw(rude, junk, huge) == 0;
+        free(junk);
+        usleep(200 * 1000);
+    } else {
+        ok = 0;
+    }
+    if (rude) zmq_close(rude);
+    aha_wire_t *late = NULL;
+    if (ctx && aha_wire_new(ctx, ZMQ_DEALER, "actor/1", CAP, &late) == 0 &&
+        aha_wire_connect(late, endpoint) == 0) {
+        Aha__Envelope env = AHA__ENVELOPE__INIT;
+        Aha__Heartbeat hb = AHA__HEARTBEAT__INIT;
+        hb.done = 5;
+        env.body_case = AHA__ENVELOPE__BODY_HEARTBEAT;
+        env.heartbeat = &hb;
+        ok &= aha_wire_send(late, NULL, &env) == 0;
+        usleep(300 * 1000); /* LINGER 0: give the frame time to leave */
+    } else {
+        ok = 0;
+    }
+    aha_wire_destroy(&late);
+    if (ctx) zmq_ctx_term(ctx);
+    return ok ? 0 : 1;
+}
+
+/* Waits up to 20 s for PID; kills it after that. Returns the wait status or -1. */
+static int wait_child(pid_t pid) {
+    int status = 0;
+    for (int i = 0; i < 2000; i++) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) return status;
+        if (r < 0) return -1;
+        usleep(10 * 1000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+}
+
+static void test_two_processes(void) {
+    /* fork before any ZeroMQ context exists (a context owns threads; forking a threaded process
+     * can leave locks held in the child); the endpoint goes to the child through a pipe */
+    int fds[2];
+    if (pipe(fds) != 0) {
+        CHECK(0, "pipe");
+        return;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[1]);
+        char ep[256] = "";
+        size_t got = 0;
+        ssize_t r;
+        while (got + 1 < sizeof ep && (r = read(fds[0], ep + got, sizeof ep - 1 - got)) > 0)
+            got += (size_t)r;
+        ep[got] = 0;
+        _exit(got > 0 ? child(ep) : 2);
+    }
+    close(fds[0]);
+    CHECK(pid > 0, "fork");
+    void *ctx = zmq_ctx_new();
+    aha_wire_t *w = NULL;
+    char endpoint[256];
+    if (!ctx || aha_wire_new(ctx, ZMQ_ROUTER, "learner/0", CAP, &w) != 0 ||
+        aha_wire_bind(w, "tcp://127.0.0.1:*") != 0 ||
+        aha_wire_endpoint(w, endpoint, sizeof endpoint) != 0) {
+        CHECK(0, "router: %s", aha_last_error());
+        close(fds[1]);
+        if (pid > 0) wait_child(pid);
+        aha_wire_destroy(&w);
+        if (ctx) zmq_ctx_term(ctx);
+        return;
+    }
+    aha_wire_set_limits(w, &k_limits);
+    CHECK(write(fds[1], endpoint, strlen(endpoint)) == (ssize_t)strlen(endpoint), "pipe write");
+    close(fds[1]);
+
+    aha_peer_t from;
+    Aha__Envelope *env = NULL;
+    /* 1: the Hello, from identity actor-0 over tcp */
+    CHECK(aha_wire_recv(w, 10000, &from, &env) == 0, "recv hello: %s", aha_last_error());
+    CHECK(env && env->body_case == AHA__ENVELOPE__BODY_HELLO &&
+              !strcmp(env->hello->role, "actor") && env->hello->capacity == 2 &&
+              !strcmp(env->sender, "actor/0") && env->seq == 1,
+          "hello content");
+    CHECK(from.id_len == 7 && !memcmp(from.id, "actor-0", 7), "peer identity");
+    CHECK(!strncmp(from.addr, "127.0.0.1", 9), "peer address '%s'", from.addr);
+    aha_wire_free(&env);
+    CHECK(env == NULL, "free NULLs");
+    /* 9: the valid Group; everything in between is dropped */
+    CHECK(aha_wire_recv(w, 10000, &from, &env) == 0, "recv group: %s", aha_last_error());
+    Aha__Problem prob = AHA__PROBLEM__INIT;
+    Aha__Group want = make_group(&prob);
+    const Aha__Group *g = env && env->body_case == AHA__ENVELOPE__BODY_GROUP ? env->group : NULL;
+    CHECK(g && g->prompt_id == want.prompt_id && g->policy_version == 7 &&
+              g->n_tokens == want.n_tokens &&
+              !memcmp(g->tokens, want.tokens, sizeof(uint32_t) * want.n_tokens) &&
+              g->n_logprobs == want.n_logprobs &&
+              !memcmp(g->logprobs, want.logprobs, sizeof(float) * want.n_logprobs) &&
+              g->n_expert_ids == want.n_expert_ids &&
+              !memcmp(g->expert_ids, want.expert_ids, sizeof(int32_t) * want.n_expert_ids) &&
+              g->problem && !strcmp(g->problem->kind, "countdown") && env->seq == 3,
+          "group arrives intact (seq %llu)", env ? (unsigned long long)env->seq : 0ULL);
+    aha_wire_free(&env);
+    const aha_wire_stats_t *st = aha_wire_stats(w);
+    CHECK(st->accepted == 2, "accepted %llu", (unsigned long long)st->accepted);
+    CHECK(st->bad_framing == 1, "three-frame message counted once (%llu)",
+          (unsigned long long)st->bad_framing);
+    CHECK(st->oversize == 1, "oversize counted once (%llu)", (unsigned long long)st->oversize);
+    CHECK(st->bad_protocol == 2, "other protocol + empty body (%llu)",
+          (unsigned long long)st->bad_protocol);
+    CHECK(st->invalid >= 1, "inconsistent group counted (%llu)", (unsigned long long)st->invalid);
+    CHECK(st->malformed + st->invalid + st->bad_protocol >= 1 + 300 + 2,
+          "garbage and 300 random frames all dropped (malformed %llu, invalid %llu)",
+          (unsigned long long)st->malformed, (unsigned long long)st->invalid);
+    /* reply to the child through the ROUTER */
+    Aha__Envelope reply = AHA__ENVELOPE__INIT;
+    Aha__Lease lease = AHA__LEASE__INIT;
+    lease.prompt_id = 99;
+    lease.group_size = 8;
+    reply.body_case = AHA__ENVELOPE__BODY_LEASE;
+    reply.lease = &lease;
+    CHECK(aha_wire_send(w, &from, &reply) == 0, "reply: %s", aha_last_error());
+    aha_peer_t nobody = {.id = "ghost", .id_len = 5};
+    CHECK(aha_wire_send(w, &nobody, &reply) == AHA_ERR_NET, "unknown peer is an error");
+    CHECK(aha_wire_send(w, NULL, &reply) == AHA_ERR_ARG, "ROUTER send without a peer");
+    /* 10: after the rude peer's oversized frame, the late peer's heartbeat arrives */
+    CHECK(aha_wire_recv(w, 10000, &from, &env) == 0, "recv after a hard-limit frame: %s",
+          aha_last_error());
+    CHECK(env && env->body_case == AHA__ENVELOPE__BODY_HEARTBEAT && env->heartbeat->done == 5 &&
+              !strcmp(env->sender, "actor/1"),
+          "heartbeat from the late peer");
+    aha_wire_free(&env);
+    int status = pid > 0 ? wait_child(pid) : -1;
+    CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+          "child saw its sends succeed and the reply arrive (status %d)", status);
+    /* nothing more: receive times out, roughly on time */
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    CHECK(aha_wire_recv(w, 150, &from, &env) == AHA_ERR_TIMEOUT && env == NULL, "timeout");
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    double ms = (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) * 1e-6;
+    CHECK(ms >= 140 && ms < 5000, "timeout took %.0f ms", ms);
+    printf("[two processes] accepted %llu, dropped: framing %llu, oversize %llu, malformed %llu, "
+           "protocol %llu, invalid %llu\n",
+           (unsigned long long)st->accepted, (unsigned long long)st->bad_framing,
+           (unsigned long long)st->oversize, (unsigned long long)st->malformed,
+           (unsigned long long)st->bad_protocol, (unsigned long long)st->invalid);
+    aha_wire_destroy(&w);
+    CHECK(w == NULL, "destroy NULLs");
+    zmq_ctx_term(ctx);
+}
+
+/* ---- content checks, one broken field at a time ---- */
+static void expect_bad(const Aha__Group *g, const char *needle, const char *what) {
+    Aha__Envelope env = AHA__ENVELOPE__INIT;
+    env.body_case = AHA__ENVELOPE__BODY_GROUP;
+    env.group = (Aha__Group *)g;
+    char why[200] = "";
+    int rc = aha_wire_check(&env, &k_limits, why, sizeof why);
+    CHECK(rc == AHA_ERR_FORMAT && strstr(why, needle), "%s: rc %d, why '%s' (want '%s')", what, rc,
+          why, needle);
+}
+
+static void test_checks(void) {
+    Aha__Problem prob = AHA__PROBLEM__INIT;
+    Aha__Group g = make_group(&prob);
+    Aha__Envelope env = AHA__ENVELOPE__INIT;
+    env.body_case = AHA__ENVELOPE__BODY_GROUP;
+    env.group = &g;
+    char why[200] = "";
+    CHECK(aha_wire_check(&env, &k_limits, why, sizeof why) == 0, "valid group: %s", why);
+
+    Aha__Group b = g;
+    b.n_finished = 2;
+    expect_bad(&b, "finished", "array lengths disagree");
+    b = g;
+    uint32_t plen[SAMPLES] = {4, 9, 4};
+    b.prompt_len = plen;
+    expect_bad(&b, "prompt_len", "prompt longer than the sample");
+    b = g;
+    uint32_t tlen[SAMPLES] = {6, 7, 65};
+    b.total_len = tlen;
+    expect_bad(&b, "total_len", "sample over max_len");
+    b = g;
+    b.n_tokens -= 1;
+    expect_bad(&b, "tokens", "token count");
+    b = g;
+    uint32_t tok[64];
+    memcpy(tok, g.tokens, sizeof(uint32_t) * g.n_tokens);
+    tok[3] = VOCAB;
+    b.tokens = tok;
+    expect_bad(&b, "vocab", "token outside the vocabulary");
+    b = g;
+    float lp[64];
+    memcpy(lp, g.logprobs, sizeof(float) * g.n_logprobs);
+    lp[1] = NAN;
+    b.logprobs = lp;
+    expect_bad(&b, "logprob", "NaN log-prob");
+    lp[1] = 0.5f;
+    expect_bad(&b, "logprob", "positive log-prob");
+    b = g;
+    b.top_k = 1;
+    expect_bad(&b, "routing record", "other top-k");
+    b = g;
+    b.n_expert_ids -= 4;
+    expect_bad(&b, "expert ids", "routing record length");
+    b = g;
+    int32_t e[64 * LAYERS * TOPK];
+    memcpy(e, g.expert_ids, sizeof(int32_t) * g.n_expert_ids);
+    e[5] = EXPERTS;
+    b.expert_ids = e;
+    expect_bad(&b, "expert id", "expert id out of range");
+    e[5] = -2;
+    expect_bad(&b, "expert id", "negative expert id");
+    b = g;
+    b.problem = NULL;
+    expect_bad(&b, "problem", "no problem");
+    b = g;
+    Aha__Problem p2 = prob;
+    p2.kind = "sudoku";
+    b.problem = &p2;
+    expect_bad(&b, "kind", "unknown task");
+    b = g;
+    b.n_sample_index = 0;
+    expect_bad(&b, "no samples", "empty group");
+
+    /* scored group: one score array short, a NaN, no verifier name */
+    Aha__ScoredGroup sg = AHA__SCORED_GROUP__INIT;
+    double sc[SAMPLES] = {1, 0.1, 0}, bad[SAMPLES] = {1, NAN, 0};
+    sg.group = &g;
+    sg.n_total = sg.n_format = sg.n_accuracy = sg.n_language = sg.n_overlong = SAMPLES;
+    sg.total = sg.format = sg.accuracy = sg.language = sg.overlong = sc;
+    sg.verifier = "rules@1";
+    Aha__Envelope senv = AHA__ENVELOPE__INIT;
+    senv.body_case = AHA__ENVELOPE__BODY_SCORED_GROUP;
+    senv.scored_group = &sg;
+    CHECK(aha_wire_check(&senv, &k_limits, why, sizeof why) == 0, "valid scored group: %s", why);
+    sg.n_accuracy = 2;
+    CHECK(aha_wire_check(&senv, &k_limits, why, sizeof why) == AHA_ERR_FORMAT &&
+              strstr(why, "accuracy"),
+          "short accuracy array: %s", why);
+    sg.n_accuracy = SAMPLES;
+    sg.language = bad;
+    CHECK(aha_wire_check(&senv, &k_limits, why, sizeof why) == AHA_ERR_FORMAT &&
+              strstr(why, "language"),
+          "NaN language score: %s", why);
+    sg.language = sc;
+    sg.verifier = "";
+    CHECK(aha_wire_check(&senv, &k_limits, why, sizeof why) == AHA_ERR_FORMAT, "no verifier");
+
+    /* other bodies */
+    Aha__Envelope o = AHA__ENVELOPE__INIT;
+    Aha__Lease lease = AHA__LEASE__INIT;
+    o.body_case = AHA__ENVELOPE__BODY_LEASE;
+    o.lease = &lease;
+    CHECK(aha_wire_check(&o, &k_limits, why, sizeof why) == AHA_ERR_FORMAT, "lease of 0 samples");
+    lease.group_size = 17;
+    CHECK(aha_wire_check(&o, &k_limits, why, sizeof why) == AHA_ERR_FORMAT, "lease over max_group");
+    lease.group_size = 16;
+    CHECK(aha_wire_check(&o, &k_limits, why, sizeof why) == 0, "lease ok");
+    Aha__WeightAnnounce wa = AHA__WEIGHT_ANNOUNCE__INIT;
+    uint8_t sum[32] = {0};
+    o.body_case = AHA__ENVELOPE__BODY_WEIGHT_ANNOUNCE;
+    o.weight_announce = &wa;
+    wa.chunk_bytes = 1 << 20;
+    wa.checksum.data = sum;
+    wa.checksum.len = 31;
+    CHECK(aha_wire_check(&o, &k_limits, why, sizeof why) == AHA_ERR_FORMAT, "short checksum");
+    wa.checksum.len = 32;
+    CHECK(aha_wire_check(&o, &k_limits, why, sizeof why) == 0, "announce ok");
+    CHECK(aha_wire_check(NULL, &k_limits, why, sizeof why) == AHA_ERR_FORMAT, "NULL envelope");
+}
+
+/* ---- sending more than the cap is refused; bad arguments ---- */
+static void test_send_limits(void) {
+    void *ctx = zmq_ctx_new();
+    aha_wire_t *a = NULL, *b = NULL;
+    CHECK(aha_wire_new(ctx, ZMQ_PAIR, "a", 512, &a) == AHA_ERR_ARG && a == NULL, "cap < 1024");
+    CHECK(aha_wire_new(NULL, ZMQ_PAIR, "a", CAP, &a) == AHA_ERR_ARG, "NULL context");
+    if (aha_wire_new(ctx, ZMQ_PAIR, "a", 4096, &a) != 0 ||
+        aha_wire_new(ctx, ZMQ_PAIR, "b", 4096, &b) != 0 || aha_wire_bind(a, "inproc://t") != 0 ||
+        aha_wire_connect(b, "inproc://t") != 0) {
+        CHECK(0, "pair: %s", aha_last_error());
+    } else {
+        Aha__Envelope env = AHA__ENVELOPE__INIT;
+        Aha__Chunk chunk = AHA__CHUNK__INIT;
+        static uint8_t data[5000];
+        chunk.data.data = data;
+        chunk.data.len = sizeof data;
+        env.body_case = AHA__ENVELOPE__BODY_CHUNK;
+        env.chunk = &chunk;
+        CHECK(aha_wire_send(b, NULL, &env) == AHA_ERR_RANGE, "oversize send refused");
+        chunk.data.len = 3000;
+        CHECK(aha_wire_send(b, NULL, &env) == 0, "send: %s", aha_last_error());
+        Aha__Envelope *got = NULL;
+        CHECK(aha_wire_recv(a, 2000, NULL, &got) == 0 && got &&
+                  got->body_case == AHA__ENVELOPE__BODY_CHUNK && got->chunk->data.len == 3000,
+              "chunk over inproc");
+        aha_wire_free(&got);
+        CHECK(aha_wire_set_identity(b, "") == AHA_ERR_ARG, "empty identity");
+        CHECK(aha_wire_bind(a, "nonsense://x") == AHA_ERR_NET, "bad endpoint");
+    }
+    aha_wire_destroy(&a);
+    aha_wire_destroy(&b);
+    aha_wire_destroy(&b); /* NULL-safe */
+    zmq_ctx_term(ctx);
+}
+
+int main(void) {
+    aha_log_set_role("wire_test");
+    test_checks();
+    test_send_limits();
+    test_two_processes();
+    return TEST_DONE();
+}
