@@ -1,0 +1,217 @@
+#include "verifier/worker.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "model/tokenizer.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+enum { MAX_TOKEN_CHARS = 16 }; /* longest spelling of one token ("<|Assistant|>" is 13) */
+
+void aha_verifier_config_default(aha_verifier_config_t *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->name = "rules";
+    cfg->version = "1";
+    aha_reward_config_default(&cfg->reward);
+    cfg->limits.vocab = AHA_TOK_VOCAB;
+    cfg->max_bytes = (size_t)64 << 20;
+    cfg->heartbeat_ms = 1000;
+}
+
+int aha_verifier_problem(const Aha__Problem *p, aha_reward_problem_t *out) {
+    if (!p || !out) return AHA_FAIL(AHA_ERR_ARG, "aha_verifier_problem: NULL argument");
+    aha_reward_problem_t r;
+    memset(&r, 0, sizeof r);
+    if (!strcmp(p->kind, "addition")) {
+        r.kind = AHA_TASK_ADDITION;
+        r.expected = p->expected;
+    } else if (!strcmp(p->kind, "countdown")) {
+        if (p->n_numbers > AHA_COUNTDOWN_MAX_NUMBERS)
+            return AHA_FAIL(AHA_ERR_FORMAT, "countdown problem with %zu numbers (max %d)",
+                            p->n_numbers, AHA_COUNTDOWN_MAX_NUMBERS);
+        r.kind = AHA_TASK_COUNTDOWN;
+        r.n_numbers = (int)p->n_numbers;
+        for (size_t i = 0; i < p->n_numbers; i++)
+            r.numbers[i] = p->numbers[i];
+        r.target = p->target;
+    } else {
+        return AHA_FAIL(AHA_ERR_FORMAT, "problem kind '%.40s' is not judged by these rules",
+                        p->kind);
+    }
+    *out = r;
+    return AHA_OK;
+}
+
+void aha_verifier_scores_free(Aha__ScoredGroup *sg) {
+    if (!sg) return;
+    free(sg->total);
+    free(sg->format);
+    free(sg->accuracy);
+    free(sg->language);
+    free(sg->overlong);
+    sg->total = sg->format = sg->accuracy = sg->language = sg->overlong = NULL;
+    sg->n_total = sg->n_format = sg->n_accuracy = sg->n_language = sg->n_overlong = 0;
+}
+
+int aha_verifier_score_group(const aha_reward_config_t *reward, const Aha__Group *g,
+                             const char *verifier, Aha__ScoredGroup *sg) {
+    if (!reward || !g || !verifier || !sg)
+        return AHA_FAIL(AHA_ERR_ARG, "aha_verifier_score_group: NULL argument");
+    const size_t n = g->n_sample_index;
+    aha_reward_problem_t prob;
+    int judged = g->problem && aha_verifier_problem(g->problem, &prob) == AHA_OK;
+    size_t longest = 0, offset = 0;
+    for (size_t s = 0; s < n; s++)
+        if (g->total_len[s] - g->prompt_len[s] > longest)
+            longest = g->total_len[s] - g->prompt_len[s];
+    double *arr[5];
+    for (int i = 0; i < 5; i++)
+        arr[i] = malloc(sizeof(double) * (n ? n : 1));
+    int *ids = malloc(sizeof(int) * (longest ? longest : 1));
+    size_t text_cap = longest * MAX_TOKEN_CHARS + 1;
+    char *text = malloc(text_cap);
+    int rc = AHA_OK;
+    if (!arr[0] || !arr[1] || !arr[2] || !arr[3] || !arr[4] || !ids || !text) {
+        rc = AHA_FAIL(AHA_ERR_NOMEM, "scoring a group of %zu samples", n);
+        goto done;
+    }
+    for (size_t s = 0; s < n; s++) {
+        const uint32_t p = g->prompt_len[s], t = g->total_len[s];
+        for (uint32_t i = p; i < t; i++)
+            ids[i - p] = (int)g->tokens[offset + i];
+        offset += t;
+        AHA_TRY_GOTO(rc, aha_tok_decode(ids, (int)(t - p), text, text_cap), done);
+        aha_reward_breakdown_t b;
+        if (judged) {
+            aha_reward_score(reward, &prob, text, (int)(t - p), &b);
+        } else {
+            /* nothing to judge the answer against: format and shaping still count */
+            aha_reward_problem_t none;
+            memset(&none, 0, sizeof none);
+            none.kind = (aha_task_kind_t)-1;
+            aha_reward_score(reward, &none, text, (int)(t - p), &b);
+        }
+        arr[0][s] = b.total;
+        arr[1][s] = b.format;
+        arr[2][s] = b.accuracy;
+        arr[3][s] = b.language;
+        arr[4][s] = b.overlong;
+    }
+    Aha__ScoredGroup init = AHA__SCORED_GROUP__INIT;
+    *sg = init;
+    sg->group = (Aha__Group *)g;
+    sg->verifier = (char *)verifier;
+    sg->n_total = sg->n_format = sg->n_accuracy = sg->n_language = sg->n_overlong = n;
+    sg->total = arr[0];
+    sg->format = arr[1];
+    sg->accuracy = arr[2];
+    sg->language = arr[3];
+    sg->overlong = arr[4];
+    for (int i = 0; i < 5; i++)
+        arr[i] = NULL;
+done:
+    for (int i = 0; i < 5; i++)
+        free(arr[i]);
+    free(ids);
+    free(text);
+    return rc;
+}
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+static int send_hello(aha_wire_t *w, const aha_verifier_config_t *cfg) {
+    Aha__Envelope env = AHA__ENVELOPE__INIT;
+    Aha__Hello hello = AHA__HELLO__INIT;
+    char *kinds[] = {"addition", "countdown"};
+    hello.role = "verifier";
+    hello.name = (char *)cfg->name;
+    hello.version = (char *)cfg->version;
+    hello.n_reward_kinds = 2;
+    hello.reward_kinds = kinds;
+    hello.capacity = 1;
+    env.body_case = AHA__ENVELOPE__BODY_HELLO;
+    env.hello = &hello;
+    return aha_wire_send(w, NULL, &env);
+}
+
+static int send_heartbeat(aha_wire_t *w, uint64_t done) {
+    Aha__Envelope env = AHA__ENVELOPE__INIT;
+    Aha__Heartbeat hb = AHA__HEARTBEAT__INIT;
+    hb.done = done;
+    env.body_case = AHA__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    return aha_wire_send(w, NULL, &env);
+}
+
+int aha_verifier_serve(void *zctx, const aha_verifier_config_t *cfg, aha_verifier_stats_t *stats) {
+    if (!zctx || !cfg || !cfg->endpoint || !cfg->name || !cfg->version)
+        return AHA_FAIL(AHA_ERR_ARG, "aha_verifier_serve: NULL argument");
+    if (cfg->heartbeat_ms <= 0) return AHA_FAIL(AHA_ERR_ARG, "verifier: heartbeat_ms must be > 0");
+    AHA_TRY(aha_reward_config_check(&cfg->reward));
+    aha_verifier_stats_t st;
+    memset(&st, 0, sizeof st);
+    char who[160], id[200];
+    snprintf(who, sizeof who, "%s@%s", cfg->name, cfg->version);
+    snprintf(id, sizeof id, "verifier/%s/%d", who, (int)getpid());
+    aha_wire_t *w = NULL;
+    int rc = aha_wire_new(zctx, ZMQ_DEALER, id, cfg->max_bytes, &w);
+    if (rc == AHA_OK) rc = aha_wire_set_identity(w, id);
+    if (rc == AHA_OK) rc = aha_wire_connect(w, cfg->endpoint);
+    if (rc == AHA_OK) rc = send_hello(w, cfg);
+    if (rc != AHA_OK) goto done;
+    aha_wire_set_limits(w, &cfg->limits);
+    AHA_INFO("verifier %s connected to %s", who, cfg->endpoint);
+    double last_sent = now_ms();
+    for (;;) {
+        if (cfg->stop && *cfg->stop) break;
+        Aha__Envelope *in = NULL;
+        if (now_ms() - last_sent >= cfg->heartbeat_ms) {
+            AHA_TRY_GOTO(rc, send_heartbeat(w, st.groups), done);
+            st.heartbeats++;
+            last_sent = now_ms();
+        }
+        /* wake up at least every 100 ms to notice *stop */
+        int wait = cfg->heartbeat_ms < 100 ? cfg->heartbeat_ms : 100;
+        rc = aha_wire_recv(w, wait, NULL, &in);
+        if (rc == AHA_ERR_TIMEOUT) {
+            rc = AHA_OK;
+            continue;
+        }
+        if (rc != AHA_OK) goto done;
+        if (in->body_case == AHA__ENVELOPE__BODY_CONTROL && !strcmp(in->control->command, "stop")) {
+            aha_wire_free(&in);
+            break;
+        }
+        if (in->body_case == AHA__ENVELOPE__BODY_GROUP) {
+            Aha__ScoredGroup sg;
+            rc = aha_verifier_score_group(&cfg->reward, in->group, who, &sg);
+            if (rc == AHA_OK) {
+                Aha__Envelope out = AHA__ENVELOPE__INIT;
+                out.body_case = AHA__ENVELOPE__BODY_SCORED_GROUP;
+                out.scored_group = &sg;
+                rc = aha_wire_send(w, NULL, &out);
+                last_sent = now_ms();
+                st.groups++;
+                st.samples += in->group->n_sample_index;
+                aha_verifier_scores_free(&sg);
+            }
+        } else {
+            AHA_DEBUG("verifier %s: ignoring a message of kind %d from %s", who, (int)in->body_case,
+                      in->sender);
+        }
+        aha_wire_free(&in);
+        if (rc != AHA_OK) goto done;
+    }
+done:
+    if (w) st.wire = *aha_wire_stats(w);
+    aha_wire_destroy(&w);
+    if (stats) *stats = st;
+    return rc;
+}
