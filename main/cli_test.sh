@@ -105,4 +105,15 @@ cp "$r1/rl/metrics.jsonl" "$tmp/r1.jsonl"
 out=$("$AHA" train --set task.template=chatml --set run_dir="$r1" 2>&1); rc=$?
 check "unknown template is a clear error" "[ $rc -ne 0 ] && grep -q task.template <<<\"\$out\""
 check "...and leaves the run untouched" "cmp -s \"$r1/rl/metrics.jsonl\" \"$tmp/r1.jsonl\""
+
+# 7. a verifier worker process: starts without a broker (ZeroMQ connects lazily), stops on SIGTERM
+"$AHA" verifier --connect tcp://127.0.0.1:9 --set rl.w_language=0.1 > "$tmp/verifier.log" 2>&1 &
+vpid=$!
+sleep 0.5
+kill -TERM $vpid
+for _ in $(seq 50); do kill -0 $vpid 2>/dev/null || break; sleep 0.1; done
+wait $vpid; rc=$?
+check "verifier stops cleanly on SIGTERM" "[ $rc -eq 0 ] && grep -q 'verifier rules@1: 0 groups' \"$tmp/verifier.log\"" || cat "$tmp/verifier.log"
+out=$("$AHA" verifier --connect tcp://127.0.0.1:9 --set rl.language_charset=klingon 2>&1); rc=$?
+check "verifier rejects a bad reward config" "[ $rc -ne 0 ] && grep -q rl.language_charset <<<\"\$out\""
 exit $fail

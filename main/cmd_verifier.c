@@ -1,0 +1,85 @@
+/* aha verifier: a verifier worker process (verifier/worker.h) scoring groups for a broker. */
+#include "core/err.h"
+#include "core/log.h"
+#include "main/cmd.h"
+#include "model/tokenizer.h"
+#include "verifier/worker.h"
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+static volatile sig_atomic_t g_stop = 0;
+static void on_signal(int sig) {
+    (void)sig;
+    g_stop = 1;
+}
+
+static const char k_usage[] =
+    "usage: aha verifier --connect ENDPOINT [CONFIG] [--set key=value]... [--name N] [--version "
+    "V]\n"
+    "                    [--heartbeat-ms MS]\n"
+    "Scores sampled groups with the rule rewards of CONFIG's rl section (weights, overlong "
+    "window,\n"
+    "language charset) for the broker at ENDPOINT (e.g. tcp://learner0:5555) until the broker\n"
+    "says stop or SIGTERM/SIGINT arrives. Replies carry NAME@VERSION (default rules@1).\n";
+
+static int parse_int(const char *flag, const char *v, int lo, int hi, int *out) {
+    char *end = NULL;
+    long x = strtol(v, &end, 10);
+    if (!*v || *end || x < lo || x > hi)
+        return AHA_FAIL(AHA_ERR_ARG, "%s: expected an integer in [%d, %d], got '%s'", flag, lo, hi,
+                        v);
+    *out = (int)x;
+    return AHA_OK;
+}
+
+int cmd_verifier(int argc, char **argv) {
+    cli_common_t cli;
+    int rc = cli_parse_common(argc, argv, &cli);
+    if (rc < 0) return cli_fail(rc);
+    if (cli.help) {
+        fputs(k_usage, stdout);
+        return 0;
+    }
+    aha_verifier_config_t vc;
+    aha_verifier_config_default(&vc);
+    for (int i = 0; i < cli.n_rest; i += 2) {
+        const char *a = cli.rest[i], *v = i + 1 < cli.n_rest ? cli.rest[i + 1] : NULL;
+        if (!v) return cli_fail(AHA_FAIL(AHA_ERR_ARG, "%s needs a value (see --help)", a));
+        if (!strcmp(a, "--connect"))
+            vc.endpoint = v;
+        else if (!strcmp(a, "--name"))
+            vc.name = v;
+        else if (!strcmp(a, "--version"))
+            vc.version = v;
+        else if (!strcmp(a, "--heartbeat-ms")) {
+            rc = parse_int(a, v, 1, 3600000, &vc.heartbeat_ms);
+            if (rc < 0) return cli_fail(rc);
+        } else
+            return cli_fail(AHA_FAIL(AHA_ERR_ARG, "unknown option '%s' (see --help)", a));
+    }
+    if (!vc.endpoint) return cli_fail(AHA_FAIL(AHA_ERR_ARG, "--connect ENDPOINT is required"));
+    aha_run_config_t cfg;
+    rc = aha_run_config_load(cli.config, cli.overrides, cli.n_overrides, &cfg);
+    if (rc == AHA_OK) rc = aha_run_config_reward(&cfg, &vc.reward);
+    if (rc < 0) return cli_fail(rc);
+    vc.limits.max_len = cfg.model.max_seq_len;
+    vc.stop = &g_stop;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    void *ctx = zmq_ctx_new();
+    if (!ctx) return cli_fail(AHA_FAIL(AHA_ERR_NET, "zmq_ctx_new failed"));
+    aha_verifier_stats_t st;
+    rc = aha_verifier_serve(ctx, &vc, &st);
+    zmq_ctx_term(ctx);
+    AHA_INFO("verifier %s@%s: %llu groups, %llu samples scored; dropped %llu invalid, %llu "
+             "malformed messages",
+             vc.name, vc.version, (unsigned long long)st.groups, (unsigned long long)st.samples,
+             (unsigned long long)st.wire.invalid, (unsigned long long)st.wire.malformed);
+    return rc < 0 ? cli_fail(rc) : 0;
+}
