@@ -116,4 +116,20 @@ wait $vpid; rc=$?
 check "verifier stops cleanly on SIGTERM" "[ $rc -eq 0 ] && grep -q 'verifier rules@1: 0 groups' \"$tmp/verifier.log\"" || cat "$tmp/verifier.log"
 out=$("$AHA" verifier --connect tcp://127.0.0.1:9 --set rl.language_charset=klingon 2>&1); rc=$?
 check "verifier rejects a bad reward config" "[ $rc -ne 0 ] && grep -q rl.language_charset <<<\"\$out\""
+# 8. verifiers as separate processes: same weights as scoring in process; a verifier killed with
+# SIGKILL and another frozen with SIGSTOP cost a deadline each, and the run's weights do not change
+vp=(--set rl.init="$run/pretrain/final" --set model.dim=32 --set model.moe_hidden=32 --set rl.steps=200
+    --set rl.prompts_per_step=3 --set rl.group_size=4 --set rl.eval_every=0 --set rl.eval_n=2
+    --set rl.verifier_deadline_ms=500)
+"$AHA" train --set run_dir="$tmp/v0" "${vp[@]}" > "$tmp/v0.log" 2>&1
+"$AHA" train --set run_dir="$tmp/v3" "${vp[@]}" --set rl.verifiers=3 > "$tmp/v3.log" 2>&1 &
+tp=$!
+for _ in $(seq 100); do [ "$(pgrep -P $tp -f 'verifier --connect' | wc -l)" -ge 3 ] && break; sleep 0.05; done
+victims=($(pgrep -P $tp -f 'verifier --connect'))
+kill -KILL "${victims[0]}"; kill -STOP "${victims[2]}"
+wait $tp; rc=$?
+check "training survives a killed and a frozen verifier" "[ $rc -eq 0 ] && grep -q 'verifier_lost\":2' \"$tmp/v3/rl/metrics.jsonl\"" || grep -E 'WARN|ERROR' "$tmp/v3.log" | head -5
+check "...with the weights of in-process scoring" "cmp -s \"$tmp/v0/rl/final/model.safetensors\" \"$tmp/v3/rl/final/model.safetensors\""
+alive=0; for v in "${victims[@]}"; do kill -0 "$v" 2>/dev/null && alive=$((alive + 1)); done
+check "...and no verifier process left behind ($alive alive)" "[ $alive -eq 0 ]"
 exit $fail

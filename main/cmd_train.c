@@ -12,6 +12,7 @@
 #include "learner/grpo.h"
 #include "main/cmd.h"
 #include "main/run_state.h"
+#include "main/verifier_pool.h"
 #include "model/checkpoint.h"
 #include "model/tokenizer.h"
 #include "verifier/reward.h"
@@ -36,9 +37,11 @@ typedef struct {
     aha_rng_t *rngs;
     int **prompts;
     int *prompt_lens;
+    aha_vpool_t *vpool; /* rl.verifiers > 0 */
 } train_t;
 
 static void train_free(train_t *t) {
+    aha_vpool_destroy(&t->vpool);
     aha_grpo_destroy(&t->trainer);
     aha_kv_destroy(&t->kv);
     aha_rollout_destroy(&t->roll);
@@ -124,6 +127,10 @@ static int run_train(const aha_run_config_t *rc, unsigned flags) {
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
     if (resume) AHA_TRY_GOTO(rc_, aha_run_state_truncate_metrics(path, start), done);
     AHA_TRY_GOTO(rc_, aha_metrics_open(path, resume, &t.metrics), done);
+    if (rc->rl.verifiers > 0) {
+        snprintf(path, sizeof path, "%s/config.yaml", dir); /* the workers read the same rules */
+        AHA_TRY_GOTO(rc_, aha_vpool_new(rc, path, rc->rl.verifiers, &t.vpool), done);
+    }
 
     AHA_INFO("GRPO (%s, R3 %s) from %s: %d steps x %d prompts x G=%d -> %s", rc->rl.loss,
              rc->rl.r3 ? "on" : "off", init, rc->rl.steps, P, G, dir);
@@ -180,12 +187,22 @@ static int run_train(const aha_run_config_t *rc, unsigned flags) {
                          done);
             t_sample += now_s() - a;
             float r[1024];
+            aha_reward_breakdown_t scores[1024];
+            if (t.vpool) {
+                AHA_TRY_GOTO(
+                    rc_, aha_vpool_score(t.vpool, &rcfg, t.roll, &rp, pid, (uint64_t)step, scores),
+                    done);
+            } else {
+                for (int g = 0; g < G; g++) {
+                    char resp[2048];
+                    AHA_TRY_GOTO(rc_, aha_rollout_response_text(t.roll, g, resp, sizeof resp),
+                                 done);
+                    aha_reward_score(&rcfg, &rp, resp, t.roll->total_len[g] - t.roll->prompt_len[g],
+                                     &scores[g]);
+                }
+            }
             for (int g = 0; g < G; g++) {
-                char resp[2048];
-                AHA_TRY_GOTO(rc_, aha_rollout_response_text(t.roll, g, resp, sizeof resp), done);
-                aha_reward_breakdown_t s;
-                aha_reward_score(&rcfg, &rp, resp, t.roll->total_len[g] - t.roll->prompt_len[g],
-                                 &s);
+                aha_reward_breakdown_t s = scores[g];
                 if (rc->rl.random_reward) {
                     aha_rng_t coin;
                     const uint64_t cid[] = {COIN_STREAM, pid, (uint64_t)g};
@@ -242,6 +259,14 @@ static int run_train(const aha_run_config_t *rc, unsigned flags) {
         aha_metrics_num(t.metrics, "logp_mismatch_max", gs.logp_diff_max);
         aha_metrics_num(t.metrics, "groups_used", aha_group_batch_groups(t.batch));
         aha_metrics_num(t.metrics, "sample_s", t_sample);
+        if (t.vpool) {
+            aha_vpool_stats_t vs;
+            aha_vpool_stats(t.vpool, &vs);
+            aha_metrics_num(t.metrics, "verifier_groups_remote", (double)vs.remote);
+            aha_metrics_num(t.metrics, "verifier_groups_local", (double)vs.local);
+            aha_metrics_num(t.metrics, "verifier_lost", (double)vs.lost);
+            aha_metrics_num(t.metrics, "verifiers_live", vs.live);
+        }
         aha_metrics_num(t.metrics, "train_s", t_train);
         if (K > 0 && batch.n_seq > 0) {
             /* routed load of the last update: max share of one expert, worst MoE layer */

@@ -48,6 +48,7 @@ typedef struct {
         int correct_requires_format;
         int overlong_cache;
         char language_charset[AHA_CFG_STR_MAX]; /* aha_reward_charset spec */
+        int verifiers, verifier_deadline_ms;
     } rl;
 } aha_run_config_t;
 

@@ -1,0 +1,100 @@
+#include "actor/group_msg.h"
+#include "core/err.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void aha_group_msg_destroy(aha_group_msg_t **mp) {
+    if (!mp || !*mp) return;
+    aha_group_msg_t *m = *mp;
+    Aha__Group *g = &m->group;
+    free(g->sample_index);
+    free(g->prompt_len);
+    free(g->total_len);
+    free(g->finished);
+    free(g->tokens);
+    free(g->logprobs);
+    free(g->expert_ids);
+    free(m->problem.numbers);
+    free(m);
+    *mp = NULL;
+}
+
+int aha_group_msg_from_rollout(const aha_rollout_t *r, uint64_t lease_id, uint64_t prompt_id,
+                               uint64_t version, const aha_reward_problem_t *prob,
+                               const char *actor, aha_group_msg_t **out) {
+    if (!r || !prob || !actor || !out)
+        return AHA_FAIL(AHA_ERR_ARG, "aha_group_msg_from_rollout: NULL argument");
+    if (prob->kind != AHA_TASK_ADDITION && prob->kind != AHA_TASK_COUNTDOWN)
+        return AHA_FAIL(AHA_ERR_ARG, "group message: unknown problem kind %d", (int)prob->kind);
+    if (prob->n_numbers < 0 || prob->n_numbers > AHA_COUNTDOWN_MAX_NUMBERS)
+        return AHA_FAIL(AHA_ERR_ARG, "group message: %d numbers", prob->n_numbers);
+    const size_t n = (size_t)r->n;
+    size_t tokens = 0, responses = 0, fed = 0;
+    for (size_t s = 0; s < n; s++) {
+        tokens += (size_t)r->total_len[s];
+        responses += (size_t)(r->total_len[s] - r->prompt_len[s]);
+        fed += (size_t)(r->total_len[s] - 1);
+    }
+    const size_t LK = r->expert_ids ? (size_t)r->n_layers * r->top_k : 0;
+    aha_group_msg_t *m = calloc(1, sizeof *m);
+    if (!m) return AHA_FAIL(AHA_ERR_NOMEM, "group message");
+    Aha__Group gi = AHA__GROUP__INIT;
+    Aha__Problem pi = AHA__PROBLEM__INIT;
+    m->group = gi;
+    m->problem = pi;
+    Aha__Group *g = &m->group;
+    g->sample_index = malloc(sizeof(uint32_t) * n);
+    g->prompt_len = malloc(sizeof(uint32_t) * n);
+    g->total_len = malloc(sizeof(uint32_t) * n);
+    g->finished = malloc(sizeof(uint32_t) * n);
+    g->tokens = malloc(sizeof(uint32_t) * (tokens ? tokens : 1));
+    g->logprobs = malloc(sizeof(float) * (responses ? responses : 1));
+    if (LK) g->expert_ids = malloc(sizeof(int32_t) * (fed > 0 ? fed * LK : 1));
+    m->problem.numbers = malloc(sizeof(int32_t) * AHA_COUNTDOWN_MAX_NUMBERS);
+    if (!g->sample_index || !g->prompt_len || !g->total_len || !g->finished || !g->tokens ||
+        !g->logprobs || (LK && !g->expert_ids) || !m->problem.numbers) {
+        aha_group_msg_destroy(&m);
+        return AHA_FAIL(AHA_ERR_NOMEM, "group message of %zu tokens", tokens);
+    }
+    size_t t_off = 0, l_off = 0, e_off = 0;
+    for (size_t s = 0; s < n; s++) {
+        const int P = r->prompt_len[s], T = r->total_len[s];
+        const int *row = r->tokens + s * (size_t)r->max_len;
+        g->sample_index[s] = (uint32_t)s;
+        g->prompt_len[s] = (uint32_t)P;
+        g->total_len[s] = (uint32_t)T;
+        g->finished[s] = r->finished[s] ? 1 : 0;
+        for (int t = 0; t < T; t++)
+            g->tokens[t_off++] = (uint32_t)row[t];
+        for (int t = P; t < T; t++)
+            g->logprobs[l_off++] = r->logprobs[s * (size_t)r->max_len + t];
+        for (int t = 0; LK && t < T - 1; t++)
+            for (int l = 0; l < r->n_layers; l++)
+                for (int k = 0; k < r->top_k; k++)
+                    g->expert_ids[e_off++] =
+                        r->expert_ids[(((size_t)l * n + s) * r->max_len + t) * r->top_k + k];
+    }
+    g->n_sample_index = g->n_prompt_len = g->n_total_len = g->n_finished = n;
+    g->n_tokens = tokens;
+    g->n_logprobs = responses;
+    g->n_expert_ids = fed * LK;
+    g->n_layers = LK ? (uint32_t)r->n_layers : 0;
+    g->top_k = LK ? (uint32_t)r->top_k : 0;
+    g->lease_id = lease_id;
+    g->prompt_id = prompt_id;
+    g->policy_version = version;
+    snprintf(m->kind, sizeof m->kind, "%s",
+             prob->kind == AHA_TASK_ADDITION ? "addition" : "countdown");
+    snprintf(m->actor, sizeof m->actor, "%s", actor);
+    m->problem.kind = m->kind;
+    m->problem.expected = prob->expected;
+    m->problem.target = prob->target;
+    m->problem.n_numbers = (size_t)prob->n_numbers;
+    for (int i = 0; i < prob->n_numbers; i++)
+        m->problem.numbers[i] = prob->numbers[i];
+    g->problem = &m->problem;
+    g->actor = m->actor;
+    *out = m;
+    return AHA_OK;
+}

@@ -1,0 +1,50 @@
+/* learner/broker.h — the learner's side of the verifier pool (DESIGN §3): a ROUTER socket that
+ * verifier workers (verifier/worker.h) connect to, and a call that gets a group scored.
+ *
+ * Verifiers register with Hello (role "verifier"); each is known by its routing identity and
+ * "name@version". aha_broker_score sends a group to the live verifier that has waited longest and
+ * waits for its ScoredGroup; a verifier that does not answer within the deadline, or whose
+ * connection is gone, is marked lost and the group goes to the next one, so a dead or hung
+ * verifier costs one deadline, never the run. A lost verifier that speaks again (heartbeat,
+ * hello) is taken back. Replies that arrive after their deadline are dropped and counted.
+ * Everything received goes through core/wire.h checks.
+ *
+ * Ownership: the broker owns its socket (not the context). Envelopes returned by
+ * aha_broker_score belong to the caller (aha_wire_free). One thread at a time. */
+#ifndef AHA_LEARNER_BROKER_H
+#define AHA_LEARNER_BROKER_H
+#include "core/wire.h"
+
+typedef struct aha_broker aha_broker_t;
+
+typedef struct {
+    uint64_t scored;       /* groups scored remotely */
+    uint64_t redispatched; /* sends to another verifier after a deadline or a lost peer */
+    uint64_t lost;         /* times a verifier was marked lost */
+    uint64_t late;         /* replies after their deadline (dropped) */
+} aha_broker_stats_t;
+
+/* Binds a ROUTER at BIND (e.g. "tcp://127.0.0.1:*"); LIMITS (may be NULL) check what arrives. */
+int aha_broker_new(void *zctx, const char *bind, size_t max_bytes, const aha_wire_limits_t *limits,
+                   aha_broker_t **out);
+void aha_broker_destroy(aha_broker_t **b);
+/* The bound endpoint, with its port. */
+int aha_broker_endpoint(const aha_broker_t *b, char *buf, size_t cap);
+
+/* Handles messages until at least N verifiers are live; AHA_ERR_TIMEOUT after TIMEOUT_MS. */
+int aha_broker_wait_verifiers(aha_broker_t *b, int n, int timeout_ms);
+/* Live verifiers now. */
+int aha_broker_live(const aha_broker_t *b);
+
+/* Gets group G scored by a verifier, waiting at most DEADLINE_MS per attempt; tries every live
+ * verifier once. On success *out is the ScoredGroup envelope (scores in (*out)->scored_group,
+ * producer in ->verifier). AHA_ERR_NOTFOUND when no verifier is (or remains) live: the caller
+ * decides (e.g. scores locally). */
+int aha_broker_score(aha_broker_t *b, Aha__Group *g, int deadline_ms, Aha__Envelope **out);
+
+/* Sends Control "stop" to every live verifier (best effort). */
+void aha_broker_stop_verifiers(aha_broker_t *b);
+const aha_broker_stats_t *aha_broker_stats(const aha_broker_t *b);
+const aha_wire_stats_t *aha_broker_wire_stats(const aha_broker_t *b);
+
+#endif

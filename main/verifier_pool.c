@@ -1,0 +1,145 @@
+#include "main/verifier_pool.h"
+#include "actor/group_msg.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "learner/broker.h"
+#include "model/tokenizer.h"
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+enum { MAX_PROCS = 64 };
+
+struct aha_vpool {
+    void *zctx;
+    aha_broker_t *broker;
+    pid_t pids[MAX_PROCS];
+    int n;
+    int deadline_ms;
+    uint64_t local;
+};
+
+/* Starts `aha verifier` (this executable) as process I. */
+static int spawn(aha_vpool_t *p, int i, const char *endpoint, const char *config_path) {
+    char name[32];
+    snprintf(name, sizeof name, "rules-%d", i);
+    char *argv[] = {"aha",       "verifier",
+                    "--connect", (char *)endpoint,
+                    "--config",  (char *)config_path,
+                    "--name",    name,
+                    "--version", "1",
+                    NULL};
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) return AHA_FAIL(AHA_ERR_STATE, "fork: cannot start verifier %d", i);
+    if (pid == 0) {
+        execv("/proc/self/exe", argv);
+        _exit(127);
+    }
+    p->pids[i] = pid;
+    return AHA_OK;
+}
+
+void aha_vpool_destroy(aha_vpool_t **pp) {
+    if (!pp || !*pp) return;
+    aha_vpool_t *p = *pp;
+    aha_broker_stop_verifiers(p->broker);
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    for (int i = 0; i < p->n; i++) {
+        int status, done = 0;
+        for (int k = 0; k < 100 && !done; k++) { /* 2 s */
+            pid_t r = waitpid(p->pids[i], &status, WNOHANG);
+            done = r == p->pids[i] || r < 0;
+            if (!done) nanosleep(&ts, NULL);
+        }
+        if (!done) {
+            AHA_WARN("verifier process %d did not stop; killing it", (int)p->pids[i]);
+            kill(p->pids[i], SIGKILL);
+            waitpid(p->pids[i], &status, 0);
+        }
+    }
+    aha_broker_destroy(&p->broker);
+    if (p->zctx) zmq_ctx_term(p->zctx);
+    free(p);
+    *pp = NULL;
+}
+
+int aha_vpool_new(const aha_run_config_t *rc, const char *config_path, int n, aha_vpool_t **out) {
+    if (!rc || !config_path || !out || n < 1 || n > MAX_PROCS)
+        return AHA_FAIL(AHA_ERR_ARG, "verifier pool: bad argument (n=%d)", n);
+    aha_vpool_t *p = calloc(1, sizeof *p);
+    if (!p) return AHA_FAIL(AHA_ERR_NOMEM, "verifier pool");
+    p->deadline_ms = rc->rl.verifier_deadline_ms;
+    p->zctx = zmq_ctx_new();
+    aha_wire_limits_t lim = {AHA_TOK_VOCAB, rc->model.max_seq_len, 0, 0, 0, 4096};
+    char ep[256];
+    int rcode = p->zctx ? AHA_OK : AHA_FAIL(AHA_ERR_NET, "zmq_ctx_new failed");
+    if (rcode == AHA_OK)
+        rcode = aha_broker_new(p->zctx, "tcp://127.0.0.1:*", (size_t)64 << 20, &lim, &p->broker);
+    if (rcode == AHA_OK) rcode = aha_broker_endpoint(p->broker, ep, sizeof ep);
+    for (int i = 0; rcode == AHA_OK && i < n; i++) {
+        rcode = spawn(p, i, ep, config_path);
+        if (rcode == AHA_OK) p->n++;
+    }
+    if (rcode == AHA_OK) rcode = aha_broker_wait_verifiers(p->broker, n, 20000);
+    if (rcode != AHA_OK) {
+        aha_vpool_destroy(&p);
+        return rcode;
+    }
+    AHA_INFO("%d verifier processes ready on %s", n, ep);
+    *out = p;
+    return AHA_OK;
+}
+
+int aha_vpool_score(aha_vpool_t *p, const aha_reward_config_t *rcfg, const aha_rollout_t *r,
+                    const aha_reward_problem_t *prob, uint64_t prompt_id, uint64_t version,
+                    aha_reward_breakdown_t *out) {
+    if (!p || !rcfg || !r || !prob || !out)
+        return AHA_FAIL(AHA_ERR_ARG, "aha_vpool_score: NULL argument");
+    if (aha_broker_live(p->broker) > 0) {
+        aha_group_msg_t *m = NULL;
+        AHA_TRY(
+            aha_group_msg_from_rollout(r, prompt_id, prompt_id, version, prob, "learner/0", &m));
+        Aha__Envelope *e = NULL;
+        int rc = aha_broker_score(p->broker, &m->group, p->deadline_ms, &e);
+        aha_group_msg_destroy(&m);
+        if (rc == AHA_OK) {
+            const Aha__ScoredGroup *sg = e->scored_group;
+            for (int s = 0; s < r->n; s++) {
+                out[s].total = sg->total[s];
+                out[s].format = sg->format[s];
+                out[s].accuracy = sg->accuracy[s];
+                out[s].language = sg->language[s];
+                out[s].overlong = sg->overlong[s];
+            }
+            aha_wire_free(&e);
+            return AHA_OK;
+        }
+        if (rc != AHA_ERR_NOTFOUND) return rc;
+        AHA_WARN("no verifier process is live; scoring in process from now on");
+    }
+    for (int s = 0; s < r->n; s++) {
+        char resp[4096];
+        AHA_TRY(aha_rollout_response_text(r, s, resp, sizeof resp));
+        aha_reward_score(rcfg, prob, resp, r->total_len[s] - r->prompt_len[s], &out[s]);
+    }
+    p->local++;
+    return AHA_OK;
+}
+
+void aha_vpool_stats(const aha_vpool_t *p, aha_vpool_stats_t *out) {
+    memset(out, 0, sizeof *out);
+    if (!p) return;
+    const aha_broker_stats_t *b = aha_broker_stats(p->broker);
+    out->remote = b->scored;
+    out->redispatched = b->redispatched;
+    out->lost = b->lost;
+    out->late = b->late;
+    out->local = p->local;
+    out->live = aha_broker_live(p->broker);
+}
