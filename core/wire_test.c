@@ -176,20 +176,6 @@ static int child(const char *endpoint) {
     return ok ? 0 : 1;
 }
 
-/* Waits up to 20 s for PID; kills it after that. Returns the wait status or -1. */
-static int wait_child(pid_t pid) {
-    int status = 0;
-    for (int i = 0; i < 2000; i++) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid) return status;
-        if (r < 0) return -1;
-        usleep(10 * 1000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    return -1;
-}
-
 static void test_two_processes(void) {
     /* fork before any ZeroMQ context exists (a context owns threads; forking a threaded process
      * can leave locks held in the child); the endpoint goes to the child through a pipe */
@@ -220,7 +206,7 @@ static void test_two_processes(void) {
         aha_wire_endpoint(w, endpoint, sizeof endpoint) != 0) {
         CHECK(0, "router: %s", aha_last_error());
         close(fds[1]);
-        if (pid > 0) wait_child(pid);
+        if (pid > 0) tu_wait_child(pid, 20000);
         aha_wire_destroy(&w);
         if (ctx) zmq_ctx_term(ctx);
         return;
@@ -285,7 +271,7 @@ static void test_two_processes(void) {
               !strcmp(env->sender, "actor/1"),
           "heartbeat from the late peer");
     aha_wire_free(&env);
-    int status = pid > 0 ? wait_child(pid) : -1;
+    int status = pid > 0 ? tu_wait_child(pid, 20000) : -1;
     CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
           "child saw its sends succeed and the reply arrive (status %d)", status);
     /* nothing more: receive times out, roughly on time */

@@ -138,19 +138,6 @@ static void worker_config(aha_verifier_config_t *cfg, const char *endpoint) {
     cfg->reward.overlong_cache = 10;
 }
 
-static int wait_child(pid_t pid) {
-    int status = 0;
-    for (int i = 0; i < 2000; i++) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid) return status;
-        if (r < 0) return -1;
-        usleep(10 * 1000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    return -1;
-}
-
 int main(void) {
     aha_log_set_role("worker_test");
     int to_child[2], from_child[2];
@@ -306,7 +293,7 @@ int main(void) {
     stop.body_case = AHA__ENVELOPE__BODY_CONTROL;
     stop.control = &ctl;
     CHECK(aha_wire_send(w, &verifier, &stop) == 0, "send stop");
-    int status = wait_child(pid);
+    int status = tu_wait_child(pid, 20000);
     CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
           "worker stopped cleanly (status %d)", status);
     aha_verifier_stats_t st;
