@@ -44,6 +44,16 @@ check "loss decreases ($first -> $last)" "awk -v a=$first -v b=$last 'BEGIN{exit
   --set pretrain.log_every=5 --set pretrain.checkpoint_every=20 --set pretrain.warmup=5 \
   --set model.dim=32 --set model.moe_hidden=32 --set eval.n=5 --set eval.k=2 --cached-ok > "$tmp/log2" 2>&1
 check "cached pretrain is reused" "grep -q reusing \"$tmp/log2\""
+"$AHA" pretrain --set run_dir="$run" --set pretrain.steps=60 --set pretrain.batch_size=16 \
+  --set pretrain.log_every=5 --set pretrain.checkpoint_every=20 --set pretrain.warmup=5 \
+  --set model.dim=32 --set model.moe_hidden=32 --set eval.n=5 --set eval.k=2 --set rl.steps=7 --cached-ok > "$tmp/log2b" 2>&1
+check "...also when only rl.* changed" "grep -q reusing \"$tmp/log2b\""
+cp -r "$run/pretrain" "$tmp/pretrain.keep"
+"$AHA" pretrain --set run_dir="$run" --set pretrain.steps=60 --set pretrain.batch_size=16 \
+  --set pretrain.log_every=5 --set pretrain.checkpoint_every=20 --set pretrain.warmup=5 \
+  --set model.dim=32 --set model.moe_hidden=32 --set eval.n=5 --set eval.k=2 --set seed=2 --cached-ok > "$tmp/log2c" 2>&1
+check "...but not when the seed changed" "! grep -q reusing \"$tmp/log2c\""
+rm -rf "$run/pretrain" && mv "$tmp/pretrain.keep" "$run/pretrain"
 # 3b. exact resume of pretraining: continue the copied run from its step-40 checkpoint
 mkdir -p "$tmp/pre2" && cp -r "$run/pretrain" "$tmp/pre2/" && rm -rf "$tmp/pre2/pretrain/final"
 "$AHA" pretrain --set run_dir="$tmp/pre2" --set pretrain.steps=60 --set pretrain.batch_size=16 \

@@ -59,13 +59,16 @@ static int run_pretrain(const aha_run_config_t *rc, unsigned flags) {
     AHA_TRY(aha_run_config_check(rc)); /* before anything is written */
     AHA_TRY(aha_mkdir_p(dir));
     snprintf(path, sizeof path, "%s/config.yaml", dir);
-    char final_cfg[1100];
-    snprintf(final_cfg, sizeof final_cfg, "%s/config.yaml", final_dir);
-    if (cached_ok && access(final_cfg, R_OK) == 0) {
+    /* the cache key: the config without the rl section, which pretraining never reads */
+    aha_run_config_t key_cfg = *rc;
+    memset(&key_cfg.rl, 0, sizeof key_cfg.rl);
+    char final_key[1100];
+    snprintf(final_key, sizeof final_key, "%s/pretrain_key.yaml", final_dir);
+    if (cached_ok && access(final_key, R_OK) == 0) {
         char tmp[600];
-        snprintf(tmp, sizeof tmp, "%s/config.yaml.new", dir);
-        AHA_TRY(aha_cfg_save(rc, aha_run_config_fields, aha_run_config_n_fields, tmp));
-        int same = files_equal(tmp, final_cfg);
+        snprintf(tmp, sizeof tmp, "%s/pretrain_key.yaml.new", dir);
+        AHA_TRY(aha_cfg_save(&key_cfg, aha_run_config_fields, aha_run_config_n_fields, tmp));
+        int same = files_equal(tmp, final_key);
         remove(tmp);
         if (same) {
             AHA_INFO("pretrained checkpoint %s matches this config: reusing it", final_dir);
@@ -212,8 +215,12 @@ static int run_pretrain(const aha_run_config_t *rc, unsigned flags) {
     print_eval(&ev, rc->eval.temperature, rc->eval.top_p);
     snprintf(path, sizeof path, "%s/eval.json", final_dir);
     AHA_TRY_GOTO(rc_, write_eval_json(&ev, rc->eval.temperature, rc->eval.top_p, path), done);
-    /* the config marks the checkpoint complete (used for caching) */
-    AHA_TRY_GOTO(rc_, aha_cfg_save(rc, aha_run_config_fields, aha_run_config_n_fields, final_cfg),
+    /* config.yaml records the run; pretrain_key.yaml, written last, marks the checkpoint complete
+     * and is what --cached-ok compares */
+    snprintf(path, sizeof path, "%s/config.yaml", final_dir);
+    AHA_TRY_GOTO(rc_, aha_cfg_save(rc, aha_run_config_fields, aha_run_config_n_fields, path), done);
+    AHA_TRY_GOTO(rc_,
+                 aha_cfg_save(&key_cfg, aha_run_config_fields, aha_run_config_n_fields, final_key),
                  done);
 done:
     aha_metrics_close(&metrics);
