@@ -1,5 +1,6 @@
 #include "actor/group_msg.h"
 #include "core/err.h"
+#include "model/tokenizer.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,5 +97,54 @@ int aha_group_msg_from_rollout(const aha_rollout_t *r, uint64_t lease_id, uint64
     g->problem = &m->problem;
     g->actor = m->actor;
     *out = m;
+    return AHA_OK;
+}
+
+int aha_group_msg_to_rollout(const Aha__Group *g, aha_rollout_t *r) {
+    if (!g || !r) return AHA_FAIL(AHA_ERR_ARG, "aha_group_msg_to_rollout: NULL argument");
+    const size_t n = g->n_sample_index;
+    if (n != (size_t)r->n)
+        return AHA_FAIL(AHA_ERR_ARG, "group of %zu samples into a rollout of %d rows", n, r->n);
+    const size_t LK = (size_t)r->n_layers * r->top_k;
+    const int record = r->expert_ids != NULL;
+    if (record && (g->n_expert_ids == 0 || g->n_layers != (uint32_t)r->n_layers ||
+                   g->top_k != (uint32_t)r->top_k))
+        return AHA_FAIL(AHA_ERR_ARG,
+                        "group routing record (%u x %u, %zu ids) does not fit the "
+                        "rollout (%d x %d)",
+                        g->n_layers, g->top_k, g->n_expert_ids, r->n_layers, r->top_k);
+    int seen[1024] = {0};
+    for (size_t s = 0; s < n; s++) {
+        if (g->total_len[s] > (uint32_t)r->max_len || g->sample_index[s] >= n || n > 1024 ||
+            seen[g->sample_index[s]]++)
+            return AHA_FAIL(AHA_ERR_ARG, "group sample %zu (index %u, %u tokens) does not fit", s,
+                            g->sample_index[s], g->total_len[s]);
+    }
+    size_t t_off = 0, l_off = 0, e_off = 0;
+    for (size_t s = 0; s < n; s++) {
+        const size_t row = g->sample_index[s];
+        const int P = (int)g->prompt_len[s], T = (int)g->total_len[s];
+        int *tok = r->tokens + row * r->max_len;
+        float *lp = r->logprobs + row * r->max_len;
+        for (int t = 0; t < r->max_len; t++) {
+            tok[t] = t < T ? (int)g->tokens[t_off + t] : AHA_TOK_PAD;
+            lp[t] = 0;
+        }
+        t_off += (size_t)T;
+        for (int t = P; t < T; t++)
+            lp[t] = g->logprobs[l_off++];
+        r->prompt_len[row] = P;
+        r->total_len[row] = T;
+        r->finished[row] = (int)g->finished[s];
+        if (!record) continue;
+        for (int t = 0; t < r->max_len; t++)
+            for (int l = 0; l < r->n_layers; l++)
+                for (int k = 0; k < r->top_k; k++)
+                    r->expert_ids[(((size_t)l * n + row) * r->max_len + t) * r->top_k + k] =
+                        t < T - 1
+                            ? g->expert_ids[e_off + ((size_t)t * r->n_layers + l) * r->top_k + k]
+                            : -1;
+        e_off += (size_t)(T - 1) * LK;
+    }
     return AHA_OK;
 }

@@ -25,4 +25,10 @@ int aha_group_msg_from_rollout(const aha_rollout_t *r, uint64_t lease_id, uint64
                                const char *actor, aha_group_msg_t **out);
 void aha_group_msg_destroy(aha_group_msg_t **m);
 
+/* The inverse: fills rollout R (made for the same model: r->n == samples, r->max_len >= every
+ * total_len, routing record iff R has one and G carries one) from group G, which must have
+ * passed aha_wire_check. Sample s becomes row sample_index[s]; rows are then exactly what
+ * aha_generate would have left. AHA_ERR_ARG on a shape mismatch (R untouched). */
+int aha_group_msg_to_rollout(const Aha__Group *g, aha_rollout_t *r);
+
 #endif

@@ -120,6 +120,31 @@ int main(void) {
             }
             free(buf);
         }
+        /* back into a rollout: identical rows, also with the samples shuffled */
+        aha_rollout_t *back = NULL;
+        CHECK(aha_rollout_new(m, G, MAX_LEN, 1, &back) == 0, "rollout for the way back");
+        if (back) {
+            CHECK(aha_group_msg_to_rollout(&msg->group, back) == 0, "to rollout: %s",
+                  aha_last_error());
+            const size_t cells = (size_t)G * MAX_LEN;
+            const size_t ecells = (size_t)m->cfg.n_layers * cells * m->cfg.top_k;
+            CHECK(!memcmp(back->tokens, r->tokens, sizeof(int) * cells) &&
+                      !memcmp(back->logprobs, r->logprobs, sizeof(float) * cells) &&
+                      !memcmp(back->prompt_len, r->prompt_len, sizeof(int) * G) &&
+                      !memcmp(back->total_len, r->total_len, sizeof(int) * G) &&
+                      !memcmp(back->finished, r->finished, sizeof(int) * G) &&
+                      !memcmp(back->expert_ids, r->expert_ids, sizeof(int) * ecells),
+                  "round trip rollout -> group -> rollout is exact");
+            aha_rollout_t *small = NULL;
+            CHECK(aha_rollout_new(m, G - 1, MAX_LEN, 1, &small) == 0 &&
+                      aha_group_msg_to_rollout(&msg->group, small) == AHA_ERR_ARG,
+                  "row count mismatch");
+            aha_rollout_destroy(&small);
+            msg->group.sample_index[1] = 0; /* duplicate index */
+            CHECK(aha_group_msg_to_rollout(&msg->group, back) == AHA_ERR_ARG, "duplicate index");
+            msg->group.sample_index[1] = 1;
+            aha_rollout_destroy(&back);
+        }
         /* cut fields break the checks */
         msg->group.n_expert_ids -= 1;
         CHECK(aha_wire_check(&env, &lim, why, sizeof why) == AHA_ERR_FORMAT, "short record");
