@@ -1,0 +1,52 @@
+/* core/blob.h — a versioned byte blob (the policy weights) served in chunks over core/wire.h
+ * (DESIGN §3: "version announce + chunked fetch, credit-based, checksum").
+ *
+ * Protocol, on a ROUTER (server) / DEALER (fetcher) pair:
+ *   fetcher -> ChunkRequest {version: v, index: AHA_BLOB_ANNOUNCE}
+ *   server  -> WeightAnnounce {version, total_bytes, chunk_bytes, checksum (BLAKE2b-256)}
+ *   fetcher -> ChunkRequest {version, index: i}   (at most `credit` outstanding)
+ *   server  -> Chunk {version, index, data}        or a WeightAnnounce if version is not current
+ * The fetcher checks sizes against its own cap before allocating and the checksum at the end; a
+ * version change in the middle restarts the fetch. Nothing is retained by the server per
+ * fetcher, so any number of actors (or a late joiner) can fetch at once. */
+#ifndef AHA_CORE_BLOB_H
+#define AHA_CORE_BLOB_H
+#include "core/wire.h"
+#include <stddef.h>
+#include <stdint.h>
+
+#define AHA_BLOB_ANNOUNCE 0xFFFFFFFFu
+#define AHA_BLOB_SUM_BYTES 32
+
+typedef struct {
+    uint64_t version;
+    const uint8_t *data; /* not owned: must stay valid while the blob is served */
+    size_t len;
+    uint32_t chunk_bytes;
+    uint8_t sum[AHA_BLOB_SUM_BYTES];
+} aha_blob_t;
+
+/* Describes DATA[0..len) as VERSION, served in CHUNK_BYTES pieces (> 0), and computes its
+ * checksum. *b written only on success. */
+int aha_blob_set(aha_blob_t *b, uint64_t version, const void *data, size_t len,
+                 uint32_t chunk_bytes);
+
+/* BLAKE2b-256 of DATA[0..len) into out. */
+int aha_blob_checksum(const void *data, size_t len, uint8_t out[AHA_BLOB_SUM_BYTES]);
+
+/* Server side: answers REQ from PEER on W (announce, a chunk, or the announce of the current
+ * version when REQ asks for another one). AHA_ERR_RANGE for a chunk index past the end (nothing
+ * sent; the caller logs it). */
+int aha_blob_serve(const aha_blob_t *b, aha_wire_t *w, const aha_peer_t *peer,
+                   const Aha__ChunkRequest *req);
+
+/* Fetcher side: gets the server's current blob over W (a DEALER connected to the server) with
+ * at most CREDIT chunk requests in flight, waiting at most TIMEOUT_MS for each reply. The blob
+ * must be at most MAX_LEN bytes and at least version MIN_VERSION (an older one is re-asked for
+ * every 50 ms until TIMEOUT_MS passes). On success *data (malloc'd, caller frees), *len and
+ * *version are written. AHA_ERR_FORMAT for a bad checksum or inconsistent sizes,
+ * AHA_ERR_RANGE if the blob exceeds MAX_LEN, AHA_ERR_TIMEOUT if the server goes quiet. */
+int aha_blob_fetch(aha_wire_t *w, uint64_t min_version, size_t max_len, int credit, int timeout_ms,
+                   uint64_t *version, uint8_t **data, size_t *len);
+
+#endif

@@ -1,0 +1,174 @@
+/* blob: chunked weight transfer between two processes over TCP (fork). A fetcher gets a 1 MB
+ * blob in 64 KiB chunks with 4 requests in flight, byte-exact; restarts when the version changes
+ * in the middle of a fetch; rejects a tampered chunk (checksum), a blob over its cap, and waits
+ * for a version that is not published yet. */
+#include "core/blob.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/rng.h"
+#include "core/testutil.h"
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+enum { BLOB = 1 << 20, CHUNK = 64 * 1024, PHASES = 5 };
+
+static void fill(uint8_t *p, size_t n, uint64_t seed) {
+    aha_rng_t r;
+    aha_rng_seed(&r, seed);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)aha_rng_u64(&r);
+}
+
+typedef struct {
+    int rc;
+    uint64_t version;
+    int content_ok; /* matches fill(seed = version) */
+} result_t;
+
+static void mark_phase(aha_wire_t *w, uint64_t phase) {
+    Aha__Envelope env = AHA__ENVELOPE__INIT;
+    Aha__Heartbeat hb = AHA__HEARTBEAT__INIT;
+    hb.done = phase;
+    env.body_case = AHA__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    aha_wire_send(w, NULL, &env);
+}
+
+static int fetcher(const char *ep, int out_fd) {
+    void *ctx = zmq_ctx_new();
+    aha_wire_t *w = NULL;
+    if (aha_wire_new(ctx, ZMQ_DEALER, "actor/0", 2 * BLOB, &w) != 0 || aha_wire_connect(w, ep) != 0)
+        return 1;
+    const uint64_t min_v[PHASES] = {1, 2, 4, 4, 6};
+    const size_t cap[PHASES] = {BLOB, BLOB, BLOB, 1000, BLOB};
+    uint8_t *want = malloc(BLOB);
+    for (int ph = 0; ph < PHASES; ph++) {
+        result_t r = {0, 0, 0};
+        uint8_t *data = NULL;
+        size_t len = 0;
+        r.rc = aha_blob_fetch(w, min_v[ph], cap[ph], 4, 5000, &r.version, &data, &len);
+        if (r.rc == 0 && want) {
+            fill(want, BLOB, r.version);
+            r.content_ok = len == BLOB && !memcmp(data, want, BLOB);
+        }
+        free(data);
+        if (write(out_fd, &r, sizeof r) != (ssize_t)sizeof r) return 1;
+        mark_phase(w, (uint64_t)ph + 1);
+    }
+    free(want);
+    usleep(100 * 1000);
+    aha_wire_destroy(&w);
+    zmq_ctx_term(ctx);
+    return 0;
+}
+
+int main(void) {
+    aha_log_set_role("blob_test");
+    /* checksum basics */
+    uint8_t s1[32], s2[32];
+    CHECK(aha_blob_checksum("abc", 3, s1) == 0 && aha_blob_checksum("abd", 3, s2) == 0 &&
+              memcmp(s1, s2, 32) != 0,
+          "checksum differs for different data");
+    aha_blob_t tmp;
+    CHECK(aha_blob_set(&tmp, 1, "x", 1, 0) == AHA_ERR_ARG, "chunk_bytes 0 rejected");
+
+    int to_child[2], from_child[2];
+    if (pipe(to_child) || pipe(from_child)) return 1;
+    fflush(NULL);
+    pid_t pid = fork(); /* before any ZeroMQ context */
+    if (pid == 0) {
+        close(to_child[1]);
+        close(from_child[0]);
+        char ep[256] = "";
+        ssize_t n = read(to_child[0], ep, sizeof ep - 1);
+        if (n <= 0) _exit(2);
+        ep[n] = 0;
+        _exit(fetcher(ep, from_child[1]));
+    }
+    close(to_child[0]);
+    close(from_child[1]);
+    void *ctx = zmq_ctx_new();
+    aha_wire_t *w = NULL;
+    char ep[256];
+    if (aha_wire_new(ctx, ZMQ_ROUTER, "learner/0", 1 << 20, &w) != 0 ||
+        aha_wire_bind(w, "tcp://127.0.0.1:*") != 0 || aha_wire_endpoint(w, ep, sizeof ep) != 0) {
+        CHECK(0, "server: %s", aha_last_error());
+        kill(pid, SIGKILL);
+        return TEST_DONE();
+    }
+    CHECK(write(to_child[1], ep, strlen(ep)) == (ssize_t)strlen(ep), "pipe");
+    close(to_child[1]);
+
+    uint8_t *data[7];
+    for (int v = 1; v <= 6; v++) {
+        data[v] = malloc(BLOB);
+        if (data[v]) fill(data[v], BLOB, (uint64_t)v);
+    }
+    uint8_t *tampered = malloc(BLOB);
+    if (tampered && data[4]) {
+        memcpy(tampered, data[4], BLOB);
+        tampered[BLOB / 2] ^= 1;
+    }
+    aha_blob_t blob, served;
+    aha_blob_set(&blob, 1, data[1], BLOB, CHUNK);
+    int phase = 0, chunks_in_phase = 0, announces_in_phase = 0;
+    while (phase < PHASES) {
+        aha_peer_t from;
+        Aha__Envelope *e = NULL;
+        if (aha_wire_recv(w, 10000, &from, &e) != 0) {
+            CHECK(0, "server recv in phase %d: %s", phase, aha_last_error());
+            break;
+        }
+        if (e->body_case == AHA__ENVELOPE__BODY_HEARTBEAT) { /* the fetcher finished a phase */
+            phase = (int)e->heartbeat->done;
+            chunks_in_phase = announces_in_phase = 0;
+            if (phase == 1) aha_blob_set(&blob, 2, data[2], BLOB, CHUNK);
+            if (phase == 2 || phase == 3) aha_blob_set(&blob, 4, data[4], BLOB, CHUNK);
+            if (phase == 4) aha_blob_set(&blob, 5, data[5], BLOB, CHUNK);
+        } else if (e->body_case == AHA__ENVELOPE__BODY_CHUNK_REQUEST) {
+            const Aha__ChunkRequest *rq = e->chunk_request;
+            served = blob;
+            if (rq->index == AHA_BLOB_ANNOUNCE) {
+                announces_in_phase++;
+                /* phase 4: publish version 6 only after a few polls */
+                if (phase == 4 && announces_in_phase == 4) {
+                    aha_blob_set(&blob, 6, data[6], BLOB, CHUNK);
+                    served = blob;
+                }
+            } else {
+                chunks_in_phase++;
+                /* phase 1: a new version after 3 chunks of version 2 */
+                if (phase == 1 && chunks_in_phase == 3) {
+                    aha_blob_set(&blob, 3, data[3], BLOB, CHUNK);
+                    served = blob;
+                }
+                /* phase 2: chunks from tampered data, announced checksum of the original */
+                if (phase == 2) served.data = tampered;
+            }
+            CHECK(aha_blob_serve(&served, w, &from, rq) == 0, "serve: %s", aha_last_error());
+        }
+        aha_wire_free(&e);
+    }
+    result_t r[PHASES];
+    memset(r, 0, sizeof r);
+    CHECK(read(from_child[0], r, sizeof r) == (ssize_t)sizeof r, "results from the fetcher");
+    CHECK(r[0].rc == 0 && r[0].version == 1 && r[0].content_ok, "fetch v1: rc %d v%llu ok %d",
+          r[0].rc, (unsigned long long)r[0].version, r[0].content_ok);
+    CHECK(r[1].rc == 0 && r[1].version == 3 && r[1].content_ok,
+          "version change mid-fetch restarts on v3: rc %d v%llu ok %d", r[1].rc,
+          (unsigned long long)r[1].version, r[1].content_ok);
+    CHECK(r[2].rc == AHA_ERR_FORMAT, "tampered chunk fails the checksum: rc %d", r[2].rc);
+    CHECK(r[3].rc == AHA_ERR_RANGE, "blob over the fetcher's cap: rc %d", r[3].rc);
+    CHECK(r[4].rc == 0 && r[4].version == 6 && r[4].content_ok,
+          "waits for an unpublished version: rc %d v%llu", r[4].rc,
+          (unsigned long long)r[4].version);
+    int status = tu_wait_child(pid, 20000);
+    CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "fetcher exit %d", status);
+    for (int v = 1; v <= 6; v++)
+        free(data[v]);
+    free(tampered);
+    aha_wire_destroy(&w);
+    zmq_ctx_term(ctx);
+    return TEST_DONE();
+}
