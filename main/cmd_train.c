@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { TRAIN_STREAM = 0x7EA1, COIN_STREAM = 0xC014 };
+enum { COIN_STREAM = 0xC014 };
 
 /* Everything the loop needs, freed in one place. */
 typedef struct {
@@ -164,19 +164,12 @@ static int run_train(const aha_run_config_t *rc, unsigned flags) {
         for (int round = 0; !aha_group_batch_full(t.batch); round++) {
             if (round >= P + (rc->rl.dynamic_sampling ? rc->rl.max_resample_rounds * P : 0)) break;
             const uint64_t pid = next_prompt++;
-            aha_task_problem_t prob;
             aha_reward_problem_t rp;
-            char text[1024];
             int ids[512], n = 0;
-            AHA_TRY_GOTO(rc_, aha_task_problem(rc, AHA_SPLIT_TRAIN, pid, &prob), done);
-            AHA_TRY_GOTO(rc_, aha_task_prompt(rc, &prob, text, sizeof text), done);
-            aha_task_reward_problem(&prob, &rp);
-            AHA_TRY_GOTO(rc_, aha_tok_encode(text, ids, 512, &n), done);
+            AHA_TRY_GOTO(rc_, aha_train_group_setup(rc, pid, ids, 512, &n, &rp, t.rngs, G), done);
             for (int g = 0; g < G; g++) {
                 t.prompts[g] = ids;
                 t.prompt_lens[g] = n;
-                const uint64_t sid[] = {TRAIN_STREAM, pid, (uint64_t)g};
-                aha_rng_derive(&t.rngs[g], (uint64_t)rc->seed, sid, 3);
             }
             const aha_gen_config_t gen = {rc->rl.max_new_tokens, (float)rc->rl.temperature,
                                           (float)rc->rl.top_p};

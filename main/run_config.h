@@ -7,6 +7,7 @@
 #include "tasks/addition.h"
 #include "tasks/countdown.h"
 #include "verifier/reward.h"
+#include "core/rng.h"
 
 typedef struct {
     char run_dir[AHA_CFG_STR_MAX];
@@ -89,4 +90,9 @@ void aha_task_reward_problem(const aha_task_problem_t *p, aha_reward_problem_t *
 /* Pretraining document INDEX of the run's task corpus. */
 int aha_task_document(const aha_run_config_t *rc, uint64_t index, char *buf, size_t cap);
 
+/* The sampling setup of training problem PID, shared by `aha train` and `aha actor` so both
+ * sample the same group: prompt token ids (ids[0..*n), cap entries), the reward problem, and for
+ * g < G the RNG stream (seed, 0x7EA1, pid, g) of sample g. */
+int aha_train_group_setup(const aha_run_config_t *rc, uint64_t pid, int *ids, int cap, int *n,
+                          aha_reward_problem_t *rp, aha_rng_t *rngs, int G);
 #endif
