@@ -18,6 +18,7 @@ static const char k_usage[] =
     "  sample --checkpoint DIR [options]         print sampled responses for a few problems\n"
     "  plot RUN_DIR                              PNG curves of a run's metrics (gnuplot)\n"
     "  verifier --connect ENDPOINT [CONFIG]      a verifier worker scoring groups for a broker\n"
+    "  actor --connect ENDPOINT [CONFIG]         a rollout worker sampling groups for a learner\n"
     "\n"
     "CONFIG is a YAML file (default: the embedded configs/demo.yaml).\n"
     "`aha <command> --help` lists a command's options.\n";
@@ -104,6 +105,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);
     if (!strcmp(cmd, "plot")) return cmd_plot(argc - 2, argv + 2);
     if (!strcmp(cmd, "verifier")) return cmd_verifier(argc - 2, argv + 2);
+    if (!strcmp(cmd, "actor")) return cmd_actor(argc - 2, argv + 2);
     fprintf(stderr, "aha: unknown command '%s'\n\n%s", cmd, k_usage);
     return 2;
 }

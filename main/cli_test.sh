@@ -131,7 +131,7 @@ check "verifier rejects a bad reward config" "[ $rc -ne 0 ] && grep -q rl.langua
 vp=(--set rl.init="$run/pretrain/final" --set model.dim=32 --set model.moe_hidden=32 --set rl.steps=200
     --set rl.prompts_per_step=3 --set rl.group_size=4 --set rl.eval_every=0 --set rl.eval_n=2
     --set rl.verifier_deadline_ms=500)
-"$AHA" train --set run_dir="$tmp/v0" "${vp[@]}" > "$tmp/v0.log" 2>&1
+"$AHA" train --set run_dir="$tmp/v0" "${vp[@]}" --set rl.verifiers=0 > "$tmp/v0.log" 2>&1
 "$AHA" train --set run_dir="$tmp/v3" "${vp[@]}" --set rl.verifiers=3 > "$tmp/v3.log" 2>&1 &
 tp=$!
 for _ in $(seq 100); do [ "$(pgrep -P $tp -f 'verifier --connect' | wc -l)" -ge 3 ] && break; sleep 0.05; done
@@ -142,4 +142,18 @@ check "training survives a killed and a frozen verifier" "[ $rc -eq 0 ] && grep 
 check "...with the weights of in-process scoring" "cmp -s \"$tmp/v0/rl/final/model.safetensors\" \"$tmp/v3/rl/final/model.safetensors\""
 alive=0; for v in "${victims[@]}"; do kill -0 "$v" 2>/dev/null && alive=$((alive + 1)); done
 check "...and no verifier process left behind ($alive alive)" "[ $alive -eq 0 ]"
+# 9. actors as separate processes (with the verifier processes of the default config): same
+# weights as sampling in the learner; a killed and a frozen actor lose their leases to the others
+"$AHA" train --set run_dir="$tmp/a2" "${vp[@]}" --set rl.actors=2 > "$tmp/a2.log" 2>&1; rc=$?
+check "2 actors + 2 verifiers: same weights as one process" "[ $rc -eq 0 ] && cmp -s \"$tmp/v0/rl/final/model.safetensors\" \"$tmp/a2/rl/final/model.safetensors\" && grep -q 'actor_groups\":600' \"$tmp/a2/rl/metrics.jsonl\"" || grep -E 'WARN|ERROR|aha:' "$tmp/a2.log" | head -5
+"$AHA" train --set run_dir="$tmp/a3" "${vp[@]}" --set rl.actors=3 --set rl.lease_ms=300 > "$tmp/a3.log" 2>&1 &
+tp=$!
+for _ in $(seq 100); do [ "$(pgrep -P $tp -f 'actor --connect' | wc -l)" -ge 3 ] && break; sleep 0.05; done
+sleep 0.2
+actors=($(pgrep -P $tp -f 'actor --connect'))
+kill -KILL "${actors[0]}"; kill -STOP "${actors[2]}"
+wait $tp; rc=$?
+check "training survives a killed and a frozen actor, same weights" "[ $rc -eq 0 ] && cmp -s \"$tmp/v0/rl/final/model.safetensors\" \"$tmp/a3/rl/final/model.safetensors\"" || grep -E 'WARN|ERROR|aha:' "$tmp/a3.log" | head -5
+alive=0; for v in "${actors[@]}"; do kill -0 "$v" 2>/dev/null && alive=$((alive + 1)); done
+check "...and no actor process left behind ($alive alive)" "[ $alive -eq 0 ]"
 exit $fail

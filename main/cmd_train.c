@@ -13,6 +13,8 @@
 #include "main/cmd.h"
 #include "main/run_state.h"
 #include "main/verifier_pool.h"
+#include "main/coordinator.h"
+#include "actor/group_msg.h"
 #include "model/checkpoint.h"
 #include "model/tokenizer.h"
 #include "verifier/reward.h"
@@ -38,9 +40,11 @@ typedef struct {
     int **prompts;
     int *prompt_lens;
     aha_vpool_t *vpool; /* rl.verifiers > 0 */
+    aha_coord_t *coord; /* rl.actors > 0 */
 } train_t;
 
 static void train_free(train_t *t) {
+    aha_coord_destroy(&t->coord);
     aha_vpool_destroy(&t->vpool);
     aha_grpo_destroy(&t->trainer);
     aha_kv_destroy(&t->kv);
@@ -131,6 +135,10 @@ static int run_train(const aha_run_config_t *rc, unsigned flags) {
         snprintf(path, sizeof path, "%s/config.yaml", dir); /* the workers read the same rules */
         AHA_TRY_GOTO(rc_, aha_vpool_new(rc, path, rc->rl.verifiers, &t.vpool), done);
     }
+    if (rc->rl.actors > 0) {
+        snprintf(path, sizeof path, "%s/config.yaml", dir); /* the actors sample the same way */
+        AHA_TRY_GOTO(rc_, aha_coord_new(rc, path, rc->rl.actors, &t.coord), done);
+    }
 
     AHA_INFO("GRPO (%s, R3 %s) from %s: %d steps x %d prompts x G=%d -> %s", rc->rl.loss,
              rc->rl.r3 ? "on" : "off", init, rc->rl.steps, P, G, dir);
@@ -161,57 +169,95 @@ static int run_train(const aha_run_config_t *rc, unsigned flags) {
         aha_group_batch_reset(t.batch);
         double sum_reward = 0, sum_acc = 0, sum_fmt = 0, sum_len = 0, sum_lang = 0, sum_over = 0;
         int n_scored = 0;
-        for (int round = 0; !aha_group_batch_full(t.batch); round++) {
-            if (round >= P + (rc->rl.dynamic_sampling ? rc->rl.max_resample_rounds * P : 0)) break;
-            const uint64_t pid = next_prompt++;
-            aha_reward_problem_t rp;
-            int ids[512], n = 0;
-            AHA_TRY_GOTO(rc_, aha_train_group_setup(rc, pid, ids, 512, &n, &rp, t.rngs, G), done);
-            for (int g = 0; g < G; g++) {
-                t.prompts[g] = ids;
-                t.prompt_lens[g] = n;
+        const int round_limit = P + (rc->rl.dynamic_sampling ? rc->rl.max_resample_rounds * P : 0);
+        if (t.coord) AHA_TRY_GOTO(rc_, aha_coord_publish(t.coord, t.m, (uint64_t)step), done);
+        for (int round = 0; !aha_group_batch_full(t.batch) && round < round_limit;) {
+            /* a wave of prompts, in order: sampled by the actors (if any) all at once, consumed
+             * one by one until the batch is full exactly as in-process sampling would */
+            int wave = 1;
+            if (t.coord) {
+                wave = P - aha_group_batch_groups(t.batch);
+                if (wave > round_limit - round) wave = round_limit - round;
+                if (wave < 1) wave = 1;
+                if (wave > 1024) wave = 1024;
             }
-            const aha_gen_config_t gen = {rc->rl.max_new_tokens, (float)rc->rl.temperature,
-                                          (float)rc->rl.top_p};
-            double a = now_s();
-            AHA_TRY_GOTO(rc_,
-                         aha_generate(t.m, t.kv, (const int *const *)t.prompts, t.prompt_lens,
-                                      t.rngs, &gen, t.roll),
-                         done);
-            t_sample += now_s() - a;
-            float r[1024];
-            aha_reward_breakdown_t scores[1024];
-            if (t.vpool) {
-                AHA_TRY_GOTO(
-                    rc_, aha_vpool_score(t.vpool, &rcfg, t.roll, &rp, pid, (uint64_t)step, scores),
-                    done);
-            } else {
+            uint64_t wave_pids[1024];
+            Aha__Envelope *wave_groups[1024] = {NULL};
+            for (int i = 0; i < wave; i++)
+                wave_pids[i] = next_prompt + (uint64_t)i;
+            if (t.coord) {
+                double a = now_s();
+                rc_ = aha_coord_collect(t.coord, wave_pids, wave, rc->rl.lease_ms,
+                                        4 * rc->rl.lease_ms, wave_groups);
+                t_sample += now_s() - a;
+                if (rc_ != AHA_OK) goto wave_done;
+            }
+            for (int wi = 0; wi < wave; wi++) {
+                if (aha_group_batch_full(t.batch) || round >= round_limit) break;
+                round++;
+                const uint64_t pid = wave_pids[wi];
+                next_prompt = pid + 1;
+                aha_reward_problem_t rp;
+                int ids[512], n = 0;
+                AHA_TRY_GOTO(rc_, aha_train_group_setup(rc, pid, ids, 512, &n, &rp, t.rngs, G),
+                             wave_done);
                 for (int g = 0; g < G; g++) {
-                    char resp[2048];
-                    AHA_TRY_GOTO(rc_, aha_rollout_response_text(t.roll, g, resp, sizeof resp),
-                                 done);
-                    aha_reward_score(&rcfg, &rp, resp, t.roll->total_len[g] - t.roll->prompt_len[g],
-                                     &scores[g]);
+                    t.prompts[g] = ids;
+                    t.prompt_lens[g] = n;
                 }
-            }
-            for (int g = 0; g < G; g++) {
-                aha_reward_breakdown_t s = scores[g];
-                if (rc->rl.random_reward) {
-                    aha_rng_t coin;
-                    const uint64_t cid[] = {COIN_STREAM, pid, (uint64_t)g};
-                    aha_rng_derive(&coin, (uint64_t)rc->seed, cid, 3);
-                    s.total = aha_rng_uniform(&coin) < 0.5f ? 1.0 : 0.0;
+                if (wave_groups[wi]) {
+                    AHA_TRY_GOTO(rc_, aha_group_msg_to_rollout(wave_groups[wi]->group, t.roll),
+                                 wave_done);
+                } else {
+                    const aha_gen_config_t gen = {rc->rl.max_new_tokens, (float)rc->rl.temperature,
+                                                  (float)rc->rl.top_p};
+                    double a = now_s();
+                    AHA_TRY_GOTO(rc_,
+                                 aha_generate(t.m, t.kv, (const int *const *)t.prompts,
+                                              t.prompt_lens, t.rngs, &gen, t.roll),
+                                 wave_done);
+                    t_sample += now_s() - a;
                 }
-                r[g] = (float)s.total;
-                sum_reward += s.total;
-                sum_acc += s.accuracy;
-                sum_fmt += s.format;
-                sum_lang += s.language;
-                sum_over += s.overlong;
-                sum_len += t.roll->total_len[g] - t.roll->prompt_len[g];
-                n_scored++;
+                float r[1024];
+                aha_reward_breakdown_t scores[1024];
+                if (t.vpool) {
+                    AHA_TRY_GOTO(
+                        rc_,
+                        aha_vpool_score(t.vpool, &rcfg, t.roll, &rp, pid, (uint64_t)step, scores),
+                        wave_done);
+                } else {
+                    for (int g = 0; g < G; g++) {
+                        char resp[2048];
+                        AHA_TRY_GOTO(rc_, aha_rollout_response_text(t.roll, g, resp, sizeof resp),
+                                     wave_done);
+                        aha_reward_score(&rcfg, &rp, resp,
+                                         t.roll->total_len[g] - t.roll->prompt_len[g], &scores[g]);
+                    }
+                }
+                for (int g = 0; g < G; g++) {
+                    aha_reward_breakdown_t s = scores[g];
+                    if (rc->rl.random_reward) {
+                        aha_rng_t coin;
+                        const uint64_t cid[] = {COIN_STREAM, pid, (uint64_t)g};
+                        aha_rng_derive(&coin, (uint64_t)rc->seed, cid, 3);
+                        s.total = aha_rng_uniform(&coin) < 0.5f ? 1.0 : 0.0;
+                    }
+                    r[g] = (float)s.total;
+                    sum_reward += s.total;
+                    sum_acc += s.accuracy;
+                    sum_fmt += s.format;
+                    sum_lang += s.language;
+                    sum_over += s.overlong;
+                    sum_len += t.roll->total_len[g] - t.roll->prompt_len[g];
+                    n_scored++;
+                }
+                AHA_TRY_GOTO(rc_, aha_group_batch_add(t.batch, t.roll, r), wave_done);
+                rc_ = AHA_OK; /* 1 = kept, 0 = dropped */
             }
-            AHA_TRY_GOTO(rc_, aha_group_batch_add(t.batch, t.roll, r), done);
+        wave_done:
+            for (int i = 0; i < wave; i++)
+                aha_wire_free(&wave_groups[i]);
+            if (rc_ < 0) goto done;
         }
         aha_grpo_stats_t gs;
         memset(&gs, 0, sizeof gs);
@@ -259,6 +305,14 @@ static int run_train(const aha_run_config_t *rc, unsigned flags) {
             aha_metrics_num(t.metrics, "verifier_groups_local", (double)vs.local);
             aha_metrics_num(t.metrics, "verifier_lost", (double)vs.lost);
             aha_metrics_num(t.metrics, "verifiers_live", vs.live);
+        }
+        if (t.coord) {
+            aha_coord_stats_t cs;
+            aha_coord_stats(t.coord, &cs);
+            aha_metrics_num(t.metrics, "actor_groups", (double)cs.delivered);
+            aha_metrics_num(t.metrics, "actor_groups_missing", (double)cs.missing);
+            aha_metrics_num(t.metrics, "actor_leases_reissued", (double)cs.reissued);
+            aha_metrics_num(t.metrics, "actors", cs.actors);
         }
         aha_metrics_num(t.metrics, "train_s", t_train);
         if (K > 0 && batch.n_seq > 0) {

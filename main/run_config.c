@@ -94,6 +94,8 @@ const aha_cfg_field_t aha_run_config_fields[] = {
     F("rl.w_overlong", AHA_CFG_FLOAT, rl.w_overlong, "0.0", -100, 100, "DAPO overlong shaping weight"),
     F("rl.correct_requires_format", AHA_CFG_BOOL, rl.correct_requires_format, "true", 1, 0, "accuracy counts only in a well-formed response"),
     F("rl.overlong_cache", AHA_CFG_INT, rl.overlong_cache, "16", 0, 8192, "DAPO overlong soft-penalty window"),
+    F("rl.actors", AHA_CFG_INT, rl.actors, "0", 0, 64, "rollout actor processes (0: sample in the learner process)"),
+    F("rl.lease_ms", AHA_CFG_INT, rl.lease_ms, "10000", 1, 3600000, "an actor that has not delivered its group by then loses the lease"),
     F("rl.verifiers", AHA_CFG_INT, rl.verifiers, "0", 0, 64, "verifier worker processes (0: score in the learner process)"),
     F("rl.verifier_deadline_ms", AHA_CFG_INT, rl.verifier_deadline_ms, "2000", 1, 3600000, "a verifier that has not scored a group by then is marked lost"),
     F("rl.language_charset", AHA_CFG_STRING, rl.language_charset, "digits+ops", 1, 0, "bytes the language reward accepts in the think text (e.g. digits+ops, letters+space+[.,])"),

@@ -50,6 +50,7 @@ typedef struct {
         int overlong_cache;
         char language_charset[AHA_CFG_STR_MAX]; /* aha_reward_charset spec */
         int verifiers, verifier_deadline_ms;
+        int actors, lease_ms;
     } rl;
 } aha_run_config_t;
 

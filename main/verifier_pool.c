@@ -3,6 +3,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "learner/broker.h"
+#include "main/procs.h"
 #include "model/tokenizer.h"
 #include <signal.h>
 #include <stdio.h>
@@ -34,35 +35,14 @@ static int spawn(aha_vpool_t *p, int i, const char *endpoint, const char *config
                     "--name",    name,
                     "--version", "1",
                     NULL};
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) return AHA_FAIL(AHA_ERR_STATE, "fork: cannot start verifier %d", i);
-    if (pid == 0) {
-        execv("/proc/self/exe", argv);
-        _exit(127);
-    }
-    p->pids[i] = pid;
-    return AHA_OK;
+    return aha_spawn_self(argv, &p->pids[i]);
 }
 
 void aha_vpool_destroy(aha_vpool_t **pp) {
     if (!pp || !*pp) return;
     aha_vpool_t *p = *pp;
     aha_broker_stop_verifiers(p->broker);
-    struct timespec ts = {0, 20 * 1000 * 1000};
-    for (int i = 0; i < p->n; i++) {
-        int status, done = 0;
-        for (int k = 0; k < 100 && !done; k++) { /* 2 s */
-            pid_t r = waitpid(p->pids[i], &status, WNOHANG);
-            done = r == p->pids[i] || r < 0;
-            if (!done) nanosleep(&ts, NULL);
-        }
-        if (!done) {
-            AHA_WARN("verifier process %d did not stop; killing it", (int)p->pids[i]);
-            kill(p->pids[i], SIGKILL);
-            waitpid(p->pids[i], &status, 0);
-        }
-    }
+    aha_reap(p->pids, p->n, 2000);
     aha_broker_destroy(&p->broker);
     if (p->zctx) zmq_ctx_term(p->zctx);
     free(p);
