@@ -134,11 +134,11 @@ vp=(--set rl.init="$run/pretrain/final" --set model.dim=32 --set model.moe_hidde
 "$AHA" train --set run_dir="$tmp/v0" "${vp[@]}" --set rl.verifiers=0 > "$tmp/v0.log" 2>&1
 "$AHA" train --set run_dir="$tmp/v3" "${vp[@]}" --set rl.verifiers=3 > "$tmp/v3.log" 2>&1 &
 tp=$!
-for _ in $(seq 100); do [ "$(pgrep -P $tp -f 'verifier --connect' | wc -l)" -ge 3 ] && break; sleep 0.05; done
+for _ in $(seq 400); do grep -q 'verifier processes ready' "$tmp/v3.log" && break; sleep 0.05; done
 victims=($(pgrep -P $tp -f 'verifier --connect'))
 kill -KILL "${victims[0]}"; kill -STOP "${victims[2]}"
 wait $tp; rc=$?
-check "training survives a killed and a frozen verifier" "[ $rc -eq 0 ] && grep -q 'verifier_lost\":2' \"$tmp/v3/rl/metrics.jsonl\"" || grep -E 'WARN|ERROR' "$tmp/v3.log" | head -5
+check "training survives a killed and a frozen verifier" "[ $rc -eq 0 ] && grep -Eq 'verifier_lost\":[1-9]' \"$tmp/v3/rl/metrics.jsonl\"" || grep -E 'WARN|ERROR' "$tmp/v3.log" | head -5
 check "...with the weights of in-process scoring" "cmp -s \"$tmp/v0/rl/final/model.safetensors\" \"$tmp/v3/rl/final/model.safetensors\""
 alive=0; for v in "${victims[@]}"; do kill -0 "$v" 2>/dev/null && alive=$((alive + 1)); done
 check "...and no verifier process left behind ($alive alive)" "[ $alive -eq 0 ]"
@@ -148,12 +148,11 @@ check "...and no verifier process left behind ($alive alive)" "[ $alive -eq 0 ]"
 check "2 actors + 2 verifiers: same weights as one process" "[ $rc -eq 0 ] && cmp -s \"$tmp/v0/rl/final/model.safetensors\" \"$tmp/a2/rl/final/model.safetensors\" && grep -q 'actor_groups\":600' \"$tmp/a2/rl/metrics.jsonl\"" || grep -E 'WARN|ERROR|aha:' "$tmp/a2.log" | head -5
 "$AHA" train --set run_dir="$tmp/a3" "${vp[@]}" --set rl.actors=3 --set rl.lease_ms=300 > "$tmp/a3.log" 2>&1 &
 tp=$!
-for _ in $(seq 100); do [ "$(pgrep -P $tp -f 'actor --connect' | wc -l)" -ge 3 ] && break; sleep 0.05; done
-sleep 0.2
+for _ in $(seq 400); do grep -q 'actor processes ready' "$tmp/a3.log" && break; sleep 0.05; done
 actors=($(pgrep -P $tp -f 'actor --connect'))
 kill -KILL "${actors[0]}"; kill -STOP "${actors[2]}"
 wait $tp; rc=$?
-check "training survives a killed and a frozen actor, same weights" "[ $rc -eq 0 ] && cmp -s \"$tmp/v0/rl/final/model.safetensors\" \"$tmp/a3/rl/final/model.safetensors\"" || grep -E 'WARN|ERROR|aha:' "$tmp/a3.log" | head -5
+check "training survives a killed and a frozen actor, same weights" "[ $rc -eq 0 ] && grep -Eq 'actor_leases_reissued\":[1-9]' \"$tmp/a3/rl/metrics.jsonl\" && cmp -s \"$tmp/v0/rl/final/model.safetensors\" \"$tmp/a3/rl/final/model.safetensors\"" || grep -E 'WARN|ERROR|aha:' "$tmp/a3.log" | head -5
 alive=0; for v in "${actors[@]}"; do kill -0 "$v" 2>/dev/null && alive=$((alive + 1)); done
 check "...and no actor process left behind ($alive alive)" "[ $alive -eq 0 ]"
 exit $fail

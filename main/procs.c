@@ -20,10 +20,27 @@ int aha_spawn_self(char *const argv[], pid_t *pid) {
     return AHA_OK;
 }
 
+int aha_running(pid_t *pids, int n) {
+    int alive = 0;
+    for (int i = 0; i < n; i++) {
+        if (pids[i] <= 0) continue;
+        int status;
+        pid_t r = waitpid(pids[i], &status, WNOHANG);
+        if (r == pids[i] || r < 0) {
+            AHA_WARN("worker process %d exited early", (int)pids[i]);
+            pids[i] = -1;
+        } else {
+            alive++;
+        }
+    }
+    return alive;
+}
+
 int aha_reap(const pid_t *pids, int n, int grace_ms) {
     int killed = 0;
     const struct timespec tick = {0, 20 * 1000 * 1000};
     for (int i = 0; i < n; i++) {
+        if (pids[i] <= 0) continue;
         int status, done = 0;
         for (int waited = 0; waited <= grace_ms && !done; waited += 20) {
             pid_t r = waitpid(pids[i], &status, WNOHANG);

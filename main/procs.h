@@ -11,4 +11,8 @@ int aha_spawn_self(char *const argv[], pid_t *pid);
  * Returns how many had to be killed. */
 int aha_reap(const pid_t *pids, int n, int grace_ms);
 
+/* How many of PIDS[0..n) are still running; the ones that exited are reaped and set to -1 (so
+ * aha_reap skips them). */
+int aha_running(pid_t *pids, int n);
+
 #endif

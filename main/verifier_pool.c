@@ -66,12 +66,24 @@ int aha_vpool_new(const aha_run_config_t *rc, const char *config_path, int n, ah
         rcode = spawn(p, i, ep, config_path);
         if (rcode == AHA_OK) p->n++;
     }
-    if (rcode == AHA_OK) rcode = aha_broker_wait_verifiers(p->broker, n, 20000);
+    /* wait for the hellos of the workers that are still running (one may die while starting) */
+    for (int waited = 0; rcode == AHA_OK; waited += 200) {
+        int expect = aha_running(p->pids, p->n);
+        if (aha_broker_live(p->broker) >= expect) break;
+        if (waited >= 20000) {
+            AHA_WARN("%d of %d verifier processes joined in 20 s; going on without the others",
+                     aha_broker_live(p->broker), expect);
+            break;
+        }
+        rcode = aha_broker_wait_verifiers(p->broker, expect, 200);
+        if (rcode == AHA_ERR_TIMEOUT) rcode = AHA_OK;
+    }
     if (rcode != AHA_OK) {
         aha_vpool_destroy(&p);
         return rcode;
     }
-    AHA_INFO("%d verifier processes ready on %s", n, ep);
+    AHA_INFO("%d verifier processes ready on %s%s", aha_broker_live(p->broker), ep,
+             aha_broker_live(p->broker) ? "" : " (none: scoring in the learner)");
     *out = p;
     return AHA_OK;
 }
