@@ -31,11 +31,12 @@ static double now_ms(void) {
 }
 
 int aha_broker_new(void *zctx, const char *bind, size_t max_bytes, const aha_wire_limits_t *limits,
-                   aha_broker_t **out) {
+                   const aha_keypair_t *curve, aha_broker_t **out) {
     if (!zctx || !bind || !out) return AHA_FAIL(AHA_ERR_ARG, "aha_broker_new: NULL argument");
     aha_broker_t *b = calloc(1, sizeof *b);
     if (!b) return AHA_FAIL(AHA_ERR_NOMEM, "broker");
     int rc = aha_wire_new(zctx, ZMQ_ROUTER, "learner/broker", max_bytes, &b->w);
+    if (rc == AHA_OK && curve) rc = aha_wire_curve_server(b->w, curve);
     if (rc == AHA_OK) rc = aha_wire_bind(b->w, bind);
     if (rc != AHA_OK) {
         aha_wire_destroy(&b->w);

@@ -13,6 +13,7 @@
  * aha_broker_score belong to the caller (aha_wire_free). One thread at a time. */
 #ifndef AHA_LEARNER_BROKER_H
 #define AHA_LEARNER_BROKER_H
+#include "core/curve.h"
 #include "core/wire.h"
 
 typedef struct aha_broker aha_broker_t;
@@ -24,9 +25,11 @@ typedef struct {
     uint64_t late;         /* replies after their deadline (dropped) */
 } aha_broker_stats_t;
 
-/* Binds a ROUTER at BIND (e.g. "tcp://127.0.0.1:*"); LIMITS (may be NULL) check what arrives. */
+/* Binds a ROUTER at BIND (e.g. "tcp://127.0.0.1:*"); LIMITS (may be NULL) check what arrives;
+ * CURVE (may be NULL) makes it a CURVE server with that keypair (the context needs a ZAP handler,
+ * core/curve.h). */
 int aha_broker_new(void *zctx, const char *bind, size_t max_bytes, const aha_wire_limits_t *limits,
-                   aha_broker_t **out);
+                   const aha_keypair_t *curve, aha_broker_t **out);
 void aha_broker_destroy(aha_broker_t **b);
 /* The bound endpoint, with its port. */
 int aha_broker_endpoint(const aha_broker_t *b, char *buf, size_t cap);

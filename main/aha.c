@@ -1,5 +1,6 @@
 /* aha — one executable, one subcommand per role. */
 #include "core/err.h"
+#include "core/curve.h"
 #include "core/log.h"
 #include "main/cmd.h"
 #include <errno.h>
@@ -19,6 +20,7 @@ static const char k_usage[] =
     "  plot RUN_DIR                              PNG curves of a run's metrics (gnuplot)\n"
     "  verifier --connect ENDPOINT [CONFIG]      a verifier worker scoring groups for a broker\n"
     "  actor --connect ENDPOINT [CONFIG]         a rollout worker sampling groups for a learner\n"
+    "  keygen DIR                                CURVE keys for net.keys (server.key, client.key)\n"
     "\n"
     "CONFIG is a YAML file (default: the embedded configs/demo.yaml).\n"
     "`aha <command> --help` lists a command's options.\n";
@@ -106,6 +108,18 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "plot")) return cmd_plot(argc - 2, argv + 2);
     if (!strcmp(cmd, "verifier")) return cmd_verifier(argc - 2, argv + 2);
     if (!strcmp(cmd, "actor")) return cmd_actor(argc - 2, argv + 2);
+    if (!strcmp(cmd, "keygen")) {
+        if (argc != 3 || argv[2][0] == '-') {
+            fputs("usage: aha keygen DIR\nWrites DIR/server.key and DIR/client.key (CURVE, mode "
+                  "0600; never overwrites). Point net.keys at DIR on every node.\n",
+                  argc == 3 && strcmp(argv[2], "--help") == 0 ? stdout : stderr);
+            return argc == 3 && strcmp(argv[2], "--help") == 0 ? 0 : 2;
+        }
+        int rc = aha_keys_generate(argv[2]);
+        if (rc < 0) return cli_fail(rc);
+        printf("wrote %s/server.key and %s/client.key\n", argv[2], argv[2]);
+        return 0;
+    }
     fprintf(stderr, "aha: unknown command '%s'\n\n%s", cmd, k_usage);
     return 2;
 }

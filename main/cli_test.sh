@@ -155,4 +155,13 @@ wait $tp; rc=$?
 check "training survives a killed and a frozen actor, same weights" "[ $rc -eq 0 ] && grep -Eq 'actor_leases_reissued\":[1-9]' \"$tmp/a3/rl/metrics.jsonl\" && cmp -s \"$tmp/v0/rl/final/model.safetensors\" \"$tmp/a3/rl/final/model.safetensors\"" || grep -E 'WARN|ERROR|aha:' "$tmp/a3.log" | head -5
 alive=0; for v in "${actors[@]}"; do kill -0 "$v" 2>/dev/null && alive=$((alive + 1)); done
 check "...and no actor process left behind ($alive alive)" "[ $alive -eq 0 ]"
+# 10. CURVE: keygen, an encrypted run with an actor and a verifier gives the same weights;
+# binding beyond loopback without keys is refused
+check "keygen writes two key files" "\"$AHA\" keygen \"$tmp/keys\" > /dev/null && [ -s \"$tmp/keys/server.key\" ] && [ -s \"$tmp/keys/client.key\" ]"
+out=$("$AHA" keygen "$tmp/keys" 2>&1); rc=$?
+check "keygen never overwrites" "[ $rc -ne 0 ] && grep -q 'never overwritten' <<<\"\$out\""
+"$AHA" train --set run_dir="$tmp/c1" "${vp[@]}" --set rl.actors=1 --set rl.verifiers=1 --set net.keys="$tmp/keys" > "$tmp/c1.log" 2>&1; rc=$?
+check "CURVE run: same weights" "[ $rc -eq 0 ] && cmp -s \"$tmp/v0/rl/final/model.safetensors\" \"$tmp/c1/rl/final/model.safetensors\" && grep -q 'actor_groups\":600' \"$tmp/c1/rl/metrics.jsonl\" && grep -q 'verifier_groups_remote\":600' \"$tmp/c1/rl/metrics.jsonl\"" || grep -E 'WARN|ERROR|aha:' "$tmp/c1.log" | head -5
+out=$("$AHA" train --set run_dir="$tmp/c2" "${vp[@]}" --set net.host=0.0.0.0 2>&1); rc=$?
+check "no keys beyond loopback is a config error" "[ $rc -ne 0 ] && grep -q 'net.keys' <<<\"\$out\""
 exit $fail

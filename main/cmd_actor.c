@@ -91,6 +91,10 @@ static int run_actor(const aha_run_config_t *rc, const char *endpoint, const cha
     snprintf(id, sizeof id, "actor/%s/%d", name, (int)getpid());
     AHA_TRY_GOTO(rc_, aha_wire_new(a.zctx, ZMQ_DEALER, id, (size_t)64 << 20, &a.w), done);
     AHA_TRY_GOTO(rc_, aha_wire_set_identity(a.w, id), done);
+    int curve = 0;
+    aha_keypair_t server, client;
+    AHA_TRY_GOTO(rc_, aha_run_config_keys(rc, &curve, &server, &client), done);
+    if (curve) AHA_TRY_GOTO(rc_, aha_wire_curve_client(a.w, server.public_key, &client), done);
     AHA_TRY_GOTO(rc_, aha_wire_connect(a.w, endpoint), done);
     Aha__Envelope hello_env = AHA__ENVELOPE__INIT;
     Aha__Hello hello = AHA__HELLO__INIT;

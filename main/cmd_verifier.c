@@ -66,6 +66,14 @@ int cmd_verifier(int argc, char **argv) {
     if (rc == AHA_OK) rc = aha_run_config_reward(&cfg, &vc.reward);
     if (rc < 0) return cli_fail(rc);
     vc.limits.max_len = cfg.model.max_seq_len;
+    int curve = 0;
+    aha_keypair_t server, client;
+    rc = aha_run_config_keys(&cfg, &curve, &server, &client);
+    if (rc < 0) return cli_fail(rc);
+    if (curve) {
+        vc.curve_server_public = server.public_key;
+        vc.curve_client = &client;
+    }
     vc.stop = &g_stop;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

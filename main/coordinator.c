@@ -34,6 +34,7 @@ struct aha_coord {
     aha_blob_t blob;
     uint64_t next_lease;
     double last_heard; /* last message from any actor (ms) */
+    aha_zap_t *zap;
     aha_coord_stats_t stats;
 };
 
@@ -237,6 +238,7 @@ void aha_coord_destroy(aha_coord_t **cp) {
         aha_wire_send(c->w, &c->actors[i], &env); /* best effort: some may be gone */
     aha_reap(c->pids, c->n_procs, 2000);
     aha_wire_destroy(&c->w);
+    aha_zap_stop(&c->zap);
     if (c->zctx) zmq_ctx_term(c->zctx);
     free(c->weights);
     free(c);
@@ -261,7 +263,17 @@ int aha_coord_new(const aha_run_config_t *rc, const char *config_path, int n, ah
     int r = c->zctx ? AHA_OK : AHA_FAIL(AHA_ERR_NET, "zmq_ctx_new failed");
     if (r == AHA_OK)
         r = aha_wire_new(c->zctx, ZMQ_ROUTER, "learner/coordinator", (size_t)64 << 20, &c->w);
-    if (r == AHA_OK) r = aha_wire_bind(c->w, "tcp://127.0.0.1:*");
+    int curve = 0;
+    aha_keypair_t server, client;
+    char bind[300];
+    snprintf(bind, sizeof bind, "tcp://%s:*", rc->net.host);
+    if (r == AHA_OK) r = aha_run_config_keys(rc, &curve, &server, &client);
+    if (r == AHA_OK && curve) {
+        const char *allowed[] = {client.public_key};
+        r = aha_zap_start(c->zctx, allowed, 1, &c->zap);
+        if (r == AHA_OK) r = aha_wire_curve_server(c->w, &server);
+    }
+    if (r == AHA_OK) r = aha_wire_bind(c->w, bind);
     if (r == AHA_OK) r = aha_wire_endpoint(c->w, ep, sizeof ep);
     if (r == AHA_OK) aha_wire_set_limits(c->w, &lim);
     for (int i = 0; r == AHA_OK && i < n; i++) {

@@ -94,6 +94,8 @@ const aha_cfg_field_t aha_run_config_fields[] = {
     F("rl.w_overlong", AHA_CFG_FLOAT, rl.w_overlong, "0.0", -100, 100, "DAPO overlong shaping weight"),
     F("rl.correct_requires_format", AHA_CFG_BOOL, rl.correct_requires_format, "true", 1, 0, "accuracy counts only in a well-formed response"),
     F("rl.overlong_cache", AHA_CFG_INT, rl.overlong_cache, "16", 0, 8192, "DAPO overlong soft-penalty window"),
+    F("net.host", AHA_CFG_STRING, net.host, "127.0.0.1", 1, 0, "address the learner's sockets bind to (beyond loopback needs net.keys)"),
+    F("net.keys", AHA_CFG_STRING, net.keys, "", 1, 0, "CURVE key directory from `aha keygen DIR` (empty: no encryption)"),
     F("rl.actors", AHA_CFG_INT, rl.actors, "0", 0, 64, "rollout actor processes (0: sample in the learner process)"),
     F("rl.lease_ms", AHA_CFG_INT, rl.lease_ms, "10000", 1, 3600000, "an actor that has not delivered its group by then loses the lease"),
     F("rl.verifiers", AHA_CFG_INT, rl.verifiers, "0", 0, 64, "verifier worker processes (0: score in the learner process)"),
@@ -284,6 +286,11 @@ int aha_run_config_check(const aha_run_config_t *rc) {
     AHA_TRY(aha_task_problem(rc, AHA_SPLIT_TRAIN, 0, &p));
     AHA_TRY(aha_task_prompt(rc, &p, text, sizeof text));
     AHA_TRY(aha_task_document(rc, 0, text, sizeof text));
+    if (rc->rl.actors > 0 || rc->rl.verifiers > 0) {
+        int on;
+        aha_keypair_t s, c;
+        AHA_TRY(aha_run_config_keys(rc, &on, &s, &c));
+    }
     return AHA_OK;
 }
 
@@ -300,5 +307,23 @@ int aha_train_group_setup(const aha_run_config_t *rc, uint64_t pid, int *ids, in
         const uint64_t sid[] = {TRAIN_STREAM, pid, (uint64_t)g};
         aha_rng_derive(&rngs[g], (uint64_t)rc->seed, sid, 3);
     }
+    return AHA_OK;
+}
+
+int aha_run_config_keys(const aha_run_config_t *rc, int *on, aha_keypair_t *server,
+                        aha_keypair_t *client) {
+    const int loopback = !strcmp(rc->net.host, "127.0.0.1") || !strcmp(rc->net.host, "localhost");
+    if (!rc->net.keys[0]) {
+        if (!loopback)
+            return AHA_FAIL(AHA_ERR_CONFIG,
+                            "net.keys: CURVE keys are required when net.host (%s) is not loopback "
+                            "(create them with `aha keygen DIR`)",
+                            rc->net.host);
+        *on = 0;
+        return AHA_OK;
+    }
+    AHA_TRY(aha_keys_load(rc->net.keys, "server", server));
+    AHA_TRY(aha_keys_load(rc->net.keys, "client", client));
+    *on = 1;
     return AHA_OK;
 }

@@ -8,6 +8,7 @@
 #include "tasks/countdown.h"
 #include "verifier/reward.h"
 #include "core/rng.h"
+#include "core/curve.h"
 
 typedef struct {
     char run_dir[AHA_CFG_STR_MAX];
@@ -52,6 +53,10 @@ typedef struct {
         int verifiers, verifier_deadline_ms;
         int actors, lease_ms;
     } rl;
+    struct {
+        char host[AHA_CFG_STR_MAX]; /* bind address of the learner's sockets */
+        char keys[AHA_CFG_STR_MAX]; /* CURVE key directory, "" = off */
+    } net;
 } aha_run_config_t;
 
 extern const aha_cfg_field_t aha_run_config_fields[];
@@ -73,6 +78,11 @@ int aha_run_config_reward(const aha_run_config_t *rc, aha_reward_config_t *out);
 /* Checks everything a run derives from the config (model shape, task, template, corpus, rewards)
  * so commands can reject a bad config before they write anything; the error names the key. */
 int aha_run_config_check(const aha_run_config_t *rc);
+
+/* Network security of a run: *on = 0 without net.keys; else the server and client keypairs from
+ * the key directory. AHA_ERR_CONFIG if net.host is not loopback and there are no keys. */
+int aha_run_config_keys(const aha_run_config_t *rc, int *on, aha_keypair_t *server,
+                        aha_keypair_t *client);
 
 /* ---- the task a run trains on (addition or countdown) ---- */
 typedef struct {

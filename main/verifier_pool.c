@@ -23,6 +23,7 @@ struct aha_vpool {
     int n;
     int deadline_ms;
     uint64_t local;
+    aha_zap_t *zap;
 };
 
 /* Starts `aha verifier` (this executable) as process I. */
@@ -44,6 +45,7 @@ void aha_vpool_destroy(aha_vpool_t **pp) {
     aha_broker_stop_verifiers(p->broker);
     aha_reap(p->pids, p->n, 2000);
     aha_broker_destroy(&p->broker);
+    aha_zap_stop(&p->zap);
     if (p->zctx) zmq_ctx_term(p->zctx);
     free(p);
     *pp = NULL;
@@ -59,8 +61,18 @@ int aha_vpool_new(const aha_run_config_t *rc, const char *config_path, int n, ah
     aha_wire_limits_t lim = {AHA_TOK_VOCAB, rc->model.max_seq_len, 0, 0, 0, 4096};
     char ep[256];
     int rcode = p->zctx ? AHA_OK : AHA_FAIL(AHA_ERR_NET, "zmq_ctx_new failed");
+    int curve = 0;
+    aha_keypair_t server, client;
+    char bind[300];
+    snprintf(bind, sizeof bind, "tcp://%s:*", rc->net.host);
+    if (rcode == AHA_OK) rcode = aha_run_config_keys(rc, &curve, &server, &client);
+    if (rcode == AHA_OK && curve) {
+        const char *allowed[] = {client.public_key};
+        rcode = aha_zap_start(p->zctx, allowed, 1, &p->zap);
+    }
     if (rcode == AHA_OK)
-        rcode = aha_broker_new(p->zctx, "tcp://127.0.0.1:*", (size_t)64 << 20, &lim, &p->broker);
+        rcode = aha_broker_new(p->zctx, bind, (size_t)64 << 20, &lim, curve ? &server : NULL,
+                               &p->broker);
     if (rcode == AHA_OK) rcode = aha_broker_endpoint(p->broker, ep, sizeof ep);
     for (int i = 0; rcode == AHA_OK && i < n; i++) {
         rcode = spawn(p, i, ep, config_path);

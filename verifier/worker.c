@@ -163,6 +163,8 @@ int aha_verifier_serve(void *zctx, const aha_verifier_config_t *cfg, aha_verifie
     aha_wire_t *w = NULL;
     int rc = aha_wire_new(zctx, ZMQ_DEALER, id, cfg->max_bytes, &w);
     if (rc == AHA_OK) rc = aha_wire_set_identity(w, id);
+    if (rc == AHA_OK && cfg->curve_server_public)
+        rc = aha_wire_curve_client(w, cfg->curve_server_public, cfg->curve_client);
     if (rc == AHA_OK) rc = aha_wire_connect(w, cfg->endpoint);
     if (rc == AHA_OK) rc = send_hello(w, cfg);
     if (rc != AHA_OK) goto done;

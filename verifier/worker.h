@@ -14,6 +14,7 @@
  * and its length for the overlong term is total_len[s] - prompt_len[s]. */
 #ifndef AHA_VERIFIER_WORKER_H
 #define AHA_VERIFIER_WORKER_H
+#include "core/curve.h"
 #include "core/wire.h"
 #include "verifier/reward.h"
 #include <signal.h>
@@ -27,6 +28,9 @@ typedef struct {
     aha_wire_limits_t limits; /* content checks on received groups */
     size_t max_bytes;         /* wire cap (>= 1024) */
     int heartbeat_ms;         /* > 0 */
+    /* optional CURVE: the broker's public key and this worker's keypair (core/curve.h) */
+    const char *curve_server_public;
+    const aha_keypair_t *curve_client;
     /* optional: the worker returns AHA_OK soon after *stop becomes non-zero (e.g. from SIGTERM) */
     volatile sig_atomic_t *stop;
 } aha_verifier_config_t;
