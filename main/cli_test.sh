@@ -164,4 +164,14 @@ check "keygen never overwrites" "[ $rc -ne 0 ] && grep -q 'never overwritten' <<
 check "CURVE run: same weights" "[ $rc -eq 0 ] && cmp -s \"$tmp/v0/rl/final/model.safetensors\" \"$tmp/c1/rl/final/model.safetensors\" && grep -q 'actor_groups\":600' \"$tmp/c1/rl/metrics.jsonl\" && grep -q 'verifier_groups_remote\":600' \"$tmp/c1/rl/metrics.jsonl\"" || grep -E 'WARN|ERROR|aha:' "$tmp/c1.log" | head -5
 out=$("$AHA" train --set run_dir="$tmp/c2" "${vp[@]}" --set net.host=0.0.0.0 2>&1); rc=$?
 check "no keys beyond loopback is a config error" "[ $rc -ne 0 ] && grep -q 'net.keys' <<<\"\$out\""
+# 11. workers started elsewhere (as on other Slurm nodes): they wait for RUN_DIR/rl/endpoints.json
+# of a learner with net.serve, read its config.yaml beside it, join, and stop with the run
+"$AHA" actor --endpoints-file "$tmp/rw/rl/endpoints.json" --name remote-a > "$tmp/rwa.log" 2>&1 &
+ra=$!
+"$AHA" verifier --endpoints-file "$tmp/rw/rl/endpoints.json" --name remote-v > "$tmp/rwv.log" 2>&1 &
+rv=$!
+"$AHA" train --set run_dir="$tmp/rw" "${vp[@]}" --set rl.actors=0 --set rl.verifiers=0 --set net.serve=true --set rl.lease_ms=5000 > "$tmp/rw.log" 2>&1; rc=$?
+wait $ra; rca=$?; wait $rv; rcv=$?
+check "remote actor + verifier: same weights, both exit 0" "[ $rc -eq 0 ] && [ $rca -eq 0 ] && [ $rcv -eq 0 ] && cmp -s \"$tmp/v0/rl/final/model.safetensors\" \"$tmp/rw/rl/final/model.safetensors\"" || tail -3 "$tmp/rw.log" "$tmp/rwa.log" "$tmp/rwv.log"
+check "...and they did the work" "grep -Eq 'actor_groups\":[1-9]' \"$tmp/rw/rl/metrics.jsonl\" && grep -Eq 'verifier_groups_remote\":[1-9]' \"$tmp/rw/rl/metrics.jsonl\""
 exit $fail

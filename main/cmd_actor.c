@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "main/cmd.h"
 #include "main/coordinator.h"
+#include "main/procs.h"
 #include "model/checkpoint.h"
 #include <signal.h>
 #include <stdio.h>
@@ -21,7 +22,9 @@ static void on_signal(int sig) {
 }
 
 static const char k_usage[] =
-    "usage: aha actor --connect ENDPOINT [CONFIG] [--set key=value]... [--name N]\n"
+    "usage: aha actor (--connect ENDPOINT | --endpoints-file FILE) [CONFIG] [--set key=value]...\n"
+    "                 [--name N]\n"
+    "FILE is RUN_DIR/rl/endpoints.json of a learner running with net.serve (waits for it).\n"
     "Samples groups for the learner's coordinator at ENDPOINT with the run config's model (shape\n"
     "from rl.init) and rl sampling settings, fetching the weights each lease requires, until the\n"
     "learner says stop or SIGTERM/SIGINT arrives. Started by `aha train` with rl.actors > 0.\n";
@@ -179,26 +182,42 @@ int cmd_actor(int argc, char **argv) {
         fputs(k_usage, stdout);
         return 0;
     }
-    const char *endpoint = NULL, *name = "actor";
+    const char *endpoint = NULL, *name = "actor", *endpoints_file = NULL;
+    char from_file[300];
     for (int i = 0; i < cli.n_rest; i += 2) {
         const char *k = cli.rest[i], *v = i + 1 < cli.n_rest ? cli.rest[i + 1] : NULL;
         if (!v) return cli_fail(AHA_FAIL(AHA_ERR_ARG, "%s needs a value (see --help)", k));
         if (!strcmp(k, "--connect"))
             endpoint = v;
+        else if (!strcmp(k, "--endpoints-file"))
+            endpoints_file = v;
         else if (!strcmp(k, "--name"))
             name = v;
         else
             return cli_fail(AHA_FAIL(AHA_ERR_ARG, "unknown option '%s' (see --help)", k));
     }
-    if (!endpoint) return cli_fail(AHA_FAIL(AHA_ERR_ARG, "--connect ENDPOINT is required"));
-    aha_run_config_t cfg;
-    rc = aha_run_config_load(cli.config, cli.overrides, cli.n_overrides, &cfg);
-    if (rc < 0) return cli_fail(rc);
+    if (!endpoint && !endpoints_file)
+        return cli_fail(
+            AHA_FAIL(AHA_ERR_ARG, "--connect ENDPOINT or --endpoints-file FILE is required"));
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    if (!endpoint) {
+        rc = aha_read_endpoint(endpoints_file, "coordinator", 600000, (volatile int *)&g_stop,
+                               from_file, sizeof from_file);
+        if (rc < 0) return cli_fail(rc);
+        endpoint = from_file;
+    }
+    /* without a CONFIG, the learner's own (config.yaml beside the endpoints file) */
+    char beside[1100];
+    const char *config = cli.config;
+    if (!config && endpoints_file && aha_config_beside(endpoints_file, beside, sizeof beside) == 0)
+        config = beside;
+    aha_run_config_t cfg;
+    rc = aha_run_config_load(config, cli.overrides, cli.n_overrides, &cfg);
+    if (rc < 0) return cli_fail(rc);
     rc = run_actor(&cfg, endpoint, name);
     return rc < 0 ? cli_fail(rc) : 0;
 }

@@ -57,6 +57,41 @@ static void train_free(train_t *t) {
     free(t->prompt_lens);
 }
 
+/* RUN_DIR/rl/endpoints.json: where workers started elsewhere connect ({"coordinator": ...,
+ * "broker": ...}); a wildcard bind address is replaced by this host's name. */
+static int write_endpoints(const char *dir, const train_t *t) {
+    char host[256] = "localhost", coord[300] = "", broker[300] = "", path[700];
+    gethostname(host, sizeof host - 1);
+    char *eps[2] = {coord, broker};
+    if (t->coord) AHA_TRY(aha_coord_endpoint(t->coord, coord, sizeof coord));
+    if (t->vpool) AHA_TRY(aha_vpool_endpoint(t->vpool, broker, sizeof broker));
+    for (int i = 0; i < 2; i++) {
+        char *star = strstr(eps[i], "//0.0.0.0:");
+        if (!star) star = strstr(eps[i], "//*:");
+        if (star) {
+            char port[32];
+            snprintf(port, sizeof port, "%s", strrchr(eps[i], ':'));
+            snprintf(eps[i], sizeof coord, "tcp://%s%s", host, port);
+        }
+    }
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return AHA_FAIL(AHA_ERR_NOMEM, "endpoints");
+    cJSON_AddStringToObject(o, "coordinator", coord);
+    cJSON_AddStringToObject(o, "broker", broker);
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (!text) return AHA_FAIL(AHA_ERR_NOMEM, "endpoints");
+    snprintf(path, sizeof path, "%s/endpoints.json", dir);
+    const void *parts[] = {text};
+    const size_t lens[] = {strlen(text)};
+    int rc = aha_write_file_atomic(path, parts, lens, 1);
+    free(text);
+    if (rc == AHA_OK)
+        AHA_INFO("workers connect to %s (coordinator) and %s (broker), see %s",
+                 coord[0] ? coord : "-", broker[0] ? broker : "-", path);
+    return rc;
+}
+
 static int run_train(const aha_run_config_t *rc, unsigned flags) {
     const int resume = flags & 1;
     char dir[512], path[700], init[600];
@@ -131,14 +166,13 @@ static int run_train(const aha_run_config_t *rc, unsigned flags) {
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
     if (resume) AHA_TRY_GOTO(rc_, aha_run_state_truncate_metrics(path, start), done);
     AHA_TRY_GOTO(rc_, aha_metrics_open(path, resume, &t.metrics), done);
-    if (rc->rl.verifiers > 0) {
-        snprintf(path, sizeof path, "%s/config.yaml", dir); /* the workers read the same rules */
+    /* worker processes read the run's config.yaml: same rules, same sampling */
+    snprintf(path, sizeof path, "%s/config.yaml", dir);
+    if (rc->rl.verifiers > 0 || rc->net.serve)
         AHA_TRY_GOTO(rc_, aha_vpool_new(rc, path, rc->rl.verifiers, &t.vpool), done);
-    }
-    if (rc->rl.actors > 0) {
-        snprintf(path, sizeof path, "%s/config.yaml", dir); /* the actors sample the same way */
+    if (rc->rl.actors > 0 || rc->net.serve)
         AHA_TRY_GOTO(rc_, aha_coord_new(rc, path, rc->rl.actors, &t.coord), done);
-    }
+    if (t.vpool || t.coord) AHA_TRY_GOTO(rc_, write_endpoints(dir, &t), done);
 
     AHA_INFO("GRPO (%s, R3 %s) from %s: %d steps x %d prompts x G=%d -> %s", rc->rl.loss,
              rc->rl.r3 ? "on" : "off", init, rc->rl.steps, P, G, dir);

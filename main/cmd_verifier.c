@@ -2,6 +2,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "main/cmd.h"
+#include "main/procs.h"
 #include "model/tokenizer.h"
 #include "verifier/worker.h"
 #include <signal.h>
@@ -17,9 +18,10 @@ static void on_signal(int sig) {
 }
 
 static const char k_usage[] =
-    "usage: aha verifier --connect ENDPOINT [CONFIG] [--set key=value]... [--name N] [--version "
-    "V]\n"
+    "usage: aha verifier (--connect ENDPOINT | --endpoints-file FILE) [CONFIG] [--set k=v]...\n"
+    "                    [--name N] [--version V]\n"
     "                    [--heartbeat-ms MS]\n"
+    "FILE is RUN_DIR/rl/endpoints.json of a learner running with net.serve (waits for it).\n"
     "Scores sampled groups with the rule rewards of CONFIG's rl section (weights, overlong "
     "window,\n"
     "language charset) for the broker at ENDPOINT (e.g. tcp://learner0:5555) until the broker\n"
@@ -45,11 +47,15 @@ int cmd_verifier(int argc, char **argv) {
     }
     aha_verifier_config_t vc;
     aha_verifier_config_default(&vc);
+    const char *endpoints_file = NULL;
+    char from_file[300];
     for (int i = 0; i < cli.n_rest; i += 2) {
         const char *a = cli.rest[i], *v = i + 1 < cli.n_rest ? cli.rest[i + 1] : NULL;
         if (!v) return cli_fail(AHA_FAIL(AHA_ERR_ARG, "%s needs a value (see --help)", a));
         if (!strcmp(a, "--connect"))
             vc.endpoint = v;
+        else if (!strcmp(a, "--endpoints-file"))
+            endpoints_file = v;
         else if (!strcmp(a, "--name"))
             vc.name = v;
         else if (!strcmp(a, "--version"))
@@ -60,9 +66,21 @@ int cmd_verifier(int argc, char **argv) {
         } else
             return cli_fail(AHA_FAIL(AHA_ERR_ARG, "unknown option '%s' (see --help)", a));
     }
-    if (!vc.endpoint) return cli_fail(AHA_FAIL(AHA_ERR_ARG, "--connect ENDPOINT is required"));
+    if (!vc.endpoint && !endpoints_file)
+        return cli_fail(
+            AHA_FAIL(AHA_ERR_ARG, "--connect ENDPOINT or --endpoints-file FILE is required"));
+    if (!vc.endpoint) {
+        rc = aha_read_endpoint(endpoints_file, "broker", 600000, (volatile int *)&g_stop, from_file,
+                               sizeof from_file);
+        if (rc < 0) return cli_fail(rc);
+        vc.endpoint = from_file;
+    }
+    char beside[1100];
+    const char *config = cli.config;
+    if (!config && endpoints_file && aha_config_beside(endpoints_file, beside, sizeof beside) == 0)
+        config = beside;
     aha_run_config_t cfg;
-    rc = aha_run_config_load(cli.config, cli.overrides, cli.n_overrides, &cfg);
+    rc = aha_run_config_load(config, cli.overrides, cli.n_overrides, &cfg);
     if (rc == AHA_OK) rc = aha_run_config_reward(&cfg, &vc.reward);
     if (rc < 0) return cli_fail(rc);
     vc.limits.max_len = cfg.model.max_seq_len;

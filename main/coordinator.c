@@ -139,11 +139,6 @@ int aha_coord_collect(aha_coord_t *c, const uint64_t *pids, int n, int lease_ms,
     int done = 0, rc = AHA_OK;
     const double give_up = now_ms() + collect_ms;
     while (done < n && now_ms() < give_up) {
-        /* nobody holds a lease, nobody asks, no actor spoke for a lease period: none is live */
-        int leased = 0;
-        for (int i = 0; i < n; i++)
-            leased += state[i] == 1;
-        if (!leased && c->n_waiting == 0 && now_ms() - c->last_heard > lease_ms) break;
         /* expired leases go back to pending */
         double now = now_ms();
         for (int i = 0; i < n; i++)
@@ -177,11 +172,18 @@ int aha_coord_collect(aha_coord_t *c, const uint64_t *pids, int n, int lease_ms,
             state[i] = 1;
             c->stats.leases++;
         }
+        /* nobody holds a lease, nobody asks, no actor spoke for a lease period: none is live */
+        int leased = 0;
+        for (int i = 0; i < n; i++)
+            leased += state[i] == 1;
+        const int idle = !leased && c->n_waiting == 0 && now_ms() - c->last_heard > lease_ms;
         aha_peer_t from;
         Aha__Envelope *e = NULL;
-        rc = aha_wire_recv(c->w, 50, &from, &e);
+        /* when idle, only look at what has already arrived (e.g. an actor joining) */
+        rc = aha_wire_recv(c->w, idle ? 0 : 50, &from, &e);
         if (rc == AHA_ERR_TIMEOUT) {
             rc = AHA_OK;
+            if (idle) break;
             continue;
         }
         if (rc != AHA_OK) break;
@@ -198,11 +200,13 @@ int aha_coord_collect(aha_coord_t *c, const uint64_t *pids, int n, int lease_ms,
                 state[hit] = 2;
                 done++;
                 c->stats.delivered++;
-                continue; /* the envelope now belongs to out[] */
+                e = NULL; /* the envelope now belongs to out[] */
+            } else {
+                c->stats.late++;
+                AHA_DEBUG("coordinator: dropped group for prompt %llu (lease %llu): late or "
+                          "duplicate",
+                          (unsigned long long)g->prompt_id, (unsigned long long)g->lease_id);
             }
-            c->stats.late++;
-            AHA_DEBUG("coordinator: dropped group for prompt %llu (lease %llu): late or duplicate",
-                      (unsigned long long)g->prompt_id, (unsigned long long)g->lease_id);
         } else {
             handle(c, &from, e);
         }
@@ -217,6 +221,11 @@ int aha_coord_collect(aha_coord_t *c, const uint64_t *pids, int n, int lease_ms,
     free(state);
     free(leases);
     return rc;
+}
+
+int aha_coord_endpoint(const aha_coord_t *c, char *buf, size_t cap) {
+    if (!c) return AHA_FAIL(AHA_ERR_ARG, "aha_coord_endpoint: NULL coordinator");
+    return aha_wire_endpoint(c->w, buf, cap);
 }
 
 void aha_coord_stats(const aha_coord_t *c, aha_coord_stats_t *out) {
@@ -246,7 +255,7 @@ void aha_coord_destroy(aha_coord_t **cp) {
 }
 
 int aha_coord_new(const aha_run_config_t *rc, const char *config_path, int n, aha_coord_t **out) {
-    if (!rc || !config_path || !out || n < 1 || n > MAX_ACTORS)
+    if (!rc || !config_path || !out || n < 0 || n > MAX_ACTORS)
         return AHA_FAIL(AHA_ERR_ARG, "coordinator: bad argument (n=%d)", n);
     aha_coord_t *c = calloc(1, sizeof *c);
     if (!c) return AHA_FAIL(AHA_ERR_NOMEM, "coordinator");

@@ -19,8 +19,12 @@
 
 typedef struct aha_coord aha_coord_t;
 
-/* Starts N `aha actor --config CONFIG_PATH` processes and waits (20 s) until all said hello. */
+/* Binds on net.host (CURVE with net.keys), starts N >= 0 local `aha actor --config CONFIG_PATH`
+ * processes and waits (20 s) until the running ones said hello. Actors started elsewhere may
+ * join at any time. */
 int aha_coord_new(const aha_run_config_t *rc, const char *config_path, int n, aha_coord_t **out);
+/* The coordinator's endpoint (for actors started elsewhere: net.serve). */
+int aha_coord_endpoint(const aha_coord_t *c, char *buf, size_t cap);
 /* Stops the actors (Control stop; SIGKILL after 2 s) and frees everything. NULL-safe. */
 void aha_coord_destroy(aha_coord_t **c);
 

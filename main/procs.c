@@ -1,7 +1,9 @@
 #include "main/procs.h"
 #include "core/err.h"
 #include "core/log.h"
+#include <cjson/cJSON.h>
 #include <signal.h>
+#include <string.h>
 #include <stdio.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -18,6 +20,31 @@ int aha_spawn_self(char *const argv[], pid_t *pid) {
     }
     *pid = p;
     return AHA_OK;
+}
+
+int aha_read_endpoint(const char *file, const char *key, int wait_ms, volatile int *stop, char *out,
+                      size_t cap) {
+    if (!file || !key || !out) return AHA_FAIL(AHA_ERR_ARG, "aha_read_endpoint: NULL argument");
+    const struct timespec tick = {0, 100 * 1000 * 1000};
+    FILE *f = NULL;
+    for (int waited = 0; !(f = fopen(file, "r")); waited += 100) {
+        if (waited >= wait_ms || (stop && *stop))
+            return AHA_FAIL(AHA_ERR_TIMEOUT,
+                            "%s did not appear in %d ms (is the learner running "
+                            "with net.serve: true?)",
+                            file, wait_ms);
+        nanosleep(&tick, NULL);
+    }
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    cJSON *o = cJSON_Parse(buf);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    int ok = cJSON_IsString(v) && v->valuestring[0] && strlen(v->valuestring) < cap;
+    if (ok) snprintf(out, cap, "%s", v->valuestring);
+    cJSON_Delete(o);
+    return ok ? AHA_OK : AHA_FAIL(AHA_ERR_FORMAT, "%s: no \"%s\" endpoint", file, key);
 }
 
 int aha_running(pid_t *pids, int n) {
@@ -55,4 +82,15 @@ int aha_reap(const pid_t *pids, int n, int grace_ms) {
         }
     }
     return killed;
+}
+
+int aha_config_beside(const char *file, char *out, size_t cap) {
+    const char *slash = strrchr(file, '/');
+    int n = slash ? snprintf(out, cap, "%.*s/config.yaml", (int)(slash - file), file)
+                  : snprintf(out, cap, "config.yaml");
+    if (n < 0 || (size_t)n >= cap) return -1;
+    FILE *f = fopen(out, "r");
+    if (!f) return -1;
+    fclose(f);
+    return 0;
 }

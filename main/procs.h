@@ -1,6 +1,7 @@
 /* main/procs.h — local worker processes started from this executable (verifiers, actors). */
 #ifndef AHA_MAIN_PROCS_H
 #define AHA_MAIN_PROCS_H
+#include <stddef.h>
 #include <sys/types.h>
 
 /* Starts this executable (/proc/self/exe) with ARGV (NULL-terminated, argv[0] "aha") as a child
@@ -14,5 +15,14 @@ int aha_reap(const pid_t *pids, int n, int grace_ms);
 /* How many of PIDS[0..n) are still running; the ones that exited are reaped and set to -1 (so
  * aha_reap skips them). */
 int aha_running(pid_t *pids, int n);
+
+/* Reads endpoint KEY ("coordinator" or "broker") from the endpoints file FILE that `aha train`
+ * writes with net.serve, waiting up to WAIT_MS for the file to appear (or *stop to be set).
+ * AHA_ERR_TIMEOUT if it does not, AHA_ERR_FORMAT if the key is missing or empty. */
+int aha_read_endpoint(const char *file, const char *key, int wait_ms, volatile int *stop, char *out,
+                      size_t cap);
+
+/* DIR(FILE)/config.yaml into out if that file exists (0), else -1. */
+int aha_config_beside(const char *file, char *out, size_t cap);
 
 #endif

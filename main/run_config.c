@@ -95,6 +95,7 @@ const aha_cfg_field_t aha_run_config_fields[] = {
     F("rl.correct_requires_format", AHA_CFG_BOOL, rl.correct_requires_format, "true", 1, 0, "accuracy counts only in a well-formed response"),
     F("rl.overlong_cache", AHA_CFG_INT, rl.overlong_cache, "16", 0, 8192, "DAPO overlong soft-penalty window"),
     F("net.host", AHA_CFG_STRING, net.host, "127.0.0.1", 1, 0, "address the learner's sockets bind to (beyond loopback needs net.keys)"),
+    F("net.serve", AHA_CFG_BOOL, net.serve, "false", 1, 0, "open the learner's sockets for actors/verifiers started elsewhere (endpoints in RUN_DIR/rl/endpoints.json)"),
     F("net.keys", AHA_CFG_STRING, net.keys, "", 1, 0, "CURVE key directory from `aha keygen DIR` (empty: no encryption)"),
     F("rl.actors", AHA_CFG_INT, rl.actors, "0", 0, 64, "rollout actor processes (0: sample in the learner process)"),
     F("rl.lease_ms", AHA_CFG_INT, rl.lease_ms, "10000", 1, 3600000, "an actor that has not delivered its group by then loses the lease"),

@@ -56,6 +56,7 @@ typedef struct {
     struct {
         char host[AHA_CFG_STR_MAX]; /* bind address of the learner's sockets */
         char keys[AHA_CFG_STR_MAX]; /* CURVE key directory, "" = off */
+        int serve;                  /* accept workers started elsewhere */
     } net;
 } aha_run_config_t;
 

@@ -52,7 +52,7 @@ void aha_vpool_destroy(aha_vpool_t **pp) {
 }
 
 int aha_vpool_new(const aha_run_config_t *rc, const char *config_path, int n, aha_vpool_t **out) {
-    if (!rc || !config_path || !out || n < 1 || n > MAX_PROCS)
+    if (!rc || !config_path || !out || n < 0 || n > MAX_PROCS)
         return AHA_FAIL(AHA_ERR_ARG, "verifier pool: bad argument (n=%d)", n);
     aha_vpool_t *p = calloc(1, sizeof *p);
     if (!p) return AHA_FAIL(AHA_ERR_NOMEM, "verifier pool");
@@ -105,6 +105,7 @@ int aha_vpool_score(aha_vpool_t *p, const aha_reward_config_t *rcfg, const aha_r
                     aha_reward_breakdown_t *out) {
     if (!p || !rcfg || !r || !prob || !out)
         return AHA_FAIL(AHA_ERR_ARG, "aha_vpool_score: NULL argument");
+    AHA_TRY(aha_broker_poll(p->broker)); /* verifiers that joined since */
     if (aha_broker_live(p->broker) > 0) {
         aha_group_msg_t *m = NULL;
         AHA_TRY(
@@ -134,6 +135,11 @@ int aha_vpool_score(aha_vpool_t *p, const aha_reward_config_t *rcfg, const aha_r
     }
     p->local++;
     return AHA_OK;
+}
+
+int aha_vpool_endpoint(const aha_vpool_t *p, char *buf, size_t cap) {
+    if (!p) return AHA_FAIL(AHA_ERR_ARG, "aha_vpool_endpoint: NULL pool");
+    return aha_broker_endpoint(p->broker, buf, cap);
 }
 
 void aha_vpool_stats(const aha_vpool_t *p, aha_vpool_stats_t *out) {

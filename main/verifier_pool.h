@@ -14,8 +14,9 @@
 
 typedef struct aha_vpool aha_vpool_t;
 
-/* Starts N `aha verifier --config CONFIG_PATH` processes connected to a broker on 127.0.0.1 and
- * waits (up to 20 s) until they have all registered. */
+/* Binds the broker on net.host (CURVE with net.keys), starts N >= 0 local `aha verifier --config
+ * CONFIG_PATH` processes and waits (up to 20 s) until the running ones have registered.
+ * Verifiers started elsewhere may join at any time. */
 int aha_vpool_new(const aha_run_config_t *rc, const char *config_path, int n, aha_vpool_t **out);
 /* Stops the workers (Control stop, then SIGKILL after 2 s) and frees everything. NULL-safe. */
 void aha_vpool_destroy(aha_vpool_t **p);
@@ -25,6 +26,9 @@ void aha_vpool_destroy(aha_vpool_t **p);
 int aha_vpool_score(aha_vpool_t *p, const aha_reward_config_t *rcfg, const aha_rollout_t *r,
                     const aha_reward_problem_t *prob, uint64_t prompt_id, uint64_t version,
                     aha_reward_breakdown_t *out);
+
+/* The broker's endpoint (for workers started elsewhere: net.serve). */
+int aha_vpool_endpoint(const aha_vpool_t *p, char *buf, size_t cap);
 
 typedef struct {
     uint64_t remote, local, redispatched, lost, late;
