@@ -128,6 +128,19 @@ int aha_broker_wait_verifiers(aha_broker_t *b, int n, int timeout_ms) {
     return AHA_OK;
 }
 
+int aha_broker_poll(aha_broker_t *b) {
+    if (!b) return AHA_FAIL(AHA_ERR_ARG, "aha_broker_poll: NULL broker");
+    for (;;) {
+        aha_peer_t from;
+        Aha__Envelope *e = NULL;
+        int rc = aha_wire_recv(b->w, 0, &from, &e);
+        if (rc == AHA_ERR_TIMEOUT) return AHA_OK;
+        AHA_TRY(rc);
+        note(b, &from, e);
+        aha_wire_free(&e);
+    }
+}
+
 static verifier_t *next_verifier(aha_broker_t *b, const int *tried) {
     verifier_t *best = NULL;
     for (int i = 0; i < b->n; i++)

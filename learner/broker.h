@@ -36,6 +36,8 @@ int aha_broker_endpoint(const aha_broker_t *b, char *buf, size_t cap);
 
 /* Handles messages until at least N verifiers are live; AHA_ERR_TIMEOUT after TIMEOUT_MS. */
 int aha_broker_wait_verifiers(aha_broker_t *b, int n, int timeout_ms);
+/* Handles whatever has arrived (hellos of verifiers joining late, heartbeats) without waiting. */
+int aha_broker_poll(aha_broker_t *b);
 /* Live verifiers now. */
 int aha_broker_live(const aha_broker_t *b);
 
