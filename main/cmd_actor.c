@@ -15,12 +15,6 @@
 #include <unistd.h>
 #include <zmq.h>
 
-static volatile sig_atomic_t g_stop = 0;
-static void on_signal(int sig) {
-    (void)sig;
-    g_stop = 1;
-}
-
 static const char k_usage[] =
     "usage: aha actor (--connect ENDPOINT | --endpoints-file FILE) [CONFIG] [--set key=value]...\n"
     "                 [--name N]\n"
@@ -113,7 +107,7 @@ static int run_actor(const aha_run_config_t *rc, const char *endpoint, const cha
     AHA_TRY_GOTO(rc_, request_lease(a.w, version), done);
     const aha_gen_config_t gen = {rc->rl.max_new_tokens, (float)rc->rl.temperature,
                                   (float)rc->rl.top_p};
-    while (!g_stop) {
+    while (!aha_stop_requested) {
         Aha__Envelope *e = NULL;
         int r = aha_wire_recv(a.w, 100, NULL, &e);
         if (r == AHA_ERR_TIMEOUT) continue;
@@ -182,13 +176,12 @@ int cmd_actor(int argc, char **argv) {
         fputs(k_usage, stdout);
         return 0;
     }
-    const char *endpoint = NULL, *name = "actor", *endpoints_file = NULL;
-    char from_file[300];
+    const char *connect = NULL, *name = "actor", *endpoints_file = NULL;
     for (int i = 0; i < cli.n_rest; i += 2) {
         const char *k = cli.rest[i], *v = i + 1 < cli.n_rest ? cli.rest[i + 1] : NULL;
         if (!v) return cli_fail(AHA_FAIL(AHA_ERR_ARG, "%s needs a value (see --help)", k));
         if (!strcmp(k, "--connect"))
-            endpoint = v;
+            connect = v;
         else if (!strcmp(k, "--endpoints-file"))
             endpoints_file = v;
         else if (!strcmp(k, "--name"))
@@ -196,27 +189,11 @@ int cmd_actor(int argc, char **argv) {
         else
             return cli_fail(AHA_FAIL(AHA_ERR_ARG, "unknown option '%s' (see --help)", k));
     }
-    if (!endpoint && !endpoints_file)
-        return cli_fail(
-            AHA_FAIL(AHA_ERR_ARG, "--connect ENDPOINT or --endpoints-file FILE is required"));
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    if (!endpoint) {
-        rc = aha_read_endpoint(endpoints_file, "coordinator", 600000, (volatile int *)&g_stop,
-                               from_file, sizeof from_file);
-        if (rc < 0) return cli_fail(rc);
-        endpoint = from_file;
-    }
-    /* without a CONFIG, the learner's own (config.yaml beside the endpoints file) */
-    char beside[1100];
-    const char *config = cli.config;
-    if (!config && endpoints_file && aha_config_beside(endpoints_file, beside, sizeof beside) == 0)
-        config = beside;
+    aha_catch_stop_signals();
+    char endpoint[300];
     aha_run_config_t cfg;
-    rc = aha_run_config_load(config, cli.overrides, cli.n_overrides, &cfg);
+    rc = aha_worker_setup(&cli, connect, endpoints_file, "coordinator", endpoint, sizeof endpoint,
+                          &cfg);
     if (rc < 0) return cli_fail(rc);
     rc = run_actor(&cfg, endpoint, name);
     return rc < 0 ? cli_fail(rc) : 0;

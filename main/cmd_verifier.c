@@ -11,12 +11,6 @@
 #include <string.h>
 #include <zmq.h>
 
-static volatile sig_atomic_t g_stop = 0;
-static void on_signal(int sig) {
-    (void)sig;
-    g_stop = 1;
-}
-
 static const char k_usage[] =
     "usage: aha verifier (--connect ENDPOINT | --endpoints-file FILE) [CONFIG] [--set k=v]...\n"
     "                    [--name N] [--version V]\n"
@@ -47,13 +41,12 @@ int cmd_verifier(int argc, char **argv) {
     }
     aha_verifier_config_t vc;
     aha_verifier_config_default(&vc);
-    const char *endpoints_file = NULL;
-    char from_file[300];
+    const char *endpoints_file = NULL, *connect = NULL;
     for (int i = 0; i < cli.n_rest; i += 2) {
         const char *a = cli.rest[i], *v = i + 1 < cli.n_rest ? cli.rest[i + 1] : NULL;
         if (!v) return cli_fail(AHA_FAIL(AHA_ERR_ARG, "%s needs a value (see --help)", a));
         if (!strcmp(a, "--connect"))
-            vc.endpoint = v;
+            connect = v;
         else if (!strcmp(a, "--endpoints-file"))
             endpoints_file = v;
         else if (!strcmp(a, "--name"))
@@ -66,21 +59,11 @@ int cmd_verifier(int argc, char **argv) {
         } else
             return cli_fail(AHA_FAIL(AHA_ERR_ARG, "unknown option '%s' (see --help)", a));
     }
-    if (!vc.endpoint && !endpoints_file)
-        return cli_fail(
-            AHA_FAIL(AHA_ERR_ARG, "--connect ENDPOINT or --endpoints-file FILE is required"));
-    if (!vc.endpoint) {
-        rc = aha_read_endpoint(endpoints_file, "broker", 600000, (volatile int *)&g_stop, from_file,
-                               sizeof from_file);
-        if (rc < 0) return cli_fail(rc);
-        vc.endpoint = from_file;
-    }
-    char beside[1100];
-    const char *config = cli.config;
-    if (!config && endpoints_file && aha_config_beside(endpoints_file, beside, sizeof beside) == 0)
-        config = beside;
+    aha_catch_stop_signals();
+    char endpoint[300];
     aha_run_config_t cfg;
-    rc = aha_run_config_load(config, cli.overrides, cli.n_overrides, &cfg);
+    rc = aha_worker_setup(&cli, connect, endpoints_file, "broker", endpoint, sizeof endpoint, &cfg);
+    vc.endpoint = endpoint;
     if (rc == AHA_OK) rc = aha_run_config_reward(&cfg, &vc.reward);
     if (rc < 0) return cli_fail(rc);
     vc.limits.max_len = cfg.model.max_seq_len;
@@ -92,12 +75,7 @@ int cmd_verifier(int argc, char **argv) {
         vc.curve_server_public = server.public_key;
         vc.curve_client = &client;
     }
-    vc.stop = &g_stop;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    vc.stop = &aha_stop_requested;
     void *ctx = zmq_ctx_new();
     if (!ctx) return cli_fail(AHA_FAIL(AHA_ERR_NET, "zmq_ctx_new failed"));
     aha_verifier_stats_t st;

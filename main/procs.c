@@ -1,5 +1,6 @@
 #include "main/procs.h"
 #include "core/err.h"
+#include "main/run_config.h"
 #include "core/log.h"
 #include <cjson/cJSON.h>
 #include <signal.h>
@@ -84,7 +85,7 @@ int aha_reap(const pid_t *pids, int n, int grace_ms) {
     return killed;
 }
 
-int aha_config_beside(const char *file, char *out, size_t cap) {
+static int config_beside(const char *file, char *out, size_t cap) {
     const char *slash = strrchr(file, '/');
     int n = slash ? snprintf(out, cap, "%.*s/config.yaml", (int)(slash - file), file)
                   : snprintf(out, cap, "config.yaml");
@@ -93,4 +94,36 @@ int aha_config_beside(const char *file, char *out, size_t cap) {
     if (!f) return -1;
     fclose(f);
     return 0;
+}
+
+volatile sig_atomic_t aha_stop_requested = 0;
+static void on_stop_signal(int sig) {
+    (void)sig;
+    aha_stop_requested = 1;
+}
+
+void aha_catch_stop_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+int aha_worker_setup(const cli_common_t *cli, const char *connect, const char *endpoints_file,
+                     const char *key, char *endpoint, size_t cap, aha_run_config_t *cfg) {
+    if (!connect && !endpoints_file)
+        return AHA_FAIL(AHA_ERR_ARG, "--connect ENDPOINT or --endpoints-file FILE is required");
+    if (connect) {
+        if (strlen(connect) >= cap) return AHA_FAIL(AHA_ERR_ARG, "endpoint '%s' too long", connect);
+        snprintf(endpoint, cap, "%s", connect);
+    } else {
+        AHA_TRY(aha_read_endpoint(endpoints_file, key, 600000, (volatile int *)&aha_stop_requested,
+                                  endpoint, cap));
+    }
+    char beside[1100];
+    const char *config = cli->config;
+    if (!config && endpoints_file && config_beside(endpoints_file, beside, sizeof beside) == 0)
+        config = beside;
+    return aha_run_config_load(config, cli->overrides, cli->n_overrides, cfg);
 }

@@ -1,6 +1,8 @@
 /* main/procs.h — local worker processes started from this executable (verifiers, actors). */
 #ifndef AHA_MAIN_PROCS_H
 #define AHA_MAIN_PROCS_H
+#include "main/cmd.h"
+#include <signal.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -22,7 +24,14 @@ int aha_running(pid_t *pids, int n);
 int aha_read_endpoint(const char *file, const char *key, int wait_ms, volatile int *stop, char *out,
                       size_t cap);
 
-/* DIR(FILE)/config.yaml into out if that file exists (0), else -1. */
-int aha_config_beside(const char *file, char *out, size_t cap);
+/* Set by SIGTERM / SIGINT once aha_catch_stop_signals() ran: workers finish and exit 0. */
+extern volatile sig_atomic_t aha_stop_requested;
+void aha_catch_stop_signals(void);
+
+/* Shared start of `aha actor` / `aha verifier`: the endpoint from CONNECT, else endpoint KEY of
+ * ENDPOINTS_FILE (waiting for it); the run config from cli->config, else the learner's
+ * config.yaml beside ENDPOINTS_FILE, plus cli's --set overrides. */
+int aha_worker_setup(const cli_common_t *cli, const char *connect, const char *endpoints_file,
+                     const char *key, char *endpoint, size_t cap, aha_run_config_t *cfg);
 
 #endif
