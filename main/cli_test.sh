@@ -174,4 +174,16 @@ rv=$!
 wait $ra; rca=$?; wait $rv; rcv=$?
 check "remote actor + verifier: same weights, both exit 0" "[ $rc -eq 0 ] && [ $rca -eq 0 ] && [ $rcv -eq 0 ] && cmp -s \"$tmp/v0/rl/final/model.safetensors\" \"$tmp/rw/rl/final/model.safetensors\"" || tail -3 "$tmp/rw.log" "$tmp/rwa.log" "$tmp/rwv.log"
 check "...and they did the work" "grep -Eq 'actor_groups\":[1-9]' \"$tmp/rw/rl/metrics.jsonl\" && grep -Eq 'verifier_groups_remote\":[1-9]' \"$tmp/rw/rl/metrics.jsonl\""
+# 12. a user verifier command (rl.verifier_exec) decides accuracy, sandboxed: the same weights
+# whether the learner or verifier processes run it; one that hangs only costs its deadline
+judge='while read -r l; do case "$l" in *"\"answer\":null"*) echo 0;; *) echo 1;; esac; done'
+ex=("${vp[@]}" --set rl.steps=20 --set rl.actors=0 --set "rl.verifier_exec=$judge")
+"$AHA" train --set run_dir="$tmp/ex0" "${ex[@]}" --set rl.verifiers=0 > "$tmp/ex0.log" 2>&1; rc0=$?
+"$AHA" train --set run_dir="$tmp/ex2" "${ex[@]}" --set rl.verifiers=2 > "$tmp/ex2.log" 2>&1; rc2=$?
+check "verifier_exec: same weights in the learner and in verifier processes" "[ $rc0 -eq 0 ] && [ $rc2 -eq 0 ] && cmp -s \"$tmp/ex0/rl/final/model.safetensors\" \"$tmp/ex2/rl/final/model.safetensors\"" || tail -3 "$tmp/ex2.log"
+start=$(date +%s)
+"$AHA" train --set run_dir="$tmp/hang" "${vp[@]}" --set rl.steps=3 --set rl.actors=0 --set rl.verifiers=2 \
+  --set "rl.verifier_exec=sleep 30" --set rl.verifier_exec_deadline_ms=200 > "$tmp/hang.log" 2>&1; rc=$?
+took=$(( $(date +%s) - start ))
+check "a hanging verifier command costs its deadline, not the run (${took}s)" "[ $rc -eq 0 ] && [ $took -lt 60 ] && grep -q 'deadline passed' \"$tmp/hang.log\""
 exit $fail

@@ -260,13 +260,8 @@ static int run_train(const aha_run_config_t *rc, unsigned flags) {
                         aha_vpool_score(t.vpool, &rcfg, t.roll, &rp, pid, (uint64_t)step, scores),
                         wave_done);
                 } else {
-                    for (int g = 0; g < G; g++) {
-                        char resp[2048];
-                        AHA_TRY_GOTO(rc_, aha_rollout_response_text(t.roll, g, resp, sizeof resp),
-                                     wave_done);
-                        aha_reward_score(&rcfg, &rp, resp,
-                                         t.roll->total_len[g] - t.roll->prompt_len[g], &scores[g]);
-                    }
+                    AHA_TRY_GOTO(rc_, aha_score_local(rc, &rcfg, t.roll, &rp, pid, scores),
+                                 wave_done);
                 }
                 for (int g = 0; g < G; g++) {
                     aha_reward_breakdown_t s = scores[g];

@@ -75,6 +75,8 @@ int cmd_verifier(int argc, char **argv) {
         vc.curve_server_public = server.public_key;
         vc.curve_client = &client;
     }
+    aha_sandbox_config_t sandbox;
+    if (aha_run_config_sandbox(&cfg, &sandbox)) vc.sandbox = &sandbox;
     vc.stop = &aha_stop_requested;
     void *ctx = zmq_ctx_new();
     if (!ctx) return cli_fail(AHA_FAIL(AHA_ERR_NET, "zmq_ctx_new failed"));

@@ -101,6 +101,9 @@ const aha_cfg_field_t aha_run_config_fields[] = {
     F("rl.lease_ms", AHA_CFG_INT, rl.lease_ms, "10000", 1, 3600000, "an actor that has not delivered its group by then loses the lease"),
     F("rl.verifiers", AHA_CFG_INT, rl.verifiers, "0", 0, 64, "verifier worker processes (0: score in the learner process)"),
     F("rl.verifier_deadline_ms", AHA_CFG_INT, rl.verifier_deadline_ms, "2000", 1, 3600000, "a verifier that has not scored a group by then is marked lost"),
+    F("rl.verifier_exec", AHA_CFG_STRING, rl.verifier_exec, "", 1, 0, "user verifier command deciding accuracy (verifier/sandbox.h; empty: the built-in rules)"),
+    F("rl.verifier_exec_deadline_ms", AHA_CFG_INT, rl.verifier_exec_deadline_ms, "5000", 1, 3600000, "wall-clock limit of one verifier_exec call (one group)"),
+    F("rl.verifier_exec_memory_mb", AHA_CFG_INT, rl.verifier_exec_memory_mb, "512", 0, 1048576, "address-space limit of verifier_exec (0: none)"),
     F("rl.language_charset", AHA_CFG_STRING, rl.language_charset, "digits+ops", 1, 0, "bytes the language reward accepts in the think text (e.g. digits+ops, letters+space+[.,])"),
 };
 // clang-format on
@@ -327,4 +330,13 @@ int aha_run_config_keys(const aha_run_config_t *rc, int *on, aha_keypair_t *serv
     AHA_TRY(aha_keys_load(rc->net.keys, "client", client));
     *on = 1;
     return AHA_OK;
+}
+
+int aha_run_config_sandbox(const aha_run_config_t *rc, aha_sandbox_config_t *out) {
+    if (!rc->rl.verifier_exec[0]) return 0;
+    aha_sandbox_config_default(out);
+    out->command = rc->rl.verifier_exec;
+    out->deadline_ms = rc->rl.verifier_exec_deadline_ms;
+    out->memory_bytes = (size_t)rc->rl.verifier_exec_memory_mb << 20;
+    return 1;
 }

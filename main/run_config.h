@@ -7,6 +7,7 @@
 #include "tasks/addition.h"
 #include "tasks/countdown.h"
 #include "verifier/reward.h"
+#include "verifier/sandbox.h"
 #include "core/rng.h"
 #include "core/curve.h"
 
@@ -52,6 +53,8 @@ typedef struct {
         char language_charset[AHA_CFG_STR_MAX]; /* aha_reward_charset spec */
         int verifiers, verifier_deadline_ms;
         int actors, lease_ms;
+        char verifier_exec[AHA_CFG_STR_MAX];
+        int verifier_exec_deadline_ms, verifier_exec_memory_mb;
     } rl;
     struct {
         char host[AHA_CFG_STR_MAX]; /* bind address of the learner's sockets */
@@ -79,6 +82,10 @@ int aha_run_config_reward(const aha_run_config_t *rc, aha_reward_config_t *out);
 /* Checks everything a run derives from the config (model shape, task, template, corpus, rewards)
  * so commands can reject a bad config before they write anything; the error names the key. */
 int aha_run_config_check(const aha_run_config_t *rc);
+
+/* The user verifier command of the run (rl.verifier_exec): 1 and *out filled if set, else 0. The
+ * command string stays owned by RC. */
+int aha_run_config_sandbox(const aha_run_config_t *rc, aha_sandbox_config_t *out);
 
 /* Network security of a run: *on = 0 without net.keys; else the server and client keypairs from
  * the key directory. AHA_ERR_CONFIG if net.host is not loopback and there are no keys. */

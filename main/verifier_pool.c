@@ -3,6 +3,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "learner/broker.h"
+#include "verifier/worker.h"
 #include "main/procs.h"
 #include "model/tokenizer.h"
 #include <signal.h>
@@ -24,6 +25,7 @@ struct aha_vpool {
     int deadline_ms;
     uint64_t local;
     aha_zap_t *zap;
+    const aha_run_config_t *rc;
 };
 
 /* Starts `aha verifier` (this executable) as process I. */
@@ -57,6 +59,7 @@ int aha_vpool_new(const aha_run_config_t *rc, const char *config_path, int n, ah
     aha_vpool_t *p = calloc(1, sizeof *p);
     if (!p) return AHA_FAIL(AHA_ERR_NOMEM, "verifier pool");
     p->deadline_ms = rc->rl.verifier_deadline_ms;
+    p->rc = rc;
     p->zctx = zmq_ctx_new();
     aha_wire_limits_t lim = {AHA_TOK_VOCAB, rc->model.max_seq_len, 0, 0, 0, 4096};
     char ep[256];
@@ -100,6 +103,33 @@ int aha_vpool_new(const aha_run_config_t *rc, const char *config_path, int n, ah
     return AHA_OK;
 }
 
+int aha_score_local(const aha_run_config_t *rc, const aha_reward_config_t *rcfg,
+                    const aha_rollout_t *r, const aha_reward_problem_t *prob, uint64_t prompt_id,
+                    aha_reward_breakdown_t *out) {
+    aha_sandbox_config_t sb;
+    if (!aha_run_config_sandbox(rc, &sb)) {
+        for (int s = 0; s < r->n; s++) {
+            char resp[4096];
+            AHA_TRY(aha_rollout_response_text(r, s, resp, sizeof resp));
+            aha_reward_score(rcfg, prob, resp, r->total_len[s] - r->prompt_len[s], &out[s]);
+        }
+        return AHA_OK;
+    }
+    static aha_sandbox_stats_t stats; /* the learner's own calls, for its log lines */
+    aha_group_msg_t *m = NULL;
+    AHA_TRY(aha_group_msg_from_rollout(r, prompt_id, prompt_id, 0, prob, "learner/0", &m));
+    Aha__ScoredGroup sg;
+    int rc_ = aha_verifier_score_group(rcfg, &sb, &stats, &m->group, "learner", &sg);
+    if (rc_ == AHA_OK) {
+        for (int s = 0; s < r->n; s++)
+            out[s] = (aha_reward_breakdown_t){sg.format[s], sg.accuracy[s], sg.language[s],
+                                              sg.overlong[s], sg.total[s]};
+        aha_verifier_scores_free(&sg);
+    }
+    aha_group_msg_destroy(&m);
+    return rc_;
+}
+
 int aha_vpool_score(aha_vpool_t *p, const aha_reward_config_t *rcfg, const aha_rollout_t *r,
                     const aha_reward_problem_t *prob, uint64_t prompt_id, uint64_t version,
                     aha_reward_breakdown_t *out) {
@@ -128,11 +158,7 @@ int aha_vpool_score(aha_vpool_t *p, const aha_reward_config_t *rcfg, const aha_r
         if (rc != AHA_ERR_NOTFOUND) return rc;
         AHA_WARN("no verifier process is live; scoring in process from now on");
     }
-    for (int s = 0; s < r->n; s++) {
-        char resp[4096];
-        AHA_TRY(aha_rollout_response_text(r, s, resp, sizeof resp));
-        aha_reward_score(rcfg, prob, resp, r->total_len[s] - r->prompt_len[s], &out[s]);
-    }
+    AHA_TRY(aha_score_local(p->rc, rcfg, r, prob, prompt_id, out));
     p->local++;
     return AHA_OK;
 }

@@ -30,6 +30,12 @@ int aha_vpool_score(aha_vpool_t *p, const aha_reward_config_t *rcfg, const aha_r
 /* The broker's endpoint (for workers started elsewhere: net.serve). */
 int aha_vpool_endpoint(const aha_vpool_t *p, char *buf, size_t cap);
 
+/* Scores the group in R in this process: the rules of RCFG, and with rl.verifier_exec that
+ * command (sandboxed) for the accuracy — exactly what a verifier worker would send back. */
+int aha_score_local(const aha_run_config_t *rc, const aha_reward_config_t *rcfg,
+                    const aha_rollout_t *r, const aha_reward_problem_t *prob, uint64_t prompt_id,
+                    aha_reward_breakdown_t *out);
+
 typedef struct {
     uint64_t remote, local, redispatched, lost, late;
     int live;

@@ -2,6 +2,8 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "model/tokenizer.h"
+#include "core/buf.h"
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +58,34 @@ void aha_verifier_scores_free(Aha__ScoredGroup *sg) {
     sg->n_total = sg->n_format = sg->n_accuracy = sg->n_language = sg->n_overlong = 0;
 }
 
-int aha_verifier_score_group(const aha_reward_config_t *reward, const Aha__Group *g,
+/* One JSON line for the sandboxed command (verifier/sandbox.h). */
+static int json_line(aha_buf_t *b, const Aha__Problem *p, const char *text) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return AHA_FAIL(AHA_ERR_NOMEM, "json");
+    char answer[1024];
+    int has = aha_reward_first_answer(text, answer, sizeof answer) == AHA_OK;
+    cJSON_AddStringToObject(o, "kind", p ? p->kind : "");
+    cJSON_AddNumberToObject(o, "expected", p ? (double)p->expected : 0);
+    cJSON *nums = cJSON_AddArrayToObject(o, "numbers");
+    for (size_t i = 0; p && nums && i < p->n_numbers; i++)
+        cJSON_AddItemToArray(nums, cJSON_CreateNumber(p->numbers[i]));
+    cJSON_AddNumberToObject(o, "target", p ? (double)p->target : 0);
+    cJSON_AddStringToObject(o, "response", text);
+    if (has)
+        cJSON_AddStringToObject(o, "answer", answer);
+    else
+        cJSON_AddNullToObject(o, "answer");
+    char *line = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!line) return AHA_FAIL(AHA_ERR_NOMEM, "json");
+    aha_buf_puts(b, line);
+    aha_buf_puts(b, "\n");
+    free(line);
+    return b->err ? AHA_FAIL(AHA_ERR_NOMEM, "json") : AHA_OK;
+}
+
+int aha_verifier_score_group(const aha_reward_config_t *reward, const aha_sandbox_config_t *sandbox,
+                             aha_sandbox_stats_t *sb_stats, const Aha__Group *g,
                              const char *verifier, Aha__ScoredGroup *sg) {
     if (!reward || !g || !verifier || !sg)
         return AHA_FAIL(AHA_ERR_ARG, "aha_verifier_score_group: NULL argument");
@@ -74,6 +103,7 @@ int aha_verifier_score_group(const aha_reward_config_t *reward, const Aha__Group
     size_t text_cap = longest * MAX_TOKEN_CHARS + 1;
     char *text = malloc(text_cap);
     int rc = AHA_OK;
+    aha_buf_t lines = {0};
     if (!arr[0] || !arr[1] || !arr[2] || !arr[3] || !arr[4] || !ids || !text) {
         rc = AHA_FAIL(AHA_ERR_NOMEM, "scoring a group of %zu samples", n);
         goto done;
@@ -94,11 +124,23 @@ int aha_verifier_score_group(const aha_reward_config_t *reward, const Aha__Group
             none.kind = (aha_task_kind_t)-1;
             aha_reward_score(reward, &none, text, (int)(t - p), &b);
         }
+        if (sandbox) AHA_TRY_GOTO(rc, json_line(&lines, g->problem, text), done);
         arr[0][s] = b.total;
         arr[1][s] = b.format;
         arr[2][s] = b.accuracy;
         arr[3][s] = b.language;
         arr[4][s] = b.overlong;
+    }
+    if (sandbox) { /* the user's command decides accuracy; the total follows */
+        AHA_TRY_GOTO(
+            rc,
+            aha_sandbox_run(sandbox, lines.p ? lines.p : "", lines.len, (int)n, arr[2], sb_stats),
+            done);
+        for (size_t s = 0; s < n; s++) {
+            if (reward->correct_requires_format && arr[1][s] == 0) arr[2][s] = 0;
+            arr[0][s] = reward->w_format * arr[1][s] + reward->w_accuracy * arr[2][s] +
+                        reward->w_language * arr[3][s] + reward->w_overlong * arr[4][s];
+        }
     }
     Aha__ScoredGroup init = AHA__SCORED_GROUP__INIT;
     *sg = init;
@@ -113,6 +155,7 @@ int aha_verifier_score_group(const aha_reward_config_t *reward, const Aha__Group
     for (int i = 0; i < 5; i++)
         arr[i] = NULL;
 done:
+    aha_buf_free(&lines);
     for (int i = 0; i < 5; i++)
         free(arr[i]);
     free(ids);
@@ -193,7 +236,8 @@ int aha_verifier_serve(void *zctx, const aha_verifier_config_t *cfg, aha_verifie
         }
         if (in->body_case == AHA__ENVELOPE__BODY_GROUP) {
             Aha__ScoredGroup sg;
-            rc = aha_verifier_score_group(&cfg->reward, in->group, who, &sg);
+            rc = aha_verifier_score_group(&cfg->reward, cfg->sandbox, &st.sandbox, in->group, who,
+                                          &sg);
             if (rc == AHA_OK) {
                 Aha__Envelope out = AHA__ENVELOPE__INIT;
                 out.body_case = AHA__ENVELOPE__BODY_SCORED_GROUP;

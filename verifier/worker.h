@@ -17,6 +17,7 @@
 #include "core/curve.h"
 #include "core/wire.h"
 #include "verifier/reward.h"
+#include "verifier/sandbox.h"
 #include <signal.h>
 #include <stdint.h>
 
@@ -25,9 +26,10 @@ typedef struct {
     const char *name;     /* e.g. "rules" */
     const char *version;  /* e.g. "1"; replies carry "name@version" */
     aha_reward_config_t reward;
-    aha_wire_limits_t limits; /* content checks on received groups */
-    size_t max_bytes;         /* wire cap (>= 1024) */
-    int heartbeat_ms;         /* > 0 */
+    const aha_sandbox_config_t *sandbox; /* user verifier command for the accuracy, or NULL */
+    aha_wire_limits_t limits;            /* content checks on received groups */
+    size_t max_bytes;                    /* wire cap (>= 1024) */
+    int heartbeat_ms;                    /* > 0 */
     /* optional CURVE: the broker's public key and this worker's keypair (core/curve.h) */
     const char *curve_server_public;
     const aha_keypair_t *curve_client;
@@ -37,6 +39,7 @@ typedef struct {
 
 typedef struct {
     uint64_t groups, samples, heartbeats;
+    aha_sandbox_stats_t sandbox;
     aha_wire_stats_t wire; /* what the socket accepted and dropped */
 } aha_verifier_stats_t;
 
@@ -52,8 +55,12 @@ int aha_verifier_serve(void *zctx, const aha_verifier_config_t *cfg, aha_verifie
 
 /* Scores every sample of group G into the arrays of SG (allocated with malloc, n = samples each;
  * free with aha_verifier_scores_free); SG->group is set to G, SG->verifier to VERIFIER (not
- * copied). G must have passed aha_wire_check. */
-int aha_verifier_score_group(const aha_reward_config_t *reward, const Aha__Group *g,
+ * copied). G must have passed aha_wire_check. With SANDBOX (may be NULL) the accuracy of every
+ * sample comes from that user command (verifier/sandbox.h; counted in SB_STATS) instead of the
+ * rules; format, language and overlong stay the rules', and correct_requires_format still
+ * applies. */
+int aha_verifier_score_group(const aha_reward_config_t *reward, const aha_sandbox_config_t *sandbox,
+                             aha_sandbox_stats_t *sb_stats, const Aha__Group *g,
                              const char *verifier, Aha__ScoredGroup *sg);
 void aha_verifier_scores_free(Aha__ScoredGroup *sg);
 
