@@ -13,7 +13,9 @@ typedef struct {
     aha_peer_t peer;
     char who[96]; /* name@version */
     int live;
+    int retired;        /* told to stop by `aha ctl verifier-use`; never used again */
     uint64_t last_used; /* dispatch counter value of the last send: smallest goes next */
+    uint64_t scored;
 } verifier_t;
 
 struct aha_broker {
@@ -22,6 +24,7 @@ struct aha_broker {
     int n;
     uint64_t dispatches;
     aha_broker_stats_t stats;
+    char preferred[96]; /* `aha ctl verifier-use`: only this name@version gets work */
 };
 
 static double now_ms(void) {
@@ -63,7 +66,7 @@ int aha_broker_endpoint(const aha_broker_t *b, char *buf, size_t cap) {
 int aha_broker_live(const aha_broker_t *b) {
     int n = 0;
     for (int i = 0; b && i < b->n; i++)
-        n += b->v[i].live;
+        n += b->v[i].live && !b->v[i].retired;
     return n;
 }
 
@@ -82,7 +85,71 @@ static verifier_t *find(aha_broker_t *b, const aha_peer_t *p) {
 }
 
 /* Bookkeeping for a message that is not the reply being waited for. */
+static void send_control(aha_broker_t *b, const aha_peer_t *to, const char *command, int ok,
+                         const char *text) {
+    Aha__Envelope env = AHA__ENVELOPE__INIT;
+    Aha__Control ctl = AHA__CONTROL__INIT;
+    ctl.command = (char *)command;
+    ctl.ok = ok;
+    ctl.text = (char *)text;
+    env.body_case = AHA__ENVELOPE__BODY_CONTROL;
+    env.control = &ctl;
+    if (aha_wire_send(b->w, to, &env) != AHA_OK)
+        AHA_WARN("broker: could not send '%s': %s", command, aha_last_error());
+}
+
+/* `aha ctl` requests: "status", "verifier-use NAME@VERSION". */
+static void control(aha_broker_t *b, const aha_peer_t *from, const Aha__Control *c) {
+    char text[4096];
+    size_t o = 0;
+    if (!strcmp(c->command, "status")) {
+        o += (size_t)snprintf(text + o, sizeof text - o, "verifiers (%d live):\n",
+                              aha_broker_live(b));
+        for (int i = 0; i < b->n && o < sizeof text - 128; i++)
+            o += (size_t)snprintf(text + o, sizeof text - o, "  %-28s %-8s %llu groups\n",
+                                  b->v[i].who,
+                                  b->v[i].retired ? "retired"
+                                  : b->v[i].live  ? "live"
+                                                  : "lost",
+                                  (unsigned long long)b->v[i].scored);
+        send_control(b, from, "status", 1, text);
+        return;
+    }
+    if (!strcmp(c->command, "verifier-use") && c->n_args == 1) {
+        const char *want = c->args[0];
+        int match = 0;
+        for (int i = 0; i < b->n; i++)
+            match += b->v[i].live && !b->v[i].retired && !strcmp(b->v[i].who, want);
+        if (!match) {
+            snprintf(text, sizeof text, "no live verifier %s; nothing changed", want);
+            send_control(b, from, "verifier-use", 0, text);
+            return;
+        }
+        snprintf(b->preferred, sizeof b->preferred, "%s", want);
+        o += (size_t)snprintf(text + o, sizeof text - o, "using %s (%d live); retired:", want,
+                              match);
+        for (int i = 0; i < b->n; i++) {
+            verifier_t *v = &b->v[i];
+            if (!v->live || v->retired || !strcmp(v->who, want)) continue;
+            v->retired = 1;
+            send_control(b, &v->peer, "stop", 1, "retired");
+            if (o < sizeof text - 100)
+                o += (size_t)snprintf(text + o, sizeof text - o, " %s", v->who);
+        }
+        AHA_INFO("broker: %s", text);
+        send_control(b, from, "verifier-use", 1, text);
+        return;
+    }
+    snprintf(text, sizeof text, "unknown command '%.60s' (status, verifier-use NAME@VERSION)",
+             c->command);
+    send_control(b, from, c->command, 0, text);
+}
+
 static void note(aha_broker_t *b, const aha_peer_t *from, const Aha__Envelope *e) {
+    if (e->body_case == AHA__ENVELOPE__BODY_CONTROL) {
+        control(b, from, e->control);
+        return;
+    }
     verifier_t *v = find(b, from);
     if (e->body_case == AHA__ENVELOPE__BODY_HELLO && !strcmp(e->hello->role, "verifier")) {
         if (!v && b->n < MAX_VERIFIERS) v = &b->v[b->n++];
@@ -96,7 +163,7 @@ static void note(aha_broker_t *b, const aha_peer_t *from, const Aha__Envelope *e
         v->live = 1;
         return;
     }
-    if (!v) return;
+    if (!v || v->retired) return;
     if (!v->live) {
         AHA_INFO("broker: verifier %s is back", v->who);
         v->live = 1;
@@ -144,7 +211,9 @@ int aha_broker_poll(aha_broker_t *b) {
 static verifier_t *next_verifier(aha_broker_t *b, const int *tried) {
     verifier_t *best = NULL;
     for (int i = 0; i < b->n; i++)
-        if (b->v[i].live && !tried[i] && (!best || b->v[i].last_used < best->last_used))
+        if (b->v[i].live && !b->v[i].retired && !tried[i] &&
+            (!b->preferred[0] || !strcmp(b->v[i].who, b->preferred)) &&
+            (!best || b->v[i].last_used < best->last_used))
             best = &b->v[i];
     return best;
 }
@@ -183,6 +252,7 @@ int aha_broker_score(aha_broker_t *b, Aha__Group *g, int deadline_ms, Aha__Envel
                 e->scored_group->group->prompt_id == g->prompt_id &&
                 e->scored_group->n_total == g->n_sample_index) {
                 b->stats.scored++;
+                v->scored++;
                 *out = e;
                 return AHA_OK;
             }
@@ -206,6 +276,6 @@ void aha_broker_stop_verifiers(aha_broker_t *b) {
     env.body_case = AHA__ENVELOPE__BODY_CONTROL;
     env.control = &ctl;
     for (int i = 0; i < b->n; i++)
-        if (b->v[i].live && aha_wire_send(b->w, &b->v[i].peer, &env) != AHA_OK)
+        if (b->v[i].live && !b->v[i].retired && aha_wire_send(b->w, &b->v[i].peer, &env) != AHA_OK)
             AHA_WARN("broker: could not tell %s to stop: %s", b->v[i].who, aha_last_error());
 }

@@ -47,7 +47,11 @@ int aha_broker_live(const aha_broker_t *b);
  * decides (e.g. scores locally). */
 int aha_broker_score(aha_broker_t *b, Aha__Group *g, int deadline_ms, Aha__Envelope **out);
 
-/* Sends Control "stop" to every live verifier (best effort). */
+/* Control requests from `aha ctl` are answered whenever the broker reads its socket:
+ *   "status"                        live / lost / retired verifiers and their counts
+ *   "verifier-use" NAME@VERSION     from now on only that verifier gets work; the others are
+ *                                   told to stop (retired). Refused if none such is live.
+ * Sends Control "stop" to every live verifier (best effort). */
 void aha_broker_stop_verifiers(aha_broker_t *b);
 const aha_broker_stats_t *aha_broker_stats(const aha_broker_t *b);
 const aha_wire_stats_t *aha_broker_wire_stats(const aha_broker_t *b);

@@ -21,6 +21,8 @@ static const char k_usage[] =
     "  verifier --connect ENDPOINT [CONFIG]      a verifier worker scoring groups for a broker\n"
     "  actor --connect ENDPOINT [CONFIG]         a rollout worker sampling groups for a learner\n"
     "  keygen DIR                                CURVE keys for net.keys (server.key, client.key)\n"
+    "  ctl RUN_DIR status | verifier-use N@V     inspect a running learner, swap its verifiers\n"
+    "  ctl RUN_DIR status | verifier-use N@V     inspect a running learner, swap its verifiers\n"
     "\n"
     "CONFIG is a YAML file (default: the embedded configs/demo.yaml).\n"
     "`aha <command> --help` lists a command's options.\n";
@@ -108,6 +110,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "plot")) return cmd_plot(argc - 2, argv + 2);
     if (!strcmp(cmd, "verifier")) return cmd_verifier(argc - 2, argv + 2);
     if (!strcmp(cmd, "actor")) return cmd_actor(argc - 2, argv + 2);
+    if (!strcmp(cmd, "ctl")) return cmd_ctl(argc - 2, argv + 2);
+    if (!strcmp(cmd, "ctl")) return cmd_ctl(argc - 2, argv + 2);
     if (!strcmp(cmd, "keygen")) {
         if (argc != 3 || argv[2][0] == '-') {
             fputs("usage: aha keygen DIR\nWrites DIR/server.key and DIR/client.key (CURVE, mode "

@@ -186,4 +186,20 @@ start=$(date +%s)
   --set "rl.verifier_exec=sleep 30" --set rl.verifier_exec_deadline_ms=200 > "$tmp/hang.log" 2>&1; rc=$?
 took=$(( $(date +%s) - start ))
 check "a hanging verifier command costs its deadline, not the run (${took}s)" "[ $rc -eq 0 ] && [ $took -lt 60 ] && grep -q 'deadline passed' \"$tmp/hang.log\""
+# 13. swap verifiers while the run goes on: a new version joins, `aha ctl verifier-use` retires
+# the old ones (they exit), the run finishes with the new one and the same weights
+"$AHA" train --set run_dir="$tmp/sw" "${vp[@]}" --set net.serve=true > "$tmp/sw.log" 2>&1 &
+tp=$!
+for _ in $(seq 400); do [ -f "$tmp/sw/rl/endpoints.json" ] && break; sleep 0.05; done
+"$AHA" verifier --endpoints-file "$tmp/sw/rl/endpoints.json" --name rules-new --version 2 > "$tmp/swv.log" 2>&1 &
+nv=$!
+for _ in $(seq 200); do "$AHA" ctl "$tmp/sw" status 2>/dev/null | grep -q 'rules-new@2 *live' && break; sleep 0.05; done
+status=$("$AHA" ctl "$tmp/sw" status 2>&1)
+check "aha ctl status lists actors and verifiers" "grep -q 'actors (2 joined)' <<<\"\$status\" && grep -q 'rules-new@2' <<<\"\$status\""
+out=$("$AHA" ctl "$tmp/sw" verifier-use rules-new@2 2>&1); rc=$?
+check "verifier-use retires the old verifiers" "[ $rc -eq 0 ] && grep -q 'retired:.*rules-0@1' <<<\"\$out\" && grep -q 'retired:.*rules-1@1' <<<\"\$out\"" || echo "$out"
+out=$("$AHA" ctl "$tmp/sw" verifier-use nobody@9 2>&1); rc=$?
+check "verifier-use of an unknown verifier is refused" "[ $rc -eq 1 ] && grep -q 'no live verifier' <<<\"\$out\""
+wait $tp; rc=$?; wait $nv; rcn=$?
+check "the run ends with the new verifier and the same weights" "[ $rc -eq 0 ] && [ $rcn -eq 0 ] && cmp -s \"$tmp/v0/rl/final/model.safetensors\" \"$tmp/sw/rl/final/model.safetensors\" && grep -q 'rules-new@2: [1-9][0-9]* groups' \"$tmp/swv.log\"" || tail -3 "$tmp/sw.log"
 exit $fail

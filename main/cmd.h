@@ -11,6 +11,8 @@ int cmd_train(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_verifier(int argc, char **argv);
 int cmd_actor(int argc, char **argv);
+int cmd_ctl(int argc, char **argv);
+int cmd_ctl(int argc, char **argv);
 
 /* Parses "[CONFIG] [--set k=v]..." style options shared by commands. Unknown flags are left for
  * the command: it gets them in *rest (argv order kept). Returns 0 or an error (message set). */

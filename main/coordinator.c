@@ -90,6 +90,29 @@ static void handle(aha_coord_t *c, const aha_peer_t *from, const Aha__Envelope *
         if (c->weights && aha_blob_serve(&c->blob, c->w, from, e->chunk_request) != AHA_OK)
             AHA_WARN("coordinator: weights request from %s: %s", e->sender, aha_last_error());
         break;
+    case AHA__ENVELOPE__BODY_CONTROL: { /* aha ctl */
+        char text[4096];
+        int ok = !strcmp(e->control->command, "status");
+        if (ok)
+            snprintf(text, sizeof text,
+                     "actors (%d joined): %llu groups delivered, %llu leases re-issued, %llu "
+                     "sampled by the learner; weights version %llu\n",
+                     c->n_actors, (unsigned long long)c->stats.delivered,
+                     (unsigned long long)c->stats.reissued, (unsigned long long)c->stats.missing,
+                     (unsigned long long)c->blob.version);
+        else
+            snprintf(text, sizeof text, "unknown command '%.60s' (status)", e->control->command);
+        Aha__Envelope env = AHA__ENVELOPE__INIT;
+        Aha__Control ctl = AHA__CONTROL__INIT;
+        ctl.command = e->control->command;
+        ctl.ok = ok;
+        ctl.text = text;
+        env.body_case = AHA__ENVELOPE__BODY_CONTROL;
+        env.control = &ctl;
+        if (aha_wire_send(c->w, from, &env) != AHA_OK)
+            AHA_WARN("coordinator: could not answer aha ctl: %s", aha_last_error());
+        break;
+    }
     default:
         break;
     }
