@@ -8,6 +8,7 @@ PKGS=(
   libopenmpi-dev openmpi-bin
   libopenblas-dev libyaml-dev libcjson-dev libsodium-dev
   gnuplot-nox python3 python3-torch python3-numpy
+  procps mawk # pgrep and awk in the integration tests
 )
 missing=()
 for p in "${PKGS[@]}"; do
