@@ -27,12 +27,7 @@ typedef struct {
 } result_t;
 
 static void mark_phase(aha_wire_t *w, uint64_t phase) {
-    Aha__Envelope env = AHA__ENVELOPE__INIT;
-    Aha__Heartbeat hb = AHA__HEARTBEAT__INIT;
-    hb.done = phase;
-    env.body_case = AHA__ENVELOPE__BODY_HEARTBEAT;
-    env.heartbeat = &hb;
-    aha_wire_send(w, NULL, &env);
+    aha_wire_send_heartbeat(w, NULL, phase);
 }
 
 static int fetcher(const char *ep, int out_fd) {

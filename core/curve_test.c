@@ -24,12 +24,7 @@ static aha_wire_t *client(void *ctx, const char *ep, const char *server_pub,
 }
 
 static int say(aha_wire_t *w, uint64_t done) {
-    Aha__Envelope env = AHA__ENVELOPE__INIT;
-    Aha__Heartbeat hb = AHA__HEARTBEAT__INIT;
-    hb.done = done;
-    env.body_case = AHA__ENVELOPE__BODY_HEARTBEAT;
-    env.heartbeat = &hb;
-    return aha_wire_send(w, NULL, &env);
+    return aha_wire_send_heartbeat(w, NULL, done);
 }
 
 int main(void) {

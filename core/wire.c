@@ -174,6 +174,27 @@ int aha_wire_send(aha_wire_t *w, const aha_peer_t *to, Aha__Envelope *env) {
     return rc;
 }
 
+int aha_wire_send_control(aha_wire_t *w, const aha_peer_t *to, const char *command, int ok,
+                          const char *text) {
+    Aha__Envelope env = AHA__ENVELOPE__INIT;
+    Aha__Control ctl = AHA__CONTROL__INIT;
+    ctl.command = (char *)(command ? command : "");
+    ctl.ok = ok != 0;
+    ctl.text = (char *)(text ? text : "");
+    env.body_case = AHA__ENVELOPE__BODY_CONTROL;
+    env.control = &ctl;
+    return aha_wire_send(w, to, &env);
+}
+
+int aha_wire_send_heartbeat(aha_wire_t *w, const aha_peer_t *to, uint64_t done) {
+    Aha__Envelope env = AHA__ENVELOPE__INIT;
+    Aha__Heartbeat hb = AHA__HEARTBEAT__INIT;
+    hb.done = done;
+    env.body_case = AHA__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    return aha_wire_send(w, to, &env);
+}
+
 /* ---- receive ---- */
 
 static double now_ms(void) {

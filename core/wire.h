@@ -80,6 +80,12 @@ const aha_wire_stats_t *aha_wire_stats(const aha_wire_t *w);
  * does not know TO or ZeroMQ fails. */
 int aha_wire_send(aha_wire_t *w, const aha_peer_t *to, Aha__Envelope *env);
 
+/* Shorthands for the small messages: a Control {command, ok, text} and a Heartbeat {done}
+ * (TO as for aha_wire_send). */
+int aha_wire_send_control(aha_wire_t *w, const aha_peer_t *to, const char *command, int ok,
+                          const char *text);
+int aha_wire_send_heartbeat(aha_wire_t *w, const aha_peer_t *to, uint64_t done);
+
 /* Waits up to TIMEOUT_MS (< 0: forever, 0: poll) for an acceptable envelope; bad frames on the
  * way are counted, logged and dropped. On success *out owns the envelope and *from (if not NULL)
  * says who sent it. AHA_ERR_TIMEOUT if none arrived in time, AHA_ERR_NET on a ZeroMQ error. */

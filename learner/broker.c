@@ -87,14 +87,7 @@ static verifier_t *find(aha_broker_t *b, const aha_peer_t *p) {
 /* Bookkeeping for a message that is not the reply being waited for. */
 static void send_control(aha_broker_t *b, const aha_peer_t *to, const char *command, int ok,
                          const char *text) {
-    Aha__Envelope env = AHA__ENVELOPE__INIT;
-    Aha__Control ctl = AHA__CONTROL__INIT;
-    ctl.command = (char *)command;
-    ctl.ok = ok;
-    ctl.text = (char *)text;
-    env.body_case = AHA__ENVELOPE__BODY_CONTROL;
-    env.control = &ctl;
-    if (aha_wire_send(b->w, to, &env) != AHA_OK)
+    if (aha_wire_send_control(b->w, to, command, ok, text) != AHA_OK)
         AHA_WARN("broker: could not send '%s': %s", command, aha_last_error());
 }
 
@@ -270,12 +263,8 @@ int aha_broker_score(aha_broker_t *b, Aha__Group *g, int deadline_ms, Aha__Envel
 
 void aha_broker_stop_verifiers(aha_broker_t *b) {
     if (!b) return;
-    Aha__Envelope env = AHA__ENVELOPE__INIT;
-    Aha__Control ctl = AHA__CONTROL__INIT;
-    ctl.command = "stop";
-    env.body_case = AHA__ENVELOPE__BODY_CONTROL;
-    env.control = &ctl;
     for (int i = 0; i < b->n; i++)
-        if (b->v[i].live && !b->v[i].retired && aha_wire_send(b->w, &b->v[i].peer, &env) != AHA_OK)
+        if (b->v[i].live && !b->v[i].retired &&
+            aha_wire_send_control(b->w, &b->v[i].peer, "stop", 1, "") != AHA_OK)
             AHA_WARN("broker: could not tell %s to stop: %s", b->v[i].who, aha_last_error());
 }

@@ -102,14 +102,7 @@ static void handle(aha_coord_t *c, const aha_peer_t *from, const Aha__Envelope *
                      (unsigned long long)c->blob.version);
         else
             snprintf(text, sizeof text, "unknown command '%.60s' (status)", e->control->command);
-        Aha__Envelope env = AHA__ENVELOPE__INIT;
-        Aha__Control ctl = AHA__CONTROL__INIT;
-        ctl.command = e->control->command;
-        ctl.ok = ok;
-        ctl.text = text;
-        env.body_case = AHA__ENVELOPE__BODY_CONTROL;
-        env.control = &ctl;
-        if (aha_wire_send(c->w, from, &env) != AHA_OK)
+        if (aha_wire_send_control(c->w, from, e->control->command, ok, text) != AHA_OK)
             AHA_WARN("coordinator: could not answer aha ctl: %s", aha_last_error());
         break;
     }
@@ -261,13 +254,8 @@ void aha_coord_stats(const aha_coord_t *c, aha_coord_stats_t *out) {
 void aha_coord_destroy(aha_coord_t **cp) {
     if (!cp || !*cp) return;
     aha_coord_t *c = *cp;
-    Aha__Envelope env = AHA__ENVELOPE__INIT;
-    Aha__Control ctl = AHA__CONTROL__INIT;
-    ctl.command = "stop";
-    env.body_case = AHA__ENVELOPE__BODY_CONTROL;
-    env.control = &ctl;
-    for (int i = 0; i < c->n_actors; i++)
-        aha_wire_send(c->w, &c->actors[i], &env); /* best effort: some may be gone */
+    for (int i = 0; i < c->n_actors; i++) /* best effort: some may be gone */
+        aha_wire_send_control(c->w, &c->actors[i], "stop", 1, "");
     aha_reap(c->pids, c->n_procs, 2000);
     aha_wire_destroy(&c->w);
     aha_zap_stop(&c->zap);

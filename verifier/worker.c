@@ -184,15 +184,6 @@ static int send_hello(aha_wire_t *w, const aha_verifier_config_t *cfg) {
     return aha_wire_send(w, NULL, &env);
 }
 
-static int send_heartbeat(aha_wire_t *w, uint64_t done) {
-    Aha__Envelope env = AHA__ENVELOPE__INIT;
-    Aha__Heartbeat hb = AHA__HEARTBEAT__INIT;
-    hb.done = done;
-    env.body_case = AHA__ENVELOPE__BODY_HEARTBEAT;
-    env.heartbeat = &hb;
-    return aha_wire_send(w, NULL, &env);
-}
-
 int aha_verifier_serve(void *zctx, const aha_verifier_config_t *cfg, aha_verifier_stats_t *stats) {
     if (!zctx || !cfg || !cfg->endpoint || !cfg->name || !cfg->version)
         return AHA_FAIL(AHA_ERR_ARG, "aha_verifier_serve: NULL argument");
@@ -218,7 +209,7 @@ int aha_verifier_serve(void *zctx, const aha_verifier_config_t *cfg, aha_verifie
         if (cfg->stop && *cfg->stop) break;
         Aha__Envelope *in = NULL;
         if (now_ms() - last_sent >= cfg->heartbeat_ms) {
-            AHA_TRY_GOTO(rc, send_heartbeat(w, st.groups), done);
+            AHA_TRY_GOTO(rc, aha_wire_send_heartbeat(w, NULL, st.groups), done);
             st.heartbeats++;
             last_sent = now_ms();
         }
