@@ -59,9 +59,10 @@ static int run_pretrain(const aha_run_config_t *rc, unsigned flags) {
     AHA_TRY(aha_run_config_check(rc)); /* before anything is written */
     AHA_TRY(aha_mkdir_p(dir));
     snprintf(path, sizeof path, "%s/config.yaml", dir);
-    /* the cache key: the config without the rl section, which pretraining never reads */
+    /* the cache key: the config without the rl and net sections, which pretraining never reads */
     aha_run_config_t key_cfg = *rc;
     memset(&key_cfg.rl, 0, sizeof key_cfg.rl);
+    memset(&key_cfg.net, 0, sizeof key_cfg.net);
     char final_key[1100];
     snprintf(final_key, sizeof final_key, "%s/pretrain_key.yaml", final_dir);
     if (cached_ok && access(final_key, R_OK) == 0) {
