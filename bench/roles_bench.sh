@@ -18,13 +18,13 @@ printf '%-22s %9s %9s  %s\n' "actors/verifiers" "seconds" "ratio" "weights"
 for av in "0 0" "2 0" "0 2" "2 2"; do
   set -- $av
   dir="$OUT/a$1v$2"
-  start=$(date +%s.%N)
+  start=$(date +%s%N)
   "$AHA" train "$CFG" --set run_dir="$dir" --set rl.init="$BASE" --set rl.steps="$STEPS" \
     --set rl.eval_every=0 --set rl.eval_n=20 --set rl.actors="$1" --set rl.verifiers="$2" \
     > "$dir.log" 2>&1 || { echo "failed: see $dir.log" >&2; exit 1; }
-  s=$(echo "$(date +%s.%N) - $start" | bc)
+  s=$(awk -v a="$start" -v b="$(date +%s%N)" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
   [ -n "$base_s" ] || base_s=$s
   same="same"
   cmp -s "$OUT/a0v0/rl/final/model.safetensors" "$dir/rl/final/model.safetensors" || same="DIFFERENT"
-  printf '%-22s %9.2f %8.2fx  %s\n' "$1 / $2" "$s" "$(echo "$s / $base_s" | bc -l)" "$same"
+  printf '%-22s %9.2f %8.2fx  %s\n' "$1 / $2" "$s" "$(awk -v a="$s" -v b="$base_s" 'BEGIN { print a / b }')" "$same"
 done
