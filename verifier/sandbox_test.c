@@ -48,10 +48,10 @@ int main(void) {
           out[2]);
 
     /* hangs, with a child of its own: killed at the deadline */
-    double ms = run("sleep 30 & sleep 30", 300, out, &st, k_input, len);
+    double ms = run("sleep 37 & sleep 37", 300, out, &st, k_input, len);
     CHECK(zeros(out) && st.timeouts == 1 && ms < 3000, "hang: %.0f ms, timeouts %llu", ms,
           (unsigned long long)st.timeouts);
-    CHECK(system("pgrep -f '^sleep 30$' > /dev/null") != 0, "nothing left running");
+    CHECK(system("pgrep -f '^sleep 37$' > /dev/null") != 0, "nothing left running");
     /* exits non-zero, garbage, too few lines, a number out of range, too much output */
     out[0] = 9;
     run("cat >/dev/null; echo 1; echo 1; echo 1; exit 3", 5000, out, &st, k_input, len);
