@@ -1,4 +1,5 @@
 #include "core/blob.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include <sodium.h>
@@ -66,12 +67,6 @@ static int request(aha_wire_t *w, uint64_t version, uint32_t index) {
     return aha_wire_send(w, NULL, &env);
 }
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
 int aha_blob_fetch(aha_wire_t *w, uint64_t min_version, size_t max_len, int credit, int timeout_ms,
                    uint64_t *version, uint8_t **data, size_t *len) {
     if (!w || !version || !data || !len || credit < 1 || timeout_ms < 1)
@@ -82,7 +77,7 @@ int aha_blob_fetch(aha_wire_t *w, uint64_t min_version, size_t max_len, int cred
     uint32_t chunk = 0, n_chunks = 0, next = 0, received = 0;
     uint8_t sum[AHA_BLOB_SUM_BYTES];
     int in_flight = 0, rc = AHA_OK, announced = 0;
-    const double give_up = now_ms() + timeout_ms;
+    const double give_up = aha_now_ms() + timeout_ms;
     AHA_TRY_GOTO(rc, request(w, min_version, AHA_BLOB_ANNOUNCE), done);
     for (;;) {
         if (announced && received == n_chunks) break;
@@ -97,7 +92,7 @@ int aha_blob_fetch(aha_wire_t *w, uint64_t min_version, size_t max_len, int cred
             const Aha__WeightAnnounce *a = e->weight_announce;
             if (a->version < min_version) { /* not there yet: ask again shortly */
                 aha_wire_free(&e);
-                if (now_ms() > give_up) {
+                if (aha_now_ms() > give_up) {
                     rc = AHA_FAIL(AHA_ERR_TIMEOUT, "weights: version %llu not published in %d ms",
                                   (unsigned long long)min_version, timeout_ms);
                     goto done;

@@ -1,4 +1,5 @@
 #include "core/wire.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include <errno.h>
@@ -7,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <zmq.h>
 
 #define WIRE_SLACK (64 * 1024) /* ZMQ_MAXMSGSIZE = max_bytes + this */
@@ -197,12 +197,6 @@ int aha_wire_send_heartbeat(aha_wire_t *w, const aha_peer_t *to, uint64_t done) 
 
 /* ---- receive ---- */
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
 /* Printable form of a routing identity: as is if printable ASCII, else hex. */
 static void id_text(const aha_peer_t *p, char *out, size_t cap) {
     int printable = p->id_len > 0;
@@ -295,11 +289,11 @@ static int read_message(aha_wire_t *w, aha_peer_t *peer, zmq_msg_t *payload) {
 
 int aha_wire_recv(aha_wire_t *w, int timeout_ms, aha_peer_t *from, Aha__Envelope **out) {
     if (!w || !out) return AHA_FAIL(AHA_ERR_ARG, "aha_wire_recv: NULL argument");
-    const double deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    const double deadline = aha_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
         long wait = -1;
         if (timeout_ms >= 0) {
-            double left = deadline - now_ms();
+            double left = deadline - aha_now_ms();
             wait = left > 0 ? (long)left + 1 : 0;
         }
         zmq_pollitem_t item = {w->sock, 0, ZMQ_POLLIN, 0};
@@ -309,7 +303,7 @@ int aha_wire_recv(aha_wire_t *w, int timeout_ms, aha_peer_t *from, Aha__Envelope
             return AHA_FAIL(AHA_ERR_NET, "wire %s: poll: %s", w->name, zmq_strerror(errno));
         }
         if (n == 0) {
-            if (timeout_ms >= 0 && now_ms() >= deadline)
+            if (timeout_ms >= 0 && aha_now_ms() >= deadline)
                 return AHA_FAIL(AHA_ERR_TIMEOUT, "wire %s: nothing received in %d ms", w->name,
                                 timeout_ms);
             continue;

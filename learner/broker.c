@@ -1,10 +1,10 @@
 #include "learner/broker.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <zmq.h>
 
 enum { MAX_VERIFIERS = 256 };
@@ -26,12 +26,6 @@ struct aha_broker {
     aha_broker_stats_t stats;
     char preferred[96]; /* `aha ctl verifier-use`: only this name@version gets work */
 };
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
 
 int aha_broker_new(void *zctx, const char *bind, size_t max_bytes, const aha_wire_limits_t *limits,
                    const aha_keypair_t *curve, aha_broker_t **out) {
@@ -171,9 +165,9 @@ static void note(aha_broker_t *b, const aha_peer_t *from, const Aha__Envelope *e
 
 int aha_broker_wait_verifiers(aha_broker_t *b, int n, int timeout_ms) {
     if (!b) return AHA_FAIL(AHA_ERR_ARG, "aha_broker_wait_verifiers: NULL broker");
-    const double end = now_ms() + timeout_ms;
+    const double end = aha_now_ms() + timeout_ms;
     while (aha_broker_live(b) < n) {
-        double left = end - now_ms();
+        double left = end - aha_now_ms();
         if (left <= 0)
             return AHA_FAIL(AHA_ERR_TIMEOUT, "broker: %d of %d verifiers joined in %d ms",
                             aha_broker_live(b), n, timeout_ms);
@@ -231,9 +225,9 @@ int aha_broker_score(aha_broker_t *b, Aha__Group *g, int deadline_ms, Aha__Envel
             continue;
         }
         AHA_TRY(rc);
-        const double end = now_ms() + deadline_ms;
+        const double end = aha_now_ms() + deadline_ms;
         for (;;) {
-            double left = end - now_ms();
+            double left = end - aha_now_ms();
             if (left <= 0) break;
             aha_peer_t from;
             Aha__Envelope *e = NULL;

@@ -1,4 +1,5 @@
 /* aha — one executable, one subcommand per role. */
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/curve.h"
 #include "core/log.h"
@@ -90,9 +91,7 @@ int cli_config_command(int argc, char **argv, const char *usage, const char *con
 }
 
 double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+    return aha_now_ms() * 1e-3;
 }
 
 int main(int argc, char **argv) {

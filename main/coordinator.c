@@ -1,4 +1,5 @@
 #include "main/coordinator.h"
+#include "core/clock.h"
 #include "core/blob.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -7,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <zmq.h>
 
 enum { MAX_ACTORS = 64, MAX_WAITING = 256 };
@@ -37,12 +37,6 @@ struct aha_coord {
     aha_zap_t *zap;
     aha_coord_stats_t stats;
 };
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
 
 size_t aha_weights_bytes(const aha_model_t *m) {
     return sizeof(float) *
@@ -153,10 +147,10 @@ int aha_coord_collect(aha_coord_t *c, const uint64_t *pids, int n, int lease_ms,
         leases[i].item = -1;
     }
     int done = 0, rc = AHA_OK;
-    const double give_up = now_ms() + collect_ms;
-    while (done < n && now_ms() < give_up) {
+    const double give_up = aha_now_ms() + collect_ms;
+    while (done < n && aha_now_ms() < give_up) {
         /* expired leases go back to pending */
-        double now = now_ms();
+        double now = aha_now_ms();
         for (int i = 0; i < n; i++)
             if (state[i] == 1 && leases[i].due_ms < now) {
                 state[i] = 0;
@@ -184,7 +178,7 @@ int aha_coord_collect(aha_coord_t *c, const uint64_t *pids, int n, int lease_ms,
                 AHA_WARN("coordinator: could not send a lease: %s", aha_last_error());
                 continue;
             }
-            leases[i] = (lease_t){id, i, now_ms() + lease_ms, to};
+            leases[i] = (lease_t){id, i, aha_now_ms() + lease_ms, to};
             state[i] = 1;
             c->stats.leases++;
         }
@@ -192,7 +186,7 @@ int aha_coord_collect(aha_coord_t *c, const uint64_t *pids, int n, int lease_ms,
         int leased = 0;
         for (int i = 0; i < n; i++)
             leased += state[i] == 1;
-        const int idle = !leased && c->n_waiting == 0 && now_ms() - c->last_heard > lease_ms;
+        const int idle = !leased && c->n_waiting == 0 && aha_now_ms() - c->last_heard > lease_ms;
         aha_peer_t from;
         Aha__Envelope *e = NULL;
         /* when idle, only look at what has already arrived (e.g. an actor joining) */
@@ -203,7 +197,7 @@ int aha_coord_collect(aha_coord_t *c, const uint64_t *pids, int n, int lease_ms,
             continue;
         }
         if (rc != AHA_OK) break;
-        c->last_heard = now_ms();
+        c->last_heard = aha_now_ms();
         if (e->body_case == AHA__ENVELOPE__BODY_GROUP) {
             const Aha__Group *g = e->group;
             int hit = -1;
@@ -271,7 +265,7 @@ int aha_coord_new(const aha_run_config_t *rc, const char *config_path, int n, ah
     aha_coord_t *c = calloc(1, sizeof *c);
     if (!c) return AHA_FAIL(AHA_ERR_NOMEM, "coordinator");
     c->group_size = rc->rl.group_size;
-    c->last_heard = now_ms();
+    c->last_heard = aha_now_ms();
     c->zctx = zmq_ctx_new();
     aha_wire_limits_t lim = {AHA_TOK_VOCAB,
                              rc->model.max_seq_len,
@@ -305,9 +299,9 @@ int aha_coord_new(const aha_run_config_t *rc, const char *config_path, int n, ah
         if (r == AHA_OK) c->n_procs++;
     }
     /* wait for the hellos of the actors that are still running (one may die while starting) */
-    const double until = now_ms() + 20000;
+    const double until = aha_now_ms() + 20000;
     while (r == AHA_OK && c->n_actors < aha_running(c->pids, c->n_procs)) {
-        if (now_ms() > until) {
+        if (aha_now_ms() > until) {
             AHA_WARN("coordinator: %d of %d actors joined in 20 s; going on without the others",
                      c->n_actors, n);
             break;

@@ -1,4 +1,5 @@
 #include "verifier/sandbox.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include <errno.h>
@@ -11,7 +12,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 void aha_sandbox_config_default(aha_sandbox_config_t *cfg) {
@@ -19,12 +19,6 @@ void aha_sandbox_config_default(aha_sandbox_config_t *cfg) {
     cfg->deadline_ms = 5000;
     cfg->memory_bytes = (size_t)512 << 20;
     cfg->max_output = 64 << 10;
-}
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
 }
 
 /* In the child: limits, pipes on stdin/stdout, exec. Only async-signal-safe calls. */
@@ -99,10 +93,10 @@ int aha_sandbox_run(const aha_sandbox_config_t *cfg, const char *input, size_t l
     char *buf = malloc(cfg->max_output + 2);
     size_t got = 0, sent = 0;
     int too_much = 0, timed_out = 0, eof = 0;
-    const double end = now_ms() + cfg->deadline_ms;
+    const double end = aha_now_ms() + cfg->deadline_ms;
     if (len == 0) close(wfd), wfd = -1;
     while (buf && !eof && !too_much) {
-        double left = end - now_ms();
+        double left = end - aha_now_ms();
         if (left <= 0) {
             timed_out = 1;
             break;

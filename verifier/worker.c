@@ -1,4 +1,5 @@
 #include "verifier/worker.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "model/tokenizer.h"
@@ -7,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -163,12 +163,6 @@ done:
     return rc;
 }
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
 static int send_hello(aha_wire_t *w, const aha_verifier_config_t *cfg) {
     Aha__Envelope env = AHA__ENVELOPE__INIT;
     Aha__Hello hello = AHA__HELLO__INIT;
@@ -204,14 +198,14 @@ int aha_verifier_serve(void *zctx, const aha_verifier_config_t *cfg, aha_verifie
     if (rc != AHA_OK) goto done;
     aha_wire_set_limits(w, &cfg->limits);
     AHA_INFO("verifier %s connected to %s", who, cfg->endpoint);
-    double last_sent = now_ms();
+    double last_sent = aha_now_ms();
     for (;;) {
         if (cfg->stop && *cfg->stop) break;
         Aha__Envelope *in = NULL;
-        if (now_ms() - last_sent >= cfg->heartbeat_ms) {
+        if (aha_now_ms() - last_sent >= cfg->heartbeat_ms) {
             AHA_TRY_GOTO(rc, aha_wire_send_heartbeat(w, NULL, st.groups), done);
             st.heartbeats++;
-            last_sent = now_ms();
+            last_sent = aha_now_ms();
         }
         /* wake up at least every 100 ms to notice *stop */
         int wait = cfg->heartbeat_ms < 100 ? cfg->heartbeat_ms : 100;
@@ -234,7 +228,7 @@ int aha_verifier_serve(void *zctx, const aha_verifier_config_t *cfg, aha_verifie
                 out.body_case = AHA__ENVELOPE__BODY_SCORED_GROUP;
                 out.scored_group = &sg;
                 rc = aha_wire_send(w, NULL, &out);
-                last_sent = now_ms();
+                last_sent = aha_now_ms();
                 st.groups++;
                 st.samples += in->group->n_sample_index;
                 aha_verifier_scores_free(&sg);
