@@ -278,15 +278,11 @@ int aha_coord_new(const aha_run_config_t *rc, const char *config_path, int n, ah
     if (r == AHA_OK)
         r = aha_wire_new(c->zctx, ZMQ_ROUTER, "learner/coordinator", (size_t)64 << 20, &c->w);
     int curve = 0;
-    aha_keypair_t server, client;
+    aha_keypair_t server;
     char bind[300];
-    snprintf(bind, sizeof bind, "tcp://%s:*", rc->net.host);
-    if (r == AHA_OK) r = aha_run_config_keys(rc, &curve, &server, &client);
-    if (r == AHA_OK && curve) {
-        const char *allowed[] = {client.public_key};
-        r = aha_zap_start(c->zctx, allowed, 1, &c->zap);
-        if (r == AHA_OK) r = aha_wire_curve_server(c->w, &server);
-    }
+    if (r == AHA_OK)
+        r = aha_run_config_listen(rc, c->zctx, bind, sizeof bind, &curve, &server, &c->zap);
+    if (r == AHA_OK && curve) r = aha_wire_curve_server(c->w, &server);
     if (r == AHA_OK) r = aha_wire_bind(c->w, bind);
     if (r == AHA_OK) r = aha_wire_endpoint(c->w, ep, sizeof ep);
     if (r == AHA_OK) aha_wire_set_limits(c->w, &lim);

@@ -290,7 +290,7 @@ int aha_run_config_check(const aha_run_config_t *rc) {
     AHA_TRY(aha_task_problem(rc, AHA_SPLIT_TRAIN, 0, &p));
     AHA_TRY(aha_task_prompt(rc, &p, text, sizeof text));
     AHA_TRY(aha_task_document(rc, 0, text, sizeof text));
-    if (rc->rl.actors > 0 || rc->rl.verifiers > 0) {
+    if (rc->rl.actors > 0 || rc->rl.verifiers > 0 || rc->net.serve) {
         int on;
         aha_keypair_t s, c;
         AHA_TRY(aha_run_config_keys(rc, &on, &s, &c));
@@ -339,4 +339,15 @@ int aha_run_config_sandbox(const aha_run_config_t *rc, aha_sandbox_config_t *out
     out->deadline_ms = rc->rl.verifier_exec_deadline_ms;
     out->memory_bytes = (size_t)rc->rl.verifier_exec_memory_mb << 20;
     return 1;
+}
+
+int aha_run_config_listen(const aha_run_config_t *rc, void *zctx, char *bind, size_t cap,
+                          int *curve, aha_keypair_t *server, aha_zap_t **zap) {
+    aha_keypair_t client;
+    if ((size_t)snprintf(bind, cap, "tcp://%s:*", rc->net.host) >= cap)
+        return AHA_FAIL(AHA_ERR_CONFIG, "net.host: '%s' is too long", rc->net.host);
+    AHA_TRY(aha_run_config_keys(rc, curve, server, &client));
+    if (!*curve) return AHA_OK;
+    const char *allowed[] = {client.public_key};
+    return aha_zap_start(zctx, allowed, 1, zap);
 }

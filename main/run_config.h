@@ -91,6 +91,11 @@ int aha_run_config_sandbox(const aha_run_config_t *rc, aha_sandbox_config_t *out
  * the key directory. AHA_ERR_CONFIG if net.host is not loopback and there are no keys. */
 int aha_run_config_keys(const aha_run_config_t *rc, int *on, aha_keypair_t *server,
                         aha_keypair_t *client);
+/* The listening side of a learner socket in ZCTX: BIND = "tcp://<net.host>:*"; with net.keys
+ * *curve = 1, the server keypair in *server and a ZAP handler admitting the client key in *zap
+ * (stop it before terminating ZCTX); without, *curve = 0 and *zap stays NULL. */
+int aha_run_config_listen(const aha_run_config_t *rc, void *zctx, char *bind, size_t cap,
+                          int *curve, aha_keypair_t *server, aha_zap_t **zap);
 
 /* ---- the task a run trains on (addition or countdown) ---- */
 typedef struct {

@@ -65,14 +65,10 @@ int aha_vpool_new(const aha_run_config_t *rc, const char *config_path, int n, ah
     char ep[256];
     int rcode = p->zctx ? AHA_OK : AHA_FAIL(AHA_ERR_NET, "zmq_ctx_new failed");
     int curve = 0;
-    aha_keypair_t server, client;
+    aha_keypair_t server;
     char bind[300];
-    snprintf(bind, sizeof bind, "tcp://%s:*", rc->net.host);
-    if (rcode == AHA_OK) rcode = aha_run_config_keys(rc, &curve, &server, &client);
-    if (rcode == AHA_OK && curve) {
-        const char *allowed[] = {client.public_key};
-        rcode = aha_zap_start(p->zctx, allowed, 1, &p->zap);
-    }
+    if (rcode == AHA_OK)
+        rcode = aha_run_config_listen(rc, p->zctx, bind, sizeof bind, &curve, &server, &p->zap);
     if (rcode == AHA_OK)
         rcode = aha_broker_new(p->zctx, bind, (size_t)64 << 20, &lim, curve ? &server : NULL,
                                &p->broker);
