@@ -222,10 +222,10 @@ int aha_coord_collect(aha_coord_t *c, const uint64_t *pids, int n, int lease_ms,
         }
         aha_wire_free(&e);
     }
+    const uint64_t missing_before = c->stats.missing; /* warn the first time, then every 100 */
     c->stats.missing += (uint64_t)(n - done);
     if (done < n && rc == AHA_OK &&
-        (c->stats.missing == (uint64_t)(n - done) ||
-         c->stats.missing / 100 != (c->stats.missing - (uint64_t)(n - done)) / 100))
+        (missing_before == 0 || missing_before / 100 != c->stats.missing / 100))
         AHA_WARN("coordinator: %d of %d groups not delivered; the learner samples them", n - done,
                  n);
     free(state);

@@ -99,6 +99,13 @@ int aha_vpool_new(const aha_run_config_t *rc, const char *config_path, int n, ah
     return AHA_OK;
 }
 
+/* The first N per-sample scores of SG as reward breakdowns. */
+static void breakdowns(const Aha__ScoredGroup *sg, int n, aha_reward_breakdown_t *out) {
+    for (int s = 0; s < n; s++)
+        out[s] = (aha_reward_breakdown_t){sg->format[s], sg->accuracy[s], sg->language[s],
+                                          sg->overlong[s], sg->total[s]};
+}
+
 int aha_score_local(const aha_run_config_t *rc, const aha_reward_config_t *rcfg,
                     const aha_rollout_t *r, const aha_reward_problem_t *prob, uint64_t prompt_id,
                     aha_reward_breakdown_t *out) {
@@ -117,9 +124,7 @@ int aha_score_local(const aha_run_config_t *rc, const aha_reward_config_t *rcfg,
     Aha__ScoredGroup sg;
     int rc_ = aha_verifier_score_group(rcfg, &sb, &stats, &m->group, "learner", &sg);
     if (rc_ == AHA_OK) {
-        for (int s = 0; s < r->n; s++)
-            out[s] = (aha_reward_breakdown_t){sg.format[s], sg.accuracy[s], sg.language[s],
-                                              sg.overlong[s], sg.total[s]};
+        breakdowns(&sg, r->n, out);
         aha_verifier_scores_free(&sg);
     }
     aha_group_msg_destroy(&m);
@@ -140,14 +145,7 @@ int aha_vpool_score(aha_vpool_t *p, const aha_reward_config_t *rcfg, const aha_r
         int rc = aha_broker_score(p->broker, &m->group, p->deadline_ms, &e);
         aha_group_msg_destroy(&m);
         if (rc == AHA_OK) {
-            const Aha__ScoredGroup *sg = e->scored_group;
-            for (int s = 0; s < r->n; s++) {
-                out[s].total = sg->total[s];
-                out[s].format = sg->format[s];
-                out[s].accuracy = sg->accuracy[s];
-                out[s].language = sg->language[s];
-                out[s].overlong = sg->overlong[s];
-            }
+            breakdowns(e->scored_group, r->n, out);
             aha_wire_free(&e);
             return AHA_OK;
         }
