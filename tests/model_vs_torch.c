@@ -114,5 +114,6 @@ int main(void) {
     run_fixture("moe_sigmoid");
     run_fixture("moe_softmax");
     run_fixture("dense");
+    run_fixture("moe_long");
     return TEST_DONE();
 }

@@ -32,7 +32,15 @@ FIXTURES = {
     "moe_softmax": config(scoring_func="softmax", norm_topk_prob=False, routed_scaling_factor=1.0,
                           n_shared_experts=2, first_k_dense_replace=0),
     "dense": config(n_routed_experts=0, num_hidden_layers=2, first_k_dense_replace=0, aux_loss_alpha=0.0),
+    # as long as a 5-digit carry trace (~70 tokens), right-padded rows of four lengths like a
+    # pretraining batch, softmax router + sequence aux loss as in the learning-parity runs
+    "moe_long": config(max_position_embeddings=128, num_hidden_layers=2, first_k_dense_replace=0,
+                       n_routed_experts=8, scoring_func="softmax", norm_topk_prob=True,
+                       routed_scaling_factor=1.0),
 }
+
+# (batch rows, sequence length, row lengths) per fixture; the rest use the short default
+SHAPES = {"moe_long": (4, 96, [96, 73, 41, 12])}
 
 
 def make(name, d, outdir, seed):
@@ -50,8 +58,8 @@ def make(name, d, outdir, seed):
     ck = os.path.join(outdir, name)
     m.save(ck)
     m = Model.load(ck)  # compute on exactly what was written
-    B, T = 3, 16
-    lengths = torch.tensor([16, 11, 6])
+    B, T, lens = SHAPES.get(name, (3, 16, [16, 11, 6]))
+    lengths = torch.tensor(lens)
     tokens = torch.randint(0, VOCAB, (B, T), generator=g)
     for b in range(B):
         tokens[b, lengths[b]:] = 0
