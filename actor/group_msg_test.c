@@ -60,13 +60,13 @@ static void check_message(const aha_rollout_t *r, const aha_group_msg_t *msg,
           bad_tok, bad_lp, bad_e);
 }
 
-int main(void) {
+static void test_round_trip(void) {
     aha_model_t *m = make_model();
     aha_kv_t *kv = NULL;
     aha_rollout_t *r = NULL;
     if (!m || aha_kv_new(m, G, MAX_LEN, &kv) < 0 || aha_rollout_new(m, G, MAX_LEN, 1, &r) < 0) {
         CHECK(0, "setup: %s", aha_last_error());
-        return TEST_DONE();
+        return;
     }
     int prompt[MAX_LEN], n = 0;
     CHECK(aha_tok_encode("<bos><|User|>3 7 25 -> 46<|Assistant|>", prompt, MAX_LEN, &n) == 0,
@@ -177,5 +177,13 @@ int main(void) {
     aha_rollout_destroy(&r);
     aha_kv_destroy(&kv);
     aha_model_destroy(&m);
-    return TEST_DONE();
+}
+
+static const tu_case_t cases[] = {
+    {"round_trip", test_round_trip},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) {
+    return tu_main(argc, argv, cases, __FILE__);
 }

@@ -730,25 +730,51 @@ done:
     aha_model_destroy(&other);
 }
 
-int main(void) {
+/* spread logits, <eos> somewhat likely so rows stop at different points */
+static aha_model_t *g_spread;
+/* spread logits, no <eos> bias: well separated argmaxes for the greedy test */
+static aha_model_t *g_greedy;
+
+static void case_determinism(void) {
+    test_determinism(g_spread);
+}
+static void case_batch_independence(void) {
+    test_batch_independence(g_spread);
+}
+static void case_against_forward(void) {
+    test_against_forward(g_spread);
+}
+static void case_greedy(void) {
+    test_greedy(g_greedy);
+}
+static void case_bad_args(void) {
+    test_bad_args(g_spread);
+}
+
+static const tu_case_t cases[] = {
+    {"determinism", case_determinism},
+    {"batch_independence", case_batch_independence},
+    {"against_forward", case_against_forward},
+    {"greedy", case_greedy},
+    {"stopping", test_stopping},
+    {"bad_args", case_bad_args},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) {
     for (int i = 0; i < NP; i++)
         if (aha_tok_encode(PROMPT_TEXT[i], prompt_ids[i], MAX_LEN, &prompt_n[i]) < 0) {
             fprintf(stderr, "encode '%s': %s\n", PROMPT_TEXT[i], aha_last_error());
             return 1;
         }
-    /* spread logits, <eos> somewhat likely so rows stop at different points */
-    aha_model_t *m = make_model(3, 8.0f, 0.1f, 0.4f);
-    /* spread logits, no <eos> bias: well separated argmaxes for the greedy test */
-    aha_model_t *g = make_model(4, 20.0f, 0.0f, 0.0f);
-    if (m && g) {
-        test_determinism(m);
-        test_batch_independence(m);
-        test_against_forward(m);
-        test_greedy(g);
-        test_stopping();
-        test_bad_args(m);
+    g_spread = make_model(3, 8.0f, 0.1f, 0.4f);
+    g_greedy = make_model(4, 20.0f, 0.0f, 0.0f);
+    if (!g_spread || !g_greedy) {
+        fprintf(stderr, "FAIL: test models: %s\n", aha_last_error());
+        return 1;
     }
-    aha_model_destroy(&m);
-    aha_model_destroy(&g);
-    return TEST_DONE();
+    int rc = tu_main(argc, argv, cases, __FILE__);
+    aha_model_destroy(&g_spread);
+    aha_model_destroy(&g_greedy);
+    return rc;
 }

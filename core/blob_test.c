@@ -58,18 +58,18 @@ static int fetcher(const char *ep, int out_fd) {
     return 0;
 }
 
-int main(void) {
-    aha_log_set_role("blob_test");
-    /* checksum basics */
+static void test_checksum(void) {
     uint8_t s1[32], s2[32];
     CHECK(aha_blob_checksum("abc", 3, s1) == 0 && aha_blob_checksum("abd", 3, s2) == 0 &&
               memcmp(s1, s2, 32) != 0,
           "checksum differs for different data");
     aha_blob_t tmp;
     CHECK(aha_blob_set(&tmp, 1, "x", 1, 0) == AHA_ERR_ARG, "chunk_bytes 0 rejected");
+}
 
+static void test_serve_fetch(void) {
     int to_child[2], from_child[2];
-    if (pipe(to_child) || pipe(from_child)) return 1;
+    REQUIRE(pipe(to_child) == 0 && pipe(from_child) == 0, "pipe");
     fflush(NULL);
     pid_t pid = fork(); /* before any ZeroMQ context */
     if (pid == 0) {
@@ -90,7 +90,7 @@ int main(void) {
         aha_wire_bind(w, "tcp://127.0.0.1:*") != 0 || aha_wire_endpoint(w, ep, sizeof ep) != 0) {
         CHECK(0, "server: %s", aha_last_error());
         kill(pid, SIGKILL);
-        return TEST_DONE();
+        return;
     }
     CHECK(write(to_child[1], ep, strlen(ep)) == (ssize_t)strlen(ep), "pipe");
     close(to_child[1]);
@@ -165,5 +165,15 @@ int main(void) {
     free(tampered);
     aha_wire_destroy(&w);
     zmq_ctx_term(ctx);
-    return TEST_DONE();
+}
+
+static const tu_case_t cases[] = {
+    {"checksum", test_checksum},
+    {"serve_fetch", test_serve_fetch},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) {
+    aha_log_set_role("blob_test");
+    return tu_main(argc, argv, cases, __FILE__);
 }

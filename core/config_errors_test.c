@@ -314,9 +314,13 @@ static void test_round_trip(void) {
     remove(path);
 }
 
-int main(void) {
-    test_success();
-    test_errors();
-    test_round_trip();
-    return TEST_DONE();
+static const tu_case_t cases[] = {
+    {"success", test_success},
+    {"errors", test_errors},
+    {"round_trip", test_round_trip},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) {
+    return tu_main(argc, argv, cases, __FILE__);
 }

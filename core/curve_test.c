@@ -27,10 +27,9 @@ static int say(aha_wire_t *w, uint64_t done) {
     return aha_wire_send_heartbeat(w, NULL, done);
 }
 
-int main(void) {
-    aha_log_set_role("curve_test");
+static void test_keys_and_zap(void) {
     char dir[] = "/tmp/aha_curve_XXXXXX";
-    if (!mkdtemp(dir)) return 1;
+    REQUIRE(mkdtemp(dir), "mkdtemp");
     char keys[300];
     snprintf(keys, sizeof keys, "%s/keys", dir);
     CHECK(aha_keys_generate(keys) == 0, "keygen: %s", aha_last_error());
@@ -123,5 +122,14 @@ int main(void) {
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0, "cleanup");
-    return TEST_DONE();
+}
+
+static const tu_case_t cases[] = {
+    {"keys_and_zap", test_keys_and_zap},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) {
+    aha_log_set_role("curve_test");
+    return tu_main(argc, argv, cases, __FILE__);
 }

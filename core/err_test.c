@@ -11,7 +11,7 @@ static int calls(void) {
     return 0;
 }
 
-int main(void) {
+static void test_last_error(void) {
     aha_error_clear();
     CHECK(!strcmp(aha_last_error(), ""), "empty after clear");
     CHECK(calls() == AHA_ERR_IO, "AHA_TRY propagates the code");
@@ -23,5 +23,13 @@ int main(void) {
     CHECK(!strncmp(aha_last_error(), "wrapped: disk full", 18), "wrap: %s", aha_last_error());
     CHECK(!strcmp(aha_strerror(AHA_ERR_NOMEM), "out of memory") && aha_strerror(-99) != NULL,
           "strerror");
-    return TEST_DONE();
+}
+
+static const tu_case_t cases[] = {
+    {"last_error", test_last_error},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) {
+    return tu_main(argc, argv, cases, __FILE__);
 }

@@ -118,14 +118,19 @@ static void test_rows(void) {
           aha_last_error());
 }
 
-int main(void) {
+static const tu_case_t cases[] = {
+    {"rows", test_rows},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) {
     int fd = mkstemp(g_path);
     if (fd < 0) {
         perror("mkstemp");
         return 1;
     }
     close(fd);
-    test_rows();
+    int rc = tu_main(argc, argv, cases, __FILE__);
     remove(g_path);
-    return TEST_DONE();
+    return rc;
 }

@@ -146,12 +146,16 @@ static void test_split_copy(void) {
     CHECK(!memcmp(x, y, sizeof x), "a copied state reproduces the sequence");
 }
 
-int main(void) {
-    test_determinism();
-    test_derive();
-    test_uniform();
-    test_below();
-    test_normal();
-    test_split_copy();
-    return TEST_DONE();
+static const tu_case_t cases[] = {
+    {"determinism", test_determinism},
+    {"derive", test_derive},
+    {"uniform", test_uniform},
+    {"below", test_below},
+    {"normal", test_normal},
+    {"split_copy", test_split_copy},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) {
+    return tu_main(argc, argv, cases, __FILE__);
 }

@@ -166,7 +166,7 @@ static void test_round_trip(const char *path) {
 static void test_truncation(const char *path) {
     size_t len = 0;
     unsigned char *raw = read_all(path, &len);
-    if (!raw) return;
+    REQUIRE(raw, "cannot read %s", path);
     int ok = 0;
     for (size_t cut = 0; cut < len; cut++) {
         aha_st_file_t *f = SENTINEL;
@@ -277,7 +277,7 @@ static void test_bad_headers(void) {
 static void test_fuzz(const char *path) {
     size_t len = 0;
     unsigned char *raw = read_all(path, &len);
-    if (!raw) return;
+    REQUIRE(raw, "cannot read %s", path);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--)
         hlen = hlen << 8 | raw[i];
@@ -327,18 +327,37 @@ static void test_fuzz(const char *path) {
     free(raw);
 }
 
-int main(void) {
+static char g_file[512];
+
+/* truncation and fuzz start from the file round_trip writes (written first when run alone) */
+static void case_round_trip(void) {
+    test_round_trip(g_file);
+}
+static void case_truncation(void) {
+    if (access(g_file, F_OK) != 0) test_round_trip(g_file);
+    test_truncation(g_file);
+}
+static void case_fuzz(void) {
+    if (access(g_file, F_OK) != 0) test_round_trip(g_file);
+    test_fuzz(g_file);
+}
+
+static const tu_case_t cases[] = {
+    {"round_trip", case_round_trip},
+    {"truncation", case_truncation},
+    {"bad_headers", test_bad_headers},
+    {"fuzz", case_fuzz},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) {
     if (!mkdtemp(g_dir)) {
         perror("mkdtemp");
         return 1;
     }
-    char path[512];
-    snprintf(path, sizeof path, "%s/t.safetensors", g_dir);
-    test_round_trip(path);
-    test_truncation(path);
-    test_bad_headers();
-    test_fuzz(path);
-    remove(path);
+    snprintf(g_file, sizeof g_file, "%s/t.safetensors", g_dir);
+    int rc = tu_main(argc, argv, cases, __FILE__);
+    remove(g_file);
     rmdir(g_dir);
-    return TEST_DONE();
+    return rc;
 }

@@ -1,27 +1,154 @@
-/* core/testutil.h — minimal checks for the core unit tests (header-only).
- *   CHECK(cond, fmt, ...)  records a failure with file:line and a message, keeps going.
- *   TEST_DONE()            prints the summary; use as `return TEST_DONE();` in main.
- *   tu_wait_child(pid, ms) reaps a forked test peer, killing it if it hangs. */
+/* core/testutil.h — the unit-test harness (header only), after nng's nuts.h and acutest.
+ *
+ * A test file is a table of named cases, each a void function:
+ *
+ *     static void test_parse(void) { CHECK(n == 3, "n is %d", n); ... }
+ *     static const tu_case_t cases[] = {{"parse", test_parse}, ..., {NULL, NULL}};
+ *     int main(int argc, char **argv) { return tu_main(argc, argv, cases, __FILE__); }
+ *
+ *   ./build/<test>          runs every case, in table order
+ *   ./build/<test> a b      runs only the cases named a and b (an unknown name is an error)
+ *   ./build/<test> --list   prints the case names, one a line
+ * Each case prints one line (ok / FAIL, checks, time); the run ends with the summary
+ * "<file>: N checks, M failed" and exits 1 when a check failed, 2 on a usage error.
+ * A case that makes no check at all counts as failed: a test must be able to fail.
+ *
+ *   CHECK(cond, fmt, ...)    records a failure with file:line and a message, keeps going.
+ *   REQUIRE(cond, fmt, ...)  records a failure and ends the current case: it jumps back to the
+ *                            runner (from any depth), so the next case runs; what the case had
+ *                            allocated is leaked, which only happens on a failure. In a forked
+ *                            child it ends the child with status 1 instead.
+ *   REQUIRE_OK(call)         REQUIRE that an aha_* call returns >= 0; prints the error trace.
+ *   tu_max_rel_err / tu_max_abs_diff  compare float arrays.
+ *   tu_wait_child(pid, ms)   reaps a forked test peer, killing it if it hangs.
+ * With model/model.h included before this header, also tu_tiny_config and tu_init (small model
+ * fixtures for the exact model tests). */
 #ifndef AHA_CORE_TESTUTIL_H
 #define AHA_CORE_TESTUTIL_H
+#include <math.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "core/err.h"
+
+typedef struct {
+    const char *name;
+    void (*fn)(void);
+} tu_case_t;
+
 static int tu_failures = 0, tu_checks = 0;
+static int tu_in_case = 0; /* a case is running: REQUIRE may jump back */
+static pid_t tu_pid = 0;   /* the runner's process; REQUIRE in a forked child exits instead */
+static jmp_buf tu_case_jmp;
+
+static inline void tu_fail_(const char *file, int line, const char *cond) {
+    tu_failures++;
+    fprintf(stderr, "FAIL %s:%d: %s: ", file, line, cond);
+}
+
+/* Ends the current case after a failed REQUIRE. */
+static inline void tu_abort_case_(void) {
+    fputs("  (case ended by the failed REQUIRE)\n", stderr);
+    if (tu_pid && getpid() != tu_pid) _exit(1);
+    if (tu_in_case) longjmp(tu_case_jmp, 1);
+    _exit(1); /* outside a case (set-up in main): nothing sensible to continue with */
+}
 
 #define CHECK(cond, ...)                                                                           \
     do {                                                                                           \
         tu_checks++;                                                                               \
         if (!(cond)) {                                                                             \
-            tu_failures++;                                                                         \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                        \
+            tu_fail_(__FILE__, __LINE__, #cond);                                                   \
             fprintf(stderr, __VA_ARGS__);                                                          \
             fputc('\n', stderr);                                                                   \
         }                                                                                          \
     } while (0)
+
+#define REQUIRE(cond, ...)                                                                         \
+    do {                                                                                           \
+        tu_checks++;                                                                               \
+        if (!(cond)) {                                                                             \
+            tu_fail_(__FILE__, __LINE__, #cond);                                                   \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+            tu_abort_case_();                                                                      \
+        }                                                                                          \
+    } while (0)
+
+#define REQUIRE_OK(call)                                                                           \
+    do {                                                                                           \
+        tu_checks++;                                                                               \
+        int tu_rc_ = (call);                                                                       \
+        if (tu_rc_ < 0) {                                                                          \
+            tu_fail_(__FILE__, __LINE__, #call);                                                   \
+            fprintf(stderr, "%s\n%s\n", aha_strerror(tu_rc_), aha_last_error());                   \
+            tu_abort_case_();                                                                      \
+        }                                                                                          \
+    } while (0)
+
+static inline double tu_now_ms_(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static inline const tu_case_t *tu_find_(const tu_case_t *cases, const char *name) {
+    for (const tu_case_t *c = cases; c->name; c++)
+        if (!strcmp(c->name, name)) return c;
+    return NULL;
+}
+
+static inline void tu_run_case_(const tu_case_t *c) {
+    const int checks0 = tu_checks, failures0 = tu_failures;
+    const double t0 = tu_now_ms_();
+    fflush(NULL);
+    tu_in_case = 1;
+    if (setjmp(tu_case_jmp) == 0) c->fn();
+    tu_in_case = 0;
+    fflush(stdout);
+    const int checks = tu_checks - checks0, failed = tu_failures - failures0;
+    if (checks == 0) {
+        tu_failures++;
+        fprintf(stderr, "FAIL %s: the case made no check\n", c->name);
+    }
+    fprintf(stderr, "%-4s %s (%d checks, %d failed, %.0f ms)\n", failed || !checks ? "FAIL" : "ok",
+            c->name, checks, failed, tu_now_ms_() - t0);
+}
+
+/* Runs the cases named on the command line (all of them without a name); see the top. */
+static inline int tu_main(int argc, char **argv, const tu_case_t *cases, const char *file) {
+    tu_pid = getpid();
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--list")) {
+            for (const tu_case_t *c = cases; c->name; c++)
+                printf("%s\n", c->name);
+            return 0;
+        }
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h") || !tu_find_(cases, argv[i])) {
+            if (strcmp(argv[i], "--help") && strcmp(argv[i], "-h"))
+                fprintf(stderr, "%s: no case named '%s'\n", argv[0], argv[i]);
+            fprintf(stderr, "usage: %s [--list] [case...]\ncases:", argv[0]);
+            for (const tu_case_t *c = cases; c->name; c++)
+                fprintf(stderr, " %s", c->name);
+            fputc('\n', stderr);
+            return 2;
+        }
+    }
+    if (argc > 1)
+        for (int i = 1; i < argc; i++)
+            tu_run_case_(tu_find_(cases, argv[i]));
+    else
+        for (const tu_case_t *c = cases; c->name; c++)
+            tu_run_case_(c);
+    fprintf(stderr, "%s: %d checks, %d failed\n", file, tu_checks, tu_failures);
+    return tu_failures ? 1 : 0;
+}
 
 /* max|a - b| / max|b| over n floats (relative error of a against the reference b). */
 static inline double tu_max_rel_err(const float *a, const float *b, size_t n) {
@@ -34,6 +161,16 @@ static inline double tu_max_rel_err(const float *a, const float *b, size_t n) {
         if (r > den) den = r;
     }
     return num / den;
+}
+
+/* max|a - b| over n floats; infinite when any difference is NaN. */
+static inline double tu_max_abs_diff(const float *a, const float *b, size_t n) {
+    double mx = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        if (d > mx || isnan(d)) mx = isnan(d) ? INFINITY : d;
+    }
+    return mx;
 }
 
 /* Waits up to TIMEOUT_MS for child PID (a test's forked peer), SIGKILLs it after that so a hung
@@ -51,8 +188,41 @@ static inline int tu_wait_child(pid_t pid, int timeout_ms) {
     return -1;
 }
 
-#define TEST_DONE()                                                                                \
-    (fprintf(stderr, "%s: %d checks, %d failed\n", __FILE__, tu_checks, tu_failures),              \
-     tu_failures ? 1 : 0)
+#ifdef AHA_MODEL_MODEL_H
+#include "core/rng.h"
+
+/* A tiny MoE config (D=16, 2 heads, 4 experts, top-2) for fast exact tests. */
+static inline void tu_tiny_config(aha_model_config_t *c) {
+    aha_model_config_default(c);
+    c->vocab_size = 11;
+    c->dim = 16;
+    c->n_layers = 2;
+    c->n_heads = 2;
+    c->max_seq_len = 16;
+    c->ffn_hidden = 12;
+    c->n_dense_layers = 0;
+    c->n_routed_experts = 4;
+    c->n_shared_experts = 1;
+    c->top_k = 2;
+    c->moe_hidden = 6;
+    c->seq_aux_alpha = 0.1f;
+}
+
+/* Random parameters with a larger spread than the training init (so routing, attention and
+ * norms all matter): matrices N(0, std), norm weights 1 + N(0, 0.1), expert bias N(0, bias_std). */
+static inline void tu_init(aha_model_t *m, aha_rng_t *rng, float std, float bias_std) {
+    size_t nt = aha_model_tensor_count(&m->cfg);
+    for (size_t i = 0; i < nt; i++) {
+        aha_tensor_info_t ti;
+        if (aha_model_tensor_info(&m->cfg, i, &ti) < 0) return;
+        float *p = m->params + ti.offset;
+        for (size_t j = 0; j < ti.numel; j++)
+            p[j] = ti.ndim == 1 ? 1.0f + 0.1f * aha_rng_normal(rng) : std * aha_rng_normal(rng);
+    }
+    size_t nb = (size_t)m->cfg.n_layers * m->cfg.n_routed_experts;
+    for (size_t i = 0; i < nb; i++)
+        m->expert_bias[i] = bias_std * aha_rng_normal(rng);
+}
+#endif
 
 #endif

@@ -447,10 +447,14 @@ static void test_send_limits(void) {
     zmq_ctx_term(ctx);
 }
 
-int main(void) {
+static const tu_case_t cases[] = {
+    {"checks", test_checks},
+    {"send_limits", test_send_limits},
+    {"two_processes", test_two_processes},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) {
     aha_log_set_role("wire_test");
-    test_checks();
-    test_send_limits();
-    test_two_processes();
-    return TEST_DONE();
+    return tu_main(argc, argv, cases, __FILE__);
 }

@@ -10,12 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-int main(void) {
+static void test_vs_torch(void) {
     aha_st_file_t *f = NULL;
-    if (aha_st_open("tests/fixtures/adamw.safetensors", &f) < 0) {
-        fprintf(stderr, "FAIL: %s\n", aha_last_error());
-        return 1;
-    }
+    REQUIRE_OK(aha_st_open("tests/fixtures/adamw.safetensors", &f));
     enum { N = 64, STEPS = 5 };
     float p[N], grads[STEPS * N], lrs[STEPS], p_final[N], clip_in[N], clip_out[N], clip_norm[1],
         sched[40];
@@ -29,10 +26,7 @@ int main(void) {
     rc |= aha_st_read_f32(f, "clip_norm", clip_norm, 1);
     rc |= aha_st_read_f32(f, "sched", sched, 40);
     aha_st_close(&f);
-    if (rc) {
-        fprintf(stderr, "FAIL: fixture incomplete: %s\n", aha_last_error());
-        return 1;
-    }
+    REQUIRE(rc == 0, "fixture incomplete: %s", aha_last_error());
 
     aha_adamw_t *opt = NULL;
     CHECK(aha_adamw_new(N, &opt) == 0, "adamw_new");
@@ -78,5 +72,13 @@ int main(void) {
         CHECK(fabs(lr - sched[s]) < 1e-9 + 1e-6 * sched[s], "schedule step %d: %g vs %g", s, lr,
               sched[s]);
     }
-    return TEST_DONE();
+}
+
+static const tu_case_t cases[] = {
+    {"vs_torch", test_vs_torch},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) {
+    return tu_main(argc, argv, cases, __FILE__);
 }

@@ -26,7 +26,7 @@ static void fill(aha_rollout_t *r, int tag) {
                         (tag * 7 + l * 3 + b + p + k) % 8;
 }
 
-int main(void) {
+static void test_batch(void) {
     aha_model_config_t mc;
     aha_model_config_default(&mc);
     mc.dim = 16;
@@ -103,5 +103,13 @@ int main(void) {
     aha_rollout_destroy(&rb);
     aha_rollout_destroy(&wrong);
     aha_model_destroy(&m);
-    return TEST_DONE();
+}
+
+static const tu_case_t cases[] = {
+    {"batch", test_batch},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) {
+    return tu_main(argc, argv, cases, __FILE__);
 }

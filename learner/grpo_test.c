@@ -242,13 +242,34 @@ static void test_r3_replay(void) {
     aha_model_destroy(&m);
 }
 
-int main(void) {
-    test_gather_fd();
-    test_r3_replay();
+static void test_step_grpo(void) {
     test_step(0, "grpo");
+}
+static void test_step_grpo_r3(void) {
     test_step(1, "grpo");
+}
+static void test_step_gspo_r3(void) {
     test_step(1, "gspo");
+}
+static void test_step_dapo_r3(void) {
     test_step(1, "dapo");
+}
+static void test_step_dr_grpo(void) {
     test_step(0, "dr_grpo");
-    return TEST_DONE();
+}
+
+static const tu_case_t cases[] = {
+    {"gather_fd", test_gather_fd},
+    {"r3_replay", test_r3_replay},
+    /* one GRPO step on real rollouts per loss, with and without R3 */
+    {"step_grpo", test_step_grpo},
+    {"step_grpo_r3", test_step_grpo_r3},
+    {"step_gspo_r3", test_step_gspo_r3},
+    {"step_dapo_r3", test_step_dapo_r3},
+    {"step_dr_grpo", test_step_dr_grpo},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) {
+    return tu_main(argc, argv, cases, __FILE__);
 }

@@ -11,18 +11,11 @@
 
 enum { NSEQ = 6, NTOK = 30 };
 
-int main(void) {
+static void test_vs_torch(void) {
     aha_st_file_t *f = NULL;
-    if (aha_st_open("tests/fixtures/pg_loss.safetensors", &f) < 0) {
-        fprintf(stderr, "FAIL: %s\n", aha_last_error());
-        return 1;
-    }
+    REQUIRE_OK(aha_st_open("tests/fixtures/pg_loss.safetensors", &f));
     const aha_st_tensor_t *ss = aha_st_find(f, "seq_start");
-    if (!ss || ss->dtype != AHA_ST_I32 || ss->shape[0] != NSEQ + 1) {
-        fprintf(stderr, "FAIL: fixture seq_start\n");
-        aha_st_close(&f);
-        return 1;
-    }
+    REQUIRE(ss && ss->dtype == AHA_ST_I32 && ss->shape[0] == NSEQ + 1, "fixture seq_start");
     int starts[NSEQ + 1];
     memcpy(starts, ss->data, sizeof starts);
     float lp[NTOK], old[NTOK], old_g[NTOK], ref[NTOK], adv[NSEQ], dlogp[NTOK], want[NTOK], wl[1];
@@ -78,5 +71,13 @@ int main(void) {
     aha_group_advantages(same, 4, 1, 1e-6f, out);
     CHECK(out[0] == 0 && out[3] == 0, "zero-variance group gives zero advantages");
     aha_st_close(&f);
-    return TEST_DONE();
+}
+
+static const tu_case_t cases[] = {
+    {"vs_torch", test_vs_torch},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) {
+    return tu_main(argc, argv, cases, __FILE__);
 }

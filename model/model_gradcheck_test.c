@@ -17,7 +17,7 @@
 #include "core/err.h"
 #include "core/rng.h"
 #include "model/model.h"
-#include "model/model_testutil.h"
+#include "core/testutil.h"
 
 #define B_ 3
 #define T_ 6
@@ -38,8 +38,8 @@ typedef struct {
 } gc_t;
 
 /* Forward + loss in double. */
-static int eval_loss(gc_t *g, double *loss) {
-    TU_OK(aha_forward(g->m, g->a, &g->batch));
+static void eval_loss(gc_t *g, double *loss) {
+    REQUIRE_OK(aha_forward(g->m, g->a, &g->batch));
     const float *lg = aha_acts_logits(g->a);
     size_t n = (size_t)g->batch.B * g->batch.T * g->m->cfg.vocab_size;
     double s = 0.0;
@@ -48,7 +48,6 @@ static int eval_loss(gc_t *g, double *loss) {
     s += aha_acts_aux_loss(g->a);
     if (g->targets) s += aha_ce_loss(g->a, g->targets);
     *loss = s;
-    return 0;
 }
 
 /* Directional check of one tensor: perturbs all its coordinates along a random unit direction
@@ -75,12 +74,7 @@ static double check_direction(gc_t *g, const aha_tensor_info_t *ti, const float 
             for (int s = 0; s < 4 && !changed; s++) {
                 for (size_t i = 0; i < ti->numel; i++)
                     p[i] = saved[i] + steps[s] * u[i];
-                if (eval_loss(g, &L4[s])) {
-                    memcpy(p, saved, sizeof(float) * ti->numel);
-                    free(saved);
-                    free(u);
-                    return 1e30;
-                }
+                eval_loss(g, &L4[s]);
                 changed = g->n_ids &&
                           memcmp(ids0, aha_acts_expert_ids(g->a), sizeof(int) * g->n_ids) != 0;
             }
@@ -112,26 +106,26 @@ static size_t find_tensor(const aha_model_config_t *c, const char *name) {
 
 /* The named views (params and grads) point where the tensor table says; the table tiles the
  * buffer exactly. */
-static int check_views(const aha_model_t *m) {
+static void check_views(const aha_model_t *m) {
     const aha_model_config_t *c = &m->cfg;
     size_t nt = aha_model_tensor_count(c), end = 0;
     for (size_t i = 0; i < nt; i++) {
         aha_tensor_info_t ti;
-        TU_OK(aha_model_tensor_info(c, i, &ti));
-        TU_CHECK(ti.offset == end, "tensor %s at %zu, expected %zu", ti.name, ti.offset, end);
+        REQUIRE_OK(aha_model_tensor_info(c, i, &ti));
+        REQUIRE(ti.offset == end, "tensor %s at %zu, expected %zu", ti.name, ti.offset, end);
         end += ti.numel;
     }
-    TU_CHECK(end == m->n_params && end == aha_model_param_count(c), "table covers %zu of %zu", end,
-             m->n_params);
+    REQUIRE(end == m->n_params && end == aha_model_param_count(c), "table covers %zu of %zu", end,
+            m->n_params);
     aha_tensor_info_t bad;
-    TU_CHECK(aha_model_tensor_info(c, nt, &bad) == AHA_ERR_RANGE, "index past the end accepted");
+    REQUIRE(aha_model_tensor_info(c, nt, &bad) == AHA_ERR_RANGE, "index past the end accepted");
     const aha_param_view_t *views[2] = {&m->p, &m->g};
     const float *bases[2] = {m->params, m->grads};
     char name[160];
     for (int w = 0; w < 2; w++) {
         const aha_param_view_t *v = views[w];
         const float *base = bases[w];
-#define AT(ptr, nm) TU_CHECK((size_t)((ptr)-base) == find_tensor(c, nm), "view of %s", nm)
+#define AT(ptr, nm) REQUIRE((size_t)((ptr)-base) == find_tensor(c, nm), "view of %s", nm)
         AT(v->tok_emb, "model.embed_tokens.weight");
         AT(v->final_norm, "model.norm.weight");
         AT(v->lm_head, "lm_head.weight");
@@ -157,10 +151,10 @@ static int check_views(const aha_model_t *m) {
                 AT(lv->w3, name);
                 snprintf(name, sizeof name, "%s.%d.mlp.down_proj.weight", pre, l);
                 AT(lv->w2, name);
-                TU_CHECK(!lv->router && !lv->ex_w1 && !lv->sh_w1, "dense layer has MoE views");
+                REQUIRE(!lv->router && !lv->ex_w1 && !lv->sh_w1, "dense layer has MoE views");
                 continue;
             }
-            TU_CHECK(!lv->w1 && !lv->w2 && !lv->w3, "MoE layer has dense views");
+            REQUIRE(!lv->w1 && !lv->w2 && !lv->w3, "MoE layer has dense views");
             snprintf(name, sizeof name, "%s.%d.mlp.gate.weight", pre, l);
             AT(lv->router, name);
             if (c->n_shared_experts > 0) {
@@ -171,8 +165,8 @@ static int check_views(const aha_model_t *m) {
                 snprintf(name, sizeof name, "%s.%d.mlp.shared_experts.down_proj.weight", pre, l);
                 AT(lv->sh_w2, name);
             } else {
-                TU_CHECK(!lv->sh_w1 && !lv->sh_w2 && !lv->sh_w3,
-                         "shared views without shared experts");
+                REQUIRE(!lv->sh_w1 && !lv->sh_w2 && !lv->sh_w3,
+                        "shared views without shared experts");
             }
             size_t HD = (size_t)c->moe_hidden * c->dim;
             for (int e = 0; e < c->n_routed_experts; e++) {
@@ -186,20 +180,18 @@ static int check_views(const aha_model_t *m) {
         }
 #undef AT
     }
-    return 0;
 }
 
-static int run_case(const char *label, const aha_model_config_t *cfg, int with_ce, uint64_t seed,
-                    int *n_checked_out) {
+static void run_case(const char *label, const aha_model_config_t *cfg, int with_ce, uint64_t seed) {
     aha_rng_t rng;
     aha_rng_seed(&rng, seed);
     aha_model_t *m = NULL;
     aha_acts_t *a = NULL;
-    TU_OK(aha_model_new(cfg, &m));
+    REQUIRE_OK(aha_model_new(cfg, &m));
     tu_init(m, &rng, 0.3f, 0.05f);
-    TU_OK(aha_model_alloc_grads(m));
-    TU_OK(aha_acts_new(m, B_, T_, &a));
-    if (check_views(m)) return 1;
+    REQUIRE_OK(aha_model_alloc_grads(m));
+    REQUIRE_OK(aha_acts_new(m, B_, T_, &a));
+    check_views(m);
     int N = B_ * T_, V = cfg->vocab_size, K = cfg->top_k > 0 ? cfg->top_k : 0;
     int tokens[B_ * T_], targets[B_ * T_], lengths[B_] = {T_, 4, 5};
     float *R = malloc(sizeof(float) * N * V);
@@ -216,28 +208,28 @@ static int run_case(const char *label, const aha_model_config_t *cfg, int with_c
 
     /* analytic gradient */
     double L0;
-    if (eval_loss(&g, &L0)) return 1;
+    eval_loss(&g, &L0);
     float *dl = aha_acts_dlogits(a);
     for (int i = 0; i < N * V; i++)
         dl[i] += R[i];
     aha_model_zero_grads(m);
-    TU_OK(aha_backward(m, a, &g.batch));
+    REQUIRE_OK(aha_backward(m, a, &g.batch));
     memcpy(grad, m->grads, sizeof(float) * m->n_params);
     memcpy(ids0, aha_acts_expert_ids(a), sizeof(int) * n_ids);
     printf("[%s] loss %.6f aux %.6f, %zu params\n", label, L0, aha_acts_aux_loss(a), m->n_params);
 
     /* backward accumulates */
-    TU_OK(aha_backward(m, a, &g.batch));
+    REQUIRE_OK(aha_backward(m, a, &g.batch));
     for (size_t i = 0; i < m->n_params; i++)
-        TU_CHECK(fabsf(m->grads[i] - 2.0f * grad[i]) <= 1e-5f * (1.0f + fabsf(grad[i])),
-                 "second backward does not accumulate at %zu", i);
+        REQUIRE(fabsf(m->grads[i] - 2.0f * grad[i]) <= 1e-5f * (1.0f + fabsf(grad[i])),
+                "second backward does not accumulate at %zu", i);
 
     size_t nt = aha_model_tensor_count(cfg);
     int fails = 0, checked = 0, skipped = 0;
     double worst = 0.0, worst_dir = 0.0;
     for (size_t ti_i = 0; ti_i < nt; ti_i++) {
         aha_tensor_info_t ti;
-        TU_OK(aha_model_tensor_info(cfg, ti_i, &ti));
+        REQUIRE_OK(aha_model_tensor_info(cfg, ti_i, &ti));
         int want = ti.numel < COORDS ? (int)ti.numel : COORDS;
         double tworst = 0.0, tmaxg = 0.0;
         int got = 0;
@@ -253,7 +245,7 @@ static int run_case(const char *label, const aha_model_config_t *cfg, int with_c
             int changed = 0;
             for (int s = 0; s < 4; s++) {
                 *p = orig + steps[s];
-                if (eval_loss(&g, &L4[s])) return 1;
+                eval_loss(&g, &L4[s]);
                 changed |= memcmp(ids0, aha_acts_expert_ids(a), sizeof(int) * n_ids) != 0;
             }
             *p = orig;
@@ -300,37 +292,36 @@ static int run_case(const char *label, const aha_model_config_t *cfg, int with_c
     printf("[%s] %d coordinates checked, %d skipped (routing flips), worst err/tol %.3f;"
            " %zu directional checks, worst err/tol %.3f; %d failures\n",
            label, checked, skipped, worst, nt, worst_dir, fails);
-    *n_checked_out += checked;
     /* reload state: the parameters must be unchanged (perturbations undone exactly) */
     double L1;
-    if (eval_loss(&g, &L1)) return 1;
-    TU_CHECK(L1 == L0, "parameters not restored (%.9g vs %.9g)", L1, L0);
+    eval_loss(&g, &L1);
+    REQUIRE(L1 == L0, "parameters not restored (%.9g vs %.9g)", L1, L0);
     free(R);
     free(ids0);
     free(grad);
     aha_acts_destroy(&a);
     aha_model_destroy(&m);
-    return fails != 0;
+    CHECK(fails == 0, "[%s] %d gradient checks failed", label, fails);
 }
 
 /* aha_ce_loss: value and gradient against a direct double log-softmax. */
-static int check_ce(void) {
+static void check_ce(void) {
     aha_model_config_t c;
     tu_tiny_config(&c);
     aha_rng_t rng;
     aha_rng_seed(&rng, 99);
     aha_model_t *m = NULL;
     aha_acts_t *a = NULL;
-    TU_OK(aha_model_new(&c, &m));
+    REQUIRE_OK(aha_model_new(&c, &m));
     tu_init(m, &rng, 0.5f, 0.0f);
-    TU_OK(aha_acts_new(m, 2, 5, &a));
+    REQUIRE_OK(aha_acts_new(m, 2, 5, &a));
     int tokens[10], targets[10];
     for (int i = 0; i < 10; i++) {
         tokens[i] = (int)aha_rng_below(&rng, c.vocab_size);
         targets[i] = i % 3 == 0 ? -1 : (int)aha_rng_below(&rng, c.vocab_size);
     }
     aha_batch_t batch = {2, 5, tokens, NULL, NULL};
-    TU_OK(aha_forward(m, a, &batch));
+    REQUIRE_OK(aha_forward(m, a, &batch));
     float loss = aha_ce_loss(a, targets);
     const float *lg = aha_acts_logits(a);
     const float *dl = aha_acts_dlogits(a);
@@ -354,39 +345,44 @@ static int check_ce(void) {
     }
     ref /= count;
     printf("[ce] loss %.7f ref %.7f, max dlogits err %.3e\n", loss, ref, gerr);
-    TU_CHECK(fabs(loss - ref) < 1e-5 * fabs(ref), "ce loss %g vs %g", loss, ref);
-    TU_CHECK(gerr < 1e-6, "ce gradient error %g", gerr);
+    REQUIRE(fabs(loss - ref) < 1e-5 * fabs(ref), "ce loss %g vs %g", loss, ref);
+    REQUIRE(gerr < 1e-6, "ce gradient error %g", gerr);
     aha_acts_destroy(&a);
     aha_model_destroy(&m);
-    return 0;
 }
 
-int main(void) {
-    int rc = 0, checked = 0;
-    rc |= check_ce();
-
+static void test_moe_sigmoid_norm(void) {
     aha_model_config_t c;
     tu_tiny_config(&c);
     c.score_func = AHA_SCORE_SIGMOID;
     c.norm_topk_prob = 1;
     c.routed_scale = 1.5f;
     c.seq_aux_alpha = 0.1f;
-    rc |= run_case("moe-sigmoid-norm", &c, 1, 1, &checked);
+    run_case("moe-sigmoid-norm", &c, 1, 1);
+}
 
+static void test_moe_softmax_noshared(void) {
+    aha_model_config_t c;
     tu_tiny_config(&c);
     c.score_func = AHA_SCORE_SOFTMAX;
     c.norm_topk_prob = 0;
     c.n_shared_experts = 0;
     c.routed_scale = 2.0f;
     c.seq_aux_alpha = 0.2f;
-    rc |= run_case("moe-softmax-noshared", &c, 0, 2, &checked);
+    run_case("moe-softmax-noshared", &c, 0, 2);
+}
 
+static void test_dense(void) {
+    aha_model_config_t c;
     tu_tiny_config(&c);
     c.n_routed_experts = 0;
     c.top_k = 0;
     c.n_shared_experts = 0;
-    rc |= run_case("dense", &c, 1, 3, &checked);
+    run_case("dense", &c, 1, 3);
+}
 
+static void test_dense_moe_mixed(void) {
+    aha_model_config_t c;
     tu_tiny_config(&c);
     c.n_dense_layers = 1;
     c.n_shared_experts = 2;
@@ -395,16 +391,30 @@ int main(void) {
     c.score_func = AHA_SCORE_SIGMOID;
     c.norm_topk_prob = 1;
     c.seq_aux_alpha = 0.3f;
-    rc |= run_case("dense+moe-mixed", &c, 0, 4, &checked);
+    run_case("dense+moe-mixed", &c, 0, 4);
+}
 
+static void test_moe_sigmoid_top1(void) {
+    aha_model_config_t c;
     tu_tiny_config(&c);
     c.n_layers = 1;
     c.score_func = AHA_SCORE_SIGMOID;
     c.norm_topk_prob = 0;
     c.top_k = 1;
     c.seq_aux_alpha = 0.5f;
-    rc |= run_case("moe-sigmoid-top1", &c, 0, 5, &checked);
+    run_case("moe-sigmoid-top1", &c, 0, 5);
+}
 
-    printf("%s: %d coordinates checked\n", rc ? "FAIL" : "PASS", checked);
-    return rc;
+static const tu_case_t cases[] = {
+    {"ce", check_ce},
+    {"moe-sigmoid-norm", test_moe_sigmoid_norm},
+    {"moe-softmax-noshared", test_moe_softmax_noshared},
+    {"dense", test_dense},
+    {"dense+moe-mixed", test_dense_moe_mixed},
+    {"moe-sigmoid-top1", test_moe_sigmoid_top1},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) {
+    return tu_main(argc, argv, cases, __FILE__);
 }

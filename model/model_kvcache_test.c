@@ -11,27 +11,27 @@
 #include "core/err.h"
 #include "core/rng.h"
 #include "model/model.h"
-#include "model/model_testutil.h"
+#include "core/testutil.h"
 
 #define B_ 3
 
-static int check_vs_forward(const char *label, const aha_model_config_t *cfg, int T,
-                            const int *lengths, uint64_t seed) {
+static void check_vs_forward(const char *label, const aha_model_config_t *cfg, int T,
+                             const int *lengths, uint64_t seed) {
     aha_rng_t rng;
     aha_rng_seed(&rng, seed);
     aha_model_t *m = NULL;
     aha_acts_t *a = NULL;
     aha_kv_t *kv = NULL;
-    TU_OK(aha_model_new(cfg, &m));
+    REQUIRE_OK(aha_model_new(cfg, &m));
     tu_init(m, &rng, 0.1f, 0.02f);
-    TU_OK(aha_acts_new(m, B_, T, &a));
-    TU_OK(aha_kv_new(m, B_, T, &kv));
+    REQUIRE_OK(aha_acts_new(m, B_, T, &a));
+    REQUIRE_OK(aha_kv_new(m, B_, T, &kv));
     int N = B_ * T, V = cfg->vocab_size, L = cfg->n_layers, K = cfg->top_k;
     int *tokens = malloc(sizeof(int) * N);
     for (int i = 0; i < N; i++)
         tokens[i] = (int)aha_rng_below(&rng, V);
     aha_batch_t batch = {B_, T, tokens, lengths, NULL};
-    TU_OK(aha_forward(m, a, &batch));
+    REQUIRE_OK(aha_forward(m, a, &batch));
     const float *ref = aha_acts_logits(a);
     const int *ref_ids = aha_acts_expert_ids(a);
 
@@ -47,16 +47,15 @@ static int check_vs_forward(const char *label, const aha_model_config_t *cfg, in
         }
         for (int i = 0; i < B_ * V; i++)
             logits[i] = NAN;
-        TU_OK(aha_decode_step(m, kv, step_tok, active, logits, ids));
+        REQUIRE_OK(aha_decode_step(m, kv, step_tok, active, logits, ids));
         for (int b = 0; b < B_; b++) {
-            TU_CHECK(aha_kv_len(kv, b) == (t < lengths[b] ? t + 1 : lengths[b]), "kv len row %d",
-                     b);
+            REQUIRE(aha_kv_len(kv, b) == (t < lengths[b] ? t + 1 : lengths[b]), "kv len row %d", b);
             if (!active[b]) {
                 for (int j = 0; j < V; j++)
-                    TU_CHECK(isnan(logits[b * V + j]), "inactive row %d written", b);
+                    REQUIRE(isnan(logits[b * V + j]), "inactive row %d written", b);
                 for (int l = 0; l < L; l++)
                     for (int k = 0; k < K; k++)
-                        TU_CHECK(ids[(l * B_ + b) * K + k] == -1, "inactive row %d has ids", b);
+                        REQUIRE(ids[(l * B_ + b) * K + k] == -1, "inactive row %d has ids", b);
                 continue;
             }
             const float *r = ref + ((size_t)b * T + t) * V;
@@ -75,8 +74,8 @@ static int check_vs_forward(const char *label, const aha_model_config_t *cfg, in
     }
     printf("[%s] T=%d lengths {%d,%d,%d}: max rel logit err %.3g, expert id mismatches %d\n", label,
            T, lengths[0], lengths[1], lengths[2], worst, id_mismatch);
-    TU_CHECK(worst <= 1e-4, "decode logits differ from forward (rel %g)", worst);
-    TU_CHECK(id_mismatch == 0, "%d routed ids differ", id_mismatch);
+    REQUIRE(worst <= 1e-4, "decode logits differ from forward (rel %g)", worst);
+    REQUIRE(id_mismatch == 0, "%d routed ids differ", id_mismatch);
 
     /* full rows: the longest row is at T */
     int full = 0;
@@ -86,22 +85,22 @@ static int check_vs_forward(const char *label, const aha_model_config_t *cfg, in
         int act[B_] = {0}, tok[B_] = {0};
         act[full] = 1;
         int rc = aha_decode_step(m, kv, tok, act, logits, NULL);
-        TU_CHECK(rc == AHA_ERR_RANGE, "decoding into a full row returned %d", rc);
+        REQUIRE(rc == AHA_ERR_RANGE, "decoding into a full row returned %d", rc);
         rc = aha_decode_step(m, kv, tok, NULL, logits, NULL);
-        TU_CHECK(rc == AHA_ERR_RANGE, "decoding all rows with one full returned %d", rc);
+        REQUIRE(rc == AHA_ERR_RANGE, "decoding all rows with one full returned %d", rc);
     }
     aha_kv_reset(kv);
     for (int b = 0; b < B_; b++)
-        TU_CHECK(aha_kv_len(kv, b) == 0, "reset left row %d", b);
+        REQUIRE(aha_kv_len(kv, b) == 0, "reset left row %d", b);
     /* after a reset the first position is reproduced again */
     int tok0[B_];
     for (int b = 0; b < B_; b++)
         tok0[b] = tokens[b * T];
-    TU_OK(aha_decode_step(m, kv, tok0, NULL, logits, NULL));
+    REQUIRE_OK(aha_decode_step(m, kv, tok0, NULL, logits, NULL));
     for (int b = 0; b < B_; b++)
-        TU_CHECK(tu_max_abs_diff(logits + b * V, ref + (size_t)b * T * V, V) <=
-                     1e-4 * (1.0 + fabs(ref[(size_t)b * T * V])),
-                 "position 0 after reset differs");
+        REQUIRE(tu_max_abs_diff(logits + b * V, ref + (size_t)b * T * V, V) <=
+                    1e-4 * (1.0 + fabs(ref[(size_t)b * T * V])),
+                "position 0 after reset differs");
 
     free(tokens);
     free(logits);
@@ -109,11 +108,10 @@ static int check_vs_forward(const char *label, const aha_model_config_t *cfg, in
     aha_kv_destroy(&kv);
     aha_acts_destroy(&a);
     aha_model_destroy(&m);
-    return 0;
 }
 
 /* Generates n tokens per row from prompt token 1 with the sampler; out[B_*n]. */
-static int generate(const aha_model_t *m, aha_kv_t *kv, uint64_t seed, int n, int *out) {
+static void generate(const aha_model_t *m, aha_kv_t *kv, uint64_t seed, int n, int *out) {
     int V = m->cfg.vocab_size;
     float *logits = malloc(sizeof(float) * B_ * V), *scratch = malloc(sizeof(float) * 2 * V);
     int tok[B_];
@@ -125,61 +123,67 @@ static int generate(const aha_model_t *m, aha_kv_t *kv, uint64_t seed, int n, in
     }
     aha_kv_reset(kv);
     for (int t = 0; t < n; t++) {
-        TU_OK(aha_decode_step(m, kv, tok, NULL, logits, NULL));
+        REQUIRE_OK(aha_decode_step(m, kv, tok, NULL, logits, NULL));
         for (int b = 0; b < B_; b++) {
             float lp;
             int s = aha_sample_logits(logits + b * V, V, 0.9f, 0.95f, &rng[b], scratch, &lp);
-            TU_OK(s);
-            TU_CHECK(s < V && lp <= 0.0f, "bad sample %d (logprob %g)", s, lp);
+            REQUIRE_OK(s);
+            REQUIRE(s < V && lp <= 0.0f, "bad sample %d (logprob %g)", s, lp);
             tok[b] = s;
             out[b * n + t] = s;
         }
     }
     free(logits);
     free(scratch);
-    return 0;
 }
 
-static int check_sampling_determinism(void) {
+static void check_sampling_determinism(void) {
     aha_model_config_t c;
     aha_model_config_default(&c);
     aha_rng_t rng;
     aha_rng_seed(&rng, 5);
     aha_model_t *m = NULL;
     aha_kv_t *kv = NULL;
-    TU_OK(aha_model_new(&c, &m));
+    REQUIRE_OK(aha_model_new(&c, &m));
     tu_init(m, &rng, 0.1f, 0.0f);
     int n = 40;
-    TU_OK(aha_kv_new(m, B_, n, &kv));
+    REQUIRE_OK(aha_kv_new(m, B_, n, &kv));
     int *s1 = malloc(sizeof(int) * B_ * n), *s2 = malloc(sizeof(int) * B_ * n),
         *s3 = malloc(sizeof(int) * B_ * n);
-    if (generate(m, kv, 1234, n, s1) || generate(m, kv, 1234, n, s2) || generate(m, kv, 999, n, s3))
-        return 1;
+    generate(m, kv, 1234, n, s1);
+    generate(m, kv, 1234, n, s2);
+    generate(m, kv, 999, n, s3);
     int same = memcmp(s1, s2, sizeof(int) * B_ * n) == 0;
     int diff = memcmp(s1, s3, sizeof(int) * B_ * n) != 0;
     printf("[sampling] same seed identical %d, other seed differs %d; row 0:", same, diff);
     for (int t = 0; t < 12; t++)
         printf(" %d", s1[t]);
     printf("\n");
-    TU_CHECK(same, "same seed gave different tokens");
-    TU_CHECK(diff, "different seeds gave identical tokens");
+    REQUIRE(same, "same seed gave different tokens");
+    REQUIRE(diff, "different seeds gave identical tokens");
     free(s1);
     free(s2);
     free(s3);
     aha_kv_destroy(&kv);
     aha_model_destroy(&m);
-    return 0;
 }
 
-int main(void) {
-    int rc = 0;
+static void test_default(void) {
     aha_model_config_t c;
     aha_model_config_default(&c);
     int len1[B_] = {7, 12, 4};
-    rc |= check_vs_forward("default", &c, 12, len1, 21);
-    int len2[B_] = {33, 64, 50};
-    rc |= check_vs_forward("default-long", &c, 64, len2, 22);
+    check_vs_forward("default", &c, 12, len1, 21);
+}
 
+static void test_default_long(void) {
+    aha_model_config_t c;
+    aha_model_config_default(&c);
+    int len2[B_] = {33, 64, 50};
+    check_vs_forward("default-long", &c, 64, len2, 22);
+}
+
+static void test_tiny_mixed_softmax(void) {
+    aha_model_config_t c;
     tu_tiny_config(&c);
     c.n_dense_layers = 1;
     c.n_layers = 3;
@@ -187,15 +191,27 @@ int main(void) {
     c.norm_topk_prob = 0;
     c.n_shared_experts = 0;
     int len3[B_] = {5, 1, 9};
-    rc |= check_vs_forward("tiny-mixed-softmax", &c, 9, len3, 23);
+    check_vs_forward("tiny-mixed-softmax", &c, 9, len3, 23);
+}
 
+static void test_tiny_dense(void) {
+    aha_model_config_t c;
     tu_tiny_config(&c);
     c.n_routed_experts = 0;
     c.top_k = 0;
     int len4[B_] = {8, 8, 2};
-    rc |= check_vs_forward("tiny-dense", &c, 8, len4, 24);
+    check_vs_forward("tiny-dense", &c, 8, len4, 24);
+}
 
-    rc |= check_sampling_determinism();
-    printf("%s\n", rc ? "FAIL" : "PASS");
-    return rc;
+static const tu_case_t cases[] = {
+    {"default", test_default},
+    {"default-long", test_default_long},
+    {"tiny-mixed-softmax", test_tiny_mixed_softmax},
+    {"tiny-dense", test_tiny_dense},
+    {"sampling-determinism", check_sampling_determinism},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) {
+    return tu_main(argc, argv, cases, __FILE__);
 }

@@ -11,18 +11,18 @@
 #include "core/err.h"
 #include "core/rng.h"
 #include "model/model.h"
-#include "model/model_testutil.h"
+#include "core/testutil.h"
 
-static int run(const char *label, const aha_model_config_t *cfg, int B, int T, const int *lengths,
-               uint64_t seed) {
+static void run(const char *label, const aha_model_config_t *cfg, int B, int T, const int *lengths,
+                uint64_t seed) {
     aha_rng_t rng;
     aha_rng_seed(&rng, seed);
     aha_model_t *m = NULL;
     aha_acts_t *a = NULL;
-    TU_OK(aha_model_new(cfg, &m));
+    REQUIRE_OK(aha_model_new(cfg, &m));
     tu_init(m, &rng, 0.1f, 0.02f);
-    TU_OK(aha_model_alloc_grads(m));
-    TU_OK(aha_acts_new(m, B, T, &a));
+    REQUIRE_OK(aha_model_alloc_grads(m));
+    REQUIRE_OK(aha_acts_new(m, B, T, &a));
     int N = B * T, V = cfg->vocab_size, L = cfg->n_layers, E = cfg->n_routed_experts,
         K = cfg->top_k;
     size_t nlog = (size_t)N * V, nids = (size_t)L * N * K;
@@ -38,7 +38,7 @@ static int run(const char *label, const aha_model_config_t *cfg, int B, int T, c
     aha_batch_t batch = {B, T, tokens, lengths, NULL};
 
     /* record */
-    TU_OK(aha_forward(m, a, &batch));
+    REQUIRE_OK(aha_forward(m, a, &batch));
     memcpy(logits0, aha_acts_logits(a), sizeof(float) * nlog);
     memcpy(rec, aha_acts_expert_ids(a), sizeof(int) * nids);
     memcpy(load0, aha_acts_expert_load(a), sizeof(float) * L * E);
@@ -49,45 +49,45 @@ static int run(const char *label, const aha_model_config_t *cfg, int B, int T, c
     for (int l = 0; l < L; l++) {
         if (!aha_model_layer_is_moe(cfg, l)) {
             for (int i = 0; i < N * K; i++)
-                TU_CHECK(rec[(size_t)l * N * K + i] == -1, "dense layer %d has routed ids", l);
+                REQUIRE(rec[(size_t)l * N * K + i] == -1, "dense layer %d has routed ids", l);
             continue;
         }
         float tot = 0.0f;
         for (int e = 0; e < E; e++)
             tot += load0[l * E + e];
-        TU_CHECK(tot == (float)(valid * K), "layer %d load %g != valid*K = %d", l, tot, valid * K);
+        REQUIRE(tot == (float)(valid * K), "layer %d load %g != valid*K = %d", l, tot, valid * K);
         for (int i = 0; i < N; i++) {
             int pad = lengths && i % T >= lengths[i / T];
             for (int k = 0; k < K; k++) {
                 int id = rec[((size_t)l * N + i) * K + k];
-                TU_CHECK(pad ? id == -1 : (id >= 0 && id < E), "bad recorded id %d (l %d row %d)",
-                         id, l, i);
+                REQUIRE(pad ? id == -1 : (id >= 0 && id < E), "bad recorded id %d (l %d row %d)",
+                        id, l, i);
             }
         }
     }
     /* gradients without replay */
     memcpy(aha_acts_dlogits(a), R, sizeof(float) * nlog);
     aha_model_zero_grads(m);
-    TU_OK(aha_backward(m, a, &batch));
+    REQUIRE_OK(aha_backward(m, a, &batch));
     memcpy(g0, m->grads, sizeof(float) * m->n_params);
 
     /* replay the record: bit-identical logits, ids, aux, gradients */
     batch.replay_ids = rec;
-    TU_OK(aha_forward(m, a, &batch));
+    REQUIRE_OK(aha_forward(m, a, &batch));
     int same_logits = memcmp(logits0, aha_acts_logits(a), sizeof(float) * nlog) == 0;
     int same_ids = memcmp(rec, aha_acts_expert_ids(a), sizeof(int) * nids) == 0;
     printf("[%s] replay: logits identical %d (max diff %.3g), ids identical %d, aux %.9g vs %.9g\n",
            label, same_logits, tu_max_abs_diff(logits0, aha_acts_logits(a), nlog), same_ids,
            aha_acts_aux_loss(a), aux0);
-    TU_CHECK(same_logits, "replayed logits differ");
-    TU_CHECK(same_ids, "replayed routing record differs");
-    TU_CHECK(aha_acts_aux_loss(a) == aux0, "aux loss differs under replay");
+    REQUIRE(same_logits, "replayed logits differ");
+    REQUIRE(same_ids, "replayed routing record differs");
+    REQUIRE(aha_acts_aux_loss(a) == aux0, "aux loss differs under replay");
     memcpy(aha_acts_dlogits(a), R, sizeof(float) * nlog);
     aha_model_zero_grads(m);
-    TU_OK(aha_backward(m, a, &batch));
+    REQUIRE_OK(aha_backward(m, a, &batch));
     double gd = tu_max_abs_diff(g0, m->grads, m->n_params);
     printf("[%s] replay: max grad diff %.3g\n", label, gd);
-    TU_CHECK(memcmp(g0, m->grads, sizeof(float) * m->n_params) == 0, "replay gradients differ");
+    REQUIRE(memcmp(g0, m->grads, sizeof(float) * m->n_params) == 0, "replay gradients differ");
 
     /* forced different ids (shift by one expert: still distinct within a token) */
     for (size_t i = 0; i < nids; i++)
@@ -97,34 +97,34 @@ static int run(const char *label, const aha_model_config_t *cfg, int B, int T, c
     while (first_valid_slot < (int)nids && rec[first_valid_slot] < 0)
         first_valid_slot += N * K;
     batch.replay_ids = forced;
-    TU_OK(aha_forward(m, a, &batch));
+    REQUIRE_OK(aha_forward(m, a, &batch));
     double dforced = tu_max_abs_diff(logits0, aha_acts_logits(a), nlog);
     printf("[%s] forced ids: max logit change %.3g\n", label, dforced);
-    TU_CHECK(dforced > 1e-6, "forcing other experts did not change the logits");
+    REQUIRE(dforced > 1e-6, "forcing other experts did not change the logits");
     const int *ids = aha_acts_expert_ids(a);
     for (size_t i = 0; i < nids; i++)
-        TU_CHECK(ids[i] == (rec[i] < 0 ? -1 : forced[i]), "record under replay at %zu: %d vs %d", i,
-                 ids[i], forced[i]);
+        REQUIRE(ids[i] == (rec[i] < 0 ? -1 : forced[i]), "record under replay at %zu: %d vs %d", i,
+                ids[i], forced[i]);
     const float *load = aha_acts_expert_load(a);
     for (int l = 0; l < L; l++)
         for (int e = 0; e < E && aha_model_layer_is_moe(cfg, l); e++)
-            TU_CHECK(load[l * E + e] == load0[l * E + (e + E - 1) % E],
-                     "forced load mismatch l %d e %d", l, e);
+            REQUIRE(load[l * E + e] == load0[l * E + (e + E - 1) % E],
+                    "forced load mismatch l %d e %d", l, e);
     /* backward under forced ids works and differs */
     memcpy(aha_acts_dlogits(a), R, sizeof(float) * nlog);
     aha_model_zero_grads(m);
-    TU_OK(aha_backward(m, a, &batch));
-    TU_CHECK(tu_max_abs_diff(g0, m->grads, m->n_params) > 0.0, "forced-route grads identical");
+    REQUIRE_OK(aha_backward(m, a, &batch));
+    REQUIRE(tu_max_abs_diff(g0, m->grads, m->n_params) > 0.0, "forced-route grads identical");
 
     /* out-of-range replay id */
     forced[first_valid_slot] = E;
     int rc = aha_forward(m, a, &batch);
-    TU_CHECK(rc == AHA_ERR_ARG, "replay id E accepted (rc %d)", rc);
+    REQUIRE(rc == AHA_ERR_ARG, "replay id E accepted (rc %d)", rc);
     forced[first_valid_slot] = -3;
     rc = aha_forward(m, a, &batch);
-    TU_CHECK(rc == AHA_ERR_ARG, "replay id -3 accepted (rc %d)", rc);
+    REQUIRE(rc == AHA_ERR_ARG, "replay id -3 accepted (rc %d)", rc);
     rc = aha_backward(m, a, &batch);
-    TU_CHECK(rc == AHA_ERR_STATE, "backward after a failed forward accepted (rc %d)", rc);
+    REQUIRE(rc == AHA_ERR_STATE, "backward after a failed forward accepted (rc %d)", rc);
 
     free(tokens);
     free(rec);
@@ -134,17 +134,16 @@ static int run(const char *label, const aha_model_config_t *cfg, int B, int T, c
     free(g0);
     aha_acts_destroy(&a);
     aha_model_destroy(&m);
-    return 0;
 }
 
 /* Config validation, default size, expert-bias update. */
-static int check_misc(void) {
+static void check_misc(void) {
     aha_model_config_t c;
     aha_model_config_default(&c);
-    TU_OK(aha_model_config_validate(&c));
+    REQUIRE_OK(aha_model_config_validate(&c));
     size_t np = aha_model_param_count(&c);
     printf("[misc] default config: %zu parameters, %zu tensors\n", np, aha_model_tensor_count(&c));
-    TU_CHECK(np >= 1000000 && np <= 1500000, "default size %zu", np);
+    REQUIRE(np >= 1000000 && np <= 1500000, "default size %zu", np);
     const char *fields[] = {"n_heads",    "head_dim",   "top_k",   "n_dense_layers",
                             "score_func", "vocab_size", "norm_eps"};
     for (int i = 0; i < 7; i++) {
@@ -173,12 +172,12 @@ static int check_misc(void) {
             break;
         }
         int rc = aha_model_config_validate(&c);
-        TU_CHECK(rc == AHA_ERR_CONFIG, "bad %s accepted", fields[i]);
-        TU_CHECK(strstr(aha_last_error(), fields[i]) != NULL, "message \"%s\" does not name %s",
-                 aha_last_error(), fields[i]);
+        REQUIRE(rc == AHA_ERR_CONFIG, "bad %s accepted", fields[i]);
+        REQUIRE(strstr(aha_last_error(), fields[i]) != NULL, "message \"%s\" does not name %s",
+                aha_last_error(), fields[i]);
         aha_model_t *m = NULL;
-        TU_CHECK(aha_model_new(&c, &m) == AHA_ERR_CONFIG && m == NULL, "model_new accepted bad %s",
-                 fields[i]);
+        REQUIRE(aha_model_new(&c, &m) == AHA_ERR_CONFIG && m == NULL, "model_new accepted bad %s",
+                fields[i]);
     }
     /* bias update: bias += speed * sign(mean - load) on MoE layers only */
     tu_tiny_config(&c);
@@ -186,33 +185,53 @@ static int check_misc(void) {
     c.n_layers = 2;
     c.bias_update_speed = 0.5f;
     aha_model_t *m = NULL;
-    TU_OK(aha_model_new(&c, &m));
+    REQUIRE_OK(aha_model_new(&c, &m));
     float load[8] = {9, 9, 9, 9, /* layer 1: */ 4, 1, 2, 1}; /* mean 2 */
     aha_model_update_expert_bias(m, load);
     float want[8] = {0, 0, 0, 0, -0.5f, 0.5f, 0.0f, 0.5f};
     for (int i = 0; i < 8; i++)
-        TU_CHECK(m->expert_bias[i] == want[i], "bias[%d] = %g, want %g", i, m->expert_bias[i],
-                 want[i]);
+        REQUIRE(m->expert_bias[i] == want[i], "bias[%d] = %g, want %g", i, m->expert_bias[i],
+                want[i]);
     aha_model_destroy(&m);
     aha_model_destroy(&m); /* idempotent */
-    return 0;
 }
 
-int main(void) {
-    int rc = check_misc();
+static void test_default_config(void) {
     aha_model_config_t c;
     aha_model_config_default(&c);
     int len1[4] = {16, 9, 1, 12};
-    rc |= run("default-config", &c, 4, 16, len1, 11);
+    run("default-config", &c, 4, 16, len1, 11);
+}
 
-    tu_tiny_config(&c);
-    c.n_dense_layers = 1;
-    c.n_layers = 3;
-    c.score_func = AHA_SCORE_SOFTMAX;
-    c.norm_topk_prob = 0;
+static void tiny_mixed_softmax(aha_model_config_t *c) {
+    tu_tiny_config(c);
+    c->n_dense_layers = 1;
+    c->n_layers = 3;
+    c->score_func = AHA_SCORE_SOFTMAX;
+    c->norm_topk_prob = 0;
+}
+
+static void test_tiny_mixed_softmax(void) {
+    aha_model_config_t c;
+    tiny_mixed_softmax(&c);
     int len2[3] = {7, 7, 3};
-    rc |= run("tiny-mixed-softmax", &c, 3, 7, len2, 12);
-    rc |= run("tiny-mixed-softmax-nolengths", &c, 2, 5, NULL, 13);
-    printf("%s\n", rc ? "FAIL" : "PASS");
-    return rc;
+    run("tiny-mixed-softmax", &c, 3, 7, len2, 12);
+}
+
+static void test_tiny_mixed_softmax_nolengths(void) {
+    aha_model_config_t c;
+    tiny_mixed_softmax(&c);
+    run("tiny-mixed-softmax-nolengths", &c, 2, 5, NULL, 13);
+}
+
+static const tu_case_t cases[] = {
+    {"misc", check_misc},
+    {"default-config", test_default_config},
+    {"tiny-mixed-softmax", test_tiny_mixed_softmax},
+    {"tiny-mixed-softmax-nolengths", test_tiny_mixed_softmax_nolengths},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) {
+    return tu_main(argc, argv, cases, __FILE__);
 }

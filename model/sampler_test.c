@@ -8,7 +8,7 @@
 #include "core/err.h"
 #include "core/rng.h"
 #include "model/model.h"
-#include "model/model_testutil.h"
+#include "core/testutil.h"
 
 /* log softmax(logits / temp)[i] in double. */
 static double ref_logprob(const float *lg, int V, double temp, int i) {
@@ -20,7 +20,7 @@ static double ref_logprob(const float *lg, int V, double temp, int i) {
     return lg[i] / temp - mx - log(s);
 }
 
-static int check_greedy(void) {
+static void check_greedy(void) {
     aha_rng_t rng;
     aha_rng_seed(&rng, 1);
     int V = 57;
@@ -35,28 +35,27 @@ static int check_greedy(void) {
         aha_rng_t before = rng;
         float lp;
         int tok = aha_sample_logits(lg, V, 0.0f, 0.9f, &rng, scratch, &lp);
-        TU_CHECK(tok == am, "greedy %d != argmax %d", tok, am);
-        TU_CHECK(memcmp(&before, &rng, sizeof rng) == 0, "greedy consumed randomness");
+        REQUIRE(tok == am, "greedy %d != argmax %d", tok, am);
+        REQUIRE(memcmp(&before, &rng, sizeof rng) == 0, "greedy consumed randomness");
         worst = fmax(worst, fabs(lp - ref_logprob(lg, V, 1.0, am)));
         /* tiny top-p keeps only the most likely token */
         tok = aha_sample_logits(lg, V, 1.0f, 1e-6f, &rng, scratch, &lp);
-        TU_CHECK(tok == am, "top_p tiny gave %d, argmax %d", tok, am);
+        REQUIRE(tok == am, "top_p tiny gave %d, argmax %d", tok, am);
         worst = fmax(worst, fabs(lp - ref_logprob(lg, V, 1.0, am)));
         tok = aha_sample_logits(lg, V, 0.7f, 0.0f, &rng, scratch, &lp);
-        TU_CHECK(tok == am, "top_p 0 gave %d, argmax %d", tok, am);
+        REQUIRE(tok == am, "top_p 0 gave %d, argmax %d", tok, am);
     }
     /* ties: lowest index */
     float tie[4] = {1.0f, 5.0f, 5.0f, 2.0f};
-    TU_CHECK(aha_sample_logits(tie, 4, 0.0f, 1.0f, NULL, NULL, NULL) == 1, "greedy tie");
-    TU_CHECK(aha_sample_logits(tie, 4, 1.0f, 1e-6f, &rng, scratch, NULL) == 1, "top-p tie");
+    REQUIRE(aha_sample_logits(tie, 4, 0.0f, 1.0f, NULL, NULL, NULL) == 1, "greedy tie");
+    REQUIRE(aha_sample_logits(tie, 4, 1.0f, 1e-6f, &rng, scratch, NULL) == 1, "top-p tie");
     printf("[greedy] ok, max logprob err %.3g\n", worst);
-    TU_CHECK(worst < 1e-5, "greedy logprob error %g", worst);
-    return 0;
+    REQUIRE(worst < 1e-5, "greedy logprob error %g", worst);
 }
 
 /* Draws n samples and compares the frequencies with the expected (nucleus-renormalised)
  * distribution; also checks every logprob. */
-static int check_freq(float temp, float top_p, uint64_t seed) {
+static void check_freq(float temp, float top_p, uint64_t seed) {
     enum { V = 6 };
     const float lg[V] = {1.0f, 0.2f, -0.5f, 2.0f, 0.9f, -2.0f};
     double p[V], mx = -INFINITY, s = 0.0;
@@ -94,8 +93,8 @@ static int check_freq(float temp, float top_p, uint64_t seed) {
     for (int i = 0; i < n; i++) {
         float lp;
         int tok = aha_sample_logits(lg, V, temp, top_p, &rng, scratch, &lp);
-        TU_OK(tok);
-        TU_CHECK(tok < V, "token %d", tok);
+        REQUIRE_OK(tok);
+        REQUIRE(tok < V, "token %d", tok);
         cnt[tok]++;
         lp_err = fmax(lp_err, fabs(lp - ref_logprob(lg, V, temp, tok)));
     }
@@ -105,18 +104,17 @@ static int check_freq(float temp, float top_p, uint64_t seed) {
         double f = (double)cnt[j] / n;
         double sd = sqrt(fmax(want[j] * (1 - want[j]), 1e-12) / n);
         if (want[j] == 0.0)
-            TU_CHECK(cnt[j] == 0, "token %d outside the nucleus drawn", j);
+            REQUIRE(cnt[j] == 0, "token %d outside the nucleus drawn", j);
         else
             worst_z = fmax(worst_z, fabs(f - want[j]) / sd);
         printf(" %d:%.4f/%.4f", j, f, want[j]);
     }
     printf("  max |z| %.2f, logprob err %.3g\n", worst_z, lp_err);
-    TU_CHECK(worst_z < 5.0, "frequencies off (z %.2f)", worst_z);
-    TU_CHECK(lp_err < 1e-5, "logprob error %g", lp_err);
-    return 0;
+    REQUIRE(worst_z < 5.0, "frequencies off (z %.2f)", worst_z);
+    REQUIRE(lp_err < 1e-5, "logprob error %g", lp_err);
 }
 
-static int check_determinism_and_errors(void) {
+static void check_determinism_and_errors(void) {
     int V = 105;
     float lg[105], scratch[210];
     aha_rng_t r0;
@@ -131,34 +129,48 @@ static int check_determinism_and_errors(void) {
         a[i] = aha_sample_logits(lg, V, 0.8f, 0.9f, &r1, scratch, NULL);
         b[i] = aha_sample_logits(lg, V, 0.8f, 0.9f, &r2, scratch, NULL);
     }
-    TU_CHECK(memcmp(a, b, sizeof a) == 0, "same RNG state gave different samples");
-    TU_CHECK(aha_sample_logits(lg, V, -1.0f, 1.0f, &r1, scratch, NULL) == AHA_ERR_ARG,
-             "negative temperature accepted");
-    TU_CHECK(aha_sample_logits(lg, V, NAN, 1.0f, &r1, scratch, NULL) == AHA_ERR_ARG,
-             "NaN temperature accepted");
-    TU_CHECK(aha_sample_logits(lg, 0, 1.0f, 1.0f, &r1, scratch, NULL) == AHA_ERR_ARG,
-             "V=0 accepted");
-    TU_CHECK(aha_sample_logits(lg, V, 1.0f, 1.0f, NULL, scratch, NULL) == AHA_ERR_ARG,
-             "missing rng accepted");
+    REQUIRE(memcmp(a, b, sizeof a) == 0, "same RNG state gave different samples");
+    REQUIRE(aha_sample_logits(lg, V, -1.0f, 1.0f, &r1, scratch, NULL) == AHA_ERR_ARG,
+            "negative temperature accepted");
+    REQUIRE(aha_sample_logits(lg, V, NAN, 1.0f, &r1, scratch, NULL) == AHA_ERR_ARG,
+            "NaN temperature accepted");
+    REQUIRE(aha_sample_logits(lg, 0, 1.0f, 1.0f, &r1, scratch, NULL) == AHA_ERR_ARG,
+            "V=0 accepted");
+    REQUIRE(aha_sample_logits(lg, V, 1.0f, 1.0f, NULL, scratch, NULL) == AHA_ERR_ARG,
+            "missing rng accepted");
     /* a huge logit dominates; -inf logits never drawn */
     float sharp[5] = {-INFINITY, 0.0f, 50.0f, -INFINITY, 1.0f};
     for (int i = 0; i < 100; i++) {
         float lp;
         int t = aha_sample_logits(sharp, 5, 1.0f, 1.0f, &r1, scratch, &lp);
-        TU_CHECK(t == 2 && fabsf(lp) < 1e-6f, "sharp sample %d lp %g", t, lp);
+        REQUIRE(t == 2 && fabsf(lp) < 1e-6f, "sharp sample %d lp %g", t, lp);
     }
     printf("[determinism/errors] ok\n");
-    return 0;
 }
 
-int main(void) {
-    int rc = 0;
-    rc |= check_greedy();
-    rc |= check_freq(1.0f, 1.0f, 11);
-    rc |= check_freq(0.7f, 1.0f, 12);
-    rc |= check_freq(1.3f, 0.8f, 13);
-    rc |= check_freq(0.6f, 0.95f, 14);
-    rc |= check_determinism_and_errors();
-    printf("%s\n", rc ? "FAIL" : "PASS");
-    return rc;
+static void test_freq_t1(void) {
+    check_freq(1.0f, 1.0f, 11);
+}
+static void test_freq_t07(void) {
+    check_freq(0.7f, 1.0f, 12);
+}
+static void test_freq_t13_p08(void) {
+    check_freq(1.3f, 0.8f, 13);
+}
+static void test_freq_t06_p095(void) {
+    check_freq(0.6f, 0.95f, 14);
+}
+
+static const tu_case_t cases[] = {
+    {"greedy", check_greedy},
+    {"freq-t1", test_freq_t1},
+    {"freq-t0.7", test_freq_t07},
+    {"freq-t1.3-p0.8", test_freq_t13_p08},
+    {"freq-t0.6-p0.95", test_freq_t06_p095},
+    {"determinism-and-errors", check_determinism_and_errors},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) {
+    return tu_main(argc, argv, cases, __FILE__);
 }

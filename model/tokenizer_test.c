@@ -34,7 +34,7 @@ static int count(const char *text) {
     return n;
 }
 
-int main(void) {
+static void test_round_trips(void) {
     CHECK(AHA_TOK_VOCAB == 105, "vocabulary size %d", AHA_TOK_VOCAB);
 
     /* fixed strings */
@@ -111,7 +111,9 @@ int main(void) {
         buf[len] = 0;
         roundtrip(buf);
     }
+}
 
+static void test_encode_decode(void) {
     /* partial spellings without '>' are plain characters */
     int ids[64], n = 0;
     CHECK(aha_tok_encode("<think>1</think>", ids, 64, &n) == 0 && n == 3,
@@ -247,5 +249,14 @@ int main(void) {
     int think[2] = {AHA_TOK_THINK, AHA_TOK_THINK};
     CHECK(aha_tok_decode(think, 2, out, 8) == AHA_ERR_RANGE, "decode capacity (14 bytes into 8)");
     CHECK(aha_tok_decode(think, 1, out, 8) == 0 && !strcmp(out, "<think>"), "exact fit");
-    return TEST_DONE();
+}
+
+static const tu_case_t cases[] = {
+    {"round_trips", test_round_trips},
+    {"encode_decode", test_encode_decode},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) {
+    return tu_main(argc, argv, cases, __FILE__);
 }

@@ -315,9 +315,13 @@ static void test_parse_answer(void) {
           "NULL arguments");
 }
 
-int main(void) {
-    test_problems();
-    test_text();
-    test_parse_answer();
-    return TEST_DONE();
+static const tu_case_t cases[] = {
+    {"problems", test_problems},
+    {"text", test_text},
+    {"parse_answer", test_parse_answer},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) {
+    return tu_main(argc, argv, cases, __FILE__);
 }

@@ -161,7 +161,7 @@ static void near(double got, double want, double tol, const char *what) {
           want, tol);
 }
 
-int main(void) {
+static void test_mixes(void) {
     aha_corpus_config_t cc;
     aha_corpus_config_default(&cc);
     CHECK(cc.p_direct == 0.4 && cc.p_direct_correct == 0.25 && cc.p_trace == 0.6 &&
@@ -273,5 +273,13 @@ int main(void) {
     CHECK(aha_corpus_document(&cc, &bad_ac, 3, 0, a, sizeof a) == AHA_ERR_CONFIG,
           "bad task config");
     CHECK(aha_corpus_document(NULL, &ac, 3, 0, a, sizeof a) == AHA_ERR_ARG, "NULL corpus config");
-    return TEST_DONE();
+}
+
+static const tu_case_t cases[] = {
+    {"mixes", test_mixes},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) {
+    return tu_main(argc, argv, cases, __FILE__);
 }

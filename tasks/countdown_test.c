@@ -335,9 +335,13 @@ static void test_corpus(void) {
     CHECK(aha_cd_document(&c, 5, 0, 0, 0, 0, NULL, 20) == AHA_ERR_ARG, "NULL buffer");
 }
 
-int main(void) {
-    test_problems();
-    test_text();
-    test_corpus();
-    return TEST_DONE();
+static const tu_case_t cases[] = {
+    {"problems", test_problems},
+    {"text", test_text},
+    {"corpus", test_corpus},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) {
+    return tu_main(argc, argv, cases, __FILE__);
 }

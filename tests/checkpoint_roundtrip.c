@@ -24,12 +24,12 @@ static int same_file(const char *a, const char *b) {
     return same;
 }
 
-int main(void) {
+static void test_save_load_torch(void) {
     char tmpl[] = "/tmp/aha_ckpt_XXXXXX";
     char *root = mkdtemp(tmpl);
     if (!root) {
         CHECK(0, "mkdtemp");
-        return TEST_DONE();
+        return;
     }
     char d1[256], d2[256], p1[300], p2[300];
     snprintf(d1, sizeof d1, "%s/a", root);
@@ -90,5 +90,13 @@ int main(void) {
     aha_model_destroy(&m2);
     snprintf(cmd, sizeof cmd, "rm -rf %s", root);
     if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", root);
-    return TEST_DONE();
+}
+
+static const tu_case_t cases[] = {
+    {"save_load_torch", test_save_load_torch},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) {
+    return tu_main(argc, argv, cases, __FILE__);
 }

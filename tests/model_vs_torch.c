@@ -110,10 +110,27 @@ done:
     aha_model_destroy(&m);
 }
 
-int main(void) {
+static void test_moe_sigmoid(void) {
     run_fixture("moe_sigmoid");
+}
+static void test_moe_softmax(void) {
     run_fixture("moe_softmax");
+}
+static void test_dense(void) {
     run_fixture("dense");
+}
+static void test_moe_long(void) {
     run_fixture("moe_long");
-    return TEST_DONE();
+}
+
+static const tu_case_t cases[] = {
+    {"moe_sigmoid", test_moe_sigmoid},
+    {"moe_softmax", test_moe_softmax},
+    {"dense", test_dense},
+    {"moe_long", test_moe_long},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) {
+    return tu_main(argc, argv, cases, __FILE__);
 }

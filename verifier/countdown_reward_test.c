@@ -33,7 +33,7 @@ static int problem_of(const char *doc, aha_reward_problem_t *rp) {
     return 0;
 }
 
-int main(void) {
+static void test_solutions(void) {
     aha_cd_config_t c;
     aha_cd_config_default(&c);
     aha_reward_config_t rc;
@@ -108,5 +108,13 @@ int main(void) {
     CHECK(direct_correct > 0.22 * N && direct_correct < 0.28 * N,
           "direct documents correct %d/%d (25%% expected)", direct_correct, N);
     CHECK(malformed == N, "malformed documents score 0 (%d/%d)", malformed, N);
-    return TEST_DONE();
+}
+
+static const tu_case_t cases[] = {
+    {"solutions", test_solutions},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) {
+    return tu_main(argc, argv, cases, __FILE__);
 }

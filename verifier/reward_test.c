@@ -730,16 +730,20 @@ static void test_fuzz(void) {
           n_formed, n_correct);
 }
 
-int main(void) {
-    test_format();
-    test_addition();
-    test_numbers();
-    test_countdown();
-    test_language();
-    test_overlong();
-    test_scorer();
-    test_huge();
-    test_differential();
-    test_fuzz();
-    return TEST_DONE();
+static const tu_case_t cases[] = {
+    {"format", test_format},
+    {"addition", test_addition},
+    {"numbers", test_numbers},
+    {"countdown", test_countdown},
+    {"language", test_language},
+    {"overlong", test_overlong},
+    {"scorer", test_scorer},
+    {"huge", test_huge},
+    {"differential", test_differential},
+    {"fuzz", test_fuzz},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) {
+    return tu_main(argc, argv, cases, __FILE__);
 }

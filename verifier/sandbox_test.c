@@ -31,13 +31,18 @@ static int zeros(const double *v) {
     return v[0] == 0 && v[1] == 0 && v[2] == 0;
 }
 
-int main(void) {
-    aha_log_set_role("sandbox_test");
+static void print_stats(const aha_sandbox_stats_t *st) {
+    printf("[sandbox] %llu calls: %llu ok, %llu timeouts, %llu failed, %llu bad output\n",
+           (unsigned long long)st->calls, (unsigned long long)st->ok,
+           (unsigned long long)st->timeouts, (unsigned long long)st->failed_exit,
+           (unsigned long long)st->bad_output);
+}
+
+static void test_judge(void) {
     aha_sandbox_stats_t st;
     memset(&st, 0, sizeof st);
     double out[3] = {9, 9, 9};
     const size_t len = strlen(k_input);
-
     /* a real judge: reads each line, 1 if the answer is "7" */
     run("while read -r l; do case \"$l\" in *'\"answer\":\"7\"'*) echo 1;; *) echo 0;; esac; done",
         5000, out, &st, k_input, len);
@@ -46,14 +51,27 @@ int main(void) {
     run("cat >/dev/null; printf '0.5\\n1\\n0.25\\n'", 5000, out, &st, k_input, len);
     CHECK(out[0] == 0.5 && out[1] == 1 && out[2] == 0.25, "fractions: %g %g %g", out[0], out[1],
           out[2]);
+    print_stats(&st);
+}
 
+static void test_hang(void) {
+    aha_sandbox_stats_t st;
+    memset(&st, 0, sizeof st);
+    double out[3] = {9, 9, 9};
     /* hangs, with a child of its own: killed at the deadline */
-    double ms = run("sleep 37 & sleep 37", 300, out, &st, k_input, len);
+    double ms = run("sleep 37 & sleep 37", 300, out, &st, k_input, strlen(k_input));
     CHECK(zeros(out) && st.timeouts == 1 && ms < 3000, "hang: %.0f ms, timeouts %llu", ms,
           (unsigned long long)st.timeouts);
     CHECK(system("pgrep -f '^sleep 37$' > /dev/null") != 0, "nothing left running");
+    print_stats(&st);
+}
+
+static void test_bad_output(void) {
+    aha_sandbox_stats_t st;
+    memset(&st, 0, sizeof st);
+    double out[3] = {9, 9, 9};
+    const size_t len = strlen(k_input);
     /* exits non-zero, garbage, too few lines, a number out of range, too much output */
-    out[0] = 9;
     run("cat >/dev/null; echo 1; echo 1; echo 1; exit 3", 5000, out, &st, k_input, len);
     CHECK(zeros(out) && st.failed_exit == 1, "non-zero exit");
     run("cat >/dev/null; echo yes", 5000, out, &st, k_input, len);
@@ -62,27 +80,56 @@ int main(void) {
     CHECK(zeros(out), "too few lines");
     run("cat >/dev/null; echo 1; echo 2; echo 1", 5000, out, &st, k_input, len);
     CHECK(zeros(out), "out of [0, 1]");
-    ms = run("yes 1", 5000, out, &st, k_input, len);
+    double ms = run("yes 1", 5000, out, &st, k_input, len);
     CHECK(zeros(out) && ms < 3000, "endless output stops at the cap (%.0f ms)", ms);
     CHECK(st.bad_output == 4, "bad outputs counted: %llu", (unsigned long long)st.bad_output);
+    print_stats(&st);
+}
+
+static void test_memory_limit(void) {
+    aha_sandbox_stats_t st;
+    memset(&st, 0, sizeof st);
+    double out[3] = {9, 9, 9};
     /* memory beyond the limit (256 MiB): the allocation fails, the command fails */
     run("awk 'BEGIN { s = sprintf(\"%400000000s\", \"\"); print 1; print 1; print 1 }'", 10000, out,
-        &st, k_input, len);
+        &st, k_input, strlen(k_input));
     CHECK(zeros(out), "memory limit");
+}
+
+static void test_unread_input(void) {
+    aha_sandbox_stats_t st;
+    memset(&st, 0, sizeof st);
+    double out[3] = {9, 9, 9};
     /* ignores a 1 MB input it never reads: no deadlock */
     size_t big = 1 << 20;
     char *in = malloc(big);
-    if (in) {
-        memset(in, 'x', big);
-        ms = run("printf '1\\n1\\n1\\n'", 5000, out, &st, in, big);
-        CHECK(out[0] == 1 && out[2] == 1 && ms < 3000, "unread input: %.0f ms", ms);
-        free(in);
-    }
+    REQUIRE(in, "malloc");
+    memset(in, 'x', big);
+    double ms = run("printf '1\\n1\\n1\\n'", 5000, out, &st, in, big);
+    CHECK(out[0] == 1 && out[2] == 1 && ms < 3000, "unread input: %.0f ms", ms);
+    free(in);
+}
+
+static void test_no_command(void) {
+    aha_sandbox_stats_t st;
+    memset(&st, 0, sizeof st);
+    double out[3] = {9, 9, 9};
     aha_sandbox_config_t c;
     aha_sandbox_config_default(&c);
-    CHECK(aha_sandbox_run(&c, k_input, len, 3, out, &st) == AHA_ERR_ARG, "no command");
-    printf("[sandbox] %llu calls: %llu ok, %llu timeouts, %llu failed, %llu bad output\n",
-           (unsigned long long)st.calls, (unsigned long long)st.ok, (unsigned long long)st.timeouts,
-           (unsigned long long)st.failed_exit, (unsigned long long)st.bad_output);
-    return TEST_DONE();
+    CHECK(aha_sandbox_run(&c, k_input, strlen(k_input), 3, out, &st) == AHA_ERR_ARG, "no command");
+}
+
+static const tu_case_t cases[] = {
+    {"judge", test_judge},
+    {"hang", test_hang},
+    {"bad_output", test_bad_output},
+    {"memory_limit", test_memory_limit},
+    {"unread_input", test_unread_input},
+    {"no_command", test_no_command},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) {
+    aha_log_set_role("sandbox_test");
+    return tu_main(argc, argv, cases, __FILE__);
 }

@@ -138,10 +138,9 @@ static void worker_config(aha_verifier_config_t *cfg, const char *endpoint) {
     cfg->reward.overlong_cache = 10;
 }
 
-int main(void) {
-    aha_log_set_role("worker_test");
+static void test_serve(void) {
     int to_child[2], from_child[2];
-    if (pipe(to_child) != 0 || pipe(from_child) != 0) return 1;
+    REQUIRE(pipe(to_child) == 0 && pipe(from_child) == 0, "pipe");
     fflush(NULL);
     pid_t pid = fork(); /* before any ZeroMQ context: no threads to inherit */
     if (pid == 0) {
@@ -171,7 +170,7 @@ int main(void) {
         aha_wire_bind(w, "tcp://127.0.0.1:*") != 0 || aha_wire_endpoint(w, ep, sizeof ep) != 0) {
         CHECK(0, "router: %s", aha_last_error());
         kill(pid, SIGKILL);
-        return TEST_DONE();
+        return;
     }
     CHECK(write(to_child[1], ep, strlen(ep)) == (ssize_t)strlen(ep), "pipe");
     close(to_child[1]);
@@ -311,5 +310,14 @@ int main(void) {
 
     aha_wire_destroy(&w);
     zmq_ctx_term(ctx);
-    return TEST_DONE();
+}
+
+static const tu_case_t cases[] = {
+    {"serve", test_serve},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) {
+    aha_log_set_role("worker_test");
+    return tu_main(argc, argv, cases, __FILE__);
 }
