@@ -12,6 +12,7 @@
 
 static const char k_input[] = "{\"answer\":\"7\"}\n{\"answer\":\"8\"}\n{\"answer\":null}\n";
 
+/* Runs CMD on INPUT; OUT is set to 9s first, so a score of 0 is the sandbox's, not a leftover. */
 static double run(const char *cmd, int deadline_ms, double *out, aha_sandbox_stats_t *st,
                   const char *input, size_t len) {
     aha_sandbox_config_t c;
@@ -19,6 +20,7 @@ static double run(const char *cmd, int deadline_ms, double *out, aha_sandbox_sta
     c.command = cmd;
     c.deadline_ms = deadline_ms;
     c.memory_bytes = (size_t)256 << 20;
+    out[0] = out[1] = out[2] = 9;
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
     int rc = aha_sandbox_run(&c, input, len, 3, out, st);
@@ -41,7 +43,7 @@ static void print_stats(const aha_sandbox_stats_t *st) {
 static void test_judge(void) {
     aha_sandbox_stats_t st;
     memset(&st, 0, sizeof st);
-    double out[3] = {9, 9, 9};
+    double out[3];
     const size_t len = strlen(k_input);
     /* a real judge: reads each line, 1 if the answer is "7" */
     run("while read -r l; do case \"$l\" in *'\"answer\":\"7\"'*) echo 1;; *) echo 0;; esac; done",
@@ -57,7 +59,7 @@ static void test_judge(void) {
 static void test_hang(void) {
     aha_sandbox_stats_t st;
     memset(&st, 0, sizeof st);
-    double out[3] = {9, 9, 9};
+    double out[3];
     /* hangs, with a child of its own: killed at the deadline */
     double ms = run("sleep 37 & sleep 37", 300, out, &st, k_input, strlen(k_input));
     CHECK(zeros(out) && st.timeouts == 1 && ms < 3000, "hang: %.0f ms, timeouts %llu", ms,
@@ -69,7 +71,7 @@ static void test_hang(void) {
 static void test_bad_output(void) {
     aha_sandbox_stats_t st;
     memset(&st, 0, sizeof st);
-    double out[3] = {9, 9, 9};
+    double out[3];
     const size_t len = strlen(k_input);
     /* exits non-zero, garbage, too few lines, a number out of range, too much output */
     run("cat >/dev/null; echo 1; echo 1; echo 1; exit 3", 5000, out, &st, k_input, len);
@@ -89,7 +91,7 @@ static void test_bad_output(void) {
 static void test_memory_limit(void) {
     aha_sandbox_stats_t st;
     memset(&st, 0, sizeof st);
-    double out[3] = {9, 9, 9};
+    double out[3];
     /* memory beyond the limit (256 MiB): the allocation fails, the command fails */
     run("awk 'BEGIN { s = sprintf(\"%400000000s\", \"\"); print 1; print 1; print 1 }'", 10000, out,
         &st, k_input, strlen(k_input));
@@ -99,7 +101,7 @@ static void test_memory_limit(void) {
 static void test_unread_input(void) {
     aha_sandbox_stats_t st;
     memset(&st, 0, sizeof st);
-    double out[3] = {9, 9, 9};
+    double out[3];
     /* ignores a 1 MB input it never reads: no deadlock */
     size_t big = 1 << 20;
     char *in = malloc(big);
@@ -113,7 +115,7 @@ static void test_unread_input(void) {
 static void test_no_command(void) {
     aha_sandbox_stats_t st;
     memset(&st, 0, sizeof st);
-    double out[3] = {9, 9, 9};
+    double out[3];
     aha_sandbox_config_t c;
     aha_sandbox_config_default(&c);
     CHECK(aha_sandbox_run(&c, k_input, strlen(k_input), 3, out, &st) == AHA_ERR_ARG, "no command");
