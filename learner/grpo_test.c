@@ -117,17 +117,21 @@ static void test_step(int r3, const char *loss) {
     /* a few more steps: sequences with positive advantage gain probability relative to the rest */
     for (int i = 0; i < 5; i++)
         CHECK(aha_grpo_step(tr, &b, &st) == 0, "grpo_step");
-    /* new log-probs of each row under the updated model via a fresh rollout-free check: re-use the
-     * trainer's first-pass diff, which is now the change of log-prob per token */
+    /* new log-probs of the sampled responses under the updated model, from a fresh forward over
+     * the rollout's tokens (with R3 replaying the rollout's routing record, as the trainer did),
+     * minus the behaviour log-probs: the change of log-prob per response token */
     double up = 0, down = 0;
     {
         aha_acts_t *a = NULL;
-        CHECK(aha_acts_new(m, G, max_len, &a) == 0, "acts");
+        REQUIRE(aha_acts_new(m, G, max_len, &a) == 0, "acts");
         int T = 1;
         for (int g = 0; g < G; g++)
             T = ro->total_len[g] - 1 > T ? ro->total_len[g] - 1 : T;
+        const int L = c.n_layers, K = c.top_k;
         int *tok = calloc((size_t)G * T, sizeof(int)), *tg = malloc(sizeof(int) * G * T), len[G];
+        int *replay = r3 ? malloc(sizeof(int) * (size_t)L * G * T * K) : NULL;
         float *lp = malloc(sizeof(float) * G * T);
+        REQUIRE(tok && tg && lp && (replay || !r3), "out of memory");
         for (int g = 0; g < G; g++) {
             len[g] = ro->total_len[g] - 1;
             for (int p = 0; p < T; p++) {
@@ -135,10 +139,19 @@ static void test_step(int r3, const char *loss) {
                 tg[g * T + p] = (p < len[g] && p + 1 >= ro->prompt_len[g])
                                     ? ro->tokens[g * max_len + p + 1]
                                     : -1;
+                /* the rollout record [L][G][max_len][K] in the forward's layout [L][G][T][K] */
+                for (int l = 0; replay && l < L; l++)
+                    for (int k = 0; k < K; k++)
+                        replay[(((size_t)l * G + g) * T + p) * K + k] =
+                            p < len[g] ? ro->expert_ids[(((size_t)l * G + g) * max_len + p) * K + k]
+                                       : -1;
             }
         }
-        aha_batch_t fb = {G, T, tok, len, r3 ? NULL : NULL};
-        CHECK(aha_forward(m, a, &fb) == 0, "forward");
+        aha_batch_t fb = {G, T, tok, len, replay};
+        CHECK(aha_forward(m, a, &fb) == 0, "forward: %s", aha_last_error());
+        CHECK(!replay ||
+                  !memcmp(aha_acts_expert_ids(a), replay, sizeof(int) * (size_t)L * G * T * K),
+              "the check forward replays the rollout's routing");
         aha_gather_logp(aha_acts_logits(a), tg, G * T, c.vocab_size, 1.0f, lp, NULL);
         for (int g = 0; g < G; g++)
             for (int p = 0; p < T; p++)
@@ -151,6 +164,7 @@ static void test_step(int r3, const char *loss) {
                 }
         free(tok);
         free(tg);
+        free(replay);
         free(lp);
         aha_acts_destroy(&a);
     }
