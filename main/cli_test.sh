@@ -7,7 +7,17 @@ AHA=${1:?path to aha}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0
-check() { if ! eval "$2"; then echo "FAIL: $1"; fail=1; else echo "ok: $1"; fi; }
+# check NAME COND: prints ok/FAIL and returns COND's status, so `check ... || diagnostics` runs the
+# diagnostics on a failure; any failure makes the script exit 1 at the end.
+check() {
+    if eval "$2"; then
+        echo "ok: $1"
+        return 0
+    fi
+    echo "FAIL: $1"
+    fail=1
+    return 1
+}
 
 # 1. bad configs: clear message, non-zero exit
 printf 'model:\n  dim: 64\n  n_layerz: 2\n' > "$tmp/bad_key.yaml"
