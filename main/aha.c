@@ -13,8 +13,8 @@ static const char k_usage[] =
     "usage: aha <command> [options]\n"
     "\n"
     "commands:\n"
-    "  pretrain [CONFIG] [--set key=value]...   next-token pretraining on the task corpus\n"
-    "  train [CONFIG] [--set key=value]...      GRPO (R1-Zero) from the pretrained checkpoint\n"
+    "  pretrain [CONFIG] [--set key=value]...    next-token pretraining on the task corpus\n"
+    "  train [CONFIG] [--set key=value]...       GRPO (R1-Zero) from the pretrained checkpoint\n"
     "  eval --checkpoint DIR [options]           pass@1 / pass@k / cons@k / format rate on "
     "held-out problems\n"
     "  sample --checkpoint DIR [options]         print sampled responses for a few problems\n"
@@ -22,7 +22,6 @@ static const char k_usage[] =
     "  verifier --connect ENDPOINT [CONFIG]      a verifier worker scoring groups for a broker\n"
     "  actor --connect ENDPOINT [CONFIG]         a rollout worker sampling groups for a learner\n"
     "  keygen DIR                                CURVE keys for net.keys (server.key, client.key)\n"
-    "  ctl RUN_DIR status | verifier-use N@V     inspect a running learner, swap its verifiers\n"
     "  ctl RUN_DIR status | verifier-use N@V     inspect a running learner, swap its verifiers\n"
     "\n"
     "CONFIG is a YAML file (default: the embedded configs/demo.yaml).\n"
@@ -109,7 +108,6 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "plot")) return cmd_plot(argc - 2, argv + 2);
     if (!strcmp(cmd, "verifier")) return cmd_verifier(argc - 2, argv + 2);
     if (!strcmp(cmd, "actor")) return cmd_actor(argc - 2, argv + 2);
-    if (!strcmp(cmd, "ctl")) return cmd_ctl(argc - 2, argv + 2);
     if (!strcmp(cmd, "ctl")) return cmd_ctl(argc - 2, argv + 2);
     if (!strcmp(cmd, "keygen")) {
         if (argc != 3 || argv[2][0] == '-') {

@@ -12,7 +12,6 @@ int cmd_plot(int argc, char **argv);
 int cmd_verifier(int argc, char **argv);
 int cmd_actor(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
-int cmd_ctl(int argc, char **argv);
 
 /* Parses "[CONFIG] [--set k=v]..." style options shared by commands. Unknown flags are left for
  * the command: it gets them in *rest (argv order kept). Returns 0 or an error (message set). */
@@ -35,8 +34,7 @@ int cli_config_command(int argc, char **argv, const char *usage, const char *con
 /* Prints "aha: <message>" from aha_last_error() and returns 1 (or 2 for usage errors). */
 int cli_fail(int rc);
 
-/* Held-out evaluation of a model on the addition task (used by `aha eval` and after pretraining).
- */
+/* Held-out evaluation of a model on the addition task (for `aha eval` and after pretraining). */
 typedef struct {
     int n, k;
     double pass1;  /* mean over problems and samples of "answer correct" */
