@@ -7,13 +7,14 @@
  * token; the model's backward turns that into parameter gradients (see aha_pg_dlogits).
  *
  *   grpo     per-token ratio r = exp(logp - logp_old), surrogate min(r A, clip(r, 1-eps_low,
- *            1+eps_high) A); mean over each sequence's tokens, then over sequences; plus beta * k3
- * KL (exp(ref - logp) - (ref - logp) - 1) aggregated the same way. dr_grpo  same surrogate, token
- * sums divided by a constant (n_seq * max_len): no length bias. (Advantages without std
- * normalisation: aha_group_advantages(normalize_std = 0).) dapo     clip-higher (eps_low 0.2,
- * eps_high 0.28 by default) and one token-level mean over all tokens of the batch. gspo sequence
- * ratio s = exp(mean_t(logp - logp_old)), surrogate min(s A, clip(s, 1-gspo_eps_low,
- *            1+gspo_eps_high) A), mean over sequences.
+ *            1+eps_high) A); mean over each sequence's tokens, then over sequences; plus
+ *            beta * k3 KL (exp(ref - logp) - (ref - logp) - 1) aggregated the same way.
+ *   dr_grpo  same surrogate, token sums divided by a constant (n_seq * max_len): no length bias.
+ *            (Advantages without std normalisation: aha_group_advantages(normalize_std = 0).)
+ *   dapo     clip-higher (eps_low 0.2, eps_high 0.28 by default) and one token-level mean over
+ *            all tokens of the batch.
+ *   gspo     sequence ratio s = exp(mean_t(logp - logp_old)), surrogate
+ *            min(s A, clip(s, 1-gspo_eps_low, 1+gspo_eps_high) A), mean over sequences.
  * Pure functions; nothing allocated. */
 #ifndef AHA_LEARNER_PG_LOSS_H
 #define AHA_LEARNER_PG_LOSS_H
@@ -50,12 +51,11 @@ typedef struct {
     double kl;         /* mean k3 KL per token (0 without reference) */
     double clip_frac;  /* share of tokens (gspo: of sequences) whose ratio was clipped */
     double ratio_mean; /* mean token ratio (gspo: sequence ratio) */
-    double approx_kl; /* mean over tokens of r - 1 - log r: KL(behaviour || current), k3 estimate */
+    double approx_kl;  /* mean of r - 1 - log r: k3 estimate of KL(behaviour || current) */
     int n_tokens;
 } aha_pg_stats_t;
 
-/* Computes the loss and writes dlogp[n_tok] = d loss / d logp. AHA_ERR_ARG on inconsistent input.
- */
+/* Computes the loss and writes dlogp[n_tok] = d loss / d logp; AHA_ERR_ARG on inconsistent input */
 int aha_pg_loss(const aha_loss_config_t *cfg, const aha_pg_batch_t *batch, float *dlogp,
                 aha_pg_stats_t *stats);
 

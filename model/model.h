@@ -17,22 +17,22 @@
 enum { AHA_SCORE_SOFTMAX = 0, AHA_SCORE_SIGMOID = 1 };
 
 typedef struct {
-    int vocab_size;
-    int dim; /* hidden size D */
-    int n_layers;
-    int n_heads; /* head_dim = dim / n_heads, must be even (RoPE) */
-    int max_seq_len;
-    int ffn_hidden;       /* SwiGLU hidden size of dense layers */
-    int n_dense_layers;   /* first k layers are dense (V3 first_k_dense_replace) */
-    int n_routed_experts; /* 0 = dense model (every layer dense) */
-    int n_shared_experts;
-    int top_k;          /* experts per token */
-    int moe_hidden;     /* hidden size of one expert (shared expert: n_shared * moe_hidden) */
-    int score_func;     /* AHA_SCORE_SIGMOID (V3) or AHA_SCORE_SOFTMAX */
-    int norm_topk_prob; /* divide top-k gates by their sum */
-    float routed_scale; /* multiplies the routed gates (V3 routed_scaling_factor) */
-    float rope_theta;
-    float norm_eps;
+    int vocab_size;          /* V */
+    int dim;                 /* hidden size D */
+    int n_layers;            /* L */
+    int n_heads;             /* head_dim = dim / n_heads, must be even (RoPE) */
+    int max_seq_len;         /* longest sequence (activations, KV cache) */
+    int ffn_hidden;          /* SwiGLU hidden size of dense layers */
+    int n_dense_layers;      /* first k layers are dense (V3 first_k_dense_replace) */
+    int n_routed_experts;    /* 0 = dense model (every layer dense) */
+    int n_shared_experts;    /* experts every token goes through */
+    int top_k;               /* experts per token */
+    int moe_hidden;          /* hidden size of one expert (shared expert: n_shared * moe_hidden) */
+    int score_func;          /* AHA_SCORE_SIGMOID (V3) or AHA_SCORE_SOFTMAX */
+    int norm_topk_prob;      /* divide top-k gates by their sum */
+    float routed_scale;      /* multiplies the routed gates (V3 routed_scaling_factor) */
+    float rope_theta;        /* RoPE base frequency */
+    float norm_eps;          /* RMSNorm epsilon */
     float bias_update_speed; /* aux-loss-free balancing step (gamma); 0 = off */
     float seq_aux_alpha;     /* sequence-level balance loss weight; 0 = off */
 } aha_model_config_t;
@@ -68,15 +68,14 @@ typedef struct {
     aha_param_view_t p; /* views into params */
     float *grads;       /* [n_params] or NULL until aha_model_alloc_grads */
     aha_param_view_t g; /* views into grads */
-    float *expert_bias; /* [n_layers, E] routing bias buffer (e_score_correction_bias); not a
-                           parameter */
+    float *expert_bias; /* [n_layers, E] routing bias (e_score_correction_bias), not a parameter */
 } aha_model_t;
 
 size_t aha_model_param_count(const aha_model_config_t *cfg);
 /* Allocates a model with all parameters zero (validate first). */
 int aha_model_new(const aha_model_config_t *cfg, aha_model_t **out);
-/* Standard init: matrices N(0, 0.02), output projections (wo, w2, sh_w2, ex_w2) N(0,
- * 0.02/sqrt(2L)), norms 1, expert_bias 0. */
+/* Standard init: matrices N(0, 0.02), output projections (wo, w2, sh_w2, ex_w2)
+ * N(0, 0.02/sqrt(2L)), norms 1, expert_bias 0. */
 void aha_model_init_random(aha_model_t *m, aha_rng_t *rng);
 int aha_model_alloc_grads(aha_model_t *m);
 void aha_model_zero_grads(aha_model_t *m);
@@ -112,11 +111,10 @@ void aha_acts_destroy(aha_acts_t **a);
 
 /* Runs the forward pass; fills logits, routing record, expert load and aux loss. */
 int aha_forward(const aha_model_t *m, aha_acts_t *a, const aha_batch_t *batch);
-const float *aha_acts_logits(const aha_acts_t *a); /* [B*T*V] */
-const int *
-aha_acts_expert_ids(const aha_acts_t *a); /* [n_layers*B*T*top_k]; -1 for dense/padding */
+const float *aha_acts_logits(const aha_acts_t *a);      /* [B*T*V] */
+const int *aha_acts_expert_ids(const aha_acts_t *a);    /* [n_layers*B*T*top_k]; -1: dense/pad */
 const float *aha_acts_expert_load(const aha_acts_t *a); /* [n_layers*E] routed token counts */
-float aha_acts_aux_loss(const aha_acts_t *a); /* sequence balance loss (already * alpha) */
+float aha_acts_aux_loss(const aha_acts_t *a);           /* sequence balance loss, times alpha */
 /* Buffer [B*T*V] for d loss / d logits, zeroed by aha_forward; fill it (or call aha_ce_loss)
  * before aha_backward. */
 float *aha_acts_dlogits(aha_acts_t *a);
@@ -129,8 +127,7 @@ float aha_ce_loss(aha_acts_t *a, const int *targets);
  * parameter, for the batch of the last aha_forward. Needs aha_model_alloc_grads. */
 int aha_backward(aha_model_t *m, aha_acts_t *a, const aha_batch_t *batch);
 
-/* Aux-loss-free balancing (V3): bias[l][e] += speed * sign(mean_load_l - load[l][e]) for MoE
- * layers. */
+/* Aux-loss-free balancing (V3), MoE layers: bias[l][e] += speed * sign(mean_l - load[l][e]). */
 void aha_model_update_expert_bias(aha_model_t *m, const float *load /* [n_layers*E] */);
 
 /* ---- incremental decoding ---- */
