@@ -1,5 +1,6 @@
 /* core/blob.h — a versioned byte blob (the policy weights) served in chunks over core/wire.h
- * (DESIGN §3: "version announce + chunked fetch, credit-based, checksum").
+ * (docs/rl.md, Actor processes): version announce, chunked fetch with a bounded number of requests
+ * in flight, checksum.
  *
  * Protocol, on a ROUTER (server) / DEALER (fetcher) pair:
  *   fetcher -> ChunkRequest {version: v, index: AHA_BLOB_ANNOUNCE}

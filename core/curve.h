@@ -1,5 +1,5 @@
-/* core/curve.h — CURVE encryption and authentication for core/wire.h sockets (DESIGN §7:
- * required for anything beyond loopback).
+/* core/curve.h — CURVE encryption and authentication for core/wire.h sockets, required for
+ * anything beyond loopback (docs/rl.md, Across machines).
  *
  * Keys live in a directory on storage every node can read (`aha keygen DIR`):
  *   DIR/server.key   the learner's keypair (its public half is how workers recognise it)

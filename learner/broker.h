@@ -1,4 +1,4 @@
-/* learner/broker.h — the learner's side of the verifier pool (DESIGN §3): a ROUTER socket that
+/* learner/broker.h — the learner's side of the verifier pool (docs/rl.md): a ROUTER socket that
  * verifier workers (verifier/worker.h) connect to, and a call that gets a group scored.
  *
  * Verifiers register with Hello (role "verifier"); each is known by its routing identity and

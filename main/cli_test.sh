@@ -87,7 +87,7 @@ has_keys() { # FILE KEY... : every key appears in the file's last row
   local last; last=$(tail -n 1 "$1"); shift
   for k in "$@"; do grep -q "\"$k\":" <<<"$last" || { echo "missing metric $k"; return 1; }; done
 }
-check "train metrics have the DESIGN keys" "grep -q '\"policy_version\":4' \"$run/rl/metrics.jsonl\" && has_keys \"$run/rl/metrics.jsonl\" step policy_version reward_mean accuracy format_rate response_len_mean kl entropy clip_frac zero_std_frac staleness_mean tokens_per_s learner_busy_frac"
+check "train metrics have the documented keys (docs/rl.md)" "grep -q '\"policy_version\":4' \"$run/rl/metrics.jsonl\" && has_keys \"$run/rl/metrics.jsonl\" step policy_version reward_mean accuracy format_rate response_len_mean kl entropy clip_frac zero_std_frac staleness_mean tokens_per_s learner_busy_frac"
 check "trained checkpoint" "[ -s \"$run/rl/final/model.safetensors\" ]"
 check "plot writes PNGs" "\"$AHA\" plot \"$run\" > /dev/null && [ -s \"$run/rl/reward.png\" ] && [ -s \"$run/pretrain/loss.png\" ]"
 cp "$run/rl/metrics.jsonl" "$tmp/before.jsonl"; cp "$run/rl/config.yaml" "$tmp/before.yaml"

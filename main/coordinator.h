@@ -1,5 +1,6 @@
 /* main/coordinator.h — `aha train` with rl.actors > 0: rollout actors as separate local
- * processes (`aha actor`), fed with leases over ZeroMQ (DESIGN §3), synchronous (max staleness 0).
+ * processes (`aha actor`), fed with leases over ZeroMQ (docs/rl.md, Actor processes), synchronous
+ * (max staleness 0).
  *
  * Per step the learner publishes its weights (core/blob.h, version = updates so far) and asks for
  * the groups of a list of prompt ids. Actors pull work: an actor's LeaseRequest is answered with a

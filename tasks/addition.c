@@ -235,7 +235,7 @@ int aha_add_parse_answer(const char *response, int64_t *out) {
 
 /* ---- corpus ---- */
 
-/* Fills CFG with the DESIGN §5 mix. */
+/* Fills CFG with the default mix (docs/corpus.md). */
 void aha_corpus_config_default(aha_corpus_config_t *c) {
     if (!c) return;
     c->p_direct = 0.4;

@@ -84,7 +84,7 @@ int aha_add_parse_answer(const char *response, int64_t *out);
  *              The value V is unchanged, so malformation is orthogonal to correctness.
  *
  * Well-formed documents are then "<answer>V</answer><eos>" (direct) or
- * "<think>T</think><answer>V</answer><eos>" (trace). With the defaults (DESIGN §5: 40% direct, 25%
+ * "<think>T</think><answer>V</answer><eos>" (trace). By default (docs/corpus.md: 40% direct, 25%
  * of them correct; 60% traces, 25% of them with one mistake; 10% malformed) the shares over all
  * documents are: 36% well-formed direct (9% correct, 27% wrong), 54% well-formed traces (40.5%
  * correct, 13.5% wrong), 10% malformed (4% from direct, 6% from traces). */
@@ -96,7 +96,7 @@ typedef struct {
     double p_malformed;      /* share of all documents with a broken format */
 } aha_corpus_config_t;
 
-/* The DESIGN §5 mix: 0.4 / 0.25 / 0.6 / 0.25 / 0.1. */
+/* The default mix (docs/corpus.md): 0.4 / 0.25 / 0.6 / 0.25 / 0.1. */
 void aha_corpus_config_default(aha_corpus_config_t *cfg);
 /* Writes document number INDEX of the corpus for SEED into buf (NUL-terminated); deterministic.
  * AHA_ERR_CONFIG if a probability is outside [0, 1] or p_direct + p_trace is 0, errors of

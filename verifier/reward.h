@@ -147,9 +147,9 @@ typedef struct {
  * malformed response has accuracy 0 even if its answer is right; without it, the first
  * "<answer>…</answer>" anywhere in the response (aha_reward_first_answer). Language and overlong
  * are computed whatever the format.
- * The DESIGN recipe (1 correct and well-formed / 0.1 well-formed but wrong / 0 else) is
- * w_format 0.1, w_accuracy 0.9, w_language 0, w_overlong 0, correct_requires_format 1: the
- * defaults. R1's second RL stage adds w_language > 0; DAPO adds w_overlong = 1. */
+ * The default recipe (docs/rl.md, One step: 1 correct and well-formed / 0.1 well-formed but
+ * wrong / 0 else) is w_format 0.1, w_accuracy 0.9, w_language 0, w_overlong 0,
+ * correct_requires_format 1. R1's second RL stage adds w_language > 0; DAPO adds w_overlong = 1. */
 typedef struct {
     double w_format, w_accuracy, w_language, w_overlong;
     int correct_requires_format;
@@ -161,7 +161,7 @@ typedef struct {
     double format, accuracy, language, overlong, total;
 } aha_reward_breakdown_t;
 
-/* Fills *cfg with the DESIGN recipe above; max_len 64, overlong_cache 16, charset "digits+ops". */
+/* Fills *cfg with the default recipe above; max_len 64, overlong_cache 16, charset "digits+ops". */
 void aha_reward_config_default(aha_reward_config_t *cfg);
 /* 0 if *cfg is usable: finite weights, max_len >= 0, 0 <= overlong_cache <= max_len, charset
  * NUL-terminated. AHA_ERR_ARG for NULL, AHA_ERR_CONFIG naming the bad field otherwise. */

@@ -101,7 +101,7 @@ static void test_format(void) {
 }
 
 static void test_addition(void) {
-    /* the scorer's DESIGN recipe: 1 / 0.1 / 0 */
+    /* the scorer's default recipe: 1 / 0.1 / 0 */
     CHECK(near(score_add("<think>1+2=03;</think><answer>3</answer><eos>", 3, 1), 1.0), "correct");
     CHECK(near(score_add("<think>1+2=03;</think><answer>4</answer><eos>", 3, 1), 0.1),
           "wrong but formed");
@@ -437,7 +437,7 @@ static void test_scorer(void) {
     aha_reward_config_default(&cc);
     CHECK(cc.w_format == 0.1 && cc.w_accuracy == 0.9 && cc.w_language == 0 && cc.w_overlong == 0 &&
               cc.correct_requires_format == 1 && !strcmp(cc.charset, " ()*+-/0123456789;="),
-          "defaults: the DESIGN recipe");
+          "defaults: the 1 / 0.1 / 0 recipe");
     CHECK(aha_reward_config_check(&cc) == 0, "defaults check");
     aha_reward_config_t bad = cc;
     bad.w_language = NAN;

@@ -1,5 +1,5 @@
 /* verifier/sandbox.h — user verifier code, run so that it cannot hang or crash training
- * (DESIGN §7): a command (run with /bin/sh -c) in its own process group with rlimits (CPU time,
+ * (docs/rl.md): a command (run with /bin/sh -c) in its own process group with rlimits (CPU time,
  * address space, file size) and a wall-clock deadline, fed one JSON line per sample on stdin:
  *   {"kind":"addition","expected":7,"numbers":[],"target":0,"response":"<think>...","answer":"7"}
  * ("answer" is the first <answer>...</answer>, or null), and expected to print one number in

@@ -1,5 +1,5 @@
 /* verifier/worker.h — the verifier worker: a process that scores sampled groups with the rule
- * rewards of verifier/reward.h and sends them back (DESIGN §3).
+ * rewards of verifier/reward.h and sends them back (docs/rl.md, Verifier processes).
  *
  * Protocol (core/wire.h envelopes over one DEALER socket connected to the broker's ROUTER):
  *   -> Hello {role "verifier", name, version, reward_kinds ["addition", "countdown"]}
