@@ -174,11 +174,8 @@ static int64_t write_trace(sb_t *s, const aha_add_problem_t *p, const mistake_t 
             carry_in = 0; /* the incoming carry is ignored */
         int sum = (has_a ? da : 0) + (has_b ? db : 0) + carry_in;
         if (m->kind == MISTAKE_SUM && c == m->col) sum += m->delta;
-        const char *sep = "";
-        if (has_a) sb_printf(s, "%d", da), sep = "+";
-        if (has_b) sb_printf(s, "%s%d", sep, db), sep = "+";
-        if (carry_in) sb_printf(s, "%s1", sep);
-        sb_printf(s, "=%02d;", sum);
+        /* both digits always, 0 past an operand's end: every step has the same shape */
+        sb_printf(s, "%d+%d%s=%02d;", has_a ? da : 0, has_b ? db : 0, carry_in ? "+1" : "", sum);
         result += (int64_t)(sum % 10) * place;
         place *= 10;
         carry = sum / 10;

@@ -14,12 +14,14 @@
  *   response: "<think>7+8=15;5+6+1=12;</think><answer>125</answer><eos>"
  * The trace has one step per column of the longer operand, least significant first. A step is
  *     TERMS "=" SS ";"
- * where TERMS are, in this order and joined by '+': a's digit of the column (if a has one), b's
- * digit (if b has one), and "1" if a carry comes in from the previous column; SS is the column sum
- * as exactly two digits (carry-out digit, then the answer's digit). A shorter operand contributes
- * no term (not a 0), so a column can have a single term:
- *     123+9  -> "3+9=12;2+1=03;1=01;"      answer 132
- *     999+1  -> "9+1=10;9+1=10;9+1=10;"    answer 1000 (the final carry is the leading digit)
+ * where TERMS are, in this order and joined by '+': a's digit of the column, b's digit, and "1" if
+ * a carry comes in from the previous column; SS is the column sum as exactly two digits (carry-out
+ * digit, then the answer's digit). A shorter operand contributes a 0 past its last digit, so every
+ * step has the same shape and the trace can be read back unambiguously (without the 0, "2+1=03"
+ * could be a digit 1 of b or the carry; a model learns the padded form far faster, see
+ * docs/rl.md "Learning parity"):
+ *     123+9  -> "3+9=12;2+0+1=03;1+0=01;"  answer 132
+ *     999+1  -> "9+1=10;9+0+1=10;9+0+1=10;" answer 1000 (the final carry is the leading digit)
  *     0+0    -> "0+0=00;"                  answer 0
  * The answer is the concatenation of the sums' second digits (most significant first), preceded by
  * the last carry when it is 1, written without leading zeros. */

@@ -212,11 +212,11 @@ static void test_text(void) {
         const char *resp;
     } docs[] = {
         {{57, 68}, "<think>7+8=15;5+6+1=12;</think><answer>125</answer><eos>"},
-        {{123, 9}, "<think>3+9=12;2+1=03;1=01;</think><answer>132</answer><eos>"},
-        {{9, 123}, "<think>9+3=12;2+1=03;1=01;</think><answer>132</answer><eos>"},
-        {{999, 1}, "<think>9+1=10;9+1=10;9+1=10;</think><answer>1000</answer><eos>"},
+        {{123, 9}, "<think>3+9=12;2+0+1=03;1+0=01;</think><answer>132</answer><eos>"},
+        {{9, 123}, "<think>9+3=12;0+2+1=03;0+1=01;</think><answer>132</answer><eos>"},
+        {{999, 1}, "<think>9+1=10;9+0+1=10;9+0+1=10;</think><answer>1000</answer><eos>"},
         {{0, 0}, "<think>0+0=00;</think><answer>0</answer><eos>"},
-        {{50, 7}, "<think>0+7=07;5=05;</think><answer>57</answer><eos>"},
+        {{50, 7}, "<think>0+7=07;5+0=05;</think><answer>57</answer><eos>"},
     };
     for (size_t i = 0; i < sizeof docs / sizeof *docs; i++) {
         CHECK(aha_add_response(&docs[i].p, resp, sizeof resp) == 0 && !strcmp(resp, docs[i].resp),
@@ -315,10 +315,53 @@ static void test_parse_answer(void) {
           "NULL arguments");
 }
 
+/* The trace alone determines the problem: every step is "x+y=SS;" or "x+y+1=SS;", and reading the
+ * x and y of the steps as the digits of a and b (least significant first) gives a and b back.
+ * This is the property behind the learning-parity fix (docs/rl.md "Learning parity"): with a
+ * shorter operand contributing no term, "2+1=03;" in 123+9 could not be told from a digit 1 of b,
+ * a model had to learn where each operand ends, and on 3-5 digit problems it learned the traces
+ * far more slowly than with the padded form. */
+static void test_trace_determines_problem(void) {
+    const aha_add_config_t cfg = {1, 6, 0.1};
+    char resp[512];
+    int unequal = 0;
+    for (uint64_t i = 0; i < 3000; i++) {
+        aha_add_problem_t p;
+        REQUIRE_OK(aha_add_problem(&cfg, 9, AHA_SPLIT_TRAIN, i, &p));
+        REQUIRE_OK(aha_add_response(&p, resp, sizeof resp));
+        unequal += tc_digits(p.a) != tc_digits(p.b);
+        const char *s = resp + strlen("<think>"), *end = strstr(resp, "</think>");
+        REQUIRE(end != NULL, "no </think> in %s", resp);
+        int64_t a = 0, b = 0, place = 1;
+        int ok = 1, steps = 0;
+        while (s < end && ok) {
+            /* x '+' y ('+' '1')? '=' d d ';' */
+            ok = s + 7 <= end && s[0] >= '0' && s[0] <= '9' && s[1] == '+' && s[2] >= '0' &&
+                 s[2] <= '9';
+            if (!ok) break;
+            a += (s[0] - '0') * place;
+            b += (s[2] - '0') * place;
+            s += 3;
+            if (s[0] == '+') ok = s[1] == '1', s += 2;
+            ok = ok && s + 4 <= end && s[0] == '=' && s[1] >= '0' && s[1] <= '9' && s[2] >= '0' &&
+                 s[2] <= '9' && s[3] == ';';
+            s += 4;
+            place *= 10;
+            steps++;
+        }
+        CHECK(ok && a == p.a && b == p.b &&
+                  steps == (tc_digits(p.a) > tc_digits(p.b) ? tc_digits(p.a) : tc_digits(p.b)),
+              "%lld+%lld: trace %s reads back as %lld+%lld", (long long)p.a, (long long)p.b, resp,
+              (long long)a, (long long)b);
+    }
+    CHECK(unequal > 1000, "only %d problems with operands of unequal length", unequal);
+}
+
 static const tu_case_t cases[] = {
     {"problems", test_problems},
     {"text", test_text},
     {"parse_answer", test_parse_answer},
+    {"trace_determines_problem", test_trace_determines_problem},
     {NULL, NULL},
 };
 

@@ -1,8 +1,9 @@
 /* tasks/trace_check.h — test helper (header-only): re-reads an addition carry trace independently
  * of the generator in addition.c and reports how many of its steps are wrong.
  *
- * A step is wrong if its terms are not exactly (a's digit if present, b's digit if present, "1" if
- * the trace's previous step carried) or its two-digit sum is not the sum of its terms. The carry
+ * A step is wrong if its terms are not exactly (a's digit, b's digit — 0 past an operand's last
+ * digit —, "1" if the trace's previous step carried) or its two-digit sum is not the sum of its
+ * terms. The carry
  * between steps is the one the trace itself wrote, so a single mistake counts once. */
 #ifndef AHA_TASKS_TRACE_CHECK_H
 #define AHA_TASKS_TRACE_CHECK_H
@@ -47,8 +48,8 @@ static inline int tc_check(const aha_add_problem_t *p, const char *s, const char
         s += 4;
         if (col >= cols) return -1;
         int want[3], nw = 0;
-        if (col < na) want[nw++] = (int)(a % 10);
-        if (col < nb) want[nw++] = (int)(b % 10);
+        want[nw++] = col < na ? (int)(a % 10) : 0;
+        want[nw++] = col < nb ? (int)(b % 10) : 0;
         if (carry) want[nw++] = 1;
         int bad = nt != nw, total = 0;
         for (int i = 0; i < nt; i++) {
