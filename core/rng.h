@@ -13,6 +13,22 @@ typedef struct {
     uint64_t s[4];
 } aha_rng_t;
 
+/* Stream tags: the first id of every aha_rng_derive() tuple in the project, in one place so no
+ * two uses share a stream by accident. The values are part of the run's definition (a fixed seed
+ * gives bit-identical runs only while they stay the same): never renumber, only add. */
+typedef enum {
+    AHA_STREAM_ADD_PROBLEM = 0xADD,         /* addition problem (seed, tag, split, index, k) */
+    AHA_STREAM_ADD_CORPUS = 0xC0B5,         /* addition corpus document draws (tag, index) */
+    AHA_STREAM_ADD_CORPUS_PROBLEM = 0xC0B6, /* addition corpus document problem */
+    AHA_STREAM_CD_PROBLEM = 0xCD01,         /* countdown problem (tag, split, index, k) */
+    AHA_STREAM_CD_CORPUS = 0xCD02,          /* countdown corpus document draws (tag, index) */
+    AHA_STREAM_CD_CORPUS_PROBLEM = 0xCD03,  /* countdown corpus document problem */
+    AHA_STREAM_MODEL_INIT = 0x1417,         /* initial weights of `aha pretrain` (tag) */
+    AHA_STREAM_TRAIN_SAMPLE = 0x7EA1,       /* RL rollout sample (tag, prompt id, g) */
+    AHA_STREAM_REWARD_COIN = 0xC014,        /* random-reward control (tag, prompt id, g) */
+    AHA_STREAM_EVAL_SAMPLE = 0xE7A1,        /* eval sample (tag, problem, k) */
+} aha_rng_stream_t;
+
 /* Seeds from a single 64-bit value. */
 void aha_rng_seed(aha_rng_t *rng, uint64_t seed);
 /* Seeds the stream identified by (seed, ids[0..n_ids)). Different id tuples give independent

@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { EVAL_STREAM = 0xE7A1 };
-
 typedef struct {
     aha_kv_t *kv;
     aha_rollout_t *roll;
@@ -54,7 +52,7 @@ static int eval_problem(const aha_model_t *m, const aha_run_config_t *rc, eval_c
     for (int b = 0; b < k; b++) {
         c->prompts[b] = c->prompt_ids;
         c->prompt_lens[b] = n;
-        const uint64_t ids[] = {EVAL_STREAM, (uint64_t)i, (uint64_t)b};
+        const uint64_t ids[] = {AHA_STREAM_EVAL_SAMPLE, (uint64_t)i, (uint64_t)b};
         aha_rng_derive(&c->rngs[b], (uint64_t)rc->seed, ids, 3);
     }
     return aha_generate(m, c->kv, (const int *const *)c->prompts, c->prompt_lens, c->rngs, gen,

@@ -96,7 +96,7 @@ static int run_pretrain(const aha_run_config_t *rc, unsigned flags) {
     }
     AHA_TRY_GOTO(rc_, aha_model_new(&mc, &m), done);
     aha_rng_t rng;
-    const uint64_t init_stream[] = {0x1417};
+    const uint64_t init_stream[] = {AHA_STREAM_MODEL_INIT};
     aha_rng_derive(&rng, (uint64_t)rc->seed, init_stream, 1);
     aha_model_init_random(m, &rng);
     AHA_TRY_GOTO(rc_, aha_model_alloc_grads(m), done);

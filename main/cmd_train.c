@@ -25,8 +25,6 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { COIN_STREAM = 0xC014 };
-
 /* Everything the loop needs, freed in one place. */
 typedef struct {
     aha_model_t *m;
@@ -267,7 +265,7 @@ static int run_train(const aha_run_config_t *rc, unsigned flags) {
                     aha_reward_breakdown_t s = scores[g];
                     if (rc->rl.random_reward) {
                         aha_rng_t coin;
-                        const uint64_t cid[] = {COIN_STREAM, pid, (uint64_t)g};
+                        const uint64_t cid[] = {AHA_STREAM_REWARD_COIN, pid, (uint64_t)g};
                         aha_rng_derive(&coin, (uint64_t)rc->seed, cid, 3);
                         s.total = aha_rng_uniform(&coin) < 0.5f ? 1.0 : 0.0;
                     }

@@ -300,7 +300,6 @@ int aha_run_config_check(const aha_run_config_t *rc) {
 
 int aha_train_group_setup(const aha_run_config_t *rc, uint64_t pid, int *ids, int cap, int *n,
                           aha_reward_problem_t *rp, aha_rng_t *rngs, int G) {
-    enum { TRAIN_STREAM = 0x7EA1 };
     aha_task_problem_t prob;
     char text[1024];
     AHA_TRY(aha_task_problem(rc, AHA_SPLIT_TRAIN, pid, &prob));
@@ -308,7 +307,7 @@ int aha_train_group_setup(const aha_run_config_t *rc, uint64_t pid, int *ids, in
     AHA_TRY(aha_tok_encode(text, ids, cap, n));
     aha_task_reward_problem(&prob, rp);
     for (int g = 0; g < G; g++) {
-        const uint64_t sid[] = {TRAIN_STREAM, pid, (uint64_t)g};
+        const uint64_t sid[] = {AHA_STREAM_TRAIN_SAMPLE, pid, (uint64_t)g};
         aha_rng_derive(&rngs[g], (uint64_t)rc->seed, sid, 3);
     }
     return AHA_OK;

@@ -6,9 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Stream tags: the first id of every aha_rng_derive() tuple used here. */
-enum { STREAM_PROBLEM = 0xADD, STREAM_CORPUS = 0xC0B5, STREAM_CORPUS_PROBLEM = 0xC0B6 };
-
 #define MAX_ATTEMPTS (1u << 20)
 #define TEXT_MAX 1024 /* scratch for one document; the longest is ~250 bytes */
 
@@ -135,7 +132,7 @@ static int draw_problem(const aha_add_config_t *cfg, uint64_t seed, uint64_t tag
 /* Draws problem INDEX of SPLIT for SEED (see addition.h); *out written only on success. */
 int aha_add_problem(const aha_add_config_t *cfg, uint64_t seed, int split, uint64_t index,
                     aha_add_problem_t *out) {
-    return draw_problem(cfg, seed, STREAM_PROBLEM, split, index, out);
+    return draw_problem(cfg, seed, AHA_STREAM_ADD_PROBLEM, split, index, out);
 }
 
 /* ---- text ---- */
@@ -309,8 +306,8 @@ int aha_corpus_document(const aha_corpus_config_t *cc, const aha_add_config_t *a
                         uint64_t index, char *buf, size_t cap) {
     AHA_TRY(check_corpus_cfg(cc));
     aha_add_problem_t p;
-    AHA_TRY(draw_problem(ac, seed, STREAM_CORPUS_PROBLEM, AHA_SPLIT_TRAIN, index, &p));
-    const uint64_t ids[] = {STREAM_CORPUS, index};
+    AHA_TRY(draw_problem(ac, seed, AHA_STREAM_ADD_CORPUS_PROBLEM, AHA_SPLIT_TRAIN, index, &p));
+    const uint64_t ids[] = {AHA_STREAM_ADD_CORPUS, index};
     aha_rng_t r;
     aha_rng_derive(&r, seed, ids, 2);
 

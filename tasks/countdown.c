@@ -6,9 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Stream tags: the first id of every aha_rng_derive() tuple used here. */
-enum { STREAM_CD = 0xCD01, STREAM_CD_DOC = 0xCD02, STREAM_CD_DOC_PROBLEM = 0xCD03 };
-
 #define MAX_ATTEMPTS (1u << 16)
 #define MAX_PRODUCT 1000 /* '*' only while the product stays <= this */
 #define TEXT_MAX 512     /* scratch for one prompt / response / document */
@@ -229,7 +226,7 @@ static int draw_problem(const aha_cd_config_t *cfg, uint64_t seed, uint64_t tag,
 
 int aha_cd_problem(const aha_cd_config_t *cfg, uint64_t seed, int split, uint64_t index,
                    aha_cd_problem_t *out) {
-    return draw_problem(cfg, seed, STREAM_CD, split, index, out, NULL);
+    return draw_problem(cfg, seed, AHA_STREAM_CD_PROBLEM, split, index, out, NULL);
 }
 
 /* ---- text ---- */
@@ -318,8 +315,9 @@ int aha_cd_document(const aha_cd_config_t *cfg, uint64_t seed, uint64_t index, d
     if (!buf) return AHA_FAIL(AHA_ERR_ARG, "countdown: NULL buffer");
     aha_cd_problem_t p;
     plan_t plan;
-    AHA_TRY(draw_problem(cfg, seed, STREAM_CD_DOC_PROBLEM, AHA_SPLIT_TRAIN, index, &p, &plan));
-    const uint64_t ids[] = {STREAM_CD_DOC, index};
+    AHA_TRY(
+        draw_problem(cfg, seed, AHA_STREAM_CD_CORPUS_PROBLEM, AHA_SPLIT_TRAIN, index, &p, &plan));
+    const uint64_t ids[] = {AHA_STREAM_CD_CORPUS, index};
     aha_rng_t r;
     aha_rng_derive(&r, seed, ids, 2);
     /* independent draws, always consumed in the same order */
