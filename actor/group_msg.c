@@ -113,10 +113,10 @@ int aha_group_msg_to_rollout(const Aha__Group *g, aha_rollout_t *r) {
                         "group routing record (%u x %u, %zu ids) does not fit the "
                         "rollout (%d x %d)",
                         g->n_layers, g->top_k, g->n_expert_ids, r->n_layers, r->top_k);
-    int seen[1024] = {0};
+    int seen[AHA_GROUP_MAX] = {0};
     for (size_t s = 0; s < n; s++) {
-        if (g->total_len[s] > (uint32_t)r->max_len || g->sample_index[s] >= n || n > 1024 ||
-            seen[g->sample_index[s]]++)
+        if (g->total_len[s] > (uint32_t)r->max_len || g->sample_index[s] >= n ||
+            n > AHA_GROUP_MAX || seen[g->sample_index[s]]++)
             return AHA_FAIL(AHA_ERR_ARG, "group sample %zu (index %u, %u tokens) does not fit", s,
                             g->sample_index[s], g->total_len[s]);
     }

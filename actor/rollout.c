@@ -5,47 +5,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-int aha_rollout_new(const aha_model_t *m, int n, int max_len, int record_experts,
-                    aha_rollout_t **out) {
-    if (!m || !out) return AHA_FAIL(AHA_ERR_ARG, "aha_rollout_new: NULL argument");
-    if (n <= 0 || max_len < 2 || max_len > m->cfg.max_seq_len)
-        return AHA_FAIL(AHA_ERR_ARG,
-                        "aha_rollout_new: n=%d max_len=%d (need n >= 1, 2 <= max_len <= %d)", n,
-                        max_len, m->cfg.max_seq_len);
-    aha_rollout_t *r = calloc(1, sizeof *r);
-    if (!r) return AHA_FAIL(AHA_ERR_NOMEM, "rollout");
-    r->n = n;
-    r->max_len = max_len;
-    r->n_layers = m->cfg.n_layers;
-    r->top_k = m->cfg.n_routed_experts > 0 ? m->cfg.top_k : 0;
-    size_t cells = (size_t)n * max_len;
-    r->tokens = calloc(cells, sizeof(int));
-    r->logprobs = calloc(cells, sizeof(float));
-    r->prompt_len = calloc(n, sizeof(int));
-    r->total_len = calloc(n, sizeof(int));
-    r->finished = calloc(n, sizeof(int));
-    if (record_experts && r->top_k > 0)
-        r->expert_ids = malloc(sizeof(int) * (size_t)r->n_layers * cells * r->top_k);
-    if (!r->tokens || !r->logprobs || !r->prompt_len || !r->total_len || !r->finished ||
-        (record_experts && r->top_k > 0 && !r->expert_ids)) {
-        aha_rollout_destroy(&r);
-        return AHA_FAIL(AHA_ERR_NOMEM, "rollout: %d x %d", n, max_len);
-    }
-    *out = r;
-    return AHA_OK;
+/* aha_generate's scratch, laid out in the rollout's workspace (one allocation, reused). */
+typedef struct {
+    int *feed, *active, *stopped; /* [n]; stopped: no more tokens (<eos> or a length limit) */
+    float *logits;                /* [n*V] */
+    aha_sample_cand_t *cands;     /* [V] sampler scratch */
+    int *step_ids;                /* [L*n*K] or NULL */
+} gen_work_t;
+
+/* Carves N elements of SIZE bytes (16-byte aligned) from *at; with BASE NULL only counts. */
+static void *carve(char *base, size_t *at, size_t n, size_t size) {
+    void *p = base ? base + *at : NULL;
+    *at += (n * size + 15) & ~(size_t)15;
+    return p;
 }
 
-void aha_rollout_destroy(aha_rollout_t **rp) {
-    if (!rp || !*rp) return;
-    aha_rollout_t *r = *rp;
-    free(r->tokens);
-    free(r->logprobs);
-    free(r->prompt_len);
-    free(r->total_len);
-    free(r->finished);
-    free(r->expert_ids);
-    free(r);
-    *rp = NULL;
+/* Points W into BASE (NULL: only measures); returns the bytes needed. */
+static size_t layout_work(gen_work_t *w, char *base, int n, int V, int L, int K) {
+    size_t at = 0;
+    w->feed = carve(base, &at, (size_t)n, sizeof(int));
+    w->active = carve(base, &at, (size_t)n, sizeof(int));
+    w->stopped = carve(base, &at, (size_t)n, sizeof(int));
+    w->logits = carve(base, &at, (size_t)n * V, sizeof(float));
+    w->cands = carve(base, &at, (size_t)V, sizeof(aha_sample_cand_t));
+    w->step_ids = K > 0 ? carve(base, &at, (size_t)L * n * K, sizeof(int)) : NULL;
+    return at;
 }
 
 /* Everything aha_generate can reject, checked before anything is written. */
@@ -87,17 +71,19 @@ int aha_generate(const aha_model_t *m, aha_kv_t *kv, const int *const *prompts,
                  aha_rollout_t *r) {
     AHA_TRY(check_generate_args(m, kv, prompts, prompt_lens, rngs, gen, r));
     const int n = r->n, V = m->cfg.vocab_size, L = m->cfg.n_layers, K = r->top_k;
-    int *feed = malloc(sizeof(int) * n);
-    int *active = malloc(sizeof(int) * n);
-    int *stopped = malloc(sizeof(int) * n); /* no more tokens: <eos> or a length limit */
-    float *logits = malloc(sizeof(float) * (size_t)n * V);
-    float *scratch = malloc(sizeof(float) * 2 * (size_t)V);
-    int *step_ids = K > 0 ? malloc(sizeof(int) * (size_t)L * n * K) : NULL;
-    int rc = AHA_OK;
-    if (!feed || !active || !stopped || !logits || !scratch || (K > 0 && !step_ids)) {
-        rc = AHA_FAIL(AHA_ERR_NOMEM, "generate");
-        goto done;
+    gen_work_t w;
+    const size_t need = layout_work(&w, NULL, n, V, L, K);
+    if (r->work_bytes < need) { /* first call (or a larger vocabulary): allocated once */
+        void *p = realloc(r->work, need);
+        if (!p) return AHA_FAIL(AHA_ERR_NOMEM, "generate workspace of %zu bytes", need);
+        r->work = p;
+        r->work_bytes = need;
     }
+    layout_work(&w, r->work, n, V, L, K);
+    int *feed = w.feed, *active = w.active, *stopped = w.stopped, *step_ids = w.step_ids;
+    float *logits = w.logits;
+    aha_sample_cand_t *scratch = w.cands;
+    int rc = AHA_OK;
     aha_kv_reset(kv);
     memset(r->logprobs, 0, sizeof(float) * (size_t)n * r->max_len);
     if (r->expert_ids) {
@@ -153,18 +139,5 @@ int aha_generate(const aha_model_t *m, aha_kv_t *kv, const int *const *prompts,
         }
     }
 done:
-    free(feed);
-    free(active);
-    free(stopped);
-    free(logits);
-    free(scratch);
-    free(step_ids);
     return rc;
-}
-
-int aha_rollout_response_text(const aha_rollout_t *r, int b, char *buf, size_t cap) {
-    if (!r || !buf) return AHA_FAIL(AHA_ERR_ARG, "aha_rollout_response_text: NULL argument");
-    if (b < 0 || b >= r->n) return AHA_FAIL(AHA_ERR_RANGE, "rollout row %d of %d", b, r->n);
-    const int *row = r->tokens + (size_t)b * r->max_len;
-    return aha_tok_decode(row + r->prompt_len[b], r->total_len[b] - r->prompt_len[b], buf, cap);
 }

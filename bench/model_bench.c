@@ -45,11 +45,12 @@ int main(int argc, char **argv) {
         targets[i] = (int)aha_rng_below(&rng, cfg.vocab_size);
     }
     aha_batch_t batch = {B, T, tokens, NULL, NULL};
+    float loss;
     printf("default model: %zu parameters, B=%d T=%d\n", m->n_params, B, T);
 
     for (int i = 0; i < 2; i++) { /* warm-up */
         CHECK(aha_forward(m, a, &batch));
-        aha_ce_loss(a, targets);
+        CHECK(aha_ce_loss(a, targets, &loss));
         CHECK(aha_backward(m, a, &batch));
     }
     double t0 = now(), tf = 0.0;
@@ -57,7 +58,7 @@ int main(int argc, char **argv) {
         double s = now();
         CHECK(aha_forward(m, a, &batch));
         tf += now() - s;
-        aha_ce_loss(a, targets);
+        CHECK(aha_ce_loss(a, targets, &loss));
         aha_model_zero_grads(m);
         CHECK(aha_backward(m, a, &batch));
     }

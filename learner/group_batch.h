@@ -8,7 +8,7 @@
  * or reset. */
 #ifndef AHA_LEARNER_GROUP_BATCH_H
 #define AHA_LEARNER_GROUP_BATCH_H
-#include "actor/rollout.h"
+#include "model/rollout.h"
 #include "learner/grpo.h"
 
 typedef struct aha_group_batch aha_group_batch_t;

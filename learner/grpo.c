@@ -17,7 +17,37 @@ struct aha_grpo {
     int *seq_start; /* [max_rows + 1] */
     float *f_lp, *f_old, *f_ref, *f_dlp, *f_adv /* [max_rows] */;
     int *f_pos; /* flat token -> position in the minibatch */
+    void *work; /* one allocation holding every buffer above */
 };
+
+/* Carves N elements of SIZE bytes (aligned to 16) from *at; with BASE NULL only counts. */
+static void *carve(char *base, size_t *at, size_t n, size_t size) {
+    void *p = base ? base + *at : NULL;
+    *at += (n * size + 15) & ~(size_t)15;
+    return p;
+}
+
+/* Lays the scratch buffers of G out in BASE (NULL: only measures); returns the bytes needed. */
+static size_t layout_work(aha_grpo_t *g, char *base, size_t replay_cells) {
+    const size_t cells = (size_t)g->max_rows * g->max_len, rows = (size_t)g->max_rows;
+    size_t at = 0;
+    g->tokens = carve(base, &at, cells, sizeof(int));
+    g->targets = carve(base, &at, cells, sizeof(int));
+    g->lengths = carve(base, &at, rows, sizeof(int));
+    g->logp = carve(base, &at, cells, sizeof(float));
+    g->ent = carve(base, &at, cells, sizeof(float));
+    g->ref_logp = carve(base, &at, cells, sizeof(float));
+    g->dlogp_pos = carve(base, &at, cells, sizeof(float));
+    g->seq_start = carve(base, &at, rows + 1, sizeof(int));
+    g->f_lp = carve(base, &at, cells, sizeof(float));
+    g->f_old = carve(base, &at, cells, sizeof(float));
+    g->f_ref = carve(base, &at, cells, sizeof(float));
+    g->f_dlp = carve(base, &at, cells, sizeof(float));
+    g->f_adv = carve(base, &at, rows, sizeof(float));
+    g->f_pos = carve(base, &at, cells, sizeof(int));
+    g->replay = replay_cells ? carve(base, &at, replay_cells, sizeof(int)) : NULL;
+    return at;
+}
 
 void aha_gather_logp(const float *logits, const int *targets, int n_pos, int V, float tau,
                      float *logp_out, float *entropy_out) {
@@ -67,6 +97,7 @@ void aha_logp_backward(const float *logits, const int *targets, const float *dlo
 
 int aha_grpo_new(aha_model_t *m, const aha_grpo_config_t *cfg, int max_rows, int max_len,
                  aha_grpo_t **out) {
+    if (!m || !cfg || !out) return AHA_FAIL(AHA_ERR_ARG, "aha_grpo_new: NULL argument");
     if (max_rows <= 0 || max_len <= 1 || cfg->epochs <= 0 || cfg->minibatches <= 0)
         return AHA_FAIL(AHA_ERR_ARG, "grpo: rows %d len %d epochs %d minibatches %d", max_rows,
                         max_len, cfg->epochs, cfg->minibatches);
@@ -77,29 +108,16 @@ int aha_grpo_new(aha_model_t *m, const aha_grpo_config_t *cfg, int max_rows, int
     g->max_rows = max_rows;
     g->max_len = max_len;
     int rc = AHA_OK;
-    size_t cells = (size_t)max_rows * max_len;
+    const size_t cells = (size_t)max_rows * max_len;
     const int K = m->cfg.n_routed_experts > 0 ? m->cfg.top_k : 0;
-    g->tokens = malloc(sizeof(int) * cells);
-    g->targets = malloc(sizeof(int) * cells);
-    g->lengths = malloc(sizeof(int) * max_rows);
-    g->logp = malloc(sizeof(float) * cells);
-    g->ent = malloc(sizeof(float) * cells);
-    g->ref_logp = malloc(sizeof(float) * cells);
-    g->dlogp_pos = malloc(sizeof(float) * cells);
-    g->seq_start = malloc(sizeof(int) * (max_rows + 1));
-    g->f_lp = malloc(sizeof(float) * cells);
-    g->f_old = malloc(sizeof(float) * cells);
-    g->f_ref = malloc(sizeof(float) * cells);
-    g->f_dlp = malloc(sizeof(float) * cells);
-    g->f_adv = malloc(sizeof(float) * max_rows);
-    g->f_pos = malloc(sizeof(int) * cells);
-    if (cfg->r3 && K > 0) g->replay = malloc(sizeof(int) * (size_t)m->cfg.n_layers * cells * K);
-    if (!g->tokens || !g->targets || !g->lengths || !g->logp || !g->ent || !g->ref_logp ||
-        !g->dlogp_pos || !g->seq_start || !g->f_lp || !g->f_old || !g->f_ref || !g->f_dlp ||
-        !g->f_adv || !g->f_pos || (cfg->r3 && K > 0 && !g->replay)) {
-        rc = AHA_FAIL(AHA_ERR_NOMEM, "grpo buffers");
+    const size_t replay_cells = cfg->r3 && K > 0 ? (size_t)m->cfg.n_layers * cells * K : 0;
+    const size_t bytes = layout_work(g, NULL, replay_cells);
+    g->work = malloc(bytes);
+    if (!g->work) {
+        rc = AHA_FAIL(AHA_ERR_NOMEM, "grpo buffers (%zu bytes)", bytes);
         goto fail;
     }
+    layout_work(g, g->work, replay_cells);
     if (!m->grads) AHA_TRY_GOTO(rc, aha_model_alloc_grads(m), fail);
     AHA_TRY_GOTO(rc, aha_acts_new(m, max_rows, max_len, &g->acts), fail);
     AHA_TRY_GOTO(rc, aha_adamw_new(m->n_params, &g->opt), fail);
@@ -128,21 +146,7 @@ void aha_grpo_destroy(aha_grpo_t **gp) {
     aha_acts_destroy(&g->acts);
     aha_adamw_destroy(&g->opt);
     aha_model_destroy(&g->ref);
-    free(g->tokens);
-    free(g->targets);
-    free(g->lengths);
-    free(g->replay);
-    free(g->logp);
-    free(g->ent);
-    free(g->ref_logp);
-    free(g->dlogp_pos);
-    free(g->seq_start);
-    free(g->f_lp);
-    free(g->f_old);
-    free(g->f_ref);
-    free(g->f_dlp);
-    free(g->f_adv);
-    free(g->f_pos);
+    free(g->work);
     free(g);
     *gp = NULL;
 }
@@ -212,6 +216,7 @@ static int build_minibatch(aha_grpo_t *g, const aha_rl_batch_t *b, int r0, int r
 }
 
 int aha_grpo_step(aha_grpo_t *g, const aha_rl_batch_t *b, aha_grpo_stats_t *st) {
+    if (!g || !b || !st) return AHA_FAIL(AHA_ERR_ARG, "aha_grpo_step: NULL argument");
     if (b->n_seq <= 0 || b->n_seq > g->max_rows || b->max_len > g->max_len + 1)
         return AHA_FAIL(AHA_ERR_ARG, "grpo_step: %d rows of %d (trainer sized %d x %d)", b->n_seq,
                         b->max_len, g->max_rows, g->max_len);

@@ -44,7 +44,9 @@ typedef struct {
 typedef struct aha_grpo aha_grpo_t;
 
 /* Creates a trainer for model M (borrowed; must outlive it) with rows up to max_rows x max_len.
- * If cfg->loss.beta > 0 a frozen copy of M's current weights becomes the KL reference. */
+ * If cfg->loss.beta > 0 a frozen copy of M's current weights becomes the KL reference. The
+ * scratch buffers are one allocation made here. AHA_ERR_ARG for NULL arguments or sizes <= 0,
+ * AHA_ERR_NOMEM; *out written only on success. */
 int aha_grpo_new(aha_model_t *m, const aha_grpo_config_t *cfg, int max_rows, int max_len,
                  aha_grpo_t **out);
 void aha_grpo_destroy(aha_grpo_t **g);

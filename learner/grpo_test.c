@@ -99,6 +99,10 @@ static void test_step(int r3, const char *loss) {
     gc.grad_clip = 1.0;
     gc.adamw = (aha_adamw_config_t){0.9, 0.99, 1e-8, 0};
     aha_grpo_t *tr = NULL;
+    CHECK(aha_grpo_new(NULL, &gc, G, max_len, &tr) == AHA_ERR_ARG &&
+              aha_grpo_new(m, NULL, G, max_len, &tr) == AHA_ERR_ARG &&
+              aha_grpo_new(m, &gc, G, max_len, NULL) == AHA_ERR_ARG && !tr,
+          "grpo_new: NULL arguments are errors");
     CHECK(aha_grpo_new(m, &gc, G, max_len, &tr) == 0, "grpo_new: %s", aha_last_error());
     aha_rl_batch_t b = {G,
                         max_len,

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define AHA_ADAMW_EPS 1e-8 /* the eps of every AdamW in the project (pretraining and RL) */
+
 typedef struct {
     double beta1, beta2, eps, weight_decay;
 } aha_adamw_config_t;

@@ -122,7 +122,7 @@ static int run_pretrain(const aha_run_config_t *rc, unsigned flags) {
     AHA_INFO("pretraining %zu parameters for %d steps of %d documents -> %s", m->n_params,
              rc->pretrain.steps, B, dir);
 
-    const aha_adamw_config_t ocfg = {rc->pretrain.beta1, rc->pretrain.beta2, 1e-8,
+    const aha_adamw_config_t ocfg = {rc->pretrain.beta1, rc->pretrain.beta2, AHA_ADAMW_EPS,
                                      rc->pretrain.weight_decay};
     const int tty = isatty(2);
     double t_start = now_s(), t_last = t_start;
@@ -145,7 +145,8 @@ static int run_pretrain(const aha_run_config_t *rc, unsigned flags) {
             }
         aha_batch_t batch = {.B = B, .T = Tb, .tokens = tokens, .lengths = lengths};
         AHA_TRY_GOTO(rc_, aha_forward(m, acts, &batch), done);
-        float loss = aha_ce_loss(acts, targets);
+        float loss;
+        AHA_TRY_GOTO(rc_, aha_ce_loss(acts, targets, &loss), done);
         float aux = aha_acts_aux_loss(acts);
         aha_model_zero_grads(m);
         AHA_TRY_GOTO(rc_, aha_backward(m, acts, &batch), done);

@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+enum { WAVE_MAX = 1024 }; /* prompts leased to the actors at once */
+
 /* Everything the loop needs, freed in one place. */
 typedef struct {
     aha_model_t *m;
@@ -126,7 +128,7 @@ static int run_train(const aha_run_config_t *rc, unsigned flags) {
     gc.temperature = rc->rl.temperature;
     gc.lr = rc->rl.lr;
     gc.grad_clip = rc->rl.grad_clip;
-    gc.adamw = (aha_adamw_config_t){0.9, 0.99, 1e-8, rc->rl.weight_decay};
+    gc.adamw = (aha_adamw_config_t){rc->rl.beta1, rc->rl.beta2, AHA_ADAMW_EPS, rc->rl.weight_decay};
     gc.update_expert_bias = rc->rl.update_expert_bias;
 
     AHA_TRY_GOTO(rc_, aha_checkpoint_load(init, &t.m), done);
@@ -211,10 +213,10 @@ static int run_train(const aha_run_config_t *rc, unsigned flags) {
                 wave = P - aha_group_batch_groups(t.batch);
                 if (wave > round_limit - round) wave = round_limit - round;
                 if (wave < 1) wave = 1;
-                if (wave > 1024) wave = 1024;
+                if (wave > WAVE_MAX) wave = WAVE_MAX;
             }
-            uint64_t wave_pids[1024];
-            Aha__Envelope *wave_groups[1024] = {NULL};
+            uint64_t wave_pids[WAVE_MAX];
+            Aha__Envelope *wave_groups[WAVE_MAX] = {NULL};
             for (int i = 0; i < wave; i++)
                 wave_pids[i] = next_prompt + (uint64_t)i;
             if (t.coord) {
@@ -250,8 +252,8 @@ static int run_train(const aha_run_config_t *rc, unsigned flags) {
                                  wave_done);
                     t_sample += now_s() - a;
                 }
-                float r[1024];
-                aha_reward_breakdown_t scores[1024];
+                float r[AHA_GROUP_MAX]; /* G <= AHA_GROUP_MAX: aha_run_config_check */
+                aha_reward_breakdown_t scores[AHA_GROUP_MAX];
                 if (t.vpool) {
                     AHA_TRY_GOTO(
                         rc_,

@@ -3,6 +3,7 @@
 #ifndef AHA_MAIN_RUN_CONFIG_H
 #define AHA_MAIN_RUN_CONFIG_H
 #include "core/config.h"
+#include "model/rollout.h"
 #include "model/model.h"
 #include "tasks/addition.h"
 #include "tasks/countdown.h"
@@ -45,7 +46,7 @@ typedef struct {
             dynamic_sampling, max_resample_rounds, random_reward, eval_every, eval_n,
             checkpoint_every, update_expert_bias;
         double temperature, top_p, lr, warmup_frac, weight_decay, grad_clip, beta, eps_low,
-            eps_high, gspo_eps_low, gspo_eps_high, adv_eps;
+            eps_high, gspo_eps_low, gspo_eps_high, adv_eps, beta1, beta2;
         int normalize_std;
         double w_format, w_accuracy, w_language, w_overlong;
         int correct_requires_format;

@@ -61,7 +61,7 @@ int aha_vpool_new(const aha_run_config_t *rc, const char *config_path, int n, ah
     p->deadline_ms = rc->rl.verifier_deadline_ms;
     p->rc = rc;
     p->zctx = zmq_ctx_new();
-    aha_wire_limits_t lim = {AHA_TOK_VOCAB, rc->model.max_seq_len, 0, 0, 0, 4096};
+    aha_wire_limits_t lim = {AHA_TOK_VOCAB, rc->model.max_seq_len, 0, 0, 0, AHA_GROUP_MAX};
     char ep[256];
     int rcode = p->zctx ? AHA_OK : AHA_FAIL(AHA_ERR_NET, "zmq_ctx_new failed");
     int curve = 0;

@@ -601,12 +601,16 @@ int aha_forward(const aha_model_t *m, aha_acts_t *a, const aha_batch_t *batch) {
     return 0;
 }
 
-float aha_ce_loss(aha_acts_t *a, const int *targets) {
-    if (!a || !a->ready || !targets) return 0.0f;
+int aha_ce_loss(aha_acts_t *a, const int *targets, float *loss_out) {
+    if (!a || !targets || !loss_out) return AHA_FAIL(AHA_ERR_ARG, "aha_ce_loss: NULL argument");
+    if (!a->ready) return AHA_FAIL(AHA_ERR_STATE, "aha_ce_loss: no successful aha_forward");
     int N = a->B * a->T, V = a->cfg.vocab_size, count = 0;
     for (int i = 0; i < N; i++)
         count += targets[i] >= 0 && targets[i] < V;
-    if (count == 0) return 0.0f;
+    if (count == 0) {
+        *loss_out = 0.0f;
+        return AHA_OK;
+    }
     double loss = 0.0;
     float inv = 1.0f / (float)count;
     for (int i = 0; i < N; i++) {
@@ -626,7 +630,8 @@ float aha_ce_loss(aha_acts_t *a, const int *targets) {
             dl[j] += (float)(exp((double)lg[j] - lse)) * inv;
         dl[tgt] -= inv;
     }
-    return (float)(loss / count);
+    *loss_out = (float)(loss / count);
+    return AHA_OK;
 }
 
 /* ---------------------------------------------------------------- backward */

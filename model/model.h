@@ -119,9 +119,11 @@ float aha_acts_aux_loss(const aha_acts_t *a);           /* sequence balance loss
  * before aha_backward. */
 float *aha_acts_dlogits(aha_acts_t *a);
 
-/* Mean next-token cross-entropy over positions with targets[i] >= 0 (targets [B*T]); also writes
- * its gradient into the dlogits buffer (scaled by 1/count). Returns the loss (0 if no target). */
-float aha_ce_loss(aha_acts_t *a, const int *targets);
+/* Mean next-token cross-entropy over positions with targets[i] >= 0 (targets [B*T]) into
+ * *loss_out (0 if no target); also writes its gradient into the dlogits buffer (scaled by
+ * 1/count). AHA_ERR_ARG for NULL arguments, AHA_ERR_STATE before a successful aha_forward;
+ * *loss_out is written only on success. */
+int aha_ce_loss(aha_acts_t *a, const int *targets, float *loss_out);
 
 /* Accumulates (+=) into m->grads the gradient of  sum(dlogits * logits) + aux_loss  w.r.t. every
  * parameter, for the batch of the last aha_forward. Needs aha_model_alloc_grads. */
@@ -152,10 +154,17 @@ int aha_kv_capacity(const aha_kv_t *kv);
 int aha_decode_step(const aha_model_t *m, aha_kv_t *kv, const int *tokens, const int *active,
                     float *logits, int *expert_ids_out);
 
+/* One sampling candidate: unnormalised probability and token id. */
+typedef struct {
+    float p;
+    int id;
+} aha_sample_cand_t;
+
 /* Samples a token from logits[V] at TEMPERATURE (0 = greedy) with nucleus TOP_P (1 = off) using
- * RNG; SCRATCH holds 2*V floats. *logprob_out (if not NULL) = log softmax(logits/temperature)[tok]
- * (temperature 0: log softmax(logits)[tok]) — the behaviour log-prob, before top-p truncation. */
+ * RNG; SCRATCH holds V candidates. *logprob_out (if not NULL) = log
+ * softmax(logits/temperature)[tok] (temperature 0: log softmax(logits)[tok]) — the behaviour
+ * log-prob, before top-p truncation. */
 int aha_sample_logits(const float *logits, int V, float temperature, float top_p, aha_rng_t *rng,
-                      float *scratch, float *logprob_out);
+                      aha_sample_cand_t *scratch, float *logprob_out);
 
 #endif

@@ -46,7 +46,11 @@ static void eval_loss(gc_t *g, double *loss) {
     for (size_t i = 0; i < n; i++)
         s += (double)g->R[i] * lg[i];
     s += aha_acts_aux_loss(g->a);
-    if (g->targets) s += aha_ce_loss(g->a, g->targets);
+    if (g->targets) {
+        float ce;
+        REQUIRE_OK(aha_ce_loss(g->a, g->targets, &ce));
+        s += ce;
+    }
     *loss = s;
 }
 
@@ -321,8 +325,11 @@ static void check_ce(void) {
         targets[i] = i % 3 == 0 ? -1 : (int)aha_rng_below(&rng, c.vocab_size);
     }
     aha_batch_t batch = {2, 5, tokens, NULL, NULL};
+    float loss = -1.0f;
+    CHECK(aha_ce_loss(a, targets, &loss) == AHA_ERR_STATE && loss == -1.0f,
+          "aha_ce_loss before a forward is an error and leaves the loss alone");
     REQUIRE_OK(aha_forward(m, a, &batch));
-    float loss = aha_ce_loss(a, targets);
+    REQUIRE_OK(aha_ce_loss(a, targets, &loss));
     const float *lg = aha_acts_logits(a);
     const float *dl = aha_acts_dlogits(a);
     int V = c.vocab_size, count = 0;

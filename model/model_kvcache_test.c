@@ -113,7 +113,8 @@ static void check_vs_forward(const char *label, const aha_model_config_t *cfg, i
 /* Generates n tokens per row from prompt token 1 with the sampler; out[B_*n]. */
 static void generate(const aha_model_t *m, aha_kv_t *kv, uint64_t seed, int n, int *out) {
     int V = m->cfg.vocab_size;
-    float *logits = malloc(sizeof(float) * B_ * V), *scratch = malloc(sizeof(float) * 2 * V);
+    float *logits = malloc(sizeof(float) * B_ * V);
+    aha_sample_cand_t *scratch = malloc(sizeof *scratch * V);
     int tok[B_];
     aha_rng_t rng[B_];
     for (int b = 0; b < B_; b++) {

@@ -7,49 +7,41 @@
 #include "model/model.h"
 
 /* True if candidate a ranks before b: higher probability, ties -> lower token id. */
-static int ranks_before(const float *p, int a, int b) {
-    return p[a] > p[b] || (p[a] == p[b] && a < b);
+static int ranks_before(const aha_sample_cand_t *a, const aha_sample_cand_t *b) {
+    return a->p > b->p || (a->p == b->p && a->id < b->id);
 }
 
-/* Sorts idx[0..n) (token ids stored as floats, exact below 2^24) so that the best ranked
- * (ranks_before) comes first. Heap sort: in place, no allocation, deterministic. */
-static void sort_desc(float *idx, int n, const float *p) {
-    /* max-heap on "ranks after", so the worst ranked ends up at the root and is moved to the end */
-    for (int start = n / 2 - 1; start >= 0; start--) {
-        int root = start;
-        for (;;) {
-            int child = 2 * root + 1;
-            if (child >= n) break;
-            if (child + 1 < n && ranks_before(p, (int)idx[child], (int)idx[child + 1])) child++;
-            if (!ranks_before(p, (int)idx[root], (int)idx[child])) break;
-            float t = idx[root];
-            idx[root] = idx[child];
-            idx[child] = t;
-            root = child;
-        }
+/* Moves c[root] down the max-heap on "ranks after" over c[0..n). */
+static void sift_down(aha_sample_cand_t *c, int root, int n) {
+    for (;;) {
+        int child = 2 * root + 1;
+        if (child >= n) break;
+        if (child + 1 < n && ranks_before(&c[child], &c[child + 1])) child++;
+        if (!ranks_before(&c[root], &c[child])) break;
+        aha_sample_cand_t t = c[root];
+        c[root] = c[child];
+        c[child] = t;
+        root = child;
     }
+}
+
+/* Sorts c[0..n) so that the best ranked (ranks_before) comes first. Heap sort: in place, no
+ * allocation, deterministic. The heap is on "ranks after", so the worst ranked ends up at the
+ * root and is moved to the end. */
+static void sort_desc(aha_sample_cand_t *c, int n) {
+    for (int start = n / 2 - 1; start >= 0; start--)
+        sift_down(c, start, n);
     for (int end = n - 1; end > 0; end--) {
-        float t = idx[0];
-        idx[0] = idx[end];
-        idx[end] = t;
-        int root = 0;
-        for (;;) {
-            int child = 2 * root + 1;
-            if (child >= end) break;
-            if (child + 1 < end && ranks_before(p, (int)idx[child], (int)idx[child + 1])) child++;
-            if (!ranks_before(p, (int)idx[root], (int)idx[child])) break;
-            float s = idx[root];
-            idx[root] = idx[child];
-            idx[child] = s;
-            root = child;
-        }
+        aha_sample_cand_t t = c[0];
+        c[0] = c[end];
+        c[end] = t;
+        sift_down(c, 0, end);
     }
 }
 
 int aha_sample_logits(const float *logits, int V, float temperature, float top_p, aha_rng_t *rng,
-                      float *scratch, float *logprob_out) {
+                      aha_sample_cand_t *scratch, float *logprob_out) {
     if (!logits || V <= 0) return AHA_FAIL(AHA_ERR_ARG, "aha_sample_logits: no logits (V=%d)", V);
-    if (V >= (1 << 24)) return AHA_FAIL(AHA_ERR_ARG, "aha_sample_logits: V=%d too large", V);
     if (!(temperature >= 0.0f) || !isfinite(temperature))
         return AHA_FAIL(AHA_ERR_ARG, "aha_sample_logits: temperature must be >= 0 (got %g)",
                         (double)temperature);
@@ -71,8 +63,8 @@ int aha_sample_logits(const float *logits, int V, float temperature, float top_p
         return AHA_FAIL(AHA_ERR_ARG,
                         "aha_sample_logits: rng and scratch needed for temperature > 0");
 
-    /* p = exp(z - max z) with z = logits / temperature (unnormalised) */
-    float *p = scratch, *idx = scratch + V;
+    /* c[i] = (exp(z - max z), i) with z = logits / temperature (unnormalised) */
+    aha_sample_cand_t *c = scratch;
     float mx = logits[0] / temperature;
     for (int i = 1; i < V; i++) {
         float z = logits[i] / temperature;
@@ -81,7 +73,8 @@ int aha_sample_logits(const float *logits, int V, float temperature, float top_p
     double sum = 0.0;
     for (int i = 0; i < V; i++) {
         double e = exp((double)(logits[i] / temperature) - mx);
-        p[i] = (float)e;
+        c[i].p = (float)e;
+        c[i].id = i;
         sum += e;
     }
     float u = aha_rng_uniform(rng);
@@ -89,26 +82,24 @@ int aha_sample_logits(const float *logits, int V, float temperature, float top_p
     if (top_p >= 1.0f) {
         double target = (double)u * sum, cum = 0.0;
         for (int i = 0; i < V; i++) {
-            if (p[i] <= 0.0f) continue;
+            if (c[i].p <= 0.0f) continue;
             tok = i;
-            cum += p[i];
+            cum += c[i].p;
             if (cum > target) break;
         }
     } else {
-        for (int i = 0; i < V; i++)
-            idx[i] = (float)i;
-        sort_desc(idx, V, p);
+        sort_desc(c, V);
         double need = (double)top_p * sum, cum = 0.0;
         int n_keep = 0;
         while (n_keep < V) {
-            cum += p[(int)idx[n_keep]];
+            cum += c[n_keep].p;
             n_keep++;
             if (cum >= need) break;
         }
         double target = (double)u * cum, run = 0.0;
         for (int i = 0; i < n_keep; i++) {
-            tok = (int)idx[i];
-            run += p[tok];
+            tok = c[i].id;
+            run += c[i].p;
             if (run > target) break;
         }
     }

@@ -24,7 +24,8 @@ static void check_greedy(void) {
     aha_rng_t rng;
     aha_rng_seed(&rng, 1);
     int V = 57;
-    float lg[57], scratch[114];
+    float lg[57];
+    aha_sample_cand_t scratch[57];
     double worst = 0.0;
     for (int trial = 0; trial < 200; trial++) {
         int am = 0;
@@ -87,7 +88,7 @@ static void check_freq(float temp, float top_p, uint64_t seed) {
 
     aha_rng_t rng;
     aha_rng_seed(&rng, seed);
-    float scratch[2 * V];
+    aha_sample_cand_t scratch[V];
     int n = 200000, cnt[V] = {0};
     double lp_err = 0.0;
     for (int i = 0; i < n; i++) {
@@ -116,7 +117,8 @@ static void check_freq(float temp, float top_p, uint64_t seed) {
 
 static void check_determinism_and_errors(void) {
     int V = 105;
-    float lg[105], scratch[210];
+    float lg[105];
+    aha_sample_cand_t scratch[105];
     aha_rng_t r0;
     aha_rng_seed(&r0, 3);
     for (int j = 0; j < V; j++)
