@@ -26,9 +26,10 @@ int aha_group_msg_from_rollout(const aha_rollout_t *r, uint64_t lease_id, uint64
                                const char *actor, aha_group_msg_t **out) {
     if (!r || !prob || !actor || !out)
         return AHA_FAIL(AHA_ERR_ARG, "aha_group_msg_from_rollout: NULL argument");
-    if (prob->kind != AHA_TASK_ADDITION && prob->kind != AHA_TASK_COUNTDOWN)
+    const aha_task_t *task = aha_task_by_kind(prob->kind);
+    if (!task)
         return AHA_FAIL(AHA_ERR_ARG, "group message: unknown problem kind %d", (int)prob->kind);
-    if (prob->n_numbers < 0 || prob->n_numbers > AHA_COUNTDOWN_MAX_NUMBERS)
+    if (prob->n_numbers < 0 || prob->n_numbers > AHA_TASK_MAX_NUMBERS)
         return AHA_FAIL(AHA_ERR_ARG, "group message: %d numbers", prob->n_numbers);
     const size_t n = (size_t)r->n;
     size_t tokens = 0, responses = 0, fed = 0;
@@ -52,7 +53,7 @@ int aha_group_msg_from_rollout(const aha_rollout_t *r, uint64_t lease_id, uint64
     g->tokens = malloc(sizeof(uint32_t) * (tokens ? tokens : 1));
     g->logprobs = malloc(sizeof(float) * (responses ? responses : 1));
     if (LK) g->expert_ids = malloc(sizeof(int32_t) * (fed > 0 ? fed * LK : 1));
-    m->problem.numbers = malloc(sizeof(int32_t) * AHA_COUNTDOWN_MAX_NUMBERS);
+    m->problem.numbers = malloc(sizeof(int32_t) * AHA_TASK_MAX_NUMBERS);
     if (!g->sample_index || !g->prompt_len || !g->total_len || !g->finished || !g->tokens ||
         !g->logprobs || (LK && !g->expert_ids) || !m->problem.numbers) {
         aha_group_msg_destroy(&m);
@@ -85,8 +86,7 @@ int aha_group_msg_from_rollout(const aha_rollout_t *r, uint64_t lease_id, uint64
     g->lease_id = lease_id;
     g->prompt_id = prompt_id;
     g->policy_version = version;
-    snprintf(m->kind, sizeof m->kind, "%s",
-             prob->kind == AHA_TASK_ADDITION ? "addition" : "countdown");
+    snprintf(m->kind, sizeof m->kind, "%s", task->name);
     snprintf(m->actor, sizeof m->actor, "%s", actor);
     m->problem.kind = m->kind;
     m->problem.expected = prob->expected;

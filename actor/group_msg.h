@@ -8,7 +8,7 @@
 #define AHA_ACTOR_GROUP_MSG_H
 #include "actor/rollout.h"
 #include "core/wire.h"
-#include "verifier/reward.h"
+#include "tasks/task.h"
 
 typedef struct aha_group_msg {
     Aha__Group group;

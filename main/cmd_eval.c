@@ -44,10 +44,10 @@ static int eval_ctx_init(const aha_model_t *m, int k, int max_new, eval_ctx_t *c
 /* Samples k responses to test problem i. */
 static int eval_problem(const aha_model_t *m, const aha_run_config_t *rc, eval_ctx_t *c, int i,
                         int k, const aha_gen_config_t *gen, aha_task_problem_t *prob) {
-    AHA_TRY(aha_task_problem(rc, AHA_SPLIT_TEST, (uint64_t)i, prob));
+    AHA_TRY(aha_run_problem(rc, AHA_SPLIT_TEST, (uint64_t)i, prob));
     char text[1024];
     int n = 0;
-    AHA_TRY(aha_task_prompt(rc, prob, text, sizeof text));
+    AHA_TRY(aha_run_prompt(rc, prob, text, sizeof text));
     AHA_TRY(aha_tok_encode(text, c->prompt_ids, 512, &n));
     for (int b = 0; b < k; b++) {
         c->prompts[b] = c->prompt_ids;
@@ -83,7 +83,7 @@ int run_eval(const aha_model_t *m, const aha_run_config_t *rc, int n, int k, dou
         aha_task_problem_t p;
         aha_reward_problem_t rp;
         AHA_TRY_GOTO(rc_, eval_problem(m, rc, &c, i, k, &gen, &p), done);
-        aha_task_reward_problem(&p, &rp);
+        aha_task_by_kind(p.kind)->reward_problem(&p, &rp);
         int any = 0;
         for (int b = 0; b < k; b++) {
             char resp[4096];
@@ -99,7 +99,7 @@ int run_eval(const aha_model_t *m, const aha_run_config_t *rc, int n, int k, dou
             any |= correct;
             if (verbose && b == 0) {
                 char prompt[1024];
-                AHA_TRY_GOTO(rc_, aha_task_prompt(rc, &p, prompt, sizeof prompt), done);
+                AHA_TRY_GOTO(rc_, aha_run_prompt(rc, &p, prompt, sizeof prompt), done);
                 char *q = strstr(prompt, "<|User|>"), *e = strstr(prompt, "<|Assistant|>");
                 if (q && e) *e = 0, q += 8;
                 printf("%-16s %-8s %s\n", q ? q : prompt,
@@ -203,8 +203,9 @@ static int parse_eval_opts(const cli_common_t *cli, const aha_run_config_t *rc, 
         else if (!strcmp(a, "--out"))
             o->out = v;
         else if (!strcmp(a, "--task")) {
-            if (strcmp(v, "addition") && strcmp(v, "countdown"))
-                return AHA_FAIL(AHA_ERR_ARG, "--task: unknown task '%s' (addition, countdown)", v);
+            if (!aha_task_by_name(v))
+                return AHA_FAIL(AHA_ERR_ARG, "--task: unknown task '%s' (%s)", v,
+                                aha_task_names(", "));
             snprintf(o->task, sizeof o->task, "%s", v);
         } else if (!strcmp(a, "--n"))
             o->n = (int)strtol(v, &end, 10);
@@ -235,10 +236,11 @@ static int eval_main(int argc, char **argv, int sample_mode) {
     if (rc < 0) return cli_fail(rc);
     if (cli.help) {
         printf("usage: aha %s --checkpoint DIR [--config CONFIG] [--set key=value]... [--task "
-               "addition|countdown]\n"
+               "%s]\n"
                "       [--n N] [--k K] [--temperature T] [--top-p P] [--max-new-tokens M]%s\n"
                "defaults come from the config's eval section (temperature 0.6, top-p 0.95).\n",
-               sample_mode ? "sample" : "eval", sample_mode ? "" : " [--out FILE.json]");
+               sample_mode ? "sample" : "eval", aha_task_names("|"),
+               sample_mode ? "" : " [--out FILE.json]");
         return 0;
     }
     aha_run_config_t rcfg;

@@ -22,7 +22,7 @@ static int fill_row(const aha_run_config_t *rc, uint64_t index, int T, int *toke
                     int *len_out) {
     char text[1024];
     int n = 0;
-    AHA_TRY(aha_task_document(rc, index, text, sizeof text));
+    AHA_TRY(aha_run_document(rc, index, text, sizeof text));
     AHA_TRY(aha_tok_encode(text, tokens, T, &n));
     int resp = n;
     for (int t = 0; t < n; t++)

@@ -150,20 +150,6 @@ int aha_run_config_model(const aha_run_config_t *rc, aha_model_config_t *c) {
     return aha_model_config_validate(c);
 }
 
-void aha_run_config_task(const aha_run_config_t *rc, aha_add_config_t *t) {
-    t->min_digits = rc->task.min_digits;
-    t->max_digits = rc->task.max_digits;
-    t->test_fraction = rc->task.test_fraction;
-}
-
-void aha_run_config_corpus(const aha_run_config_t *rc, aha_corpus_config_t *c) {
-    c->p_direct = rc->corpus.p_direct;
-    c->p_direct_correct = rc->corpus.p_direct_correct;
-    c->p_trace = rc->corpus.p_trace;
-    c->p_trace_mistake = rc->corpus.p_trace_mistake;
-    c->p_malformed = rc->corpus.p_malformed;
-}
-
 int aha_run_config_reward(const aha_run_config_t *rc, aha_reward_config_t *out) {
     aha_reward_config_t c;
     aha_reward_config_default(&c);
@@ -184,102 +170,48 @@ int aha_run_config_reward(const aha_run_config_t *rc, aha_reward_config_t *out) 
     return AHA_OK;
 }
 
-static void cd_config(const aha_run_config_t *rc, aha_cd_config_t *c) {
-    c->min_numbers = rc->task.min_numbers;
-    c->max_numbers = rc->task.max_numbers;
-    c->max_value = rc->task.max_value;
-    c->test_fraction = rc->task.test_fraction;
-}
-
-static int task_kind(const aha_run_config_t *rc, aha_task_kind_t *out) {
-    if (!strcmp(rc->task.kind, "addition"))
-        *out = AHA_TASK_ADDITION;
-    else if (!strcmp(rc->task.kind, "countdown"))
-        *out = AHA_TASK_COUNTDOWN;
-    else
-        return AHA_FAIL(AHA_ERR_CONFIG, "task.kind: expected addition or countdown, got \"%s\"",
-                        rc->task.kind);
+int aha_run_config_task(const aha_run_config_t *rc, const aha_task_t **task,
+                        aha_task_config_t *out) {
+    aha_task_config_t c;
+    memset(&c, 0, sizeof c);
+    c.add.min_digits = rc->task.min_digits;
+    c.add.max_digits = rc->task.max_digits;
+    c.add.test_fraction = rc->task.test_fraction;
+    c.cd.min_numbers = rc->task.min_numbers;
+    c.cd.max_numbers = rc->task.max_numbers;
+    c.cd.max_value = rc->task.max_value;
+    c.cd.test_fraction = rc->task.test_fraction;
+    c.corpus.p_direct = rc->corpus.p_direct;
+    c.corpus.p_direct_correct = rc->corpus.p_direct_correct;
+    c.corpus.p_trace = rc->corpus.p_trace;
+    c.corpus.p_trace_mistake = rc->corpus.p_trace_mistake;
+    c.corpus.p_malformed = rc->corpus.p_malformed;
+    AHA_TRY(aha_task_lookup(rc->task.kind, task));
+    AHA_TRY(aha_template_parse(rc->task.template, &c.template_kind));
+    *out = c;
     return AHA_OK;
 }
 
-int aha_task_problem(const aha_run_config_t *rc, int split, uint64_t index,
-                     aha_task_problem_t *out) {
-    aha_task_problem_t p;
-    memset(&p, 0, sizeof p);
-    AHA_TRY(task_kind(rc, &p.kind));
-    if (p.kind == AHA_TASK_ADDITION) {
-        aha_add_config_t c;
-        aha_run_config_task(rc, &c);
-        AHA_TRY(aha_add_problem(&c, (uint64_t)rc->seed, split, index, &p.add));
-    } else {
-        aha_cd_config_t c;
-        cd_config(rc, &c);
-        AHA_TRY(aha_cd_problem(&c, (uint64_t)rc->seed, split, index, &p.cd));
-    }
-    *out = p;
-    return AHA_OK;
+int aha_run_problem(const aha_run_config_t *rc, int split, uint64_t index,
+                    aha_task_problem_t *out) {
+    const aha_task_t *t;
+    aha_task_config_t c;
+    AHA_TRY(aha_run_config_task(rc, &t, &c));
+    return t->problem(&c, (uint64_t)rc->seed, split, index, out);
 }
 
-/* The DeepSeek-R1-Zero template's instruction, in the tokenizer's alphabet. */
-static const char k_r1zero[] =
-    "A conversation between User and Assistant. The user asks a question, and the Assistant solves "
-    "it. The assistant first thinks about the reasoning process in the mind and then provides the "
-    "user with the answer. The reasoning process and answer are enclosed within <think> </think> "
-    "and <answer> </answer> tags, respectively, i.e., <think> reasoning process here </think> "
-    "<answer> answer here </answer>.\n";
-
-/* With the r1zero template, inserts the instruction after the leading <bos> of TEXT (in place). */
-static int apply_template(const aha_run_config_t *rc, char *text, size_t cap) {
-    if (!strcmp(rc->task.template, "compact")) return AHA_OK;
-    if (strcmp(rc->task.template, "r1zero"))
-        return AHA_FAIL(AHA_ERR_CONFIG, "task.template: expected compact or r1zero, got \"%s\"",
-                        rc->task.template);
-    static const char bos[] = "<bos>";
-    size_t n = strlen(text), extra = sizeof k_r1zero - 1,
-           at = strncmp(text, bos, 5) ? 0 : sizeof bos - 1;
-    if (n + extra + 1 > cap)
-        return AHA_FAIL(AHA_ERR_RANGE, "prompt with the r1zero template exceeds %zu bytes", cap);
-    memmove(text + at + extra, text + at, n - at + 1);
-    memcpy(text + at, k_r1zero, extra);
-    return AHA_OK;
+int aha_run_prompt(const aha_run_config_t *rc, const aha_task_problem_t *p, char *buf, size_t cap) {
+    const aha_task_t *t;
+    aha_task_config_t c;
+    AHA_TRY(aha_run_config_task(rc, &t, &c));
+    return aha_task_prompt(&c, p, buf, cap);
 }
 
-int aha_task_prompt(const aha_run_config_t *rc, const aha_task_problem_t *p, char *buf,
-                    size_t cap) {
-    AHA_TRY(p->kind == AHA_TASK_ADDITION ? aha_add_prompt(&p->add, buf, cap)
-                                         : aha_cd_prompt(&p->cd, buf, cap));
-    return apply_template(rc, buf, cap);
-}
-
-void aha_task_reward_problem(const aha_task_problem_t *p, aha_reward_problem_t *out) {
-    memset(out, 0, sizeof *out);
-    out->kind = p->kind;
-    if (p->kind == AHA_TASK_ADDITION) {
-        out->expected = p->add.a + p->add.b;
-    } else {
-        out->n_numbers = p->cd.n;
-        memcpy(out->numbers, p->cd.numbers, sizeof(int) * (size_t)p->cd.n);
-        out->target = p->cd.target;
-    }
-}
-
-int aha_task_document(const aha_run_config_t *rc, uint64_t index, char *buf, size_t cap) {
-    aha_task_kind_t kind;
-    AHA_TRY(task_kind(rc, &kind));
-    if (kind == AHA_TASK_ADDITION) {
-        aha_add_config_t ac;
-        aha_corpus_config_t cc;
-        aha_run_config_task(rc, &ac);
-        aha_run_config_corpus(rc, &cc);
-        AHA_TRY(aha_corpus_document(&cc, &ac, (uint64_t)rc->seed, index, buf, cap));
-    } else {
-        aha_cd_config_t c;
-        cd_config(rc, &c);
-        AHA_TRY(aha_cd_document(&c, (uint64_t)rc->seed, index,
-                                rc->corpus.p_direct / (rc->corpus.p_direct + rc->corpus.p_trace),
-                                rc->corpus.p_trace_mistake, rc->corpus.p_malformed, buf, cap));
-    }
-    return apply_template(rc, buf, cap);
+int aha_run_document(const aha_run_config_t *rc, uint64_t index, char *buf, size_t cap) {
+    const aha_task_t *t;
+    aha_task_config_t c;
+    AHA_TRY(aha_run_config_task(rc, &t, &c));
+    return aha_task_document(t, &c, (uint64_t)rc->seed, index, buf, cap);
 }
 
 int aha_run_config_check(const aha_run_config_t *rc) {
@@ -289,9 +221,9 @@ int aha_run_config_check(const aha_run_config_t *rc) {
     char text[2048];
     AHA_TRY(aha_run_config_model(rc, &mc));
     AHA_TRY(aha_run_config_reward(rc, &rw));
-    AHA_TRY(aha_task_problem(rc, AHA_SPLIT_TRAIN, 0, &p));
-    AHA_TRY(aha_task_prompt(rc, &p, text, sizeof text));
-    AHA_TRY(aha_task_document(rc, 0, text, sizeof text));
+    AHA_TRY(aha_run_problem(rc, AHA_SPLIT_TRAIN, 0, &p));
+    AHA_TRY(aha_run_prompt(rc, &p, text, sizeof text));
+    AHA_TRY(aha_run_document(rc, 0, text, sizeof text));
     if (rc->rl.actors > 0 || rc->rl.verifiers > 0 || rc->net.serve) {
         int on;
         aha_keypair_t s, c;
@@ -304,10 +236,10 @@ int aha_train_group_setup(const aha_run_config_t *rc, uint64_t pid, int *ids, in
                           aha_reward_problem_t *rp, aha_rng_t *rngs, int G) {
     aha_task_problem_t prob;
     char text[1024];
-    AHA_TRY(aha_task_problem(rc, AHA_SPLIT_TRAIN, pid, &prob));
-    AHA_TRY(aha_task_prompt(rc, &prob, text, sizeof text));
+    AHA_TRY(aha_run_problem(rc, AHA_SPLIT_TRAIN, pid, &prob));
+    AHA_TRY(aha_run_prompt(rc, &prob, text, sizeof text));
     AHA_TRY(aha_tok_encode(text, ids, cap, n));
-    aha_task_reward_problem(&prob, rp);
+    aha_task_by_kind(prob.kind)->reward_problem(&prob, rp);
     for (int g = 0; g < G; g++) {
         const uint64_t sid[] = {AHA_STREAM_TRAIN_SAMPLE, pid, (uint64_t)g};
         aha_rng_derive(&rngs[g], (uint64_t)rc->seed, sid, 3);

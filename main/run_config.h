@@ -5,8 +5,7 @@
 #include "core/config.h"
 #include "model/rollout.h"
 #include "model/model.h"
-#include "tasks/addition.h"
-#include "tasks/countdown.h"
+#include "tasks/task.h"
 #include "verifier/reward.h"
 #include "verifier/sandbox.h"
 #include "core/rng.h"
@@ -72,10 +71,12 @@ extern const char aha_demo_yaml[];
 /* Loads PATH (NULL: the embedded demo config) plus --set overrides. */
 int aha_run_config_load(const char *path, const char *const *overrides, size_t n_overrides,
                         aha_run_config_t *out);
-/* Model / task / corpus structs from the run config. */
+/* Model struct from the run config. */
 int aha_run_config_model(const aha_run_config_t *rc, aha_model_config_t *out);
-void aha_run_config_task(const aha_run_config_t *rc, aha_add_config_t *out);
-void aha_run_config_corpus(const aha_run_config_t *rc, aha_corpus_config_t *out);
+/* The run's task (task.kind, looked up in the task table) and task settings (task, corpus and
+ * template keys). AHA_ERR_CONFIG naming the key for an unknown task or template. */
+int aha_run_config_task(const aha_run_config_t *rc, const aha_task_t **task,
+                        aha_task_config_t *out);
 /* Reward weights, overlong window (max_len = rl.max_new_tokens) and language charset of the run.
  * AHA_ERR_CONFIG naming rl.language_charset for a bad charset spec; *out written only on success.
  */
@@ -98,22 +99,14 @@ int aha_run_config_keys(const aha_run_config_t *rc, int *on, aha_keypair_t *serv
 int aha_run_config_listen(const aha_run_config_t *rc, void *zctx, char *bind, size_t cap,
                           int *curve, aha_keypair_t *server, aha_zap_t **zap);
 
-/* ---- the task a run trains on (addition or countdown) ---- */
-typedef struct {
-    aha_task_kind_t kind;
-    aha_add_problem_t add;
-    aha_cd_problem_t cd;
-} aha_task_problem_t;
+/* ---- the task a run trains on (through the task table, tasks/task.h) ---- */
 
 /* Problem INDEX of SPLIT for the run's task and seed. */
-int aha_task_problem(const aha_run_config_t *rc, int split, uint64_t index,
-                     aha_task_problem_t *out);
+int aha_run_problem(const aha_run_config_t *rc, int split, uint64_t index, aha_task_problem_t *out);
 /* Prompt text of P in the run's template (task.template). */
-int aha_task_prompt(const aha_run_config_t *rc, const aha_task_problem_t *p, char *buf, size_t cap);
-/* What the verifier needs to score a response to P. */
-void aha_task_reward_problem(const aha_task_problem_t *p, aha_reward_problem_t *out);
+int aha_run_prompt(const aha_run_config_t *rc, const aha_task_problem_t *p, char *buf, size_t cap);
 /* Pretraining document INDEX of the run's task corpus. */
-int aha_task_document(const aha_run_config_t *rc, uint64_t index, char *buf, size_t cap);
+int aha_run_document(const aha_run_config_t *rc, uint64_t index, char *buf, size_t cap);
 
 /* The sampling setup of training problem PID, shared by `aha train` and `aha actor` so both
  * sample the same group: prompt token ids (ids[0..*n), cap entries), the reward problem, and for

@@ -200,6 +200,21 @@ int aha_add_response(const aha_add_problem_t *p, char *buf, size_t cap) {
     return sb_emit(&s, buf, cap, "response");
 }
 
+int aha_add_parse_int(const char *text, size_t len, int64_t *out) {
+    const char *q = text, *e = text + len;
+    const int neg = q < e && *q == '-';
+    q += neg;
+    const size_t nd = (size_t)(e - q);
+    if (nd == 0 || nd > 18) return -1;
+    int64_t v = 0;
+    for (; q < e; q++) {
+        if (*q < '0' || *q > '9') return -1;
+        v = v * 10 + (*q - '0');
+    }
+    *out = neg ? -v : v;
+    return 0;
+}
+
 /* Parses the integer of the first <answer>…</answer> in RESPONSE into *out. */
 int aha_add_parse_answer(const char *response, int64_t *out) {
     if (!response || !out) return AHA_FAIL(AHA_ERR_ARG, "parse_answer: NULL argument");
@@ -208,22 +223,10 @@ int aha_add_parse_answer(const char *response, int64_t *out) {
     s += strlen("<answer>");
     const char *e = strstr(s, "</answer>");
     if (!e) return AHA_FAIL(AHA_ERR_FORMAT, "parse_answer: <answer> is not closed");
-    const char *q = s;
-    int neg = 0;
-    if (q < e && *q == '-') neg = 1, q++;
-    size_t nd = (size_t)(e - q);
-    if (nd == 0 || nd > 18)
+    if (aha_add_parse_int(s, (size_t)(e - s), out))
         return AHA_FAIL(AHA_ERR_FORMAT,
                         "parse_answer: answer \"%.*s\" is not a number of 1..18 digits",
                         (int)(e - s > 40 ? 40 : e - s), s);
-    int64_t v = 0;
-    for (; q < e; q++) {
-        if (*q < '0' || *q > '9')
-            return AHA_FAIL(AHA_ERR_FORMAT, "parse_answer: answer \"%.*s\" is not a number",
-                            (int)(e - s > 40 ? 40 : e - s), s);
-        v = v * 10 + (*q - '0');
-    }
-    *out = neg ? -v : v;
     return AHA_OK;
 }
 
@@ -232,9 +235,9 @@ int aha_add_parse_answer(const char *response, int64_t *out) {
 /* Fills CFG with the default mix (docs/corpus.md). */
 void aha_corpus_config_default(aha_corpus_config_t *c) {
     if (!c) return;
-    c->p_direct = 0.4;
+    c->p_direct = 0.6;
     c->p_direct_correct = 0.25;
-    c->p_trace = 0.6;
+    c->p_trace = 0.4;
     c->p_trace_mistake = 0.25;
     c->p_malformed = 0.1;
 }

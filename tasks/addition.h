@@ -58,6 +58,12 @@ int aha_add_prompt(const aha_add_problem_t *p, char *buf, size_t cap);
  * aha_add_prompt. */
 int aha_add_response(const aha_add_problem_t *p, char *buf, size_t cap);
 
+/* The answer rule of addition: TEXT[0..LEN) is an optional leading '-' then 1..18 decimal digits
+ * (leading zeros allowed), nothing else (no spaces, no '+', no '.'). 0 and *out on success, -1
+ * otherwise (*out untouched); never overflows, sets no error message. The one parser of addition
+ * answers: aha_add_parse_answer and the verifier's accuracy both use it. */
+int aha_add_parse_int(const char *text, size_t len, int64_t *out);
+
 /* Integer inside the first "<answer>" of RESPONSE and the first "</answer>" after it: optional
  * leading '-', then 1..18 decimal digits, nothing else (no spaces, no '+'). AHA_ERR_FORMAT
  * otherwise (no tag, unclosed, empty, other characters, too many digits) — later answer tags are
@@ -86,10 +92,10 @@ int aha_add_parse_answer(const char *response, int64_t *out);
  *              The value V is unchanged, so malformation is orthogonal to correctness.
  *
  * Well-formed documents are then "<answer>V</answer><eos>" (direct) or
- * "<think>T</think><answer>V</answer><eos>" (trace). By default (docs/corpus.md: 40% direct, 25%
- * of them correct; 60% traces, 25% of them with one mistake; 10% malformed) the shares over all
- * documents are: 36% well-formed direct (9% correct, 27% wrong), 54% well-formed traces (40.5%
- * correct, 13.5% wrong), 10% malformed (4% from direct, 6% from traces). */
+ * "<think>T</think><answer>V</answer><eos>" (trace). With the defaults (docs/corpus.md: 60% direct,
+ * 25% of them correct; 40% traces, 25% of them with one mistake; 10% malformed) the shares over
+ * all documents are: 54% well-formed direct (13.5% correct, 40.5% wrong), 36% well-formed traces
+ * (27% correct, 9% wrong), 10% malformed (6% from direct, 4% from traces). */
 typedef struct {
     double p_direct;         /* weight of "<answer>N</answer><eos>" with no think block */
     double p_direct_correct; /* of direct answers, share that is correct (rest: plausible wrong) */
@@ -98,7 +104,8 @@ typedef struct {
     double p_malformed;      /* share of all documents with a broken format */
 } aha_corpus_config_t;
 
-/* The default mix (docs/corpus.md): 0.4 / 0.25 / 0.6 / 0.25 / 0.1. */
+/* The default mix (docs/corpus.md; the corpus.* defaults of the run config, configs/demo.yaml):
+ * p_direct 0.6, p_direct_correct 0.25, p_trace 0.4, p_trace_mistake 0.25, p_malformed 0.1. */
 void aha_corpus_config_default(aha_corpus_config_t *cfg);
 /* Writes document number INDEX of the corpus for SEED into buf (NUL-terminated); deterministic.
  * AHA_ERR_CONFIG if a probability is outside [0, 1] or p_direct + p_trace is 0, errors of

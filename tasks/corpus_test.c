@@ -164,7 +164,7 @@ static void near(double got, double want, double tol, const char *what) {
 static void test_mixes(void) {
     aha_corpus_config_t cc;
     aha_corpus_config_default(&cc);
-    CHECK(cc.p_direct == 0.4 && cc.p_direct_correct == 0.25 && cc.p_trace == 0.6 &&
+    CHECK(cc.p_direct == 0.6 && cc.p_direct_correct == 0.25 && cc.p_trace == 0.4 &&
               cc.p_trace_mistake == 0.25 && cc.p_malformed == 0.1,
           "default mix (docs/corpus.md)");
     aha_add_config_t ac = {1, 3, 0.1};

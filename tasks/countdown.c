@@ -2,6 +2,7 @@
  * (formats and rules in countdown.h). */
 #include "tasks/countdown.h"
 #include "core/err.h"
+#include "core/rational.h"
 #include "tasks/addition.h" /* AHA_SPLIT_TRAIN / AHA_SPLIT_TEST */
 #include <stdio.h>
 #include <string.h>
@@ -345,4 +346,127 @@ int aha_cd_document(const aha_cd_config_t *cfg, uint64_t seed, uint64_t index, d
                         trace, malformed ? "" : "</think>", ans);
     }
     return emit(tmp, len, buf, cap, "document");
+}
+
+/* ---- answer: bounded recursive descent over exact rationals ---- */
+
+static int cd_is_ws(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+typedef struct {
+    const char *s, *e; /* cursor, end */
+    const int *numbers;
+    int n;
+    unsigned char used[AHA_CD_EXPR_MAX_NUMBERS];
+    int depth, tokens;
+    int err; /* first error (CD_*), 0 while fine; parsing stops at the first */
+} cd_parser_t;
+
+static void cd_fail(cd_parser_t *p, int err) {
+    if (!p->err) p->err = err;
+}
+
+/* Skips whitespace; returns the next byte (0 at the end) without consuming it. */
+static char cd_peek(cd_parser_t *p) {
+    while (p->s < p->e && cd_is_ws(*p->s))
+        p->s++;
+    return p->s < p->e ? *p->s : 0;
+}
+
+/* Consumes one single-byte token. */
+static void cd_take(cd_parser_t *p) {
+    p->s++;
+    if (++p->tokens > AHA_CD_EXPR_MAX_TOKENS) cd_fail(p, AHA_CD_EVAL_LIMIT);
+}
+
+static aha_rational_t cd_expr(cd_parser_t *p);
+
+static aha_rational_t cd_factor(cd_parser_t *p) {
+    aha_rational_t v = {0, 1};
+    char c = cd_peek(p);
+    if (c == '(') {
+        if (++p->depth > AHA_CD_EXPR_MAX_DEPTH) {
+            cd_fail(p, AHA_CD_EVAL_LIMIT);
+            return v;
+        }
+        cd_take(p);
+        if (p->err) return v;
+        v = cd_expr(p);
+        if (p->err) return v;
+        if (cd_peek(p) != ')') {
+            cd_fail(p, AHA_CD_EVAL_SYNTAX);
+            return v;
+        }
+        cd_take(p);
+        p->depth--;
+        return v;
+    }
+    if (c < '0' || c > '9') {
+        cd_fail(p, AHA_CD_EVAL_SYNTAX);
+        return v;
+    }
+    /* NUMBER: '0' or [1-9][0-9]{0,9} */
+    const char *start = p->s;
+    int64_t x = 0;
+    while (p->s < p->e && *p->s >= '0' && *p->s <= '9') {
+        if (p->s - start >= 10) {
+            cd_fail(p, AHA_CD_EVAL_NUMBER); /* longer than any int: not a given number */
+            return v;
+        }
+        x = x * 10 + (*p->s++ - '0');
+    }
+    if (*start == '0' && p->s - start > 1) {
+        cd_fail(p, AHA_CD_EVAL_SYNTAX); /* leading zero: not spelled as given */
+        return v;
+    }
+    if (++p->tokens > AHA_CD_EXPR_MAX_TOKENS) {
+        cd_fail(p, AHA_CD_EVAL_LIMIT);
+        return v;
+    }
+    for (int i = 0; i < p->n; i++)
+        if (!p->used[i] && (int64_t)p->numbers[i] == x) {
+            p->used[i] = 1;
+            v.num = x;
+            return v;
+        }
+    cd_fail(p, AHA_CD_EVAL_NUMBER);
+    return v;
+}
+
+static aha_rational_t cd_term(cd_parser_t *p) {
+    aha_rational_t v = cd_factor(p);
+    for (;;) {
+        if (p->err) return v;
+        char op = cd_peek(p);
+        if (op != '*' && op != '/') return v;
+        cd_take(p);
+        aha_rational_t r = cd_factor(p);
+        if (!p->err && aha_rat_mul(v, r, op == '/', &v)) cd_fail(p, AHA_CD_EVAL_ARITH);
+    }
+}
+
+static aha_rational_t cd_expr(cd_parser_t *p) {
+    aha_rational_t v = cd_term(p);
+    for (;;) {
+        if (p->err) return v;
+        char op = cd_peek(p);
+        if (op != '+' && op != '-') return v;
+        cd_take(p);
+        aha_rational_t r = cd_term(p);
+        if (!p->err && aha_rat_add(v, r, op == '-', &v)) cd_fail(p, AHA_CD_EVAL_ARITH);
+    }
+}
+
+int aha_cd_eval(const char *expr, size_t len, const int *numbers, int n, aha_rational_t *out,
+                size_t *at) {
+    *at = 0;
+    if (len > AHA_CD_EXPR_MAX_LEN) return AHA_CD_EVAL_LIMIT;
+    cd_parser_t p = {.s = expr, .e = expr + len, .numbers = numbers, .n = n};
+    aha_rational_t v = cd_expr(&p);
+    if (!p.err && cd_peek(&p)) p.err = AHA_CD_EVAL_SYNTAX; /* trailing input */
+    *at = (size_t)(p.s - expr);
+    if (p.err) return p.err;
+    *out = v;
+    return AHA_CD_EVAL_OK;
 }

@@ -30,9 +30,10 @@
 #define AHA_TASKS_COUNTDOWN_H
 #include <stddef.h>
 #include <stdint.h>
+#include "core/rational.h"
 #include "core/rng.h"
 
-#define AHA_CD_MAX_NUMBERS 6 /* <= AHA_COUNTDOWN_MAX_NUMBERS of the verifier */
+#define AHA_CD_MAX_NUMBERS 6 /* numbers of a generated problem; <= AHA_CD_EXPR_MAX_NUMBERS */
 
 typedef struct {
     int n;
@@ -83,5 +84,33 @@ int aha_cd_response(const aha_cd_problem_t *p, char *buf, size_t cap);
  * AHA_ERR_RANGE if the document does not fit in CAP bytes; buf is written only on success. */
 int aha_cd_document(const aha_cd_config_t *cfg, uint64_t seed, uint64_t index, double p_direct,
                     double p_mistake, double p_malformed, char *buf, size_t cap);
+
+/* ANSWERS. The answer of a countdown response is an arithmetic expression:
+ *     expr   := term (('+' | '-') term)*
+ *     term   := factor (('*' | '/') factor)*
+ *     factor := NUMBER | '(' expr ')'
+ *     NUMBER := '0' | [1-9][0-9]*        (at most 10 digits; no sign, no leading zero, no '.')
+ * with whitespace (space, \t, \n, \r) allowed around tokens; no unary minus or plus. Each NUMBER
+ * must consume one not yet used entry of numbers[] with that value (a number given twice may be
+ * used twice); not all numbers need be used. Arithmetic is exact over int64 rationals. */
+#define AHA_CD_EXPR_MAX_LEN 256   /* expression bytes */
+#define AHA_CD_EXPR_MAX_DEPTH 16  /* nested parentheses */
+#define AHA_CD_EXPR_MAX_TOKENS 96 /* numbers, operators and parentheses */
+#define AHA_CD_EXPR_MAX_NUMBERS 8 /* given numbers */
+
+enum {
+    AHA_CD_EVAL_OK = 0,
+    AHA_CD_EVAL_SYNTAX, /* syntax error */
+    AHA_CD_EVAL_LIMIT,  /* beyond MAX_LEN bytes / MAX_DEPTH parens / MAX_TOKENS */
+    AHA_CD_EVAL_NUMBER, /* a NUMBER not among the unused given numbers */
+    AHA_CD_EVAL_ARITH   /* division by zero or int64 overflow */
+};
+
+/* Evaluates EXPR[0..LEN) over numbers[0..n) (0 <= n <= AHA_CD_EXPR_MAX_NUMBERS, the caller
+ * checks) exactly: AHA_CD_EVAL_OK and *out, or another AHA_CD_EVAL_* code (*out untouched);
+ * *at is the offset where parsing stopped. Pure: no allocation, no error message, recursion depth
+ * bounded by MAX_DEPTH, time linear in min(len, MAX_LEN). */
+int aha_cd_eval(const char *expr, size_t len, const int *numbers, int n, aha_rational_t *out,
+                size_t *at);
 
 #endif

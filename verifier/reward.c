@@ -115,54 +115,6 @@ int aha_reward_first_answer(const char *response, char *buf, size_t cap) {
     return copy_span(a, buf, cap);
 }
 
-/* ---- exact rationals (invariant: den > 0, lowest terms, num != INT64_MIN) ---- */
-
-static int64_t gcd64(int64_t a, int64_t b) { /* a, b != INT64_MIN; result >= 1 */
-    uint64_t x = (uint64_t)(a < 0 ? -a : a), y = (uint64_t)(b < 0 ? -b : b);
-    while (y) {
-        uint64_t t = x % y;
-        x = y;
-        y = t;
-    }
-    return x ? (int64_t)x : 1;
-}
-
-/* Lowest terms with den > 0; -1 on a zero denominator or an INT64_MIN part. */
-static int rat_make(int64_t num, int64_t den, aha_rational_t *out) {
-    if (den == 0 || den == INT64_MIN || num == INT64_MIN) return -1;
-    if (den < 0) num = -num, den = -den;
-    int64_t g = gcd64(num, den);
-    out->num = num / g;
-    out->den = den / g;
-    return 0;
-}
-
-/* a ± b; -1 on overflow. Uses the denominators' gcd so results stay as small as possible. */
-static int rat_add(aha_rational_t a, aha_rational_t b, int sub, aha_rational_t *out) {
-    int64_t g = gcd64(a.den, b.den), x, y, d, n;
-    if (__builtin_mul_overflow(a.num, b.den / g, &x) ||
-        __builtin_mul_overflow(b.num, a.den / g, &y) ||
-        __builtin_mul_overflow(a.den / g, b.den, &d))
-        return -1;
-    if (sub ? __builtin_sub_overflow(x, y, &n) : __builtin_add_overflow(x, y, &n)) return -1;
-    return rat_make(n, d, out);
-}
-
-/* a * b, or a / b when DIV; -1 on overflow or division by zero. Cross-cancels first. */
-static int rat_mul(aha_rational_t a, aha_rational_t b, int div, aha_rational_t *out) {
-    if (div) {
-        if (b.num == 0) return -1;
-        int64_t t = b.num; /* reciprocal; b.num != INT64_MIN by the invariant */
-        b.num = t < 0 ? -b.den : b.den;
-        b.den = t < 0 ? -t : t;
-    }
-    int64_t g1 = gcd64(a.num, b.den), g2 = gcd64(b.num, a.den), n, d;
-    if (__builtin_mul_overflow(a.num / g1, b.num / g2, &n) ||
-        __builtin_mul_overflow(a.den / g2, b.den / g1, &d))
-        return -1;
-    return rat_make(n, d, out);
-}
-
 /* ---- numbers ---- */
 
 /* "[+-]D[.F]" | "[+-].F" over [s, s+n), at most AHA_REWARD_MAX_DIGITS digits; -1 if malformed. */
@@ -185,7 +137,7 @@ static int parse_decimal(const char *s, size_t n, aha_rational_t *out) {
             n_int++;
     }
     if (n_int + n_frac == 0 || (dot && n_frac == 0)) return -1;
-    return rat_make(neg ? -num : num, den, out);
+    return aha_rat_make(neg ? -num : num, den, out);
 }
 
 int aha_reward_parse_number(const char *text, aha_rational_t *out) {
@@ -209,146 +161,14 @@ int aha_reward_numbers_equal(const char *a, const char *b) {
 
 /* ---- addition ---- */
 
-static int addition_span(span_t s, int64_t expected) {
-    const char *p = s.p, *e = s.p + s.n;
-    int neg = p < e && *p == '-';
-    p += neg;
-    size_t nd = (size_t)(e - p);
-    if (nd == 0 || nd > AHA_REWARD_MAX_DIGITS) return 0;
-    int64_t v = 0;
-    for (; p < e; p++) {
-        if (*p < '0' || *p > '9') return 0;
-        v = v * 10 + (*p - '0');
-    }
-    return (neg ? -v : v) == expected;
-}
-
 int aha_reward_addition(const char *answer, int64_t expected) {
+    int64_t v;
     if (!answer) return 0;
-    span_t s = {answer, strnlen(answer, AHA_REWARD_MAX_DIGITS + 2)};
-    return addition_span(s, expected);
+    return aha_add_parse_int(answer, strnlen(answer, AHA_REWARD_MAX_DIGITS + 2), &v) == 0 &&
+           v == expected;
 }
 
-/* ---- countdown: bounded recursive descent over exact rationals ---- */
-
-enum { CD_OK = 0, CD_SYNTAX, CD_LIMIT, CD_NUMBER, CD_ARITH };
-
-typedef struct {
-    const char *s, *e; /* cursor, end */
-    const int *numbers;
-    int n;
-    unsigned char used[AHA_COUNTDOWN_MAX_NUMBERS];
-    int depth, tokens;
-    int err; /* first error (CD_*), 0 while fine; parsing stops at the first */
-} cd_parser_t;
-
-static void cd_fail(cd_parser_t *p, int err) {
-    if (!p->err) p->err = err;
-}
-
-/* Skips whitespace; returns the next byte (0 at the end) without consuming it. */
-static char cd_peek(cd_parser_t *p) {
-    while (p->s < p->e && is_ws(*p->s))
-        p->s++;
-    return p->s < p->e ? *p->s : 0;
-}
-
-/* Consumes one single-byte token. */
-static void cd_take(cd_parser_t *p) {
-    p->s++;
-    if (++p->tokens > AHA_COUNTDOWN_MAX_TOKENS) cd_fail(p, CD_LIMIT);
-}
-
-static aha_rational_t cd_expr(cd_parser_t *p);
-
-static aha_rational_t cd_factor(cd_parser_t *p) {
-    aha_rational_t v = {0, 1};
-    char c = cd_peek(p);
-    if (c == '(') {
-        if (++p->depth > AHA_COUNTDOWN_MAX_DEPTH) {
-            cd_fail(p, CD_LIMIT);
-            return v;
-        }
-        cd_take(p);
-        if (p->err) return v;
-        v = cd_expr(p);
-        if (p->err) return v;
-        if (cd_peek(p) != ')') {
-            cd_fail(p, CD_SYNTAX);
-            return v;
-        }
-        cd_take(p);
-        p->depth--;
-        return v;
-    }
-    if (c < '0' || c > '9') {
-        cd_fail(p, CD_SYNTAX);
-        return v;
-    }
-    /* NUMBER: '0' or [1-9][0-9]{0,9} */
-    const char *start = p->s;
-    int64_t x = 0;
-    while (p->s < p->e && *p->s >= '0' && *p->s <= '9') {
-        if (p->s - start >= 10) {
-            cd_fail(p, CD_NUMBER); /* longer than any int: not a given number */
-            return v;
-        }
-        x = x * 10 + (*p->s++ - '0');
-    }
-    if (*start == '0' && p->s - start > 1) {
-        cd_fail(p, CD_SYNTAX); /* leading zero: not spelled as given */
-        return v;
-    }
-    if (++p->tokens > AHA_COUNTDOWN_MAX_TOKENS) {
-        cd_fail(p, CD_LIMIT);
-        return v;
-    }
-    for (int i = 0; i < p->n; i++)
-        if (!p->used[i] && (int64_t)p->numbers[i] == x) {
-            p->used[i] = 1;
-            v.num = x;
-            return v;
-        }
-    cd_fail(p, CD_NUMBER);
-    return v;
-}
-
-static aha_rational_t cd_term(cd_parser_t *p) {
-    aha_rational_t v = cd_factor(p);
-    for (;;) {
-        if (p->err) return v;
-        char op = cd_peek(p);
-        if (op != '*' && op != '/') return v;
-        cd_take(p);
-        aha_rational_t r = cd_factor(p);
-        if (!p->err && rat_mul(v, r, op == '/', &v)) cd_fail(p, CD_ARITH);
-    }
-}
-
-static aha_rational_t cd_expr(cd_parser_t *p) {
-    aha_rational_t v = cd_term(p);
-    for (;;) {
-        if (p->err) return v;
-        char op = cd_peek(p);
-        if (op != '+' && op != '-') return v;
-        cd_take(p);
-        aha_rational_t r = cd_term(p);
-        if (!p->err && rat_add(v, r, op == '-', &v)) cd_fail(p, CD_ARITH);
-    }
-}
-
-/* Evaluates the expression in S; CD_OK and *out, or a CD_* code. *at = error offset. */
-static int cd_eval(span_t s, const int *numbers, int n, aha_rational_t *out, size_t *at) {
-    *at = 0;
-    if (s.n > AHA_COUNTDOWN_MAX_LEN) return CD_LIMIT;
-    cd_parser_t p = {.s = s.p, .e = s.p + s.n, .numbers = numbers, .n = n};
-    aha_rational_t v = cd_expr(&p);
-    if (!p.err && cd_peek(&p)) p.err = CD_SYNTAX; /* trailing input */
-    *at = (size_t)(p.s - s.p);
-    if (p.err) return p.err;
-    *out = v;
-    return CD_OK;
-}
+/* ---- countdown ---- */
 
 static int cd_args_ok(const int *numbers, int n) {
     return n >= 0 && n <= AHA_COUNTDOWN_MAX_NUMBERS && (numbers || n == 0);
@@ -358,21 +178,20 @@ int aha_reward_countdown_eval(const char *expr, const int *numbers, int n, aha_r
     if (!expr || !out || !cd_args_ok(numbers, n))
         return AHA_FAIL(AHA_ERR_ARG, "countdown_eval: NULL argument or %d numbers (0..%d)", n,
                         AHA_COUNTDOWN_MAX_NUMBERS);
-    span_t s = {expr, strnlen(expr, AHA_COUNTDOWN_MAX_LEN + 1)};
     aha_rational_t v;
     size_t at;
-    switch (cd_eval(s, numbers, n, &v, &at)) {
-    case CD_OK:
+    switch (aha_cd_eval(expr, strnlen(expr, AHA_COUNTDOWN_MAX_LEN + 1), numbers, n, &v, &at)) {
+    case AHA_CD_EVAL_OK:
         *out = v;
         return AHA_OK;
-    case CD_LIMIT:
+    case AHA_CD_EVAL_LIMIT:
         return AHA_FAIL(AHA_ERR_FORMAT,
                         "countdown: expression beyond %d bytes, %d nested parentheses or %d tokens",
                         AHA_COUNTDOWN_MAX_LEN, AHA_COUNTDOWN_MAX_DEPTH, AHA_COUNTDOWN_MAX_TOKENS);
-    case CD_NUMBER:
+    case AHA_CD_EVAL_NUMBER:
         return AHA_FAIL(AHA_ERR_NOTFOUND,
                         "countdown: number at offset %zu is not an unused given number", at);
-    case CD_ARITH:
+    case AHA_CD_EVAL_ARITH:
         return AHA_FAIL(AHA_ERR_RANGE, "countdown: division by zero or overflow before offset %zu",
                         at);
     default:
@@ -380,17 +199,16 @@ int aha_reward_countdown_eval(const char *expr, const int *numbers, int n, aha_r
     }
 }
 
-static int countdown_span(span_t s, const int *numbers, int n, int64_t target) {
-    aha_rational_t v;
-    size_t at;
-    if (!cd_args_ok(numbers, n) || cd_eval(s, numbers, n, &v, &at) != CD_OK) return 0;
-    return v.den == 1 && v.num == target;
-}
-
 int aha_reward_countdown(const char *expr, const int *numbers, int n, int64_t target) {
-    if (!expr) return 0;
-    span_t s = {expr, strnlen(expr, AHA_COUNTDOWN_MAX_LEN + 1)};
-    return countdown_span(s, numbers, n, target);
+    if (!expr || !cd_args_ok(numbers, n)) return 0;
+    aha_reward_problem_t p;
+    memset(&p, 0, sizeof p);
+    p.kind = AHA_TASK_COUNTDOWN;
+    p.n_numbers = n;
+    if (n > 0) memcpy(p.numbers, numbers, sizeof(int) * (size_t)n);
+    p.target = target;
+    return aha_task_by_kind(AHA_TASK_COUNTDOWN)
+        ->accuracy(&p, expr, strnlen(expr, AHA_COUNTDOWN_MAX_LEN + 1));
 }
 
 /* ---- language consistency ---- */
@@ -539,15 +357,10 @@ int aha_reward_config_check(const aha_reward_config_t *c) {
     return AHA_OK;
 }
 
+/* Accuracy of answer ANS by the rule of the problem's task (0 for a kind not in the table). */
 static int accuracy(const aha_reward_problem_t *prob, span_t ans) {
-    switch (prob->kind) {
-    case AHA_TASK_ADDITION:
-        return addition_span(ans, prob->expected);
-    case AHA_TASK_COUNTDOWN:
-        return countdown_span(ans, prob->numbers, prob->n_numbers, prob->target);
-    default:
-        return 0;
-    }
+    const aha_task_t *t = aha_task_by_kind(prob->kind);
+    return t ? t->accuracy(prob, ans.p, ans.n) : 0;
 }
 
 void aha_reward_score(const aha_reward_config_t *cfg, const aha_reward_problem_t *prob,

@@ -21,6 +21,8 @@
 #define AHA_VERIFIER_REWARD_H
 #include <stddef.h>
 #include <stdint.h>
+#include "core/rational.h"
+#include "tasks/task.h" /* aha_reward_problem_t, the task table (accuracy of each task) */
 
 /* ---- format ---- */
 
@@ -46,11 +48,6 @@ int aha_reward_first_answer(const char *response, char *buf, size_t cap);
 
 /* ---- numeric equivalence ---- */
 
-/* Exact rational: den > 0, gcd(|num|, den) == 1, num != INT64_MIN. */
-typedef struct {
-    int64_t num, den;
-} aha_rational_t;
-
 #define AHA_REWARD_MAX_DIGITS 18 /* digits of a number literal (fits int64 exactly) */
 
 /* Parses a decimal number "[+-]D[.F]" or "[+-].F" (D, F decimal digits; at most
@@ -67,25 +64,19 @@ int aha_reward_numbers_equal(const char *a, const char *b);
 
 /* 1 if ANSWER is an optional '-' followed by 1..AHA_REWARD_MAX_DIGITS decimal digits (leading
  * zeros allowed, nothing else: no '+', no spaces, no '.') whose value equals EXPECTED, else 0.
- * Longer digit strings (e.g. 30 digits) are simply wrong; never overflows. Same rule as
- * aha_add_parse_answer (tasks/addition.h). */
+ * Longer digit strings (e.g. 30 digits) are simply wrong; never overflows. The rule (and the
+ * parser) is aha_add_parse_int of tasks/addition.h. */
 int aha_reward_addition(const char *answer, int64_t expected);
 
 /* ---- countdown accuracy ---- */
 
-#define AHA_COUNTDOWN_MAX_LEN 256   /* expression bytes */
-#define AHA_COUNTDOWN_MAX_DEPTH 16  /* nested parentheses */
-#define AHA_COUNTDOWN_MAX_TOKENS 96 /* numbers, operators and parentheses */
-#define AHA_COUNTDOWN_MAX_NUMBERS 8 /* given numbers */
+#define AHA_COUNTDOWN_MAX_LEN AHA_CD_EXPR_MAX_LEN         /* expression bytes */
+#define AHA_COUNTDOWN_MAX_DEPTH AHA_CD_EXPR_MAX_DEPTH     /* nested parentheses */
+#define AHA_COUNTDOWN_MAX_TOKENS AHA_CD_EXPR_MAX_TOKENS   /* numbers, operators, parentheses */
+#define AHA_COUNTDOWN_MAX_NUMBERS AHA_CD_EXPR_MAX_NUMBERS /* given numbers */
 
-/* Evaluates the countdown expression EXPR over the multiset numbers[0..n) exactly. Grammar:
- *     expr   := term (('+' | '-') term)*
- *     term   := factor (('*' | '/') factor)*
- *     factor := NUMBER | '(' expr ')'
- *     NUMBER := '0' | [1-9][0-9]*        (at most 10 digits; no sign, no leading zero, no '.')
- * with whitespace (space, \t, \n, \r) allowed around tokens; no unary minus or plus. Each NUMBER
- * must consume one not yet used entry of numbers[] with that value (a number given twice may be
- * used twice); not all numbers need be used. Arithmetic is exact over int64 rationals.
+/* Evaluates the countdown expression EXPR over the multiset numbers[0..n) exactly, with the
+ * grammar and rules of aha_cd_eval (tasks/countdown.h), which does the parsing.
  * On success writes the value to *out. Errors (nothing written):
  *     AHA_ERR_ARG       NULL expr/out, numbers NULL with n > 0, n outside [0, MAX_NUMBERS]
  *     AHA_ERR_FORMAT    syntax error, or beyond MAX_LEN bytes / MAX_DEPTH parens / MAX_TOKENS
@@ -128,17 +119,8 @@ double aha_reward_overlong(int len, int max_len, int cache);
 
 /* ---- combined scorer ---- */
 
-typedef enum { AHA_TASK_ADDITION = 0, AHA_TASK_COUNTDOWN = 1 } aha_task_kind_t;
-
-/* What the verifier needs to know about a problem. The task kind lives here, not in the config,
- * so one config can score a batch that mixes tasks. */
-typedef struct {
-    aha_task_kind_t kind;
-    int64_t expected;                       /* addition: a + b */
-    int numbers[AHA_COUNTDOWN_MAX_NUMBERS]; /* countdown: the given numbers (multiset) */
-    int n_numbers;                          /* countdown: 0..AHA_COUNTDOWN_MAX_NUMBERS */
-    int64_t target;                         /* countdown */
-} aha_reward_problem_t;
+/* The problem (aha_reward_problem_t) and the accuracy of its answer come from the task table
+ * (tasks/task.h); everything else here is the same for every task. */
 
 /* Scoring rule:
  *     total = w_format*format + w_accuracy*accuracy + w_language*language + w_overlong*overlong

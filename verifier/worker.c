@@ -27,22 +27,20 @@ int aha_verifier_problem(const Aha__Problem *p, aha_reward_problem_t *out) {
     if (!p || !out) return AHA_FAIL(AHA_ERR_ARG, "aha_verifier_problem: NULL argument");
     aha_reward_problem_t r;
     memset(&r, 0, sizeof r);
-    if (!strcmp(p->kind, "addition")) {
-        r.kind = AHA_TASK_ADDITION;
-        r.expected = p->expected;
-    } else if (!strcmp(p->kind, "countdown")) {
-        if (p->n_numbers > AHA_COUNTDOWN_MAX_NUMBERS)
-            return AHA_FAIL(AHA_ERR_FORMAT, "countdown problem with %zu numbers (max %d)",
-                            p->n_numbers, AHA_COUNTDOWN_MAX_NUMBERS);
-        r.kind = AHA_TASK_COUNTDOWN;
-        r.n_numbers = (int)p->n_numbers;
-        for (size_t i = 0; i < p->n_numbers; i++)
-            r.numbers[i] = p->numbers[i];
-        r.target = p->target;
-    } else {
+    const aha_task_t *task = aha_task_by_name(p->kind);
+    if (!task)
         return AHA_FAIL(AHA_ERR_FORMAT, "problem kind '%.40s' is not judged by these rules",
                         p->kind);
-    }
+    if (p->n_numbers > AHA_TASK_MAX_NUMBERS)
+        return AHA_FAIL(AHA_ERR_FORMAT, "%s problem with %zu numbers (max %d)", task->name,
+                        p->n_numbers, AHA_TASK_MAX_NUMBERS);
+    /* the wire carries every field of a reward problem; each task reads its own */
+    r.kind = task->kind;
+    r.expected = p->expected;
+    r.n_numbers = (int)p->n_numbers;
+    for (size_t i = 0; i < p->n_numbers; i++)
+        r.numbers[i] = p->numbers[i];
+    r.target = p->target;
     *out = r;
     return AHA_OK;
 }
@@ -166,11 +164,13 @@ done:
 static int send_hello(aha_wire_t *w, const aha_verifier_config_t *cfg) {
     Aha__Envelope env = AHA__ENVELOPE__INIT;
     Aha__Hello hello = AHA__HELLO__INIT;
-    char *kinds[] = {"addition", "countdown"};
+    char *kinds[AHA_TASK_COUNT];
+    for (int i = 0; i < AHA_TASK_COUNT; i++)
+        kinds[i] = (char *)aha_task_by_kind(i)->name;
     hello.role = "verifier";
     hello.name = (char *)cfg->name;
     hello.version = (char *)cfg->version;
-    hello.n_reward_kinds = 2;
+    hello.n_reward_kinds = AHA_TASK_COUNT;
     hello.reward_kinds = kinds;
     hello.capacity = 1;
     env.body_case = AHA__ENVELOPE__BODY_HELLO;

@@ -1,0 +1,173 @@
+/* tasks/task.c — the table of tasks (task.h) and the prompt templates. */
+#include "tasks/task.h"
+#include "core/err.h"
+#include <string.h>
+
+/* ---- addition ---- */
+
+static int add_problem(const aha_task_config_t *cfg, uint64_t seed, int split, uint64_t index,
+                       aha_task_problem_t *out) {
+    aha_task_problem_t p;
+    memset(&p, 0, sizeof p);
+    p.kind = AHA_TASK_ADDITION;
+    AHA_TRY(aha_add_problem(&cfg->add, seed, split, index, &p.add));
+    *out = p;
+    return AHA_OK;
+}
+
+static int add_prompt(const aha_task_problem_t *p, char *buf, size_t cap) {
+    return aha_add_prompt(&p->add, buf, cap);
+}
+
+static int add_document(const aha_task_config_t *cfg, uint64_t seed, uint64_t index, char *buf,
+                        size_t cap) {
+    return aha_corpus_document(&cfg->corpus, &cfg->add, seed, index, buf, cap);
+}
+
+static void add_reward_problem(const aha_task_problem_t *p, aha_reward_problem_t *out) {
+    memset(out, 0, sizeof *out);
+    out->kind = AHA_TASK_ADDITION;
+    out->expected = p->add.a + p->add.b;
+}
+
+static int add_accuracy(const aha_reward_problem_t *prob, const char *answer, size_t len) {
+    int64_t v;
+    return aha_add_parse_int(answer, len, &v) == 0 && v == prob->expected;
+}
+
+/* ---- countdown ---- */
+
+static int cd_problem(const aha_task_config_t *cfg, uint64_t seed, int split, uint64_t index,
+                      aha_task_problem_t *out) {
+    aha_task_problem_t p;
+    memset(&p, 0, sizeof p);
+    p.kind = AHA_TASK_COUNTDOWN;
+    AHA_TRY(aha_cd_problem(&cfg->cd, seed, split, index, &p.cd));
+    *out = p;
+    return AHA_OK;
+}
+
+static int cd_prompt(const aha_task_problem_t *p, char *buf, size_t cap) {
+    return aha_cd_prompt(&p->cd, buf, cap);
+}
+
+static int cd_document(const aha_task_config_t *cfg, uint64_t seed, uint64_t index, char *buf,
+                       size_t cap) {
+    const aha_corpus_config_t *c = &cfg->corpus;
+    return aha_cd_document(&cfg->cd, seed, index, c->p_direct / (c->p_direct + c->p_trace),
+                           c->p_trace_mistake, c->p_malformed, buf, cap);
+}
+
+static void cd_reward_problem(const aha_task_problem_t *p, aha_reward_problem_t *out) {
+    memset(out, 0, sizeof *out);
+    out->kind = AHA_TASK_COUNTDOWN;
+    out->n_numbers = p->cd.n;
+    memcpy(out->numbers, p->cd.numbers, sizeof(int) * (size_t)p->cd.n);
+    out->target = p->cd.target;
+}
+
+static int cd_accuracy(const aha_reward_problem_t *prob, const char *answer, size_t len) {
+    aha_rational_t v;
+    size_t at;
+    if (prob->n_numbers < 0 || prob->n_numbers > AHA_TASK_MAX_NUMBERS) return 0;
+    if (aha_cd_eval(answer, len, prob->numbers, prob->n_numbers, &v, &at) != AHA_CD_EVAL_OK)
+        return 0;
+    return v.den == 1 && v.num == prob->target;
+}
+
+/* ---- the table: one entry per task, at index == kind ---- */
+
+static const aha_task_t k_tasks[AHA_TASK_COUNT] = {
+    {"addition", AHA_TASK_ADDITION, add_problem, add_prompt, add_document, add_reward_problem,
+     add_accuracy},
+    {"countdown", AHA_TASK_COUNTDOWN, cd_problem, cd_prompt, cd_document, cd_reward_problem,
+     cd_accuracy},
+};
+
+const aha_task_t *aha_task_by_name(const char *name) {
+    if (!name) return NULL;
+    for (int i = 0; i < AHA_TASK_COUNT; i++)
+        if (!strcmp(k_tasks[i].name, name)) return &k_tasks[i];
+    return NULL;
+}
+
+const aha_task_t *aha_task_by_kind(int kind) {
+    return kind >= 0 && kind < AHA_TASK_COUNT ? &k_tasks[kind] : NULL;
+}
+
+const char *aha_task_names(const char *sep) {
+    static char buf[256];
+    size_t at = 0;
+    buf[0] = 0;
+    for (int i = 0; i < AHA_TASK_COUNT; i++) {
+        const char *parts[] = {i ? sep : "", k_tasks[i].name};
+        for (int j = 0; j < 2; j++) {
+            size_t n = strlen(parts[j]);
+            if (at + n + 1 > sizeof buf) return buf;
+            memcpy(buf + at, parts[j], n + 1);
+            at += n;
+        }
+    }
+    return buf;
+}
+
+int aha_task_lookup(const char *name, const aha_task_t **out) {
+    const aha_task_t *t = aha_task_by_name(name);
+    if (!t)
+        return AHA_FAIL(AHA_ERR_CONFIG, "task.kind: expected %s, got \"%s\"",
+                        aha_task_names(" or "), name ? name : "(null)");
+    *out = t;
+    return AHA_OK;
+}
+
+/* ---- templates ---- */
+
+int aha_template_parse(const char *name, aha_template_t *out) {
+    if (name && !strcmp(name, "compact"))
+        *out = AHA_TEMPLATE_COMPACT;
+    else if (name && !strcmp(name, "r1zero"))
+        *out = AHA_TEMPLATE_R1ZERO;
+    else
+        return AHA_FAIL(AHA_ERR_CONFIG, "task.template: expected compact or r1zero, got \"%s\"",
+                        name ? name : "(null)");
+    return AHA_OK;
+}
+
+/* The DeepSeek-R1-Zero template's instruction, in the tokenizer's alphabet. */
+static const char k_r1zero[] =
+    "A conversation between User and Assistant. The user asks a question, and the Assistant solves "
+    "it. The assistant first thinks about the reasoning process in the mind and then provides the "
+    "user with the answer. The reasoning process and answer are enclosed within <think> </think> "
+    "and <answer> </answer> tags, respectively, i.e., <think> reasoning process here </think> "
+    "<answer> answer here </answer>.\n";
+
+/* With the r1zero template, inserts the instruction after the leading <bos> of TEXT (in place). */
+static int apply_template(aha_template_t tmpl, char *text, size_t cap) {
+    if (tmpl == AHA_TEMPLATE_COMPACT) return AHA_OK;
+    if (tmpl != AHA_TEMPLATE_R1ZERO)
+        return AHA_FAIL(AHA_ERR_CONFIG, "task.template: unknown template %d", (int)tmpl);
+    static const char bos[] = "<bos>";
+    size_t n = strlen(text), extra = sizeof k_r1zero - 1,
+           at = strncmp(text, bos, 5) ? 0 : sizeof bos - 1;
+    if (n + extra + 1 > cap)
+        return AHA_FAIL(AHA_ERR_RANGE, "prompt with the r1zero template exceeds %zu bytes", cap);
+    memmove(text + at + extra, text + at, n - at + 1);
+    memcpy(text + at, k_r1zero, extra);
+    return AHA_OK;
+}
+
+int aha_task_prompt(const aha_task_config_t *cfg, const aha_task_problem_t *p, char *buf,
+                    size_t cap) {
+    if (!cfg || !p || !buf) return AHA_FAIL(AHA_ERR_ARG, "aha_task_prompt: NULL argument");
+    const aha_task_t *t = aha_task_by_kind(p->kind);
+    if (!t) return AHA_FAIL(AHA_ERR_ARG, "aha_task_prompt: unknown task kind %d", (int)p->kind);
+    AHA_TRY(t->prompt(p, buf, cap));
+    return apply_template(cfg->template_kind, buf, cap);
+}
+
+int aha_task_document(const aha_task_t *t, const aha_task_config_t *cfg, uint64_t seed,
+                      uint64_t index, char *buf, size_t cap) {
+    if (!t || !cfg || !buf) return AHA_FAIL(AHA_ERR_ARG, "aha_task_document: NULL argument");
+    AHA_TRY(t->document(cfg, seed, index, buf, cap));
+    return apply_template(cfg->template_kind, buf, cap);
+}
