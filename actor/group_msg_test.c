@@ -6,6 +6,7 @@
 #include "core/err.h"
 #include "core/rng.h"
 #include "core/testutil.h"
+#include "verifier/msg_check.h"
 #include "model/tokenizer.h"
 #include <stdlib.h>
 #include <string.h>
@@ -100,10 +101,10 @@ static void test_round_trip(void) {
         Aha__Envelope env = AHA__ENVELOPE__INIT;
         env.body_case = AHA__ENVELOPE__BODY_GROUP;
         env.group = &msg->group;
-        const aha_wire_limits_t lim = {
+        const aha_msg_limits_t lim = {
             m->cfg.vocab_size, MAX_LEN, m->cfg.n_layers, m->cfg.top_k, m->cfg.n_routed_experts, 16};
         char why[200] = "";
-        CHECK(aha_wire_check(&env, &lim, why, sizeof why) == 0, "passes the wire checks: %s", why);
+        CHECK(aha_msg_check(&env, &lim, why, sizeof why) == 0, "passes the wire checks: %s", why);
         /* pack / unpack */
         env.protocol = 1;
         size_t sz = aha__envelope__get_packed_size(&env);
@@ -147,10 +148,10 @@ static void test_round_trip(void) {
         }
         /* cut fields break the checks */
         msg->group.n_expert_ids -= 1;
-        CHECK(aha_wire_check(&env, &lim, why, sizeof why) == AHA_ERR_FORMAT, "short record");
+        CHECK(aha_msg_check(&env, &lim, why, sizeof why) == AHA_ERR_FORMAT, "short record");
         msg->group.n_expert_ids += 1;
         msg->group.n_logprobs -= 1;
-        CHECK(aha_wire_check(&env, &lim, why, sizeof why) == AHA_ERR_FORMAT, "short logprobs");
+        CHECK(aha_msg_check(&env, &lim, why, sizeof why) == AHA_ERR_FORMAT, "short logprobs");
         msg->group.n_logprobs += 1;
         aha_group_msg_destroy(&msg);
         CHECK(msg == NULL, "destroy NULLs");

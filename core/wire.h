@@ -3,12 +3,13 @@
  *
  * Receiving is defensive: a frame larger than the wire's max_bytes, a multipart message with the
  * wrong number of frames, bytes that do not unpack as an Envelope, another protocol number, an
- * empty body, or content that fails aha_wire_check() is counted in aha_wire_stats, logged with
- * its sender (routing identity, the Envelope's sender field when it unpacked, peer address) and
- * dropped; aha_wire_recv then goes on waiting. Nothing a peer sends can crash the receiver or
- * make it allocate more than about max_bytes: ZMQ_MAXMSGSIZE is set to max_bytes + 64 KiB, and
- * libzmq closes the connection of a peer that sends more than that (such frames are never seen,
- * so they are not counted; the peer reconnects).
+ * empty body, or content that fails the content check registered with aha_wire_set_check() (the
+ * role's: core knows nothing about what a Group or a Lease may hold) is counted in aha_wire_stats,
+ * logged with its sender (routing identity, the Envelope's sender field when it unpacked, peer
+ * address) and dropped; aha_wire_recv then goes on waiting. Nothing a peer sends can crash the
+ * receiver or make it allocate more than about max_bytes: ZMQ_MAXMSGSIZE is set to max_bytes + 64
+ * KiB, and libzmq closes the connection of a peer that sends more than that (such frames are never
+ * seen, so they are not counted; the peer reconnects).
  *
  * Ownership: an aha_wire_t owns its ZeroMQ socket (not the context). Envelopes returned by
  * aha_wire_recv are owned by the caller and freed with aha_wire_free. aha_wire_send does not take
@@ -39,18 +40,12 @@ typedef struct {
     uint64_t bad_framing;  /* wrong number of frames (or empty identity) */
     uint64_t malformed;    /* not a protobuf Envelope */
     uint64_t bad_protocol; /* Envelope.protocol != AHA_WIRE_PROTOCOL, or no body */
-    uint64_t invalid;      /* content failed aha_wire_check */
+    uint64_t invalid;      /* content failed the registered check */
 } aha_wire_stats_t;
 
-/* Bounds that content checks enforce (0 = not checked for that field). */
-typedef struct {
-    int vocab;     /* tokens in [0, vocab) */
-    int max_len;   /* total_len of a sample */
-    int n_layers;  /* routing records: exactly this many layers ... */
-    int top_k;     /* ... and this top-k */
-    int n_experts; /* expert ids in [-1, n_experts) */
-    int max_group; /* samples per group, group_size of a lease */
-} aha_wire_limits_t;
+/* A content check: 0 if ENV is acceptable, else an error code with a reason (naming the message
+ * and field) in why[0..cap). CTX is the pointer given to aha_wire_set_check. */
+typedef int (*aha_wire_check_fn)(const Aha__Envelope *env, const void *ctx, char *why, size_t cap);
 
 /* A socket of TYPE (ZMQ_ROUTER, ZMQ_DEALER, ZMQ_PUB, ZMQ_SUB (subscribed to everything), ...)
  * in context ZCTX. NAME ("learner/0", "actor/3", ...) goes into every envelope sent and into
@@ -67,8 +62,9 @@ int aha_wire_connect(aha_wire_t *w, const char *endpoint);
 int aha_wire_endpoint(const aha_wire_t *w, char *buf, size_t cap);
 /* Sets the routing identity this socket presents to ROUTER peers (before connect). */
 int aha_wire_set_identity(aha_wire_t *w, const char *id);
-/* Content checks applied to every received envelope (copied); NULL turns them off. */
-void aha_wire_set_limits(aha_wire_t *w, const aha_wire_limits_t *limits);
+/* Content check applied to every received envelope that passed the framing, size and protobuf
+ * checks; CTX is borrowed (it must outlive W or the next call). CHECK NULL turns it off. */
+void aha_wire_set_check(aha_wire_t *w, aha_wire_check_fn check, const void *ctx);
 
 /* The underlying ZeroMQ socket, for zmq_poll. Do not close it. */
 void *aha_wire_socket(aha_wire_t *w);
@@ -93,11 +89,11 @@ int aha_wire_recv(aha_wire_t *w, int timeout_ms, aha_peer_t *from, Aha__Envelope
 /* Frees an envelope from aha_wire_recv; NULLs *env. NULL-safe. */
 void aha_wire_free(Aha__Envelope **env);
 
-/* Checks the content of ENV against LIMITS beyond what protobuf guarantees: array lengths agree
- * with each other, lengths and ids are in range, floats are finite, log-probs are <= 0,
- * required sub-messages are present. 0 if acceptable, else AHA_ERR_FORMAT with a message naming
- * the message and field (also written to why[0..cap) if WHY is not NULL). */
-int aha_wire_check(const Aha__Envelope *env, const aha_wire_limits_t *limits, char *why,
-                   size_t cap);
+/* The protocol's own checks of ENV beyond what protobuf guarantees, for the messages core itself
+ * speaks (Hello names, WeightAnnounce checksum and chunk size, Chunk data, Control command); the
+ * task messages (Group, ScoredGroup, Lease) and everything else pass. 0 if acceptable, else
+ * AHA_ERR_FORMAT with a message naming the message and field (also written to why[0..cap) if WHY
+ * is not NULL). Content checks of a role call it first (verifier/msg_check.h). */
+int aha_wire_check_envelope(const Aha__Envelope *env, char *why, size_t cap);
 
 #endif

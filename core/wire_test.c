@@ -4,8 +4,8 @@
  * number, an empty envelope, a three-frame message, a frame over the cap and content that fails
  * the checks are each counted once, and the receiver keeps going; a frame over the hard
  * ZMQ_MAXMSGSIZE only costs the sender its connection; 300 random frames are all dropped.
- * Also: aha_wire_check rejects each kind of inconsistent Group / ScoredGroup and names the field,
- * oversize sends are refused, receive times out. */
+ * Also: the protocol's own envelope checks, oversize sends are refused, receive times out. (The
+ * task-message content checks are verifier/msg_check_test.c.) */
 #include "core/err.h"
 #include "core/log.h"
 #include "core/rng.h"
@@ -22,8 +22,6 @@
 #include <zmq.h>
 
 enum { CAP = 64 * 1024, SAMPLES = 3, LAYERS = 2, TOPK = 2, EXPERTS = 8, VOCAB = 105 };
-
-static const aha_wire_limits_t k_limits = {VOCAB, 64, LAYERS, TOPK, EXPERTS, 16};
 
 /* A consistent group of SAMPLES samples; arrays are static storage (valid until the next call). */
 static Aha__Group make_group(Aha__Problem *prob) {
@@ -66,6 +64,24 @@ static Aha__Group make_group(Aha__Problem *prob) {
     g.problem = prob;
     g.actor = "actor/0";
     return g;
+}
+
+/* The content check this test registers on its receiving socket (core knows no task content): a
+ * Group must carry one log-prob per response token. */
+static int test_content_check(const Aha__Envelope *env, const void *ctx, char *why, size_t cap) {
+    (void)ctx;
+    if (env->body_case == AHA__ENVELOPE__BODY_GROUP) {
+        const Aha__Group *g = env->group;
+        size_t responses = 0;
+        for (size_t s = 0; s < g->n_total_len && s < g->n_prompt_len; s++)
+            responses += g->total_len[s] - g->prompt_len[s];
+        if (g->n_logprobs != responses) {
+            snprintf(why, cap, "Group: %zu logprobs for %zu response tokens", g->n_logprobs,
+                     responses);
+            return AHA_ERR_FORMAT;
+        }
+    }
+    return aha_wire_check_envelope(env, why, cap);
 }
 
 static int send_raw(void *sock, const void *data, size_t len) {
@@ -211,7 +227,7 @@ static void test_two_processes(void) {
         if (ctx) zmq_ctx_term(ctx);
         return;
     }
-    aha_wire_set_limits(w, &k_limits);
+    aha_wire_set_check(w, test_content_check, NULL);
     CHECK(write(fds[1], endpoint, strlen(endpoint)) == (ssize_t)strlen(endpoint), "pipe write");
     close(fds[1]);
 
@@ -291,114 +307,10 @@ static void test_two_processes(void) {
     zmq_ctx_term(ctx);
 }
 
-/* ---- content checks, one broken field at a time ---- */
-static void expect_bad(const Aha__Group *g, const char *needle, const char *what) {
-    Aha__Envelope env = AHA__ENVELOPE__INIT;
-    env.body_case = AHA__ENVELOPE__BODY_GROUP;
-    env.group = (Aha__Group *)g;
-    char why[200] = "";
-    int rc = aha_wire_check(&env, &k_limits, why, sizeof why);
-    CHECK(rc == AHA_ERR_FORMAT && strstr(why, needle), "%s: rc %d, why '%s' (want '%s')", what, rc,
-          why, needle);
-}
-
+/* ---- the protocol's own checks (task content is the role's: verifier/msg_check_test.c) ---- */
 static void test_checks(void) {
-    Aha__Problem prob = AHA__PROBLEM__INIT;
-    Aha__Group g = make_group(&prob);
-    Aha__Envelope env = AHA__ENVELOPE__INIT;
-    env.body_case = AHA__ENVELOPE__BODY_GROUP;
-    env.group = &g;
     char why[200] = "";
-    CHECK(aha_wire_check(&env, &k_limits, why, sizeof why) == 0, "valid group: %s", why);
-
-    Aha__Group b = g;
-    b.n_finished = 2;
-    expect_bad(&b, "finished", "array lengths disagree");
-    b = g;
-    uint32_t plen[SAMPLES] = {4, 9, 4};
-    b.prompt_len = plen;
-    expect_bad(&b, "prompt_len", "prompt longer than the sample");
-    b = g;
-    uint32_t tlen[SAMPLES] = {6, 7, 65};
-    b.total_len = tlen;
-    expect_bad(&b, "total_len", "sample over max_len");
-    b = g;
-    b.n_tokens -= 1;
-    expect_bad(&b, "tokens", "token count");
-    b = g;
-    uint32_t tok[64];
-    memcpy(tok, g.tokens, sizeof(uint32_t) * g.n_tokens);
-    tok[3] = VOCAB;
-    b.tokens = tok;
-    expect_bad(&b, "vocab", "token outside the vocabulary");
-    b = g;
-    float lp[64];
-    memcpy(lp, g.logprobs, sizeof(float) * g.n_logprobs);
-    lp[1] = NAN;
-    b.logprobs = lp;
-    expect_bad(&b, "logprob", "NaN log-prob");
-    lp[1] = 0.5f;
-    expect_bad(&b, "logprob", "positive log-prob");
-    b = g;
-    b.top_k = 1;
-    expect_bad(&b, "routing record", "other top-k");
-    b = g;
-    b.n_expert_ids -= 4;
-    expect_bad(&b, "expert ids", "routing record length");
-    b = g;
-    int32_t e[64 * LAYERS * TOPK];
-    memcpy(e, g.expert_ids, sizeof(int32_t) * g.n_expert_ids);
-    e[5] = EXPERTS;
-    b.expert_ids = e;
-    expect_bad(&b, "expert id", "expert id out of range");
-    e[5] = -2;
-    expect_bad(&b, "expert id", "negative expert id");
-    b = g;
-    b.problem = NULL;
-    expect_bad(&b, "problem", "no problem");
-    b = g;
-    Aha__Problem p2 = prob;
-    p2.kind = "sudoku";
-    b.problem = &p2;
-    expect_bad(&b, "kind", "unknown task");
-    b = g;
-    b.n_sample_index = 0;
-    expect_bad(&b, "no samples", "empty group");
-
-    /* scored group: one score array short, a NaN, no verifier name */
-    Aha__ScoredGroup sg = AHA__SCORED_GROUP__INIT;
-    double sc[SAMPLES] = {1, 0.1, 0}, bad[SAMPLES] = {1, NAN, 0};
-    sg.group = &g;
-    sg.n_total = sg.n_format = sg.n_accuracy = sg.n_language = sg.n_overlong = SAMPLES;
-    sg.total = sg.format = sg.accuracy = sg.language = sg.overlong = sc;
-    sg.verifier = "rules@1";
-    Aha__Envelope senv = AHA__ENVELOPE__INIT;
-    senv.body_case = AHA__ENVELOPE__BODY_SCORED_GROUP;
-    senv.scored_group = &sg;
-    CHECK(aha_wire_check(&senv, &k_limits, why, sizeof why) == 0, "valid scored group: %s", why);
-    sg.n_accuracy = 2;
-    CHECK(aha_wire_check(&senv, &k_limits, why, sizeof why) == AHA_ERR_FORMAT &&
-              strstr(why, "accuracy"),
-          "short accuracy array: %s", why);
-    sg.n_accuracy = SAMPLES;
-    sg.language = bad;
-    CHECK(aha_wire_check(&senv, &k_limits, why, sizeof why) == AHA_ERR_FORMAT &&
-              strstr(why, "language"),
-          "NaN language score: %s", why);
-    sg.language = sc;
-    sg.verifier = "";
-    CHECK(aha_wire_check(&senv, &k_limits, why, sizeof why) == AHA_ERR_FORMAT, "no verifier");
-
-    /* other bodies */
     Aha__Envelope o = AHA__ENVELOPE__INIT;
-    Aha__Lease lease = AHA__LEASE__INIT;
-    o.body_case = AHA__ENVELOPE__BODY_LEASE;
-    o.lease = &lease;
-    CHECK(aha_wire_check(&o, &k_limits, why, sizeof why) == AHA_ERR_FORMAT, "lease of 0 samples");
-    lease.group_size = 17;
-    CHECK(aha_wire_check(&o, &k_limits, why, sizeof why) == AHA_ERR_FORMAT, "lease over max_group");
-    lease.group_size = 16;
-    CHECK(aha_wire_check(&o, &k_limits, why, sizeof why) == 0, "lease ok");
     Aha__WeightAnnounce wa = AHA__WEIGHT_ANNOUNCE__INIT;
     uint8_t sum[32] = {0};
     o.body_case = AHA__ENVELOPE__BODY_WEIGHT_ANNOUNCE;
@@ -406,10 +318,16 @@ static void test_checks(void) {
     wa.chunk_bytes = 1 << 20;
     wa.checksum.data = sum;
     wa.checksum.len = 31;
-    CHECK(aha_wire_check(&o, &k_limits, why, sizeof why) == AHA_ERR_FORMAT, "short checksum");
+    CHECK(aha_wire_check_envelope(&o, why, sizeof why) == AHA_ERR_FORMAT, "short checksum");
     wa.checksum.len = 32;
-    CHECK(aha_wire_check(&o, &k_limits, why, sizeof why) == 0, "announce ok");
-    CHECK(aha_wire_check(NULL, &k_limits, why, sizeof why) == AHA_ERR_FORMAT, "NULL envelope");
+    CHECK(aha_wire_check_envelope(&o, why, sizeof why) == 0, "announce ok");
+    Aha__Hello hello = AHA__HELLO__INIT;
+    o.body_case = AHA__ENVELOPE__BODY_HELLO;
+    o.hello = &hello;
+    hello.role = "actor";
+    CHECK(aha_wire_check_envelope(&o, why, sizeof why) == AHA_ERR_FORMAT && strstr(why, "Hello"),
+          "hello without a name: %s", why);
+    CHECK(aha_wire_check_envelope(NULL, why, sizeof why) == AHA_ERR_FORMAT, "NULL envelope");
 }
 
 /* ---- sending more than the cap is refused; bad arguments ---- */

@@ -27,8 +27,8 @@ struct aha_broker {
     char preferred[96]; /* `aha ctl verifier-use`: only this name@version gets work */
 };
 
-int aha_broker_new(void *zctx, const char *bind, size_t max_bytes, const aha_wire_limits_t *limits,
-                   const aha_keypair_t *curve, aha_broker_t **out) {
+int aha_broker_new(void *zctx, const char *bind, size_t max_bytes, aha_wire_check_fn check,
+                   const void *check_ctx, const aha_keypair_t *curve, aha_broker_t **out) {
     if (!zctx || !bind || !out) return AHA_FAIL(AHA_ERR_ARG, "aha_broker_new: NULL argument");
     aha_broker_t *b = calloc(1, sizeof *b);
     if (!b) return AHA_FAIL(AHA_ERR_NOMEM, "broker");
@@ -40,7 +40,7 @@ int aha_broker_new(void *zctx, const char *bind, size_t max_bytes, const aha_wir
         free(b);
         return rc;
     }
-    aha_wire_set_limits(b->w, limits);
+    aha_wire_set_check(b->w, check, check_ctx);
     *out = b;
     return AHA_OK;
 }

@@ -25,11 +25,12 @@ typedef struct {
     uint64_t late;         /* replies after their deadline (dropped) */
 } aha_broker_stats_t;
 
-/* Binds a ROUTER at BIND (e.g. "tcp://127.0.0.1:*"); LIMITS (may be NULL) check what arrives;
- * CURVE (may be NULL) makes it a CURVE server with that keypair (the context needs a ZAP handler,
- * core/curve.h). */
-int aha_broker_new(void *zctx, const char *bind, size_t max_bytes, const aha_wire_limits_t *limits,
-                   const aha_keypair_t *curve, aha_broker_t **out);
+/* Binds a ROUTER at BIND (e.g. "tcp://127.0.0.1:*"); CHECK (may be NULL) with CHECK_CTX (borrowed,
+ * must outlive the broker) checks what arrives (core/wire.h aha_wire_set_check; the task-message
+ * check is verifier/msg_check.h); CURVE (may be NULL) makes it a CURVE server with that keypair
+ * (the context needs a ZAP handler, core/curve.h). */
+int aha_broker_new(void *zctx, const char *bind, size_t max_bytes, aha_wire_check_fn check,
+                   const void *check_ctx, const aha_keypair_t *curve, aha_broker_t **out);
 void aha_broker_destroy(aha_broker_t **b);
 /* The bound endpoint, with its port. */
 int aha_broker_endpoint(const aha_broker_t *b, char *buf, size_t cap);

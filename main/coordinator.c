@@ -4,6 +4,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "main/procs.h"
+#include "verifier/msg_check.h"
 #include "model/tokenizer.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@ struct aha_coord {
     double last_heard; /* last message from any actor (ms) */
     aha_zap_t *zap;
     aha_coord_stats_t stats;
+    aha_msg_limits_t limits; /* content checks of what the actors send */
 };
 
 size_t aha_weights_bytes(const aha_model_t *m) {
@@ -267,12 +269,12 @@ int aha_coord_new(const aha_run_config_t *rc, const char *config_path, int n, ah
     c->group_size = rc->rl.group_size;
     c->last_heard = aha_now_ms();
     c->zctx = zmq_ctx_new();
-    aha_wire_limits_t lim = {AHA_TOK_VOCAB,
-                             rc->model.max_seq_len,
-                             rc->model.n_layers,
-                             rc->model.n_routed_experts > 0 ? rc->model.top_k : 0,
-                             rc->model.n_routed_experts,
-                             rc->rl.group_size};
+    c->limits = (aha_msg_limits_t){AHA_TOK_VOCAB,
+                                   rc->model.max_seq_len,
+                                   rc->model.n_layers,
+                                   rc->model.n_routed_experts > 0 ? rc->model.top_k : 0,
+                                   rc->model.n_routed_experts,
+                                   rc->rl.group_size};
     char ep[256];
     int r = c->zctx ? AHA_OK : AHA_FAIL(AHA_ERR_NET, "zmq_ctx_new failed");
     if (r == AHA_OK)
@@ -285,7 +287,7 @@ int aha_coord_new(const aha_run_config_t *rc, const char *config_path, int n, ah
     if (r == AHA_OK && curve) r = aha_wire_curve_server(c->w, &server);
     if (r == AHA_OK) r = aha_wire_bind(c->w, bind);
     if (r == AHA_OK) r = aha_wire_endpoint(c->w, ep, sizeof ep);
-    if (r == AHA_OK) aha_wire_set_limits(c->w, &lim);
+    if (r == AHA_OK) aha_wire_set_check(c->w, aha_msg_check_fn, &c->limits);
     for (int i = 0; r == AHA_OK && i < n; i++) {
         char name[32];
         snprintf(name, sizeof name, "actor-%d", i);

@@ -3,6 +3,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "learner/broker.h"
+#include "verifier/msg_check.h"
 #include "verifier/worker.h"
 #include "main/procs.h"
 #include "model/tokenizer.h"
@@ -26,6 +27,7 @@ struct aha_vpool {
     uint64_t local;
     aha_zap_t *zap;
     const aha_run_config_t *rc;
+    aha_msg_limits_t limits; /* content checks of the scored groups that come back */
 };
 
 /* Starts `aha verifier` (this executable) as process I. */
@@ -61,7 +63,7 @@ int aha_vpool_new(const aha_run_config_t *rc, const char *config_path, int n, ah
     p->deadline_ms = rc->rl.verifier_deadline_ms;
     p->rc = rc;
     p->zctx = zmq_ctx_new();
-    aha_wire_limits_t lim = {AHA_TOK_VOCAB, rc->model.max_seq_len, 0, 0, 0, AHA_GROUP_MAX};
+    p->limits = (aha_msg_limits_t){AHA_TOK_VOCAB, rc->model.max_seq_len, 0, 0, 0, AHA_GROUP_MAX};
     char ep[256];
     int rcode = p->zctx ? AHA_OK : AHA_FAIL(AHA_ERR_NET, "zmq_ctx_new failed");
     int curve = 0;
@@ -70,8 +72,8 @@ int aha_vpool_new(const aha_run_config_t *rc, const char *config_path, int n, ah
     if (rcode == AHA_OK)
         rcode = aha_run_config_listen(rc, p->zctx, bind, sizeof bind, &curve, &server, &p->zap);
     if (rcode == AHA_OK)
-        rcode = aha_broker_new(p->zctx, bind, (size_t)64 << 20, &lim, curve ? &server : NULL,
-                               &p->broker);
+        rcode = aha_broker_new(p->zctx, bind, (size_t)64 << 20, aha_msg_check_fn, &p->limits,
+                               curve ? &server : NULL, &p->broker);
     if (rcode == AHA_OK) rcode = aha_broker_endpoint(p->broker, ep, sizeof ep);
     for (int i = 0; rcode == AHA_OK && i < n; i++) {
         rcode = spawn(p, i, ep, config_path);

@@ -16,6 +16,7 @@
 #define AHA_VERIFIER_WORKER_H
 #include "core/curve.h"
 #include "core/wire.h"
+#include "verifier/msg_check.h"
 #include "verifier/reward.h"
 #include "verifier/sandbox.h"
 #include <signal.h>
@@ -27,7 +28,7 @@ typedef struct {
     const char *version;  /* e.g. "1"; replies carry "name@version" */
     aha_reward_config_t reward;
     const aha_sandbox_config_t *sandbox; /* user verifier command for the accuracy, or NULL */
-    aha_wire_limits_t limits;            /* content checks on received groups */
+    aha_msg_limits_t limits;             /* content checks on received groups */
     size_t max_bytes;                    /* wire cap (>= 1024) */
     int heartbeat_ms;                    /* > 0 */
     /* optional CURVE: the broker's public key and this worker's keypair (core/curve.h) */
@@ -55,7 +56,7 @@ int aha_verifier_serve(void *zctx, const aha_verifier_config_t *cfg, aha_verifie
 
 /* Scores every sample of group G into the arrays of SG (allocated with malloc, n = samples each;
  * free with aha_verifier_scores_free); SG->group is set to G, SG->verifier to VERIFIER (not
- * copied). G must have passed aha_wire_check. With SANDBOX (may be NULL) the accuracy of every
+ * copied). G must have passed aha_msg_check. With SANDBOX (may be NULL) the accuracy of every
  * sample comes from that user command (verifier/sandbox.h; counted in SB_STATS) instead of the
  * rules; format, language and overlong stay the rules', and correct_requires_format still
  * applies. */
