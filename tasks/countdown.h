@@ -1,7 +1,7 @@
 /* tasks/countdown.h — countdown problems: combine the given numbers with + - * / and parentheses
- * (each number at most once) to reach the target. The verifier is verifier/reward.h
- * (aha_reward_countdown); this file only generates problems, prompts, reference responses and the
- * pretraining corpus, and does not depend on the verifier.
+ * (each number at most once) to reach the target. This file generates problems, prompts,
+ * reference responses and the pretraining corpus, and evaluates answers (aha_cd_eval, the rule the
+ * task table's accuracy and verifier/reward.h's aha_reward_countdown use).
  *
  * PROBLEMS are a pure function of (cfg, seed, split, index): attempt k draws from the RNG stream
  * aha_rng_derive(seed, {0xCD01, split, index, k}). A problem draws its size n uniformly in
