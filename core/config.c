@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +17,9 @@
 #define MAX_FILE (16u << 20) /* largest config file */
 #define WHERE_MAX 1200       /* "source:line: " prefix of messages */
 
-static const char *const k_type_names[] = {"int", "float", "bool", "string"};
-static const char *const k_type_desc[] = {"an integer", "a number", "a boolean", "a string"};
+static const char *const k_type_names[] = {"int", "float", "bool", "string", "float", "choice"};
+static const char *const k_type_desc[] = {"an integer", "a number", "a boolean",
+                                          "a string",   "a number", "one of the choices"};
 
 typedef struct {
     const aha_cfg_field_t *fields;
@@ -34,6 +36,42 @@ static const aha_cfg_field_t *find_field(const ctx_t *c, const char *key) {
     for (size_t i = 0; i < c->n; i++)
         if (!strcmp(c->fields[i].key, key)) return &c->fields[i];
     return NULL;
+}
+
+/* Index of NAME in the '|'-separated choices of F, or -1. */
+static int choice_index(const aha_cfg_field_t *f, const char *name) {
+    const char *c = f->choices;
+    const size_t len = strlen(name);
+    for (int i = 0; c && *c; i++) {
+        const size_t n = strcspn(c, "|");
+        if (n == len && !strncmp(c, name, n)) return i;
+        c += n + (c[n] == '|');
+    }
+    return -1;
+}
+
+int aha_cfg_choice_name(const aha_cfg_field_t *f, int i, char *buf, size_t cap) {
+    const char *c = f && f->type == AHA_CFG_CHOICE ? f->choices : NULL;
+    for (int k = 0; c && *c && i >= 0; k++) {
+        const size_t n = strcspn(c, "|");
+        if (k == i) {
+            if (n >= cap) return -1;
+            memcpy(buf, c, n);
+            buf[n] = 0;
+            return 0;
+        }
+        c += n + (c[n] == '|');
+    }
+    return -1;
+}
+
+double aha_cfg_float32_text(float f) {
+    char buf[64];
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, (double)f);
+        if (strtof(buf, NULL) == f) return strtod(buf, NULL);
+    }
+    return (double)f;
 }
 
 /* Parses TEXT per the field's type into DST. Errors read "<where><key>: ...". */
@@ -63,18 +101,34 @@ static int set_value(const aha_cfg_field_t *f, char *dst, const char *text, cons
         memcpy(dst, &iv, sizeof iv);
         return 0;
     }
-    case AHA_CFG_FLOAT: {
+    case AHA_CFG_FLOAT:
+    case AHA_CFG_FLOAT32: {
         char *end = NULL;
         double v = *text && !isspace((unsigned char)*text) ? strtod(text, &end) : 0;
-        if (!end || *end || !isfinite(v))
+        if (!end || *end || !isfinite(v) || (f->type == AHA_CFG_FLOAT32 && !isfinite((float)v)))
             return AHA_FAIL(AHA_ERR_CONFIG, "%s%s: expected a finite number, got \"%.64s%s\"",
                             where, f->key, text, ell);
         if (ranged && (v < f->min || v > f->max))
             return AHA_FAIL(AHA_ERR_CONFIG, "%s%s: value %.64s%s out of range [%.17g, %.17g]",
                             where, f->key, text, ell, f->min, f->max);
+        if (f->type == AHA_CFG_FLOAT32) {
+            float fv = (float)v;
+            memcpy(dst, &fv, sizeof fv);
+        } else {
+            memcpy(dst, &v, sizeof v);
+        }
+        return 0;
+    }
+    case AHA_CFG_CHOICE: {
+        int v = choice_index(f, text);
+        if (v < 0)
+            return AHA_FAIL(AHA_ERR_CONFIG, "%s%s: expected one of %s, got \"%.64s%s\"", where,
+                            f->key, f->choices ? f->choices : "(none)", text, ell);
         memcpy(dst, &v, sizeof v);
         return 0;
     }
+    case AHA_CFG_TABLE:
+        break;
     case AHA_CFG_BOOL: {
         static const char *const yes[] = {"true", "yes", "on", "1"};
         static const char *const no[] = {"false", "no", "off", "0"};
@@ -256,24 +310,194 @@ static int load_yaml(ctx_t *c, const char *yaml, size_t len) {
 /* ---------------------------------------------------------------------------------------------- */
 /* Loading */
 
+static const size_t k_sizes[] = {sizeof(int),     sizeof(double), sizeof(int),
+                                 AHA_CFG_STR_MAX, sizeof(float),  sizeof(int)};
+
 static int check_schema(const aha_cfg_field_t *fields, size_t n, size_t out_size) {
-    static const size_t sizes[] = {sizeof(int), sizeof(double), sizeof(int), AHA_CFG_STR_MAX};
     if (n && !fields) return AHA_FAIL(AHA_ERR_ARG, "config: NULL field table");
     for (size_t i = 0; i < n; i++) {
         const aha_cfg_field_t *f = &fields[i];
         if (!f->key || !*f->key || strlen(f->key) >= KEY_MAX)
             return AHA_FAIL(AHA_ERR_ARG, "config schema: field %zu has a bad key", i);
-        if ((unsigned)f->type > AHA_CFG_STRING)
+        if ((unsigned)f->type > AHA_CFG_CHOICE)
             return AHA_FAIL(AHA_ERR_ARG, "config schema: %s: bad type %d", f->key, (int)f->type);
-        if (f->offset > out_size || sizes[f->type] > out_size - f->offset)
+        if (f->offset > out_size || k_sizes[f->type] > out_size - f->offset)
             return AHA_FAIL(AHA_ERR_ARG,
                             "config schema: %s: offset %zu outside the %zu-byte struct", f->key,
                             f->offset, out_size);
+        if (f->type == AHA_CFG_CHOICE && choice_index(f, "") == 0)
+            return AHA_FAIL(AHA_ERR_ARG, "config schema: %s: empty choice", f->key);
         for (size_t j = 0; j < i; j++)
             if (!strcmp(fields[j].key, f->key))
                 return AHA_FAIL(AHA_ERR_ARG, "config schema: %s: duplicate field", f->key);
     }
     return 0;
+}
+
+/* A field table with the TABLE fields expanded ("model" + "dim" -> "model.dim", offsets added)
+ * and the FIXED fields left out: the keys of YAML, --set, the saved file and the help. */
+typedef struct {
+    aha_cfg_field_t *f;
+    size_t n, cap;
+    char (*keys)[KEY_MAX];
+} flat_t;
+
+static size_t flat_count(const aha_cfg_field_t *fields, size_t n, int depth) {
+    size_t count = 0;
+    for (size_t i = 0; fields && i < n && depth < MAX_DEPTH; i++)
+        count += fields[i].type == AHA_CFG_TABLE
+                     ? flat_count(fields[i].sub, fields[i].n_sub, depth + 1)
+                     : 1;
+    return count;
+}
+
+static int flat_add(flat_t *fl, const aha_cfg_field_t *fields, size_t n, const char *prefix,
+                    size_t base, int depth) {
+    if (n && !fields) return AHA_FAIL(AHA_ERR_ARG, "config: NULL field table under '%s'", prefix);
+    if (depth >= MAX_DEPTH) return AHA_FAIL(AHA_ERR_ARG, "config schema: %s: too deep", prefix);
+    for (size_t i = 0; i < n; i++) {
+        const aha_cfg_field_t *f = &fields[i];
+        if (!f->key || !*f->key)
+            return AHA_FAIL(AHA_ERR_ARG, "config schema: field %zu under '%s' has no key", i,
+                            prefix);
+        if (f->flags & AHA_CFG_FIXED) continue;
+        char key[KEY_MAX];
+        if ((size_t)snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", f->key) >=
+            sizeof key)
+            return AHA_FAIL(AHA_ERR_ARG, "config schema: %s.%s: key too long", prefix, f->key);
+        if (f->type == AHA_CFG_TABLE) {
+            AHA_TRY(flat_add(fl, f->sub, f->n_sub, key, base + f->offset, depth + 1));
+            continue;
+        }
+        if (fl->n == fl->cap) return AHA_FAIL(AHA_ERR_ARG, "config schema: table changed");
+        memcpy(fl->keys[fl->n], key, sizeof key);
+        fl->f[fl->n] = *f;
+        fl->f[fl->n].key = fl->keys[fl->n];
+        fl->f[fl->n].offset = base + f->offset;
+        fl->n++;
+    }
+    return 0;
+}
+
+static void flat_free(flat_t *fl) {
+    free(fl->f);
+    free(fl->keys);
+    *fl = (flat_t){0};
+}
+
+static int flatten(const aha_cfg_field_t *fields, size_t n, flat_t *fl) {
+    *fl = (flat_t){0};
+    if (n && !fields) return AHA_FAIL(AHA_ERR_ARG, "config: NULL field table");
+    fl->cap = flat_count(fields, n, 0);
+    fl->f = calloc(fl->cap ? fl->cap : 1, sizeof *fl->f);
+    fl->keys = calloc(fl->cap ? fl->cap : 1, sizeof *fl->keys);
+    int rc = fl->f && fl->keys ? flat_add(fl, fields, n, "", 0, 0)
+                               : AHA_FAIL(AHA_ERR_NOMEM, "config field table");
+    if (rc < 0) flat_free(fl);
+    return rc;
+}
+
+/* Runs FN on every non-TABLE field of FIELDS (FIXED ones too), at its offset in the struct. */
+static int each_field(const aha_cfg_field_t *fields, size_t n, size_t base, int depth,
+                      int (*fn)(const aha_cfg_field_t *f, size_t offset, void *arg), void *arg) {
+    if (n && !fields) return AHA_FAIL(AHA_ERR_ARG, "config: NULL field table");
+    if (depth >= MAX_DEPTH) return AHA_FAIL(AHA_ERR_ARG, "config schema: too deep");
+    for (size_t i = 0; i < n; i++) {
+        const aha_cfg_field_t *f = &fields[i];
+        if (f->type == AHA_CFG_TABLE)
+            AHA_TRY(each_field(f->sub, f->n_sub, base + f->offset, depth + 1, fn, arg));
+        else
+            AHA_TRY(fn(f, base + f->offset, arg));
+    }
+    return 0;
+}
+
+typedef struct {
+    char *cfg;
+    size_t size;
+    const char *what;
+} each_arg_t;
+
+static int in_struct(const aha_cfg_field_t *f, size_t offset, const each_arg_t *a) {
+    if ((unsigned)f->type > AHA_CFG_CHOICE || offset > a->size ||
+        k_sizes[f->type] > a->size - offset)
+        return AHA_FAIL(AHA_ERR_ARG, "config schema: %s: bad type or offset", f->key);
+    return 0;
+}
+
+static int default_one(const aha_cfg_field_t *f, size_t offset, void *arg) {
+    each_arg_t *a = arg;
+    AHA_TRY(in_struct(f, offset, a));
+    return f->def ? set_value(f, a->cfg + offset, f->def, "default for ") : 0;
+}
+
+int aha_cfg_defaults(void *out, size_t out_size, const aha_cfg_field_t *fields, size_t n_fields) {
+    if (!out) return AHA_FAIL(AHA_ERR_ARG, "aha_cfg_defaults: NULL argument");
+    each_arg_t a = {out, out_size, NULL};
+    return each_field(fields, n_fields, 0, 0, default_one, &a);
+}
+
+static int check_one(const aha_cfg_field_t *f, size_t offset, void *arg) {
+    const each_arg_t *a = arg;
+    AHA_TRY(in_struct(f, offset, a));
+    const char *p = a->cfg + offset;
+    const int ranged = f->min <= f->max;
+    int iv;
+    double dv;
+    float fv;
+    switch (f->type) {
+    case AHA_CFG_INT:
+        memcpy(&iv, p, sizeof iv);
+        if (ranged && (iv < f->min || iv > f->max))
+            return AHA_FAIL(AHA_ERR_CONFIG, "%s: %s must be in [%.17g, %.17g] (got %d)", a->what,
+                            f->key, f->min, f->max, iv);
+        return 0;
+    case AHA_CFG_BOOL:
+        memcpy(&iv, p, sizeof iv);
+        if (iv != 0 && iv != 1)
+            return AHA_FAIL(AHA_ERR_CONFIG, "%s: %s must be 0 or 1 (got %d)", a->what, f->key, iv);
+        return 0;
+    case AHA_CFG_CHOICE: {
+        char name[AHA_CFG_STR_MAX];
+        memcpy(&iv, p, sizeof iv);
+        if (aha_cfg_choice_name(f, iv, name, sizeof name) < 0)
+            return AHA_FAIL(AHA_ERR_CONFIG, "%s: %s must be one of %s, as 0, 1, ... (got %d)",
+                            a->what, f->key, f->choices ? f->choices : "(none)", iv);
+        return 0;
+    }
+    case AHA_CFG_FLOAT:
+    case AHA_CFG_FLOAT32:
+        if (f->type == AHA_CFG_FLOAT32) {
+            memcpy(&fv, p, sizeof fv);
+            dv = fv;
+        } else {
+            memcpy(&dv, p, sizeof dv);
+        }
+        if (!isfinite(dv) || (ranged && (dv < f->min || dv > f->max)))
+            return AHA_FAIL(AHA_ERR_CONFIG, "%s: %s must be finite and in [%.17g, %.17g] (got %g)",
+                            a->what, f->key, f->min, f->max, dv);
+        return 0;
+    case AHA_CFG_STRING:
+        if (!memchr(p, 0, AHA_CFG_STR_MAX))
+            return AHA_FAIL(AHA_ERR_CONFIG, "%s: %s is not terminated", a->what, f->key);
+        return 0;
+    case AHA_CFG_TABLE:
+        break;
+    }
+    return AHA_FAIL(AHA_ERR_ARG, "%s: bad field type %d", f->key, (int)f->type);
+}
+
+int aha_cfg_check(const void *cfg, const aha_cfg_field_t *fields, size_t n_fields,
+                  const char *what) {
+    if (!cfg) return AHA_FAIL(AHA_ERR_ARG, "%s: NULL", what ? what : "config");
+    each_arg_t a = {(char *)cfg, SIZE_MAX, what ? what : "config"};
+    return each_field(fields, n_fields, 0, 0, check_one, &a);
+}
+
+int aha_cfg_set_text(void *cfg, const aha_cfg_field_t *f, const char *text, const char *where) {
+    if (!cfg || !f || !text || f->type == AHA_CFG_TABLE)
+        return AHA_FAIL(AHA_ERR_ARG, "aha_cfg_set_text: bad argument");
+    return set_value(f, (char *)cfg + f->offset, text, where ? where : "");
 }
 
 static int apply_override(ctx_t *c, const char *ov) {
@@ -296,21 +520,27 @@ static int load(void *out, size_t out_size, const aha_cfg_field_t *fields, size_
                 const char *yaml, size_t yaml_len, const char *source, const char *const *overrides,
                 size_t n_overrides) {
     if (!out || (n_overrides && !overrides)) return AHA_FAIL(AHA_ERR_ARG, "config: NULL argument");
-    AHA_TRY(check_schema(fields, n_fields, out_size));
+    flat_t fl;
+    AHA_TRY(flatten(fields, n_fields, &fl));
+    int rc = check_schema(fl.f, fl.n, out_size);
+    if (rc < 0) {
+        flat_free(&fl);
+        return rc;
+    }
+    const aha_cfg_field_t *const table = fields;
+    const size_t n_table = n_fields;
+    fields = fl.f;
+    n_fields = fl.n;
     ctx_t c = {.fields = fields, .n = n_fields, .source = source ? source : "<config>"};
     c.out = malloc(out_size ? out_size : 1);
     c.set = calloc(n_fields ? n_fields : 1, 1);
-    int rc = 0;
     if (!c.out || !c.set) {
         rc = AHA_FAIL(AHA_ERR_NOMEM, "config");
         goto done;
     }
     memcpy(c.out, out, out_size);
-    for (size_t i = 0; i < n_fields; i++)
-        if (fields[i].def)
-            AHA_TRY_GOTO(
-                rc, set_value(&fields[i], c.out + fields[i].offset, fields[i].def, "default for "),
-                done);
+    each_arg_t defaults = {c.out, out_size, NULL};
+    AHA_TRY_GOTO(rc, each_field(table, n_table, 0, 0, default_one, &defaults), done);
     if (yaml) AHA_TRY_GOTO(rc, load_yaml(&c, yaml, yaml_len), done);
     for (size_t i = 0; i < n_overrides; i++)
         AHA_TRY_GOTO(rc, apply_override(&c, overrides[i]), done);
@@ -326,6 +556,7 @@ done:
     free(c.seen);
     free(c.set);
     free(c.out);
+    flat_free(&fl);
     return rc;
 }
 
@@ -380,6 +611,21 @@ static void put_value(aha_buf_t *b, const aha_cfg_field_t *f, const char *cfg) {
         memcpy(&dv, cfg + f->offset, sizeof dv);
         aha_buf_json_num(b, dv);
         break;
+    case AHA_CFG_FLOAT32: {
+        float fv;
+        memcpy(&fv, cfg + f->offset, sizeof fv);
+        aha_buf_json_num(b, aha_cfg_float32_text(fv));
+        break;
+    }
+    case AHA_CFG_CHOICE: {
+        char s[AHA_CFG_STR_MAX] = "?";
+        memcpy(&iv, cfg + f->offset, sizeof iv);
+        aha_cfg_choice_name(f, iv, s, sizeof s);
+        aha_buf_json_str(b, s);
+        break;
+    }
+    case AHA_CFG_TABLE:
+        break;
     case AHA_CFG_STRING: {
         char s[AHA_CFG_STR_MAX];
         memcpy(s, cfg + f->offset, sizeof s);
@@ -424,9 +670,12 @@ int aha_cfg_save(const void *cfg, const aha_cfg_field_t *fields, size_t n_fields
                  const char *path) {
     if (!cfg || !path || (n_fields && !fields))
         return AHA_FAIL(AHA_ERR_ARG, "aha_cfg_save: NULL argument");
+    flat_t fl;
+    AHA_TRY(flatten(fields, n_fields, &fl));
     aha_buf_t b = {0};
     aha_buf_puts(&b, "# effective configuration written by aha\n");
-    put_level(&b, fields, n_fields, cfg, "", 0, 0);
+    put_level(&b, fl.f, fl.n, cfg, "", 0, 0);
+    flat_free(&fl);
     int rc;
     if (b.err) {
         rc = AHA_FAIL(AHA_ERR_NOMEM, "%s: config text", path);
@@ -438,14 +687,20 @@ int aha_cfg_save(const void *cfg, const aha_cfg_field_t *fields, size_t n_fields
     return rc;
 }
 
-void aha_cfg_print_help(const aha_cfg_field_t *fields, size_t n_fields) {
+void aha_cfg_print_help(const aha_cfg_field_t *table, size_t n_table) {
+    flat_t fl;
+    if (flatten(table, n_table, &fl) < 0) return;
+    const aha_cfg_field_t *fields = fl.f;
+    const size_t n_fields = fl.n;
     int w = 0;
     for (size_t i = 0; i < n_fields; i++)
         w = (int)strlen(fields[i].key) > w ? (int)strlen(fields[i].key) : w;
     for (size_t i = 0; i < n_fields; i++) {
         const aha_cfg_field_t *f = &fields[i];
-        const char *q = f->type == AHA_CFG_STRING && f->def ? "\"" : "";
+        const char *q =
+            (f->type == AHA_CFG_STRING || f->type == AHA_CFG_CHOICE) && f->def ? "\"" : "";
         printf("  %-*s (%s, %s%s%s): %s\n", w, f->key, k_type_names[f->type], q,
                f->def ? f->def : "required", q, f->help ? f->help : "");
     }
+    flat_free(&fl);
 }

@@ -4,6 +4,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/testutil.h"
+#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,8 +32,14 @@ typedef struct {
     int untouched; /* not in the schema */
 } cfg_t;
 
-#define F(key, type, member, def, lo, hi)                                                          \
-    { key, type, offsetof(cfg_t, member), def, lo, hi, "help for " key }
+#define F(key_, type_, member_, def_, lo_, hi_)                                                    \
+    {                                                                                              \
+        .key = key_, .type = type_, .offset = offsetof(cfg_t, member_), .def = def_, .min = lo_,   \
+        .max = hi_, .help = "help for " key_                                                       \
+    }
+/* An unranged int field at byte OFF. */
+#define FX(key_, off_, def_)                                                                       \
+    { .key = key_, .type = AHA_CFG_INT, .offset = off_, .def = def_, .min = 1, .help = "" }
 static const aha_cfg_field_t k_fields[] = {
     F("seed", AHA_CFG_INT, seed, "1", 0, 1000),
     F("name", AHA_CFG_STRING, name, "demo", 1, 0),
@@ -219,14 +226,13 @@ static void test_errors(void) {
     CHECK(!memcmp(&c, &snap, sizeof c), "out untouched for a missing file");
 
     /* schema problems are the caller's: AHA_ERR_ARG */
-    aha_cfg_field_t bad[] = {{"x", AHA_CFG_INT, sizeof(cfg_t) - 2, "1", 1, 0, ""}};
+    aha_cfg_field_t bad[] = {FX("x", sizeof(cfg_t) - 2, "1")};
     CHECK(aha_cfg_load_string(&c, sizeof c, bad, 1, NULL, NULL, NULL, 0) == AHA_ERR_ARG,
           "offset outside struct");
-    aha_cfg_field_t dup[] = {{"x", AHA_CFG_INT, 0, "1", 1, 0, ""},
-                             {"x", AHA_CFG_INT, 4, "1", 1, 0, ""}};
+    aha_cfg_field_t dup[] = {FX("x", 0, "1"), FX("x", 4, "1")};
     CHECK(aha_cfg_load_string(&c, sizeof c, dup, 2, NULL, NULL, NULL, 0) == AHA_ERR_ARG,
           "duplicate field");
-    aha_cfg_field_t bad_def[] = {{"x", AHA_CFG_INT, 0, "one", 1, 0, ""}};
+    aha_cfg_field_t bad_def[] = {FX("x", 0, "one")};
     CHECK(aha_cfg_load_string(&c, sizeof c, bad_def, 1, NULL, NULL, NULL, 0) == AHA_ERR_CONFIG &&
               strstr(aha_last_error(), "default for x: expected an integer"),
           "bad default: %s", aha_last_error());
@@ -314,10 +320,127 @@ static void test_round_trip(void) {
     remove(path);
 }
 
+/* A struct described by its own table, nested in another under "net" (as model.* is in the run
+ * config): FLOAT32, CHOICE and a FIXED field. */
+typedef struct {
+    int size;
+    float eps;
+    int kind;  /* CHOICE: 0 = "alpha", 1 = "beta", 2 = "gamma" */
+    int fixed; /* FIXED: no key, default 7 */
+} sub_t;
+typedef struct {
+    int seed;
+    sub_t net;
+} outer_t;
+static const aha_cfg_field_t k_sub[] = {
+    {.key = "size",
+     .type = AHA_CFG_INT,
+     .offset = offsetof(sub_t, size),
+     .def = "4",
+     .min = 1,
+     .max = 8,
+     .hf = "hidden_size"},
+    {.key = "eps",
+     .type = AHA_CFG_FLOAT32,
+     .offset = offsetof(sub_t, eps),
+     .def = "1e-3",
+     .min = 0,
+     .max = 1},
+    {.key = "kind",
+     .type = AHA_CFG_CHOICE,
+     .offset = offsetof(sub_t, kind),
+     .def = "beta",
+     .min = 1,
+     .choices = "alpha|beta|gamma"},
+    {.key = "fixed",
+     .type = AHA_CFG_INT,
+     .offset = offsetof(sub_t, fixed),
+     .def = "7",
+     .min = 7,
+     .max = 7,
+     .flags = AHA_CFG_FIXED},
+};
+static const aha_cfg_field_t k_outer[] = {
+    {.key = "seed", .type = AHA_CFG_INT, .offset = offsetof(outer_t, seed), .def = "1", .min = 1},
+    {.key = "net",
+     .type = AHA_CFG_TABLE,
+     .offset = offsetof(outer_t, net),
+     .sub = k_sub,
+     .n_sub = 4},
+};
+
+static void test_tables(void) {
+    sub_t d;
+    memset(&d, 0, sizeof d);
+    REQUIRE_OK(aha_cfg_defaults(&d, sizeof d, k_sub, 4));
+    CHECK(d.size == 4 && d.eps == 1e-3f && d.kind == 1 && d.fixed == 7, "defaults %d %g %d %d",
+          d.size, (double)d.eps, d.kind, d.fixed);
+    CHECK(aha_cfg_check(&d, k_sub, 4, "sub") == 0, "defaults pass the check: %s", aha_last_error());
+    d.kind = 3;
+    CHECK(aha_cfg_check(&d, k_sub, 4, "sub") == AHA_ERR_CONFIG &&
+              strstr(aha_last_error(), "sub: kind"),
+          "bad choice index: %s", aha_last_error());
+    d.kind = 0;
+    d.size = 9;
+    CHECK(aha_cfg_check(&d, k_sub, 4, "sub") == AHA_ERR_CONFIG &&
+              strstr(aha_last_error(), "sub: size must be in [1, 8] (got 9)"),
+          "out of range: %s", aha_last_error());
+    d.size = 4;
+    d.eps = NAN;
+    CHECK(aha_cfg_check(&d, k_sub, 4, "sub") == AHA_ERR_CONFIG && strstr(aha_last_error(), "eps"),
+          "NaN float: %s", aha_last_error());
+    char name[16];
+    CHECK(aha_cfg_choice_name(&k_sub[2], 2, name, sizeof name) == 0 && !strcmp(name, "gamma") &&
+              aha_cfg_choice_name(&k_sub[2], 3, name, sizeof name) < 0,
+          "choice names");
+    CHECK(aha_cfg_float32_text(1e-3f) == 0.001 && aha_cfg_float32_text(0.1f) == 0.1,
+          "shortest float text");
+
+    /* the nested table's keys are "net.<key>"; the FIXED one is no key but gets its default */
+    outer_t o;
+    memset(&o, 0, sizeof o);
+    const char *ov[] = {"net.eps=0.25", "net.kind=gamma"};
+    REQUIRE_OK(aha_cfg_load_string(&o, sizeof o, k_outer, 2, "net:\n  size: 8\n", "t.yaml", ov, 2));
+    CHECK(o.seed == 1 && o.net.size == 8 && o.net.eps == 0.25f && o.net.kind == 2 &&
+              o.net.fixed == 7,
+          "nested load %d %d %g %d %d", o.seed, o.net.size, (double)o.net.eps, o.net.kind,
+          o.net.fixed);
+    const char *bad_choice[] = {"net.kind=delta"};
+    CHECK(aha_cfg_load_string(&o, sizeof o, k_outer, 2, NULL, NULL, bad_choice, 1) ==
+                  AHA_ERR_CONFIG &&
+              strstr(aha_last_error(), "net.kind: expected one of alpha|beta|gamma"),
+          "unknown choice: %s", aha_last_error());
+    const char *fixed[] = {"net.fixed=7"};
+    CHECK(aha_cfg_load_string(&o, sizeof o, k_outer, 2, NULL, NULL, fixed, 1) == AHA_ERR_CONFIG &&
+              strstr(aha_last_error(), "net.fixed: unknown key"),
+          "a FIXED field is no key: %s", aha_last_error());
+    const char *huge[] = {"net.eps=1e300"};
+    CHECK(aha_cfg_load_string(&o, sizeof o, k_outer, 2, NULL, NULL, huge, 1) == AHA_ERR_CONFIG,
+          "float32 overflow");
+
+    /* save and reload: the choice by name, the float32 in its shortest form */
+    char path[] = "/tmp/aha_cfg_tables_XXXXXX";
+    int fd = mkstemp(path);
+    REQUIRE(fd >= 0, "mkstemp");
+    close(fd);
+    o.net.eps = 0.1f;
+    REQUIRE_OK(aha_cfg_save(&o, k_outer, 2, path));
+    const char *text = read_file(path);
+    CHECK(text && strstr(text, "\nnet:\n  size: 8\n  eps: 0.1\n  kind: \"gamma\"\n") &&
+              !strstr(text, "fixed"),
+          "saved:\n%s", text ? text : "(null)");
+    outer_t back;
+    memset(&back, 0, sizeof back);
+    REQUIRE_OK(aha_cfg_load_file(&back, sizeof back, k_outer, 2, path, NULL, 0));
+    CHECK(!memcmp(&o, &back, sizeof o), "round trip through the saved file");
+    remove(path);
+}
+
 static const tu_case_t cases[] = {
     {"success", test_success},
     {"errors", test_errors},
     {"round_trip", test_round_trip},
+    {"tables", test_tables},
     {NULL, NULL},
 };
 

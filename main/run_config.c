@@ -5,31 +5,18 @@
 #include <stdio.h>
 #include <string.h>
 
-#define F(key, type, member, def, lo, hi, help)                                                    \
-    { key, type, offsetof(aha_run_config_t, member), def, lo, hi, help }
+#define F(key_, type_, member_, def_, lo_, hi_, help_)                                             \
+    {                                                                                              \
+        .key = key_, .type = type_, .offset = offsetof(aha_run_config_t, member_), .def = def_,    \
+        .min = lo_, .max = hi_, .help = help_                                                      \
+    }
 
 /* one line per key reads as a table */
 // clang-format off
 const aha_cfg_field_t aha_run_config_fields[] = {
     F("run_dir", AHA_CFG_STRING, run_dir, "runs/demo", 1, 0, "directory for checkpoints, metrics, plots"),
     F("seed", AHA_CFG_INT, seed, "1", 0, 2147483647, "run seed (all randomness derives from it)"),
-    F("model.dim", AHA_CFG_INT, model.dim, "128", 8, 4096, "hidden size"),
-    F("model.n_layers", AHA_CFG_INT, model.n_layers, "2", 1, 64, "decoder layers"),
-    F("model.n_heads", AHA_CFG_INT, model.n_heads, "4", 1, 64, "attention heads"),
-    F("model.max_seq_len", AHA_CFG_INT, model.max_seq_len, "128", 8, 8192, "longest sequence"),
-    F("model.ffn_hidden", AHA_CFG_INT, model.ffn_hidden, "256", 1, 65536, "dense SwiGLU hidden size"),
-    F("model.n_dense_layers", AHA_CFG_INT, model.n_dense_layers, "0", 0, 64, "first k layers dense"),
-    F("model.n_routed_experts", AHA_CFG_INT, model.n_routed_experts, "8", 0, 256, "routed experts (0 = dense model)"),
-    F("model.n_shared_experts", AHA_CFG_INT, model.n_shared_experts, "1", 0, 16, "shared experts"),
-    F("model.top_k", AHA_CFG_INT, model.top_k, "2", 1, 64, "experts per token"),
-    F("model.moe_hidden", AHA_CFG_INT, model.moe_hidden, "128", 1, 65536, "hidden size of one expert"),
-    F("model.norm_topk_prob", AHA_CFG_BOOL, model.norm_topk_prob, "true", 1, 0, "normalise top-k gates"),
-    F("model.score_func", AHA_CFG_STRING, model.score_func, "sigmoid", 1, 0, "router scores: sigmoid | softmax"),
-    F("model.routed_scale", AHA_CFG_FLOAT, model.routed_scale, "1.0", 0, 100, "routed gate scale"),
-    F("model.rope_theta", AHA_CFG_FLOAT, model.rope_theta, "10000", 1, 1e9, "RoPE base"),
-    F("model.norm_eps", AHA_CFG_FLOAT, model.norm_eps, "1e-5", 0, 1, "RMSNorm epsilon"),
-    F("model.bias_update_speed", AHA_CFG_FLOAT, model.bias_update_speed, "1e-3", 0, 1, "aux-loss-free balancing step"),
-    F("model.seq_aux_alpha", AHA_CFG_FLOAT, model.seq_aux_alpha, "1e-3", 0, 10, "sequence balance loss weight"),
+    {"model", AHA_CFG_TABLE, offsetof(aha_run_config_t, model), .sub = aha_model_config_fields, .n_sub = AHA_MODEL_CONFIG_N_FIELDS},
     F("task.kind", AHA_CFG_STRING, task.kind, "addition", 1, 0, "addition | countdown"),
     F("task.template", AHA_CFG_STRING, task.template, "compact", 1, 0, "prompt template: compact (<|User|>q<|Assistant|>) | r1zero (R1-Zero system text first)"),
     F("task.min_numbers", AHA_CFG_INT, task.min_numbers, "3", 2, 6, "countdown: fewest numbers"),
@@ -38,11 +25,7 @@ const aha_cfg_field_t aha_run_config_fields[] = {
     F("task.min_digits", AHA_CFG_INT, task.min_digits, "1", 1, 12, "fewest digits per operand"),
     F("task.max_digits", AHA_CFG_INT, task.max_digits, "3", 1, 12, "most digits per operand"),
     F("task.test_fraction", AHA_CFG_FLOAT, task.test_fraction, "0.1", 0, 0.9, "problem-space share held out"),
-    F("corpus.p_direct", AHA_CFG_FLOAT, corpus.p_direct, "0.6", 0, 1, "share of direct answers"),
-    F("corpus.p_direct_correct", AHA_CFG_FLOAT, corpus.p_direct_correct, "0.25", 0, 1, "correct share of direct answers"),
-    F("corpus.p_trace", AHA_CFG_FLOAT, corpus.p_trace, "0.4", 0, 1, "share of think traces"),
-    F("corpus.p_trace_mistake", AHA_CFG_FLOAT, corpus.p_trace_mistake, "0.25", 0, 1, "traces with one injected mistake"),
-    F("corpus.p_malformed", AHA_CFG_FLOAT, corpus.p_malformed, "0.1", 0, 1, "malformed documents"),
+    {"corpus", AHA_CFG_TABLE, offsetof(aha_run_config_t, corpus), .sub = aha_corpus_config_fields, .n_sub = AHA_CORPUS_CONFIG_N_FIELDS},
     F("pretrain.steps", AHA_CFG_INT, pretrain.steps, "400", 0, 100000000, "optimizer steps"),
     F("pretrain.batch_size", AHA_CFG_INT, pretrain.batch_size, "64", 1, 65536, "documents per step"),
     F("pretrain.warmup", AHA_CFG_INT, pretrain.warmup, "20", 0, 100000000, "LR warmup steps"),
@@ -121,33 +104,12 @@ int aha_run_config_load(const char *path, const char *const *overrides, size_t n
                                n_overrides);
 }
 
-int aha_run_config_model(const aha_run_config_t *rc, aha_model_config_t *c) {
-    memset(c, 0, sizeof *c);
-    c->vocab_size = AHA_TOK_VOCAB;
-    c->dim = rc->model.dim;
-    c->n_layers = rc->model.n_layers;
-    c->n_heads = rc->model.n_heads;
-    c->max_seq_len = rc->model.max_seq_len;
-    c->ffn_hidden = rc->model.ffn_hidden;
-    c->n_dense_layers = rc->model.n_dense_layers;
-    c->n_routed_experts = rc->model.n_routed_experts;
-    c->n_shared_experts = rc->model.n_shared_experts;
-    c->top_k = rc->model.top_k;
-    c->moe_hidden = rc->model.moe_hidden;
-    c->norm_topk_prob = rc->model.norm_topk_prob;
-    if (!strcmp(rc->model.score_func, "sigmoid"))
-        c->score_func = AHA_SCORE_SIGMOID;
-    else if (!strcmp(rc->model.score_func, "softmax"))
-        c->score_func = AHA_SCORE_SOFTMAX;
-    else
-        return AHA_FAIL(AHA_ERR_CONFIG, "model.score_func: expected sigmoid or softmax, got \"%s\"",
-                        rc->model.score_func);
-    c->routed_scale = (float)rc->model.routed_scale;
-    c->rope_theta = (float)rc->model.rope_theta;
-    c->norm_eps = (float)rc->model.norm_eps;
-    c->bias_update_speed = (float)rc->model.bias_update_speed;
-    c->seq_aux_alpha = (float)rc->model.seq_aux_alpha;
-    return aha_model_config_validate(c);
+int aha_run_config_model(const aha_run_config_t *rc, aha_model_config_t *out) {
+    aha_model_config_t c = rc->model;
+    c.vocab_size = AHA_TOK_VOCAB;
+    AHA_TRY(aha_model_config_validate(&c));
+    *out = c;
+    return AHA_OK;
 }
 
 int aha_run_config_reward(const aha_run_config_t *rc, aha_reward_config_t *out) {
@@ -181,11 +143,7 @@ int aha_run_config_task(const aha_run_config_t *rc, const aha_task_t **task,
     c.cd.max_numbers = rc->task.max_numbers;
     c.cd.max_value = rc->task.max_value;
     c.cd.test_fraction = rc->task.test_fraction;
-    c.corpus.p_direct = rc->corpus.p_direct;
-    c.corpus.p_direct_correct = rc->corpus.p_direct_correct;
-    c.corpus.p_trace = rc->corpus.p_trace;
-    c.corpus.p_trace_mistake = rc->corpus.p_trace_mistake;
-    c.corpus.p_malformed = rc->corpus.p_malformed;
+    c.corpus = rc->corpus;
     AHA_TRY(aha_task_lookup(rc->task.kind, task));
     AHA_TRY(aha_template_parse(rc->task.template, &c.template_kind));
     *out = c;

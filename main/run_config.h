@@ -14,12 +14,7 @@
 typedef struct {
     char run_dir[AHA_CFG_STR_MAX];
     int seed;
-    struct {
-        int dim, n_layers, n_heads, max_seq_len, ffn_hidden, n_dense_layers, n_routed_experts,
-            n_shared_experts, top_k, moe_hidden, norm_topk_prob;
-        char score_func[AHA_CFG_STR_MAX];
-        double routed_scale, rope_theta, norm_eps, bias_update_speed, seq_aux_alpha;
-    } model;
+    aha_model_config_t model; /* model.* keys: aha_model_config_fields (vocab_size fixed) */
     struct {
         char kind[AHA_CFG_STR_MAX];     /* addition | countdown */
         char template[AHA_CFG_STR_MAX]; /* compact | r1zero */
@@ -27,9 +22,7 @@ typedef struct {
         double test_fraction;
         int min_numbers, max_numbers, max_value; /* countdown */
     } task;
-    struct {
-        double p_direct, p_direct_correct, p_trace, p_trace_mistake, p_malformed;
-    } corpus;
+    aha_corpus_config_t corpus; /* corpus.* keys: aha_corpus_config_fields */
     struct {
         int steps, batch_size, warmup, log_every, checkpoint_every;
         double lr, min_lr, weight_decay, beta1, beta2, grad_clip;

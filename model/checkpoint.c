@@ -25,42 +25,39 @@ static int join(char *out, size_t cap, const char *dir, const char *file) {
     return 0;
 }
 
-/* Shortest decimal that reads back as the same float, as a double (so JSON shows 0.001, not
- * 0.0010000000474974513, and reading it back gives the identical float). */
-static double float_for_json(float f) {
-    char buf[64];
-    for (int prec = 1; prec <= 9; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, (double)f);
-        if (strtof(buf, NULL) == f) return strtod(buf, NULL);
+/* Adds field F of C to the JSON object O under its Hugging Face key; 0 on failure. */
+static int json_put(cJSON *o, const aha_cfg_field_t *f, const aha_model_config_t *c) {
+    const char *p = (const char *)c + f->offset;
+    int iv;
+    float fv;
+    char name[AHA_CFG_STR_MAX];
+    switch (f->type) {
+    case AHA_CFG_INT:
+        memcpy(&iv, p, sizeof iv);
+        return cJSON_AddNumberToObject(o, f->hf, iv) != NULL;
+    case AHA_CFG_BOOL:
+        memcpy(&iv, p, sizeof iv);
+        return cJSON_AddBoolToObject(o, f->hf, iv != 0) != NULL;
+    case AHA_CFG_FLOAT32:
+        memcpy(&fv, p, sizeof fv);
+        return cJSON_AddNumberToObject(o, f->hf, aha_cfg_float32_text(fv)) != NULL;
+    case AHA_CFG_CHOICE:
+        memcpy(&iv, p, sizeof iv);
+        return aha_cfg_choice_name(f, iv, name, sizeof name) == 0 &&
+               cJSON_AddStringToObject(o, f->hf, name) != NULL;
+    default:
+        return 0;
     }
-    return (double)f;
 }
 
 int aha_model_config_write_json(const aha_model_config_t *c, const char *path) {
     if (!c || !path) return AHA_FAIL(AHA_ERR_ARG, "aha_model_config_write_json: NULL argument");
+    AHA_TRY(aha_model_config_validate(c));
     cJSON *o = cJSON_CreateObject();
     if (!o) return AHA_FAIL(AHA_ERR_NOMEM, "config.json: out of memory");
     int ok = cJSON_AddStringToObject(o, "model_type", MODEL_TYPE) != NULL;
-    ok = ok && cJSON_AddNumberToObject(o, "vocab_size", c->vocab_size);
-    ok = ok && cJSON_AddNumberToObject(o, "hidden_size", c->dim);
-    ok = ok && cJSON_AddNumberToObject(o, "num_hidden_layers", c->n_layers);
-    ok = ok && cJSON_AddNumberToObject(o, "num_attention_heads", c->n_heads);
-    ok = ok && cJSON_AddNumberToObject(o, "max_position_embeddings", c->max_seq_len);
-    ok = ok && cJSON_AddNumberToObject(o, "intermediate_size", c->ffn_hidden);
-    ok = ok && cJSON_AddNumberToObject(o, "first_k_dense_replace", c->n_dense_layers);
-    ok = ok && cJSON_AddNumberToObject(o, "n_routed_experts", c->n_routed_experts);
-    ok = ok && cJSON_AddNumberToObject(o, "n_shared_experts", c->n_shared_experts);
-    ok = ok && cJSON_AddNumberToObject(o, "num_experts_per_tok", c->top_k);
-    ok = ok && cJSON_AddNumberToObject(o, "moe_intermediate_size", c->moe_hidden);
-    ok = ok && cJSON_AddStringToObject(o, "scoring_func",
-                                       c->score_func == AHA_SCORE_SIGMOID ? "sigmoid" : "softmax");
-    ok = ok && cJSON_AddBoolToObject(o, "norm_topk_prob", c->norm_topk_prob != 0);
-    ok = ok && cJSON_AddNumberToObject(o, "routed_scaling_factor", float_for_json(c->routed_scale));
-    ok = ok && cJSON_AddNumberToObject(o, "rope_theta", float_for_json(c->rope_theta));
-    ok = ok && cJSON_AddNumberToObject(o, "rms_norm_eps", float_for_json(c->norm_eps));
-    ok =
-        ok && cJSON_AddNumberToObject(o, "bias_update_speed", float_for_json(c->bias_update_speed));
-    ok = ok && cJSON_AddNumberToObject(o, "aux_loss_alpha", float_for_json(c->seq_aux_alpha));
+    for (size_t i = 0; ok && i < aha_model_config_n_fields; i++)
+        ok = json_put(o, &aha_model_config_fields[i], c);
     char *text = ok ? cJSON_Print(o) : NULL;
     cJSON_Delete(o);
     if (!text) return AHA_FAIL(AHA_ERR_NOMEM, "config.json: out of memory");
@@ -95,25 +92,40 @@ int aha_model_config_write_json(const aha_model_config_t *c, const char *path) {
     return 0;
 }
 
-static int json_int(const cJSON *o, const char *path, const char *key, int *out) {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!it) return AHA_FAIL(AHA_ERR_CONFIG, "%s: missing key \"%s\"", path, key);
+/* Reads the Hugging Face key of field F from O into C (as written by json_put: numbers, a bool or
+ * an integer for BOOL, the choice name for CHOICE); the value is range-checked later. */
+static int json_get(const cJSON *o, const char *path, const aha_cfg_field_t *f,
+                    aha_model_config_t *c) {
+    char *p = (char *)c + f->offset;
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, f->hf);
+    if (!it) return AHA_FAIL(AHA_ERR_CONFIG, "%s: missing key \"%s\"", path, f->hf);
     double v = it->valuedouble;
-    if (cJSON_IsBool(it))
-        v = cJSON_IsTrue(it) ? 1 : 0;
-    else if (!cJSON_IsNumber(it) || v != floor(v) || v < -2147483648.0 || v > 2147483647.0)
-        return AHA_FAIL(AHA_ERR_CONFIG, "%s: \"%s\" must be an integer", path, key);
-    *out = (int)v;
-    return 0;
-}
-
-static int json_float(const cJSON *o, const char *path, const char *key, float *out) {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!it) return AHA_FAIL(AHA_ERR_CONFIG, "%s: missing key \"%s\"", path, key);
-    if (!cJSON_IsNumber(it))
-        return AHA_FAIL(AHA_ERR_CONFIG, "%s: \"%s\" must be a number", path, key);
-    *out = (float)it->valuedouble;
-    return 0;
+    switch (f->type) {
+    case AHA_CFG_INT:
+    case AHA_CFG_BOOL: {
+        if (cJSON_IsBool(it))
+            v = cJSON_IsTrue(it) ? 1 : 0;
+        else if (!cJSON_IsNumber(it) || v != floor(v) || v < -2147483648.0 || v > 2147483647.0)
+            return AHA_FAIL(AHA_ERR_CONFIG, "%s: \"%s\" must be an integer", path, f->hf);
+        const int iv = (int)v;
+        memcpy(p, &iv, sizeof iv);
+        return 0;
+    }
+    case AHA_CFG_FLOAT32: {
+        if (!cJSON_IsNumber(it))
+            return AHA_FAIL(AHA_ERR_CONFIG, "%s: \"%s\" must be a number", path, f->hf);
+        const float fv = (float)v;
+        memcpy(p, &fv, sizeof fv);
+        return 0;
+    }
+    case AHA_CFG_CHOICE:
+        if (!cJSON_IsString(it) || aha_cfg_set_text(c, f, it->valuestring, "") < 0)
+            return AHA_FAIL(AHA_ERR_CONFIG, "%s: \"%s\" must be one of %s (as a string)", path,
+                            f->hf, f->choices);
+        return 0;
+    default:
+        return AHA_FAIL(AHA_ERR_ARG, "%s: field %s has no JSON form", path, f->key);
+    }
 }
 
 static int read_text(const char *path, char **out, size_t *len_out) {
@@ -163,35 +175,12 @@ int aha_model_config_read_json(const char *path, aha_model_config_t *out) {
     memset(&c, 0, sizeof c);
     int rc = 0;
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(o, "model_type");
-    const cJSON *sf = cJSON_GetObjectItemCaseSensitive(o, "scoring_func");
     if (!mt || !cJSON_IsString(mt) || strcmp(mt->valuestring, MODEL_TYPE) != 0) {
         rc = AHA_FAIL(AHA_ERR_CONFIG, "%s: \"model_type\" must be \"%s\"", path, MODEL_TYPE);
         goto done;
     }
-    AHA_TRY_GOTO(rc, json_int(o, path, "vocab_size", &c.vocab_size), done);
-    AHA_TRY_GOTO(rc, json_int(o, path, "hidden_size", &c.dim), done);
-    AHA_TRY_GOTO(rc, json_int(o, path, "num_hidden_layers", &c.n_layers), done);
-    AHA_TRY_GOTO(rc, json_int(o, path, "num_attention_heads", &c.n_heads), done);
-    AHA_TRY_GOTO(rc, json_int(o, path, "max_position_embeddings", &c.max_seq_len), done);
-    AHA_TRY_GOTO(rc, json_int(o, path, "intermediate_size", &c.ffn_hidden), done);
-    AHA_TRY_GOTO(rc, json_int(o, path, "first_k_dense_replace", &c.n_dense_layers), done);
-    AHA_TRY_GOTO(rc, json_int(o, path, "n_routed_experts", &c.n_routed_experts), done);
-    AHA_TRY_GOTO(rc, json_int(o, path, "n_shared_experts", &c.n_shared_experts), done);
-    AHA_TRY_GOTO(rc, json_int(o, path, "num_experts_per_tok", &c.top_k), done);
-    AHA_TRY_GOTO(rc, json_int(o, path, "moe_intermediate_size", &c.moe_hidden), done);
-    if (!sf || !cJSON_IsString(sf) ||
-        (strcmp(sf->valuestring, "sigmoid") != 0 && strcmp(sf->valuestring, "softmax") != 0)) {
-        rc = AHA_FAIL(AHA_ERR_CONFIG, "%s: \"scoring_func\" must be \"sigmoid\" or \"softmax\"",
-                      path);
-        goto done;
-    }
-    c.score_func = strcmp(sf->valuestring, "sigmoid") == 0 ? AHA_SCORE_SIGMOID : AHA_SCORE_SOFTMAX;
-    AHA_TRY_GOTO(rc, json_int(o, path, "norm_topk_prob", &c.norm_topk_prob), done);
-    AHA_TRY_GOTO(rc, json_float(o, path, "routed_scaling_factor", &c.routed_scale), done);
-    AHA_TRY_GOTO(rc, json_float(o, path, "rope_theta", &c.rope_theta), done);
-    AHA_TRY_GOTO(rc, json_float(o, path, "rms_norm_eps", &c.norm_eps), done);
-    AHA_TRY_GOTO(rc, json_float(o, path, "bias_update_speed", &c.bias_update_speed), done);
-    AHA_TRY_GOTO(rc, json_float(o, path, "aux_loss_alpha", &c.seq_aux_alpha), done);
+    for (size_t i = 0; i < aha_model_config_n_fields; i++)
+        AHA_TRY_GOTO(rc, json_get(o, path, &aha_model_config_fields[i], &c), done);
     rc = aha_model_config_validate(&c);
     if (rc < 0) {
         aha_error_trace(__FILE__, __LINE__, path);

@@ -16,26 +16,48 @@
 
 /* ---------------------------------------------------------------- config */
 
+#define MF(member, type_, def_, lo, hi, hf_key, help_, ...)                                        \
+    {                                                                                              \
+        .key = #member, .type = type_, .offset = offsetof(aha_model_config_t, member),             \
+        .def = def_, .min = lo, .max = hi, .help = help_, .hf = hf_key, __VA_ARGS__                \
+    }
+
+_Static_assert(AHA_TOK_VOCAB == 105, "the vocab_size default below is the tokenizer's size");
+_Static_assert(AHA_SCORE_SOFTMAX == 0 && AHA_SCORE_SIGMOID == 1, "score_func choices order");
+
+/* The one list of the model's configuration: defaults (the demo's tiny MoE, 1,045,376 parameters),
+ * ranges (validation), YAML keys (the run config's model.* section), Hugging Face config.json keys
+ * (model/checkpoint.c, in this order). */
+// clang-format off
+const aha_cfg_field_t aha_model_config_fields[] = {
+    MF(vocab_size, AHA_CFG_INT, "105", 1, (1 << 24) - 1, "vocab_size", "vocabulary size (the tokenizer's)", .flags = AHA_CFG_FIXED),
+    MF(dim, AHA_CFG_INT, "128", 8, 4096, "hidden_size", "hidden size"),
+    MF(n_layers, AHA_CFG_INT, "2", 1, 64, "num_hidden_layers", "decoder layers"),
+    MF(n_heads, AHA_CFG_INT, "4", 1, 4096, "num_attention_heads", "attention heads (head_dim = dim / n_heads must be even)"),
+    MF(max_seq_len, AHA_CFG_INT, "128", 8, 8192, "max_position_embeddings", "longest sequence"),
+    MF(ffn_hidden, AHA_CFG_INT, "256", 0, 65536, "intermediate_size", "dense SwiGLU hidden size (> 0 with dense layers)"),
+    MF(n_dense_layers, AHA_CFG_INT, "0", 0, 64, "first_k_dense_replace", "first k layers dense"),
+    MF(n_routed_experts, AHA_CFG_INT, "8", 0, 256, "n_routed_experts", "routed experts (0 = dense model)"),
+    MF(n_shared_experts, AHA_CFG_INT, "1", 0, 16, "n_shared_experts", "shared experts"),
+    MF(top_k, AHA_CFG_INT, "2", 0, 64, "num_experts_per_tok", "experts per token (1..n_routed_experts with MoE layers)"),
+    MF(moe_hidden, AHA_CFG_INT, "128", 0, 65536, "moe_intermediate_size", "hidden size of one expert (> 0 with MoE layers)"),
+    MF(score_func, AHA_CFG_CHOICE, "sigmoid", 1, 0, "scoring_func", "router scores: sigmoid | softmax", .choices = "softmax|sigmoid"),
+    MF(norm_topk_prob, AHA_CFG_BOOL, "true", 1, 0, "norm_topk_prob", "normalise top-k gates"),
+    MF(routed_scale, AHA_CFG_FLOAT32, "1.0", 0, 100, "routed_scaling_factor", "routed gate scale (> 0 with MoE layers)"),
+    MF(rope_theta, AHA_CFG_FLOAT32, "10000", 1, 1e9, "rope_theta", "RoPE base"),
+    MF(norm_eps, AHA_CFG_FLOAT32, "1e-5", 0, 1, "rms_norm_eps", "RMSNorm epsilon (> 0)"),
+    MF(bias_update_speed, AHA_CFG_FLOAT32, "1e-3", 0, 1, "bias_update_speed", "aux-loss-free balancing step"),
+    MF(seq_aux_alpha, AHA_CFG_FLOAT32, "1e-3", 0, 10, "aux_loss_alpha", "sequence balance loss weight"),
+};
+// clang-format on
+const size_t aha_model_config_n_fields =
+    sizeof aha_model_config_fields / sizeof *aha_model_config_fields;
+#undef MF
+
 void aha_model_config_default(aha_model_config_t *cfg) {
     memset(cfg, 0, sizeof *cfg);
-    cfg->vocab_size = AHA_TOK_VOCAB;
-    cfg->dim = 128;
-    cfg->n_layers = 2;
-    cfg->n_heads = 4;
-    cfg->max_seq_len = 128;
-    cfg->ffn_hidden = 256;
-    cfg->n_dense_layers = 0;
-    cfg->n_routed_experts = 8;
-    cfg->n_shared_experts = 1;
-    cfg->top_k = 2;
-    cfg->moe_hidden = 128; /* 1,045,376 parameters in total */
-    cfg->score_func = AHA_SCORE_SIGMOID;
-    cfg->norm_topk_prob = 1;
-    cfg->routed_scale = 1.0f;
-    cfg->rope_theta = 10000.0f;
-    cfg->norm_eps = 1e-5f;
-    cfg->bias_update_speed = 1e-3f;
-    cfg->seq_aux_alpha = 1e-3f;
+    /* cannot fail: the table is fixed and its defaults are checked by the tests */
+    (void)aha_cfg_defaults(cfg, sizeof *cfg, aha_model_config_fields, aha_model_config_n_fields);
 }
 
 int aha_model_layer_is_moe(const aha_model_config_t *cfg, int l) {
@@ -46,22 +68,16 @@ static int has_dense_layer(const aha_model_config_t *cfg) {
     return cfg->n_routed_experts == 0 || cfg->n_dense_layers > 0;
 }
 
+/* The field table's ranges, then what depends on more than one field. */
 int aha_model_config_validate(const aha_model_config_t *cfg) {
 #define BAD(...) return AHA_FAIL(AHA_ERR_CONFIG, "model config: " __VA_ARGS__)
     if (!cfg) return AHA_FAIL(AHA_ERR_ARG, "model config: NULL");
-    if (cfg->vocab_size <= 0) BAD("vocab_size must be > 0 (got %d)", cfg->vocab_size);
-    if (cfg->vocab_size >= (1 << 24)) BAD("vocab_size must be < 2^24 (got %d)", cfg->vocab_size);
-    if (cfg->dim <= 0) BAD("dim must be > 0 (got %d)", cfg->dim);
-    if (cfg->n_layers <= 0) BAD("n_layers must be > 0 (got %d)", cfg->n_layers);
-    if (cfg->n_heads <= 0) BAD("n_heads must be > 0 (got %d)", cfg->n_heads);
+    AHA_TRY(aha_cfg_check(cfg, aha_model_config_fields, aha_model_config_n_fields, "model config"));
     if (cfg->dim % cfg->n_heads != 0)
         BAD("dim (%d) must be divisible by n_heads (%d)", cfg->dim, cfg->n_heads);
     if ((cfg->dim / cfg->n_heads) % 2 != 0)
         BAD("head_dim = dim / n_heads = %d must be even (RoPE)", cfg->dim / cfg->n_heads);
-    if (cfg->max_seq_len <= 0) BAD("max_seq_len must be > 0 (got %d)", cfg->max_seq_len);
-    if (cfg->n_routed_experts < 0)
-        BAD("n_routed_experts must be >= 0 (got %d)", cfg->n_routed_experts);
-    if (cfg->n_dense_layers < 0 || cfg->n_dense_layers > cfg->n_layers)
+    if (cfg->n_dense_layers > cfg->n_layers)
         BAD("n_dense_layers must be in [0, n_layers=%d] (got %d)", cfg->n_layers,
             cfg->n_dense_layers);
     if (has_dense_layer(cfg) && cfg->ffn_hidden <= 0)
@@ -71,26 +87,10 @@ int aha_model_config_validate(const aha_model_config_t *cfg) {
             BAD("top_k must be in [1, n_routed_experts=%d] (got %d)", cfg->n_routed_experts,
                 cfg->top_k);
         if (cfg->moe_hidden <= 0) BAD("moe_hidden must be > 0 (got %d)", cfg->moe_hidden);
-        if (cfg->n_shared_experts < 0)
-            BAD("n_shared_experts must be >= 0 (got %d)", cfg->n_shared_experts);
-        if (cfg->score_func != AHA_SCORE_SIGMOID && cfg->score_func != AHA_SCORE_SOFTMAX)
-            BAD("score_func must be %d (softmax) or %d (sigmoid) (got %d)", AHA_SCORE_SOFTMAX,
-                AHA_SCORE_SIGMOID, cfg->score_func);
-        if (cfg->norm_topk_prob != 0 && cfg->norm_topk_prob != 1)
-            BAD("norm_topk_prob must be 0 or 1 (got %d)", cfg->norm_topk_prob);
-        if (!isfinite(cfg->routed_scale) || cfg->routed_scale <= 0.0f)
-            BAD("routed_scale must be finite and > 0 (got %g)", (double)cfg->routed_scale);
-    } else if (cfg->top_k < 0 || cfg->moe_hidden < 0 || cfg->n_shared_experts < 0) {
-        BAD("top_k, moe_hidden and n_shared_experts must be >= 0");
+        if (cfg->routed_scale <= 0.0f)
+            BAD("routed_scale must be > 0 (got %g)", (double)cfg->routed_scale);
     }
-    if (!isfinite(cfg->rope_theta) || cfg->rope_theta <= 0.0f)
-        BAD("rope_theta must be > 0 (got %g)", (double)cfg->rope_theta);
-    if (!isfinite(cfg->norm_eps) || cfg->norm_eps <= 0.0f)
-        BAD("norm_eps must be > 0 (got %g)", (double)cfg->norm_eps);
-    if (!isfinite(cfg->bias_update_speed) || cfg->bias_update_speed < 0.0f)
-        BAD("bias_update_speed must be >= 0 (got %g)", (double)cfg->bias_update_speed);
-    if (!isfinite(cfg->seq_aux_alpha) || cfg->seq_aux_alpha < 0.0f)
-        BAD("seq_aux_alpha must be >= 0 (got %g)", (double)cfg->seq_aux_alpha);
+    if (cfg->norm_eps <= 0.0f) BAD("norm_eps must be > 0 (got %g)", (double)cfg->norm_eps);
     return 0;
 #undef BAD
 }

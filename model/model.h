@@ -12,6 +12,7 @@
 #define AHA_MODEL_MODEL_H
 #include <stddef.h>
 #include <stdint.h>
+#include "core/config.h"
 #include "core/rng.h"
 
 enum { AHA_SCORE_SOFTMAX = 0, AHA_SCORE_SIGMOID = 1 };
@@ -37,9 +38,18 @@ typedef struct {
     float seq_aux_alpha;     /* sequence-level balance loss weight; 0 = off */
 } aha_model_config_t;
 
-/* Tiny MoE used by the demo (about 1M parameters). */
+/* The field table of aha_model_config_t (model/model.c): name, type, default, range, Hugging Face
+ * key and help of every field, in config.json order. It drives aha_model_config_default, the
+ * range checks of aha_model_config_validate, the run config's model.* keys (YAML, --set, help)
+ * and config.json (model/checkpoint.c). vocab_size is FIXED: set from the tokenizer, no YAML key. */
+enum { AHA_MODEL_CONFIG_N_FIELDS = 18 };
+extern const aha_cfg_field_t aha_model_config_fields[AHA_MODEL_CONFIG_N_FIELDS];
+extern const size_t aha_model_config_n_fields; /* AHA_MODEL_CONFIG_N_FIELDS */
+
+/* Tiny MoE used by the demo (about 1M parameters): the table's defaults. */
 void aha_model_config_default(aha_model_config_t *cfg);
-/* AHA_ERR_CONFIG with a message naming the bad field. */
+/* AHA_ERR_CONFIG with a message naming the bad field: the table's ranges, then the conditions
+ * between fields (dim / n_heads, dense and MoE layer sizes, top_k <= n_routed_experts). */
 int aha_model_config_validate(const aha_model_config_t *cfg);
 /* 1 if layer l uses the MoE feed-forward. */
 int aha_model_layer_is_moe(const aha_model_config_t *cfg, int l);

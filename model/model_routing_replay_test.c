@@ -141,6 +141,13 @@ static void check_misc(void) {
     aha_model_config_t c;
     aha_model_config_default(&c);
     REQUIRE_OK(aha_model_config_validate(&c));
+    CHECK(c.vocab_size == 105 && c.dim == 128 && c.n_layers == 2 && c.n_heads == 4 &&
+              c.max_seq_len == 128 && c.ffn_hidden == 256 && c.n_dense_layers == 0 &&
+              c.n_routed_experts == 8 && c.n_shared_experts == 1 && c.top_k == 2 &&
+              c.moe_hidden == 128 && c.score_func == AHA_SCORE_SIGMOID && c.norm_topk_prob == 1 &&
+              c.routed_scale == 1.0f && c.rope_theta == 10000.0f && c.norm_eps == 1e-5f &&
+              c.bias_update_speed == 1e-3f && c.seq_aux_alpha == 1e-3f,
+          "the field table's defaults are the demo model");
     size_t np = aha_model_param_count(&c);
     printf("[misc] default config: %zu parameters, %zu tensors\n", np, aha_model_tensor_count(&c));
     REQUIRE(np >= 1000000 && np <= 1500000, "default size %zu", np);

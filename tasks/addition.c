@@ -232,30 +232,35 @@ int aha_add_parse_answer(const char *response, int64_t *out) {
 
 /* ---- corpus ---- */
 
-/* Fills CFG with the default mix (docs/corpus.md). */
+#define CF(member_, def_, help_)                                                                   \
+    {                                                                                              \
+        .key = #member_, .type = AHA_CFG_FLOAT, .offset = offsetof(aha_corpus_config_t, member_),  \
+        .def = def_, .min = 0, .max = 1, .help = help_                                             \
+    }
+/* The one list of the corpus settings and their defaults (docs/corpus.md); the run config's
+ * corpus.* keys are this table. */
+// clang-format off
+const aha_cfg_field_t aha_corpus_config_fields[] = {
+    CF(p_direct, "0.6", "share of direct answers"),
+    CF(p_direct_correct, "0.25", "correct share of direct answers"),
+    CF(p_trace, "0.4", "share of think traces"),
+    CF(p_trace_mistake, "0.25", "traces with one injected mistake"),
+    CF(p_malformed, "0.1", "malformed documents"),
+};
+// clang-format on
+#undef CF
+const size_t aha_corpus_config_n_fields =
+    sizeof aha_corpus_config_fields / sizeof *aha_corpus_config_fields;
+
 void aha_corpus_config_default(aha_corpus_config_t *c) {
     if (!c) return;
-    c->p_direct = 0.6;
-    c->p_direct_correct = 0.25;
-    c->p_trace = 0.4;
-    c->p_trace_mistake = 0.25;
-    c->p_malformed = 0.1;
+    /* cannot fail: the table is fixed and its defaults are checked by the tests */
+    (void)aha_cfg_defaults(c, sizeof *c, aha_corpus_config_fields, aha_corpus_config_n_fields);
 }
 
 static int check_corpus_cfg(const aha_corpus_config_t *c) {
     if (!c) return AHA_FAIL(AHA_ERR_ARG, "corpus: NULL config");
-    const struct {
-        const char *name;
-        double v;
-    } probs[] = {{"p_direct", c->p_direct},
-                 {"p_direct_correct", c->p_direct_correct},
-                 {"p_trace", c->p_trace},
-                 {"p_trace_mistake", c->p_trace_mistake},
-                 {"p_malformed", c->p_malformed}};
-    for (size_t i = 0; i < sizeof probs / sizeof *probs; i++)
-        if (!(probs[i].v >= 0 && probs[i].v <= 1))
-            return AHA_FAIL(AHA_ERR_CONFIG, "corpus: %s = %g must be in [0, 1]", probs[i].name,
-                            probs[i].v);
+    AHA_TRY(aha_cfg_check(c, aha_corpus_config_fields, aha_corpus_config_n_fields, "corpus"));
     if (!(c->p_direct + c->p_trace > 0))
         return AHA_FAIL(AHA_ERR_CONFIG, "corpus: p_direct + p_trace must be > 0");
     return AHA_OK;

@@ -29,6 +29,7 @@
 #define AHA_TASKS_ADDITION_H
 #include <stddef.h>
 #include <stdint.h>
+#include "core/config.h"
 #include "core/rng.h"
 
 #define AHA_ADD_MAX_DIGITS 12 /* per operand; sums fit in 13 digits */
@@ -104,7 +105,12 @@ typedef struct {
     double p_malformed;      /* share of all documents with a broken format */
 } aha_corpus_config_t;
 
-/* The default mix (docs/corpus.md; the corpus.* defaults of the run config, configs/demo.yaml):
+/* The field table of aha_corpus_config_t (name, default, range [0, 1], help): the one source of
+ * the defaults and of the run config's corpus.* keys. */
+enum { AHA_CORPUS_CONFIG_N_FIELDS = 5 };
+extern const aha_cfg_field_t aha_corpus_config_fields[AHA_CORPUS_CONFIG_N_FIELDS];
+extern const size_t aha_corpus_config_n_fields; /* AHA_CORPUS_CONFIG_N_FIELDS */
+/* The default mix (docs/corpus.md), from the table:
  * p_direct 0.6, p_direct_correct 0.25, p_trace 0.4, p_trace_mistake 0.25, p_malformed 0.1. */
 void aha_corpus_config_default(aha_corpus_config_t *cfg);
 /* Writes document number INDEX of the corpus for SEED into buf (NUL-terminated); deterministic.
