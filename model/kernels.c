@@ -200,14 +200,13 @@ void k_swiglu_ffn(float *y, float *h1, float *h3, float *act, const float *x, co
     k_matmul(y, act, w2, N, Hd, D, beta); /* [N,D] */
 }
 
-void k_swiglu_ffn_backward(float *dx, float *dw1, float *dw3, float *dw2, float *dh1, float *dh3,
-                           float *dact, const float *dy, const float *x, const float *h1,
-                           const float *h3, const float *act, const float *w1, const float *w3,
-                           const float *w2, int N, int D, int Hd) {
-    k_matmul_backward(dact, dw2, dy, act, w2, N, Hd, D, 0.0f);
-    k_swiglu_backward(dh1, dh3, dact, h1, h3, (size_t)N * Hd);
-    k_matmul_backward(dx, dw1, dh1, x, w1, N, D, Hd, 1.0f);
-    k_matmul_backward(dx, dw3, dh3, x, w3, N, D, Hd, 1.0f);
+void k_swiglu_ffn_backward(float *dx, k_ffn_grads_t g, k_ffn_scratch_t s, const float *dy,
+                           const float *x, k_ffn_acts_t a, k_ffn_weights_t w, int N, int D,
+                           int Hd) {
+    k_matmul_backward(s.dact, g.w2, dy, a.act, w.w2, N, Hd, D, 0.0f);
+    k_swiglu_backward(s.dh1, s.dh3, s.dact, a.h1, a.h3, (size_t)N * Hd);
+    k_matmul_backward(dx, g.w1, s.dh1, x, w.w1, N, D, Hd, 1.0f);
+    k_matmul_backward(dx, g.w3, s.dh3, x, w.w3, N, D, Hd, 1.0f);
 }
 
 void k_router_scores(float *s, int N, int E, int score_func) {
@@ -367,38 +366,39 @@ void k_experts(float *y, float *xg, float *h1, float *h3, float *act, float *eo,
     }
 }
 
-void k_experts_backward(float *dx, float *dgates, float *dw1, float *dw3, float *dw2, float *xg,
-                        float *dyg, float *dxg, float *dh1, float *dh3, float *dact,
-                        const float *dy, const float *x, const float *gates, const int *off,
-                        const int *perm, const float *h1, const float *h3, const float *act,
-                        const float *eo, const float *w1, const float *w3, const float *w2, int E,
-                        int K, int D, int H) {
-    for (int e = 0; e < E; e++) {
-        int p0 = off[e], cnt = off[e + 1] - off[e];
+void k_experts_backward(float *dx, float *dgates, k_ffn_grads_t g, k_experts_scratch_t s,
+                        const float *dy, const float *x, const k_experts_routing_t *r,
+                        k_ffn_acts_t a, k_ffn_weights_t w, int D, int H) {
+    const int K = r->K;
+    const size_t HD = (size_t)H * D;
+    for (int e = 0; e < r->E; e++) {
+        int p0 = r->off[e], cnt = r->off[e + 1] - r->off[e];
         if (cnt == 0) continue;
-        float *xe = xg + (size_t)p0 * D, *dye = dyg + (size_t)p0 * D, *dxe = dxg + (size_t)p0 * D;
-        const float *eoe = eo + (size_t)p0 * D;
+        float *xe = s.xg + (size_t)p0 * D, *dye = s.dyg + (size_t)p0 * D;
+        float *dxe = s.dxg + (size_t)p0 * D;
+        const float *eoe = r->eo + (size_t)p0 * D;
         for (int i = 0; i < cnt; i++) {
-            int slot = perm[p0 + i];
+            int slot = r->perm[p0 + i];
             const float *dyr = dy + (size_t)(slot / K) * D;
             const float *er = eoe + (size_t)i * D;
             float *dr = dye + (size_t)i * D;
-            float g = gates[slot], dot = 0.0f;
+            float gate = r->gates[slot], dot = 0.0f;
             for (int d = 0; d < D; d++) {
                 dot += dyr[d] * er[d];
-                dr[d] = g * dyr[d];
+                dr[d] = gate * dyr[d];
             }
             dgates[slot] = dot;
             memcpy(xe + (size_t)i * D, x + (size_t)(slot / K) * D, sizeof(float) * D);
         }
         memset(dxe, 0, sizeof(float) * (size_t)cnt * D);
-        k_swiglu_ffn_backward(dxe, dw1 + (size_t)e * H * D, dw3 + (size_t)e * H * D,
-                              dw2 + (size_t)e * D * H, dh1 + (size_t)p0 * H, dh3 + (size_t)p0 * H,
-                              dact + (size_t)p0 * H, dye, xe, h1 + (size_t)p0 * H,
-                              h3 + (size_t)p0 * H, act + (size_t)p0 * H, w1 + (size_t)e * H * D,
-                              w3 + (size_t)e * H * D, w2 + (size_t)e * D * H, cnt, D, H);
+        const size_t ph = (size_t)p0 * H, eh = (size_t)e * HD;
+        const k_ffn_grads_t ge = {g.w1 + eh, g.w3 + eh, g.w2 + eh};
+        const k_ffn_scratch_t se = {s.ffn.dh1 + ph, s.ffn.dh3 + ph, s.ffn.dact + ph};
+        const k_ffn_acts_t ae = {a.h1 + ph, a.h3 + ph, a.act + ph};
+        const k_ffn_weights_t we = {w.w1 + eh, w.w3 + eh, w.w2 + eh};
+        k_swiglu_ffn_backward(dxe, ge, se, dye, xe, ae, we, cnt, D, H);
         for (int i = 0; i < cnt; i++) {
-            float *dxr = dx + (size_t)(perm[p0 + i] / K) * D;
+            float *dxr = dx + (size_t)(r->perm[p0 + i] / K) * D;
             const float *sr = dxe + (size_t)i * D;
             for (int d = 0; d < D; d++)
                 dxr[d] += sr[d];

@@ -48,12 +48,26 @@ void k_swiglu_backward(float *dh1, float *dh3, const float *dact, const float *h
 /* SwiGLU block y[N,D] = (silu(x W1^T) * (x W3^T)) W2^T + beta * y, keeping h1, h3, act[N,Hd]. */
 void k_swiglu_ffn(float *y, float *h1, float *h3, float *act, const float *x, const float *w1,
                   const float *w3, const float *w2, int N, int D, int Hd, float beta);
-/* Backward of k_swiglu_ffn: dx[N,D] += ..., dw1, dw3[Hd,D], dw2[D,Hd] +=;
- * scratch dh1, dh3, dact[N,Hd]. */
-void k_swiglu_ffn_backward(float *dx, float *dw1, float *dw3, float *dw2, float *dh1, float *dh3,
-                           float *dact, const float *dy, const float *x, const float *h1,
-                           const float *h3, const float *act, const float *w1, const float *w3,
-                           const float *w2, int N, int D, int Hd);
+/* The three projections of a SwiGLU block: w1, w3 [Hd, D] and w2 [D, Hd] (routed experts: E of
+ * each, [E, H, D], [E, H, D], [E, D, H]); k_ffn_grads_t is the same for their gradients (+=). */
+typedef struct {
+    const float *w1, *w3, *w2;
+} k_ffn_weights_t;
+typedef struct {
+    float *w1, *w3, *w2;
+} k_ffn_grads_t;
+/* What the forward of a SwiGLU block kept: h1 = x W1^T, h3 = x W3^T, act = silu(h1) * h3 [N, Hd];
+ * k_ffn_scratch_t holds the backward's dh1, dh3, dact of the same shape (overwritten). */
+typedef struct {
+    const float *h1, *h3, *act;
+} k_ffn_acts_t;
+typedef struct {
+    float *dh1, *dh3, *dact;
+} k_ffn_scratch_t;
+
+/* Backward of k_swiglu_ffn: dx[N,D] += ..., G.w1, G.w3 [Hd,D], G.w2 [D,Hd] +=. */
+void k_swiglu_ffn_backward(float *dx, k_ffn_grads_t g, k_ffn_scratch_t s, const float *dy,
+                           const float *x, k_ffn_acts_t a, k_ffn_weights_t w, int N, int D, int Hd);
 
 /* In-place router scores s[N,E] from logits: sigmoid or softmax (score_func AHA_SCORE_*). */
 void k_router_scores(float *s, int N, int E, int score_func);
@@ -79,14 +93,24 @@ void k_group(int *off, int *perm, const int *ids, int N, int E, int K);
 void k_experts(float *y, float *xg, float *h1, float *h3, float *act, float *eo, const float *x,
                const float *gates, const int *off, const int *perm, const float *w1,
                const float *w3, const float *w2, int E, int K, int D, int H);
-/* Backward of k_experts: dx[N,D] +=, dgates[N,K] (routed slots written), dw1, dw3, dw2 +=.
- * Scratch: xg, dyg, dxg[slots, D]; dh1, dh3, dact[slots, H]. */
-void k_experts_backward(float *dx, float *dgates, float *dw1, float *dw3, float *dw2, float *xg,
-                        float *dyg, float *dxg, float *dh1, float *dh3, float *dact,
-                        const float *dy, const float *x, const float *gates, const int *off,
-                        const int *perm, const float *h1, const float *h3, const float *act,
-                        const float *eo, const float *w1, const float *w3, const float *w2, int E,
-                        int K, int D, int H);
+/* The routing of one MoE layer as k_experts used it: gates[N, K], the slots grouped by expert
+ * (off[E+1], perm[slots] from k_group) and eo[slots, D], the expert outputs before gating. */
+typedef struct {
+    const float *gates;
+    const int *off, *perm;
+    const float *eo;
+    int E, K;
+} k_experts_routing_t;
+/* Scratch of k_experts_backward: xg, dyg, dxg [slots, D] and the SwiGLU scratch [slots, H]. */
+typedef struct {
+    float *xg, *dyg, *dxg;
+    k_ffn_scratch_t ffn;
+} k_experts_scratch_t;
+/* Backward of k_experts: dx[N,D] +=, dgates[N,K] (routed slots written), G (all experts) +=.
+ * A holds the kept h1, h3, act [slots, H]. */
+void k_experts_backward(float *dx, float *dgates, k_ffn_grads_t g, k_experts_scratch_t s,
+                        const float *dy, const float *x, const k_experts_routing_t *r,
+                        k_ffn_acts_t a, k_ffn_weights_t w, int D, int H);
 
 /* Sequence balance loss of one MoE layer over rows [B, T] with valid prefix lengths len[B]:
  * returns alpha * mean_b sum_i f_i P_i (docs/model.md; rows with len 0 contribute 0 to the mean

@@ -658,6 +658,7 @@ int aha_backward(aha_model_t *m, aha_acts_t *a, const aha_batch_t *batch) {
     memset(a->dres, 0, sizeof(float) * ND);
     k_rmsnorm_backward(a->dres, g->final_norm, a->d1, a->res_final, p->final_norm, a->rstdf, N, D);
 
+    const k_ffn_scratch_t scratch = {a->dh1, a->dh3, a->dact};
     for (int l = L - 1; l >= 0; l--) {
         layer_acts_t *la = &a->layers[l];
         const aha_layer_view_t *lp = &p->layers[l];
@@ -665,20 +666,24 @@ int aha_backward(aha_model_t *m, aha_acts_t *a, const aha_batch_t *batch) {
         /* feed-forward: dres is d loss / d ffn output; d1 collects d loss / d ln2 */
         memset(a->d1, 0, sizeof(float) * ND);
         if (!aha_model_layer_is_moe(c, l)) {
-            k_swiglu_ffn_backward(a->d1, lg->w1, lg->w3, lg->w2, a->dh1, a->dh3, a->dact, a->dres,
-                                  la->ln2, la->h1, la->h3, la->hact, lp->w1, lp->w3, lp->w2, N, D,
-                                  c->ffn_hidden);
+            k_swiglu_ffn_backward(a->d1, (k_ffn_grads_t){lg->w1, lg->w3, lg->w2}, scratch, a->dres,
+                                  la->ln2, (k_ffn_acts_t){la->h1, la->h3, la->hact},
+                                  (k_ffn_weights_t){lp->w1, lp->w3, lp->w2}, N, D, c->ffn_hidden);
         } else {
             const int *ids = a->ids + (size_t)l * N * K;
             if (SH > 0)
-                k_swiglu_ffn_backward(a->d1, lg->sh_w1, lg->sh_w3, lg->sh_w2, a->dh1, a->dh3,
-                                      a->dact, a->dres, la->ln2, la->sh_h1, la->sh_h3, la->sh_act,
-                                      lp->sh_w1, lp->sh_w3, lp->sh_w2, N, D, SH);
+                k_swiglu_ffn_backward(a->d1, (k_ffn_grads_t){lg->sh_w1, lg->sh_w3, lg->sh_w2},
+                                      scratch, a->dres, la->ln2,
+                                      (k_ffn_acts_t){la->sh_h1, la->sh_h3, la->sh_act},
+                                      (k_ffn_weights_t){lp->sh_w1, lp->sh_w3, lp->sh_w2}, N, D, SH);
             memset(a->dg, 0, sizeof(float) * (size_t)N * K);
-            k_experts_backward(a->d1, a->dg, lg->ex_w1, lg->ex_w3, lg->ex_w2, a->xg, a->dyg, a->dxg,
-                               a->dh1, a->dh3, a->dact, a->dres, la->ln2, la->gates, la->ex_off,
-                               la->ex_perm, la->ex_h1, la->ex_h3, la->ex_act, la->ex_out, lp->ex_w1,
-                               lp->ex_w3, lp->ex_w2, E, K, D, H);
+            const k_experts_routing_t route = {la->gates,  la->ex_off, la->ex_perm,
+                                               la->ex_out, E,          K};
+            const k_experts_scratch_t ex_scratch = {a->xg, a->dyg, a->dxg, scratch};
+            k_experts_backward(a->d1, a->dg, (k_ffn_grads_t){lg->ex_w1, lg->ex_w3, lg->ex_w2},
+                               ex_scratch, a->dres, la->ln2, &route,
+                               (k_ffn_acts_t){la->ex_h1, la->ex_h3, la->ex_act},
+                               (k_ffn_weights_t){lp->ex_w1, lp->ex_w3, lp->ex_w2}, D, H);
             memset(a->ds, 0, sizeof(float) * (size_t)N * E);
             k_route_backward(a->ds, a->dg, la->scores, ids, N, E, K, c->norm_topk_prob,
                              c->routed_scale);
