@@ -15,20 +15,8 @@ enum { G = 4, MAX_LEN = 40 };
 
 static aha_model_t *make_model(void) {
     aha_model_config_t c;
-    aha_model_config_default(&c);
-    c.dim = 32;
-    c.n_heads = 4;
-    c.n_layers = 3;
-    c.n_dense_layers = 1;
-    c.ffn_hidden = 32;
-    c.moe_hidden = 16;
-    c.max_seq_len = 48;
-    aha_model_t *m = NULL;
-    if (aha_model_new(&c, &m) < 0) return NULL;
-    aha_rng_t rng;
-    aha_rng_seed(&rng, 3);
-    aha_model_init_random(m, &rng);
-    return m;
+    tu_small_config(&c);
+    return tu_random_model(&c, 3);
 }
 
 static void check_message(const aha_rollout_t *r, const aha_group_msg_t *msg,

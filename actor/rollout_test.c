@@ -44,22 +44,8 @@ static double batch_lp_diff = 0, forward_lp_diff = 0, greedy_lp_diff = 0;
  * bias (EOS_W > 0 makes <eos> likely, EOS_W < 0 practically impossible). */
 static aha_model_t *make_model(uint64_t seed, float head, float emb0, float eos_w) {
     aha_model_config_t c;
-    aha_model_config_default(&c);
-    c.dim = 32;
-    c.n_heads = 4;
-    c.n_layers = 3;
-    c.n_dense_layers = 1;
-    c.ffn_hidden = 32;
-    c.moe_hidden = 16;
-    c.max_seq_len = 48;
-    aha_model_t *m = NULL;
-    if (aha_model_config_validate(&c) < 0 || aha_model_new(&c, &m) < 0) {
-        CHECK(0, "model: %s", aha_last_error());
-        return NULL;
-    }
-    aha_rng_t rng;
-    aha_rng_seed(&rng, seed);
-    aha_model_init_random(m, &rng);
+    tu_small_config(&c);
+    aha_model_t *m = tu_random_model(&c, seed);
     const int V = c.vocab_size, D = c.dim;
     for (size_t i = 0; i < (size_t)V * D; i++)
         m->p.lm_head[i] *= head;

@@ -223,6 +223,30 @@ static inline void tu_init(aha_model_t *m, aha_rng_t *rng, float std, float bias
     for (size_t i = 0; i < nb; i++)
         m->expert_bias[i] = bias_std * aha_rng_normal(rng);
 }
+
+/* A small mixed model for the actor tests: dim 32, 4 heads, 3 layers (1 dense, 2 MoE), dense and
+ * expert hidden sizes 32 and 16, max_seq_len 48; the rest is the default. */
+static inline void tu_small_config(aha_model_config_t *c) {
+    aha_model_config_default(c);
+    c->dim = 32;
+    c->n_heads = 4;
+    c->n_layers = 3;
+    c->n_dense_layers = 1;
+    c->ffn_hidden = 32;
+    c->moe_hidden = 16;
+    c->max_seq_len = 48;
+}
+
+/* A model of config C with the training init (aha_model_init_random) from SEED; the failed
+ * REQUIRE ends the case if C is invalid. */
+static inline aha_model_t *tu_random_model(const aha_model_config_t *c, uint64_t seed) {
+    aha_model_t *m = NULL;
+    REQUIRE_OK(aha_model_new(c, &m));
+    aha_rng_t rng;
+    aha_rng_seed(&rng, seed);
+    aha_model_init_random(m, &rng);
+    return m;
+}
 #endif
 
 #endif

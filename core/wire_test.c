@@ -11,6 +11,7 @@
 #include "core/rng.h"
 #include "core/testutil.h"
 #include "core/wire.h"
+#include "core/wire_testutil.h"
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,50 +22,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
-enum { CAP = 64 * 1024, SAMPLES = 3, LAYERS = 2, TOPK = 2, EXPERTS = 8, VOCAB = 105 };
-
-/* A consistent group of SAMPLES samples; arrays are static storage (valid until the next call). */
-static Aha__Group make_group(Aha__Problem *prob) {
-    static uint32_t idx[SAMPLES], plen[SAMPLES], tlen[SAMPLES], fin[SAMPLES], tokens[64];
-    static float lps[64];
-    static int32_t eids[64 * LAYERS * TOPK];
-    Aha__Group g = AHA__GROUP__INIT;
-    size_t nt = 0, nl = 0, ne = 0;
-    for (int s = 0; s < SAMPLES; s++) {
-        idx[s] = (uint32_t)s;
-        plen[s] = 4;
-        tlen[s] = 4 + 2 + (uint32_t)s;
-        fin[s] = s != 1;
-        for (uint32_t t = 0; t < tlen[s]; t++) {
-            tokens[nt++] = (7 * s + 3 * t) % VOCAB;
-            if (t >= plen[s]) lps[nl++] = -0.25f * (float)(t + 1);
-            if (t + 1 < tlen[s])
-                for (int l = 0; l < LAYERS; l++)
-                    for (int k = 0; k < TOPK; k++)
-                        eids[ne++] = l == 0 ? -1 : (int32_t)((s + t + k) % EXPERTS);
-        }
-    }
-    g.lease_id = 42;
-    g.prompt_id = 1234567890123ULL;
-    g.policy_version = 7;
-    g.n_sample_index = g.n_prompt_len = g.n_total_len = g.n_finished = SAMPLES;
-    g.sample_index = idx;
-    g.prompt_len = plen;
-    g.total_len = tlen;
-    g.finished = fin;
-    g.n_tokens = nt;
-    g.tokens = tokens;
-    g.n_logprobs = nl;
-    g.logprobs = lps;
-    g.n_layers = LAYERS;
-    g.top_k = TOPK;
-    g.n_expert_ids = ne;
-    g.expert_ids = eids;
-    prob->kind = "countdown";
-    g.problem = prob;
-    g.actor = "actor/0";
-    return g;
-}
+enum { CAP = 64 * 1024 };
 
 /* The content check this test registers on its receiving socket (core knows no task content): a
  * Group must carry one log-prob per response token. */
@@ -129,7 +87,7 @@ static int child(const char *endpoint) {
         free(junk);
         /* 7. a Group whose lengths disagree */
         Aha__Problem prob = AHA__PROBLEM__INIT;
-        Aha__Group g = make_group(&prob);
+        Aha__Group g = tu_make_group(&prob);
         g.n_logprobs -= 1;
         Aha__Envelope genv = AHA__ENVELOPE__INIT;
         genv.body_case = AHA__ENVELOPE__BODY_GROUP;
@@ -149,7 +107,7 @@ static int child(const char *endpoint) {
             ok &= send_raw(s, r, len) == 0;
         }
         /* 9. a valid Group, then wait for the Lease reply */
-        g = make_group(&prob);
+        g = tu_make_group(&prob);
         ok &= aha_wire_send(w, NULL, &genv) == 0;
         Aha__Envelope *reply = NULL;
         int rc = aha_wire_recv(w, 10000, NULL, &reply);
@@ -246,7 +204,7 @@ static void test_two_processes(void) {
     /* 9: the valid Group; everything in between is dropped */
     CHECK(aha_wire_recv(w, 10000, &from, &env) == 0, "recv group: %s", aha_last_error());
     Aha__Problem prob = AHA__PROBLEM__INIT;
-    Aha__Group want = make_group(&prob);
+    Aha__Group want = tu_make_group(&prob);
     const Aha__Group *g = env && env->body_case == AHA__ENVELOPE__BODY_GROUP ? env->group : NULL;
     CHECK(g && g->prompt_id == want.prompt_id && g->policy_version == 7 &&
               g->n_tokens == want.n_tokens &&

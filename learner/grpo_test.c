@@ -56,14 +56,7 @@ static void test_step(int r3, const char *loss) {
     c.dim = 32;
     c.moe_hidden = 16;
     c.max_seq_len = 40;
-    aha_model_t *m = NULL;
-    if (aha_model_new(&c, &m) < 0) {
-        CHECK(0, "model_new: %s", aha_last_error());
-        return;
-    }
-    aha_rng_t rng;
-    aha_rng_seed(&rng, 11);
-    aha_model_init_random(m, &rng);
+    aha_model_t *m = tu_random_model(&c, 11);
     enum { G = 6 };
     const int max_len = 40;
     aha_kv_t *kv = NULL;
@@ -190,14 +183,7 @@ static void test_r3_replay(void) {
     c.dim = 32;
     c.moe_hidden = 16;
     c.max_seq_len = 40;
-    aha_model_t *m = NULL;
-    if (aha_model_new(&c, &m) < 0) {
-        CHECK(0, "model_new");
-        return;
-    }
-    aha_rng_t rng;
-    aha_rng_seed(&rng, 5);
-    aha_model_init_random(m, &rng);
+    aha_model_t *m = tu_random_model(&c, 5);
     enum { G = 4 };
     const int max_len = 40, K = c.top_k, L = c.n_layers;
     aha_kv_t *kv = NULL;

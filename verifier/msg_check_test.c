@@ -2,57 +2,13 @@
  * ScoredGroup / Lease and name the field (moved here from core/wire_test.c with the checks). */
 #include "core/err.h"
 #include "core/testutil.h"
+#include "core/wire_testutil.h"
 #include "verifier/msg_check.h"
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-enum { SAMPLES = 3, LAYERS = 2, TOPK = 2, EXPERTS = 8, VOCAB = 105 };
-
 static const aha_msg_limits_t k_limits = {VOCAB, 64, LAYERS, TOPK, EXPERTS, 16};
-
-/* A consistent group of SAMPLES samples; arrays are static storage (valid until the next call). */
-static Aha__Group make_group(Aha__Problem *prob) {
-    static uint32_t idx[SAMPLES], plen[SAMPLES], tlen[SAMPLES], fin[SAMPLES], tokens[64];
-    static float lps[64];
-    static int32_t eids[64 * LAYERS * TOPK];
-    Aha__Group g = AHA__GROUP__INIT;
-    size_t nt = 0, nl = 0, ne = 0;
-    for (int s = 0; s < SAMPLES; s++) {
-        idx[s] = (uint32_t)s;
-        plen[s] = 4;
-        tlen[s] = 4 + 2 + (uint32_t)s;
-        fin[s] = s != 1;
-        for (uint32_t t = 0; t < tlen[s]; t++) {
-            tokens[nt++] = (7 * s + 3 * t) % VOCAB;
-            if (t >= plen[s]) lps[nl++] = -0.25f * (float)(t + 1);
-            if (t + 1 < tlen[s])
-                for (int l = 0; l < LAYERS; l++)
-                    for (int k = 0; k < TOPK; k++)
-                        eids[ne++] = l == 0 ? -1 : (int32_t)((s + t + k) % EXPERTS);
-        }
-    }
-    g.lease_id = 42;
-    g.prompt_id = 1234567890123ULL;
-    g.policy_version = 7;
-    g.n_sample_index = g.n_prompt_len = g.n_total_len = g.n_finished = SAMPLES;
-    g.sample_index = idx;
-    g.prompt_len = plen;
-    g.total_len = tlen;
-    g.finished = fin;
-    g.n_tokens = nt;
-    g.tokens = tokens;
-    g.n_logprobs = nl;
-    g.logprobs = lps;
-    g.n_layers = LAYERS;
-    g.top_k = TOPK;
-    g.n_expert_ids = ne;
-    g.expert_ids = eids;
-    prob->kind = "countdown";
-    g.problem = prob;
-    g.actor = "actor/0";
-    return g;
-}
 
 /* ---- content checks, one broken field at a time ---- */
 static void expect_bad(const Aha__Group *g, const char *needle, const char *what) {
@@ -67,7 +23,7 @@ static void expect_bad(const Aha__Group *g, const char *needle, const char *what
 
 static void test_group(void) {
     Aha__Problem prob = AHA__PROBLEM__INIT;
-    Aha__Group g = make_group(&prob);
+    Aha__Group g = tu_make_group(&prob);
     Aha__Envelope env = AHA__ENVELOPE__INIT;
     env.body_case = AHA__ENVELOPE__BODY_GROUP;
     env.group = &g;
@@ -132,7 +88,7 @@ static void test_group(void) {
 /* A scored group: one score array short, a NaN, no verifier name. */
 static void test_scored_group(void) {
     Aha__Problem prob = AHA__PROBLEM__INIT;
-    Aha__Group g = make_group(&prob);
+    Aha__Group g = tu_make_group(&prob);
     char why[200] = "";
     Aha__ScoredGroup sg = AHA__SCORED_GROUP__INIT;
     double sc[SAMPLES] = {1, 0.1, 0}, bad[SAMPLES] = {1, NAN, 0};
