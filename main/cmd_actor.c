@@ -8,6 +8,7 @@
 #include "main/coordinator.h"
 #include "main/procs.h"
 #include "model/checkpoint.h"
+#include "model/weights.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,6 +4,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "main/procs.h"
+#include "model/weights.h"
 #include "verifier/msg_check.h"
 #include "model/tokenizer.h"
 #include <stdio.h>
@@ -39,29 +40,6 @@ struct aha_coord {
     aha_coord_stats_t stats;
     aha_msg_limits_t limits; /* content checks of what the actors send */
 };
-
-size_t aha_weights_bytes(const aha_model_t *m) {
-    return sizeof(float) *
-           (m->n_params + (m->expert_bias ? (size_t)m->cfg.n_layers * m->cfg.n_routed_experts : 0));
-}
-
-void aha_weights_pack(const aha_model_t *m, uint8_t *out) {
-    memcpy(out, m->params, sizeof(float) * m->n_params);
-    if (m->expert_bias)
-        memcpy(out + sizeof(float) * m->n_params, m->expert_bias,
-               sizeof(float) * (size_t)m->cfg.n_layers * m->cfg.n_routed_experts);
-}
-
-int aha_weights_unpack(aha_model_t *m, const uint8_t *data, size_t len) {
-    if (!m || !data || len != aha_weights_bytes(m))
-        return AHA_FAIL(AHA_ERR_FORMAT, "weights of %zu bytes for a model of %zu", len,
-                        m ? aha_weights_bytes(m) : 0);
-    memcpy(m->params, data, sizeof(float) * m->n_params);
-    if (m->expert_bias)
-        memcpy(m->expert_bias, data + sizeof(float) * m->n_params,
-               sizeof(float) * (size_t)m->cfg.n_layers * m->cfg.n_routed_experts);
-    return AHA_OK;
-}
 
 static int is_actor(const aha_coord_t *c, const aha_peer_t *p) {
     for (int i = 0; i < c->n_actors; i++)

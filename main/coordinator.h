@@ -44,9 +44,4 @@ typedef struct {
 } aha_coord_stats_t;
 void aha_coord_stats(const aha_coord_t *c, aha_coord_stats_t *out);
 
-/* The weights as bytes (parameters, then routing biases) and back; sizes must match the model. */
-size_t aha_weights_bytes(const aha_model_t *m);
-void aha_weights_pack(const aha_model_t *m, uint8_t *out);
-int aha_weights_unpack(aha_model_t *m, const uint8_t *data, size_t len);
-
 #endif

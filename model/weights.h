@@ -1,0 +1,18 @@
+/* model/weights.h — the policy weights as one byte string (what the learner publishes and actors
+ * fetch, core/blob.h): the parameters, then the routing biases (if the model has routed experts),
+ * float32 in host byte order. Nothing here allocates or keeps a pointer. */
+#ifndef AHA_MODEL_WEIGHTS_H
+#define AHA_MODEL_WEIGHTS_H
+#include "model/model.h"
+#include <stddef.h>
+#include <stdint.h>
+
+/* Size of M's weights in bytes. */
+size_t aha_weights_bytes(const aha_model_t *m);
+/* Writes M's weights into OUT[0..aha_weights_bytes(m)) (the caller's buffer). */
+void aha_weights_pack(const aha_model_t *m, uint8_t *out);
+/* Overwrites M's parameters and routing biases from DATA[0..len); AHA_ERR_FORMAT (M untouched)
+ * unless LEN is exactly aha_weights_bytes(m). */
+int aha_weights_unpack(aha_model_t *m, const uint8_t *data, size_t len);
+
+#endif
