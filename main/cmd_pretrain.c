@@ -6,7 +6,7 @@
 #include "core/metrics.h"
 #include "learner/optim.h"
 #include "main/cmd.h"
-#include "main/run_state.h"
+#include "learner/run_state.h"
 #include "model/checkpoint.h"
 #include "model/tokenizer.h"
 #include <math.h>

@@ -190,18 +190,11 @@ int aha_run_config_check(const aha_run_config_t *rc) {
     return AHA_OK;
 }
 
-int aha_train_group_setup(const aha_run_config_t *rc, uint64_t pid, int *ids, int cap, int *n,
-                          aha_reward_problem_t *rp, aha_rng_t *rngs, int G) {
-    aha_task_problem_t prob;
-    char text[1024];
-    AHA_TRY(aha_run_problem(rc, AHA_SPLIT_TRAIN, pid, &prob));
-    AHA_TRY(aha_run_prompt(rc, &prob, text, sizeof text));
-    AHA_TRY(aha_tok_encode(text, ids, cap, n));
-    aha_task_by_kind(prob.kind)->reward_problem(&prob, rp);
-    for (int g = 0; g < G; g++) {
-        const uint64_t sid[] = {AHA_STREAM_TRAIN_SAMPLE, pid, (uint64_t)g};
-        aha_rng_derive(&rngs[g], (uint64_t)rc->seed, sid, 3);
-    }
+int aha_run_config_train_set(const aha_run_config_t *rc, aha_train_set_t *out) {
+    aha_train_set_t s;
+    AHA_TRY(aha_run_config_task(rc, &s.task, &s.cfg));
+    s.seed = (uint64_t)rc->seed;
+    *out = s;
     return AHA_OK;
 }
 

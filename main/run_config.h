@@ -6,6 +6,7 @@
 #include "model/rollout.h"
 #include "model/model.h"
 #include "tasks/task.h"
+#include "tasks/train_group.h"
 #include "verifier/reward.h"
 #include "verifier/sandbox.h"
 #include "core/rng.h"
@@ -101,9 +102,6 @@ int aha_run_prompt(const aha_run_config_t *rc, const aha_task_problem_t *p, char
 /* Pretraining document INDEX of the run's task corpus. */
 int aha_run_document(const aha_run_config_t *rc, uint64_t index, char *buf, size_t cap);
 
-/* The sampling setup of training problem PID, shared by `aha train` and `aha actor` so both
- * sample the same group: prompt token ids (ids[0..*n), cap entries), the reward problem, and for
- * g < G the RNG stream (seed, 0x7EA1, pid, g) of sample g. */
-int aha_train_group_setup(const aha_run_config_t *rc, uint64_t pid, int *ids, int cap, int *n,
-                          aha_reward_problem_t *rp, aha_rng_t *rngs, int G);
+/* The run's training problems (task.kind, task settings, seed) for tasks/train_group.h. */
+int aha_run_config_train_set(const aha_run_config_t *rc, aha_train_set_t *out);
 #endif

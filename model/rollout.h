@@ -1,6 +1,6 @@
 /* model/rollout.h — the rollout: sampled rows of a model (prompt + response tokens, behaviour
  * log-probs, optional routing record), the data type shared by the actor (which fills it,
- * actor/rollout.h), the wire conversion (actor/group_msg.h) and the learner (which trains on it,
+ * actor/rollout.h), the wire conversion (verifier/group_msg.h) and the learner (which trains on it,
  * learner/group_batch.h). It lives in model/ because its layout is the model's: the routing
  * record is aha_batch_t.replay_ids of the model's forward with B = n, T = max_len, and the row
  * shape is fixed by the model's layer count and top-k. */

@@ -1,11 +1,11 @@
-/* main/run_state.h — what a run needs to continue bit-exactly after a stop (shared by `aha
+/* learner/run_state.h — what a run needs to continue bit-exactly after a stop (shared by `aha
  * pretrain --resume` and `aha train --resume`):
  *   DIR/model.safetensors + config.json   the model, with the routing biases (model/checkpoint.h)
  *   DIR/optimizer.safetensors             AdamW moments and step count (learner/optim.h)
  *   DIR/state.json                        {"step": S, "next_index": I}: updates done, next item
  * Nothing here owns the model or optimizer it is given. */
-#ifndef AHA_MAIN_RUN_STATE_H
-#define AHA_MAIN_RUN_STATE_H
+#ifndef AHA_LEARNER_RUN_STATE_H
+#define AHA_LEARNER_RUN_STATE_H
 #include "learner/optim.h"
 #include "model/model.h"
 #include <stdint.h>

@@ -1,4 +1,4 @@
-#include "actor/group_msg.h"
+#include "verifier/group_msg.h"
 #include "core/err.h"
 #include "model/tokenizer.h"
 #include <stdio.h>

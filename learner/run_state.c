@@ -1,4 +1,4 @@
-#include "main/run_state.h"
+#include "learner/run_state.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "model/checkpoint.h"

@@ -1,9 +1,8 @@
-#include "main/coordinator.h"
+#include "learner/coordinator.h"
 #include "core/clock.h"
 #include "core/blob.h"
 #include "core/err.h"
 #include "core/log.h"
-#include "main/procs.h"
 #include "model/weights.h"
 #include "verifier/msg_check.h"
 #include "model/tokenizer.h"
@@ -22,10 +21,7 @@ typedef struct {
 } lease_t;
 
 struct aha_coord {
-    void *zctx;
     aha_wire_t *w;
-    pid_t pids[MAX_ACTORS];
-    int n_procs;
     int group_size;
     aha_peer_t actors[MAX_ACTORS];
     int n_actors;
@@ -36,7 +32,6 @@ struct aha_coord {
     aha_blob_t blob;
     uint64_t next_lease;
     double last_heard; /* last message from any actor (ms) */
-    aha_zap_t *zap;
     aha_coord_stats_t stats;
     aha_msg_limits_t limits; /* content checks of what the actors send */
 };
@@ -225,80 +220,61 @@ void aha_coord_stats(const aha_coord_t *c, aha_coord_stats_t *out) {
     out->actors = c->n_actors;
 }
 
+void aha_coord_stop_actors(aha_coord_t *c) {
+    for (int i = 0; c && i < c->n_actors; i++) /* best effort: some may be gone */
+        aha_wire_send_control(c->w, &c->actors[i], "stop", 1, "");
+}
+
+int aha_coord_actors(const aha_coord_t *c) {
+    return c ? c->n_actors : 0;
+}
+
+int aha_coord_wait_actors(aha_coord_t *c, int n, int timeout_ms) {
+    if (!c) return AHA_FAIL(AHA_ERR_ARG, "aha_coord_wait_actors: NULL coordinator");
+    const double until = aha_now_ms() + timeout_ms;
+    while (c->n_actors < n) {
+        const double left = until - aha_now_ms();
+        if (left <= 0)
+            return AHA_FAIL(AHA_ERR_TIMEOUT, "coordinator: %d of %d actors joined in %d ms",
+                            c->n_actors, n, timeout_ms);
+        aha_peer_t from;
+        Aha__Envelope *e = NULL;
+        int q = aha_wire_recv(c->w, left < 100 ? (int)left + 1 : 100, &from, &e);
+        if (q == AHA_ERR_TIMEOUT) continue;
+        if (q != AHA_OK) return q;
+        c->last_heard = aha_now_ms();
+        handle(c, &from, e);
+        aha_wire_free(&e);
+    }
+    return AHA_OK;
+}
+
 void aha_coord_destroy(aha_coord_t **cp) {
     if (!cp || !*cp) return;
     aha_coord_t *c = *cp;
-    for (int i = 0; i < c->n_actors; i++) /* best effort: some may be gone */
-        aha_wire_send_control(c->w, &c->actors[i], "stop", 1, "");
-    aha_reap(c->pids, c->n_procs, 2000);
     aha_wire_destroy(&c->w);
-    aha_zap_stop(&c->zap);
-    if (c->zctx) zmq_ctx_term(c->zctx);
     free(c->weights);
     free(c);
     *cp = NULL;
 }
 
-int aha_coord_new(const aha_run_config_t *rc, const char *config_path, int n, aha_coord_t **out) {
-    if (!rc || !config_path || !out || n < 0 || n > MAX_ACTORS)
-        return AHA_FAIL(AHA_ERR_ARG, "coordinator: bad argument (n=%d)", n);
+int aha_coord_new(void *zctx, const char *bind, size_t max_bytes, const aha_msg_limits_t *limits,
+                  int group_size, const aha_keypair_t *curve, aha_coord_t **out) {
+    if (!zctx || !bind || !limits || !out || group_size < 1)
+        return AHA_FAIL(AHA_ERR_ARG, "aha_coord_new: bad argument");
     aha_coord_t *c = calloc(1, sizeof *c);
     if (!c) return AHA_FAIL(AHA_ERR_NOMEM, "coordinator");
-    c->group_size = rc->rl.group_size;
+    c->group_size = group_size;
+    c->limits = *limits;
     c->last_heard = aha_now_ms();
-    c->zctx = zmq_ctx_new();
-    c->limits = (aha_msg_limits_t){AHA_TOK_VOCAB,
-                                   rc->model.max_seq_len,
-                                   rc->model.n_layers,
-                                   rc->model.n_routed_experts > 0 ? rc->model.top_k : 0,
-                                   rc->model.n_routed_experts,
-                                   rc->rl.group_size};
-    char ep[256];
-    int r = c->zctx ? AHA_OK : AHA_FAIL(AHA_ERR_NET, "zmq_ctx_new failed");
-    if (r == AHA_OK)
-        r = aha_wire_new(c->zctx, ZMQ_ROUTER, "learner/coordinator", (size_t)64 << 20, &c->w);
-    int curve = 0;
-    aha_keypair_t server;
-    char bind[300];
-    if (r == AHA_OK)
-        r = aha_run_config_listen(rc, c->zctx, bind, sizeof bind, &curve, &server, &c->zap);
-    if (r == AHA_OK && curve) r = aha_wire_curve_server(c->w, &server);
+    int r = aha_wire_new(zctx, ZMQ_ROUTER, "learner/coordinator", max_bytes, &c->w);
+    if (r == AHA_OK && curve) r = aha_wire_curve_server(c->w, curve);
     if (r == AHA_OK) r = aha_wire_bind(c->w, bind);
-    if (r == AHA_OK) r = aha_wire_endpoint(c->w, ep, sizeof ep);
-    if (r == AHA_OK) aha_wire_set_check(c->w, aha_msg_check_fn, &c->limits);
-    for (int i = 0; r == AHA_OK && i < n; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "actor-%d", i);
-        char *argv[] = {"aha",    "actor", "--connect", ep, "--config", (char *)config_path,
-                        "--name", name,    NULL};
-        r = aha_spawn_self(argv, &c->pids[i]);
-        if (r == AHA_OK) c->n_procs++;
-    }
-    /* wait for the hellos of the actors that are still running (one may die while starting) */
-    const double until = aha_now_ms() + 20000;
-    while (r == AHA_OK && c->n_actors < aha_running(c->pids, c->n_procs)) {
-        if (aha_now_ms() > until) {
-            AHA_WARN("coordinator: %d of %d actors joined in 20 s; going on without the others",
-                     c->n_actors, n);
-            break;
-        }
-        aha_peer_t from;
-        Aha__Envelope *e = NULL;
-        int q = aha_wire_recv(c->w, 100, &from, &e);
-        if (q == AHA_ERR_TIMEOUT) continue;
-        if (q != AHA_OK) {
-            r = q;
-            break;
-        }
-        handle(c, &from, e);
-        aha_wire_free(&e);
-    }
     if (r != AHA_OK) {
         aha_coord_destroy(&c);
         return r;
     }
-    AHA_INFO("%d actor processes ready on %s%s", c->n_actors, ep,
-             c->n_actors ? "" : " (none: the learner samples)");
+    aha_wire_set_check(c->w, aha_msg_check_fn, &c->limits);
     *out = c;
     return AHA_OK;
 }

@@ -2,7 +2,8 @@
  * response log-probs and routing record land where aha.proto says; the message passes the wire
  * checks with the model's limits, survives pack/unpack unchanged, and breaks the checks when a
  * field is cut; addition and countdown problems carry over; bad arguments are errors. */
-#include "actor/group_msg.h"
+#include "verifier/group_msg.h"
+#include "actor/rollout.h"
 #include "core/err.h"
 #include "core/rng.h"
 #include "core/testutil.h"

@@ -1,12 +1,12 @@
-/* actor/group_msg.h — a sampled group as the wire message proto/aha.proto Group.
+/* verifier/group_msg.h — a sampled group as the wire message proto/aha.proto Group.
  *
  * aha_group_msg_t owns every array its Aha__Group points to; the message is valid until
  * aha_group_msg_destroy. Layout (see aha.proto): samples concatenated, behaviour log-probs of
  * the response tokens only, the routing record of every fed position (all but the last token of
  * each sample) ordered [sample][position][layer][k]. */
-#ifndef AHA_ACTOR_GROUP_MSG_H
-#define AHA_ACTOR_GROUP_MSG_H
-#include "actor/rollout.h"
+#ifndef AHA_VERIFIER_GROUP_MSG_H
+#define AHA_VERIFIER_GROUP_MSG_H
+#include "model/rollout.h"
 #include "core/wire.h"
 #include "tasks/task.h"
 

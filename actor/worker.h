@@ -1,0 +1,61 @@
+/* actor/worker.h — the rollout actor: a worker that samples groups for the learner's lease
+ * coordinator (learner/coordinator.h; docs/rl.md, Actor processes).
+ *
+ * Protocol (core/wire.h envelopes over one DEALER socket connected to the coordinator's ROUTER):
+ *   -> Hello {role "actor", name, version "1", capacity 1}
+ *   -> LeaseRequest {max_groups 1, policy_version v}      (one outstanding at a time)
+ *   <- Lease {lease_id, prompt_id, group_size, min_policy_version}
+ *      the worker fetches the weights (core/blob.h) if it has none or older than the lease asks,
+ *      samples the group of prompt_id with the setup of tasks/train_group.h and sends
+ *   -> Group {lease_id, prompt_id, policy_version, samples ...}   then asks again
+ *   <- Control {command "stop"}                            -> the worker returns AHA_OK
+ * Other messages are ignored. A sample's tokens depend only on (weights, seed, prompt id, sample
+ * index), so a group is the same whichever actor samples it, and the same as the learner's own
+ * in-process sampling.
+ *
+ * Ownership: the worker owns its socket (not the context) and its sampling buffers; the model is
+ * the caller's, and the worker overwrites its weights with each version it fetches. */
+#ifndef AHA_ACTOR_WORKER_H
+#define AHA_ACTOR_WORKER_H
+#include "actor/rollout.h"
+#include "core/curve.h"
+#include "model/model.h"
+#include "tasks/train_group.h"
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    const char *endpoint; /* the coordinator's ROUTER, e.g. "tcp://127.0.0.1:5556" */
+    const char *name;     /* e.g. "actor-0"; the socket identity is "actor/NAME/PID" */
+    int group_size;       /* G: a lease for another group size is an error (AHA_ERR_CONFIG) */
+    int record_experts;   /* send the routing record (rl.r3) */
+    aha_gen_config_t gen; /* max_new_tokens, temperature, top_p */
+    aha_train_set_t train;
+    size_t max_bytes;     /* wire cap (>= 1024) */
+    int fetch_timeout_ms; /* per weight fetch (> 0) */
+    /* optional CURVE: the coordinator's public key and this worker's keypair (core/curve.h) */
+    const char *curve_server_public;
+    const aha_keypair_t *curve_client;
+    /* optional: the worker returns AHA_OK soon after *stop becomes non-zero (e.g. from SIGTERM) */
+    volatile sig_atomic_t *stop;
+} aha_actor_config_t;
+
+typedef struct {
+    uint64_t groups;  /* groups sampled and sent */
+    uint64_t fetches; /* weight versions fetched */
+    uint64_t version; /* weights version held last (0: none yet) */
+} aha_actor_stats_t;
+
+/* Fills *cfg with name "actor", max_bytes 64 MiB and fetch_timeout_ms 30000; everything else zero
+ * (endpoint, group_size, gen and train must be set). */
+void aha_actor_config_default(aha_actor_config_t *cfg);
+
+/* Runs the worker in ZCTX with model M (its shape must be the learner's; its weights are replaced
+ * by each fetched version) until a Control "stop" arrives or *cfg->stop is set: AHA_OK then, or
+ * an error (socket set-up, ZeroMQ, a weight fetch that fails, a lease for another group size).
+ * *stats (if not NULL) is written before returning, also on error. */
+int aha_actor_serve(void *zctx, const aha_actor_config_t *cfg, aha_model_t *m,
+                    aha_actor_stats_t *stats);
+
+#endif

@@ -1,0 +1,63 @@
+/* learner/coordinator.h — the lease coordinator: feeds rollout actors (actor/worker.h) with
+ * leases over ZeroMQ and collects the groups they sample (docs/rl.md, Actor processes);
+ * synchronous (max staleness 0). Runs on learner rank 0.
+ *
+ * Per step the learner publishes its weights (core/blob.h, version = updates so far) and asks for
+ * the groups of a list of prompt ids. Actors pull work: an actor's LeaseRequest is answered with a
+ * Lease (prompt id, group size, minimum weights version) as soon as one is pending; the actor
+ * fetches newer weights if needed, samples the group with the setup of tasks/train_group.h and
+ * sends it back. A lease not delivered within its deadline goes to the next actor that asks; a
+ * late or duplicate group, or one for a prompt that is not leased, is dropped and counted, so no
+ * group is lost or counted twice. Groups still missing when the collect deadline passes are left
+ * NULL for the learner to sample itself, so dead actors slow a run down but never stop it.
+ * Sampling depends only on (weights, seed, prompt id, sample index): the weights equal those of
+ * in-process sampling.
+ *
+ * Ownership: the coordinator owns its socket and a copy of the published weights, not the
+ * context; starting and reaping actor processes is the caller's (main/procs.h). One thread. */
+#ifndef AHA_LEARNER_COORDINATOR_H
+#define AHA_LEARNER_COORDINATOR_H
+#include "core/curve.h"
+#include "core/wire.h"
+#include "model/model.h"
+#include "verifier/msg_check.h"
+
+typedef struct aha_coord aha_coord_t;
+
+/* Binds a ROUTER at BIND (e.g. "tcp://127.0.0.1:*") in ZCTX (borrowed: it must outlive the
+ * coordinator). LIMITS (copied) are the content checks of what actors send (verifier/msg_check.h);
+ * leases ask for groups of GROUP_SIZE samples and a group of another size is dropped. CURVE (may be NULL) makes it a CURVE server
+ * with that keypair (ZCTX then needs a ZAP handler, core/curve.h). MAX_BYTES caps a received
+ * message. *out written only on success. Actors join whenever their Hello arrives. */
+int aha_coord_new(void *zctx, const char *bind, size_t max_bytes, const aha_msg_limits_t *limits,
+                  int group_size, const aha_keypair_t *curve, aha_coord_t **out);
+/* Frees the socket and the published weights (the actors are not told: aha_coord_stop_actors).
+ * NULL-safe; NULLs *c. */
+void aha_coord_destroy(aha_coord_t **c);
+/* The coordinator's endpoint, with its port (actors connect there). */
+int aha_coord_endpoint(const aha_coord_t *c, char *buf, size_t cap);
+
+/* Handles messages (hellos, lease requests, weight requests, aha ctl) until at least N actors
+ * have joined; AHA_ERR_TIMEOUT after TIMEOUT_MS. */
+int aha_coord_wait_actors(aha_coord_t *c, int n, int timeout_ms);
+/* Actors that have joined. */
+int aha_coord_actors(const aha_coord_t *c);
+/* Sends Control "stop" to every actor that joined (best effort: some may be gone). */
+void aha_coord_stop_actors(aha_coord_t *c);
+
+/* Makes M's current weights version VERSION (copied). */
+int aha_coord_publish(aha_coord_t *c, const aha_model_t *m, uint64_t version);
+
+/* Collects the groups of prompt ids PIDS[0..n) sampled with the published weights: out[i] is
+ * the Group envelope for pids[i] (caller frees with aha_wire_free) or NULL if no actor delivered
+ * it in time. Each lease gets LEASE_MS; the whole call at most COLLECT_MS. */
+int aha_coord_collect(aha_coord_t *c, const uint64_t *pids, int n, int lease_ms, int collect_ms,
+                      Aha__Envelope **out);
+
+typedef struct {
+    uint64_t leases, reissued, late, delivered, missing;
+    int actors;
+} aha_coord_stats_t;
+void aha_coord_stats(const aha_coord_t *c, aha_coord_stats_t *out);
+
+#endif

@@ -1,0 +1,311 @@
+#include "learner/trainer.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "learner/run_state.h"
+#include "verifier/group_msg.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { WAVE_MAX = 1024, MAX_PROMPT = 512 }; /* prompts leased to the actors at once; prompt ids */
+
+struct aha_trainer {
+    aha_trainer_config_t cfg;
+    aha_model_t *m;
+    aha_grpo_t *grpo;
+    aha_kv_t *kv;
+    aha_rollout_t *roll; /* one group */
+    aha_group_batch_t *batch;
+    aha_rng_t *rngs;
+    const int **prompts;
+    int *prompt_lens;
+    int step;             /* updates done */
+    uint64_t next_prompt; /* train problems are consumed in order: prompt id = index */
+};
+
+static double now_s(void) {
+    return aha_now_ms() / 1e3;
+}
+
+void aha_trainer_destroy(aha_trainer_t **tp) {
+    if (!tp || !*tp) return;
+    aha_trainer_t *t = *tp;
+    aha_grpo_destroy(&t->grpo);
+    aha_kv_destroy(&t->kv);
+    aha_rollout_destroy(&t->roll);
+    aha_group_batch_destroy(&t->batch);
+    aha_model_destroy(&t->m);
+    free(t->rngs);
+    free(t->prompts);
+    free(t->prompt_lens);
+    free(t);
+    *tp = NULL;
+}
+
+int aha_trainer_new(const aha_trainer_config_t *cfg, aha_model_t **model, aha_trainer_t **out) {
+    if (!cfg || !model || !*model || !out || !cfg->sample || !cfg->train.task)
+        return AHA_FAIL(AHA_ERR_ARG, "aha_trainer_new: NULL argument");
+    if (cfg->group_size < 1 || cfg->group_size > AHA_GROUP_MAX || cfg->prompts_per_step < 1 ||
+        cfg->steps < 0 || cfg->lease_ms < 1)
+        return AHA_FAIL(AHA_ERR_ARG, "aha_trainer_new: G %d (1..%d), %d prompts per step",
+                        cfg->group_size, AHA_GROUP_MAX, cfg->prompts_per_step);
+    aha_trainer_t *t = calloc(1, sizeof *t);
+    if (!t) return AHA_FAIL(AHA_ERR_NOMEM, "trainer");
+    t->cfg = *cfg;
+    aha_model_t *m = *model;
+    const int G = cfg->group_size, P = cfg->prompts_per_step, max_len = m->cfg.max_seq_len;
+    const int L = m->cfg.n_layers, K = m->cfg.n_routed_experts > 0 ? m->cfg.top_k : 0;
+    int rc = AHA_OK;
+    t->rngs = malloc(sizeof(aha_rng_t) * G);
+    t->prompts = malloc(sizeof(int *) * G);
+    t->prompt_lens = malloc(sizeof(int) * G);
+    if (!t->rngs || !t->prompts || !t->prompt_lens) {
+        rc = AHA_FAIL(AHA_ERR_NOMEM, "trainer buffers");
+        goto fail;
+    }
+    AHA_TRY_GOTO(rc,
+                 aha_group_batch_new(P, G, max_len, L, K, cfg->record_experts && K > 0, &cfg->batch,
+                                     &t->batch),
+                 fail);
+    AHA_TRY_GOTO(rc, aha_kv_new(m, G, max_len, &t->kv), fail);
+    AHA_TRY_GOTO(rc, aha_rollout_new(m, G, max_len, cfg->record_experts, &t->roll), fail);
+    AHA_TRY_GOTO(rc, aha_grpo_new(m, &cfg->grpo, G * P, max_len, &t->grpo), fail);
+    t->m = m;
+    *model = NULL;
+    *out = t;
+    return AHA_OK;
+fail:
+    aha_trainer_destroy(&t); /* the model is still the caller's */
+    return rc;
+}
+
+void aha_trainer_set_servers(aha_trainer_t *t, aha_coord_t *coord, aha_vpool_t *vpool) {
+    if (!t) return;
+    t->cfg.coord = coord;
+    t->cfg.vpool = vpool;
+}
+
+int aha_trainer_resume(aha_trainer_t *t, const char *dir) {
+    if (!t || !dir) return AHA_FAIL(AHA_ERR_ARG, "aha_trainer_resume: NULL argument");
+    int step = 0;
+    uint64_t next = 0;
+    AHA_TRY(aha_run_state_load(dir, t->m, aha_grpo_optimizer(t->grpo), &step, &next));
+    t->step = step;
+    t->next_prompt = next;
+    return AHA_OK;
+}
+
+int aha_trainer_checkpoint(aha_trainer_t *t, const char *dir) {
+    if (!t || !dir) return AHA_FAIL(AHA_ERR_ARG, "aha_trainer_checkpoint: NULL argument");
+    return aha_run_state_save(dir, t->m, aha_grpo_optimizer(t->grpo), t->step, t->next_prompt);
+}
+
+int aha_trainer_steps_done(const aha_trainer_t *t) {
+    return t ? t->step : 0;
+}
+uint64_t aha_trainer_next_prompt(const aha_trainer_t *t) {
+    return t ? t->next_prompt : 0;
+}
+aha_model_t *aha_trainer_model(aha_trainer_t *t) {
+    return t ? t->m : NULL;
+}
+
+/* Sums over the scored samples of a step. */
+typedef struct {
+    double reward, acc, fmt, len, lang, over;
+    int n;
+} sums_t;
+
+/* Gets group PID into t->roll (DELIVERED if an actor sent it, else sampled here), scores it and
+ * offers it to the batch. */
+static int take_group(aha_trainer_t *t, uint64_t pid, const Aha__Envelope *delivered, sums_t *s,
+                      double *t_sample) {
+    const aha_trainer_config_t *c = &t->cfg;
+    const int G = c->group_size;
+    aha_reward_problem_t rp;
+    int ids[MAX_PROMPT], n = 0;
+    AHA_TRY(aha_train_group(&c->train, pid, ids, MAX_PROMPT, &n, &rp, t->rngs, G));
+    for (int g = 0; g < G; g++) {
+        t->prompts[g] = ids;
+        t->prompt_lens[g] = n;
+    }
+    if (delivered) {
+        AHA_TRY(aha_group_msg_to_rollout(delivered->group, t->roll));
+    } else {
+        double a = now_s();
+        AHA_TRY(
+            c->sample(c->sample_ctx, t->m, t->kv, t->prompts, t->prompt_lens, t->rngs, t->roll));
+        *t_sample += now_s() - a;
+    }
+    float r[AHA_GROUP_MAX]; /* G <= AHA_GROUP_MAX: checked in aha_trainer_new */
+    aha_reward_breakdown_t scores[AHA_GROUP_MAX];
+    if (c->vpool)
+        AHA_TRY(
+            aha_vpool_score(c->vpool, &c->reward, t->roll, &rp, pid, (uint64_t)t->step, scores));
+    else
+        AHA_TRY(aha_score_local(&c->reward, c->sandbox, t->roll, &rp, pid, scores));
+    for (int g = 0; g < G; g++) {
+        aha_reward_breakdown_t sc = scores[g];
+        if (c->random_reward) {
+            aha_rng_t coin;
+            const uint64_t cid[] = {AHA_STREAM_REWARD_COIN, pid, (uint64_t)g};
+            aha_rng_derive(&coin, c->train.seed, cid, 3);
+            sc.total = aha_rng_uniform(&coin) < 0.5f ? 1.0 : 0.0;
+        }
+        r[g] = (float)sc.total;
+        s->reward += sc.total;
+        s->acc += sc.accuracy;
+        s->fmt += sc.format;
+        s->lang += sc.language;
+        s->over += sc.overlong;
+        s->len += t->roll->total_len[g] - t->roll->prompt_len[g];
+        s->n++;
+    }
+    int kept = aha_group_batch_add(t->batch, t->roll, r); /* 1 = kept, 0 = dropped */
+    return kept < 0 ? kept : AHA_OK;
+}
+
+int aha_trainer_step(aha_trainer_t *t, aha_trainer_stats_t *out) {
+    if (!t) return AHA_FAIL(AHA_ERR_ARG, "aha_trainer_step: NULL trainer");
+    const aha_trainer_config_t *c = &t->cfg;
+    const int P = c->prompts_per_step, step = t->step;
+    const int warmup = (int)(c->warmup_frac * c->steps);
+    aha_grpo_set_lr(t->grpo,
+                    warmup > 0 && step < warmup ? c->grpo.lr * (step + 1) / warmup : c->grpo.lr);
+    const double ts = now_s();
+    double t_sample = 0, t_train = 0;
+    aha_group_batch_reset(t->batch);
+    sums_t s;
+    memset(&s, 0, sizeof s);
+    int rc = AHA_OK;
+    const int round_limit = P + (c->batch.drop_zero_std ? c->max_resample_rounds * P : 0);
+    if (c->coord) AHA_TRY(aha_coord_publish(c->coord, t->m, (uint64_t)step));
+    for (int round = 0; !aha_group_batch_full(t->batch) && round < round_limit;) {
+        /* a wave of prompts, in order: sampled by the actors (if any) all at once, consumed one
+         * by one until the batch is full exactly as in-process sampling would */
+        int wave = 1;
+        if (c->coord) {
+            wave = P - aha_group_batch_groups(t->batch);
+            if (wave > round_limit - round) wave = round_limit - round;
+            if (wave < 1) wave = 1;
+            if (wave > WAVE_MAX) wave = WAVE_MAX;
+        }
+        uint64_t wave_pids[WAVE_MAX];
+        Aha__Envelope *wave_groups[WAVE_MAX] = {NULL};
+        for (int i = 0; i < wave; i++)
+            wave_pids[i] = t->next_prompt + (uint64_t)i;
+        if (c->coord) {
+            double a = now_s();
+            rc = aha_coord_collect(c->coord, wave_pids, wave, c->lease_ms, 4 * c->lease_ms,
+                                   wave_groups);
+            t_sample += now_s() - a;
+        }
+        for (int wi = 0; rc == AHA_OK && wi < wave; wi++) {
+            if (aha_group_batch_full(t->batch) || round >= round_limit) break;
+            round++;
+            t->next_prompt = wave_pids[wi] + 1;
+            rc = take_group(t, wave_pids[wi], wave_groups[wi], &s, &t_sample);
+        }
+        for (int i = 0; i < wave; i++)
+            aha_wire_free(&wave_groups[i]);
+        if (rc != AHA_OK) return rc;
+    }
+    aha_rl_batch_t batch;
+    aha_group_batch_view(t->batch, &batch);
+    aha_trainer_stats_t st;
+    memset(&st, 0, sizeof st);
+    for (int i = 0; i < batch.n_seq; i++)
+        st.n_tokens += batch.total_len[i];
+    if (batch.n_seq > 0) {
+        double a = now_s();
+        AHA_TRY(aha_grpo_step(t->grpo, &batch, &st.grpo));
+        t_train = now_s() - a;
+    }
+    t->step = step + 1;
+    st.step_s = now_s() - ts;
+    st.version = t->step;
+    st.n_scored = s.n;
+    st.reward_mean = s.reward / s.n;
+    st.accuracy = s.acc / s.n;
+    st.format_rate = s.fmt / s.n;
+    st.language = s.lang / s.n;
+    st.overlong = s.over / s.n;
+    st.response_len_mean = s.len / s.n;
+    st.n_seq = batch.n_seq;
+    st.groups_used = aha_group_batch_groups(t->batch);
+    st.groups_seen = aha_group_batch_seen(t->batch);
+    st.groups_zero_std = aha_group_batch_zero_std(t->batch);
+    st.sample_s = t_sample;
+    st.train_s = t_train;
+    if (out) *out = st;
+    return AHA_OK;
+}
+
+int aha_trainer_metrics(const aha_trainer_t *t, const aha_trainer_stats_t *s, aha_metrics_t *mt) {
+    if (!t || !s || !mt) return AHA_FAIL(AHA_ERR_ARG, "aha_trainer_metrics: NULL argument");
+    const aha_trainer_config_t *c = &t->cfg;
+    aha_metrics_num(mt, "step", s->version);
+    aha_metrics_num(mt, "policy_version", s->version);
+    aha_metrics_num(mt, "reward_mean", s->reward_mean);
+    aha_metrics_num(mt, "accuracy", s->accuracy);
+    aha_metrics_num(mt, "format_rate", s->format_rate);
+    aha_metrics_num(mt, "response_len_mean", s->response_len_mean);
+    aha_metrics_num(mt, "reward_format", s->format_rate);
+    aha_metrics_num(mt, "reward_accuracy", s->accuracy);
+    aha_metrics_num(mt, "reward_language", s->language);
+    aha_metrics_num(mt, "reward_overlong", s->overlong);
+    aha_metrics_num(mt, "kl", s->grpo.kl);
+    aha_metrics_num(mt, "entropy", s->grpo.entropy);
+    aha_metrics_num(mt, "clip_frac", s->grpo.clip_frac);
+    aha_metrics_num(mt, "zero_std_frac", (double)s->groups_zero_std / s->groups_seen);
+    aha_metrics_num(mt, "staleness_mean", 0);
+    aha_metrics_num(mt, "tokens_per_s", s->n_tokens / s->step_s);
+    aha_metrics_num(mt, "learner_busy_frac", s->train_s / s->step_s);
+    aha_metrics_num(mt, "loss", s->grpo.loss);
+    aha_metrics_num(mt, "grad_norm", s->grpo.grad_norm);
+    aha_metrics_num(mt, "ratio_mean", s->grpo.ratio_mean);
+    aha_metrics_num(mt, "ppo_kl", s->grpo.approx_kl);
+    aha_metrics_num(mt, "logp_mismatch_max", s->grpo.logp_diff_max);
+    aha_metrics_num(mt, "groups_used", s->groups_used);
+    aha_metrics_num(mt, "sample_s", s->sample_s);
+    if (c->vpool) {
+        aha_vpool_stats_t vs;
+        aha_vpool_stats(c->vpool, &vs);
+        aha_metrics_num(mt, "verifier_groups_remote", (double)vs.remote);
+        aha_metrics_num(mt, "verifier_groups_local", (double)vs.local);
+        aha_metrics_num(mt, "verifier_lost", (double)vs.lost);
+        aha_metrics_num(mt, "verifiers_live", vs.live);
+    }
+    if (c->coord) {
+        aha_coord_stats_t cs;
+        aha_coord_stats(c->coord, &cs);
+        aha_metrics_num(mt, "actor_groups", (double)cs.delivered);
+        aha_metrics_num(mt, "actor_groups_missing", (double)cs.missing);
+        aha_metrics_num(mt, "actor_leases_reissued", (double)cs.reissued);
+        aha_metrics_num(mt, "actors", cs.actors);
+    }
+    aha_metrics_num(mt, "train_s", s->train_s);
+    const aha_model_config_t *mc = &t->m->cfg;
+    const int L = mc->n_layers, E = mc->n_routed_experts;
+    if (E > 0 && mc->top_k > 0 && s->n_seq > 0) {
+        /* routed load of the last update: max share of one expert, worst MoE layer */
+        const float *load = aha_grpo_expert_load(t->grpo);
+        double worst = 0;
+        for (int l = 0; l < L; l++) {
+            if (!aha_model_layer_is_moe(mc, l)) continue;
+            double mx = 0, sum = 0;
+            for (int e = 0; e < E; e++)
+                mx = fmax(mx, load[l * E + e]), sum += load[l * E + e];
+            if (sum > 0) worst = fmax(worst, mx / sum);
+            for (int e = 0; e < E && sum > 0; e++) { /* share of routed tokens per expert */
+                char key[48];
+                snprintf(key, sizeof key, "expert_load_l%d_e%d", l, e);
+                aha_metrics_num(mt, key, load[l * E + e] / sum);
+            }
+        }
+        aha_metrics_num(mt, "expert_load_max_share", worst);
+    }
+    return AHA_OK;
+}

@@ -1,0 +1,102 @@
+/* learner/trainer.h — the GRPO trainer loop as a library (docs/rl.md): one call per step gathers
+ * the step's groups (from the lease coordinator's actors, else sampled in process), scores them
+ * (through the verifier pool, else in process), builds the batch (learner/group_batch.h) and runs
+ * the update (learner/grpo.h). `aha train` drives it; the MPI learner ranks will too.
+ *
+ * A step s: the learning rate of the warmup schedule; publish the weights as version s (with a
+ * coordinator); then waves of training prompts, in order from the data cursor: a wave is leased to
+ * the actors at once, and its groups are consumed one by one, exactly as in-process sampling
+ * would, until the batch holds prompts_per_step groups (dynamic sampling may offer up to
+ * max_resample_rounds * prompts_per_step more). A group no actor delivered is sampled in process
+ * with the CONFIG's sampler. Which process sampled or scored a group never changes the numbers:
+ * a fixed seed gives the same weights with or without actors and verifiers.
+ *
+ * Rank-0 pieces are optional and borrowed: the coordinator and the verifier pool (ZeroMQ), and
+ * the metrics file (aha_trainer_metrics); checkpoints (aha_trainer_checkpoint) are
+ * learner/run_state.h directories.
+ *
+ * Ownership: the trainer owns the model it is given, its optimizer, batch and sampling buffers;
+ * it borrows the coordinator, the pool, the sandbox and the sampler context (they must outlive
+ * it). One thread. */
+#ifndef AHA_LEARNER_TRAINER_H
+#define AHA_LEARNER_TRAINER_H
+#include "core/metrics.h"
+#include "learner/coordinator.h"
+#include "learner/group_batch.h"
+#include "learner/grpo.h"
+#include "learner/verifier_pool.h"
+#include "model/model.h"
+#include "model/rollout.h"
+#include "tasks/train_group.h"
+#include "verifier/reward.h"
+#include "verifier/sandbox.h"
+
+/* In-process sampling of a group: rows of R from prompts[b][0..prompt_lens[b]) with model M, KV
+ * (R->n rows) and rngs[b] (e.g. actor/rollout.h aha_generate with the run's sampling settings). */
+typedef int (*aha_trainer_sample_fn)(void *ctx, const aha_model_t *m, aha_kv_t *kv,
+                                     const int *const *prompts, const int *prompt_lens,
+                                     aha_rng_t *rngs, aha_rollout_t *r);
+
+typedef struct {
+    aha_grpo_config_t grpo;         /* loss, epochs, minibatches, r3, temperature, lr, AdamW ... */
+    aha_group_batch_config_t batch; /* advantage normalisation, dynamic sampling */
+    int steps;                      /* of the run: the warmup is warmup_frac * steps */
+    double warmup_frac;             /* linear warmup to grpo.lr */
+    int prompts_per_step;           /* groups per update */
+    int group_size;                 /* G <= AHA_GROUP_MAX */
+    int max_resample_rounds;        /* with batch.dynamic_sampling */
+    int record_experts;             /* keep the rollout's routing record (R3) */
+    aha_train_set_t train;          /* training prompts, reward problems, RNG streams */
+    aha_reward_config_t reward;     /* the rules, for in-process scoring */
+    const aha_sandbox_config_t *sandbox; /* user verifier command, or NULL */
+    int random_reward;                   /* control: reward a fair coin (seed, prompt, sample) */
+    int lease_ms;                        /* per lease; a wave waits at most 4x */
+    aha_trainer_sample_fn sample;        /* in-process sampling (required) */
+    void *sample_ctx;
+    aha_coord_t *coord; /* actors, or NULL */
+    aha_vpool_t *vpool; /* verifiers, or NULL */
+} aha_trainer_config_t;
+
+/* What one step did. Means are over the scored samples (NaN if none was scored). */
+typedef struct {
+    int version; /* updates done: the step's number, 1-based */
+    int n_scored;
+    double reward_mean, accuracy, format_rate, language, overlong, response_len_mean;
+    aha_grpo_stats_t grpo; /* zero if the batch was empty */
+    int n_seq, n_tokens;   /* of the batch */
+    int groups_used, groups_seen, groups_zero_std;
+    double sample_s, train_s, step_s; /* wall time of sampling, of the update, of the step */
+} aha_trainer_stats_t;
+
+typedef struct aha_trainer aha_trainer_t;
+
+/* A trainer of *model (taken: *model is NULLed on success) with CFG (copied). With grpo.loss.beta
+ * > 0 the model's current weights become the KL reference. *out written only on success. */
+int aha_trainer_new(const aha_trainer_config_t *cfg, aha_model_t **model, aha_trainer_t **out);
+/* Frees everything the trainer owns. NULL-safe; NULLs *t. */
+void aha_trainer_destroy(aha_trainer_t **t);
+
+/* Attaches the rank-0 servers COORD (actors) and VPOOL (verifiers) for the following steps
+ * (borrowed; NULL: sample / score in process), replacing cfg->coord and cfg->vpool. */
+void aha_trainer_set_servers(aha_trainer_t *t, aha_coord_t *coord, aha_vpool_t *vpool);
+
+/* Restores the policy, optimizer, step and data cursor of checkpoint DIR (learner/run_state.h);
+ * the KL reference stays the weights the trainer was made with. */
+int aha_trainer_resume(aha_trainer_t *t, const char *dir);
+/* Runs the next step (aha_trainer_steps_done + 1) and fills *out (if not NULL). */
+int aha_trainer_step(aha_trainer_t *t, aha_trainer_stats_t *out);
+/* Writes the run state after the steps done into DIR (learner/run_state.h). */
+int aha_trainer_checkpoint(aha_trainer_t *t, const char *dir);
+
+/* The step's columns of the metrics row (docs/rl.md; the caller ends the row): rewards, loss
+ * statistics, timing, the coordinator's and the pool's counters, the routed expert load. */
+int aha_trainer_metrics(const aha_trainer_t *t, const aha_trainer_stats_t *s, aha_metrics_t *m);
+
+/* Updates done so far. */
+int aha_trainer_steps_done(const aha_trainer_t *t);
+/* The next training prompt id (the data cursor). */
+uint64_t aha_trainer_next_prompt(const aha_trainer_t *t);
+/* The policy (borrowed: valid until aha_trainer_destroy). */
+aha_model_t *aha_trainer_model(aha_trainer_t *t);
+
+#endif
