@@ -1,0 +1,367 @@
+/* coordinator: the lease coordinator in process, on real ZeroMQ sockets (tcp on 127.0.0.1),
+ * with peers played by threads. A lease whose holder goes silent expires and is re-issued to the
+ * next actor that asks, and the silent holder's group, arriving later, is dropped as late; a
+ * duplicate group and a group for a prompt that was never leased are dropped and counted, never
+ * delivered twice; with no actor a collect gives up after a lease period with every group missing
+ * (the learner samples them); and real actor workers (actor/worker.h) fetch the published weights
+ * and deliver exactly the groups the learner would sample itself, for two weight versions, until
+ * told to stop. */
+#include "actor/worker.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "learner/coordinator.h"
+#include "learner/roles_testutil.h"
+#include "model/weights.h"
+#include <zmq.h>
+
+enum { LEASE_MS = 1000 };
+enum { GOOD, SILENT, DUP_STRAY }; /* fake actor behaviours */
+
+typedef struct {
+    void *zctx;
+    const char *ep;
+    const char *name;
+    int mode;
+    const aha_model_t *m;      /* shape of the made-up groups */
+    volatile int *start_after; /* if not NULL: connect only once *start_after is set */
+    volatile int stop;
+    volatile int got_lease; /* SILENT: holds a lease */
+    volatile int release;   /* SILENT: send the held group now */
+    volatile int released;
+    int rc;
+} fake_actor_t;
+
+static int send_group(aha_wire_t *w, const aha_model_t *m, uint64_t lease, uint64_t pid,
+                      uint64_t version, const char *name) {
+    aha_group_msg_t *g = NULL;
+    AHA_TRY(rt_fake_group(m, lease, pid, version, name, &g));
+    Aha__Envelope env = AHA__ENVELOPE__INIT;
+    env.body_case = AHA__ENVELOPE__BODY_GROUP;
+    env.group = &g->group;
+    int rc = aha_wire_send(w, NULL, &env);
+    aha_group_msg_destroy(&g);
+    return rc;
+}
+
+static int ask(aha_wire_t *w) {
+    Aha__Envelope env = AHA__ENVELOPE__INIT;
+    Aha__LeaseRequest r = AHA__LEASE_REQUEST__INIT;
+    r.max_groups = 1;
+    env.body_case = AHA__ENVELOPE__BODY_LEASE_REQUEST;
+    env.lease_request = &r;
+    return aha_wire_send(w, NULL, &env);
+}
+
+static void *fake_actor(void *arg) {
+    fake_actor_t *f = arg;
+    while (f->start_after && !*f->start_after && !f->stop)
+        usleep(1000);
+    aha_wire_t *w = NULL;
+    int rc = aha_wire_new(f->zctx, ZMQ_DEALER, f->name, 1 << 20, &w);
+    if (rc == AHA_OK) rc = aha_wire_set_identity(w, f->name);
+    if (rc == AHA_OK) rc = aha_wire_connect(w, f->ep);
+    Aha__Envelope env = AHA__ENVELOPE__INIT;
+    Aha__Hello hello = AHA__HELLO__INIT;
+    hello.role = "actor";
+    hello.name = (char *)f->name;
+    hello.version = "1";
+    env.body_case = AHA__ENVELOPE__BODY_HELLO;
+    env.hello = &hello;
+    if (rc == AHA_OK) rc = aha_wire_send(w, NULL, &env);
+    if (rc == AHA_OK) rc = ask(w);
+    uint64_t held_lease = 0, held_pid = 0, held_version = 0;
+    while (rc == AHA_OK && !f->stop) {
+        if (f->mode == SILENT && f->release && !f->released) {
+            rc = send_group(w, f->m, held_lease, held_pid, held_version, f->name);
+            f->released = 1;
+        }
+        Aha__Envelope *e = NULL;
+        int r = aha_wire_recv(w, 10, NULL, &e);
+        if (r == AHA_ERR_TIMEOUT) continue;
+        if (r != AHA_OK) {
+            rc = r;
+            break;
+        }
+        if (e->body_case == AHA__ENVELOPE__BODY_LEASE) {
+            const uint64_t lease = e->lease->lease_id, pid = e->lease->prompt_id,
+                           v = e->lease->min_policy_version;
+            if (f->mode == SILENT) {
+                held_lease = lease, held_pid = pid, held_version = v;
+                f->got_lease = 1;
+            } else {
+                if (f->mode == DUP_STRAY) rc = send_group(w, f->m, lease, pid + 1000, v, f->name);
+                if (rc == AHA_OK) rc = send_group(w, f->m, lease, pid, v, f->name);
+                if (rc == AHA_OK && f->mode == DUP_STRAY)
+                    rc = send_group(w, f->m, lease, pid, v, f->name);
+                if (rc == AHA_OK) rc = ask(w);
+            }
+        }
+        aha_wire_free(&e);
+    }
+    aha_wire_destroy(&w);
+    f->rc = rc;
+    return NULL;
+}
+
+/* A coordinator for groups of RT_G samples of model M on 127.0.0.1, weights M published as
+ * version VERSION. */
+static aha_coord_t *coord_for(void *zctx, const aha_model_t *m, char *ep, size_t cap) {
+    const aha_msg_limits_t limits = {AHA_TOK_VOCAB, m->cfg.max_seq_len,      m->cfg.n_layers,
+                                     m->cfg.top_k,  m->cfg.n_routed_experts, RT_G};
+    aha_coord_t *c = NULL;
+    REQUIRE_OK(aha_coord_new(zctx, "tcp://127.0.0.1:*", 1 << 20, &limits, RT_G, NULL, &c));
+    REQUIRE_OK(aha_coord_endpoint(c, ep, cap));
+    return c;
+}
+
+static void test_lease_expiry_reissue(void) {
+    void *zctx = zmq_ctx_new();
+    aha_model_t *m = rt_model(1);
+    char ep[256];
+    aha_coord_t *c = coord_for(zctx, m, ep, sizeof ep);
+    REQUIRE_OK(aha_coord_publish(c, m, 0));
+    fake_actor_t silent = {zctx, ep, "silent", SILENT, m, NULL, 0, 0, 0, 0, 0};
+    fake_actor_t good = {zctx, ep, "good", GOOD, m, &silent.got_lease, 0, 0, 0, 0, 0};
+    pthread_t ts, tg;
+    pthread_create(&ts, NULL, fake_actor, &silent);
+    pthread_create(&tg, NULL, fake_actor, &good); /* asks once the silent one holds the lease */
+    const uint64_t pids[] = {0};
+    Aha__Envelope *out[1] = {NULL};
+    const double t0 = aha_now_ms();
+    REQUIRE_OK(aha_coord_collect(c, pids, 1, LEASE_MS, 10 * LEASE_MS, out));
+    const double took = aha_now_ms() - t0;
+    aha_coord_stats_t st;
+    aha_coord_stats(c, &st);
+    CHECK(silent.got_lease, "the silent actor got the first lease");
+    REQUIRE(out[0] != NULL, "the group was delivered after the re-issue");
+    CHECK(!strcmp(out[0]->group->actor, "good"), "delivered by %s", out[0]->group->actor);
+    CHECK(out[0]->group->prompt_id == 0 && out[0]->group->lease_id == 2, "prompt %llu lease %llu",
+          (unsigned long long)out[0]->group->prompt_id,
+          (unsigned long long)out[0]->group->lease_id);
+    CHECK(st.leases == 2 && st.reissued == 1 && st.delivered == 1 && st.missing == 0,
+          "leases %llu reissued %llu delivered %llu missing %llu", (unsigned long long)st.leases,
+          (unsigned long long)st.reissued, (unsigned long long)st.delivered,
+          (unsigned long long)st.missing);
+    CHECK(took >= LEASE_MS, "re-issued only after the lease expired (%.0f ms)", took);
+    CHECK(st.actors == 2, "%d actors joined", st.actors);
+    aha_wire_free(&out[0]);
+    /* the silent holder wakes up and delivers its expired lease: dropped as late */
+    silent.release = 1;
+    while (!silent.released)
+        usleep(1000);
+    usleep(50 * 1000);
+    const uint64_t next[] = {1};
+    REQUIRE_OK(aha_coord_collect(c, next, 1, LEASE_MS, 10 * LEASE_MS, out));
+    aha_coord_stats(c, &st);
+    REQUIRE(out[0] != NULL, "the next group was delivered");
+    CHECK(out[0]->group->prompt_id == 1 && !strcmp(out[0]->group->actor, "good"),
+          "prompt %llu from %s", (unsigned long long)out[0]->group->prompt_id,
+          out[0]->group->actor);
+    CHECK(st.late == 1 && st.delivered == 2, "late %llu delivered %llu",
+          (unsigned long long)st.late, (unsigned long long)st.delivered);
+    aha_wire_free(&out[0]);
+    silent.stop = good.stop = 1;
+    pthread_join(ts, NULL);
+    pthread_join(tg, NULL);
+    CHECK(silent.rc == AHA_OK && good.rc == AHA_OK, "fake actors: %d %d", silent.rc, good.rc);
+    aha_coord_destroy(&c);
+    CHECK(c == NULL, "destroy NULLs the pointer");
+    aha_model_destroy(&m);
+    zmq_ctx_term(zctx);
+}
+
+static void test_duplicate_and_stray(void) {
+    void *zctx = zmq_ctx_new();
+    aha_model_t *m = rt_model(2);
+    char ep[256];
+    aha_coord_t *c = coord_for(zctx, m, ep, sizeof ep);
+    REQUIRE_OK(aha_coord_publish(c, m, 3));
+    fake_actor_t dup = {zctx, ep, "dup", DUP_STRAY, m, NULL, 0, 0, 0, 0, 0};
+    pthread_t t;
+    pthread_create(&t, NULL, fake_actor, &dup);
+    /* per lease it sends: a group for prompt id + 1000 (never leased), the group, the group again */
+    const uint64_t pids[] = {5, 6, 7};
+    Aha__Envelope *out[3] = {NULL};
+    REQUIRE_OK(aha_coord_collect(c, pids, 3, LEASE_MS, 10 * LEASE_MS, out));
+    aha_coord_stats_t st;
+    aha_coord_stats(c, &st);
+    for (int i = 0; i < 3; i++) {
+        REQUIRE(out[i] != NULL, "group %d delivered", i);
+        CHECK(out[i]->group->prompt_id == pids[i], "out[%d] is prompt %llu", i,
+              (unsigned long long)out[i]->group->prompt_id);
+        CHECK(out[i]->group->policy_version == 3, "version %llu",
+              (unsigned long long)out[i]->group->policy_version);
+        aha_wire_free(&out[i]);
+    }
+    /* stray 1, dup 1, stray 2, dup 2, stray 3 come before the third group; dup 3 may not */
+    CHECK(st.delivered == 3 && st.late >= 5 && st.late <= 6 && st.leases == 3 && st.reissued == 0,
+          "delivered %llu late %llu leases %llu reissued %llu", (unsigned long long)st.delivered,
+          (unsigned long long)st.late, (unsigned long long)st.leases,
+          (unsigned long long)st.reissued);
+    dup.stop = 1;
+    pthread_join(t, NULL);
+    CHECK(dup.rc == AHA_OK, "fake actor: %d", dup.rc);
+    aha_coord_destroy(&c);
+    aha_model_destroy(&m);
+    zmq_ctx_term(zctx);
+}
+
+static void test_no_actors(void) {
+    void *zctx = zmq_ctx_new();
+    aha_model_t *m = rt_model(3);
+    char ep[256];
+    aha_coord_t *c = coord_for(zctx, m, ep, sizeof ep);
+    const uint64_t pids[] = {0, 1, 2};
+    Aha__Envelope *out[3] = {NULL, NULL, NULL};
+    CHECK(aha_coord_collect(c, pids, 3, 200, 5000, out) == AHA_ERR_STATE,
+          "collect before any publish is refused");
+    REQUIRE_OK(aha_coord_publish(c, m, 0));
+    CHECK(aha_coord_wait_actors(c, 1, 100) == AHA_ERR_TIMEOUT, "nobody joins");
+    const double t0 = aha_now_ms();
+    REQUIRE_OK(aha_coord_collect(c, pids, 3, 200, 5000, out));
+    const double took = aha_now_ms() - t0;
+    aha_coord_stats_t st;
+    aha_coord_stats(c, &st);
+    CHECK(!out[0] && !out[1] && !out[2], "nothing delivered");
+    CHECK(st.missing == 3 && st.leases == 0, "missing %llu leases %llu",
+          (unsigned long long)st.missing, (unsigned long long)st.leases);
+    CHECK(took < 2000, "gave up after about a lease period, not the collect deadline (%.0f ms)",
+          took);
+    aha_coord_destroy(&c);
+    aha_coord_destroy(&c); /* NULL-safe */
+    aha_model_destroy(&m);
+    zmq_ctx_term(zctx);
+}
+
+/* ---- real actor workers ---- */
+
+typedef struct {
+    void *zctx;
+    aha_actor_config_t cfg;
+    aha_model_t *m;
+    aha_actor_stats_t stats;
+    int rc;
+} worker_t;
+
+static void *worker_main(void *arg) {
+    worker_t *w = arg;
+    w->rc = aha_actor_serve(w->zctx, &w->cfg, w->m, &w->stats);
+    return NULL;
+}
+
+/* Checks that G (delivered) equals the group the learner samples itself from M for its prompt. */
+static void check_same_as_local(const aha_model_t *m, const aha_gen_config_t *gen,
+                                const Aha__Group *g) {
+    aha_train_set_t set;
+    rt_train_set(&set);
+    aha_reward_problem_t rp;
+    aha_rng_t rngs[RT_G];
+    int ids[64], n = 0, lens[RT_G];
+    const int *prompts[RT_G];
+    REQUIRE_OK(aha_train_group(&set, g->prompt_id, ids, 64, &n, &rp, rngs, RT_G));
+    for (int b = 0; b < RT_G; b++)
+        prompts[b] = ids, lens[b] = n;
+    aha_kv_t *kv = NULL;
+    aha_rollout_t *local = NULL, *got = NULL;
+    REQUIRE_OK(aha_kv_new(m, RT_G, m->cfg.max_seq_len, &kv));
+    REQUIRE_OK(aha_rollout_new(m, RT_G, m->cfg.max_seq_len, 0, &local));
+    REQUIRE_OK(aha_rollout_new(m, RT_G, m->cfg.max_seq_len, 0, &got));
+    REQUIRE_OK(aha_generate(m, kv, prompts, lens, rngs, gen, local));
+    REQUIRE_OK(aha_group_msg_to_rollout(g, got));
+    const size_t cells = (size_t)RT_G * m->cfg.max_seq_len;
+    CHECK(!memcmp(local->tokens, got->tokens, sizeof(int) * cells) &&
+              !memcmp(local->total_len, got->total_len, sizeof(int) * RT_G),
+          "prompt %llu: the actor's tokens are the learner's", (unsigned long long)g->prompt_id);
+    CHECK(!memcmp(local->logprobs, got->logprobs, sizeof(float) * cells),
+          "prompt %llu: behaviour log-probs bit-identical", (unsigned long long)g->prompt_id);
+    aha_rollout_destroy(&local);
+    aha_rollout_destroy(&got);
+    aha_kv_destroy(&kv);
+}
+
+static void test_actor_worker(void) {
+    void *zctx = zmq_ctx_new();
+    aha_model_t *m = rt_model(4);
+    char ep[256];
+    aha_coord_t *c = coord_for(zctx, m, ep, sizeof ep);
+    const aha_gen_config_t gen = {RT_MAX_NEW, 1.0f, 1.0f};
+    worker_t w[2];
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) {
+        memset(&w[i], 0, sizeof w[i]);
+        w[i].zctx = zctx;
+        aha_actor_config_default(&w[i].cfg);
+        w[i].cfg.endpoint = ep;
+        w[i].cfg.name = i ? "a1" : "a0";
+        w[i].cfg.group_size = RT_G;
+        w[i].cfg.gen = gen;
+        w[i].cfg.fetch_timeout_ms = 10000;
+        rt_train_set(&w[i].cfg.train);
+        w[i].m = rt_model(100 + i); /* other weights until the first fetch */
+        pthread_create(&th[i], NULL, worker_main, &w[i]);
+    }
+    REQUIRE_OK(aha_coord_wait_actors(c, 2, 10000));
+    CHECK(aha_coord_actors(c) == 2, "%d actors joined", aha_coord_actors(c));
+    REQUIRE_OK(aha_coord_publish(c, m, 0));
+    const uint64_t pids[] = {0, 1, 2, 3};
+    Aha__Envelope *out[4] = {NULL};
+    REQUIRE_OK(aha_coord_collect(c, pids, 4, 10000, 30000, out));
+    for (int i = 0; i < 4; i++) {
+        REQUIRE(out[i] != NULL, "group %d delivered by an actor", i);
+        CHECK(out[i]->group->policy_version == 0, "version %llu",
+              (unsigned long long)out[i]->group->policy_version);
+        check_same_as_local(m, &gen, out[i]->group);
+        aha_wire_free(&out[i]);
+    }
+    /* a new version: the actors fetch it before sampling again */
+    for (size_t i = 0; i < m->n_params; i += 7)
+        m->params[i] *= 0.5f;
+    REQUIRE_OK(aha_coord_publish(c, m, 1));
+    const uint64_t more[] = {4, 5};
+    REQUIRE_OK(aha_coord_collect(c, more, 2, 10000, 30000, out));
+    for (int i = 0; i < 2; i++) {
+        REQUIRE(out[i] != NULL, "group %d of version 1 delivered", i);
+        CHECK(out[i]->group->policy_version == 1, "version %llu",
+              (unsigned long long)out[i]->group->policy_version);
+        check_same_as_local(m, &gen, out[i]->group);
+        aha_wire_free(&out[i]);
+    }
+    aha_coord_stats_t st;
+    aha_coord_stats(c, &st);
+    CHECK(st.delivered == 6 && st.missing == 0 && st.reissued == 0,
+          "delivered %llu missing %llu reissued %llu", (unsigned long long)st.delivered,
+          (unsigned long long)st.missing, (unsigned long long)st.reissued);
+    aha_coord_stop_actors(c);
+    uint64_t groups = 0;
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        CHECK(w[i].rc == AHA_OK, "actor %d returned %d: %s", i, w[i].rc, aha_last_error());
+        groups += w[i].stats.groups;
+        if (w[i].stats.version == 1) {
+            const size_t n = aha_weights_bytes(m);
+            uint8_t *a = malloc(n), *b = malloc(n);
+            REQUIRE(a && b, "malloc");
+            aha_weights_pack(m, a);
+            aha_weights_pack(w[i].m, b);
+            CHECK(!memcmp(a, b, n), "actor %d holds the learner's weights of version 1", i);
+            free(a);
+            free(b);
+        }
+        aha_model_destroy(&w[i].m);
+    }
+    CHECK(groups == 6, "the actors sampled %llu groups", (unsigned long long)groups);
+    CHECK(w[0].stats.version == 1 || w[1].stats.version == 1, "some actor fetched version 1");
+    aha_coord_destroy(&c);
+    aha_model_destroy(&m);
+    zmq_ctx_term(zctx);
+}
+
+static const tu_case_t cases[] = {{"lease_expiry_reissue", test_lease_expiry_reissue},
+                                  {"duplicate_and_stray", test_duplicate_and_stray},
+                                  {"no_actors", test_no_actors},
+                                  {"actor_worker", test_actor_worker},
+                                  {NULL, NULL}};
+
+int main(int argc, char **argv) {
+    return tu_main(argc, argv, cases, __FILE__);
+}

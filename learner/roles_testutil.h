@@ -1,0 +1,72 @@
+/* learner/roles_testutil.h — fixtures of the in-process role selftests (coordinator, verifier
+ * pool, trainer; header only, tests only): a small MoE over the tokenizer's vocabulary, the
+ * addition training set, hand-made groups, and threads that play peers on real ZeroMQ sockets. */
+#ifndef AHA_LEARNER_ROLES_TESTUTIL_H
+#define AHA_LEARNER_ROLES_TESTUTIL_H
+#include "core/rng.h"
+#include "model/model.h"
+#include "model/rollout.h"
+#include "model/tokenizer.h"
+#include "tasks/train_group.h"
+#include "verifier/group_msg.h"
+#include "core/testutil.h"
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { RT_G = 4, RT_MAX_NEW = 6 };
+
+/* A 1-layer MoE (4 experts, top-2) over the tokenizer's vocabulary, random weights from SEED. */
+static inline aha_model_t *rt_model(uint64_t seed) {
+    aha_model_config_t c;
+    tu_tiny_config(&c);
+    c.vocab_size = AHA_TOK_VOCAB;
+    c.n_layers = 1;
+    c.max_seq_len = 40;
+    aha_model_t *m = NULL;
+    REQUIRE_OK(aha_model_new(&c, &m));
+    aha_rng_t rng;
+    aha_rng_seed(&rng, seed);
+    tu_init(m, &rng, 0.3f, 0.1f);
+    return m;
+}
+
+/* Training problems: 1-2 digit additions, compact prompts, seed 7. */
+static inline void rt_train_set(aha_train_set_t *s) {
+    memset(s, 0, sizeof *s);
+    s->task = aha_task_by_name("addition");
+    s->cfg.add = (aha_add_config_t){1, 2, 0.1};
+    s->cfg.template_kind = AHA_TEMPLATE_COMPACT;
+    s->seed = 7;
+}
+
+/* The group of training prompt PID as an actor would send it, with a fixed made-up response
+ * ("12<eos>") in every row instead of sampling. *out owned by the caller. */
+static inline int rt_fake_group(const aha_model_t *m, uint64_t lease_id, uint64_t pid,
+                                uint64_t version, const char *actor, aha_group_msg_t **out) {
+    aha_train_set_t set;
+    rt_train_set(&set);
+    aha_reward_problem_t rp;
+    aha_rng_t rngs[RT_G];
+    int ids[64], n = 0, resp[8], nr = 0;
+    AHA_TRY(aha_train_group(&set, pid, ids, 64, &n, &rp, rngs, RT_G));
+    AHA_TRY(aha_tok_encode("12", resp, 8, &nr));
+    resp[nr++] = AHA_TOK_EOS;
+    aha_rollout_t *r = NULL;
+    AHA_TRY(aha_rollout_new(m, RT_G, m->cfg.max_seq_len, 0, &r));
+    for (int b = 0; b < RT_G; b++) {
+        int *row = r->tokens + (size_t)b * r->max_len;
+        memcpy(row, ids, sizeof(int) * n);
+        memcpy(row + n, resp, sizeof(int) * nr);
+        for (int i = n; i < n + nr; i++)
+            r->logprobs[(size_t)b * r->max_len + i] = -0.5f;
+        r->prompt_len[b] = n;
+        r->total_len[b] = n + nr;
+        r->finished[b] = 1;
+    }
+    int rc = aha_group_msg_from_rollout(r, lease_id, pid, version, &rp, actor, out);
+    aha_rollout_destroy(&r);
+    return rc;
+}
+
+#endif
