@@ -11,6 +11,7 @@
 #include "verifier/group_msg.h"
 #include "core/testutil.h"
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,21 +41,28 @@ static inline void rt_train_set(aha_train_set_t *s) {
     s->seed = 7;
 }
 
-/* The group of training prompt PID as an actor would send it, with a fixed made-up response
- * ("12<eos>") in every row instead of sampling. *out owned by the caller. */
-static inline int rt_fake_group(const aha_model_t *m, uint64_t lease_id, uint64_t pid,
-                                uint64_t version, const char *actor, aha_group_msg_t **out) {
+/* The group of training prompt PID with made-up responses instead of sampling: row b answers
+ * "<think>1</think><answer>X</answer><eos>" with X the right sum for even b and a wrong one for odd b. *r is a
+ * new rollout (caller destroys), *rp the problem. */
+static inline int rt_fake_rollout(const aha_model_t *m, uint64_t pid, aha_rollout_t **out,
+                                  aha_reward_problem_t *rp) {
     aha_train_set_t set;
     rt_train_set(&set);
-    aha_reward_problem_t rp;
     aha_rng_t rngs[RT_G];
-    int ids[64], n = 0, resp[8], nr = 0;
-    AHA_TRY(aha_train_group(&set, pid, ids, 64, &n, &rp, rngs, RT_G));
-    AHA_TRY(aha_tok_encode("12", resp, 8, &nr));
-    resp[nr++] = AHA_TOK_EOS;
+    int ids[64], n = 0;
+    AHA_TRY(aha_train_group(&set, pid, ids, 64, &n, rp, rngs, RT_G));
     aha_rollout_t *r = NULL;
     AHA_TRY(aha_rollout_new(m, RT_G, m->cfg.max_seq_len, 0, &r));
     for (int b = 0; b < RT_G; b++) {
+        char text[64];
+        int resp[32], nr = 0;
+        snprintf(text, sizeof text, "<think>1</think><answer>%lld</answer>",
+                 (long long)(rp->expected + (b % 2 ? b : 0)));
+        if (aha_tok_encode(text, resp, 31, &nr) < 0 || n + nr + 1 > r->max_len) {
+            aha_rollout_destroy(&r);
+            return AHA_FAIL(AHA_ERR_RANGE, "fake response too long");
+        }
+        resp[nr++] = AHA_TOK_EOS;
         int *row = r->tokens + (size_t)b * r->max_len;
         memcpy(row, ids, sizeof(int) * n);
         memcpy(row + n, resp, sizeof(int) * nr);
@@ -64,6 +72,16 @@ static inline int rt_fake_group(const aha_model_t *m, uint64_t lease_id, uint64_
         r->total_len[b] = n + nr;
         r->finished[b] = 1;
     }
+    *out = r;
+    return AHA_OK;
+}
+
+/* The group of rt_fake_rollout as an actor would send it. *out owned by the caller. */
+static inline int rt_fake_group(const aha_model_t *m, uint64_t lease_id, uint64_t pid,
+                                uint64_t version, const char *actor, aha_group_msg_t **out) {
+    aha_reward_problem_t rp;
+    aha_rollout_t *r = NULL;
+    AHA_TRY(rt_fake_rollout(m, pid, &r, &rp));
     int rc = aha_group_msg_from_rollout(r, lease_id, pid, version, &rp, actor, out);
     aha_rollout_destroy(&r);
     return rc;
