@@ -1,0 +1,260 @@
+/* trainer: the GRPO step loop as a library. Two steps sampled in process give bit-identical
+ * weights, rewards and data cursor to the same two steps with the groups sampled by an actor
+ * worker (actor/worker.h) through the lease coordinator and scored by a verifier worker
+ * (verifier/worker.h) through the verifier pool, all in process on real sockets; a run stopped
+ * after one step, checkpointed and resumed in a new trainer ends with the same weights as the
+ * straight run; the metrics row carries the documented keys; bad arguments are refused. */
+#include "actor/rollout.h"
+#include "actor/worker.h"
+#include "core/err.h"
+#include "learner/roles_testutil.h"
+#include "learner/trainer.h"
+#include "model/weights.h"
+#include "verifier/worker.h"
+#include <stdio.h>
+#include <zmq.h>
+
+enum { STEPS = 2, P = 2 };
+
+static const aha_gen_config_t k_gen = {RT_MAX_NEW, 1.0f, 1.0f};
+
+static int sample(void *ctx, const aha_model_t *m, aha_kv_t *kv, const int *const *prompts,
+                  const int *lens, aha_rng_t *rngs, aha_rollout_t *r) {
+    (void)ctx;
+    return aha_generate(m, kv, prompts, lens, rngs, &k_gen, r);
+}
+
+static void config(aha_trainer_config_t *c) {
+    memset(c, 0, sizeof *c);
+    aha_loss_config_default(AHA_LOSS_GRPO, &c->grpo.loss);
+    c->grpo.loss.max_len = RT_MAX_NEW;
+    c->grpo.epochs = 1;
+    c->grpo.minibatches = 1;
+    c->grpo.temperature = 1.0;
+    c->grpo.lr = 1e-2;
+    c->grpo.grad_clip = 1.0;
+    c->grpo.adamw = (aha_adamw_config_t){0.9, 0.99, AHA_ADAMW_EPS, 0.0};
+    c->batch = (aha_group_batch_config_t){1, 1e-4f, 0};
+    c->steps = STEPS;
+    c->prompts_per_step = P;
+    c->group_size = RT_G;
+    rt_train_set(&c->train);
+    aha_reward_config_default(&c->reward);
+    c->lease_ms = 10000;
+    c->sample = sample;
+}
+
+static aha_trainer_t *trainer(uint64_t seed) {
+    aha_trainer_config_t c;
+    config(&c);
+    aha_model_t *m = rt_model(seed);
+    aha_trainer_t *t = NULL;
+    REQUIRE_OK(aha_trainer_new(&c, &m, &t));
+    CHECK(m == NULL, "the trainer took the model");
+    return t;
+}
+
+/* Weights of T as bytes (caller frees). */
+static uint8_t *weights(aha_trainer_t *t, size_t *n) {
+    const aha_model_t *m = aha_trainer_model(t);
+    *n = aha_weights_bytes(m);
+    uint8_t *b = malloc(*n);
+    REQUIRE(b, "malloc");
+    aha_weights_pack(m, b);
+    return b;
+}
+
+typedef struct {
+    void *zctx;
+    aha_actor_config_t cfg;
+    aha_model_t *m;
+    int rc;
+} actor_t;
+static void *actor_main(void *arg) {
+    actor_t *a = arg;
+    a->rc = aha_actor_serve(a->zctx, &a->cfg, a->m, NULL);
+    return NULL;
+}
+typedef struct {
+    void *zctx;
+    aha_verifier_config_t cfg;
+    int rc;
+} verifier_t;
+static void *verifier_main(void *arg) {
+    verifier_t *v = arg;
+    v->rc = aha_verifier_serve(v->zctx, &v->cfg, NULL);
+    return NULL;
+}
+
+static void test_same_weights_with_workers(void) {
+    aha_trainer_stats_t local[STEPS], remote[STEPS];
+    aha_trainer_t *a = trainer(11);
+    for (int s = 0; s < STEPS; s++)
+        REQUIRE_OK(aha_trainer_step(a, &local[s]));
+
+    void *zctx = zmq_ctx_new();
+    aha_trainer_t *b = trainer(11);
+    const aha_model_t *mb = aha_trainer_model(b);
+    const aha_msg_limits_t limits = {AHA_TOK_VOCAB, mb->cfg.max_seq_len,      mb->cfg.n_layers,
+                                     mb->cfg.top_k, mb->cfg.n_routed_experts, RT_G};
+    aha_coord_t *coord = NULL;
+    aha_vpool_t *pool = NULL;
+    char cep[256], vep[256];
+    REQUIRE_OK(aha_coord_new(zctx, "tcp://127.0.0.1:*", 1 << 20, &limits, RT_G, NULL, &coord));
+    REQUIRE_OK(aha_vpool_new(zctx, "tcp://127.0.0.1:*", 1 << 20, mb->cfg.max_seq_len, 10000, NULL,
+                             NULL, &pool));
+    REQUIRE_OK(aha_coord_endpoint(coord, cep, sizeof cep));
+    REQUIRE_OK(aha_vpool_endpoint(pool, vep, sizeof vep));
+    actor_t act = {zctx, {0}, rt_model(99), 0};
+    aha_actor_config_default(&act.cfg);
+    act.cfg.endpoint = cep;
+    act.cfg.group_size = RT_G;
+    act.cfg.gen = k_gen;
+    rt_train_set(&act.cfg.train);
+    verifier_t ver = {zctx, {0}, 0};
+    aha_verifier_config_default(&ver.cfg);
+    ver.cfg.endpoint = vep;
+    ver.cfg.limits.max_len = mb->cfg.max_seq_len;
+    pthread_t ta, tv;
+    pthread_create(&ta, NULL, actor_main, &act);
+    pthread_create(&tv, NULL, verifier_main, &ver);
+    REQUIRE_OK(aha_coord_wait_actors(coord, 1, 10000));
+    REQUIRE_OK(aha_vpool_wait_verifiers(pool, 1, 10000));
+    aha_trainer_set_servers(b, coord, pool);
+    for (int s = 0; s < STEPS; s++)
+        REQUIRE_OK(aha_trainer_step(b, &remote[s]));
+    aha_coord_stats_t cs;
+    aha_vpool_stats_t vs;
+    aha_coord_stats(coord, &cs);
+    aha_vpool_stats(pool, &vs);
+    CHECK(cs.delivered == STEPS * P && cs.missing == 0, "actor delivered %llu, missing %llu",
+          (unsigned long long)cs.delivered, (unsigned long long)cs.missing);
+    CHECK(vs.remote == STEPS * P && vs.local == 0, "verifier scored %llu, local %llu",
+          (unsigned long long)vs.remote, (unsigned long long)vs.local);
+    aha_coord_stop_actors(coord);
+    aha_vpool_stop_verifiers(pool);
+    pthread_join(ta, NULL);
+    pthread_join(tv, NULL);
+    CHECK(act.rc == AHA_OK && ver.rc == AHA_OK, "workers returned %d %d", act.rc, ver.rc);
+
+    size_t na, nb;
+    uint8_t *wa = weights(a, &na), *wb = weights(b, &nb);
+    CHECK(na == nb && !memcmp(wa, wb, na), "same weights with and without workers");
+    aha_trainer_t *fresh = trainer(11);
+    size_t nf;
+    uint8_t *wf = weights(fresh, &nf);
+    CHECK(memcmp(wa, wf, na), "the steps changed the weights");
+    for (int s = 0; s < STEPS; s++) {
+        CHECK(local[s].version == s + 1 && remote[s].version == s + 1, "versions %d %d",
+              local[s].version, remote[s].version);
+        CHECK(local[s].reward_mean == remote[s].reward_mean &&
+                  local[s].response_len_mean == remote[s].response_len_mean &&
+                  local[s].grpo.loss == remote[s].grpo.loss,
+              "step %d: reward %g vs %g, loss %g vs %g", s, local[s].reward_mean,
+              remote[s].reward_mean, local[s].grpo.loss, remote[s].grpo.loss);
+        CHECK(local[s].groups_used == P && local[s].n_scored == P * RT_G, "step %d: %d groups", s,
+              local[s].groups_used);
+    }
+    CHECK(aha_trainer_next_prompt(a) == STEPS * P && aha_trainer_next_prompt(b) == STEPS * P,
+          "data cursor %llu %llu", (unsigned long long)aha_trainer_next_prompt(a),
+          (unsigned long long)aha_trainer_next_prompt(b));
+    free(wa);
+    free(wb);
+    free(wf);
+    aha_trainer_destroy(&a);
+    aha_trainer_destroy(&b);
+    aha_trainer_destroy(&fresh);
+    CHECK(a == NULL, "destroy NULLs the pointer");
+    aha_coord_destroy(&coord);
+    aha_vpool_destroy(&pool);
+    aha_model_destroy(&act.m);
+    zmq_ctx_term(zctx);
+}
+
+static void test_checkpoint_resume(void) {
+    char dir[] = "/tmp/aha_trainer_test_XXXXXX";
+    REQUIRE(mkdtemp(dir), "mkdtemp");
+    char ckpt[600], metrics[600];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint", dir);
+    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", dir);
+    aha_trainer_t *straight = trainer(12);
+    aha_trainer_stats_t st;
+    for (int s = 0; s < STEPS; s++)
+        REQUIRE_OK(aha_trainer_step(straight, &st));
+
+    aha_trainer_t *first = trainer(12);
+    REQUIRE_OK(aha_trainer_step(first, &st));
+    aha_metrics_t *mt = NULL;
+    REQUIRE_OK(aha_metrics_open(metrics, 0, &mt));
+    REQUIRE_OK(aha_trainer_metrics(first, &st, mt));
+    REQUIRE_OK(aha_metrics_end_row(mt));
+    aha_metrics_close(&mt);
+    REQUIRE_OK(aha_trainer_checkpoint(first, ckpt));
+    aha_trainer_destroy(&first);
+    aha_trainer_t *second = trainer(12);
+    REQUIRE_OK(aha_trainer_resume(second, ckpt));
+    CHECK(aha_trainer_steps_done(second) == 1 && aha_trainer_next_prompt(second) == P,
+          "resumed at step %d, prompt %llu", aha_trainer_steps_done(second),
+          (unsigned long long)aha_trainer_next_prompt(second));
+    REQUIRE_OK(aha_trainer_step(second, &st));
+    CHECK(st.version == 2, "version %d", st.version);
+    size_t n1, n2;
+    uint8_t *w1 = weights(straight, &n1), *w2 = weights(second, &n2);
+    CHECK(n1 == n2 && !memcmp(w1, w2, n1), "resumed run ends with the straight run's weights");
+    free(w1);
+    free(w2);
+
+    FILE *f = fopen(metrics, "r");
+    REQUIRE(f, "metrics written");
+    char line[16384];
+    const int got = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    CHECK(got, "one row");
+    const char *keys[] = {"\"step\":1",
+                          "\"policy_version\":1",
+                          "\"reward_mean\"",
+                          "\"accuracy\"",
+                          "\"format_rate\"",
+                          "\"response_len_mean\"",
+                          "\"kl\"",
+                          "\"entropy\"",
+                          "\"clip_frac\"",
+                          "\"zero_std_frac\"",
+                          "\"staleness_mean\"",
+                          "\"tokens_per_s\"",
+                          "\"learner_busy_frac\"",
+                          "\"expert_load_max_share\""};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        CHECK(got && strstr(line, keys[i]), "metrics row has %s", keys[i]);
+    CHECK(aha_trainer_resume(second, "/nonexistent/aha") < 0, "resume from nothing fails");
+    aha_trainer_destroy(&straight);
+    aha_trainer_destroy(&second);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0, "clean up");
+}
+
+static void test_bad_arguments(void) {
+    aha_trainer_config_t c;
+    config(&c);
+    aha_model_t *m = rt_model(13);
+    aha_trainer_t *t = (aha_trainer_t *)&c; /* must stay untouched */
+    aha_trainer_config_t bad = c;
+    bad.sample = NULL;
+    CHECK(aha_trainer_new(&bad, &m, &t) == AHA_ERR_ARG, "no sampler");
+    bad = c;
+    bad.group_size = AHA_GROUP_MAX + 1;
+    CHECK(aha_trainer_new(&bad, &m, &t) == AHA_ERR_ARG, "group too large");
+    CHECK(t == (aha_trainer_t *)&c && m != NULL, "refusals leave *out and the model alone");
+    CHECK(aha_trainer_step(NULL, NULL) == AHA_ERR_ARG, "NULL trainer");
+    aha_model_destroy(&m);
+}
+
+static const tu_case_t cases[] = {{"same_weights_with_workers", test_same_weights_with_workers},
+                                  {"checkpoint_resume", test_checkpoint_resume},
+                                  {"bad_arguments", test_bad_arguments},
+                                  {NULL, NULL}};
+
+int main(int argc, char **argv) {
+    return tu_main(argc, argv, cases, __FILE__);
+}
