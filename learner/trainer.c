@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { WAVE_MAX = 1024, MAX_PROMPT = 512 }; /* prompts leased to the actors at once; prompt ids */
+enum { WAVE_MAX = 1024 /* prompts leased to the actors at once */, MAX_PROMPT = 512 /* tokens */ };
 
 struct aha_trainer {
     aha_trainer_config_t cfg;
