@@ -1,6 +1,6 @@
 /* learner/roles_testutil.h — fixtures of the in-process role selftests (coordinator, verifier
- * pool, trainer; header only, tests only): a small MoE over the tokenizer's vocabulary, the
- * addition training set, hand-made groups, and threads that play peers on real ZeroMQ sockets. */
+ * pool, trainer; header only, tests only): a small model, the addition training set and
+ * hand-made groups; the tests play peers with threads on real ZeroMQ sockets. */
 #ifndef AHA_LEARNER_ROLES_TESTUTIL_H
 #define AHA_LEARNER_ROLES_TESTUTIL_H
 #include "core/rng.h"
@@ -17,19 +17,12 @@
 
 enum { RT_G = 4, RT_MAX_NEW = 6 };
 
-/* A 1-layer MoE (4 experts, top-2) over the tokenizer's vocabulary, random weights from SEED. */
+/* The shared small MoE of the tests (tu_small_config: the tokenizer's vocabulary, 48 positions)
+ * with the training init from SEED. */
 static inline aha_model_t *rt_model(uint64_t seed) {
     aha_model_config_t c;
-    tu_tiny_config(&c);
-    c.vocab_size = AHA_TOK_VOCAB;
-    c.n_layers = 1;
-    c.max_seq_len = 40;
-    aha_model_t *m = NULL;
-    REQUIRE_OK(aha_model_new(&c, &m));
-    aha_rng_t rng;
-    aha_rng_seed(&rng, seed);
-    tu_init(m, &rng, 0.3f, 0.1f);
-    return m;
+    tu_small_config(&c);
+    return tu_random_model(&c, seed);
 }
 
 /* Training problems: 1-2 digit additions, compact prompts, seed 7. */
