@@ -286,6 +286,31 @@ static int read_message(aha_wire_t *w, aha_peer_t *peer, zmq_msg_t *payload) {
     return AHA_OK;
 }
 
+int aha_wire_decode(const void *data, size_t len, aha_wire_check_fn check, const void *ctx,
+                    char *why, size_t cap, Aha__Envelope **out) {
+    char msg[200] = "";
+    int v = AHA_WIRE_ACCEPTED;
+    Aha__Envelope *env = aha__envelope__unpack(NULL, len, (const uint8_t *)data);
+    if (!env) {
+        v = AHA_WIRE_MALFORMED;
+        snprintf(msg, sizeof msg, "%zu bytes that are not an Envelope", len);
+    } else if (env->protocol != AHA_WIRE_PROTOCOL) {
+        v = AHA_WIRE_BAD_PROTOCOL;
+        snprintf(msg, sizeof msg, "protocol %u (want %d)", env->protocol, AHA_WIRE_PROTOCOL);
+    } else if (env->body_case == AHA__ENVELOPE__BODY__NOT_SET) {
+        v = AHA_WIRE_BAD_PROTOCOL;
+        snprintf(msg, sizeof msg, "envelope without a body");
+    } else if (check && check(env, ctx, msg, sizeof msg) != AHA_OK) {
+        v = AHA_WIRE_INVALID;
+    }
+    if (why && cap > 0) snprintf(why, cap, "%s", msg);
+    if (out)
+        *out = env;
+    else
+        aha__envelope__free_unpacked(env, NULL);
+    return v;
+}
+
 int aha_wire_recv(aha_wire_t *w, int timeout_ms, aha_peer_t *from, Aha__Envelope **out) {
     if (!w || !out) return AHA_FAIL(AHA_ERR_ARG, "aha_wire_recv: NULL argument");
     const double deadline = aha_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
@@ -312,29 +337,17 @@ int aha_wire_recv(aha_wire_t *w, int timeout_ms, aha_peer_t *from, Aha__Envelope
         int rc = read_message(w, &peer, &payload);
         if (rc < 0) return rc;
         if (rc > 0) continue;
-        Aha__Envelope *env = aha__envelope__unpack(NULL, zmq_msg_size(&payload),
-                                                   (const uint8_t *)zmq_msg_data(&payload));
-        size_t len = zmq_msg_size(&payload);
-        zmq_msg_close(&payload);
-        if (!env) {
-            drop(w, &w->stats.malformed, &peer, NULL, "%zu bytes that are not an Envelope", len);
-            continue;
-        }
-        if (env->protocol != AHA_WIRE_PROTOCOL) {
-            drop(w, &w->stats.bad_protocol, &peer, env->sender, "protocol %u (want %d)",
-                 env->protocol, AHA_WIRE_PROTOCOL);
-            aha__envelope__free_unpacked(env, NULL);
-            continue;
-        }
-        if (env->body_case == AHA__ENVELOPE__BODY__NOT_SET) {
-            drop(w, &w->stats.bad_protocol, &peer, env->sender, "envelope without a body");
-            aha__envelope__free_unpacked(env, NULL);
-            continue;
-        }
         char why[200] = "";
-        if (w->check && w->check(env, w->check_ctx, why, sizeof why) != AHA_OK) {
-            drop(w, &w->stats.invalid, &peer, env->sender, "%s", why);
-            aha__envelope__free_unpacked(env, NULL);
+        Aha__Envelope *env = NULL;
+        int v = aha_wire_decode(zmq_msg_data(&payload), zmq_msg_size(&payload), w->check,
+                                w->check_ctx, why, sizeof why, &env);
+        zmq_msg_close(&payload);
+        if (v != AHA_WIRE_ACCEPTED) {
+            uint64_t *counter = v == AHA_WIRE_MALFORMED      ? &w->stats.malformed
+                                : v == AHA_WIRE_BAD_PROTOCOL ? &w->stats.bad_protocol
+                                                             : &w->stats.invalid;
+            drop(w, counter, &peer, env ? env->sender : NULL, "%s", why);
+            aha_wire_free(&env);
             continue;
         }
         w->stats.accepted++;

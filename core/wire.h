@@ -86,6 +86,22 @@ int aha_wire_send_heartbeat(aha_wire_t *w, const aha_peer_t *to, uint64_t done);
  * way are counted, logged and dropped. On success *out owns the envelope and *from (if not NULL)
  * says who sent it. AHA_ERR_TIMEOUT if none arrived in time, AHA_ERR_NET on a ZeroMQ error. */
 int aha_wire_recv(aha_wire_t *w, int timeout_ms, aha_peer_t *from, Aha__Envelope **out);
+/* What the receiving checks made of one payload frame (the aha_wire_stats_t counter it goes to). */
+typedef enum {
+    AHA_WIRE_ACCEPTED = 0,
+    AHA_WIRE_MALFORMED,    /* not a protobuf Envelope */
+    AHA_WIRE_BAD_PROTOCOL, /* another protocol number, or no body */
+    AHA_WIRE_INVALID,      /* the content check refused it */
+} aha_wire_verdict_t;
+
+/* The checks aha_wire_recv applies to a payload frame that passed framing and size, without a
+ * socket: unpacks DATA[0..LEN) as an Envelope, checks its protocol number and that a body is set,
+ * then runs CHECK with CTX (NULL: none). Returns an aha_wire_verdict_t; the reason of a drop is
+ * written to why[0..cap) ("" when accepted). *out (if OUT is not NULL) gets the unpacked envelope
+ * for every verdict but AHA_WIRE_MALFORMED (NULL then): the caller frees it with aha_wire_free,
+ * also after a drop (its sender field names the peer). Pure: no socket, no log, no counter. */
+int aha_wire_decode(const void *data, size_t len, aha_wire_check_fn check, const void *ctx,
+                    char *why, size_t cap, Aha__Envelope **out);
 /* Frees an envelope from aha_wire_recv; NULLs *env. NULL-safe. */
 void aha_wire_free(Aha__Envelope **env);
 

@@ -288,6 +288,60 @@ static void test_checks(void) {
     CHECK(aha_wire_check_envelope(NULL, why, sizeof why) == AHA_ERR_FORMAT, "NULL envelope");
 }
 
+/* ---- aha_wire_decode: the receiving checks without a socket (what aha_wire_recv counts) ---- */
+static int refuse_control(const Aha__Envelope *env, const void *ctx, char *why, size_t cap) {
+    (void)ctx;
+    if (env->body_case != AHA__ENVELOPE__BODY_CONTROL) return AHA_OK;
+    snprintf(why, cap, "no control here");
+    return AHA_ERR_FORMAT;
+}
+
+static int decode_packed(Aha__Envelope *env, aha_wire_check_fn check, char *why, size_t cap,
+                         Aha__Envelope **out) {
+    uint8_t buf[256];
+    size_t n = aha__envelope__pack(env, buf);
+    return aha_wire_decode(buf, n, check, NULL, why, cap, out);
+}
+
+static void test_decode(void) {
+    char why[200];
+    Aha__Envelope *out = NULL;
+    const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0x0f};
+    CHECK(aha_wire_decode(junk, sizeof junk, NULL, NULL, why, sizeof why, &out) ==
+                  AHA_WIRE_MALFORMED &&
+              out == NULL && strstr(why, "5 bytes that are not an Envelope"),
+          "junk: %s", why);
+    Aha__Envelope e = AHA__ENVELOPE__INIT;
+    Aha__Heartbeat hb = AHA__HEARTBEAT__INIT;
+    e.sender = "actor/9";
+    e.protocol = AHA_WIRE_PROTOCOL;
+    CHECK(decode_packed(&e, NULL, why, sizeof why, &out) == AHA_WIRE_BAD_PROTOCOL && out &&
+              strcmp(out->sender, "actor/9") == 0 && strstr(why, "without a body"),
+          "no body: %s", why);
+    aha_wire_free(&out);
+    e.body_case = AHA__ENVELOPE__BODY_HEARTBEAT;
+    e.heartbeat = &hb;
+    e.protocol = 2;
+    CHECK(decode_packed(&e, NULL, why, sizeof why, &out) == AHA_WIRE_BAD_PROTOCOL &&
+              strstr(why, "protocol 2 (want 1)"),
+          "protocol 2: %s", why);
+    aha_wire_free(&out);
+    e.protocol = AHA_WIRE_PROTOCOL;
+    CHECK(decode_packed(&e, refuse_control, why, sizeof why, &out) == AHA_WIRE_ACCEPTED && out &&
+              out->body_case == AHA__ENVELOPE__BODY_HEARTBEAT && why[0] == 0,
+          "heartbeat accepted: %s", why);
+    aha_wire_free(&out);
+    Aha__Control ctl = AHA__CONTROL__INIT;
+    ctl.command = "stop";
+    e.body_case = AHA__ENVELOPE__BODY_CONTROL;
+    e.control = &ctl;
+    CHECK(decode_packed(&e, refuse_control, why, sizeof why, &out) == AHA_WIRE_INVALID && out &&
+              strcmp(why, "no control here") == 0,
+          "check refuses: %s", why);
+    aha_wire_free(&out);
+    CHECK(decode_packed(&e, refuse_control, NULL, 0, NULL) == AHA_WIRE_INVALID, "no why, no out");
+}
+
 /* ---- sending more than the cap is refused; bad arguments ---- */
 static void test_send_limits(void) {
     void *ctx = zmq_ctx_new();
@@ -325,6 +379,7 @@ static void test_send_limits(void) {
 
 static const tu_case_t cases[] = {
     {"checks", test_checks},
+    {"decode", test_decode},
     {"send_limits", test_send_limits},
     {"two_processes", test_two_processes},
     {NULL, NULL},
