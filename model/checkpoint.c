@@ -165,8 +165,16 @@ int aha_model_config_read_json(const char *path, aha_model_config_t *out) {
     char *text = NULL;
     size_t len = 0;
     AHA_TRY(read_text(path, &text, &len));
-    cJSON *o = cJSON_ParseWithLength(text, len);
+    int rc = aha_model_config_parse_json(text, len, path, out);
     free(text);
+    return rc;
+}
+
+int aha_model_config_parse_json(const char *text, size_t len, const char *path,
+                                aha_model_config_t *out) {
+    if (!text || !path || !out)
+        return AHA_FAIL(AHA_ERR_ARG, "aha_model_config_parse_json: NULL argument");
+    cJSON *o = cJSON_ParseWithLength(text, len);
     if (!o || !cJSON_IsObject(o)) {
         cJSON_Delete(o);
         return AHA_FAIL(AHA_ERR_FORMAT, "%s: not a JSON object", path);

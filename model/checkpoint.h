@@ -11,5 +11,8 @@ int aha_checkpoint_load(const char *dir, aha_model_t **out);
 /* config.json <-> struct (used by the above and by tools). */
 int aha_model_config_write_json(const aha_model_config_t *cfg, const char *path);
 int aha_model_config_read_json(const char *path, aha_model_config_t *out);
+/* The same from the text[0..len) of a config.json (no NUL needed); PATH names it in errors. */
+int aha_model_config_parse_json(const char *text, size_t len, const char *path,
+                                aha_model_config_t *out);
 
 #endif
