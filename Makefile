@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all deps build test test-all sanitize demo bench fixtures clean format
+.PHONY: all deps build test test-all sanitize fuzz fuzz-build fuzz-corpus demo bench fixtures clean format
 
 all: build
 
@@ -30,6 +30,24 @@ sanitize: deps
 	@cmake --build build-asan -j $(JOBS)
 	@cd build-asan && OPENBLAS_NUM_THREADS=1 ctest --output-on-failure -L unit -j $(JOBS)
 
+# libFuzzer harnesses (fuzz/, docs/fuzzing.md): clang, ASan + UBSan, in build-fuzz. First every
+# target once over its committed corpus (CTest label fuzz: the regression run), then each target
+# for FUZZ_SECONDS (or FUZZ_RUNS executions), one at a time; fails on any finding.
+FUZZ_SECONDS ?= 60
+FUZZ_RUNS ?= -1
+fuzz-build: deps
+	@cmake -S . -B build-fuzz -DAHA_FUZZ=ON -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build build-fuzz --target fuzz_all -j $(JOBS)
+
+fuzz: fuzz-build
+	@cd build-fuzz && ctest --output-on-failure -L fuzz -j $(JOBS)
+	@bash fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_RUNS)
+
+# Rewrites the seed corpora (fuzz/corpus/<t>/seed-*) from fuzz/gen_corpus.c.
+fuzz-corpus: fuzz-build
+	@rm -f fuzz/corpus/*/seed-*
+	@build-fuzz/fuzz/fuzz_gen_corpus fuzz/corpus .
+
 demo: build
 	@BUILD=$(BUILD) bash deploy/demo.sh
 
@@ -45,4 +63,4 @@ format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz

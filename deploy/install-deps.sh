@@ -9,6 +9,7 @@ PKGS=(
   libopenblas-dev libyaml-dev libcjson-dev libsodium-dev
   gnuplot-nox python3 python3-torch python3-numpy
   procps mawk # pgrep and awk in the integration tests
+  clang libclang-rt-14-dev # make fuzz: clang's libFuzzer + ASan/UBSan runtimes (Debian 12: clang 14)
 )
 missing=()
 for p in "${PKGS[@]}"; do
