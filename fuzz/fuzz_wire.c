@@ -3,7 +3,7 @@
  * sockets register (verifier/msg_check.h, coordinator and verifier-pool limits, and the protocol's
  * own checks alone); an accepted Group is then converted to a rollout as the learner does
  * (aha_group_msg_to_rollout), which must not read or write out of bounds. */
-#include "actor/group_msg.h"
+#include "verifier/group_msg.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/wire.h"
@@ -40,7 +40,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     }
     for (int n = 1; n <= GROUP; n++)
         if (aha_rollout_new(g_model, n, MAX_LEN, 1, &g_rollout[n]) != AHA_OK) abort();
-    /* as main/coordinator.c and main/verifier_pool.c set them for this model */
+    /* as learner/coordinator.c and learner/verifier_pool.c set them for this model */
     g_coord =
         (aha_msg_limits_t){AHA_TOK_VOCAB, MAX_LEN, c.n_layers, c.top_k, c.n_routed_experts, GROUP};
     g_pool = (aha_msg_limits_t){AHA_TOK_VOCAB, MAX_LEN, 0, 0, 0, AHA_GROUP_MAX};
