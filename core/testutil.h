@@ -22,7 +22,7 @@
  *   tu_max_rel_err / tu_max_abs_diff  compare float arrays.
  *   tu_wait_child(pid, ms)   reaps a forked test peer, killing it if it hangs.
  * With model/model.h included before this header, also tu_tiny_config and tu_init (small model
- * fixtures for the exact model tests). */
+ * fixtures for the exact model tests), tu_init_model, tu_small_config and tu_random_model. */
 #ifndef AHA_CORE_TESTUTIL_H
 #define AHA_CORE_TESTUTIL_H
 #include <math.h>
@@ -60,26 +60,20 @@ static inline void tu_abort_case_(void) {
     _exit(1); /* outside a case (set-up in main): nothing sensible to continue with */
 }
 
-#define CHECK(cond, ...)                                                                           \
+/* CHECK and REQUIRE: count the check; on failure record it, print the message, then ON_FAIL. */
+#define TU_CHECK_(cond, text, on_fail, ...)                                                        \
     do {                                                                                           \
         tu_checks++;                                                                               \
         if (!(cond)) {                                                                             \
-            tu_fail_(__FILE__, __LINE__, #cond);                                                   \
+            tu_fail_(__FILE__, __LINE__, text);                                                    \
             fprintf(stderr, __VA_ARGS__);                                                          \
             fputc('\n', stderr);                                                                   \
+            on_fail;                                                                               \
         }                                                                                          \
     } while (0)
 
-#define REQUIRE(cond, ...)                                                                         \
-    do {                                                                                           \
-        tu_checks++;                                                                               \
-        if (!(cond)) {                                                                             \
-            tu_fail_(__FILE__, __LINE__, #cond);                                                   \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-            tu_abort_case_();                                                                      \
-        }                                                                                          \
-    } while (0)
+#define CHECK(cond, ...) TU_CHECK_(cond, #cond, (void)0, __VA_ARGS__)
+#define REQUIRE(cond, ...) TU_CHECK_(cond, #cond, tu_abort_case_(), __VA_ARGS__)
 
 #define REQUIRE_OK(call)                                                                           \
     do {                                                                                           \
@@ -222,6 +216,17 @@ static inline void tu_init(aha_model_t *m, aha_rng_t *rng, float std, float bias
     size_t nb = (size_t)m->cfg.n_layers * m->cfg.n_routed_experts;
     for (size_t i = 0; i < nb; i++)
         m->expert_bias[i] = bias_std * aha_rng_normal(rng);
+}
+
+/* A model of config C with tu_init parameters: seeds RNG from SEED, then draws them (the test goes
+ * on drawing from RNG); the failed REQUIRE ends the case if C is invalid. */
+static inline aha_model_t *tu_init_model(const aha_model_config_t *c, aha_rng_t *rng, uint64_t seed,
+                                         float std, float bias_std) {
+    aha_rng_seed(rng, seed);
+    aha_model_t *m = NULL;
+    REQUIRE_OK(aha_model_new(c, &m));
+    tu_init(m, rng, std, bias_std);
+    return m;
 }
 
 /* A small mixed model for the actor tests: dim 32, 4 heads, 3 layers (1 dense, 2 MoE), dense and

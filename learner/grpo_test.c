@@ -49,20 +49,31 @@ static void test_gather_fd(void) {
           ent[0]);
 }
 
-/* Samples G responses to one prompt and runs GRPO steps on them. */
-static void test_step(int r3, const char *loss) {
+enum { MAX_LEN = 40 };
+
+/* The GRPO tests' model (the default config at dim 32, expert hidden 16, MAX_LEN positions, the
+ * training init from SEED) with a KV cache and a rollout buffer (routing recorded if R3) for G
+ * sequences of MAX_LEN tokens. */
+static aha_model_t *grpo_fixture(uint64_t seed, int G, int r3, aha_kv_t **kv, aha_rollout_t **ro) {
     aha_model_config_t c;
     aha_model_config_default(&c);
     c.dim = 32;
     c.moe_hidden = 16;
-    c.max_seq_len = 40;
-    aha_model_t *m = tu_random_model(&c, 11);
+    c.max_seq_len = MAX_LEN;
+    aha_model_t *m = tu_random_model(&c, seed);
+    CHECK(aha_kv_new(m, G, MAX_LEN, kv) == 0 && aha_rollout_new(m, G, MAX_LEN, r3, ro) == 0,
+          "alloc");
+    return m;
+}
+
+/* Samples G responses to one prompt and runs GRPO steps on them. */
+static void test_step(int r3, const char *loss) {
     enum { G = 6 };
-    const int max_len = 40;
+    const int max_len = MAX_LEN;
     aha_kv_t *kv = NULL;
     aha_rollout_t *ro = NULL;
-    CHECK(aha_kv_new(m, G, max_len, &kv) == 0 && aha_rollout_new(m, G, max_len, r3, &ro) == 0,
-          "alloc");
+    aha_model_t *m = grpo_fixture(11, G, r3, &kv, &ro);
+    const aha_model_config_t c = m->cfg;
     int prompt[16], n = 0;
     CHECK(aha_tok_encode("<bos><|User|>12+34<|Assistant|>", prompt, 16, &n) == 0, "encode");
     const int *prompts[G];
@@ -178,18 +189,12 @@ static void test_step(int r3, const char *loss) {
 /* R3: after the router changes (as it does between rollout and update in off-policy training), the
  * training forward follows the rollout's experts with r3 and its own choice without. */
 static void test_r3_replay(void) {
-    aha_model_config_t c;
-    aha_model_config_default(&c);
-    c.dim = 32;
-    c.moe_hidden = 16;
-    c.max_seq_len = 40;
-    aha_model_t *m = tu_random_model(&c, 5);
     enum { G = 4 };
-    const int max_len = 40, K = c.top_k, L = c.n_layers;
     aha_kv_t *kv = NULL;
     aha_rollout_t *ro = NULL;
-    CHECK(aha_kv_new(m, G, max_len, &kv) == 0 && aha_rollout_new(m, G, max_len, 1, &ro) == 0,
-          "alloc");
+    aha_model_t *m = grpo_fixture(5, G, 1, &kv, &ro);
+    const aha_model_config_t c = m->cfg;
+    const int max_len = MAX_LEN, K = c.top_k, L = c.n_layers;
     int prompt[16], n = 0;
     aha_tok_encode("<bos><|User|>7+8<|Assistant|>", prompt, 16, &n);
     const int *prompts[G];

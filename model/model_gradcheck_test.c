@@ -10,6 +10,7 @@
  * Top-k routing is piecewise constant, so a perturbation that changes any routed expert id is
  * discarded (another coordinate drawn / the step halved). */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +109,17 @@ static size_t find_tensor(const aha_model_config_t *c, const char *name) {
     return (size_t)-1;
 }
 
+/* The view PTR (into BASE, params or grads) starts where the table puts the tensor named by FMT. */
+static void check_at(const aha_model_config_t *c, const float *base, const float *ptr,
+                     const char *fmt, ...) {
+    char name[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    REQUIRE((size_t)(ptr - base) == find_tensor(c, name), "view of %s", name);
+}
+
 /* The named views (params and grads) point where the tensor table says; the table tiles the
  * buffer exactly. */
 static void check_views(const aha_model_t *m) {
@@ -125,74 +137,53 @@ static void check_views(const aha_model_t *m) {
     REQUIRE(aha_model_tensor_info(c, nt, &bad) == AHA_ERR_RANGE, "index past the end accepted");
     const aha_param_view_t *views[2] = {&m->p, &m->g};
     const float *bases[2] = {m->params, m->grads};
-    char name[160];
+    const char *ffn[3] = {"gate_proj", "up_proj", "down_proj"}; /* w1, w3, w2 */
     for (int w = 0; w < 2; w++) {
         const aha_param_view_t *v = views[w];
         const float *base = bases[w];
-#define AT(ptr, nm) REQUIRE((size_t)((ptr)-base) == find_tensor(c, nm), "view of %s", nm)
-        AT(v->tok_emb, "model.embed_tokens.weight");
-        AT(v->final_norm, "model.norm.weight");
-        AT(v->lm_head, "lm_head.weight");
+        check_at(c, base, v->tok_emb, "model.embed_tokens.weight");
+        check_at(c, base, v->final_norm, "model.norm.weight");
+        check_at(c, base, v->lm_head, "lm_head.weight");
         for (int l = 0; l < c->n_layers; l++) {
             const aha_layer_view_t *lv = &v->layers[l];
-            const char *pre = "model.layers";
-            snprintf(name, sizeof name, "%s.%d.input_layernorm.weight", pre, l);
-            AT(lv->attn_norm, name);
-            snprintf(name, sizeof name, "%s.%d.self_attn.q_proj.weight", pre, l);
-            AT(lv->wq, name);
-            snprintf(name, sizeof name, "%s.%d.self_attn.k_proj.weight", pre, l);
-            AT(lv->wk, name);
-            snprintf(name, sizeof name, "%s.%d.self_attn.v_proj.weight", pre, l);
-            AT(lv->wv, name);
-            snprintf(name, sizeof name, "%s.%d.self_attn.o_proj.weight", pre, l);
-            AT(lv->wo, name);
-            snprintf(name, sizeof name, "%s.%d.post_attention_layernorm.weight", pre, l);
-            AT(lv->ffn_norm, name);
+            const char *attn[4] = {"q_proj", "k_proj", "v_proj", "o_proj"};
+            const float *attn_views[4] = {lv->wq, lv->wk, lv->wv, lv->wo};
+            check_at(c, base, lv->attn_norm, "model.layers.%d.input_layernorm.weight", l);
+            for (int i = 0; i < 4; i++)
+                check_at(c, base, attn_views[i], "model.layers.%d.self_attn.%s.weight", l, attn[i]);
+            check_at(c, base, lv->ffn_norm, "model.layers.%d.post_attention_layernorm.weight", l);
             if (!aha_model_layer_is_moe(c, l)) {
-                snprintf(name, sizeof name, "%s.%d.mlp.gate_proj.weight", pre, l);
-                AT(lv->w1, name);
-                snprintf(name, sizeof name, "%s.%d.mlp.up_proj.weight", pre, l);
-                AT(lv->w3, name);
-                snprintf(name, sizeof name, "%s.%d.mlp.down_proj.weight", pre, l);
-                AT(lv->w2, name);
+                const float *dense[3] = {lv->w1, lv->w3, lv->w2};
+                for (int i = 0; i < 3; i++)
+                    check_at(c, base, dense[i], "model.layers.%d.mlp.%s.weight", l, ffn[i]);
                 REQUIRE(!lv->router && !lv->ex_w1 && !lv->sh_w1, "dense layer has MoE views");
                 continue;
             }
             REQUIRE(!lv->w1 && !lv->w2 && !lv->w3, "MoE layer has dense views");
-            snprintf(name, sizeof name, "%s.%d.mlp.gate.weight", pre, l);
-            AT(lv->router, name);
+            check_at(c, base, lv->router, "model.layers.%d.mlp.gate.weight", l);
+            const float *shared[3] = {lv->sh_w1, lv->sh_w3, lv->sh_w2};
             if (c->n_shared_experts > 0) {
-                snprintf(name, sizeof name, "%s.%d.mlp.shared_experts.gate_proj.weight", pre, l);
-                AT(lv->sh_w1, name);
-                snprintf(name, sizeof name, "%s.%d.mlp.shared_experts.up_proj.weight", pre, l);
-                AT(lv->sh_w3, name);
-                snprintf(name, sizeof name, "%s.%d.mlp.shared_experts.down_proj.weight", pre, l);
-                AT(lv->sh_w2, name);
+                for (int i = 0; i < 3; i++)
+                    check_at(c, base, shared[i], "model.layers.%d.mlp.shared_experts.%s.weight", l,
+                             ffn[i]);
             } else {
                 REQUIRE(!lv->sh_w1 && !lv->sh_w2 && !lv->sh_w3,
                         "shared views without shared experts");
             }
             size_t HD = (size_t)c->moe_hidden * c->dim;
-            for (int e = 0; e < c->n_routed_experts; e++) {
-                snprintf(name, sizeof name, "%s.%d.mlp.experts.%d.gate_proj.weight", pre, l, e);
-                AT(lv->ex_w1 + e * HD, name);
-                snprintf(name, sizeof name, "%s.%d.mlp.experts.%d.up_proj.weight", pre, l, e);
-                AT(lv->ex_w3 + e * HD, name);
-                snprintf(name, sizeof name, "%s.%d.mlp.experts.%d.down_proj.weight", pre, l, e);
-                AT(lv->ex_w2 + e * HD, name);
-            }
+            const float *experts[3] = {lv->ex_w1, lv->ex_w3, lv->ex_w2};
+            for (int e = 0; e < c->n_routed_experts; e++)
+                for (int i = 0; i < 3; i++)
+                    check_at(c, base, experts[i] + e * HD,
+                             "model.layers.%d.mlp.experts.%d.%s.weight", l, e, ffn[i]);
         }
-#undef AT
     }
 }
 
 static void run_case(const char *label, const aha_model_config_t *cfg, int with_ce, uint64_t seed) {
     aha_rng_t rng;
-    aha_rng_seed(&rng, seed);
-    aha_model_t *m = NULL;
+    aha_model_t *m = tu_init_model(cfg, &rng, seed, 0.3f, 0.05f);
     aha_acts_t *a = NULL;
-    REQUIRE_OK(aha_model_new(cfg, &m));
-    tu_init(m, &rng, 0.3f, 0.05f);
     REQUIRE_OK(aha_model_alloc_grads(m));
     REQUIRE_OK(aha_acts_new(m, B_, T_, &a));
     check_views(m);
@@ -313,11 +304,8 @@ static void check_ce(void) {
     aha_model_config_t c;
     tu_tiny_config(&c);
     aha_rng_t rng;
-    aha_rng_seed(&rng, 99);
-    aha_model_t *m = NULL;
+    aha_model_t *m = tu_init_model(&c, &rng, 99, 0.5f, 0.0f);
     aha_acts_t *a = NULL;
-    REQUIRE_OK(aha_model_new(&c, &m));
-    tu_init(m, &rng, 0.5f, 0.0f);
     REQUIRE_OK(aha_acts_new(m, 2, 5, &a));
     int tokens[10], targets[10];
     for (int i = 0; i < 10; i++) {
@@ -358,59 +346,25 @@ static void check_ce(void) {
     aha_model_destroy(&m);
 }
 
-static void test_moe_sigmoid_norm(void) {
-    aha_model_config_t c;
-    tu_tiny_config(&c);
-    c.score_func = AHA_SCORE_SIGMOID;
-    c.norm_topk_prob = 1;
-    c.routed_scale = 1.5f;
-    c.seq_aux_alpha = 0.1f;
-    run_case("moe-sigmoid-norm", &c, 1, 1);
-}
+/* A case: tu_tiny_config changed by the assignments in ..., checked by run_case. */
+#define GC_CASE(fn, label, with_ce, seed, ...)                                                     \
+    static void fn(void) {                                                                         \
+        aha_model_config_t c;                                                                      \
+        tu_tiny_config(&c);                                                                        \
+        __VA_ARGS__;                                                                               \
+        run_case(label, &c, with_ce, seed);                                                        \
+    }
 
-static void test_moe_softmax_noshared(void) {
-    aha_model_config_t c;
-    tu_tiny_config(&c);
-    c.score_func = AHA_SCORE_SOFTMAX;
-    c.norm_topk_prob = 0;
-    c.n_shared_experts = 0;
-    c.routed_scale = 2.0f;
-    c.seq_aux_alpha = 0.2f;
-    run_case("moe-softmax-noshared", &c, 0, 2);
-}
-
-static void test_dense(void) {
-    aha_model_config_t c;
-    tu_tiny_config(&c);
-    c.n_routed_experts = 0;
-    c.top_k = 0;
-    c.n_shared_experts = 0;
-    run_case("dense", &c, 1, 3);
-}
-
-static void test_dense_moe_mixed(void) {
-    aha_model_config_t c;
-    tu_tiny_config(&c);
-    c.n_dense_layers = 1;
-    c.n_shared_experts = 2;
-    c.n_routed_experts = 5;
-    c.top_k = 3;
-    c.score_func = AHA_SCORE_SIGMOID;
-    c.norm_topk_prob = 1;
-    c.seq_aux_alpha = 0.3f;
-    run_case("dense+moe-mixed", &c, 0, 4);
-}
-
-static void test_moe_sigmoid_top1(void) {
-    aha_model_config_t c;
-    tu_tiny_config(&c);
-    c.n_layers = 1;
-    c.score_func = AHA_SCORE_SIGMOID;
-    c.norm_topk_prob = 0;
-    c.top_k = 1;
-    c.seq_aux_alpha = 0.5f;
-    run_case("moe-sigmoid-top1", &c, 0, 5);
-}
+GC_CASE(test_moe_sigmoid_norm, "moe-sigmoid-norm", 1, 1, c.score_func = AHA_SCORE_SIGMOID,
+        c.norm_topk_prob = 1, c.routed_scale = 1.5f, c.seq_aux_alpha = 0.1f)
+GC_CASE(test_moe_softmax_noshared, "moe-softmax-noshared", 0, 2, c.score_func = AHA_SCORE_SOFTMAX,
+        c.norm_topk_prob = 0, c.n_shared_experts = 0, c.routed_scale = 2.0f, c.seq_aux_alpha = 0.2f)
+GC_CASE(test_dense, "dense", 1, 3, c.n_routed_experts = 0, c.top_k = 0, c.n_shared_experts = 0)
+GC_CASE(test_dense_moe_mixed, "dense+moe-mixed", 0, 4, c.n_dense_layers = 1, c.n_shared_experts = 2,
+        c.n_routed_experts = 5, c.top_k = 3, c.score_func = AHA_SCORE_SIGMOID, c.norm_topk_prob = 1,
+        c.seq_aux_alpha = 0.3f)
+GC_CASE(test_moe_sigmoid_top1, "moe-sigmoid-top1", 0, 5, c.n_layers = 1,
+        c.score_func = AHA_SCORE_SIGMOID, c.norm_topk_prob = 0, c.top_k = 1, c.seq_aux_alpha = 0.5f)
 
 static const tu_case_t cases[] = {
     {"ce", check_ce},

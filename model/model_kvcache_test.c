@@ -18,12 +18,9 @@
 static void check_vs_forward(const char *label, const aha_model_config_t *cfg, int T,
                              const int *lengths, uint64_t seed) {
     aha_rng_t rng;
-    aha_rng_seed(&rng, seed);
-    aha_model_t *m = NULL;
+    aha_model_t *m = tu_init_model(cfg, &rng, seed, 0.1f, 0.02f);
     aha_acts_t *a = NULL;
     aha_kv_t *kv = NULL;
-    REQUIRE_OK(aha_model_new(cfg, &m));
-    tu_init(m, &rng, 0.1f, 0.02f);
     REQUIRE_OK(aha_acts_new(m, B_, T, &a));
     REQUIRE_OK(aha_kv_new(m, B_, T, &kv));
     int N = B_ * T, V = cfg->vocab_size, L = cfg->n_layers, K = cfg->top_k;
@@ -142,11 +139,8 @@ static void check_sampling_determinism(void) {
     aha_model_config_t c;
     aha_model_config_default(&c);
     aha_rng_t rng;
-    aha_rng_seed(&rng, 5);
-    aha_model_t *m = NULL;
+    aha_model_t *m = tu_init_model(&c, &rng, 5, 0.1f, 0.0f);
     aha_kv_t *kv = NULL;
-    REQUIRE_OK(aha_model_new(&c, &m));
-    tu_init(m, &rng, 0.1f, 0.0f);
     int n = 40;
     REQUIRE_OK(aha_kv_new(m, B_, n, &kv));
     int *s1 = malloc(sizeof(int) * B_ * n), *s2 = malloc(sizeof(int) * B_ * n),
@@ -169,40 +163,24 @@ static void check_sampling_determinism(void) {
     aha_model_destroy(&m);
 }
 
-static void test_default(void) {
-    aha_model_config_t c;
-    aha_model_config_default(&c);
-    int len1[B_] = {7, 12, 4};
-    check_vs_forward("default", &c, 12, len1, 21);
-}
+/* A case: the config from BASE (aha_model_config_default or tu_tiny_config) changed by the
+ * assignments in ..., prompts of lengths L0 L1 L2 (<= T), checked by check_vs_forward. */
+#define KV_CASE(fn, label, base, T, l0, l1, l2, seed, ...)                                         \
+    static void fn(void) {                                                                         \
+        aha_model_config_t c;                                                                      \
+        base(&c);                                                                                  \
+        __VA_ARGS__;                                                                               \
+        const int lengths[B_] = {l0, l1, l2};                                                      \
+        check_vs_forward(label, &c, T, lengths, seed);                                             \
+    }
 
-static void test_default_long(void) {
-    aha_model_config_t c;
-    aha_model_config_default(&c);
-    int len2[B_] = {33, 64, 50};
-    check_vs_forward("default-long", &c, 64, len2, 22);
-}
-
-static void test_tiny_mixed_softmax(void) {
-    aha_model_config_t c;
-    tu_tiny_config(&c);
-    c.n_dense_layers = 1;
-    c.n_layers = 3;
-    c.score_func = AHA_SCORE_SOFTMAX;
-    c.norm_topk_prob = 0;
-    c.n_shared_experts = 0;
-    int len3[B_] = {5, 1, 9};
-    check_vs_forward("tiny-mixed-softmax", &c, 9, len3, 23);
-}
-
-static void test_tiny_dense(void) {
-    aha_model_config_t c;
-    tu_tiny_config(&c);
-    c.n_routed_experts = 0;
-    c.top_k = 0;
-    int len4[B_] = {8, 8, 2};
-    check_vs_forward("tiny-dense", &c, 8, len4, 24);
-}
+KV_CASE(test_default, "default", aha_model_config_default, 12, 7, 12, 4, 21, (void)0)
+KV_CASE(test_default_long, "default-long", aha_model_config_default, 64, 33, 64, 50, 22, (void)0)
+KV_CASE(test_tiny_mixed_softmax, "tiny-mixed-softmax", tu_tiny_config, 9, 5, 1, 9, 23,
+        c.n_dense_layers = 1, c.n_layers = 3, c.score_func = AHA_SCORE_SOFTMAX,
+        c.norm_topk_prob = 0, c.n_shared_experts = 0)
+KV_CASE(test_tiny_dense, "tiny-dense", tu_tiny_config, 8, 8, 8, 2, 24, c.n_routed_experts = 0,
+        c.top_k = 0)
 
 static const tu_case_t cases[] = {
     {"default", test_default},

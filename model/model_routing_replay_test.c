@@ -16,11 +16,8 @@
 static void run(const char *label, const aha_model_config_t *cfg, int B, int T, const int *lengths,
                 uint64_t seed) {
     aha_rng_t rng;
-    aha_rng_seed(&rng, seed);
-    aha_model_t *m = NULL;
+    aha_model_t *m = tu_init_model(cfg, &rng, seed, 0.1f, 0.02f);
     aha_acts_t *a = NULL;
-    REQUIRE_OK(aha_model_new(cfg, &m));
-    tu_init(m, &rng, 0.1f, 0.02f);
     REQUIRE_OK(aha_model_alloc_grads(m));
     REQUIRE_OK(aha_acts_new(m, B, T, &a));
     int N = B * T, V = cfg->vocab_size, L = cfg->n_layers, E = cfg->n_routed_experts,
