@@ -212,6 +212,31 @@ static int router_layer(const char *name) {
     return -1;
 }
 
+/* Calls FN(CTX, name, ndim, shape, data) for every tensor of M's checkpoint, in file order: each
+ * tensor of the table, and after a router weight its layer's expert bias. Stops at an error. */
+typedef int (*tensor_fn)(void *ctx, const char *name, int ndim, const int64_t *shape, float *data);
+static int for_each_tensor(aha_model_t *m, tensor_fn fn, void *ctx) {
+    size_t nt = aha_model_tensor_count(&m->cfg);
+    int E = m->cfg.n_routed_experts;
+    for (size_t i = 0; i < nt; i++) {
+        aha_tensor_info_t ti;
+        AHA_TRY(aha_model_tensor_info(&m->cfg, i, &ti));
+        AHA_TRY(fn(ctx, ti.name, ti.ndim, ti.shape, m->params + ti.offset));
+        int l = router_layer(ti.name);
+        if (l >= 0) {
+            char name[128];
+            int64_t shape[1] = {E};
+            bias_name(name, sizeof name, l);
+            AHA_TRY(fn(ctx, name, 1, shape, m->expert_bias + (size_t)l * E));
+        }
+    }
+    return AHA_OK;
+}
+
+static int save_tensor(void *w, const char *name, int ndim, const int64_t *shape, float *data) {
+    return aha_st_writer_add(w, name, AHA_ST_F32, ndim, shape, data);
+}
+
 int aha_checkpoint_save(const aha_model_t *m, const char *dir) {
     if (!m || !dir) return AHA_FAIL(AHA_ERR_ARG, "aha_checkpoint_save: NULL argument");
     char path[4096];
@@ -223,25 +248,8 @@ int aha_checkpoint_save(const aha_model_t *m, const char *dir) {
     if (!w) return AHA_FAIL(AHA_ERR_NOMEM, "aha_checkpoint_save: out of memory");
     int rc = 0;
     AHA_TRY_GOTO(rc, aha_st_writer_meta(w, "format", "pt"), done);
-    size_t nt = aha_model_tensor_count(&m->cfg);
-    int E = m->cfg.n_routed_experts;
-    for (size_t i = 0; i < nt; i++) {
-        aha_tensor_info_t ti;
-        AHA_TRY_GOTO(rc, aha_model_tensor_info(&m->cfg, i, &ti), done);
-        AHA_TRY_GOTO(
-            rc, aha_st_writer_add(w, ti.name, AHA_ST_F32, ti.ndim, ti.shape, m->params + ti.offset),
-            done);
-        int l = router_layer(ti.name);
-        if (l >= 0) {
-            char name[128];
-            int64_t shape[1] = {E};
-            bias_name(name, sizeof name, l);
-            AHA_TRY_GOTO(
-                rc,
-                aha_st_writer_add(w, name, AHA_ST_F32, 1, shape, m->expert_bias + (size_t)l * E),
-                done);
-        }
-    }
+    /* the writer only reads the tensors */
+    AHA_TRY_GOTO(rc, for_each_tensor((aha_model_t *)m, save_tensor, w), done);
     AHA_TRY_GOTO(rc, join(path, sizeof path, dir, ST_FILE), done);
     AHA_TRY_GOTO(rc, aha_st_writer_save(w, path), done);
 done:
@@ -277,6 +285,18 @@ static int load_tensor(const aha_st_file_t *f, const char *path, const char *nam
     return aha_st_read_f32(f, name, dst, numel);
 }
 
+typedef struct {
+    const aha_st_file_t *f;
+    const char *path;
+    size_t *count; /* tensors read */
+} load_ctx_t;
+
+static int load_one(void *ctx, const char *name, int ndim, const int64_t *shape, float *data) {
+    load_ctx_t *lc = ctx;
+    (*lc->count)++;
+    return load_tensor(lc->f, lc->path, name, ndim, shape, data);
+}
+
 int aha_checkpoint_load(const char *dir, aha_model_t **out) {
     if (!dir || !out) return AHA_FAIL(AHA_ERR_ARG, "aha_checkpoint_load: NULL argument");
     char path[4096];
@@ -289,23 +309,9 @@ int aha_checkpoint_load(const char *dir, aha_model_t **out) {
     int rc = 0;
     AHA_TRY_GOTO(rc, aha_model_new(&cfg, &m), fail);
     AHA_TRY_GOTO(rc, aha_st_open(path, &f), fail);
-    size_t nt = aha_model_tensor_count(&cfg), expected = nt;
-    int E = cfg.n_routed_experts;
-    for (size_t i = 0; i < nt; i++) {
-        aha_tensor_info_t ti;
-        AHA_TRY_GOTO(rc, aha_model_tensor_info(&cfg, i, &ti), fail);
-        AHA_TRY_GOTO(rc, load_tensor(f, path, ti.name, ti.ndim, ti.shape, m->params + ti.offset),
-                     fail);
-        int l = router_layer(ti.name);
-        if (l >= 0) {
-            char name[128];
-            int64_t shape[1] = {E};
-            bias_name(name, sizeof name, l);
-            AHA_TRY_GOTO(rc, load_tensor(f, path, name, 1, shape, m->expert_bias + (size_t)l * E),
-                         fail);
-            expected++;
-        }
-    }
+    size_t nt = aha_model_tensor_count(&cfg), expected = 0;
+    load_ctx_t lc = {f, path, &expected};
+    AHA_TRY_GOTO(rc, for_each_tensor(m, load_one, &lc), fail);
     if (aha_st_count(f) != expected) {
         for (size_t i = 0; i < aha_st_count(f); i++) {
             const char *name = aha_st_at(f, i)->name;

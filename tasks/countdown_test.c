@@ -8,6 +8,7 @@
 #include "model/tokenizer.h"
 #include "tasks/addition.h"
 #include "tasks/countdown.h"
+#include "tasks/countdown_testutil.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,29 +80,6 @@ static int uses_all_once(const char *expr, const int *numbers, int n) {
     return !memcmp(lit, want, sizeof(int) * (size_t)n);
 }
 
-/* Reads "<|User|>N N N -> T<|Assistant|>" of a prompt or document. */
-static int parse_prompt(const char *doc, int *numbers, int *n, long long *target) {
-    const char *s = strstr(doc, "<|User|>");
-    if (!s) return -1;
-    s += 8;
-    *n = 0;
-    for (;;) {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (end == s || *n == AHA_CD_MAX_NUMBERS) return -1;
-        numbers[(*n)++] = (int)v;
-        if (!strncmp(end, " -> ", 4)) {
-            s = end + 4;
-            break;
-        }
-        if (*end != ' ') return -1;
-        s = end + 1;
-    }
-    char *end;
-    *target = strtoll(s, &end, 10);
-    return end != s && !strncmp(end, "<|Assistant|>", 13) ? 0 : -1;
-}
-
 typedef struct {
     int n, numbers[AHA_CD_MAX_NUMBERS];
     long long target;
@@ -159,8 +137,8 @@ static void test_problems(void) {
                   "prompt tokenizes");
             int pn, pnum[AHA_CD_MAX_NUMBERS];
             long long pt;
-            CHECK(parse_prompt(buf, pnum, &pn, &pt) == 0 && pn == p.n && pt == p.target &&
-                      !memcmp(pnum, p.numbers, sizeof(int) * (size_t)pn),
+            CHECK(tu_cd_parse_prompt(buf, pnum, AHA_CD_MAX_NUMBERS, &pn, &pt) == 0 && pn == p.n &&
+                      pt == p.target && !memcmp(pnum, p.numbers, sizeof(int) * (size_t)pn),
                   "prompt round trip: %s", buf);
             CHECK(aha_cd_response(&p, buf, sizeof buf) == 0 &&
                       aha_tok_encode(buf, ids, 512, &n) == 0,
@@ -283,7 +261,7 @@ static void test_corpus(void) {
         n_tok += aha_tok_encode(buf, ids, 512, &n) != 0;
         const char *th = strstr(buf, "<think>"), *te = strstr(buf, "</think><answer>"),
                    *ae = strstr(buf, "</answer><eos>");
-        if (parse_prompt(buf, pnum, &pn, &target) || !th || !te || !ae) {
+        if (tu_cd_parse_prompt(buf, pnum, AHA_CD_MAX_NUMBERS, &pn, &target) || !th || !te || !ae) {
             n_bad++;
             continue;
         }

@@ -6,6 +6,7 @@
 #include "core/testutil.h"
 #include "tasks/addition.h"
 #include "tasks/countdown.h"
+#include "tasks/countdown_testutil.h"
 #include "verifier/reward.h"
 #include <math.h>
 #include <stdlib.h>
@@ -15,21 +16,10 @@
 static int problem_of(const char *doc, aha_reward_problem_t *rp) {
     memset(rp, 0, sizeof *rp);
     rp->kind = AHA_TASK_COUNTDOWN;
-    const char *s = strstr(doc, "<|User|>");
-    if (!s) return -1;
-    s += 8;
-    for (;;) {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (end == s || rp->n_numbers == AHA_COUNTDOWN_MAX_NUMBERS) return -1;
-        rp->numbers[rp->n_numbers++] = (int)v;
-        if (!strncmp(end, " -> ", 4)) {
-            s = end + 4;
-            break;
-        }
-        s = end + 1;
-    }
-    rp->target = strtoll(s, NULL, 10);
+    long long target;
+    if (tu_cd_parse_prompt(doc, rp->numbers, AHA_COUNTDOWN_MAX_NUMBERS, &rp->n_numbers, &target))
+        return -1;
+    rp->target = target;
     return 0;
 }
 
