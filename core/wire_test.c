@@ -271,11 +271,7 @@ static void test_checks(void) {
     Aha__Envelope o = AHA__ENVELOPE__INIT;
     Aha__WeightAnnounce wa = AHA__WEIGHT_ANNOUNCE__INIT;
     uint8_t sum[32] = {0};
-    o.body_case = AHA__ENVELOPE__BODY_WEIGHT_ANNOUNCE;
-    o.weight_announce = &wa;
-    wa.chunk_bytes = 1 << 20;
-    wa.checksum.data = sum;
-    wa.checksum.len = 31;
+    tu_short_checksum_announce(&o, &wa, sum);
     CHECK(aha_wire_check_envelope(&o, why, sizeof why) == AHA_ERR_FORMAT, "short checksum");
     wa.checksum.len = 32;
     CHECK(aha_wire_check_envelope(&o, why, sizeof why) == 0, "announce ok");

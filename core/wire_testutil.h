@@ -1,5 +1,6 @@
 /* core/wire_testutil.h — a test fixture shared by the wire and message-check tests (header only,
- * include after core/testutil.h): tu_make_group, a consistent Group message. */
+ * include after core/testutil.h): tu_make_group, a consistent Group message, and
+ * tu_short_checksum_announce. */
 #ifndef AHA_CORE_WIRE_TESTUTIL_H
 #define AHA_CORE_WIRE_TESTUTIL_H
 #include <stdint.h>
@@ -50,6 +51,17 @@ static inline Aha__Group tu_make_group(Aha__Problem *prob) {
     g.problem = prob;
     g.actor = "actor/0";
     return g;
+}
+
+/* O as a WeightAnnounce envelope carrying WA, whose checksum is SUM (32 bytes) but declared 31
+ * bytes long: invalid until the test sets wa->checksum.len = 32. */
+static inline void tu_short_checksum_announce(Aha__Envelope *o, Aha__WeightAnnounce *wa,
+                                              uint8_t *sum) {
+    o->body_case = AHA__ENVELOPE__BODY_WEIGHT_ANNOUNCE;
+    o->weight_announce = wa;
+    wa->chunk_bytes = 1 << 20;
+    wa->checksum.data = sum;
+    wa->checksum.len = 31;
 }
 
 #endif

@@ -136,6 +136,14 @@ static void make_group(group_t *x, int S, int routing, int countdown) {
     x->g.actor = "actor/0";
 }
 
+/* Writes ENV with the body FIELD (case BODY) = MSG as the wire seed named FIELD. */
+#define PUT_ENV(field, BODY, msg)                                                                  \
+    do {                                                                                           \
+        env.body_case = AHA__ENVELOPE__BODY_##BODY;                                                \
+        env.field = (msg);                                                                         \
+        put_env(#field, &env);                                                                     \
+    } while (0)
+
 static void gen_wire(void) {
     Aha__Envelope env = AHA__ENVELOPE__INIT;
     env.protocol = AHA_WIRE_PROTOCOL;
@@ -150,23 +158,17 @@ static void gen_wire(void) {
     hello.n_reward_kinds = 2;
     hello.reward_kinds = kinds;
     hello.capacity = 4;
-    env.body_case = AHA__ENVELOPE__BODY_HELLO;
-    env.hello = &hello;
-    put_env("hello", &env);
+    PUT_ENV(hello, HELLO, &hello);
 
     Aha__Heartbeat hb = AHA__HEARTBEAT__INIT;
     hb.in_flight = 1;
     hb.done = 9;
-    env.body_case = AHA__ENVELOPE__BODY_HEARTBEAT;
-    env.heartbeat = &hb;
-    put_env("heartbeat", &env);
+    PUT_ENV(heartbeat, HEARTBEAT, &hb);
 
     Aha__LeaseRequest lr = AHA__LEASE_REQUEST__INIT;
     lr.max_groups = 2;
     lr.policy_version = 3;
-    env.body_case = AHA__ENVELOPE__BODY_LEASE_REQUEST;
-    env.lease_request = &lr;
-    put_env("lease_request", &env);
+    PUT_ENV(lease_request, LEASE_REQUEST, &lr);
 
     Aha__Lease lease = AHA__LEASE__INIT;
     lease.lease_id = 0x1234567890abcdefULL;
@@ -174,9 +176,7 @@ static void gen_wire(void) {
     lease.group_size = 4;
     lease.min_policy_version = 3;
     lease.deadline_ms = 10000;
-    env.body_case = AHA__ENVELOPE__BODY_LEASE;
-    env.lease = &lease;
-    put_env("lease", &env);
+    PUT_ENV(lease, LEASE, &lease);
     put_body("lease", 2, &lease.base);
 
     static group_t g;
@@ -204,9 +204,7 @@ static void gen_wire(void) {
     sg.language = lang;
     sg.overlong = over;
     sg.verifier = "verifier/0@1";
-    env.body_case = AHA__ENVELOPE__BODY_SCORED_GROUP;
-    env.scored_group = &sg;
-    put_env("scored_group", &env);
+    PUT_ENV(scored_group, SCORED_GROUP, &sg);
     put_body("scored_group", 1, &sg.base);
 
     Aha__WeightAnnounce wa = AHA__WEIGHT_ANNOUNCE__INIT;
@@ -218,25 +216,19 @@ static void gen_wire(void) {
     wa.chunk_bytes = 1 << 16;
     wa.checksum.len = 32;
     wa.checksum.data = sum;
-    env.body_case = AHA__ENVELOPE__BODY_WEIGHT_ANNOUNCE;
-    env.weight_announce = &wa;
-    put_env("weight_announce", &env);
+    PUT_ENV(weight_announce, WEIGHT_ANNOUNCE, &wa);
 
     Aha__ChunkRequest cr = AHA__CHUNK_REQUEST__INIT;
     cr.version = 3;
     cr.index = 5;
-    env.body_case = AHA__ENVELOPE__BODY_CHUNK_REQUEST;
-    env.chunk_request = &cr;
-    put_env("chunk_request", &env);
+    PUT_ENV(chunk_request, CHUNK_REQUEST, &cr);
 
     Aha__Chunk ch = AHA__CHUNK__INIT;
     ch.version = 3;
     ch.index = 5;
     ch.data.len = 16;
     ch.data.data = sum;
-    env.body_case = AHA__ENVELOPE__BODY_CHUNK;
-    env.chunk = &ch;
-    put_env("chunk", &env);
+    PUT_ENV(chunk, CHUNK, &ch);
 
     Aha__Control ctl = AHA__CONTROL__INIT;
     char *args[] = {"verifier/1"};
@@ -245,9 +237,7 @@ static void gen_wire(void) {
     ctl.args = args;
     ctl.ok = 1;
     ctl.text = "ok";
-    env.body_case = AHA__ENVELOPE__BODY_CONTROL;
-    env.control = &ctl;
-    put_env("control", &env);
+    PUT_ENV(control, CONTROL, &ctl);
 
     env.protocol = 2; /* a near miss */
     put_env("control_protocol2", &env);

@@ -128,11 +128,7 @@ static void test_other_bodies(void) {
     CHECK(aha_msg_check(&o, &k_limits, why, sizeof why) == 0, "lease ok");
     Aha__WeightAnnounce wa = AHA__WEIGHT_ANNOUNCE__INIT;
     uint8_t sum[32] = {0};
-    o.body_case = AHA__ENVELOPE__BODY_WEIGHT_ANNOUNCE;
-    o.weight_announce = &wa;
-    wa.chunk_bytes = 1 << 20;
-    wa.checksum.data = sum;
-    wa.checksum.len = 31;
+    tu_short_checksum_announce(&o, &wa, sum);
     CHECK(aha_msg_check(&o, &k_limits, why, sizeof why) == AHA_ERR_FORMAT, "short checksum");
     wa.checksum.len = 32;
     CHECK(aha_msg_check(&o, &k_limits, why, sizeof why) == 0, "announce ok");
