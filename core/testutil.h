@@ -218,13 +218,19 @@ static inline void tu_init(aha_model_t *m, aha_rng_t *rng, float std, float bias
         m->expert_bias[i] = bias_std * aha_rng_normal(rng);
 }
 
+/* A new model of config C (the failed REQUIRE ends the case if C is invalid). */
+static inline aha_model_t *tu_new_model_(const aha_model_config_t *c) {
+    aha_model_t *m = NULL;
+    REQUIRE_OK(aha_model_new(c, &m));
+    return m;
+}
+
 /* A model of config C with tu_init parameters: seeds RNG from SEED, then draws them (the test goes
  * on drawing from RNG); the failed REQUIRE ends the case if C is invalid. */
 static inline aha_model_t *tu_init_model(const aha_model_config_t *c, aha_rng_t *rng, uint64_t seed,
                                          float std, float bias_std) {
+    aha_model_t *m = tu_new_model_(c);
     aha_rng_seed(rng, seed);
-    aha_model_t *m = NULL;
-    REQUIRE_OK(aha_model_new(c, &m));
     tu_init(m, rng, std, bias_std);
     return m;
 }
@@ -245,8 +251,7 @@ static inline void tu_small_config(aha_model_config_t *c) {
 /* A model of config C with the training init (aha_model_init_random) from SEED; the failed
  * REQUIRE ends the case if C is invalid. */
 static inline aha_model_t *tu_random_model(const aha_model_config_t *c, uint64_t seed) {
-    aha_model_t *m = NULL;
-    REQUIRE_OK(aha_model_new(c, &m));
+    aha_model_t *m = tu_new_model_(c);
     aha_rng_t rng;
     aha_rng_seed(&rng, seed);
     aha_model_init_random(m, &rng);
