@@ -151,6 +151,11 @@ static int set_value(const aha_cfg_field_t *f, char *dst, const char *text, cons
         if (len >= AHA_CFG_STR_MAX)
             return AHA_FAIL(AHA_ERR_CONFIG, "%s%s: string of %zu bytes is too long (max %d)", where,
                             f->key, len, AHA_CFG_STR_MAX - 1);
+        if (ranged && f->min >= 1 && len == 0)
+            return AHA_FAIL(AHA_ERR_CONFIG, "%s%s: must not be empty", where, f->key);
+        if (ranged && (len < f->min || len > f->max))
+            return AHA_FAIL(AHA_ERR_CONFIG, "%s%s: string of %zu bytes, want [%.17g, %.17g]", where,
+                            f->key, len, f->min, f->max);
         memcpy(dst, text, len + 1);
         return 0;
     }
@@ -480,6 +485,10 @@ static int check_one(const aha_cfg_field_t *f, size_t offset, void *arg) {
     case AHA_CFG_STRING:
         if (!memchr(p, 0, AHA_CFG_STR_MAX))
             return AHA_FAIL(AHA_ERR_CONFIG, "%s: %s is not terminated", a->what, f->key);
+        if (ranged && (strlen(p) < f->min || strlen(p) > f->max))
+            return AHA_FAIL(AHA_ERR_CONFIG,
+                            "%s: %s must be a string of [%.17g, %.17g] bytes (got %zu)", a->what,
+                            f->key, f->min, f->max, strlen(p));
         return 0;
     case AHA_CFG_TABLE:
         break;
@@ -516,9 +525,11 @@ static int apply_override(ctx_t *c, const char *ov) {
     return 0;
 }
 
+/* NEED_KEYS: the YAML must set at least one key (a config file that sets nothing is a mistake,
+ * not a request for the defaults). */
 static int load(void *out, size_t out_size, const aha_cfg_field_t *fields, size_t n_fields,
                 const char *yaml, size_t yaml_len, const char *source, const char *const *overrides,
-                size_t n_overrides) {
+                size_t n_overrides, int need_keys) {
     if (!out || (n_overrides && !overrides)) return AHA_FAIL(AHA_ERR_ARG, "config: NULL argument");
     flat_t fl;
     AHA_TRY(flatten(fields, n_fields, &fl));
@@ -542,6 +553,13 @@ static int load(void *out, size_t out_size, const aha_cfg_field_t *fields, size_
     each_arg_t defaults = {c.out, out_size, NULL};
     AHA_TRY_GOTO(rc, each_field(table, n_table, 0, 0, default_one, &defaults), done);
     if (yaml) AHA_TRY_GOTO(rc, load_yaml(&c, yaml, yaml_len), done);
+    if (yaml && need_keys && c.n_seen == 0) {
+        rc = AHA_FAIL(AHA_ERR_CONFIG,
+                      "%s: the config file sets no keys (empty or only comments); leave out "
+                      "--config to run the defaults",
+                      c.source);
+        goto done;
+    }
     for (size_t i = 0; i < n_overrides; i++)
         AHA_TRY_GOTO(rc, apply_override(&c, overrides[i]), done);
     for (size_t i = 0; i < n_fields; i++)
@@ -564,12 +582,13 @@ int aha_cfg_load_string(void *out, size_t out_size, const aha_cfg_field_t *field
                         const char *yaml, const char *source, const char *const *overrides,
                         size_t n_overrides) {
     return load(out, out_size, fields, n_fields, yaml, yaml ? strlen(yaml) : 0, source, overrides,
-                n_overrides);
+                n_overrides, 0);
 }
 
 int aha_cfg_load_file(void *out, size_t out_size, const aha_cfg_field_t *fields, size_t n_fields,
                       const char *path, const char *const *overrides, size_t n_overrides) {
-    if (!path) return load(out, out_size, fields, n_fields, NULL, 0, NULL, overrides, n_overrides);
+    if (!path)
+        return load(out, out_size, fields, n_fields, NULL, 0, NULL, overrides, n_overrides, 0);
     FILE *f = fopen(path, "rb");
     if (!f) return AHA_FAIL(AHA_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     aha_buf_t b = {0};
@@ -587,7 +606,7 @@ int aha_cfg_load_file(void *out, size_t out_size, const aha_cfg_field_t *fields,
     fclose(f);
     if (rc == 0)
         rc = load(out, out_size, fields, n_fields, b.p ? b.p : "", b.len, path, overrides,
-                  n_overrides);
+                  n_overrides, 1);
     aha_buf_free(&b);
     return rc;
 }

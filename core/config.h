@@ -33,15 +33,16 @@ enum {
 
 typedef struct aha_cfg_field aha_cfg_field_t;
 struct aha_cfg_field {
-    const char *key;     /* dotted path, e.g. "model.dim" */
-    aha_cfg_type_t type; /* see aha_cfg_type_t */
-    size_t offset;       /* offsetof(struct, member) */
-    const char *def;     /* default as text; NULL = required key */
-    double min, max;     /* inclusive range for INT/FLOAT/FLOAT32; min > max disables the check */
-    const char *help;    /* one line, shown by `aha ... --help` */
-    const char *choices; /* CHOICE: "a|b|c", value i is the i-th name */
-    const char *hf;      /* key of the field in a Hugging Face config.json, or NULL */
-    int flags;           /* AHA_CFG_FIXED */
+    const char *key;            /* dotted path, e.g. "model.dim" */
+    aha_cfg_type_t type;        /* see aha_cfg_type_t */
+    size_t offset;              /* offsetof(struct, member) */
+    const char *def;            /* default as text; NULL = required key */
+    double min, max;            /* inclusive range for INT/FLOAT/FLOAT32, of the length in bytes for
+                            STRING ("must not be empty" when min >= 1); min > max: no check */
+    const char *help;           /* one line, shown by `aha ... --help` */
+    const char *choices;        /* CHOICE: "a|b|c", value i is the i-th name */
+    const char *hf;             /* key of the field in a Hugging Face config.json, or NULL */
+    int flags;                  /* AHA_CFG_FIXED */
     const aha_cfg_field_t *sub; /* TABLE: the nested struct's fields */
     size_t n_sub;               /* TABLE: how many */
 };
@@ -51,7 +52,8 @@ struct aha_cfg_field {
 int aha_cfg_load_string(void *out, size_t out_size, const aha_cfg_field_t *fields, size_t n_fields,
                         const char *yaml, const char *source, const char *const *overrides,
                         size_t n_overrides);
-/* Same, reading the YAML from PATH (PATH == NULL: defaults + overrides only). */
+/* Same, reading the YAML from PATH (PATH == NULL: defaults + overrides only). A file that sets
+ * no key (empty, only comments) is AHA_ERR_CONFIG naming PATH. */
 int aha_cfg_load_file(void *out, size_t out_size, const aha_cfg_field_t *fields, size_t n_fields,
                       const char *path, const char *const *overrides, size_t n_overrides);
 /* Writes the effective config as YAML (nested mappings) to PATH, for the run directory. */

@@ -13,6 +13,7 @@
 typedef struct {
     int seed;
     char name[AHA_CFG_STR_MAX];
+    char dir[AHA_CFG_STR_MAX];
     struct {
         int dim;
         double lr;
@@ -51,6 +52,7 @@ static const aha_cfg_field_t k_fields[] = {
     F("model.deep.eps", AHA_CFG_FLOAT, model.deep.eps, "1e-5", 1, 0),
     F("model.deep.on", AHA_CFG_BOOL, model.deep.on, "yes", 1, 0),
     F("model.deep.tag", AHA_CFG_STRING, model.deep.tag, "", 1, 0),
+    F("dir", AHA_CFG_STRING, dir, "out", 1, AHA_CFG_STR_MAX - 1), /* must not be empty */
     F("train.steps", AHA_CFG_INT, train.steps, "10", 0, 1000000),
     F("req", AHA_CFG_INT, req, NULL, 1, 0),
 };
@@ -198,6 +200,10 @@ static void test_errors(void) {
     EXPECT_ERR("just text\n", AHA_ERR_CONFIG, "x.yaml:1:", "top level must be a mapping");
     EXPECT_ERR("req: &a 1\nseed: *a\n", AHA_ERR_CONFIG, "x.yaml:2: seed:", "alias");
     EXPECT_ERR("req: 1\n[a]: 1\n", AHA_ERR_CONFIG, "x.yaml:2:", "keys must be scalars");
+    /* a non-empty string field: empty in the YAML, a YAML null, or by --set */
+    EXPECT_ERR("req: 1\ndir: \"\"\n", AHA_ERR_CONFIG, "x.yaml:2: dir: must not be empty");
+    EXPECT_ERR("req: 1\ndir:\n", AHA_ERR_CONFIG, "x.yaml:2: dir: must not be empty");
+    EXPECT_SET_ERR("dir=", AHA_ERR_CONFIG, "--set dir: must not be empty");
     /* missing required key */
     EXPECT_ERR("seed: 3\n", AHA_ERR_CONFIG, "x.yaml: req: required key missing");
     /* overrides */
@@ -224,6 +230,26 @@ static void test_errors(void) {
               NULL,
           "missing file message: %s", aha_last_error());
     CHECK(!memcmp(&c, &snap, sizeof c), "out untouched for a missing file");
+
+    /* a config file that sets nothing names the file (a string may be empty: the defaults) */
+    static const char *const k_empty_files[] = {"", "# only a comment\n", "---\n", "\n\n"};
+    for (size_t i = 0; i < sizeof k_empty_files / sizeof *k_empty_files; i++) {
+        char epath[] = "/tmp/aha_cfg_empty_XXXXXX";
+        int fd = mkstemp(epath);
+        REQUIRE(fd >= 0, "mkstemp");
+        REQUIRE(write(fd, k_empty_files[i], strlen(k_empty_files[i])) ==
+                    (ssize_t)strlen(k_empty_files[i]),
+                "write");
+        close(fd);
+        memset(&c, 0x5A, sizeof c);
+        rc =
+            aha_cfg_load_file(&c, sizeof c, k_fields, NF, epath, (const char *const[]){"req=1"}, 1);
+        CHECK(rc == AHA_ERR_CONFIG && strstr(aha_last_error(), epath) &&
+                  strstr(aha_last_error(), "sets no keys"),
+              "empty file %zu: rc %d, %s", i, rc, aha_last_error());
+        CHECK(!memcmp(&c, &snap, sizeof c), "out untouched for an empty file");
+        remove(epath);
+    }
 
     /* schema problems are the caller's: AHA_ERR_ARG */
     aha_cfg_field_t bad[] = {FX("x", sizeof(cfg_t) - 2, "1")};

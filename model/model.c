@@ -68,31 +68,55 @@ static int has_dense_layer(const aha_model_config_t *cfg) {
     return cfg->n_routed_experts == 0 || cfg->n_dense_layers > 0;
 }
 
-/* The field table's ranges, then what depends on more than one field. */
-int aha_model_config_validate(const aha_model_config_t *cfg) {
-#define BAD(...) return AHA_FAIL(AHA_ERR_CONFIG, "model config: " __VA_ARGS__)
-    if (!cfg) return AHA_FAIL(AHA_ERR_ARG, "model config: NULL");
-    AHA_TRY(aha_cfg_check(cfg, aha_model_config_fields, aha_model_config_n_fields, "model config"));
+/* Name of the field MEMBER as the config source spells it: the YAML key ("model.dim", with
+ * PREFIX "model.") or the Hugging Face config.json key ("hidden_size") when HF. */
+static const char *key_name(const char *member, const char *prefix, int hf, char *buf, size_t cap) {
+    for (size_t i = 0; i < aha_model_config_n_fields; i++) {
+        const aha_cfg_field_t *f = &aha_model_config_fields[i];
+        if (strcmp(f->key, member)) continue;
+        if (hf && f->hf) return f->hf;
+        snprintf(buf, cap, "%s%s", prefix, f->key);
+        return buf;
+    }
+    return member;
+}
+
+int aha_model_config_validate_in(const aha_model_config_t *cfg, const char *source, int hf) {
+    char b1[64], b2[64];
+    const char *pre = hf ? "" : "model.";
+#define K1(m) key_name(#m, pre, hf, b1, sizeof b1)
+#define K2(m) key_name(#m, pre, hf, b2, sizeof b2)
+#define BAD(fmt, ...) return AHA_FAIL(AHA_ERR_CONFIG, "%s: " fmt, source, __VA_ARGS__)
+    if (!cfg || !source) return AHA_FAIL(AHA_ERR_ARG, "model config: NULL");
+    AHA_TRY(aha_cfg_check(cfg, aha_model_config_fields, aha_model_config_n_fields, source));
     if (cfg->dim % cfg->n_heads != 0)
-        BAD("dim (%d) must be divisible by n_heads (%d)", cfg->dim, cfg->n_heads);
+        BAD("%s (%d) must be divisible by %s (%d)", K1(dim), cfg->dim, K2(n_heads), cfg->n_heads);
     if ((cfg->dim / cfg->n_heads) % 2 != 0)
-        BAD("head_dim = dim / n_heads = %d must be even (RoPE)", cfg->dim / cfg->n_heads);
+        BAD("head_dim = %s / %s = %d must be even (RoPE)", K1(dim), K2(n_heads),
+            cfg->dim / cfg->n_heads);
     if (cfg->n_dense_layers > cfg->n_layers)
-        BAD("n_dense_layers must be in [0, n_layers=%d] (got %d)", cfg->n_layers,
+        BAD("%s must be in [0, %s=%d] (got %d)", K1(n_dense_layers), K2(n_layers), cfg->n_layers,
             cfg->n_dense_layers);
     if (has_dense_layer(cfg) && cfg->ffn_hidden <= 0)
-        BAD("ffn_hidden must be > 0 when there are dense layers (got %d)", cfg->ffn_hidden);
+        BAD("%s must be > 0 when there are dense layers (got %d)", K1(ffn_hidden), cfg->ffn_hidden);
     if (cfg->n_routed_experts > 0 && cfg->n_dense_layers < cfg->n_layers) {
         if (cfg->top_k < 1 || cfg->top_k > cfg->n_routed_experts)
-            BAD("top_k must be in [1, n_routed_experts=%d] (got %d)", cfg->n_routed_experts,
-                cfg->top_k);
-        if (cfg->moe_hidden <= 0) BAD("moe_hidden must be > 0 (got %d)", cfg->moe_hidden);
+            BAD("%s must be in [1, %s=%d] (got %d)", K1(top_k), K2(n_routed_experts),
+                cfg->n_routed_experts, cfg->top_k);
+        if (cfg->moe_hidden <= 0) BAD("%s must be > 0 (got %d)", K1(moe_hidden), cfg->moe_hidden);
         if (cfg->routed_scale <= 0.0f)
-            BAD("routed_scale must be > 0 (got %g)", (double)cfg->routed_scale);
+            BAD("%s must be > 0 (got %g)", K1(routed_scale), (double)cfg->routed_scale);
     }
-    if (cfg->norm_eps <= 0.0f) BAD("norm_eps must be > 0 (got %g)", (double)cfg->norm_eps);
+    if (cfg->norm_eps <= 0.0f) BAD("%s must be > 0 (got %g)", K1(norm_eps), (double)cfg->norm_eps);
     return 0;
 #undef BAD
+#undef K1
+#undef K2
+}
+
+/* The field table's ranges, then what depends on more than one field. */
+int aha_model_config_validate(const aha_model_config_t *cfg) {
+    return aha_model_config_validate_in(cfg, "model config", 0);
 }
 
 /* ---------------------------------------------------------------- tensor table */

@@ -51,6 +51,9 @@ void aha_model_config_default(aha_model_config_t *cfg);
 /* AHA_ERR_CONFIG with a message naming the bad field: the table's ranges, then the conditions
  * between fields (dim / n_heads, dense and MoE layer sizes, top_k <= n_routed_experts). */
 int aha_model_config_validate(const aha_model_config_t *cfg);
+/* The same checks with messages "SOURCE: <key> ..." naming the keys as SOURCE spells them: the
+ * run config's "model.dim" (HF = 0) or config.json's "hidden_size" (HF = 1). */
+int aha_model_config_validate_in(const aha_model_config_t *cfg, const char *source, int hf);
 /* 1 if layer l uses the MoE feed-forward. */
 int aha_model_layer_is_moe(const aha_model_config_t *cfg, int l);
 
