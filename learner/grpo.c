@@ -267,6 +267,17 @@ int aha_grpo_step(aha_grpo_t *g, const aha_rl_batch_t *b, aha_grpo_stats_t *st) 
             aha_model_zero_grads(m);
             AHA_TRY(aha_backward(m, g->acts, &mb));
             double gn = aha_grad_clip(m->grads, m->n_params, g->cfg.grad_clip);
+            if (!isfinite(ps.loss) || !isfinite(gn)) {
+                if (g->cfg.on_nonfinite != AHA_NONFINITE_SKIP)
+                    return AHA_FAIL(AHA_ERR_RANGE,
+                                    "grpo: non-finite loss (%g) or gradient norm (%g) in epoch "
+                                    "%d, rows %d..%d; stopping before the update "
+                                    "(rl.on_nonfinite: stop; 'skip' drops such batches)",
+                                    ps.loss, gn, epoch, r0, r1 - 1);
+                aha_model_zero_grads(m);
+                st->n_nonfinite++;
+                continue;
+            }
             aha_adamw_step(g->opt, m->params, m->grads, g->cfg.lr, &g->cfg.adamw);
             if (g->cfg.update_expert_bias)
                 aha_model_update_expert_bias(m, aha_acts_expert_load(g->acts));

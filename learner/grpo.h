@@ -23,7 +23,13 @@ typedef struct {
     double lr, grad_clip;
     aha_adamw_config_t adamw;
     int update_expert_bias; /* continue aux-loss-free balancing during RL */
+    int on_nonfinite;       /* a non-finite loss or gradient norm: AHA_NONFINITE_STOP / _SKIP */
 } aha_grpo_config_t;
+
+/* What a minibatch with a non-finite loss or gradient norm does: STOP fails the step with
+ * AHA_ERR_RANGE before the weights change (nothing is applied, so nothing non-finite can be
+ * saved); SKIP drops that minibatch's update and counts it in aha_grpo_stats_t.n_nonfinite. */
+enum { AHA_NONFINITE_STOP = 0, AHA_NONFINITE_SKIP = 1 };
 
 typedef struct {
     int n_seq, max_len;
@@ -39,6 +45,7 @@ typedef struct {
     double loss, pg_loss, kl, clip_frac, entropy, grad_norm, ratio_mean, approx_kl;
     double logp_diff_max; /* max |logp - behav_logp| on the first pass (rollout/train mismatch) */
     int n_tokens, n_updates;
+    int n_nonfinite; /* minibatches skipped for a non-finite loss or gradient norm */
 } aha_grpo_stats_t;
 
 typedef struct aha_grpo aha_grpo_t;

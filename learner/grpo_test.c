@@ -267,7 +267,82 @@ static void test_step_dr_grpo(void) {
     test_step(0, "dr_grpo");
 }
 
+/* A minibatch whose loss is NaN (here: a NaN advantage in its first row): with on_nonfinite stop
+ * the step fails before any weight changes; with skip that minibatch's update is dropped and
+ * counted, the other minibatch still trains, and every weight stays finite. */
+static void test_nonfinite(void) {
+    aha_model_config_t c;
+    aha_model_config_default(&c);
+    c.dim = 32;
+    c.moe_hidden = 16;
+    c.max_seq_len = 40;
+    aha_model_t *m = tu_random_model(&c, 11);
+    enum { G = 6 };
+    const int max_len = 40;
+    aha_kv_t *kv = NULL;
+    aha_rollout_t *ro = NULL;
+    REQUIRE(aha_kv_new(m, G, max_len, &kv) == 0 && aha_rollout_new(m, G, max_len, 0, &ro) == 0,
+            "alloc");
+    int prompt[16], n = 0;
+    REQUIRE_OK(aha_tok_encode("<bos><|User|>12+34<|Assistant|>", prompt, 16, &n));
+    const int *prompts[G];
+    int plen[G];
+    aha_rng_t rngs[G];
+    for (int g = 0; g < G; g++) {
+        prompts[g] = prompt;
+        plen[g] = n;
+        aha_rng_seed(&rngs[g], 100 + g);
+    }
+    aha_gen_config_t gen = {12, 1.0f, 1.0f};
+    REQUIRE_OK(aha_generate(m, kv, prompts, plen, rngs, &gen, ro));
+    float adv[G] = {NAN, 1, -1, 1, -1, 1};
+    float *before = malloc(m->n_params * sizeof *before);
+    REQUIRE(before, "malloc");
+    memcpy(before, m->params, m->n_params * sizeof *before);
+    for (int mode = 0; mode < 2; mode++) {
+        aha_grpo_config_t gc;
+        memset(&gc, 0, sizeof gc);
+        aha_loss_config_default(AHA_LOSS_GRPO, &gc.loss);
+        gc.epochs = 1;
+        gc.minibatches = 2; /* rows 0..2 (NaN advantage) and 3..5 */
+        gc.temperature = 1.0;
+        gc.lr = 3e-3;
+        gc.grad_clip = 1.0;
+        gc.adamw = (aha_adamw_config_t){0.9, 0.99, 1e-8, 0};
+        gc.on_nonfinite = mode ? AHA_NONFINITE_SKIP : AHA_NONFINITE_STOP;
+        aha_grpo_t *tr = NULL;
+        REQUIRE_OK(aha_grpo_new(m, &gc, G, max_len, &tr));
+        aha_rl_batch_t b = {G,    max_len, ro->tokens, ro->prompt_len, ro->total_len, ro->logprobs,
+                            NULL, adv};
+        aha_grpo_stats_t st;
+        int rc = aha_grpo_step(tr, &b, &st);
+        if (mode == 0) {
+            CHECK(rc == AHA_ERR_RANGE && strstr(aha_last_error(), "non-finite") &&
+                      strstr(aha_last_error(), "rl.on_nonfinite"),
+                  "stop: rc %d (%s)", rc, aha_last_error());
+            CHECK(!memcmp(before, m->params, m->n_params * sizeof *before),
+                  "stop: the weights are untouched");
+        } else {
+            CHECK(rc == 0, "skip: %s", aha_last_error());
+            CHECK(st.n_nonfinite == 1 && st.n_updates == 1 && isfinite(st.loss),
+                  "skip: %d skipped, %d updates, loss %g", st.n_nonfinite, st.n_updates, st.loss);
+            size_t bad = 0;
+            for (size_t i = 0; i < m->n_params; i++)
+                bad += !isfinite(m->params[i]);
+            CHECK(bad == 0, "skip: %zu non-finite weights", bad);
+            CHECK(memcmp(before, m->params, m->n_params * sizeof *before) != 0,
+                  "skip: the finite minibatch still trained");
+        }
+        aha_grpo_destroy(&tr);
+    }
+    free(before);
+    aha_rollout_destroy(&ro);
+    aha_kv_destroy(&kv);
+    aha_model_destroy(&m);
+}
+
 static const tu_case_t cases[] = {
+    {"nonfinite", test_nonfinite},
     {"gather_fd", test_gather_fd},
     {"r3_replay", test_r3_replay},
     /* one GRPO step on real rollouts per loss, with and without R3 */

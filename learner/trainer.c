@@ -265,6 +265,7 @@ int aha_trainer_metrics(const aha_trainer_t *t, const aha_trainer_stats_t *s, ah
     aha_metrics_num(mt, "learner_busy_frac", s->train_s / s->step_s);
     aha_metrics_num(mt, "loss", s->grpo.loss);
     aha_metrics_num(mt, "grad_norm", s->grpo.grad_norm);
+    aha_metrics_num(mt, "nonfinite_skipped", s->grpo.n_nonfinite);
     aha_metrics_num(mt, "ratio_mean", s->grpo.ratio_mean);
     aha_metrics_num(mt, "ppo_kl", s->grpo.approx_kl);
     aha_metrics_num(mt, "logp_mismatch_max", s->grpo.logp_diff_max);

@@ -4,6 +4,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "learner/grpo.h"
 #include "learner/optim.h"
 #include "main/cmd.h"
 #include "learner/run_state.h"
@@ -128,6 +129,10 @@ static int run_pretrain(const aha_run_config_t *rc, unsigned flags) {
     double t_start = now_s(), t_last = t_start;
     long tokens_since = 0;
     double loss_ema = NAN;
+    long nonfinite = 0;
+    /* fault injection for the tests: the loss of this step (1-based) reads as NaN */
+    const char *fault = getenv("AHA_FAULT_NONFINITE_STEP");
+    const int nan_step = fault ? atoi(fault) : 0;
     for (int step = start; step < rc->pretrain.steps; step++) {
         int Tb = 1;
         for (int b = 0; b < B; b++) {
@@ -153,11 +158,26 @@ static int run_pretrain(const aha_run_config_t *rc, unsigned flags) {
         double gnorm = aha_grad_clip(m->grads, m->n_params, rc->pretrain.grad_clip);
         double lr = aha_lr_schedule(step, rc->pretrain.warmup, rc->pretrain.steps, rc->pretrain.lr,
                                     rc->pretrain.min_lr);
-        aha_adamw_step(opt, m->params, m->grads, lr, &ocfg);
-        aha_model_update_expert_bias(m, aha_acts_expert_load(acts));
+        if (step + 1 == nan_step) loss = NAN;
+        if (!isfinite(loss) || !isfinite(gnorm)) {
+            if (rc->pretrain.on_nonfinite != AHA_NONFINITE_SKIP) {
+                rc_ = AHA_FAIL(AHA_ERR_RANGE,
+                               "pretrain step %d: non-finite loss (%g) or gradient norm (%g); "
+                               "stopping before the update, nothing saved "
+                               "(pretrain.on_nonfinite: stop; 'skip' drops such steps)",
+                               step + 1, (double)loss, gnorm);
+                goto done;
+            }
+            AHA_WARN("pretrain step %d: non-finite loss (%g) or gradient norm (%g): update skipped",
+                     step + 1, (double)loss, gnorm);
+            nonfinite++;
+        } else {
+            aha_adamw_step(opt, m->params, m->grads, lr, &ocfg);
+            aha_model_update_expert_bias(m, aha_acts_expert_load(acts));
+            loss_ema = isnan(loss_ema) ? loss : 0.9 * loss_ema + 0.1 * loss;
+        }
         for (int b = 0; b < B; b++)
             tokens_since += lengths[b];
-        loss_ema = isnan(loss_ema) ? loss : 0.9 * loss_ema + 0.1 * loss;
 
         int last = step + 1 == rc->pretrain.steps;
         if ((step + 1) % rc->pretrain.log_every == 0 || last) {
@@ -183,6 +203,7 @@ static int run_pretrain(const aha_run_config_t *rc, unsigned flags) {
             aha_metrics_num(metrics, "aux_loss", aux);
             aha_metrics_num(metrics, "lr", lr);
             aha_metrics_num(metrics, "grad_norm", gnorm);
+            aha_metrics_num(metrics, "nonfinite_skipped", (double)nonfinite);
             aha_metrics_num(metrics, "tokens_per_s", tps);
             aha_metrics_num(metrics, "expert_imbalance", imbalance);
             aha_metrics_num(metrics, "elapsed_s", t - t_start);

@@ -45,6 +45,7 @@ static int trainer_config(const aha_run_config_t *rc, aha_loss_kind_t kind,
     gc->adamw =
         (aha_adamw_config_t){rc->rl.beta1, rc->rl.beta2, AHA_ADAMW_EPS, rc->rl.weight_decay};
     gc->update_expert_bias = rc->rl.update_expert_bias;
+    gc->on_nonfinite = rc->rl.on_nonfinite;
     tc->batch = (aha_group_batch_config_t){rc->rl.normalize_std, (float)rc->rl.adv_eps,
                                            rc->rl.dynamic_sampling};
     tc->steps = rc->rl.steps;

@@ -11,10 +11,16 @@
         .min = lo_, .max = hi_, .help = help_                                                      \
     }
 
+#define FC(key_, member_, def_, choices_, help_)                                                    \
+    {                                                                                              \
+        .key = key_, .type = AHA_CFG_CHOICE, .offset = offsetof(aha_run_config_t, member_),        \
+        .def = def_, .min = 1, .max = 0, .help = help_, .choices = choices_                        \
+    }
+
 /* one line per key reads as a table */
 // clang-format off
 const aha_cfg_field_t aha_run_config_fields[] = {
-    F("run_dir", AHA_CFG_STRING, run_dir, "runs/demo", 1, 0, "directory for checkpoints, metrics, plots"),
+    F("run_dir", AHA_CFG_STRING, run_dir, "runs/demo", 1, AHA_CFG_STR_MAX - 1, "directory for checkpoints, metrics, plots"),
     F("seed", AHA_CFG_INT, seed, "1", 0, 2147483647, "run seed (all randomness derives from it)"),
     {"model", AHA_CFG_TABLE, offsetof(aha_run_config_t, model), .sub = aha_model_config_fields, .n_sub = AHA_MODEL_CONFIG_N_FIELDS},
     F("task.kind", AHA_CFG_STRING, task.kind, "addition", 1, 0, "addition | countdown"),
@@ -37,6 +43,7 @@ const aha_cfg_field_t aha_run_config_fields[] = {
     F("pretrain.beta1", AHA_CFG_FLOAT, pretrain.beta1, "0.9", 0, 0.999999, "AdamW beta1"),
     F("pretrain.beta2", AHA_CFG_FLOAT, pretrain.beta2, "0.95", 0, 0.999999, "AdamW beta2"),
     F("pretrain.grad_clip", AHA_CFG_FLOAT, pretrain.grad_clip, "1.0", 0, 1e9, "global grad-norm clip (0 = off)"),
+    FC("pretrain.on_nonfinite", pretrain.on_nonfinite, "stop", "stop|skip", "a step whose loss or gradient norm is NaN/Inf: stop (error, nothing saved) | skip (drop the step's update, counted as nonfinite_skipped)"),
     F("eval.n", AHA_CFG_INT, eval.n, "200", 1, 1000000, "held-out problems"),
     F("eval.k", AHA_CFG_INT, eval.k, "4", 1, 1024, "samples per problem"),
     F("eval.max_new_tokens", AHA_CFG_INT, eval.max_new_tokens, "64", 1, 8192, "response cap"),
@@ -79,6 +86,7 @@ const aha_cfg_field_t aha_run_config_fields[] = {
     F("rl.w_overlong", AHA_CFG_FLOAT, rl.w_overlong, "0.0", -100, 100, "DAPO overlong shaping weight"),
     F("rl.correct_requires_format", AHA_CFG_BOOL, rl.correct_requires_format, "true", 1, 0, "accuracy counts only in a well-formed response"),
     F("rl.overlong_cache", AHA_CFG_INT, rl.overlong_cache, "16", 0, 8192, "DAPO overlong soft-penalty window"),
+    FC("rl.on_nonfinite", rl.on_nonfinite, "stop", "stop|skip", "a minibatch whose loss or gradient norm is NaN/Inf: stop (error, nothing saved) | skip (drop its update, counted as nonfinite_skipped)"),
     F("net.host", AHA_CFG_STRING, net.host, "127.0.0.1", 1, 0, "address the learner's sockets bind to (beyond loopback needs net.keys)"),
     F("net.serve", AHA_CFG_BOOL, net.serve, "false", 1, 0, "open the learner's sockets for actors/verifiers started elsewhere (endpoints in RUN_DIR/rl/endpoints.json)"),
     F("net.keys", AHA_CFG_STRING, net.keys, "", 1, 0, "CURVE key directory from `aha keygen DIR` (empty: no encryption)"),
@@ -94,14 +102,57 @@ const aha_cfg_field_t aha_run_config_fields[] = {
 // clang-format on
 const size_t aha_run_config_n_fields = sizeof aha_run_config_fields / sizeof *aha_run_config_fields;
 
+/* The rules between keys, each message naming SOURCE and the keys: the model's shape, the task's
+ * ranges, then everything a run derives from the config (task, template, rewards, corpus). */
+static int cross_check(const aha_run_config_t *rc, const char *source) {
+#define BAD(fmt, ...) return AHA_FAIL(AHA_ERR_CONFIG, "%s: " fmt, source, __VA_ARGS__)
+    aha_model_config_t mc = rc->model;
+    mc.vocab_size = AHA_TOK_VOCAB;
+    AHA_TRY(aha_model_config_validate_in(&mc, source, 0));
+    if (rc->task.min_digits > rc->task.max_digits)
+        BAD("task.min_digits (%d) must be <= task.max_digits (%d)", rc->task.min_digits,
+            rc->task.max_digits);
+    if (rc->task.min_numbers > rc->task.max_numbers)
+        BAD("task.min_numbers (%d) must be <= task.max_numbers (%d)", rc->task.min_numbers,
+            rc->task.max_numbers);
+    /* what the task, template, reward and corpus code check themselves, under the file's name */
+    aha_reward_config_t rw;
+    aha_task_problem_t p;
+    char text[2048];
+    int r = aha_run_config_reward(rc, &rw);
+    if (r >= 0) r = aha_run_problem(rc, AHA_SPLIT_TRAIN, 0, &p);
+    if (r >= 0) r = aha_run_prompt(rc, &p, text, sizeof text);
+    if (r >= 0) r = aha_run_document(rc, 0, text, sizeof text);
+    if (r < 0) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", aha_last_error());
+        why[strcspn(why, "\n")] = 0; /* the message, not its trace */
+        BAD("%s", why);
+    }
+    return AHA_OK;
+#undef BAD
+}
+
 int aha_run_config_load(const char *path, const char *const *overrides, size_t n_overrides,
                         aha_run_config_t *out) {
+    const char *source = path ? path : "configs/demo.yaml (embedded)";
+    aha_run_config_t c;
+    memset(&c, 0, sizeof c);
     if (path)
-        return aha_cfg_load_file(out, sizeof *out, aha_run_config_fields, aha_run_config_n_fields,
-                                 path, overrides, n_overrides);
-    return aha_cfg_load_string(out, sizeof *out, aha_run_config_fields, aha_run_config_n_fields,
-                               aha_demo_yaml, "configs/demo.yaml (embedded)", overrides,
-                               n_overrides);
+        AHA_TRY(aha_cfg_load_file(&c, sizeof c, aha_run_config_fields, aha_run_config_n_fields,
+                                  path, overrides, n_overrides));
+    else
+        AHA_TRY(aha_cfg_load_string(&c, sizeof c, aha_run_config_fields, aha_run_config_n_fields,
+                                    aha_demo_yaml, source, overrides, n_overrides));
+    if (n_overrides) {
+        char src[1024];
+        snprintf(src, sizeof src, "%s with --set", source);
+        AHA_TRY(cross_check(&c, src));
+    } else {
+        AHA_TRY(cross_check(&c, source));
+    }
+    *out = c;
+    return AHA_OK;
 }
 
 int aha_run_config_model(const aha_run_config_t *rc, aha_model_config_t *out) {

@@ -27,6 +27,7 @@ typedef struct {
     struct {
         int steps, batch_size, warmup, log_every, checkpoint_every;
         double lr, min_lr, weight_decay, beta1, beta2, grad_clip;
+        int on_nonfinite; /* AHA_NONFINITE_STOP | _SKIP (learner/grpo.h) */
     } pretrain;
     struct {
         int n, k, max_new_tokens;
@@ -49,6 +50,7 @@ typedef struct {
         int actors, lease_ms;
         char verifier_exec[AHA_CFG_STR_MAX];
         int verifier_exec_deadline_ms, verifier_exec_memory_mb;
+        int on_nonfinite; /* AHA_NONFINITE_STOP | _SKIP (learner/grpo.h) */
     } rl;
     struct {
         char host[AHA_CFG_STR_MAX]; /* bind address of the learner's sockets */

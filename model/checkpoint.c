@@ -107,6 +107,9 @@ static int json_get(const cJSON *o, const char *path, const aha_cfg_field_t *f,
             v = cJSON_IsTrue(it) ? 1 : 0;
         else if (!cJSON_IsNumber(it) || v != floor(v) || v < -2147483648.0 || v > 2147483647.0)
             return AHA_FAIL(AHA_ERR_CONFIG, "%s: \"%s\" must be an integer", path, f->hf);
+        if (f->type == AHA_CFG_INT && f->min <= f->max && (v < f->min || v > f->max))
+            return AHA_FAIL(AHA_ERR_CONFIG, "%s: \"%s\" must be in [%.17g, %.17g] (got %.17g)",
+                            path, f->hf, f->min, f->max, v);
         const int iv = (int)v;
         memcpy(p, &iv, sizeof iv);
         return 0;
@@ -114,6 +117,9 @@ static int json_get(const cJSON *o, const char *path, const aha_cfg_field_t *f,
     case AHA_CFG_FLOAT32: {
         if (!cJSON_IsNumber(it))
             return AHA_FAIL(AHA_ERR_CONFIG, "%s: \"%s\" must be a number", path, f->hf);
+        if (f->min <= f->max && (!isfinite(v) || v < f->min || v > f->max))
+            return AHA_FAIL(AHA_ERR_CONFIG, "%s: \"%s\" must be in [%.17g, %.17g] (got %.17g)",
+                            path, f->hf, f->min, f->max, v);
         const float fv = (float)v;
         memcpy(p, &fv, sizeof fv);
         return 0;
@@ -189,15 +195,24 @@ int aha_model_config_parse_json(const char *text, size_t len, const char *path,
     }
     for (size_t i = 0; i < aha_model_config_n_fields; i++)
         AHA_TRY_GOTO(rc, json_get(o, path, &aha_model_config_fields[i], &c), done);
-    rc = aha_model_config_validate(&c);
-    if (rc < 0) {
-        aha_error_trace(__FILE__, __LINE__, path);
-        goto done;
-    }
+    AHA_TRY_GOTO(rc, aha_model_config_validate_in(&c, path, 1), done);
     *out = c;
 done:
     cJSON_Delete(o);
     return rc;
+}
+
+/* AHA_ERR_FORMAT "PATH: tensor NAME has N non-finite values (first at [i]: nan)" if any of
+ * X[0..n) is NaN or infinite: such weights are never loaded or saved. */
+static int check_finite(const char *path, const char *name, const float *x, size_t n) {
+    size_t bad = 0, first = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]) && !bad++) first = i;
+    if (!bad) return 0;
+    return AHA_FAIL(AHA_ERR_FORMAT,
+                    "%s: tensor %s has %zu non-finite value%s (first at [%zu]: %g); refusing "
+                    "NaN/Inf weights",
+                    path, name, bad, bad == 1 ? "" : "s", first, (double)x[first]);
 }
 
 /* Name of layer l's expert bias tensor. */
@@ -240,6 +255,17 @@ static int save_tensor(void *w, const char *name, int ndim, const int64_t *shape
 int aha_checkpoint_save(const aha_model_t *m, const char *dir) {
     if (!m || !dir) return AHA_FAIL(AHA_ERR_ARG, "aha_checkpoint_save: NULL argument");
     char path[4096];
+    AHA_TRY(join(path, sizeof path, dir, ST_FILE));
+    {
+        const size_t nt = aha_model_tensor_count(&m->cfg);
+        for (size_t i = 0; i < nt; i++) {
+            aha_tensor_info_t ti;
+            AHA_TRY(aha_model_tensor_info(&m->cfg, i, &ti));
+            AHA_TRY(check_finite(path, ti.name, m->params + ti.offset, ti.numel));
+        }
+        AHA_TRY(check_finite(path, "e_score_correction_bias", m->expert_bias,
+                             (size_t)m->cfg.n_layers * (size_t)m->cfg.n_routed_experts));
+    }
     AHA_TRY(aha_mkdir_p(dir));
     AHA_TRY(join(path, sizeof path, dir, CFG_FILE));
     AHA_TRY(aha_model_config_write_json(&m->cfg, path));
@@ -282,7 +308,8 @@ static int load_tensor(const aha_st_file_t *f, const char *path, const char *nam
     size_t numel = 1;
     for (int d = 0; d < ndim; d++)
         numel *= (size_t)shape[d];
-    return aha_st_read_f32(f, name, dst, numel);
+    AHA_TRY(aha_st_read_f32(f, name, dst, numel));
+    return check_finite(path, name, dst, numel);
 }
 
 typedef struct {
