@@ -17,6 +17,8 @@ void aha_actor_config_default(aha_actor_config_t *cfg) {
     cfg->name = "actor";
     cfg->max_bytes = (size_t)64 << 20;
     cfg->fetch_timeout_ms = 30000;
+    cfg->heartbeat_timeout_ms = 30000;
+    cfg->peer_timeout_ms = 300000;
 }
 
 /* Sampling state: everything one group needs, freed in one place. */
@@ -114,13 +116,22 @@ int aha_actor_serve(void *zctx, const aha_actor_config_t *cfg, aha_model_t *m,
     if (cfg->curve_server_public && cfg->curve_client)
         AHA_TRY_GOTO(rc, aha_wire_curve_client(a.w, cfg->curve_server_public, cfg->curve_client),
                      done);
+    if (cfg->peer_timeout_ms > 0)
+        AHA_TRY_GOTO(
+            rc,
+            aha_wire_watch(a.w, zctx, 1000,
+                           cfg->heartbeat_timeout_ms > 0 ? cfg->heartbeat_timeout_ms : 30000),
+            done);
     AHA_TRY_GOTO(rc, aha_wire_connect(a.w, cfg->endpoint), done);
     AHA_TRY_GOTO(rc, send_hello(a.w, cfg->name), done);
     AHA_TRY_GOTO(rc, request_lease(a.w, st.version), done);
     while (!(cfg->stop && *cfg->stop)) {
         Aha__Envelope *e = NULL;
         int r = aha_wire_recv(a.w, 100, NULL, &e);
-        if (r == AHA_ERR_TIMEOUT) continue;
+        if (r == AHA_ERR_TIMEOUT) {
+            AHA_TRY_GOTO(rc, aha_wire_peer_check(a.w, cfg->peer_timeout_ms), done);
+            continue;
+        }
         AHA_TRY_GOTO(rc, r, done);
         if (e->body_case == AHA__ENVELOPE__BODY_CONTROL && !strcmp(e->control->command, "stop")) {
             aha_wire_free(&e);

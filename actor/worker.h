@@ -34,6 +34,10 @@ typedef struct {
     aha_train_set_t train;
     size_t max_bytes;     /* wire cap (>= 1024) */
     int fetch_timeout_ms; /* per weight fetch (> 0) */
+    /* liveness of the learner (core/wire.h aha_wire_watch, ZMTP heartbeats every second): no
+     * answer for heartbeat_timeout_ms drops the connection; no learner up for peer_timeout_ms
+     * ends the worker with AHA_ERR_TIMEOUT naming the endpoint (0: wait forever) */
+    int heartbeat_timeout_ms, peer_timeout_ms;
     /* optional CURVE: the coordinator's public key and this worker's keypair (core/curve.h) */
     const char *curve_server_public;
     const aha_keypair_t *curve_client;

@@ -21,6 +21,12 @@ struct aha_wire {
     aha_wire_check_fn check;
     const void *check_ctx;
     aha_wire_stats_t stats;
+    /* liveness of a connecting socket (aha_wire_watch) */
+    void *mon;          /* PAIR reading the socket monitor, or NULL */
+    int up;             /* a ZMTP handshake succeeded and no disconnect since */
+    int ever_up;        /* the peer was up once */
+    double down_since;  /* aha_now_ms() when the peer was last seen going away (or watch began) */
+    char endpoint[256]; /* last connected endpoint, for messages */
 };
 
 static const char *type_name(int type) {
@@ -78,6 +84,10 @@ int aha_wire_new(void *zctx, int type, const char *name, size_t max_bytes, aha_w
 
 void aha_wire_destroy(aha_wire_t **wp) {
     if (!wp || !*wp) return;
+    if ((*wp)->mon) {
+        zmq_socket_monitor((*wp)->sock, NULL, 0);
+        zmq_close((*wp)->mon);
+    }
     zmq_close((*wp)->sock);
     free(*wp);
     *wp = NULL;
@@ -96,7 +106,86 @@ int aha_wire_connect(aha_wire_t *w, const char *endpoint) {
     if (zmq_connect(w->sock, endpoint) != 0)
         return AHA_FAIL(AHA_ERR_NET, "wire %s: connect %s: %s", w->name, endpoint,
                         zmq_strerror(errno));
+    snprintf(w->endpoint, sizeof w->endpoint, "%s", endpoint);
     return AHA_OK;
+}
+
+int aha_wire_watch(aha_wire_t *w, void *zctx, int heartbeat_ms, int heartbeat_timeout_ms) {
+    if (!w || !zctx || heartbeat_ms <= 0 || heartbeat_timeout_ms <= 0)
+        return AHA_FAIL(AHA_ERR_ARG, "aha_wire_watch: bad argument");
+    if (w->mon) return AHA_FAIL(AHA_ERR_STATE, "wire %s: already watched", w->name);
+    int ttl = heartbeat_timeout_ms > 6553500 ? 6553500 : heartbeat_timeout_ms;
+    if (zmq_setsockopt(w->sock, ZMQ_HEARTBEAT_IVL, &heartbeat_ms, sizeof heartbeat_ms) != 0 ||
+        zmq_setsockopt(w->sock, ZMQ_HEARTBEAT_TIMEOUT, &heartbeat_timeout_ms,
+                       sizeof heartbeat_timeout_ms) != 0 ||
+        zmq_setsockopt(w->sock, ZMQ_HEARTBEAT_TTL, &ttl, sizeof ttl) != 0)
+        return AHA_FAIL(AHA_ERR_NET, "wire %s: heartbeat options: %s", w->name,
+                        zmq_strerror(errno));
+    char addr[96];
+    snprintf(addr, sizeof addr, "inproc://aha-wire-monitor-%p", (void *)w);
+    const int events = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED;
+    if (zmq_socket_monitor(w->sock, addr, events) != 0)
+        return AHA_FAIL(AHA_ERR_NET, "wire %s: monitor: %s", w->name, zmq_strerror(errno));
+    void *mon = zmq_socket(zctx, ZMQ_PAIR);
+    int zero = 0;
+    if (!mon || zmq_setsockopt(mon, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+        zmq_connect(mon, addr) != 0) {
+        int e = errno;
+        if (mon) zmq_close(mon);
+        zmq_socket_monitor(w->sock, NULL, 0);
+        return AHA_FAIL(AHA_ERR_NET, "wire %s: monitor socket: %s", w->name, zmq_strerror(e));
+    }
+    w->mon = mon;
+    w->up = w->ever_up = 0;
+    w->down_since = aha_now_ms();
+    return AHA_OK;
+}
+
+/* Reads the monitor events that arrived, updating up / down_since. */
+static void watch_events(aha_wire_t *w) {
+    for (;;) {
+        zmq_msg_t ev, ep;
+        zmq_msg_init(&ev);
+        if (zmq_msg_recv(&ev, w->mon, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&ev);
+            return;
+        }
+        uint16_t event = 0;
+        if (zmq_msg_size(&ev) >= 2) memcpy(&event, zmq_msg_data(&ev), 2);
+        const int more = zmq_msg_more(&ev);
+        zmq_msg_close(&ev);
+        if (more) { /* the endpoint frame */
+            zmq_msg_init(&ep);
+            zmq_msg_recv(&ep, w->mon, 0);
+            zmq_msg_close(&ep);
+        }
+        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+            if (!w->up && w->ever_up) AHA_INFO("wire %s: %s is back", w->name, w->endpoint);
+            w->up = w->ever_up = 1;
+        } else if (event == ZMQ_EVENT_DISCONNECTED && w->up) {
+            AHA_WARN("wire %s: lost the connection to %s; reconnecting", w->name, w->endpoint);
+            w->up = 0;
+            w->down_since = aha_now_ms();
+        }
+    }
+}
+
+int aha_wire_peer_check(aha_wire_t *w, int limit_ms) {
+    if (!w) return AHA_FAIL(AHA_ERR_ARG, "aha_wire_peer_check: NULL argument");
+    if (!w->mon || limit_ms <= 0) return AHA_OK;
+    watch_events(w);
+    if (w->up) return AHA_OK;
+    const double down = aha_now_ms() - w->down_since;
+    if (down < limit_ms) return AHA_OK;
+    if (w->ever_up)
+        return AHA_FAIL(AHA_ERR_TIMEOUT,
+                        "wire %s: the learner at %s has been gone for %.0f s (connection lost or "
+                        "no heartbeat answered; limit %.0f s): giving up",
+                        w->name, w->endpoint, down / 1000, limit_ms / 1000.0);
+    return AHA_FAIL(AHA_ERR_TIMEOUT,
+                    "wire %s: could not reach a learner at %s in %.0f s (nothing listening, host "
+                    "unresolvable or unreachable, or the handshake failed): giving up",
+                    w->name, w->endpoint, down / 1000);
 }
 
 int aha_wire_endpoint(const aha_wire_t *w, char *buf, size_t cap) {

@@ -58,6 +58,17 @@ void aha_wire_destroy(aha_wire_t **w);
 /* Binds / connects to a ZeroMQ endpoint ("tcp://127.0.0.1:*" picks a port). */
 int aha_wire_bind(aha_wire_t *w, const char *endpoint);
 int aha_wire_connect(aha_wire_t *w, const char *endpoint);
+/* Liveness of a connecting socket (workers; call before aha_wire_connect): ZMTP heartbeats every
+ * HEARTBEAT_MS, a connection whose peer answers none for HEARTBEAT_TIMEOUT_MS is dropped (and
+ * redialled), and a socket monitor follows whether a peer is up (handshake done). The peer's
+ * ZeroMQ I/O thread answers the heartbeats, so a learner busy in a long step still counts as up;
+ * a dead, frozen or never-reachable one does not. ZCTX is the socket's context. */
+int aha_wire_watch(aha_wire_t *w, void *zctx, int heartbeat_ms, int heartbeat_timeout_ms);
+/* With aha_wire_watch: AHA_ERR_TIMEOUT, with a message naming the endpoint, once no peer has been
+ * up for LIMIT_MS (since the watch began, or since the connection was lost); AHA_OK otherwise,
+ * and always without a watch or with LIMIT_MS <= 0. Call it regularly (e.g. after each receive
+ * timeout). */
+int aha_wire_peer_check(aha_wire_t *w, int limit_ms);
 /* The endpoint last bound (with the real port), NUL-terminated into buf. */
 int aha_wire_endpoint(const aha_wire_t *w, char *buf, size_t cap);
 /* Sets the routing identity this socket presents to ROUTER peers (before connect). */

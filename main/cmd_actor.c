@@ -44,6 +44,8 @@ static int run_actor(const aha_run_config_t *rc, const char *endpoint, const cha
         ac.curve_client = &client;
     }
     ac.stop = &aha_stop_requested;
+    ac.peer_timeout_ms = rc->net.connect_timeout_s * 1000;
+    ac.heartbeat_timeout_ms = rc->net.heartbeat_timeout_s * 1000;
     aha_model_t *m = NULL;
     AHA_TRY(aha_checkpoint_load(init, &m)); /* the shape; the weights come from the learner */
     void *zctx = zmq_ctx_new();

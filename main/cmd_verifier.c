@@ -78,6 +78,8 @@ int cmd_verifier(int argc, char **argv) {
     aha_sandbox_config_t sandbox;
     if (aha_run_config_sandbox(&cfg, &sandbox)) vc.sandbox = &sandbox;
     vc.stop = &aha_stop_requested;
+    vc.peer_timeout_ms = cfg.net.connect_timeout_s * 1000;
+    vc.heartbeat_timeout_ms = cfg.net.heartbeat_timeout_s * 1000;
     void *ctx = zmq_ctx_new();
     if (!ctx) return cli_fail(AHA_FAIL(AHA_ERR_NET, "zmq_ctx_new failed"));
     aha_verifier_stats_t st;

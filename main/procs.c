@@ -4,6 +4,7 @@
 #include "core/log.h"
 #include <cjson/cJSON.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <stdio.h>
 #include <sys/wait.h>
@@ -13,9 +14,13 @@
 int aha_spawn_self(char *const argv[], pid_t *pid) {
     if (!argv || !argv[0] || !pid) return AHA_FAIL(AHA_ERR_ARG, "aha_spawn_self: bad argument");
     fflush(NULL);
+    const pid_t parent = getpid();
     pid_t p = fork();
     if (p < 0) return AHA_FAIL(AHA_ERR_STATE, "fork: cannot start '%s %s'", argv[0], argv[1]);
     if (p == 0) {
+        /* the worker dies with the learner: SIGTERM when the parent exits (kept across execv);
+         * if the parent already died between fork and prctl, do not start at all */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) _exit(1);
         execv("/proc/self/exe", argv);
         _exit(127);
     }
@@ -118,7 +123,12 @@ int aha_worker_setup(const cli_common_t *cli, const char *connect, const char *e
         if (strlen(connect) >= cap) return AHA_FAIL(AHA_ERR_ARG, "endpoint '%s' too long", connect);
         snprintf(endpoint, cap, "%s", connect);
     } else {
-        AHA_TRY(aha_read_endpoint(endpoints_file, key, 600000, (volatile int *)&aha_stop_requested,
+        /* the wait for the file: net.connect_timeout_s of --config / --set (else the default) */
+        aha_run_config_t pre;
+        int wait_ms = 300000;
+        if (aha_run_config_load(cli->config, cli->overrides, cli->n_overrides, &pre) == AHA_OK)
+            wait_ms = pre.net.connect_timeout_s * 1000;
+        AHA_TRY(aha_read_endpoint(endpoints_file, key, wait_ms, (volatile int *)&aha_stop_requested,
                                   endpoint, cap));
     }
     char beside[1100];

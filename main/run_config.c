@@ -11,7 +11,7 @@
         .min = lo_, .max = hi_, .help = help_                                                      \
     }
 
-#define FC(key_, member_, def_, choices_, help_)                                                    \
+#define FC(key_, member_, def_, choices_, help_)                                                   \
     {                                                                                              \
         .key = key_, .type = AHA_CFG_CHOICE, .offset = offsetof(aha_run_config_t, member_),        \
         .def = def_, .min = 1, .max = 0, .help = help_, .choices = choices_                        \
@@ -90,6 +90,8 @@ const aha_cfg_field_t aha_run_config_fields[] = {
     F("net.host", AHA_CFG_STRING, net.host, "127.0.0.1", 1, 0, "address the learner's sockets bind to (beyond loopback needs net.keys)"),
     F("net.serve", AHA_CFG_BOOL, net.serve, "false", 1, 0, "open the learner's sockets for actors/verifiers started elsewhere (endpoints in RUN_DIR/rl/endpoints.json)"),
     F("net.keys", AHA_CFG_STRING, net.keys, "", 1, 0, "CURVE key directory from `aha keygen DIR` (empty: no encryption)"),
+    F("net.connect_timeout_s", AHA_CFG_INT, net.connect_timeout_s, "300", 1, 86400, "a worker (actor, verifier) that has no learner to talk to this long (never reached, or gone; also the wait for endpoints.json) exits with an error naming the endpoint"),
+    F("net.heartbeat_timeout_s", AHA_CFG_INT, net.heartbeat_timeout_s, "30", 1, 3600, "a worker drops a connection whose learner answers no heartbeat this long (then net.connect_timeout_s applies)"),
     F("rl.actors", AHA_CFG_INT, rl.actors, "0", 0, 64, "rollout actor processes (0: sample in the learner process)"),
     F("rl.lease_ms", AHA_CFG_INT, rl.lease_ms, "10000", 1, 3600000, "an actor that has not delivered its group by then loses the lease"),
     F("rl.verifiers", AHA_CFG_INT, rl.verifiers, "0", 0, 64, "verifier worker processes (0: score in the learner process)"),

@@ -56,6 +56,8 @@ typedef struct {
         char host[AHA_CFG_STR_MAX]; /* bind address of the learner's sockets */
         char keys[AHA_CFG_STR_MAX]; /* CURVE key directory, "" = off */
         int serve;                  /* accept workers started elsewhere */
+        int connect_timeout_s;      /* a worker with no learner up this long gives up */
+        int heartbeat_timeout_s;    /* a learner answering no heartbeat this long is gone */
     } net;
 } aha_run_config_t;
 

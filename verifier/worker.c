@@ -21,6 +21,8 @@ void aha_verifier_config_default(aha_verifier_config_t *cfg) {
     cfg->limits.vocab = AHA_TOK_VOCAB;
     cfg->max_bytes = (size_t)64 << 20;
     cfg->heartbeat_ms = 1000;
+    cfg->heartbeat_timeout_ms = 30000;
+    cfg->peer_timeout_ms = 300000;
 }
 
 int aha_verifier_problem(const Aha__Problem *p, aha_reward_problem_t *out) {
@@ -193,6 +195,9 @@ int aha_verifier_serve(void *zctx, const aha_verifier_config_t *cfg, aha_verifie
     if (rc == AHA_OK) rc = aha_wire_set_identity(w, id);
     if (rc == AHA_OK && cfg->curve_server_public)
         rc = aha_wire_curve_client(w, cfg->curve_server_public, cfg->curve_client);
+    if (rc == AHA_OK && cfg->peer_timeout_ms > 0)
+        rc = aha_wire_watch(w, zctx, cfg->heartbeat_ms,
+                            cfg->heartbeat_timeout_ms > 0 ? cfg->heartbeat_timeout_ms : 30000);
     if (rc == AHA_OK) rc = aha_wire_connect(w, cfg->endpoint);
     if (rc == AHA_OK) rc = send_hello(w, cfg);
     if (rc != AHA_OK) goto done;
@@ -211,7 +216,7 @@ int aha_verifier_serve(void *zctx, const aha_verifier_config_t *cfg, aha_verifie
         int wait = cfg->heartbeat_ms < 100 ? cfg->heartbeat_ms : 100;
         rc = aha_wire_recv(w, wait, NULL, &in);
         if (rc == AHA_ERR_TIMEOUT) {
-            rc = AHA_OK;
+            AHA_TRY_GOTO(rc, aha_wire_peer_check(w, cfg->peer_timeout_ms), done);
             continue;
         }
         if (rc != AHA_OK) goto done;

@@ -31,6 +31,11 @@ typedef struct {
     aha_msg_limits_t limits;             /* content checks on received groups */
     size_t max_bytes;                    /* wire cap (>= 1024) */
     int heartbeat_ms;                    /* > 0 */
+    /* liveness of the learner (core/wire.h aha_wire_watch): a connection whose learner answers
+     * no ZMTP heartbeat for heartbeat_timeout_ms is dropped; no learner up for peer_timeout_ms
+     * (never reached, or gone) ends the worker with AHA_ERR_TIMEOUT naming the endpoint.
+     * peer_timeout_ms 0: wait forever. */
+    int heartbeat_timeout_ms, peer_timeout_ms;
     /* optional CURVE: the broker's public key and this worker's keypair (core/curve.h) */
     const char *curve_server_public;
     const aha_keypair_t *curve_client;
@@ -45,7 +50,8 @@ typedef struct {
 } aha_verifier_stats_t;
 
 /* Fills *cfg with name "rules", version "1", the default reward recipe, limits for the model
- * vocabulary (no routing-record constraints), max_bytes 64 MiB and heartbeat_ms 1000; endpoint
+ * vocabulary (no routing-record constraints), max_bytes 64 MiB, heartbeat_ms 1000,
+ * heartbeat_timeout_ms 30000 and peer_timeout_ms 300000; endpoint
  * NULL (must be set). */
 void aha_verifier_config_default(aha_verifier_config_t *cfg);
 
