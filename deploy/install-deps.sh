@@ -10,6 +10,7 @@ PKGS=(
   gnuplot-nox python3 python3-torch python3-numpy
   procps mawk # pgrep and awk in the integration tests
   clang libclang-rt-14-dev # make fuzz: clang's libFuzzer + ASan/UBSan runtimes (Debian 12: clang 14)
+  protobuf-compiler python3-zmq python3-protobuf # examples/verifier.py and its CTest (python_verifier)
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -92,6 +92,7 @@ const aha_cfg_field_t aha_run_config_fields[] = {
     F("net.keys", AHA_CFG_STRING, net.keys, "", 1, 0, "CURVE key directory from `aha keygen DIR` (empty: no encryption)"),
     F("net.connect_timeout_s", AHA_CFG_INT, net.connect_timeout_s, "300", 1, 86400, "a worker (actor, verifier) that has no learner to talk to this long (never reached, or gone; also the wait for endpoints.json) exits with an error naming the endpoint"),
     F("net.heartbeat_timeout_s", AHA_CFG_INT, net.heartbeat_timeout_s, "30", 1, 3600, "a worker drops a connection whose learner answers no heartbeat this long (then net.connect_timeout_s applies)"),
+    F("net.wait_verifiers", AHA_CFG_INT, net.wait_verifiers, "0", 0, 64, "with net.serve: before the first step, wait (up to net.connect_timeout_s) for this many verifiers started elsewhere"),
     F("rl.actors", AHA_CFG_INT, rl.actors, "0", 0, 64, "rollout actor processes (0: sample in the learner process)"),
     F("rl.lease_ms", AHA_CFG_INT, rl.lease_ms, "10000", 1, 3600000, "an actor that has not delivered its group by then loses the lease"),
     F("rl.verifiers", AHA_CFG_INT, rl.verifiers, "0", 0, 64, "verifier worker processes (0: score in the learner process)"),

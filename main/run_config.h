@@ -58,6 +58,7 @@ typedef struct {
         int serve;                  /* accept workers started elsewhere */
         int connect_timeout_s;      /* a worker with no learner up this long gives up */
         int heartbeat_timeout_s;    /* a learner answering no heartbeat this long is gone */
+        int wait_verifiers;         /* with serve: external verifiers to wait for */
     } net;
 } aha_run_config_t;
 

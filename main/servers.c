@@ -141,7 +141,21 @@ int aha_servers_start(const aha_run_config_t *rc, const char *config_path, const
     AHA_TRY(aha_run_config_listen(rc, s->zctx, bind, sizeof bind, &curve, &server, &s->zap));
     if (pool) AHA_TRY(start_pool(rc, bind, curve ? &server : NULL, config_path, sandbox, s));
     if (coord) AHA_TRY(start_coord(rc, bind, curve ? &server : NULL, config_path, s));
-    return write_endpoints(dir, s);
+    AHA_TRY(write_endpoints(dir, s));
+    if (!s->vpool || rc->net.wait_verifiers <= 0) return AHA_OK;
+    /* verifiers started elsewhere (from endpoints.json) join before the first step */
+    const int want = aha_vpool_live(s->vpool) + rc->net.wait_verifiers;
+    AHA_INFO("waiting up to %d s for %d verifier(s) started elsewhere (net.wait_verifiers)",
+             rc->net.connect_timeout_s, rc->net.wait_verifiers);
+    int r = aha_vpool_wait_verifiers(s->vpool, want, rc->net.connect_timeout_s * 1000);
+    if (r == AHA_ERR_TIMEOUT)
+        return AHA_FAIL(AHA_ERR_TIMEOUT,
+                        "net.wait_verifiers: %d verifier(s) started elsewhere did not join in %d s "
+                        "(net.connect_timeout_s)",
+                        rc->net.wait_verifiers, rc->net.connect_timeout_s);
+    AHA_TRY(r);
+    AHA_INFO("%d verifier(s) live", aha_vpool_live(s->vpool));
+    return AHA_OK;
 }
 
 void aha_servers_stop(aha_servers_t *s) {
