@@ -6,18 +6,8 @@ set -u
 AHA=${1:?path to aha}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fail=0
-# check NAME COND: prints ok/FAIL and returns COND's status, so `check ... || diagnostics` runs the
-# diagnostics on a failure; any failure makes the script exit 1 at the end.
-check() {
-    if eval "$2"; then
-        echo "ok: $1"
-        return 0
-    fi
-    echo "FAIL: $1"
-    fail=1
-    return 1
-}
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../tests/lib.sh"
 
 # 1. bad configs: clear message, non-zero exit
 printf 'model:\n  dim: 64\n  n_layerz: 2\n' > "$tmp/bad_key.yaml"

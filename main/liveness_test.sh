@@ -16,16 +16,8 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-fail=0
-check() {
-    if eval "$2"; then
-        echo "ok: $1"
-        return 0
-    fi
-    echo "FAIL: $1"
-    fail=1
-    return 1
-}
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../tests/lib.sh"
 cd "$tmp" || exit 1
 TINY=(--set model.dim=32 --set model.moe_hidden=32 --set model.max_seq_len=64
       --set eval.n=2 --set eval.k=1 --set eval.max_new_tokens=8 --set rl.max_new_tokens=8
@@ -42,7 +34,11 @@ wait_for() {
 gone() {
     for _ in $(seq 50); do
         local alive=0
-        for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        # a dead worker may linger as a zombie until whoever inherited it reaps it: not alive
+        for p in "$@"; do
+            st=$(ps -o stat= -p "$p" 2>/dev/null)
+            [ -n "$st" ] && [ "${st#Z}" = "$st" ] && alive=1
+        done
         [ $alive -eq 0 ] && return 0
         sleep 0.1
     done

@@ -16,16 +16,8 @@ fi
 tmp=$(mktemp -d)
 pids=
 trap 'kill -9 $pids 2>/dev/null; rm -rf "$tmp"' EXIT
-fail=0
-check() {
-    if eval "$2"; then
-        echo "ok: $1"
-        return 0
-    fi
-    echo "FAIL: $1"
-    fail=1
-    return 1
-}
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../tests/lib.sh"
 cd "$tmp" || exit 1
 TINY=(--set model.dim=32 --set model.moe_hidden=32 --set model.max_seq_len=64
       --set eval.n=2 --set eval.k=1 --set eval.max_new_tokens=8 --set rl.max_new_tokens=16

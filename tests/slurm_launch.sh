@@ -19,18 +19,8 @@ small=(--set run_dir="$tmp/run" --set model.dim=32 --set model.moe_hidden=32 --s
 cd "$here/.."
 timeout 300 bash deploy/slurm/aha-train.sbatch configs/demo.yaml "${small[@]}" > "$tmp/job.log" 2>&1
 rc=$?
-fail=0
-# check NAME COND: prints ok/FAIL and returns COND's status, so `check ... || diagnostics` runs the
-# diagnostics on a failure; any failure makes the script exit 1 at the end.
-check() {
-    if eval "$2"; then
-        echo "ok: $1"
-        return 0
-    fi
-    echo "FAIL: $1"
-    fail=1
-    return 1
-}
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../tests/lib.sh"
 check "job exits 0" "[ $rc -eq 0 ]" || tail -20 "$tmp/job.log"
 check "keys generated" "[ -s \"$tmp/run/keys/server.key\" ]"
 check "trained checkpoint" "[ -s \"$tmp/run/rl/final/model.safetensors\" ]"
