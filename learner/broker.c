@@ -195,64 +195,161 @@ int aha_broker_poll(aha_broker_t *b) {
     }
 }
 
-static verifier_t *next_verifier(aha_broker_t *b, const int *tried) {
-    verifier_t *best = NULL;
-    for (int i = 0; i < b->n; i++)
-        if (b->v[i].live && !b->v[i].retired && !tried[i] &&
-            (!b->preferred[0] || !strcmp(b->v[i].who, b->preferred)) &&
-            (!best || b->v[i].last_used < best->last_used))
-            best = &b->v[i];
+enum { CREDITS = 1 /* groups in flight per verifier: a worker scores one at a time */ };
+
+/* Where each group of one aha_broker_score_all call is. */
+typedef struct {
+    int at;          /* verifier index while in flight, else -1 */
+    int sends;       /* times sent: more than one is a re-dispatch */
+    double deadline; /* of the send in flight */
+    Aha__Envelope *result;
+} slot_t;
+
+static int usable(const aha_broker_t *b, int i) {
+    const verifier_t *v = &b->v[i];
+    return v->live && !v->retired && (!b->preferred[0] || !strcmp(v->who, b->preferred));
+}
+
+/* Groups in flight at verifier I. */
+static int load_of(const slot_t *sl, int n, int i) {
+    int k = 0;
+    for (int j = 0; j < n; j++)
+        k += sl[j].at == i;
+    return k;
+}
+
+/* The usable verifier with a free credit and the fewest groups in flight (ties: the one that
+ * has waited longest), or -1. */
+static int pick(const aha_broker_t *b, const slot_t *sl, int n) {
+    int best = -1, best_load = 0;
+    for (int i = 0; i < b->n; i++) {
+        if (!usable(b, i)) continue;
+        int load = load_of(sl, n, i);
+        if (load >= CREDITS) continue;
+        if (best < 0 || load < best_load ||
+            (load == best_load && b->v[i].last_used < b->v[best].last_used))
+            best = i, best_load = load;
+    }
     return best;
+}
+
+/* Verifier I is gone or hung: its groups go back to the queue. */
+static void lose(aha_broker_t *b, slot_t *sl, int n, int i) {
+    if (b->v[i].live) b->stats.lost++;
+    b->v[i].live = 0;
+    for (int j = 0; j < n; j++)
+        if (sl[j].at == i) sl[j].at = -1;
+}
+
+/* Same group: lease, prompt and the sample indices (the reply carries the group back). */
+static int same_group(const Aha__Group *a, const Aha__Group *g) {
+    if (a->lease_id != g->lease_id || a->prompt_id != g->prompt_id ||
+        a->n_sample_index != g->n_sample_index)
+        return 0;
+    for (size_t s = 0; s < g->n_sample_index; s++)
+        if (a->sample_index[s] != g->sample_index[s]) return 0;
+    return 1;
+}
+
+int aha_broker_score_all(aha_broker_t *b, Aha__Group *const *gs, int n, int deadline_ms,
+                         Aha__Envelope **out) {
+    if (!b || (!gs && n > 0) || (!out && n > 0) || n < 0 || deadline_ms < 1)
+        return AHA_FAIL(AHA_ERR_ARG, "aha_broker_score_all: bad argument");
+    if (n == 0) return AHA_OK;
+    slot_t *sl = calloc((size_t)n, sizeof *sl);
+    if (!sl) return AHA_FAIL(AHA_ERR_NOMEM, "broker: %d groups", n);
+    for (int j = 0; j < n; j++)
+        sl[j].at = -1;
+    int rc = AHA_OK, done = 0;
+    Aha__Envelope env = AHA__ENVELOPE__INIT;
+    env.body_case = AHA__ENVELOPE__BODY_GROUP;
+    while (done < n) {
+        /* dispatch: every queued group to a verifier with a free credit, least loaded first */
+        for (int j = 0; j < n; j++) {
+            if (sl[j].result || sl[j].at >= 0) continue;
+            int i = pick(b, sl, n);
+            if (i < 0) break;
+            verifier_t *v = &b->v[i];
+            if (sl[j].sends++ > 0) b->stats.redispatched++;
+            v->last_used = ++b->dispatches;
+            env.group = gs[j];
+            int r = aha_wire_send(b->w, &v->peer, &env);
+            if (r == AHA_ERR_NET) { /* connection gone */
+                AHA_WARN("broker: verifier %s unreachable (%s); trying another", v->who,
+                         aha_last_error());
+                lose(b, sl, n, i);
+                j--; /* this group again */
+                continue;
+            }
+            AHA_TRY_GOTO(rc, r, out_);
+            sl[j].at = i;
+            sl[j].deadline = aha_now_ms() + deadline_ms;
+        }
+        int in_flight = 0;
+        double first = 0;
+        for (int j = 0; j < n; j++)
+            if (sl[j].at >= 0) {
+                if (!in_flight || sl[j].deadline < first) first = sl[j].deadline;
+                in_flight++;
+            }
+        if (!in_flight) break; /* queued groups but no verifier left: the caller decides */
+        double left = first - aha_now_ms();
+        aha_peer_t from;
+        Aha__Envelope *e = NULL;
+        int r = left > 0 ? aha_wire_recv(b->w, (int)left + 1, &from, &e) : AHA_ERR_TIMEOUT;
+        if (r == AHA_ERR_TIMEOUT) {
+            const double now = aha_now_ms();
+            for (int j = 0; j < n; j++) {
+                if (sl[j].at < 0 || sl[j].deadline > now) continue;
+                verifier_t *v = &b->v[sl[j].at];
+                AHA_WARN("broker: verifier %s did not score prompt %llu within %d ms; marked lost",
+                         v->who, (unsigned long long)gs[j]->prompt_id, deadline_ms);
+                lose(b, sl, n, sl[j].at);
+            }
+            continue;
+        }
+        AHA_TRY_GOTO(rc, r, out_);
+        int taken = 0;
+        if (e->body_case == AHA__ENVELOPE__BODY_SCORED_GROUP && e->scored_group->group) {
+            verifier_t *v = find(b, &from);
+            const Aha__ScoredGroup *sg = e->scored_group;
+            for (int j = 0; v && j < n && !taken; j++)
+                if (sl[j].at == v - b->v && same_group(sg->group, gs[j]) &&
+                    sg->n_total == gs[j]->n_sample_index) {
+                    sl[j].result = e;
+                    sl[j].at = -1;
+                    b->stats.scored++;
+                    v->scored++;
+                    done++;
+                    taken = 1;
+                }
+        }
+        if (!taken) {
+            note(b, &from, e); /* late or duplicate replies are counted there */
+            aha_wire_free(&e);
+        }
+    }
+out_:
+    if (rc != AHA_OK) {
+        for (int j = 0; j < n; j++)
+            aha_wire_free(&sl[j].result);
+    } else {
+        for (int j = 0; j < n; j++)
+            out[j] = sl[j].result;
+    }
+    free(sl);
+    return rc;
 }
 
 int aha_broker_score(aha_broker_t *b, Aha__Group *g, int deadline_ms, Aha__Envelope **out) {
     if (!b || !g || !out) return AHA_FAIL(AHA_ERR_ARG, "aha_broker_score: NULL argument");
-    int tried[MAX_VERIFIERS] = {0};
-    int attempts = 0;
-    Aha__Envelope env = AHA__ENVELOPE__INIT;
-    env.body_case = AHA__ENVELOPE__BODY_GROUP;
-    env.group = g;
-    for (verifier_t *v; (v = next_verifier(b, tried)) != NULL;) {
-        tried[v - b->v] = 1;
-        if (attempts++ > 0) b->stats.redispatched++;
-        v->last_used = ++b->dispatches;
-        int rc = aha_wire_send(b->w, &v->peer, &env);
-        if (rc == AHA_ERR_NET) { /* connection gone */
-            AHA_WARN("broker: verifier %s unreachable (%s); trying another", v->who,
-                     aha_last_error());
-            v->live = 0;
-            b->stats.lost++;
-            continue;
-        }
-        AHA_TRY(rc);
-        const double end = aha_now_ms() + deadline_ms;
-        for (;;) {
-            double left = end - aha_now_ms();
-            if (left <= 0) break;
-            aha_peer_t from;
-            Aha__Envelope *e = NULL;
-            rc = aha_wire_recv(b->w, (int)left + 1, &from, &e);
-            if (rc == AHA_ERR_TIMEOUT) break;
-            AHA_TRY(rc);
-            if (e->body_case == AHA__ENVELOPE__BODY_SCORED_GROUP && find(b, &from) == v &&
-                e->scored_group->group && e->scored_group->group->lease_id == g->lease_id &&
-                e->scored_group->group->prompt_id == g->prompt_id &&
-                e->scored_group->n_total == g->n_sample_index) {
-                b->stats.scored++;
-                v->scored++;
-                *out = e;
-                return AHA_OK;
-            }
-            note(b, &from, e);
-            aha_wire_free(&e);
-        }
-        AHA_WARN("broker: verifier %s did not score prompt %llu within %d ms; marked lost", v->who,
-                 (unsigned long long)g->prompt_id, deadline_ms);
-        v->live = 0;
-        b->stats.lost++;
-    }
-    return AHA_FAIL(AHA_ERR_NOTFOUND, "broker: no live verifier scored prompt %llu",
-                    (unsigned long long)g->prompt_id);
+    Aha__Envelope *e = NULL;
+    AHA_TRY(aha_broker_score_all(b, &g, 1, deadline_ms, &e));
+    if (!e)
+        return AHA_FAIL(AHA_ERR_NOTFOUND, "broker: no live verifier scored prompt %llu",
+                        (unsigned long long)g->prompt_id);
+    *out = e;
+    return AHA_OK;
 }
 
 void aha_broker_stop_verifiers(aha_broker_t *b) {

@@ -2,10 +2,10 @@
  * verifier workers (verifier/worker.h) connect to, and a call that gets a group scored.
  *
  * Verifiers register with Hello (role "verifier"); each is known by its routing identity and
- * "name@version". aha_broker_score sends a group to the live verifier that has waited longest and
- * waits for its ScoredGroup; a verifier that does not answer within the deadline, or whose
- * connection is gone, is marked lost and the group goes to the next one, so a dead or hung
- * verifier costs one deadline, never the run. A lost verifier that speaks again (heartbeat,
+ * "name@version". aha_broker_score_all puts all the groups of a step in flight at once, one per
+ * live verifier at a time (least loaded first), and matches the ScoredGroups back; a verifier
+ * that does not answer within the deadline, or whose connection is gone, is marked lost and its
+ * groups go to the others, so a dead or hung verifier costs one deadline, never the run. A lost verifier that speaks again (heartbeat,
  * hello) is taken back. Replies that arrive after their deadline are dropped and counted.
  * Everything received goes through core/wire.h checks.
  *
@@ -42,10 +42,19 @@ int aha_broker_poll(aha_broker_t *b);
 /* Live verifiers now. */
 int aha_broker_live(const aha_broker_t *b);
 
-/* Gets group G scored by a verifier, waiting at most DEADLINE_MS per attempt; tries every live
- * verifier once. On success *out is the ScoredGroup envelope (scores in (*out)->scored_group,
- * producer in ->verifier). AHA_ERR_NOTFOUND when no verifier is (or remains) live: the caller
- * decides (e.g. scores locally). */
+/* Gets the N groups GS[0..n) scored at once across the live verifiers: each verifier has one
+ * credit (a worker scores one group at a time), queued groups go to the least-loaded verifier
+ * with a free credit (ties: the one that has waited longest), and replies are matched back by
+ * (lease, prompt id, sample indices) and the verifier they were sent to. A verifier that does not
+ * answer within DEADLINE_MS of a send, or whose connection is gone, is marked lost and its groups
+ * are queued again for the others. Returns when every group is scored or no live verifier
+ * remains; on success out[j] is group j's ScoredGroup envelope (scores in ->scored_group,
+ * producer in ->verifier; the caller frees it) or NULL if it could not be scored remotely (the
+ * caller decides, e.g. scores locally). An error only for socket failures (out untouched). */
+int aha_broker_score_all(aha_broker_t *b, Aha__Group *const *gs, int n, int deadline_ms,
+                         Aha__Envelope **out);
+/* One group: aha_broker_score_all of {G}; AHA_ERR_NOTFOUND when no verifier is (or remains)
+ * live. */
 int aha_broker_score(aha_broker_t *b, Aha__Group *g, int deadline_ms, Aha__Envelope **out);
 
 /* Control requests from `aha ctl` are answered whenever the broker reads its socket:

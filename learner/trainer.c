@@ -16,7 +16,9 @@ struct aha_trainer {
     aha_model_t *m;
     aha_grpo_t *grpo;
     aha_kv_t *kv;
-    aha_rollout_t *roll; /* one group */
+    aha_rollout_t **rolls;          /* the groups of a wave (at most prompts_per_step) */
+    aha_reward_problem_t *probs;    /* their problems */
+    aha_reward_breakdown_t *scores; /* and scores: group i at [i * group_size] */
     aha_group_batch_t *batch;
     aha_rng_t *rngs;
     const int **prompts;
@@ -34,7 +36,11 @@ void aha_trainer_destroy(aha_trainer_t **tp) {
     aha_trainer_t *t = *tp;
     aha_grpo_destroy(&t->grpo);
     aha_kv_destroy(&t->kv);
-    aha_rollout_destroy(&t->roll);
+    for (int i = 0; t->rolls && i < t->cfg.prompts_per_step; i++)
+        aha_rollout_destroy(&t->rolls[i]);
+    free(t->rolls);
+    free(t->probs);
+    free(t->scores);
     aha_group_batch_destroy(&t->batch);
     aha_model_destroy(&t->m);
     free(t->rngs);
@@ -61,7 +67,10 @@ int aha_trainer_new(const aha_trainer_config_t *cfg, aha_model_t **model, aha_tr
     t->rngs = malloc(sizeof(aha_rng_t) * G);
     t->prompts = malloc(sizeof(int *) * G);
     t->prompt_lens = malloc(sizeof(int) * G);
-    if (!t->rngs || !t->prompts || !t->prompt_lens) {
+    t->rolls = calloc((size_t)P, sizeof *t->rolls);
+    t->probs = calloc((size_t)P, sizeof *t->probs);
+    t->scores = calloc((size_t)P * G, sizeof *t->scores);
+    if (!t->rngs || !t->prompts || !t->prompt_lens || !t->rolls || !t->probs || !t->scores) {
         rc = AHA_FAIL(AHA_ERR_NOMEM, "trainer buffers");
         goto fail;
     }
@@ -70,7 +79,8 @@ int aha_trainer_new(const aha_trainer_config_t *cfg, aha_model_t **model, aha_tr
                                      &t->batch),
                  fail);
     AHA_TRY_GOTO(rc, aha_kv_new(m, G, max_len, &t->kv), fail);
-    AHA_TRY_GOTO(rc, aha_rollout_new(m, G, max_len, cfg->record_experts, &t->roll), fail);
+    for (int i = 0; i < P; i++)
+        AHA_TRY_GOTO(rc, aha_rollout_new(m, G, max_len, cfg->record_experts, &t->rolls[i]), fail);
     AHA_TRY_GOTO(rc, aha_grpo_new(m, &cfg->grpo, G * P, max_len, &t->grpo), fail);
     t->m = m;
     *model = NULL;
@@ -118,35 +128,31 @@ typedef struct {
     int n;
 } sums_t;
 
-/* Gets group PID into t->roll (DELIVERED if an actor sent it, else sampled here), scores it and
- * offers it to the batch. */
-static int take_group(aha_trainer_t *t, uint64_t pid, const Aha__Envelope *delivered, sums_t *s,
-                      double *t_sample) {
+/* Gets group PID into rollout R with its problem *RP: DELIVERED if an actor sent it, else
+ * sampled here. */
+static int get_group(aha_trainer_t *t, uint64_t pid, const Aha__Envelope *delivered,
+                     aha_rollout_t *r, aha_reward_problem_t *rp, double *t_sample) {
     const aha_trainer_config_t *c = &t->cfg;
     const int G = c->group_size;
-    aha_reward_problem_t rp;
     int ids[MAX_PROMPT], n = 0;
-    AHA_TRY(aha_train_group(&c->train, pid, ids, MAX_PROMPT, &n, &rp, t->rngs, G));
+    AHA_TRY(aha_train_group(&c->train, pid, ids, MAX_PROMPT, &n, rp, t->rngs, G));
     for (int g = 0; g < G; g++) {
         t->prompts[g] = ids;
         t->prompt_lens[g] = n;
     }
-    if (delivered) {
-        AHA_TRY(aha_group_msg_to_rollout(delivered->group, t->roll));
-    } else {
-        double a = now_s();
-        AHA_TRY(
-            c->sample(c->sample_ctx, t->m, t->kv, t->prompts, t->prompt_lens, t->rngs, t->roll));
-        *t_sample += now_s() - a;
-    }
-    float r[AHA_GROUP_MAX]; /* G <= AHA_GROUP_MAX: checked in aha_trainer_new */
-    aha_reward_breakdown_t scores[AHA_GROUP_MAX];
-    if (c->vpool)
-        AHA_TRY(
-            aha_vpool_score(c->vpool, &c->reward, t->roll, &rp, pid, (uint64_t)t->step, scores));
-    else
-        AHA_TRY(aha_score_local(&c->reward, c->sandbox, t->roll, &rp, pid, scores));
-    for (int g = 0; g < G; g++) {
+    if (delivered) return aha_group_msg_to_rollout(delivered->group, r);
+    double a = now_s();
+    AHA_TRY(c->sample(c->sample_ctx, t->m, t->kv, t->prompts, t->prompt_lens, t->rngs, r));
+    *t_sample += now_s() - a;
+    return AHA_OK;
+}
+
+/* Offers scored group PID (rollout R, SCORES) to the batch. */
+static int offer_group(aha_trainer_t *t, uint64_t pid, const aha_rollout_t *r,
+                       const aha_reward_breakdown_t *scores, sums_t *s) {
+    const aha_trainer_config_t *c = &t->cfg;
+    float rw[AHA_GROUP_MAX]; /* G <= AHA_GROUP_MAX: checked in aha_trainer_new */
+    for (int g = 0; g < c->group_size; g++) {
         aha_reward_breakdown_t sc = scores[g];
         if (c->random_reward) {
             aha_rng_t coin;
@@ -154,17 +160,42 @@ static int take_group(aha_trainer_t *t, uint64_t pid, const Aha__Envelope *deliv
             aha_rng_derive(&coin, c->train.seed, cid, 3);
             sc.total = aha_rng_uniform(&coin) < 0.5f ? 1.0 : 0.0;
         }
-        r[g] = (float)sc.total;
+        rw[g] = (float)sc.total;
         s->reward += sc.total;
         s->acc += sc.accuracy;
         s->fmt += sc.format;
         s->lang += sc.language;
         s->over += sc.overlong;
-        s->len += t->roll->total_len[g] - t->roll->prompt_len[g];
+        s->len += r->total_len[g] - r->prompt_len[g];
         s->n++;
     }
-    int kept = aha_group_batch_add(t->batch, t->roll, r); /* 1 = kept, 0 = dropped */
+    int kept = aha_group_batch_add(t->batch, r, rw); /* 1 = kept, 0 = dropped */
     return kept < 0 ? kept : AHA_OK;
+}
+
+/* The N groups of a wave (prompt ids PIDS; DELIVERED[i] from an actor or NULL): gathered, scored
+ * all at once (in flight together across the verifiers), then offered to the batch in order. */
+static int take_wave(aha_trainer_t *t, const uint64_t *pids, Aha__Envelope *const *delivered, int n,
+                     sums_t *s, double *t_sample, double *t_score) {
+    const aha_trainer_config_t *c = &t->cfg;
+    aha_reward_breakdown_t *outs[WAVE_MAX];
+    for (int i = 0; i < n; i++) {
+        AHA_TRY(get_group(t, pids[i], delivered[i], t->rolls[i], &t->probs[i], t_sample));
+        outs[i] = t->scores + (size_t)i * c->group_size;
+    }
+    double a = now_s();
+    if (c->vpool) {
+        AHA_TRY(aha_vpool_score_all(c->vpool, &c->reward, (const aha_rollout_t *const *)t->rolls,
+                                    t->probs, pids, (uint64_t)t->step, n, outs));
+    } else {
+        for (int i = 0; i < n; i++)
+            AHA_TRY(aha_score_local(&c->reward, c->sandbox, t->rolls[i], &t->probs[i], pids[i],
+                                    outs[i]));
+    }
+    *t_score += now_s() - a;
+    for (int i = 0; i < n; i++)
+        AHA_TRY(offer_group(t, pids[i], t->rolls[i], outs[i], s));
+    return AHA_OK;
 }
 
 int aha_trainer_step(aha_trainer_t *t, aha_trainer_stats_t *out) {
@@ -175,7 +206,7 @@ int aha_trainer_step(aha_trainer_t *t, aha_trainer_stats_t *out) {
     aha_grpo_set_lr(t->grpo,
                     warmup > 0 && step < warmup ? c->grpo.lr * (step + 1) / warmup : c->grpo.lr);
     const double ts = now_s();
-    double t_sample = 0, t_train = 0;
+    double t_sample = 0, t_train = 0, t_score = 0;
     aha_group_batch_reset(t->batch);
     sums_t s;
     memset(&s, 0, sizeof s);
@@ -183,15 +214,13 @@ int aha_trainer_step(aha_trainer_t *t, aha_trainer_stats_t *out) {
     const int round_limit = P + (c->batch.drop_zero_std ? c->max_resample_rounds * P : 0);
     if (c->coord) AHA_TRY(aha_coord_publish(c->coord, t->m, (uint64_t)step));
     for (int round = 0; !aha_group_batch_full(t->batch) && round < round_limit;) {
-        /* a wave of prompts, in order: sampled by the actors (if any) all at once, consumed one
-         * by one until the batch is full exactly as in-process sampling would */
-        int wave = 1;
-        if (c->coord) {
-            wave = P - aha_group_batch_groups(t->batch);
-            if (wave > round_limit - round) wave = round_limit - round;
-            if (wave < 1) wave = 1;
-            if (wave > WAVE_MAX) wave = WAVE_MAX;
-        }
+        /* a wave of prompts, in order: sampled by the actors (if any) all at once, scored all at
+         * once, offered to the batch in order exactly as one-by-one sampling would. A wave never
+         * holds more groups than the batch still needs, so each of its groups is consumed. */
+        int wave = P - aha_group_batch_groups(t->batch);
+        if (wave > round_limit - round) wave = round_limit - round;
+        if (wave < 1) wave = 1;
+        if (wave > WAVE_MAX) wave = WAVE_MAX;
         uint64_t wave_pids[WAVE_MAX];
         Aha__Envelope *wave_groups[WAVE_MAX] = {NULL};
         for (int i = 0; i < wave; i++)
@@ -202,11 +231,10 @@ int aha_trainer_step(aha_trainer_t *t, aha_trainer_stats_t *out) {
                                    wave_groups);
             t_sample += now_s() - a;
         }
-        for (int wi = 0; rc == AHA_OK && wi < wave; wi++) {
-            if (aha_group_batch_full(t->batch) || round >= round_limit) break;
-            round++;
-            t->next_prompt = wave_pids[wi] + 1;
-            rc = take_group(t, wave_pids[wi], wave_groups[wi], &s, &t_sample);
+        if (rc == AHA_OK) {
+            round += wave;
+            t->next_prompt = wave_pids[wave - 1] + 1;
+            rc = take_wave(t, wave_pids, wave_groups, wave, &s, &t_sample, &t_score);
         }
         for (int i = 0; i < wave; i++)
             aha_wire_free(&wave_groups[i]);
@@ -239,6 +267,7 @@ int aha_trainer_step(aha_trainer_t *t, aha_trainer_stats_t *out) {
     st.groups_zero_std = aha_group_batch_zero_std(t->batch);
     st.sample_s = t_sample;
     st.train_s = t_train;
+    st.score_s = t_score;
     if (out) *out = st;
     return AHA_OK;
 }
@@ -271,6 +300,7 @@ int aha_trainer_metrics(const aha_trainer_t *t, const aha_trainer_stats_t *s, ah
     aha_metrics_num(mt, "logp_mismatch_max", s->grpo.logp_diff_max);
     aha_metrics_num(mt, "groups_used", s->groups_used);
     aha_metrics_num(mt, "sample_s", s->sample_s);
+    aha_metrics_num(mt, "score_s", s->score_s);
     if (c->vpool) {
         aha_vpool_stats_t vs;
         aha_vpool_stats(c->vpool, &vs);

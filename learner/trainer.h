@@ -66,6 +66,7 @@ typedef struct {
     int n_seq, n_tokens;   /* of the batch */
     int groups_used, groups_seen, groups_zero_std;
     double sample_s, train_s, step_s; /* wall time of sampling, of the update, of the step */
+    double score_s;                   /* wall time of scoring (all groups of a wave at once) */
 } aha_trainer_stats_t;
 
 typedef struct aha_trainer aha_trainer_t;

@@ -94,30 +94,64 @@ int aha_score_local(const aha_reward_config_t *rcfg, const aha_sandbox_config_t 
     return rc_;
 }
 
+int aha_vpool_score_all(aha_vpool_t *p, const aha_reward_config_t *rcfg,
+                        const aha_rollout_t *const *rs, const aha_reward_problem_t *probs,
+                        const uint64_t *pids, uint64_t version, int n,
+                        aha_reward_breakdown_t *const *out) {
+    if (!p || !rcfg || n < 0 || (n > 0 && (!rs || !probs || !pids || !out)))
+        return AHA_FAIL(AHA_ERR_ARG, "aha_vpool_score_all: bad argument");
+    if (n == 0) return AHA_OK;
+    AHA_TRY(aha_broker_poll(p->broker)); /* verifiers that joined since */
+    int rc = AHA_OK;
+    if (aha_broker_live(p->broker) > 0) {
+        aha_group_msg_t **m = calloc((size_t)n, sizeof *m);
+        Aha__Group **gs = calloc((size_t)n, sizeof *gs);
+        Aha__Envelope **e = calloc((size_t)n, sizeof *e);
+        if (!m || !gs || !e) rc = AHA_FAIL(AHA_ERR_NOMEM, "verifier pool: %d groups", n);
+        for (int j = 0; rc == AHA_OK && j < n; j++) {
+            rc = aha_group_msg_from_rollout(rs[j], pids[j], pids[j], version, &probs[j],
+                                            "learner/0", &m[j]);
+            if (rc == AHA_OK) gs[j] = &m[j]->group;
+        }
+        if (rc == AHA_OK) rc = aha_broker_score_all(p->broker, gs, n, p->deadline_ms, e);
+        int missing = 0;
+        for (int j = 0; rc == AHA_OK && j < n; j++) {
+            if (e[j])
+                breakdowns(e[j]->scored_group, rs[j]->n, out[j]);
+            else
+                missing++;
+        }
+        for (int j = 0; rc == AHA_OK && j < n && missing; j++) {
+            if (e[j]) continue;
+            rc = aha_score_local(rcfg, p->has_sandbox ? &p->sandbox : NULL, rs[j], &probs[j],
+                                 pids[j], out[j]);
+            p->local++;
+        }
+        if (rc == AHA_OK && missing)
+            AHA_WARN("no verifier process is live; %d group(s) scored in process", missing);
+        for (int j = 0; j < n; j++) {
+            if (e) aha_wire_free(&e[j]);
+            if (m) aha_group_msg_destroy(&m[j]);
+        }
+        free(m);
+        free(gs);
+        free(e);
+        return rc;
+    }
+    for (int j = 0; j < n; j++) {
+        AHA_TRY(aha_score_local(rcfg, p->has_sandbox ? &p->sandbox : NULL, rs[j], &probs[j],
+                                pids[j], out[j]));
+        p->local++;
+    }
+    return AHA_OK;
+}
+
 int aha_vpool_score(aha_vpool_t *p, const aha_reward_config_t *rcfg, const aha_rollout_t *r,
                     const aha_reward_problem_t *prob, uint64_t prompt_id, uint64_t version,
                     aha_reward_breakdown_t *out) {
     if (!p || !rcfg || !r || !prob || !out)
         return AHA_FAIL(AHA_ERR_ARG, "aha_vpool_score: NULL argument");
-    AHA_TRY(aha_broker_poll(p->broker)); /* verifiers that joined since */
-    if (aha_broker_live(p->broker) > 0) {
-        aha_group_msg_t *m = NULL;
-        AHA_TRY(
-            aha_group_msg_from_rollout(r, prompt_id, prompt_id, version, prob, "learner/0", &m));
-        Aha__Envelope *e = NULL;
-        int rc = aha_broker_score(p->broker, &m->group, p->deadline_ms, &e);
-        aha_group_msg_destroy(&m);
-        if (rc == AHA_OK) {
-            breakdowns(e->scored_group, r->n, out);
-            aha_wire_free(&e);
-            return AHA_OK;
-        }
-        if (rc != AHA_ERR_NOTFOUND) return rc;
-        AHA_WARN("no verifier process is live; scoring in process from now on");
-    }
-    AHA_TRY(aha_score_local(rcfg, p->has_sandbox ? &p->sandbox : NULL, r, prob, prompt_id, out));
-    p->local++;
-    return AHA_OK;
+    return aha_vpool_score_all(p, rcfg, &r, prob, &prompt_id, version, 1, &out);
 }
 
 int aha_vpool_endpoint(const aha_vpool_t *p, char *buf, size_t cap) {

@@ -41,6 +41,15 @@ int aha_vpool_score(aha_vpool_t *p, const aha_reward_config_t *rcfg, const aha_r
                     const aha_reward_problem_t *prob, uint64_t prompt_id, uint64_t version,
                     aha_reward_breakdown_t *out);
 
+/* Scores the N groups RS[j] (problem PROBS[j], id PIDS[j], weights VERSION) into
+ * out[j][0..rs[j]->n), all in flight at once across the live verifiers
+ * (aha_broker_score_all); the groups no verifier scored (none live, or all lost) are scored in
+ * process with RCFG. Same scores as N calls of aha_vpool_score. */
+int aha_vpool_score_all(aha_vpool_t *p, const aha_reward_config_t *rcfg,
+                        const aha_rollout_t *const *rs, const aha_reward_problem_t *probs,
+                        const uint64_t *pids, uint64_t version, int n,
+                        aha_reward_breakdown_t *const *out);
+
 /* The broker's endpoint (for workers started elsewhere: net.serve). */
 int aha_vpool_endpoint(const aha_vpool_t *p, char *buf, size_t cap);
 

@@ -3,7 +3,11 @@
  * costs one deadline, is marked lost and the group is re-dispatched to a live verifier
  * (verifier/worker.h) whose scores equal in-process scoring sample by sample; the next group
  * goes straight to the live one; once no verifier is left the pool scores in process; and
- * aha_score_local gives the same scores as the rules applied to each response. */
+ * aha_score_local gives the same scores as the rules applied to each response. aha_vpool_score_all
+ * puts all the groups in flight at once: with a slow user verifier command, N groups over 4
+ * verifiers take about N/4 of the time one at a time would, every verifier gets work; a verifier
+ * that dies holding a group costs one deadline, the group goes to another, and all scores equal
+ * in-process scoring. */
 #include "core/clock.h"
 #include "core/err.h"
 #include "learner/roles_testutil.h"
@@ -167,8 +171,164 @@ static void test_no_verifier(void) {
     zmq_ctx_term(zctx);
 }
 
-static const tu_case_t cases[] = {
-    {"failover", test_failover}, {"no_verifier", test_no_verifier}, {NULL, NULL}};
+/* Made-up groups of prompts 0..N) and their problems. */
+typedef struct {
+    aha_rollout_t *r[16];
+    aha_reward_problem_t rp[16];
+    uint64_t pid[16];
+    aha_reward_breakdown_t got[16][RT_G], want[16][RT_G];
+    aha_reward_breakdown_t *outs[16];
+} groups_t;
+
+static void groups_make(groups_t *g, const aha_model_t *m, int n) {
+    memset(g, 0, sizeof *g);
+    for (int j = 0; j < n; j++) {
+        g->pid[j] = (uint64_t)(100 + j);
+        REQUIRE_OK(rt_fake_rollout(m, g->pid[j], &g->r[j], &g->rp[j]));
+        g->outs[j] = g->got[j];
+    }
+}
+
+static void groups_free(groups_t *g, int n) {
+    for (int j = 0; j < n; j++)
+        aha_rollout_destroy(&g->r[j]);
+}
+
+/* Scores of G through P equal in-process scoring (with SANDBOX, may be NULL). */
+static void groups_check(groups_t *g, int n, const aha_sandbox_config_t *sandbox) {
+    aha_reward_config_t rcfg;
+    aha_reward_config_default(&rcfg);
+    for (int j = 0; j < n; j++) {
+        REQUIRE_OK(aha_score_local(&rcfg, sandbox, g->r[j], &g->rp[j], g->pid[j], g->want[j]));
+        for (int s = 0; s < RT_G; s++)
+            CHECK(!memcmp(&g->got[j][s], &g->want[j][s], sizeof g->want[j][s]),
+                  "group %d sample %d: total %g vs in process %g", j, s, g->got[j][s].total,
+                  g->want[j][s].total);
+    }
+}
+
+static void live_start(live_t *v, void *zctx, const char *ep, const char *name, int max_len,
+                       const aha_sandbox_config_t *sandbox, pthread_t *th) {
+    memset(v, 0, sizeof *v);
+    v->zctx = zctx;
+    aha_verifier_config_default(&v->cfg);
+    v->cfg.endpoint = ep;
+    v->cfg.name = name;
+    v->cfg.limits.max_len = max_len;
+    v->cfg.sandbox = sandbox;
+    v->cfg.stop = &v->stop;
+    pthread_create(th, NULL, live_verifier, v);
+}
+
+enum { NV = 4, NG = 12, SLEEP_MS = 250 };
+
+static void test_parallel(void) {
+    void *zctx = zmq_ctx_new();
+    aha_model_t *m = rt_model(8);
+    aha_sandbox_config_t sb;
+    aha_sandbox_config_default(&sb);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "sleep %.3f; awk '{ print NR %% 2 }'", SLEEP_MS / 1e3);
+    sb.command = cmd;
+    aha_vpool_t *p = NULL;
+    char ep[256];
+    REQUIRE_OK(aha_vpool_new(zctx, "tcp://127.0.0.1:*", 1 << 20, m->cfg.max_seq_len, 20000, &sb,
+                             NULL, &p));
+    REQUIRE_OK(aha_vpool_endpoint(p, ep, sizeof ep));
+    live_t v[NV];
+    pthread_t th[NV];
+    const char *names[NV] = {"v0", "v1", "v2", "v3"};
+    for (int i = 0; i < NV; i++)
+        live_start(&v[i], zctx, ep, names[i], m->cfg.max_seq_len, &sb, &th[i]);
+    REQUIRE_OK(aha_vpool_wait_verifiers(p, NV, 10000));
+    static groups_t g;
+    groups_make(&g, m, NG);
+    aha_reward_config_t rcfg;
+    aha_reward_config_default(&rcfg);
+    const double t0 = aha_now_ms();
+    REQUIRE_OK(aha_vpool_score_all(p, &rcfg, (const aha_rollout_t *const *)g.r, g.rp, g.pid, 0, NG,
+                                   g.outs));
+    const double took = aha_now_ms() - t0;
+    aha_vpool_stats_t st;
+    aha_vpool_stats(p, &st);
+    CHECK(st.remote == NG && st.local == 0 && st.lost == 0 && st.redispatched == 0,
+          "remote %llu local %llu lost %llu", (unsigned long long)st.remote,
+          (unsigned long long)st.local, (unsigned long long)st.lost);
+    /* one at a time would take NG * SLEEP_MS; all at once about NG / NV * SLEEP_MS */
+    CHECK(took < 0.6 * NG * SLEEP_MS, "%d groups over %d verifiers took %.0f ms (serial: %d)", NG,
+          NV, took, NG * SLEEP_MS);
+    aha_vpool_stop_verifiers(p);
+    for (int i = 0; i < NV; i++) {
+        pthread_join(th[i], NULL);
+        CHECK(v[i].rc == AHA_OK && v[i].stats.groups >= 1, "verifier %d: rc %d, %llu groups", i,
+              v[i].rc, (unsigned long long)v[i].stats.groups);
+    }
+    groups_check(&g, NG, &sb);
+    CHECK(g.want[0][0].accuracy == 1 && g.want[0][1].accuracy == 0, "the command's answers");
+    groups_free(&g, NG);
+    aha_vpool_destroy(&p);
+    aha_model_destroy(&m);
+    zmq_ctx_term(zctx);
+}
+
+static void test_death_mid_flight(void) {
+    void *zctx = zmq_ctx_new();
+    aha_model_t *m = rt_model(9);
+    aha_vpool_t *p = NULL;
+    char ep[256];
+    REQUIRE_OK(aha_vpool_new(zctx, "tcp://127.0.0.1:*", 1 << 20, m->cfg.max_seq_len, DEADLINE_MS,
+                             NULL, NULL, &p));
+    REQUIRE_OK(aha_vpool_endpoint(p, ep, sizeof ep));
+    dying_t d = {zctx, ep, 0, 0};
+    pthread_t td, tl[2];
+    pthread_create(&td, NULL, dying_verifier, &d);
+    REQUIRE_OK(aha_vpool_wait_verifiers(p, 1, 10000));
+    live_t v[2];
+    live_start(&v[0], zctx, ep, "a", m->cfg.max_seq_len, NULL, &tl[0]);
+    live_start(&v[1], zctx, ep, "b", m->cfg.max_seq_len, NULL, &tl[1]);
+    REQUIRE_OK(aha_vpool_wait_verifiers(p, 3, 10000));
+    static groups_t g;
+    groups_make(&g, m, 6);
+    aha_reward_config_t rcfg;
+    aha_reward_config_default(&rcfg);
+    const double t0 = aha_now_ms();
+    REQUIRE_OK(aha_vpool_score_all(p, &rcfg, (const aha_rollout_t *const *)g.r, g.rp, g.pid, 0, 6,
+                                   g.outs));
+    const double took = aha_now_ms() - t0;
+    aha_vpool_stats_t st;
+    aha_vpool_stats(p, &st);
+    CHECK(d.got_group, "the dying verifier had a group");
+    CHECK(st.remote == 6 && st.lost == 1 && st.redispatched == 1 && st.local == 0 && st.live == 2,
+          "remote %llu lost %llu redispatched %llu local %llu live %d",
+          (unsigned long long)st.remote, (unsigned long long)st.lost,
+          (unsigned long long)st.redispatched, (unsigned long long)st.local, st.live);
+    CHECK(took >= DEADLINE_MS && took < 6 * DEADLINE_MS, "cost one deadline: %.0f ms", took);
+    groups_check(&g, 6, NULL);
+    aha_vpool_stop_verifiers(p);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(tl[i], NULL);
+        CHECK(v[i].rc == AHA_OK && v[i].stats.groups >= 1, "verifier %d: %llu groups", i,
+              (unsigned long long)v[i].stats.groups);
+    }
+    CHECK(v[0].stats.groups + v[1].stats.groups == 6, "every group scored once by the live ones");
+    pthread_join(td, NULL);
+    /* nobody left: everything in process */
+    REQUIRE_OK(aha_vpool_score_all(p, &rcfg, (const aha_rollout_t *const *)g.r, g.rp, g.pid, 0, 6,
+                                   g.outs));
+    aha_vpool_stats(p, &st);
+    CHECK(st.local == 6 && st.remote == 6, "local %llu", (unsigned long long)st.local);
+    groups_check(&g, 6, NULL);
+    groups_free(&g, 6);
+    aha_vpool_destroy(&p);
+    aha_model_destroy(&m);
+    zmq_ctx_term(zctx);
+}
+
+static const tu_case_t cases[] = {{"failover", test_failover},
+                                  {"no_verifier", test_no_verifier},
+                                  {"parallel", test_parallel},
+                                  {"death_mid_flight", test_death_mid_flight},
+                                  {NULL, NULL}};
 
 int main(int argc, char **argv) {
     return tu_main(argc, argv, cases, __FILE__);
