@@ -15,9 +15,10 @@ struct aha_grpo {
     int *tokens, *targets, *lengths /* [max_rows] */, *replay /* [L*rows*len*K] or NULL */;
     float *logp, *ent, *ref_logp, *dlogp_pos;
     int *seq_start; /* [max_rows + 1] */
-    float *f_lp, *f_old, *f_ref, *f_dlp, *f_adv /* [max_rows] */;
-    int *f_pos; /* flat token -> position in the minibatch */
-    void *work; /* one allocation holding every buffer above */
+    float *f_lp, *f_old, *f_ref, *f_dlp, *f_adv /* [max_rows] */, *f_prox;
+    float *prox; /* decoupled: proximal log-probs of the whole batch, laid out like behav_logp */
+    int *f_pos;  /* flat token -> position in the minibatch */
+    void *work;  /* one allocation holding every buffer above */
 };
 
 /* Carves N elements of SIZE bytes (aligned to 16) from *at; with BASE NULL only counts. */
@@ -45,6 +46,8 @@ static size_t layout_work(aha_grpo_t *g, char *base, size_t replay_cells) {
     g->f_dlp = carve(base, &at, cells, sizeof(float));
     g->f_adv = carve(base, &at, rows, sizeof(float));
     g->f_pos = carve(base, &at, cells, sizeof(int));
+    g->f_prox = carve(base, &at, cells, sizeof(float));
+    g->prox = carve(base, &at, cells + rows, sizeof(float));
     g->replay = replay_cells ? carve(base, &at, replay_cells, sizeof(int)) : NULL;
     return at;
 }
@@ -112,7 +115,7 @@ int aha_grpo_new(aha_model_t *m, const aha_grpo_config_t *cfg, int max_rows, int
     const int K = m->cfg.n_routed_experts > 0 ? m->cfg.top_k : 0;
     const size_t replay_cells = cfg->r3 && K > 0 ? (size_t)m->cfg.n_layers * cells * K : 0;
     const size_t bytes = layout_work(g, NULL, replay_cells);
-    g->work = malloc(bytes);
+    g->work = calloc(1, bytes);
     if (!g->work) {
         rc = AHA_FAIL(AHA_ERR_NOMEM, "grpo buffers (%zu bytes)", bytes);
         goto fail;
@@ -187,6 +190,8 @@ static int build_minibatch(aha_grpo_t *g, const aha_rl_batch_t *b, int r0, int r
             if (is_target) {
                 g->f_pos[n_flat] = i * T + p;
                 g->f_old[n_flat] = b->behav_logp[(size_t)r * b->max_len + p + 1];
+                if (g->cfg.loss.off_policy == AHA_OFFPOL_DECOUPLED)
+                    g->f_prox[n_flat] = g->prox[(size_t)r * b->max_len + p + 1];
                 n_flat++;
             }
         }
@@ -230,6 +235,22 @@ int aha_grpo_step(aha_grpo_t *g, const aha_rl_batch_t *b, aha_grpo_stats_t *st) 
     const float tau = g->cfg.temperature > 0 ? (float)g->cfg.temperature : 1.0f;
     memset(st, 0, sizeof *st);
     const int per = (b->n_seq + g->cfg.minibatches - 1) / g->cfg.minibatches;
+    /* decoupled objective: the proximal policy is the current one before this step's updates.
+     * With one update per step that is the first pass itself; otherwise one forward first. */
+    const int decoupled = g->cfg.loss.off_policy == AHA_OFFPOL_DECOUPLED;
+    const int prox_pass = decoupled && g->cfg.epochs * ((b->n_seq + per - 1) / per) > 1;
+    for (int r0 = 0; prox_pass && r0 < b->n_seq; r0 += per) {
+        const int r1 = r0 + per < b->n_seq ? r0 + per : b->n_seq;
+        aha_batch_t mb;
+        const int T = build_minibatch(g, b, r0, r1, &mb);
+        if (g->seq_start[mb.B] == 0) continue;
+        AHA_TRY(aha_forward(m, g->acts, &mb));
+        aha_gather_logp(aha_acts_logits(g->acts), g->targets, mb.B * T, V, tau, g->logp, NULL);
+        for (int j = 0; j < g->seq_start[mb.B]; j++) {
+            const int i = g->f_pos[j] / T, p = g->f_pos[j] % T;
+            g->prox[(size_t)(r0 + i) * b->max_len + p + 1] = g->logp[g->f_pos[j]];
+        }
+    }
     for (int epoch = 0; epoch < g->cfg.epochs; epoch++) {
         for (int r0 = 0; r0 < b->n_seq; r0 += per) {
             const int r1 = r0 + per < b->n_seq ? r0 + per : b->n_seq;
@@ -255,8 +276,14 @@ int aha_grpo_step(aha_grpo_t *g, const aha_rl_batch_t *b, aha_grpo_stats_t *st) 
                     st->logp_diff_max =
                         fmax(st->logp_diff_max, fabs((double)g->f_lp[j] - g->f_old[j]));
             }
-            aha_pg_batch_t pb = {mb.B,    g->seq_start, g->f_lp, g->f_old, g->ref ? g->f_ref : NULL,
-                                 g->f_adv};
+            if (decoupled && !prox_pass) memcpy(g->f_prox, g->f_lp, sizeof(float) * n_flat);
+            aha_pg_batch_t pb = {mb.B,
+                                 g->seq_start,
+                                 g->f_lp,
+                                 g->f_old,
+                                 g->ref ? g->f_ref : NULL,
+                                 g->f_adv,
+                                 decoupled ? g->f_prox : NULL};
             aha_pg_stats_t ps;
             AHA_TRY(aha_pg_loss(&g->cfg.loss, &pb, g->f_dlp, &ps));
             memset(g->dlogp_pos, 0, sizeof(float) * n_pos);

@@ -11,6 +11,24 @@ void aha_loss_config_default(aha_loss_kind_t kind, aha_loss_config_t *c) {
     c->gspo_eps_low = 3e-4;
     c->gspo_eps_high = 4e-4;
     c->max_len = 64;
+    c->off_policy = AHA_OFFPOL_CLIP;
+    c->is_cap = 2.0;
+}
+
+static const char *const op_names[] = {"clip", "tis", "decoupled"};
+
+int aha_off_policy_parse(const char *name, aha_off_policy_t *out) {
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(name, op_names[i])) {
+            *out = (aha_off_policy_t)i;
+            return AHA_OK;
+        }
+    return AHA_FAIL(AHA_ERR_CONFIG, "unknown off-policy correction '%s' (clip, tis, decoupled)",
+                    name);
+}
+
+const char *aha_off_policy_name(aha_off_policy_t mode) {
+    return (unsigned)mode < 3 ? op_names[mode] : "?";
 }
 
 static const char *const k_names[] = {"grpo", "dr_grpo", "dapo", "gspo"};
@@ -49,6 +67,13 @@ int aha_pg_loss(const aha_loss_config_t *cfg, const aha_pg_batch_t *b, float *dl
         return AHA_FAIL(AHA_ERR_ARG, "pg_loss: empty or malformed batch");
     if (cfg->beta != 0 && !b->logp_ref)
         return AHA_FAIL(AHA_ERR_ARG, "pg_loss: beta > 0 needs logp_ref");
+    if ((unsigned)cfg->off_policy > AHA_OFFPOL_DECOUPLED ||
+        (cfg->off_policy == AHA_OFFPOL_DECOUPLED && !b->logp_prox) ||
+        (cfg->off_policy == AHA_OFFPOL_TIS && !(cfg->is_cap > 0)) ||
+        (cfg->kind == AHA_LOSS_GSPO && cfg->off_policy != AHA_OFFPOL_CLIP))
+        return AHA_FAIL(AHA_ERR_ARG, "pg_loss: off-policy '%s' with loss %s (is_cap %g, %s)",
+                        aha_off_policy_name(cfg->off_policy), aha_loss_kind_name(cfg->kind),
+                        cfg->is_cap, b->logp_prox ? "proximal log-probs" : "no proximal log-probs");
     for (int i = 0; i < b->n_seq; i++)
         if (b->seq_start[i + 1] < b->seq_start[i])
             return AHA_FAIL(AHA_ERR_ARG, "pg_loss: seq_start not monotonic at %d", i);
@@ -91,8 +116,24 @@ int aha_pg_loss(const aha_loss_config_t *cfg, const aha_pg_batch_t *b, float *dl
             for (int t = s; t < e; t++) {
                 double d;
                 int clipped;
-                double l =
-                    token_surrogate(b->logp[t], b->logp_old[t], b->adv[i], lo, hi, &d, &clipped);
+                double l;
+                if (cfg->off_policy == AHA_OFFPOL_TIS) {
+                    /* -sg(min(r, C) / r) r A: value and gradient -min(r, C) A */
+                    double r = exp((double)b->logp[t] - b->logp_old[t]);
+                    clipped = r > cfg->is_cap;
+                    double wr = clipped ? cfg->is_cap : r;
+                    l = -wr * b->adv[i];
+                    d = -wr * b->adv[i];
+                } else if (cfg->off_policy == AHA_OFFPOL_DECOUPLED) {
+                    /* clip against the proximal policy, weighted by proximal / behaviour */
+                    double wb = exp((double)b->logp_prox[t] - b->logp_old[t]);
+                    l = wb * token_surrogate(b->logp[t], b->logp_prox[t], b->adv[i], lo, hi, &d,
+                                             &clipped);
+                    d *= wb;
+                } else {
+                    l = token_surrogate(b->logp[t], b->logp_old[t], b->adv[i], lo, hi, &d,
+                                        &clipped);
+                }
                 pg += w * l;
                 d *= w;
                 n_clip += clipped;

@@ -30,6 +30,11 @@ static int trainer_config(const aha_run_config_t *rc, aha_loss_kind_t kind,
     memset(tc, 0, sizeof *tc);
     aha_grpo_config_t *gc = &tc->grpo;
     aha_loss_config_default(kind, &gc->loss);
+    AHA_TRY(aha_off_policy_parse(rc->rl.off_policy, &gc->loss.off_policy));
+    if (kind == AHA_LOSS_GSPO && gc->loss.off_policy != AHA_OFFPOL_CLIP)
+        return AHA_FAIL(AHA_ERR_CONFIG, "rl.off_policy: gspo supports clip only (not %s)",
+                        rc->rl.off_policy);
+    gc->loss.is_cap = rc->rl.tis_cap;
     gc->loss.eps_low = rc->rl.eps_low;
     gc->loss.eps_high = rc->rl.eps_high;
     gc->loss.gspo_eps_low = rc->rl.gspo_eps_low;

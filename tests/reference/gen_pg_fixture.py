@@ -34,6 +34,28 @@ def pg_loss(kind, lp, old, ref, adv, starts, beta, max_len):
         else: total = total + beta * k3.sum() / ((e - s) * n_seq)
     return total
 
+def off_policy_loss(mode, kind, lp, old, prox, adv, starts, max_len, cap=2.0):
+    """learner/pg_loss.h off-policy corrections (no KL): tis = truncated IS policy gradient,
+    decoupled = AReaL's clip against the proximal policy weighted by proximal / behaviour."""
+    n_seq = len(starts) - 1
+    n_tok = starts[-1]
+    eps_low, eps_high = 0.2, (0.28 if kind == "dapo" else 0.2)
+    total = lp.new_zeros(())
+    for i in range(n_seq):
+        s, e = starts[i], starts[i + 1]
+        if mode == "tis":
+            r = torch.exp(lp[s:e] - old[s:e])
+            w = (torch.clamp(r, max=cap) / r).detach()
+            surr = -(w * r * adv[i])
+        else:
+            q = torch.exp(lp[s:e] - prox[s:e])
+            w = torch.exp(prox[s:e] - old[s:e])
+            surr = -w * torch.min(q * adv[i], torch.clamp(q, 1 - eps_low, 1 + eps_high) * adv[i])
+        if kind == "grpo": total = total + surr.sum() / ((e - s) * n_seq)
+        elif kind == "dapo": total = total + surr.sum() / n_tok
+        else: total = total + surr.sum() / (n_seq * max_len)
+    return total
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/pg_loss.safetensors"
     g = torch.Generator().manual_seed(7)
@@ -58,6 +80,19 @@ def main():
         loss.backward()
         t[kind + ".loss"] = np.array([loss.item()], np.float32)
         t[kind + ".dlogp"] = x.grad.float().numpy()
+    # off-policy: behaviour further away (ratios beyond the truncation cap of 2 for some tokens),
+    # proximal between behaviour and current
+    old_far = (lp + torch.randn(n_tok, generator=g, dtype=torch.float64) * 0.8).float().double()
+    prox = (lp + torch.randn(n_tok, generator=g, dtype=torch.float64) * 0.25).float().double()
+    t["logp_old_far"] = old_far.float().numpy()
+    t["logp_prox"] = prox.float().numpy()
+    for mode in ["tis", "decoupled"]:
+        for kind in ["grpo", "dr_grpo", "dapo"]:
+            x = lp.clone().requires_grad_(True)
+            loss = off_policy_loss(mode, kind, x, old_far, prox, adv, starts, max_len)
+            loss.backward()
+            t[mode + "." + kind + ".loss"] = np.array([loss.item()], np.float32)
+            t[mode + "." + kind + ".dlogp"] = x.grad.float().numpy()
     rewards = torch.tensor([1.0, 0.1, 0.0, 1.0, 0.1, 0.1, 0.0, 1.0], dtype=torch.float64)
     t["rewards"] = rewards.float().numpy()
     t["adv_std"] = ((rewards - rewards.mean()) / (rewards.std(unbiased=False) + 1e-6)).float().numpy()
