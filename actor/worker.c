@@ -150,7 +150,7 @@ int aha_actor_serve(void *zctx, const aha_actor_config_t *cfg, aha_model_t *m,
                           group_size, G);
             goto done;
         }
-        if (!have || st.version < need) {
+        if (!have || st.version != need) { /* the lease names the exact version */
             uint8_t *blob = NULL;
             size_t len = 0;
             uint64_t version = 0;

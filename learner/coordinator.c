@@ -6,6 +6,7 @@
 #include "model/weights.h"
 #include "verifier/msg_check.h"
 #include "model/tokenizer.h"
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,12 +14,23 @@
 
 enum { MAX_ACTORS = 64, MAX_WAITING = 256 };
 
+/* A wanted group: prompt PID sampled with weights VERSION. */
 typedef struct {
+    uint64_t pid, version;
+    int state; /* 0 pending, 1 leased, 2 delivered */
     uint64_t lease_id;
-    int item; /* index into the current collect's pids, -1 = free slot */
     double due_ms;
     aha_peer_t holder; /* who has it */
-} lease_t;
+    Aha__Envelope *group;
+} item_t;
+
+/* A servable weights version. */
+typedef struct {
+    uint8_t *data;
+    size_t len;
+    aha_blob_t blob;
+    int used;
+} kept_t;
 
 struct aha_coord {
     aha_wire_t *w;
@@ -26,15 +38,33 @@ struct aha_coord {
     aha_peer_t actors[MAX_ACTORS];
     int n_actors;
     aha_peer_t waiting[MAX_WAITING]; /* actors with an unanswered LeaseRequest */
+    double waiting_since[MAX_WAITING];
     int n_waiting;
-    uint8_t *weights;
-    size_t weights_len;
-    aha_blob_t blob;
+    kept_t kept[AHA_COORD_MAX_KEEP]; /* the last `keep` published versions */
+    int keep;
+    uint64_t newest; /* newest published version */
+    int published;
+    item_t *items; /* wanted groups, in the order they were asked for */
+    int n_items, cap_items;
     uint64_t next_lease;
-    double last_heard; /* last message from any actor (ms) */
+    double last_heard;  /* last message from any actor (ms) */
+    double t0, idle_ms; /* actor idle time: LeaseRequests waiting for a lease */
     aha_coord_stats_t stats;
     aha_msg_limits_t limits; /* content checks of what the actors send */
+    pthread_t pump;          /* aha_coord_pump_start */
+    volatile int pump_stop, pumping;
+    int pump_rc, pump_lease_ms;
 };
+
+static const kept_t *blob_for(const aha_coord_t *c, uint64_t version) {
+    const kept_t *newest = NULL;
+    for (int i = 0; i < AHA_COORD_MAX_KEEP; i++) {
+        if (!c->kept[i].used) continue;
+        if (c->kept[i].blob.version == version) return &c->kept[i];
+        if (!newest || c->kept[i].blob.version > newest->blob.version) newest = &c->kept[i];
+    }
+    return newest;
+}
 
 static int is_actor(const aha_coord_t *c, const aha_peer_t *p) {
     for (int i = 0; i < c->n_actors; i++)
@@ -53,12 +83,18 @@ static void handle(aha_coord_t *c, const aha_peer_t *from, const Aha__Envelope *
         }
         break;
     case AHA__ENVELOPE__BODY_LEASE_REQUEST:
-        if (c->n_waiting < MAX_WAITING) c->waiting[c->n_waiting++] = *from;
+        if (c->n_waiting < MAX_WAITING) {
+            c->waiting_since[c->n_waiting] = aha_now_ms();
+            c->waiting[c->n_waiting++] = *from;
+        }
         break;
-    case AHA__ENVELOPE__BODY_CHUNK_REQUEST:
-        if (c->weights && aha_blob_serve(&c->blob, c->w, from, e->chunk_request) != AHA_OK)
+    case AHA__ENVELOPE__BODY_CHUNK_REQUEST: {
+        /* any version still kept: actors sample with the version their lease names */
+        const kept_t *k = blob_for(c, e->chunk_request->version);
+        if (k && aha_blob_serve(&k->blob, c->w, from, e->chunk_request) != AHA_OK)
             AHA_WARN("coordinator: weights request from %s: %s", e->sender, aha_last_error());
         break;
+    }
     case AHA__ENVELOPE__BODY_CONTROL: { /* aha ctl */
         char text[4096];
         int ok = !strcmp(e->control->command, "status");
@@ -68,7 +104,7 @@ static void handle(aha_coord_t *c, const aha_peer_t *from, const Aha__Envelope *
                      "sampled by the learner; weights version %llu\n",
                      c->n_actors, (unsigned long long)c->stats.delivered,
                      (unsigned long long)c->stats.reissued, (unsigned long long)c->stats.missing,
-                     (unsigned long long)c->blob.version);
+                     (unsigned long long)c->newest);
         else
             snprintf(text, sizeof text, "unknown command '%.60s' (status)", e->control->command);
         if (aha_wire_send_control(c->w, from, e->control->command, ok, text) != AHA_OK)
@@ -80,122 +116,250 @@ static void handle(aha_coord_t *c, const aha_peer_t *from, const Aha__Envelope *
     }
 }
 
-int aha_coord_publish(aha_coord_t *c, const aha_model_t *m, uint64_t version) {
-    if (!c || !m) return AHA_FAIL(AHA_ERR_ARG, "aha_coord_publish: NULL argument");
-    size_t n = aha_weights_bytes(m);
-    if (n != c->weights_len) {
-        uint8_t *p = realloc(c->weights, n);
-        if (!p) return AHA_FAIL(AHA_ERR_NOMEM, "weights blob of %zu bytes", n);
-        c->weights = p;
-        c->weights_len = n;
-    }
-    aha_weights_pack(m, c->weights);
-    return aha_blob_set(&c->blob, version, c->weights, n, 1u << 20);
+int aha_coord_set_keep(aha_coord_t *c, int n) {
+    if (!c || n < 1 || n > AHA_COORD_MAX_KEEP)
+        return AHA_FAIL(AHA_ERR_ARG, "aha_coord_set_keep: %d versions (1..%d)", n,
+                        AHA_COORD_MAX_KEEP);
+    c->keep = n;
+    return AHA_OK;
 }
 
-static int grant(aha_coord_t *c, const aha_peer_t *to, uint64_t lease_id, uint64_t pid) {
+int aha_coord_publish(aha_coord_t *c, const aha_model_t *m, uint64_t version) {
+    if (!c || !m) return AHA_FAIL(AHA_ERR_ARG, "aha_coord_publish: NULL argument");
+    /* the slot of this version if kept, else a free one, else the oldest */
+    kept_t *slot = NULL;
+    int used = 0;
+    for (int i = 0; i < AHA_COORD_MAX_KEEP; i++)
+        used += c->kept[i].used;
+    for (int i = 0; i < AHA_COORD_MAX_KEEP && !slot; i++)
+        if (c->kept[i].used && c->kept[i].blob.version == version) slot = &c->kept[i];
+    for (int i = 0; i < AHA_COORD_MAX_KEEP && !slot && used < c->keep; i++)
+        if (!c->kept[i].used) slot = &c->kept[i];
+    for (int i = 0; i < AHA_COORD_MAX_KEEP && !slot; i++)
+        if (c->kept[i].used) {
+            kept_t *o = NULL;
+            for (int j = 0; j < AHA_COORD_MAX_KEEP; j++)
+                if (c->kept[j].used && (!o || c->kept[j].blob.version < o->blob.version))
+                    o = &c->kept[j];
+            slot = o;
+        }
+    size_t n = aha_weights_bytes(m);
+    if (n != slot->len || !slot->data) {
+        uint8_t *p = realloc(slot->data, n);
+        if (!p) return AHA_FAIL(AHA_ERR_NOMEM, "weights blob of %zu bytes", n);
+        slot->data = p;
+        slot->len = n;
+    }
+    slot->used = 0;
+    aha_weights_pack(m, slot->data);
+    AHA_TRY(aha_blob_set(&slot->blob, version, slot->data, n, 1u << 20));
+    slot->used = 1;
+    /* more kept than wanted (keep lowered): drop the oldest */
+    used = 0;
+    for (int i = 0; i < AHA_COORD_MAX_KEEP; i++)
+        used += c->kept[i].used;
+    for (int extra = used - c->keep; extra > 0; extra--) {
+        kept_t *o = NULL;
+        for (int j = 0; j < AHA_COORD_MAX_KEEP; j++)
+            if (c->kept[j].used && &c->kept[j] != slot &&
+                (!o || c->kept[j].blob.version < o->blob.version))
+                o = &c->kept[j];
+        if (o) o->used = 0;
+    }
+    if (!c->published || version > c->newest) c->newest = version;
+    c->published = 1;
+    return AHA_OK;
+}
+
+static int grant(aha_coord_t *c, const aha_peer_t *to, const item_t *it) {
     Aha__Envelope env = AHA__ENVELOPE__INIT;
     Aha__Lease l = AHA__LEASE__INIT;
-    l.lease_id = lease_id;
-    l.prompt_id = pid;
+    l.lease_id = it->lease_id;
+    l.prompt_id = it->pid;
     l.group_size = (uint32_t)c->group_size;
-    l.min_policy_version = c->blob.version;
+    l.min_policy_version = it->version; /* exactly this version */
     env.body_case = AHA__ENVELOPE__BODY_LEASE;
     env.lease = &l;
     return aha_wire_send(c->w, to, &env);
 }
 
-int aha_coord_collect(aha_coord_t *c, const uint64_t *pids, int n, int lease_ms, int collect_ms,
-                      Aha__Envelope **out) {
-    if (!c || !pids || !out || n < 0)
-        return AHA_FAIL(AHA_ERR_ARG, "aha_coord_collect: bad argument");
-    if (!c->weights) return AHA_FAIL(AHA_ERR_STATE, "coordinator: no weights published");
-    int *state = calloc((size_t)n + 1, sizeof(int)); /* 0 pending, 1 leased, 2 done */
-    lease_t *leases = calloc((size_t)n + 1, sizeof(lease_t));
-    if (!state || !leases) {
-        free(state);
-        free(leases);
-        return AHA_FAIL(AHA_ERR_NOMEM, "collect of %d groups", n);
-    }
-    for (int i = 0; i < n; i++) {
-        out[i] = NULL;
-        leases[i].item = -1;
-    }
-    int done = 0, rc = AHA_OK;
-    const double give_up = aha_now_ms() + collect_ms;
-    while (done < n && aha_now_ms() < give_up) {
-        /* expired leases go back to pending */
-        double now = aha_now_ms();
-        for (int i = 0; i < n; i++)
-            if (state[i] == 1 && leases[i].due_ms < now) {
-                state[i] = 0;
-                c->stats.reissued++;
-                /* its holder is dead or stuck: forget its queued request (a live one asks again
-                 * after it delivers) */
-                for (int k = 0; k < c->n_waiting; k++)
-                    if (c->waiting[k].id_len == leases[i].holder.id_len &&
-                        !memcmp(c->waiting[k].id, leases[i].holder.id, c->waiting[k].id_len)) {
-                        memmove(c->waiting + k, c->waiting + k + 1,
-                                sizeof(aha_peer_t) * (size_t)(c->n_waiting - k - 1));
-                        c->n_waiting--;
-                        k--;
-                    }
-                AHA_WARN("coordinator: lease %llu (prompt %llu) expired; re-issuing",
-                         (unsigned long long)leases[i].lease_id, (unsigned long long)pids[i]);
-            }
-        /* hand pending items to waiting actors, in order */
-        for (int i = 0; i < n && c->n_waiting > 0; i++) {
-            if (state[i] != 0) continue;
-            aha_peer_t to = c->waiting[0];
-            memmove(c->waiting, c->waiting + 1, sizeof(aha_peer_t) * (size_t)--c->n_waiting);
-            uint64_t id = ++c->next_lease;
-            if (grant(c, &to, id, pids[i]) != AHA_OK) {
-                AHA_WARN("coordinator: could not send a lease: %s", aha_last_error());
-                continue;
-            }
-            leases[i] = (lease_t){id, i, aha_now_ms() + lease_ms, to};
-            state[i] = 1;
-            c->stats.leases++;
+static int find_item(const aha_coord_t *c, uint64_t pid) {
+    for (int i = 0; i < c->n_items; i++)
+        if (c->items[i].pid == pid) return i;
+    return -1;
+}
+
+/* Wants prompt PID sampled with VERSION; returns its item index or -1 (no memory). An item of
+ * the same prompt with another version is reset (a delivered group is dropped as stale). */
+static int want(aha_coord_t *c, uint64_t pid, uint64_t version) {
+    int i = find_item(c, pid);
+    if (i >= 0) {
+        item_t *it = &c->items[i];
+        if (it->version != version) {
+            if (it->state == 2) c->stats.stale++;
+            aha_wire_free(&it->group);
+            it->state = 0;
+            it->version = version;
         }
-        /* nobody holds a lease, nobody asks, no actor spoke for a lease period: none is live */
-        int leased = 0;
-        for (int i = 0; i < n; i++)
-            leased += state[i] == 1;
-        const int idle = !leased && c->n_waiting == 0 && aha_now_ms() - c->last_heard > lease_ms;
-        aha_peer_t from;
-        Aha__Envelope *e = NULL;
+        return i;
+    }
+    if (c->n_items == c->cap_items) {
+        int cap = c->cap_items ? 2 * c->cap_items : 64;
+        item_t *p = realloc(c->items, sizeof *p * (size_t)cap);
+        if (!p) return -1;
+        c->items = p;
+        c->cap_items = cap;
+    }
+    item_t *it = &c->items[c->n_items];
+    memset(it, 0, sizeof *it);
+    it->pid = pid;
+    it->version = version;
+    return c->n_items++;
+}
+
+static void remove_item(aha_coord_t *c, int i) {
+    aha_wire_free(&c->items[i].group);
+    memmove(c->items + i, c->items + i + 1, sizeof(item_t) * (size_t)(c->n_items - i - 1));
+    c->n_items--;
+}
+
+int aha_coord_want(aha_coord_t *c, const uint64_t *pids, const uint64_t *versions, int n) {
+    if (!c || n < 0 || (n > 0 && (!pids || !versions)))
+        return AHA_FAIL(AHA_ERR_ARG, "aha_coord_want: bad argument");
+    for (int i = 0; i < n; i++)
+        if (want(c, pids[i], versions[i]) < 0)
+            return AHA_FAIL(AHA_ERR_NOMEM, "coordinator: %d wanted groups", c->n_items);
+    return AHA_OK;
+}
+
+/* One round: expired leases back to pending, pending items to waiting actors (in order), then at
+ * most WAIT_MS for one message. *IDLE (if not NULL) is set when no item is leased, no actor asks
+ * and none spoke for a lease period. */
+static int service(aha_coord_t *c, int lease_ms, int wait_ms, int *idle) {
+    double now = aha_now_ms();
+    for (int i = 0; i < c->n_items; i++) {
+        item_t *it = &c->items[i];
+        if (it->state != 1 || it->due_ms >= now) continue;
+        it->state = 0;
+        c->stats.reissued++;
+        /* its holder is dead or stuck: forget its queued request (a live one asks again after it
+         * delivers) */
+        for (int k = 0; k < c->n_waiting; k++)
+            if (c->waiting[k].id_len == it->holder.id_len &&
+                !memcmp(c->waiting[k].id, it->holder.id, c->waiting[k].id_len)) {
+                memmove(c->waiting + k, c->waiting + k + 1,
+                        sizeof(aha_peer_t) * (size_t)(c->n_waiting - k - 1));
+                memmove(c->waiting_since + k, c->waiting_since + k + 1,
+                        sizeof(double) * (size_t)(c->n_waiting - k - 1));
+                c->n_waiting--;
+                k--;
+            }
+        AHA_WARN("coordinator: lease %llu (prompt %llu) expired; re-issuing",
+                 (unsigned long long)it->lease_id, (unsigned long long)it->pid);
+    }
+    for (int i = 0; i < c->n_items && c->n_waiting > 0; i++) {
+        item_t *it = &c->items[i];
+        if (it->state != 0) continue;
+        aha_peer_t to = c->waiting[0];
+        c->idle_ms += aha_now_ms() - c->waiting_since[0];
+        memmove(c->waiting, c->waiting + 1, sizeof(aha_peer_t) * (size_t)(c->n_waiting - 1));
+        memmove(c->waiting_since, c->waiting_since + 1,
+                sizeof(double) * (size_t)(c->n_waiting - 1));
+        c->n_waiting--;
+        it->lease_id = ++c->next_lease;
+        if (grant(c, &to, it) != AHA_OK) {
+            AHA_WARN("coordinator: could not send a lease: %s", aha_last_error());
+            continue;
+        }
+        it->due_ms = aha_now_ms() + lease_ms;
+        it->holder = to;
+        it->state = 1;
+        c->stats.leases++;
+    }
+    int leased = 0;
+    for (int i = 0; i < c->n_items; i++)
+        leased += c->items[i].state == 1;
+    c->stats.in_flight = (uint64_t)leased;
+    const int is_idle = !leased && c->n_waiting == 0 && aha_now_ms() - c->last_heard > lease_ms;
+    if (idle) *idle = is_idle;
+    aha_peer_t from;
+    Aha__Envelope *e = NULL;
+    int rc = aha_wire_recv(c->w, wait_ms, &from, &e);
+    if (rc == AHA_ERR_TIMEOUT) return rc;
+    AHA_TRY(rc);
+    c->last_heard = aha_now_ms();
+    if (e->body_case == AHA__ENVELOPE__BODY_GROUP) {
+        const Aha__Group *g = e->group;
+        int hit = -1;
+        for (int i = 0; i < c->n_items && hit < 0; i++)
+            if (c->items[i].state == 1 && c->items[i].lease_id == g->lease_id &&
+                c->items[i].pid == g->prompt_id)
+                hit = i;
+        if (hit >= 0 && g->policy_version != c->items[hit].version) {
+            c->stats.stale++;
+            c->items[hit].state = 0; /* lease it again */
+            AHA_WARN("coordinator: group for prompt %llu sampled with version %llu, leased for "
+                     "%llu: dropped (stale)",
+                     (unsigned long long)g->prompt_id, (unsigned long long)g->policy_version,
+                     (unsigned long long)c->items[hit].version);
+        } else if (hit >= 0 && g->n_sample_index == (size_t)c->group_size) {
+            c->items[hit].group = e;
+            c->items[hit].state = 2;
+            c->stats.delivered++;
+            e = NULL; /* the envelope now belongs to the item */
+        } else {
+            c->stats.late++;
+            AHA_DEBUG("coordinator: dropped group for prompt %llu (lease %llu): late or "
+                      "duplicate",
+                      (unsigned long long)g->prompt_id, (unsigned long long)g->lease_id);
+        }
+    } else {
+        handle(c, &from, e);
+    }
+    aha_wire_free(&e);
+    return AHA_OK;
+}
+
+int aha_coord_collect_at(aha_coord_t *c, const uint64_t *pids, const uint64_t *versions, int n,
+                         int lease_ms, int collect_ms, Aha__Envelope **out) {
+    if (!c || !pids || !versions || !out || n < 0)
+        return AHA_FAIL(AHA_ERR_ARG, "aha_coord_collect: bad argument");
+    if (c->pumping) return AHA_FAIL(AHA_ERR_STATE, "coordinator: pump thread running");
+    if (!c->published) return AHA_FAIL(AHA_ERR_STATE, "coordinator: no weights published");
+    for (int i = 0; i < n; i++)
+        if (want(c, pids[i], versions[i]) < 0)
+            return AHA_FAIL(AHA_ERR_NOMEM, "collect of %d groups", n);
+    int rc = AHA_OK;
+    const double give_up = aha_now_ms() + collect_ms;
+    for (;;) {
+        int done = 0;
+        for (int i = 0; i < n; i++) {
+            int k = find_item(c, pids[i]);
+            done += k >= 0 && c->items[k].state == 2;
+        }
+        if (done == n || aha_now_ms() >= give_up) break;
+        int idle = 0;
         /* when idle, only look at what has already arrived (e.g. an actor joining) */
-        rc = aha_wire_recv(c->w, idle ? 0 : 50, &from, &e);
+        rc = service(c, lease_ms, 0, &idle);
         if (rc == AHA_ERR_TIMEOUT) {
             rc = AHA_OK;
             if (idle) break;
-            continue;
+            rc = service(c, lease_ms, 50, NULL);
+            if (rc == AHA_ERR_TIMEOUT) rc = AHA_OK;
         }
         if (rc != AHA_OK) break;
-        c->last_heard = aha_now_ms();
-        if (e->body_case == AHA__ENVELOPE__BODY_GROUP) {
-            const Aha__Group *g = e->group;
-            int hit = -1;
-            for (int i = 0; i < n && hit < 0; i++)
-                if (state[i] == 1 && leases[i].lease_id == g->lease_id && pids[i] == g->prompt_id)
-                    hit = i;
-            if (hit >= 0 && g->policy_version >= c->blob.version &&
-                g->n_sample_index == (size_t)c->group_size) {
-                out[hit] = e;
-                state[hit] = 2;
-                done++;
-                c->stats.delivered++;
-                e = NULL; /* the envelope now belongs to out[] */
-            } else {
-                c->stats.late++;
-                AHA_DEBUG("coordinator: dropped group for prompt %llu (lease %llu): late or "
-                          "duplicate",
-                          (unsigned long long)g->prompt_id, (unsigned long long)g->lease_id);
-            }
-        } else {
-            handle(c, &from, e);
+    }
+    int done = 0;
+    for (int i = 0; i < n; i++) {
+        int k = find_item(c, pids[i]);
+        out[i] = NULL;
+        if (k < 0) continue;
+        if (c->items[k].state == 2) {
+            out[i] = c->items[k].group;
+            c->items[k].group = NULL;
+            done++;
         }
-        aha_wire_free(&e);
+        remove_item(c, k);
     }
     const uint64_t missing_before = c->stats.missing; /* warn the first time, then every 100 */
     c->stats.missing += (uint64_t)(n - done);
@@ -203,9 +367,56 @@ int aha_coord_collect(aha_coord_t *c, const uint64_t *pids, int n, int lease_ms,
         (missing_before == 0 || missing_before / 100 != c->stats.missing / 100))
         AHA_WARN("coordinator: %d of %d groups not delivered; the learner samples them", n - done,
                  n);
-    free(state);
-    free(leases);
+    if (rc != AHA_OK)
+        for (int i = 0; i < n; i++)
+            aha_wire_free(&out[i]);
     return rc;
+}
+
+int aha_coord_collect(aha_coord_t *c, const uint64_t *pids, int n, int lease_ms, int collect_ms,
+                      Aha__Envelope **out) {
+    if (!c || !pids || !out || n < 0)
+        return AHA_FAIL(AHA_ERR_ARG, "aha_coord_collect: bad argument");
+    if (!c->published) return AHA_FAIL(AHA_ERR_STATE, "coordinator: no weights published");
+    uint64_t *v = malloc(sizeof *v * (size_t)(n > 0 ? n : 1));
+    if (!v) return AHA_FAIL(AHA_ERR_NOMEM, "collect of %d groups", n);
+    for (int i = 0; i < n; i++)
+        v[i] = c->newest;
+    int rc = aha_coord_collect_at(c, pids, v, n, lease_ms, collect_ms, out);
+    free(v);
+    return rc;
+}
+
+static void *pump_main(void *arg) {
+    aha_coord_t *c = arg;
+    while (!c->pump_stop) {
+        int r = service(c, c->pump_lease_ms, 20, NULL);
+        if (r != AHA_OK && r != AHA_ERR_TIMEOUT) {
+            c->pump_rc = r;
+            break;
+        }
+    }
+    return NULL;
+}
+
+int aha_coord_pump_start(aha_coord_t *c, int lease_ms) {
+    if (!c || lease_ms < 1) return AHA_FAIL(AHA_ERR_ARG, "aha_coord_pump_start: bad argument");
+    if (c->pumping) return AHA_FAIL(AHA_ERR_STATE, "coordinator: pump thread already running");
+    c->pump_stop = 0;
+    c->pump_rc = AHA_OK;
+    c->pump_lease_ms = lease_ms;
+    if (pthread_create(&c->pump, NULL, pump_main, c) != 0)
+        return AHA_FAIL(AHA_ERR_STATE, "coordinator: cannot start the pump thread");
+    c->pumping = 1;
+    return AHA_OK;
+}
+
+int aha_coord_pump_stop(aha_coord_t *c) {
+    if (!c || !c->pumping) return AHA_OK;
+    c->pump_stop = 1;
+    pthread_join(c->pump, NULL);
+    c->pumping = 0;
+    return c->pump_rc;
 }
 
 int aha_coord_endpoint(const aha_coord_t *c, char *buf, size_t cap) {
@@ -218,6 +429,12 @@ void aha_coord_stats(const aha_coord_t *c, aha_coord_stats_t *out) {
     if (!c) return;
     *out = c->stats;
     out->actors = c->n_actors;
+    int wanted = 0;
+    for (int i = 0; i < c->n_items; i++)
+        wanted += c->items[i].state != 2;
+    out->wanted = (uint64_t)wanted;
+    const double span = (aha_now_ms() - c->t0) * c->n_actors;
+    out->actor_idle_frac = span > 0 ? c->idle_ms / span : 0;
 }
 
 void aha_coord_stop_actors(aha_coord_t *c) {
@@ -252,8 +469,13 @@ int aha_coord_wait_actors(aha_coord_t *c, int n, int timeout_ms) {
 void aha_coord_destroy(aha_coord_t **cp) {
     if (!cp || !*cp) return;
     aha_coord_t *c = *cp;
+    aha_coord_pump_stop(c);
     aha_wire_destroy(&c->w);
-    free(c->weights);
+    for (int i = 0; i < AHA_COORD_MAX_KEEP; i++)
+        free(c->kept[i].data);
+    for (int i = 0; i < c->n_items; i++)
+        aha_wire_free(&c->items[i].group);
+    free(c->items);
     free(c);
     *cp = NULL;
 }
@@ -267,6 +489,8 @@ int aha_coord_new(void *zctx, const char *bind, size_t max_bytes, const aha_msg_
     c->group_size = group_size;
     c->limits = *limits;
     c->last_heard = aha_now_ms();
+    c->t0 = c->last_heard;
+    c->keep = 1;
     int r = aha_wire_new(zctx, ZMQ_ROUTER, "learner/coordinator", max_bytes, &c->w);
     if (r == AHA_OK && curve) r = aha_wire_curve_server(c->w, curve);
     if (r == AHA_OK) r = aha_wire_bind(c->w, bind);

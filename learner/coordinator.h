@@ -1,6 +1,8 @@
 /* learner/coordinator.h — the lease coordinator: feeds rollout actors (actor/worker.h) with
  * leases over ZeroMQ and collects the groups they sample (docs/rl.md, Actor processes);
- * synchronous (max staleness 0). Runs on learner rank 0.
+ * synchronous (max staleness 0) or ahead of the learner (bounded staleness: several kept
+ * versions, groups wanted ahead, a pump thread serving actors while the learner trains). Runs on
+ * learner rank 0.
  *
  * Per step the learner publishes its weights (core/blob.h, version = updates so far) and asks for
  * the groups of a list of prompt ids. Actors pull work: an actor's LeaseRequest is answered with a
@@ -45,10 +47,32 @@ int aha_coord_actors(const aha_coord_t *c);
 /* Sends Control "stop" to every actor that joined (best effort: some may be gone). */
 void aha_coord_stop_actors(aha_coord_t *c);
 
-/* Makes M's current weights version VERSION (copied). */
+#define AHA_COORD_MAX_KEEP 9
+
+/* Keeps the last N (1..AHA_COORD_MAX_KEEP, default 1) published versions servable: with
+ * rl.max_staleness k the learner keeps k + 1. */
+int aha_coord_set_keep(aha_coord_t *c, int n);
+/* Makes M's current weights version VERSION (copied); the oldest kept version beyond the keep
+ * count is dropped. Actors fetch any kept version (a request for another gets the newest). */
 int aha_coord_publish(aha_coord_t *c, const aha_model_t *m, uint64_t version);
 
-/* Collects the groups of prompt ids PIDS[0..n) sampled with the published weights: out[i] is
+/* Asks ahead for the groups of prompts PIDS[0..n), prompt i sampled with weights VERSIONS[i]
+ * (a kept version): leased to actors as they ask, during later collects or while the pump
+ * thread runs. A prompt already wanted with another version is reset to the new one (a group
+ * already delivered for it is dropped and counted stale). */
+int aha_coord_want(aha_coord_t *c, const uint64_t *pids, const uint64_t *versions, int n);
+/* Collects the groups of PIDS[0..n) sampled with exactly VERSIONS[i] (wanted now if they were not
+ * already): out[i] as aha_coord_collect. A group sampled with any other version is dropped,
+ * counted stale and leased again. The collected prompts are no longer wanted afterwards. */
+int aha_coord_collect_at(aha_coord_t *c, const uint64_t *pids, const uint64_t *versions, int n,
+                         int lease_ms, int collect_ms, Aha__Envelope **out);
+/* Serves the actors (leases of wanted groups, weights, hellos) in a background thread until
+ * aha_coord_pump_stop, e.g. while the learner trains; nothing else may use the coordinator
+ * meanwhile. pump_stop returns the thread's error, if any. */
+int aha_coord_pump_start(aha_coord_t *c, int lease_ms);
+int aha_coord_pump_stop(aha_coord_t *c);
+
+/* Collects the groups of prompt ids PIDS[0..n) sampled with the newest published weights: out[i] is
  * the Group envelope for pids[i] (caller frees with aha_wire_free) or NULL if no actor delivered
  * it in time. Each lease gets LEASE_MS; the whole call at most COLLECT_MS. */
 int aha_coord_collect(aha_coord_t *c, const uint64_t *pids, int n, int lease_ms, int collect_ms,
@@ -56,6 +80,10 @@ int aha_coord_collect(aha_coord_t *c, const uint64_t *pids, int n, int lease_ms,
 
 typedef struct {
     uint64_t leases, reissued, late, delivered, missing;
+    uint64_t stale;         /* groups dropped: sampled with another version than wanted */
+    uint64_t in_flight;     /* groups leased and not yet delivered (last look) */
+    uint64_t wanted;        /* groups wanted and not yet delivered */
+    double actor_idle_frac; /* share of actor time spent waiting for a lease since the start */
     int actors;
 } aha_coord_stats_t;
 void aha_coord_stats(const aha_coord_t *c, aha_coord_stats_t *out);

@@ -7,6 +7,7 @@
  * and deliver exactly the groups the learner would sample itself, for two weight versions, until
  * told to stop. */
 #include "actor/worker.h"
+#include "core/blob.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "learner/coordinator.h"
@@ -15,7 +16,7 @@
 #include <zmq.h>
 
 enum { LEASE_MS = 1000 };
-enum { GOOD, SILENT, DUP_STRAY }; /* fake actor behaviours */
+enum { GOOD, SILENT, DUP_STRAY, STALE_ONCE }; /* fake actor behaviours */
 
 typedef struct {
     void *zctx;
@@ -85,7 +86,11 @@ static void *fake_actor(void *arg) {
         if (e->body_case == AHA__ENVELOPE__BODY_LEASE) {
             const uint64_t lease = e->lease->lease_id, pid = e->lease->prompt_id,
                            v = e->lease->min_policy_version;
-            if (f->mode == SILENT) {
+            if (f->mode == STALE_ONCE) { /* first group with the wrong version, then right */
+                rc = send_group(w, f->m, lease, pid, f->released ? v : v + 1, f->name);
+                f->released = 1;
+                if (rc == AHA_OK) rc = ask(w);
+            } else if (f->mode == SILENT) {
                 held_lease = lease, held_pid = pid, held_version = v;
                 f->got_lease = 1;
             } else {
@@ -356,7 +361,77 @@ static void test_actor_worker(void) {
     zmq_ctx_term(zctx);
 }
 
+/* Bounded staleness: the coordinator keeps the last 2 versions servable (a fetch of a kept old
+ * version gets exactly it, of a dropped one the newest); groups wanted ahead are leased with the
+ * version they name while the pump thread serves the actors; a group sampled with another
+ * version is dropped, counted stale and leased again; collect_at hands over the right ones. */
+static void test_versions_ahead(void) {
+    void *zctx = zmq_ctx_new();
+    aha_model_t *m = rt_model(1), *m2 = rt_model(2);
+    char ep[256];
+    aha_coord_t *c = coord_for(zctx, m, ep, sizeof ep);
+    CHECK(aha_coord_set_keep(c, 0) == AHA_ERR_ARG, "keep 0 refused");
+    REQUIRE_OK(aha_coord_set_keep(c, 2));
+    REQUIRE_OK(aha_coord_publish(c, m, 0));
+    REQUIRE_OK(aha_coord_publish(c, m2, 1));
+    fake_actor_t f = {zctx, ep, "stale", STALE_ONCE, m, NULL, 0, 0, 0, 0, 0};
+    pthread_t th;
+    pthread_create(&th, NULL, fake_actor, &f);
+    REQUIRE_OK(aha_coord_wait_actors(c, 1, 10000));
+    const uint64_t pids[2] = {20, 21}, vers[2] = {0, 0};
+    REQUIRE_OK(aha_coord_want(c, pids, vers, 2));
+    REQUIRE_OK(aha_coord_pump_start(c, LEASE_MS));
+    CHECK(aha_coord_pump_start(c, LEASE_MS) == AHA_ERR_STATE, "one pump at a time");
+    Aha__Envelope *out[2] = {NULL, NULL};
+    CHECK(aha_coord_collect_at(c, pids, vers, 2, LEASE_MS, LEASE_MS, out) == AHA_ERR_STATE,
+          "no collect while pumping");
+    /* meanwhile a fetcher gets the kept old version 0, not the newest */
+    aha_wire_t *w = NULL;
+    REQUIRE_OK(aha_wire_new(zctx, ZMQ_DEALER, "fetcher", 1 << 20, &w));
+    REQUIRE_OK(aha_wire_connect(w, ep));
+    uint8_t *blob = NULL;
+    size_t len = 0;
+    uint64_t got = 99;
+    REQUIRE_OK(aha_blob_fetch(w, 0, aha_weights_bytes(m), 4, 10000, &got, &blob, &len));
+    uint8_t *want_blob = malloc(aha_weights_bytes(m));
+    aha_weights_pack(m, want_blob);
+    CHECK(got == 0 && len == aha_weights_bytes(m) && !memcmp(blob, want_blob, len),
+          "fetched version %llu, %zu bytes: the kept version 0", (unsigned long long)got, len);
+    free(blob);
+    usleep(300 * 1000); /* the actor samples ahead */
+    REQUIRE_OK(aha_coord_pump_stop(c));
+    REQUIRE_OK(aha_coord_collect_at(c, pids, vers, 2, LEASE_MS, 10 * LEASE_MS, out));
+    for (int i = 0; i < 2; i++)
+        CHECK(out[i] && out[i]->group->prompt_id == pids[i] && out[i]->group->policy_version == 0,
+              "group %d: the version its lease named", i);
+    aha_coord_stats_t st;
+    aha_coord_stats(c, &st);
+    CHECK(st.stale == 1 && st.delivered == 2 && st.missing == 0 && st.wanted == 0,
+          "stale %llu delivered %llu missing %llu wanted %llu", (unsigned long long)st.stale,
+          (unsigned long long)st.delivered, (unsigned long long)st.missing,
+          (unsigned long long)st.wanted);
+    for (int i = 0; i < 2; i++)
+        aha_wire_free(&out[i]);
+    /* version 2 published: 0 is no longer kept, a fetch of it gets the newest */
+    REQUIRE_OK(aha_coord_publish(c, m, 2));
+    REQUIRE_OK(aha_coord_pump_start(c, LEASE_MS));
+    REQUIRE_OK(aha_blob_fetch(w, 0, aha_weights_bytes(m), 4, 10000, &got, &blob, &len));
+    CHECK(got == 2, "version 0 dropped: got %llu", (unsigned long long)got);
+    free(blob);
+    REQUIRE_OK(aha_coord_pump_stop(c));
+    free(want_blob);
+    aha_wire_destroy(&w);
+    f.stop = 1;
+    pthread_join(th, NULL);
+    CHECK(f.rc == AHA_OK, "fake actor: %d", f.rc);
+    aha_coord_destroy(&c);
+    aha_model_destroy(&m);
+    aha_model_destroy(&m2);
+    zmq_ctx_term(zctx);
+}
+
 static const tu_case_t cases[] = {{"lease_expiry_reissue", test_lease_expiry_reissue},
+                                  {"versions_ahead", test_versions_ahead},
                                   {"duplicate_and_stray", test_duplicate_and_stray},
                                   {"no_actors", test_no_actors},
                                   {"actor_worker", test_actor_worker},

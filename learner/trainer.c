@@ -3,6 +3,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "learner/run_state.h"
+#include "model/weights.h"
 #include "verifier/group_msg.h"
 #include <math.h>
 #include <stdio.h>
@@ -23,7 +24,13 @@ struct aha_trainer {
     aha_rng_t *rngs;
     const int **prompts;
     int *prompt_lens;
-    int step;             /* updates done */
+    int step; /* updates done */
+    /* max_staleness k > 0: the weights of the last k + 1 versions, and a model to sample with */
+    uint8_t *vw[AHA_COORD_MAX_KEEP];
+    int64_t vw_version[AHA_COORD_MAX_KEEP];
+    size_t vw_len;
+    aha_model_t *bm;      /* the behaviour model: version bm_version */
+    int64_t bm_version;   /* -1: none loaded */
     uint64_t next_prompt; /* train problems are consumed in order: prompt id = index */
 };
 
@@ -43,6 +50,9 @@ void aha_trainer_destroy(aha_trainer_t **tp) {
     free(t->scores);
     aha_group_batch_destroy(&t->batch);
     aha_model_destroy(&t->m);
+    aha_model_destroy(&t->bm);
+    for (int i = 0; i < AHA_COORD_MAX_KEEP; i++)
+        free(t->vw[i]);
     free(t->rngs);
     free(t->prompts);
     free(t->prompt_lens);
@@ -54,12 +64,19 @@ int aha_trainer_new(const aha_trainer_config_t *cfg, aha_model_t **model, aha_tr
     if (!cfg || !model || !*model || !out || !cfg->sample || !cfg->train.task)
         return AHA_FAIL(AHA_ERR_ARG, "aha_trainer_new: NULL argument");
     if (cfg->group_size < 1 || cfg->group_size > AHA_GROUP_MAX || cfg->prompts_per_step < 1 ||
-        cfg->steps < 0 || cfg->lease_ms < 1)
-        return AHA_FAIL(AHA_ERR_ARG, "aha_trainer_new: G %d (1..%d), %d prompts per step",
-                        cfg->group_size, AHA_GROUP_MAX, cfg->prompts_per_step);
+        cfg->steps < 0 || cfg->lease_ms < 1 || cfg->max_staleness < 0 ||
+        cfg->max_staleness >= AHA_COORD_MAX_KEEP)
+        return AHA_FAIL(AHA_ERR_ARG,
+                        "aha_trainer_new: G %d (1..%d), %d prompts per step, max staleness %d "
+                        "(0..%d)",
+                        cfg->group_size, AHA_GROUP_MAX, cfg->prompts_per_step, cfg->max_staleness,
+                        AHA_COORD_MAX_KEEP - 1);
     aha_trainer_t *t = calloc(1, sizeof *t);
     if (!t) return AHA_FAIL(AHA_ERR_NOMEM, "trainer");
     t->cfg = *cfg;
+    t->bm_version = -1;
+    for (int i = 0; i < AHA_COORD_MAX_KEEP; i++)
+        t->vw_version[i] = -1;
     aha_model_t *m = *model;
     const int G = cfg->group_size, P = cfg->prompts_per_step, max_len = m->cfg.max_seq_len;
     const int L = m->cfg.n_layers, K = m->cfg.n_routed_experts > 0 ? m->cfg.top_k : 0;
@@ -82,6 +99,16 @@ int aha_trainer_new(const aha_trainer_config_t *cfg, aha_model_t **model, aha_tr
     for (int i = 0; i < P; i++)
         AHA_TRY_GOTO(rc, aha_rollout_new(m, G, max_len, cfg->record_experts, &t->rolls[i]), fail);
     AHA_TRY_GOTO(rc, aha_grpo_new(m, &cfg->grpo, G * P, max_len, &t->grpo), fail);
+    if (cfg->max_staleness > 0) {
+        t->vw_len = aha_weights_bytes(m);
+        AHA_TRY_GOTO(rc, aha_model_new(&m->cfg, &t->bm), fail);
+        for (int i = 0; i <= cfg->max_staleness; i++)
+            if (!(t->vw[i] = malloc(t->vw_len))) {
+                rc = AHA_FAIL(AHA_ERR_NOMEM, "trainer: %d weight versions", i + 1);
+                goto fail;
+            }
+    }
+    if (cfg->coord) AHA_TRY_GOTO(rc, aha_coord_set_keep(cfg->coord, cfg->max_staleness + 1), fail);
     t->m = m;
     *model = NULL;
     *out = t;
@@ -95,12 +122,19 @@ void aha_trainer_set_servers(aha_trainer_t *t, aha_coord_t *coord, aha_vpool_t *
     if (!t) return;
     t->cfg.coord = coord;
     t->cfg.vpool = vpool;
+    if (coord && aha_coord_set_keep(coord, t->cfg.max_staleness + 1) != AHA_OK)
+        AHA_WARN("trainer: %s", aha_last_error());
 }
 
 int aha_trainer_resume(aha_trainer_t *t, const char *dir) {
     if (!t || !dir) return AHA_FAIL(AHA_ERR_ARG, "aha_trainer_resume: NULL argument");
     int step = 0;
     uint64_t next = 0;
+    if (t->cfg.max_staleness > 0)
+        return AHA_FAIL(AHA_ERR_STATE,
+                        "resume with rl.max_staleness > 0: the last %d weight "
+                        "versions are not in checkpoints yet",
+                        t->cfg.max_staleness);
     AHA_TRY(aha_run_state_load(dir, t->m, aha_grpo_optimizer(t->grpo), &step, &next));
     t->step = step;
     t->next_prompt = next;
@@ -128,6 +162,44 @@ typedef struct {
     int n;
 } sums_t;
 
+/* Keeps the current weights as VERSION (k > 0): in the slot of the oldest kept version. */
+static int keep_version(aha_trainer_t *t, int64_t version) {
+    const int n = t->cfg.max_staleness + 1;
+    int slot = 0;
+    for (int i = 0; i < n; i++) {
+        if (t->vw_version[i] == version) {
+            slot = i;
+            break;
+        }
+        if (t->vw_version[i] < t->vw_version[slot]) slot = i;
+    }
+    aha_weights_pack(t->m, t->vw[slot]);
+    t->vw_version[slot] = version;
+    return AHA_OK;
+}
+
+/* The model to sample with for VERSION: the policy (k = 0) or the behaviour model loaded with
+ * that kept version. */
+static int sampler_model(aha_trainer_t *t, int64_t version, const aha_model_t **out) {
+    if (t->cfg.max_staleness == 0) {
+        *out = t->m;
+        return AHA_OK;
+    }
+    if (t->bm_version != version) {
+        int slot = -1;
+        for (int i = 0; i <= t->cfg.max_staleness; i++)
+            if (t->vw_version[i] == version) slot = i;
+        if (slot < 0)
+            return AHA_FAIL(AHA_ERR_STATE, "trainer: weights version %lld not kept",
+                            (long long)version);
+        t->bm_version = -1;
+        AHA_TRY(aha_weights_unpack(t->bm, t->vw[slot], t->vw_len));
+        t->bm_version = version;
+    }
+    *out = t->bm;
+    return AHA_OK;
+}
+
 /* Gets group PID into rollout R with its problem *RP: DELIVERED if an actor sent it, else
  * sampled here. */
 static int get_group(aha_trainer_t *t, uint64_t pid, const Aha__Envelope *delivered,
@@ -141,8 +213,10 @@ static int get_group(aha_trainer_t *t, uint64_t pid, const Aha__Envelope *delive
         t->prompt_lens[g] = n;
     }
     if (delivered) return aha_group_msg_to_rollout(delivered->group, r);
+    const aha_model_t *sm = NULL;
+    AHA_TRY(sampler_model(t, t->step > c->max_staleness ? t->step - c->max_staleness : 0, &sm));
     double a = now_s();
-    AHA_TRY(c->sample(c->sample_ctx, t->m, t->kv, t->prompts, t->prompt_lens, t->rngs, r));
+    AHA_TRY(c->sample(c->sample_ctx, sm, t->kv, t->prompts, t->prompt_lens, t->rngs, r));
     *t_sample += now_s() - a;
     return AHA_OK;
 }
@@ -212,6 +286,9 @@ int aha_trainer_step(aha_trainer_t *t, aha_trainer_stats_t *out) {
     memset(&s, 0, sizeof s);
     int rc = AHA_OK;
     const int round_limit = P + (c->batch.drop_zero_std ? c->max_resample_rounds * P : 0);
+    const int k = c->max_staleness;
+    const uint64_t version = step > k ? (uint64_t)(step - k) : 0; /* the groups' weights */
+    if (k > 0) AHA_TRY(keep_version(t, step));
     if (c->coord) AHA_TRY(aha_coord_publish(c->coord, t->m, (uint64_t)step));
     for (int round = 0; !aha_group_batch_full(t->batch) && round < round_limit;) {
         /* a wave of prompts, in order: sampled by the actors (if any) all at once, scored all at
@@ -227,8 +304,13 @@ int aha_trainer_step(aha_trainer_t *t, aha_trainer_stats_t *out) {
             wave_pids[i] = t->next_prompt + (uint64_t)i;
         if (c->coord) {
             double a = now_s();
-            rc = aha_coord_collect(c->coord, wave_pids, wave, c->lease_ms, 4 * c->lease_ms,
-                                   wave_groups);
+            uint64_t versions[WAVE_MAX];
+            for (int i = 0; i < wave; i++)
+                versions[i] = version;
+            rc = k > 0 ? aha_coord_collect_at(c->coord, wave_pids, versions, wave, c->lease_ms,
+                                              4 * c->lease_ms, wave_groups)
+                       : aha_coord_collect(c->coord, wave_pids, wave, c->lease_ms, 4 * c->lease_ms,
+                                           wave_groups);
             t_sample += now_s() - a;
         }
         if (rc == AHA_OK) {
@@ -246,11 +328,31 @@ int aha_trainer_step(aha_trainer_t *t, aha_trainer_stats_t *out) {
     memset(&st, 0, sizeof st);
     for (int i = 0; i < batch.n_seq; i++)
         st.n_tokens += batch.total_len[i];
+    if (c->coord && k > 0) {
+        /* the next k steps' groups (prompts_per_step each, in order; none past the run's last
+         * step) are wanted ahead, with the versions their steps will use (all kept already), and
+         * sampled while this step trains */
+        uint64_t ahead[WAVE_MAX], av[WAVE_MAX];
+        int n_ahead = 0;
+        for (int j = 1; j <= k && step + j < c->steps; j++)
+            for (int i = 0; i < P && n_ahead < WAVE_MAX; i++) {
+                ahead[n_ahead] = t->next_prompt + (uint64_t)((j - 1) * P + i);
+                av[n_ahead++] = step + j > k ? (uint64_t)(step + j - k) : 0;
+            }
+        AHA_TRY(aha_coord_want(c->coord, ahead, av, n_ahead));
+        AHA_TRY(aha_coord_pump_start(c->coord, c->lease_ms));
+    }
+    int trc = AHA_OK;
     if (batch.n_seq > 0) {
         double a = now_s();
-        AHA_TRY(aha_grpo_step(t->grpo, &batch, &st.grpo));
+        trc = aha_grpo_step(t->grpo, &batch, &st.grpo);
         t_train = now_s() - a;
     }
+    if (c->coord && k > 0) {
+        int prc = aha_coord_pump_stop(c->coord);
+        if (trc == AHA_OK) trc = prc;
+    }
+    AHA_TRY(trc);
     t->step = step + 1;
     st.step_s = now_s() - ts;
     st.version = t->step;
@@ -268,6 +370,7 @@ int aha_trainer_step(aha_trainer_t *t, aha_trainer_stats_t *out) {
     st.sample_s = t_sample;
     st.train_s = t_train;
     st.score_s = t_score;
+    st.staleness = (double)((uint64_t)step - version);
     if (out) *out = st;
     return AHA_OK;
 }
@@ -289,7 +392,7 @@ int aha_trainer_metrics(const aha_trainer_t *t, const aha_trainer_stats_t *s, ah
     aha_metrics_num(mt, "entropy", s->grpo.entropy);
     aha_metrics_num(mt, "clip_frac", s->grpo.clip_frac);
     aha_metrics_num(mt, "zero_std_frac", (double)s->groups_zero_std / s->groups_seen);
-    aha_metrics_num(mt, "staleness_mean", 0);
+    aha_metrics_num(mt, "staleness_mean", s->staleness);
     aha_metrics_num(mt, "tokens_per_s", s->n_tokens / s->step_s);
     aha_metrics_num(mt, "learner_busy_frac", s->train_s / s->step_s);
     aha_metrics_num(mt, "loss", s->grpo.loss);
@@ -316,6 +419,10 @@ int aha_trainer_metrics(const aha_trainer_t *t, const aha_trainer_stats_t *s, ah
         aha_metrics_num(mt, "actor_groups_missing", (double)cs.missing);
         aha_metrics_num(mt, "actor_leases_reissued", (double)cs.reissued);
         aha_metrics_num(mt, "actors", cs.actors);
+        aha_metrics_num(mt, "actor_idle_frac", cs.actor_idle_frac);
+        aha_metrics_num(mt, "groups_in_flight", (double)cs.in_flight);
+        aha_metrics_num(mt, "groups_wanted_ahead", (double)cs.wanted);
+        aha_metrics_num(mt, "groups_dropped_stale", (double)cs.stale);
     }
     aha_metrics_num(mt, "train_s", s->train_s);
     const aha_model_config_t *mc = &t->m->cfg;

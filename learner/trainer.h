@@ -11,6 +11,13 @@
  * with the CONFIG's sampler. Which process sampled or scored a group never changes the numbers:
  * a fixed seed gives the same weights with or without actors and verifiers.
  *
+ * Bounded staleness (max_staleness k >= 1): the groups of step s are sampled with the weights of
+ * version max(0, s - k) exactly — by the actors (leases name the version; the coordinator keeps
+ * the last k + 1 versions) or in process from the trainer's own copy of that version — so the
+ * numbers still do not depend on timing or on how many actors there are. Before each update the
+ * prompts of the next k steps are wanted ahead (assuming prompts_per_step each) and the
+ * coordinator serves the actors in a background thread while the learner trains.
+ *
  * Rank-0 pieces are optional and borrowed: the coordinator and the verifier pool (ZeroMQ), and
  * the metrics file (aha_trainer_metrics); checkpoints (aha_trainer_checkpoint) are
  * learner/run_state.h directories.
@@ -51,7 +58,8 @@ typedef struct {
     const aha_sandbox_config_t *sandbox; /* user verifier command, or NULL */
     int random_reward;                   /* control: reward a fair coin (seed, prompt, sample) */
     int lease_ms;                        /* per lease; a wave waits at most 4x */
-    aha_trainer_sample_fn sample;        /* in-process sampling (required) */
+    int max_staleness; /* k: the groups of step s are sampled with version max(0, s - k) */
+    aha_trainer_sample_fn sample; /* in-process sampling (required) */
     void *sample_ctx;
     aha_coord_t *coord; /* actors, or NULL */
     aha_vpool_t *vpool; /* verifiers, or NULL */
@@ -67,6 +75,7 @@ typedef struct {
     int groups_used, groups_seen, groups_zero_std;
     double sample_s, train_s, step_s; /* wall time of sampling, of the update, of the step */
     double score_s;                   /* wall time of scoring (all groups of a wave at once) */
+    double staleness;                 /* versions between the sampling weights and the policy */
 } aha_trainer_stats_t;
 
 typedef struct aha_trainer aha_trainer_t;

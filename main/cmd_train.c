@@ -64,6 +64,7 @@ static int trainer_config(const aha_run_config_t *rc, aha_loss_kind_t kind,
     tc->sandbox = sandbox;
     tc->random_reward = rc->rl.random_reward;
     tc->lease_ms = rc->rl.lease_ms;
+    tc->max_staleness = rc->rl.max_staleness;
     *gen =
         (aha_gen_config_t){rc->rl.max_new_tokens, (float)rc->rl.temperature, (float)rc->rl.top_p};
     tc->sample = sample_group;

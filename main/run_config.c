@@ -52,6 +52,7 @@ const aha_cfg_field_t aha_run_config_fields[] = {
     F("rl.init", AHA_CFG_STRING, rl.init, "", 1, 0, "checkpoint to start from (empty: RUN_DIR/pretrain/final)"),
     F("rl.loss", AHA_CFG_STRING, rl.loss, "grpo", 1, 0, "grpo | dr_grpo | dapo | gspo"),
     F("rl.off_policy", AHA_CFG_STRING, rl.off_policy, "clip", 1, 0, "off-policy correction: clip | tis | decoupled (docs/rl.md; tis/decoupled: grpo, dr_grpo, dapo)"),
+    F("rl.max_staleness", AHA_CFG_INT, rl.max_staleness, "0", 0, 8, "k: the groups of step s are sampled with the weights of version max(0, s-k); actors sample k steps ahead while the learner trains (0: synchronous)"),
     F("rl.tis_cap", AHA_CFG_FLOAT, rl.tis_cap, "2", 1, 1000, "rl.off_policy tis: truncation of the importance weight"),
     F("rl.steps", AHA_CFG_INT, rl.steps, "120", 0, 100000000, "policy updates (one batch of groups each)"),
     F("rl.prompts_per_step", AHA_CFG_INT, rl.prompts_per_step, "16", 1, 65536, "groups per batch"),
