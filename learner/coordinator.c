@@ -54,6 +54,7 @@ struct aha_coord {
     pthread_t pump;          /* aha_coord_pump_start */
     volatile int pump_stop, pumping;
     int pump_rc, pump_lease_ms;
+    char pump_err[512]; /* the pump thread's error message (errors are thread-local) */
 };
 
 static const kept_t *blob_for(const aha_coord_t *c, uint64_t version) {
@@ -392,6 +393,7 @@ static void *pump_main(void *arg) {
     while (!c->pump_stop) {
         int r = service(c, c->pump_lease_ms, 20, NULL);
         if (r != AHA_OK && r != AHA_ERR_TIMEOUT) {
+            snprintf(c->pump_err, sizeof c->pump_err, "%s", aha_last_error());
             c->pump_rc = r;
             break;
         }
@@ -416,7 +418,9 @@ int aha_coord_pump_stop(aha_coord_t *c) {
     c->pump_stop = 1;
     pthread_join(c->pump, NULL);
     c->pumping = 0;
-    return c->pump_rc;
+    if (c->pump_rc != AHA_OK)
+        return AHA_FAIL(c->pump_rc, "coordinator pump thread: %s", c->pump_err);
+    return AHA_OK;
 }
 
 int aha_coord_endpoint(const aha_coord_t *c, char *buf, size_t cap) {
