@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # RL ablations on the demo config, all from the same pretrained base and seed: the random-reward
-# control, R3 on/off and grpo vs gspo with several optimisation steps per batch (where the policy
+# control, bounded staleness k = 1, 2 with each off-policy correction, R3 on/off and grpo vs gspo with several optimisation steps per batch (where the policy
 # moves away from the rollout's and routing can drift), dapo and dr_grpo. Prints one table:
 # held-out accuracy at every periodic eval (rl.eval_n problems, 1 sample each: noisy, +-5 points),
 # the final model's pass@1 over 200 problems x 8 samples and its format rate, mean/max clip
@@ -23,8 +23,15 @@ declare -A SETS=(
   [gspo_2x4]="rl.loss=gspo rl.epochs=2 rl.minibatches=4"
   [dapo]="rl.loss=dapo rl.eps_high=0.28 rl.dynamic_sampling=true rl.w_overlong=1 rl.overlong_cache=16"
   [dr_grpo]="rl.loss=dr_grpo rl.normalize_std=false"
+  [k1_clip]="rl.max_staleness=1 rl.off_policy=clip"
+  [k1_tis]="rl.max_staleness=1 rl.off_policy=tis"
+  [k1_decoupled]="rl.max_staleness=1 rl.off_policy=decoupled"
+  [k2_clip]="rl.max_staleness=2 rl.off_policy=clip"
+  [k2_tis]="rl.max_staleness=2 rl.off_policy=tis"
+  [k2_decoupled]="rl.max_staleness=2 rl.off_policy=decoupled"
 )
-ORDER=(grpo random_reward grpo_2x4_r3 grpo_2x4_nor3 gspo_2x4 dapo dr_grpo)
+ORDER=(grpo random_reward grpo_2x4_r3 grpo_2x4_nor3 gspo_2x4 dapo dr_grpo k1_clip k1_tis
+       k1_decoupled k2_clip k2_tis k2_decoupled)
 [ $# -gt 0 ] && ORDER=("$@")
 mkdir -p "$OUT"
 
