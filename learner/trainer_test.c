@@ -3,7 +3,8 @@
  * worker (actor/worker.h) through the lease coordinator and scored by a verifier worker
  * (verifier/worker.h) through the verifier pool, all in process on real sockets; a run stopped
  * after one step, checkpointed and resumed in a new trainer ends with the same weights as the
- * straight run; the metrics row carries the documented keys; bad arguments are refused. */
+ * straight run; the metrics row carries the documented keys; bad arguments are refused; with
+ * rl.max_staleness k each step samples with version max(0, s - k). */
 #include "actor/rollout.h"
 #include "actor/worker.h"
 #include "core/err.h"
@@ -250,7 +251,57 @@ static void test_bad_arguments(void) {
     aha_model_destroy(&m);
 }
 
+/* Bounded staleness in process: step s samples with version max(0, s - k). With random rewards
+ * every step moves the weights, so: after step 1 k = 0, 1, 2 agree (all sample version 0); after
+ * step 2 k = 1 and k = 2 still agree (version 0 again) and differ from k = 0 (version 1); after
+ * step 3 all differ; staleness_mean is min(s, k). A k > 0 run refuses to resume (the older
+ * versions are not checkpointed). */
+static void test_staleness_schedule(void) {
+    aha_trainer_t *t[3];
+    for (int k = 0; k < 3; k++) {
+        aha_trainer_config_t c;
+        config(&c);
+        c.steps = 3;
+        c.random_reward = 1;
+        c.max_staleness = k;
+        aha_model_t *m = rt_model(11);
+        REQUIRE_OK(aha_trainer_new(&c, &m, &t[k]));
+    }
+    uint8_t *w[3][3];
+    size_t n = 0;
+    for (int s = 0; s < 3; s++)
+        for (int k = 0; k < 3; k++) {
+            aha_trainer_stats_t st;
+            REQUIRE_OK(aha_trainer_step(t[k], &st));
+            CHECK(st.staleness == (s < k ? s : k), "k %d step %d: staleness %g", k, s,
+                  st.staleness);
+            CHECK(st.grpo.n_updates == 1, "k %d step %d updated", k, s);
+            w[k][s] = weights(t[k], &n);
+        }
+    CHECK(!memcmp(w[0][0], w[1][0], n) && !memcmp(w[0][0], w[2][0], n),
+          "step 1: every k samples version 0");
+    CHECK(!memcmp(w[1][1], w[2][1], n), "step 2: k = 1 and k = 2 sample version 0");
+    CHECK(memcmp(w[0][1], w[1][1], n), "step 2: k = 0 samples version 1");
+    CHECK(memcmp(w[1][2], w[2][2], n) && memcmp(w[0][2], w[1][2], n),
+          "step 3: versions 2, 1, 0 differ");
+    CHECK(aha_trainer_resume(t[1], "/nonexistent") == AHA_ERR_STATE, "k > 0 refuses to resume");
+    aha_trainer_config_t c;
+    config(&c);
+    c.max_staleness = AHA_COORD_MAX_KEEP;
+    aha_model_t *m = rt_model(11);
+    aha_trainer_t *bad = NULL;
+    CHECK(aha_trainer_new(&c, &m, &bad) == AHA_ERR_ARG && bad == NULL && m != NULL,
+          "max_staleness beyond the kept versions refused");
+    aha_model_destroy(&m);
+    for (int k = 0; k < 3; k++) {
+        for (int s = 0; s < 3; s++)
+            free(w[k][s]);
+        aha_trainer_destroy(&t[k]);
+    }
+}
+
 static const tu_case_t cases[] = {{"same_weights_with_workers", test_same_weights_with_workers},
+                                  {"staleness_schedule", test_staleness_schedule},
                                   {"checkpoint_resume", test_checkpoint_resume},
                                   {"bad_arguments", test_bad_arguments},
                                   {NULL, NULL}};
