@@ -8,16 +8,8 @@ set -u
 AHA=${1:?path to aha}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fail=0
-check() {
-    if eval "$2"; then
-        echo "ok: $1"
-        return 0
-    fi
-    echo "FAIL: $1"
-    fail=1
-    return 1
-}
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 export OPENBLAS_NUM_THREADS=1
 small=(--set model.dim=32 --set model.moe_hidden=32 --set eval.n=5 --set eval.k=2)
 "$AHA" pretrain --set run_dir="$tmp/base" --set pretrain.steps=60 --set pretrain.batch_size=16 \
