@@ -18,7 +18,11 @@ echo "== 2/5 a few samples from the base model (temperature 0.6) =="
 
 echo
 echo "== 3/5 GRPO (R1-Zero template, rule rewards: 1 correct+formatted / 0.1 formatted / 0) =="
-"$AHA" train "$CFG" "$@"
+# asynchronous rollouts with one version of lag (docs/rl.md "Bounded staleness"): the actors sample
+# step s+1 from version s while the learner trains step s; bit-identical to an in-process run with
+# the same setting, and it learns as well as k = 0 (the config file keeps k = 0: resuming a k >= 1
+# run is not supported yet)
+"$AHA" train "$CFG" --set rl.max_staleness=1 "$@"
 
 echo
 echo "== 4/5 held-out evaluation: base vs trained (pass@1 over k=8 samples, cons@8) =="
