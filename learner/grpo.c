@@ -1,5 +1,6 @@
 #include "learner/grpo.h"
 #include "core/err.h"
+#include "learner/dist.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,9 @@ struct aha_grpo {
     float *prox; /* decoupled: proximal log-probs of the whole batch, laid out like behav_logp */
     int *f_pos;  /* flat token -> position in the minibatch */
     void *work;  /* one allocation holding every buffer above */
+    const aha_dist_t *dist; /* data parallel over its ranks, or NULL (learner/dist.h) */
+    int group;              /* rows per group (whole groups per rank) */
+    float *load;            /* [n_layers * E] expert load summed over the ranks */
 };
 
 /* Carves N elements of SIZE bytes (aligned to 16) from *at; with BASE NULL only counts. */
@@ -149,6 +153,7 @@ void aha_grpo_destroy(aha_grpo_t **gp) {
     aha_acts_destroy(&g->acts);
     aha_adamw_destroy(&g->opt);
     aha_model_destroy(&g->ref);
+    free(g->load);
     free(g->work);
     free(g);
     *gp = NULL;
@@ -161,7 +166,18 @@ void aha_grpo_set_lr(aha_grpo_t *g, double lr) {
     g->cfg.lr = lr;
 }
 const float *aha_grpo_expert_load(const aha_grpo_t *g) {
-    return aha_acts_expert_load(g->acts);
+    return aha_dist_active(g->dist) ? g->load : aha_acts_expert_load(g->acts);
+}
+int aha_grpo_set_dist(aha_grpo_t *g, const aha_dist_t *d, int group_size) {
+    if (!g || group_size < 1) return AHA_FAIL(AHA_ERR_ARG, "aha_grpo_set_dist: bad argument");
+    const size_t n = (size_t)g->m->cfg.n_layers * g->m->cfg.n_routed_experts;
+    if (aha_dist_active(d) && !g->load && n > 0) {
+        g->load = calloc(n, sizeof(float));
+        if (!g->load) return AHA_FAIL(AHA_ERR_NOMEM, "grpo expert load");
+    }
+    g->dist = d;
+    g->group = group_size;
+    return AHA_OK;
 }
 const int *aha_grpo_expert_ids(const aha_grpo_t *g) {
     return aha_acts_expert_ids(g->acts);
@@ -220,6 +236,50 @@ static int build_minibatch(aha_grpo_t *g, const aha_rl_batch_t *b, int r0, int r
     return T;
 }
 
+/* Response tokens (training targets) of rows [r0, r1). */
+static int count_targets(const aha_rl_batch_t *b, int r0, int r1) {
+    int n = 0;
+    for (int r = r0; r < r1; r++)
+        n += b->total_len[r] - (b->prompt_len[r] > 1 ? b->prompt_len[r] : 1);
+    return n;
+}
+
+/* Data parallel: sums the gradient and the routed expert load of the rank's share MB (n_flat
+ * tokens; the minibatch has n_seq rows and n_tok tokens) over the ranks, and turns the share's
+ * loss statistics *PS (scaled by SCALE) and entropy sum *ENT into the whole minibatch's. */
+static int dp_reduce(aha_grpo_t *g, const aha_batch_t *mb, int n_flat, int n_seq, int n_tok,
+                     double scale, aha_pg_stats_t *ps, double *ent) {
+    aha_model_t *m = g->m;
+    AHA_TRY(aha_dist_allreduce_f32(g->dist, m->grads, m->n_params));
+    const size_t n_load = (size_t)m->cfg.n_layers * m->cfg.n_routed_experts;
+    if (g->load) {
+        if (mb->B > 0)
+            memcpy(g->load, aha_acts_expert_load(g->acts), sizeof(float) * n_load);
+        else
+            memset(g->load, 0, sizeof(float) * n_load);
+        AHA_TRY(aha_dist_allreduce_f32(g->dist, g->load, n_load));
+    }
+    /* per-token means (gspo: clip and ratio per sequence) weighted by the share's counts */
+    const int gspo = g->cfg.loss.kind == AHA_LOSS_GSPO;
+    const double w = gspo ? mb->B : n_flat, w_all = gspo ? n_seq : n_tok;
+    double v[7] = {ps->loss * scale,
+                   ps->pg_loss * scale,
+                   ps->kl * n_flat,
+                   ps->clip_frac * w,
+                   ps->ratio_mean * w,
+                   ps->approx_kl * n_flat,
+                   *ent};
+    AHA_TRY(aha_dist_allreduce_f64(g->dist, v, 7, 0));
+    ps->loss = v[0];
+    ps->pg_loss = v[1];
+    ps->kl = v[2] / n_tok;
+    ps->clip_frac = v[3] / w_all;
+    ps->ratio_mean = v[4] / w_all;
+    ps->approx_kl = v[5] / n_tok;
+    *ent = v[6] / n_tok;
+    return AHA_OK;
+}
+
 int aha_grpo_step(aha_grpo_t *g, const aha_rl_batch_t *b, aha_grpo_stats_t *st) {
     if (!g || !b || !st) return AHA_FAIL(AHA_ERR_ARG, "aha_grpo_step: NULL argument");
     if (b->n_seq <= 0 || b->n_seq > g->max_rows || b->max_len > g->max_len + 1)
@@ -240,24 +300,48 @@ int aha_grpo_step(aha_grpo_t *g, const aha_rl_batch_t *b, aha_grpo_stats_t *st) 
     const int decoupled = g->cfg.loss.off_policy == AHA_OFFPOL_DECOUPLED;
     const int prox_pass = decoupled && g->cfg.epochs * ((b->n_seq + per - 1) / per) > 1;
     for (int r0 = 0; prox_pass && r0 < b->n_seq; r0 += per) {
-        const int r1 = r0 + per < b->n_seq ? r0 + per : b->n_seq;
+        int r1 = r0 + per < b->n_seq ? r0 + per : b->n_seq, a = r0;
+        if (aha_dist_active(g->dist)) /* data parallel: only the rows this rank will train on */
+            aha_dist_share(r0, r1, g->group, aha_dist_rank(g->dist), aha_dist_size(g->dist), &a,
+                           &r1);
         aha_batch_t mb;
-        const int T = build_minibatch(g, b, r0, r1, &mb);
+        const int T = build_minibatch(g, b, a, r1, &mb);
         if (g->seq_start[mb.B] == 0) continue;
         AHA_TRY(aha_forward(m, g->acts, &mb));
         aha_gather_logp(aha_acts_logits(g->acts), g->targets, mb.B * T, V, tau, g->logp, NULL);
         for (int j = 0; j < g->seq_start[mb.B]; j++) {
             const int i = g->f_pos[j] / T, p = g->f_pos[j] % T;
-            g->prox[(size_t)(r0 + i) * b->max_len + p + 1] = g->logp[g->f_pos[j]];
+            g->prox[(size_t)(a + i) * b->max_len + p + 1] = g->logp[g->f_pos[j]];
         }
     }
     for (int epoch = 0; epoch < g->cfg.epochs; epoch++) {
         for (int r0 = 0; r0 < b->n_seq; r0 += per) {
             const int r1 = r0 + per < b->n_seq ? r0 + per : b->n_seq;
+            /* data parallel (learner/dist.h): this rank's whole groups of the minibatch */
+            const int dp = aha_dist_active(g->dist);
+            int a = r0, z = r1, n_glob = 0;
+            if (dp) {
+                n_glob = count_targets(b, r0, r1);
+                aha_dist_share(r0, r1, g->group, aha_dist_rank(g->dist), aha_dist_size(g->dist), &a,
+                               &z);
+            }
             aha_batch_t mb;
-            const int T = build_minibatch(g, b, r0, r1, &mb);
+            const int T = build_minibatch(g, b, a, z, &mb);
             const int n_pos = mb.B * T, n_flat = g->seq_start[mb.B];
-            if (n_flat == 0) continue;
+            if (dp ? n_glob == 0 : n_flat == 0) continue;
+            aha_pg_stats_t ps;
+            double ent = 0, scale = 1;
+            const float aux_alpha = m->cfg.seq_aux_alpha;
+            if (dp) {
+                memset(&ps, 0, sizeof ps);
+                scale = aha_dist_loss_scale(g->cfg.loss.kind, mb.B, n_flat, r1 - r0, n_glob);
+                /* the balance loss is a mean over the minibatch's rows: this share's part of it */
+                m->cfg.seq_aux_alpha = (float)((double)aux_alpha * mb.B / (r1 - r0));
+                if (mb.B == 0) {
+                    aha_model_zero_grads(m);
+                    goto reduce;
+                }
+            }
             if (g->ref) {
                 AHA_TRY(aha_forward(g->ref, g->acts, &mb));
                 aha_gather_logp(aha_acts_logits(g->acts), g->targets, n_pos, V, tau, g->ref_logp,
@@ -268,7 +352,6 @@ int aha_grpo_step(aha_grpo_t *g, const aha_rl_batch_t *b, aha_grpo_stats_t *st) 
             AHA_TRY(aha_forward(m, g->acts, &mb));
             const float *logits = aha_acts_logits(g->acts);
             aha_gather_logp(logits, g->targets, n_pos, V, tau, g->logp, g->ent);
-            double ent = 0;
             for (int j = 0; j < n_flat; j++) {
                 g->f_lp[j] = g->logp[g->f_pos[j]];
                 ent += g->ent[g->f_pos[j]];
@@ -284,8 +367,10 @@ int aha_grpo_step(aha_grpo_t *g, const aha_rl_batch_t *b, aha_grpo_stats_t *st) 
                                  g->ref ? g->f_ref : NULL,
                                  g->f_adv,
                                  decoupled ? g->f_prox : NULL};
-            aha_pg_stats_t ps;
             AHA_TRY(aha_pg_loss(&g->cfg.loss, &pb, g->f_dlp, &ps));
+            if (dp) /* this share's part of the whole minibatch's loss */
+                for (int j = 0; j < n_flat; j++)
+                    g->f_dlp[j] *= (float)scale;
             memset(g->dlogp_pos, 0, sizeof(float) * n_pos);
             for (int j = 0; j < n_flat; j++)
                 g->dlogp_pos[g->f_pos[j]] = g->f_dlp[j];
@@ -293,6 +378,11 @@ int aha_grpo_step(aha_grpo_t *g, const aha_rl_batch_t *b, aha_grpo_stats_t *st) 
             aha_logp_backward(logits, g->targets, g->dlogp_pos, n_pos, V, tau, dlogits);
             aha_model_zero_grads(m);
             AHA_TRY(aha_backward(m, g->acts, &mb));
+        reduce:
+            if (dp) {
+                m->cfg.seq_aux_alpha = aux_alpha;
+                AHA_TRY(dp_reduce(g, &mb, n_flat, r1 - r0, n_glob, scale, &ps, &ent));
+            }
             double gn = aha_grad_clip(m->grads, m->n_params, g->cfg.grad_clip);
             if (!isfinite(ps.loss) || !isfinite(gn)) {
                 if (g->cfg.on_nonfinite != AHA_NONFINITE_SKIP)
@@ -306,20 +396,21 @@ int aha_grpo_step(aha_grpo_t *g, const aha_rl_batch_t *b, aha_grpo_stats_t *st) 
                 continue;
             }
             aha_adamw_step(g->opt, m->params, m->grads, g->cfg.lr, &g->cfg.adamw);
-            if (g->cfg.update_expert_bias)
-                aha_model_update_expert_bias(m, aha_acts_expert_load(g->acts));
+            if (g->cfg.update_expert_bias) aha_model_update_expert_bias(m, aha_grpo_expert_load(g));
             st->loss += ps.loss;
             st->pg_loss += ps.pg_loss;
             st->kl += ps.kl;
             st->clip_frac += ps.clip_frac;
             st->ratio_mean += ps.ratio_mean;
             st->approx_kl += ps.approx_kl;
-            st->entropy += ent / n_flat;
+            st->entropy += dp ? ent : ent / n_flat;
             st->grad_norm += gn;
-            st->n_tokens += n_flat;
+            st->n_tokens += dp ? n_glob : n_flat;
             st->n_updates++;
         }
     }
+    if (aha_dist_active(g->dist))
+        AHA_TRY(aha_dist_allreduce_f64(g->dist, &st->logp_diff_max, 1, 1));
     if (st->n_updates) {
         double u = st->n_updates;
         st->loss /= u;

@@ -65,6 +65,12 @@ const int *aha_grpo_expert_ids(const aha_grpo_t *g);
 /* Optimizer (for checkpointing). */
 aha_adamw_t *aha_grpo_optimizer(aha_grpo_t *g);
 
+/* Data parallel (learner/dist.h): the following steps split each minibatch into whole groups of
+ * GROUP_SIZE rows across the ranks of D (borrowed; NULL or one rank: this process alone) and sum
+ * gradients, expert load and statistics over them. AHA_ERR_NOMEM. */
+struct aha_dist;
+int aha_grpo_set_dist(aha_grpo_t *g, const struct aha_dist *d, int group_size);
+
 /* Learning rate of the following steps (schedules). */
 void aha_grpo_set_lr(aha_grpo_t *g, double lr);
 

@@ -2,6 +2,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "learner/dist.h"
 #include "learner/run_state.h"
 #include "model/weights.h"
 #include "verifier/group_msg.h"
@@ -29,9 +30,11 @@ struct aha_trainer {
     uint8_t *vw[AHA_COORD_MAX_KEEP];
     int64_t vw_version[AHA_COORD_MAX_KEEP];
     size_t vw_len;
-    aha_model_t *bm;      /* the behaviour model: version bm_version */
-    int64_t bm_version;   /* -1: none loaded */
-    uint64_t next_prompt; /* train problems are consumed in order: prompt id = index */
+    aha_model_t *bm;           /* the behaviour model: version bm_version */
+    int64_t bm_version;        /* -1: none loaded */
+    uint64_t next_prompt;      /* train problems are consumed in order: prompt id = index */
+    const aha_dist_t *dist;    /* data parallel (learner/dist.h) or NULL */
+    aha_dist_batch_buf_t recv; /* the batch received from rank 0 */
 };
 
 static double now_s(void) {
@@ -53,6 +56,7 @@ void aha_trainer_destroy(aha_trainer_t **tp) {
     aha_model_destroy(&t->bm);
     for (int i = 0; i < AHA_COORD_MAX_KEEP; i++)
         free(t->vw[i]);
+    aha_dist_batch_buf_free(&t->recv);
     free(t->rngs);
     free(t->prompts);
     free(t->prompt_lens);
@@ -124,6 +128,13 @@ void aha_trainer_set_servers(aha_trainer_t *t, aha_coord_t *coord, aha_vpool_t *
     t->cfg.vpool = vpool;
     if (coord && aha_coord_set_keep(coord, t->cfg.max_staleness + 1) != AHA_OK)
         AHA_WARN("trainer: %s", aha_last_error());
+}
+
+int aha_trainer_set_dist(aha_trainer_t *t, const aha_dist_t *d) {
+    if (!t) return AHA_FAIL(AHA_ERR_ARG, "aha_trainer_set_dist: NULL trainer");
+    AHA_TRY(aha_grpo_set_dist(t->grpo, d, t->cfg.group_size));
+    t->dist = d;
+    return AHA_OK;
 }
 
 int aha_trainer_resume(aha_trainer_t *t, const char *dir) {
@@ -288,9 +299,10 @@ int aha_trainer_step(aha_trainer_t *t, aha_trainer_stats_t *out) {
     const int round_limit = P + (c->batch.drop_zero_std ? c->max_resample_rounds * P : 0);
     const int k = c->max_staleness;
     const uint64_t version = step > k ? (uint64_t)(step - k) : 0; /* the groups' weights */
-    if (k > 0) AHA_TRY(keep_version(t, step));
+    const int worker = aha_dist_rank(t->dist) > 0; /* data parallel: rank 0 gathers the batch */
+    if (k > 0 && !worker) AHA_TRY(keep_version(t, step));
     if (c->coord) AHA_TRY(aha_coord_publish(c->coord, t->m, (uint64_t)step));
-    for (int round = 0; !aha_group_batch_full(t->batch) && round < round_limit;) {
+    for (int round = 0; !worker && !aha_group_batch_full(t->batch) && round < round_limit;) {
         /* a wave of prompts, in order: sampled by the actors (if any) all at once, scored all at
          * once, offered to the batch in order exactly as one-by-one sampling would. A wave never
          * holds more groups than the batch still needs, so each of its groups is consumed. */
@@ -324,6 +336,14 @@ int aha_trainer_step(aha_trainer_t *t, aha_trainer_stats_t *out) {
     }
     aha_rl_batch_t batch;
     aha_group_batch_view(t->batch, &batch);
+    if (aha_dist_active(t->dist)) {
+        const aha_model_config_t *mc = &t->m->cfg;
+        uint64_t cursor = t->next_prompt;
+        AHA_TRY(aha_dist_bcast_batch(t->dist, &batch, mc->n_layers,
+                                     mc->n_routed_experts > 0 ? mc->top_k : 0, &cursor, 1,
+                                     &t->recv));
+        t->next_prompt = cursor;
+    }
     aha_trainer_stats_t st;
     memset(&st, 0, sizeof st);
     for (int i = 0; i < batch.n_seq; i++)

@@ -90,6 +90,13 @@ void aha_trainer_destroy(aha_trainer_t **t);
  * (borrowed; NULL: sample / score in process), replacing cfg->coord and cfg->vpool. */
 void aha_trainer_set_servers(aha_trainer_t *t, aha_coord_t *coord, aha_vpool_t *vpool);
 
+/* Data parallel over the ranks of D (learner/dist.h; borrowed, NULL or one rank: alone). Rank 0
+ * gathers and scores the step's groups as above and broadcasts the batch; every rank then runs
+ * its share of the update (aha_grpo_set_dist) and ends the step with the same weights. Only rank
+ * 0 may have servers. */
+struct aha_dist;
+int aha_trainer_set_dist(aha_trainer_t *t, const struct aha_dist *d);
+
 /* Restores the policy, optimizer, step and data cursor of checkpoint DIR (learner/run_state.h);
  * the KL reference stays the weights the trainer was made with. */
 int aha_trainer_resume(aha_trainer_t *t, const char *dir);

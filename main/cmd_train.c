@@ -1,12 +1,15 @@
 /* aha train: R1-Zero GRPO — builds the trainer (learner/trainer.h) and the rank-0 servers
  * (main/servers.h: actors, verifiers) from the run config, then runs the steps: metrics JSONL,
- * progress line, periodic held-out eval, checkpoints. */
+ * progress line, periodic held-out eval, checkpoints. Under mpirun / srun the update is data
+ * parallel over the ranks (learner/dist.h, docs/mpi.md); rank 0 alone writes the run directory,
+ * starts the servers and evaluates. */
 #include "actor/rollout.h"
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "learner/dist.h"
 #include "learner/run_state.h"
 #include "learner/trainer.h"
 #include "main/cmd.h"
@@ -82,8 +85,24 @@ static int eval_columns(const aha_model_t *m, const aha_run_config_t *rc, aha_me
     return AHA_OK;
 }
 
+static int run_train_ranks(const aha_run_config_t *rc, unsigned flags, const aha_dist_t *dist);
+
 static int run_train(const aha_run_config_t *rc, unsigned flags) {
-    const int resume = flags & 1;
+    aha_dist_t *dist = NULL;
+    AHA_TRY(aha_dist_init(&dist));
+    if (aha_dist_active(dist))
+        AHA_INFO("data-parallel learner: rank %d of %d", aha_dist_rank(dist), aha_dist_size(dist));
+    int rc_ = run_train_ranks(rc, flags, dist);
+    if (rc_ < 0 && aha_dist_active(dist)) {
+        AHA_ERROR("rank %d: %s", aha_dist_rank(dist), aha_last_error());
+        aha_dist_abort(dist, 1); /* the other ranks may wait in a collective */
+    }
+    aha_dist_finalize(&dist);
+    return rc_;
+}
+
+static int run_train_ranks(const aha_run_config_t *rc, unsigned flags, const aha_dist_t *dist) {
+    const int resume = flags & 1, rank0 = aha_dist_rank(dist) == 0;
     char dir[512], path[700], init[600];
     snprintf(dir, sizeof dir, "%s/rl", rc->run_dir);
     if (rc->rl.init[0])
@@ -99,9 +118,11 @@ static int run_train(const aha_run_config_t *rc, unsigned flags) {
     aha_trainer_config_t tc;
     aha_gen_config_t gen;
     AHA_TRY(trainer_config(rc, kind, has_sandbox ? &sandbox : NULL, &gen, &tc));
-    AHA_TRY(aha_mkdir_p(dir));
     snprintf(path, sizeof path, "%s/config.yaml", dir);
-    AHA_TRY(aha_cfg_save(rc, aha_run_config_fields, aha_run_config_n_fields, path));
+    if (rank0) {
+        AHA_TRY(aha_mkdir_p(dir));
+        AHA_TRY(aha_cfg_save(rc, aha_run_config_fields, aha_run_config_n_fields, path));
+    }
 
     aha_model_t *m = NULL;
     aha_trainer_t *t = NULL;
@@ -111,6 +132,7 @@ static int run_train(const aha_run_config_t *rc, unsigned flags) {
     int rc_ = AHA_OK;
     AHA_TRY_GOTO(rc_, aha_checkpoint_load(init, &m), done);
     AHA_TRY_GOTO(rc_, aha_trainer_new(&tc, &m, &t), done);
+    AHA_TRY_GOTO(rc_, aha_trainer_set_dist(t, dist), done);
     /* resume: the policy, optimizer and data cursor of RUN_DIR/rl/checkpoint; the KL reference (if
      * any) stays the initial policy the trainer was built from */
     char ckpt_dir[600];
@@ -121,6 +143,11 @@ static int run_train(const aha_run_config_t *rc, unsigned flags) {
                  aha_trainer_steps_done(t), (unsigned long long)aha_trainer_next_prompt(t));
     }
     const int start = aha_trainer_steps_done(t);
+    if (!rank0) { /* data-parallel worker: its share of every update, nothing else */
+        while (rc_ == AHA_OK && aha_trainer_steps_done(t) < rc->rl.steps)
+            rc_ = aha_trainer_step(t, NULL);
+        goto done;
+    }
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
     if (resume) AHA_TRY_GOTO(rc_, aha_run_state_truncate_metrics(path, start), done);
     AHA_TRY_GOTO(rc_, aha_metrics_open(path, resume, &metrics), done);

@@ -1,0 +1,221 @@
+#include "learner/dist.h"
+#include "core/err.h"
+#include <limits.h>
+#include <stdio.h>
+#include <mpi.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct aha_dist {
+    int rank, size;
+    int owns_mpi; /* this layer called MPI_Init_thread: it finalizes */
+};
+
+static int mpi_fail(int err, const char *what) {
+    char msg[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    if (MPI_Error_string(err, msg, &len) != MPI_SUCCESS) snprintf(msg, sizeof msg, "code %d", err);
+    return AHA_FAIL(AHA_ERR_NET, "%s: %s", what, msg);
+}
+
+int aha_dist_launched(void) {
+    const char *force = getenv("AHA_MPI");
+    if (force && *force) return strcmp(force, "0") != 0;
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE",
+                                       NULL};
+    for (int i = 0; vars[i]; i++)
+        if (getenv(vars[i])) return 1;
+    return 0;
+}
+
+int aha_dist_init(aha_dist_t **out) {
+    if (!out) return AHA_FAIL(AHA_ERR_ARG, "aha_dist_init: NULL argument");
+    aha_dist_t *d = calloc(1, sizeof *d);
+    if (!d) return AHA_FAIL(AHA_ERR_NOMEM, "dist");
+    d->size = 1;
+    if (aha_dist_launched()) {
+        int inited = 0, provided = 0;
+        MPI_Initialized(&inited);
+        if (!inited) {
+            int e = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
+            if (e != MPI_SUCCESS) {
+                free(d);
+                return mpi_fail(e, "MPI_Init_thread");
+            }
+            d->owns_mpi = 1;
+        }
+        /* errors come back as codes (reported with their MPI string), not as an abort */
+        MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+        MPI_Comm_rank(MPI_COMM_WORLD, &d->rank);
+        MPI_Comm_size(MPI_COMM_WORLD, &d->size);
+    }
+    *out = d;
+    return AHA_OK;
+}
+
+void aha_dist_finalize(aha_dist_t **dp) {
+    if (!dp || !*dp) return;
+    if ((*dp)->owns_mpi) {
+        int fin = 0;
+        MPI_Finalized(&fin);
+        if (!fin) MPI_Finalize();
+    }
+    free(*dp);
+    *dp = NULL;
+}
+
+void aha_dist_abort(const aha_dist_t *d, int code) {
+    if (d && d->size > 1) MPI_Abort(MPI_COMM_WORLD, code ? code : 1);
+}
+
+int aha_dist_rank(const aha_dist_t *d) {
+    return d ? d->rank : 0;
+}
+int aha_dist_size(const aha_dist_t *d) {
+    return d ? d->size : 1;
+}
+int aha_dist_active(const aha_dist_t *d) {
+    return d && d->size > 1;
+}
+
+int aha_dist_allreduce_f32(const aha_dist_t *d, float *buf, size_t n) {
+    if (!aha_dist_active(d)) return AHA_OK;
+    for (size_t at = 0; at < n; at += AHA_DIST_BUCKET) {
+        const size_t k = n - at < AHA_DIST_BUCKET ? n - at : AHA_DIST_BUCKET;
+        int e = MPI_Allreduce(MPI_IN_PLACE, buf + at, (int)k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+        if (e != MPI_SUCCESS) return mpi_fail(e, "MPI_Allreduce (float)");
+    }
+    return AHA_OK;
+}
+
+int aha_dist_allreduce_f64(const aha_dist_t *d, double *buf, int n, int is_max) {
+    if (!aha_dist_active(d) || n <= 0) return AHA_OK;
+    int e =
+        MPI_Allreduce(MPI_IN_PLACE, buf, n, MPI_DOUBLE, is_max ? MPI_MAX : MPI_SUM, MPI_COMM_WORLD);
+    return e == MPI_SUCCESS ? AHA_OK : mpi_fail(e, "MPI_Allreduce (double)");
+}
+
+int aha_dist_bcast(const aha_dist_t *d, void *buf, size_t bytes, int root) {
+    if (!aha_dist_active(d)) return AHA_OK;
+    const size_t chunk = (size_t)INT_MAX / 2;
+    for (size_t at = 0; at < bytes; at += chunk) {
+        const size_t k = bytes - at < chunk ? bytes - at : chunk;
+        int e = MPI_Bcast((char *)buf + at, (int)k, MPI_BYTE, root, MPI_COMM_WORLD);
+        if (e != MPI_SUCCESS) return mpi_fail(e, "MPI_Bcast");
+    }
+    return AHA_OK;
+}
+
+int aha_dist_barrier(const aha_dist_t *d) {
+    if (!aha_dist_active(d)) return AHA_OK;
+    int e = MPI_Barrier(MPI_COMM_WORLD);
+    return e == MPI_SUCCESS ? AHA_OK : mpi_fail(e, "MPI_Barrier");
+}
+
+void aha_dist_share(int r0, int r1, int group, int rank, int size, int *a, int *b) {
+    if (group < 1) group = 1;
+    if (size < 1) size = 1;
+    /* groups overlapping [r0, r1), counted from the first group touching r0 */
+    const int g0 = r0 / group, g1 = (r1 + group - 1) / group, ng = g1 - g0;
+    const int base = ng / size, extra = ng % size;
+    const int lo = g0 + rank * base + (rank < extra ? rank : extra);
+    const int hi = lo + base + (rank < extra ? 1 : 0);
+    int x = lo * group, y = hi * group;
+    if (x < r0) x = r0;
+    if (y > r1) y = r1;
+    if (y < x) y = x;
+    *a = x;
+    *b = y;
+}
+
+double aha_dist_loss_scale(aha_loss_kind_t kind, int n_seq_local, int n_tok_local, int n_seq,
+                           int n_tok) {
+    if (n_seq_local <= 0 || n_tok_local <= 0 || n_seq <= 0 || n_tok <= 0) return 0;
+    if (kind == AHA_LOSS_DAPO) return (double)n_tok_local / n_tok;
+    return (double)n_seq_local / n_seq;
+}
+
+void aha_dist_batch_buf_free(aha_dist_batch_buf_t *s) {
+    if (!s) return;
+    free(s->mem);
+    s->mem = NULL;
+    s->cap = 0;
+}
+
+enum { HDR_WORDS = 4, MAX_EXTRA = 12 };
+
+/* Byte offsets of the arrays of a batch of N rows of LEN (ID_CELLS routing ids) in one buffer. */
+typedef struct {
+    size_t tokens, prompt_len, total_len, behav_logp, expert_ids, adv, bytes;
+} batch_layout_t;
+
+static batch_layout_t batch_layout(size_t n, size_t len, size_t id_cells) {
+    batch_layout_t l;
+    size_t at = 0;
+#define TAKE(field, count, type)                                                                   \
+    l.field = at;                                                                                  \
+    at += ((count) * sizeof(type) + 15) & ~(size_t)15;
+    TAKE(tokens, n * len, int);
+    TAKE(prompt_len, n, int);
+    TAKE(total_len, n, int);
+    TAKE(behav_logp, n * len, float);
+    TAKE(expert_ids, id_cells, int);
+    TAKE(adv, n, float);
+#undef TAKE
+    l.bytes = at;
+    return l;
+}
+
+int aha_dist_bcast_batch(const aha_dist_t *d, aha_rl_batch_t *b, int n_layers, int top_k,
+                         uint64_t *extra, int n_extra, aha_dist_batch_buf_t *s) {
+    if (!d || !b || !s || n_extra < 0 || n_extra > MAX_EXTRA || (n_extra && !extra))
+        return AHA_FAIL(AHA_ERR_ARG, "aha_dist_bcast_batch: bad argument");
+    if (!aha_dist_active(d)) return AHA_OK;
+    const int root = d->rank == 0;
+    uint64_t hdr[HDR_WORDS + MAX_EXTRA] = {0};
+    if (root) {
+        hdr[0] = (uint64_t)(b->n_seq > 0 ? b->n_seq : 0);
+        hdr[1] = (uint64_t)(b->max_len > 0 ? b->max_len : 0);
+        hdr[2] = b->expert_ids != NULL;
+        for (int i = 0; i < n_extra; i++)
+            hdr[HDR_WORDS + i] = extra[i];
+    }
+    AHA_TRY(aha_dist_bcast(d, hdr, sizeof hdr, 0));
+    for (int i = 0; i < n_extra; i++)
+        extra[i] = hdr[HDR_WORDS + i];
+    const size_t n = hdr[0], len = hdr[1];
+    const size_t id_cells = hdr[2] ? (size_t)n_layers * n * len * (top_k > 0 ? top_k : 0) : 0;
+    const batch_layout_t l = batch_layout(n, len, id_cells);
+    if (n == 0) {
+        if (!root) memset(b, 0, sizeof *b);
+        return AHA_OK;
+    }
+    if (s->cap < l.bytes) {
+        void *p = realloc(s->mem, l.bytes);
+        if (!p) return AHA_FAIL(AHA_ERR_NOMEM, "batch of %zu bytes", l.bytes);
+        s->mem = p;
+        s->cap = l.bytes;
+    }
+    char *m = s->mem;
+    if (root) {
+        memcpy(m + l.tokens, b->tokens, n * len * sizeof(int));
+        memcpy(m + l.prompt_len, b->prompt_len, n * sizeof(int));
+        memcpy(m + l.total_len, b->total_len, n * sizeof(int));
+        memcpy(m + l.behav_logp, b->behav_logp, n * len * sizeof(float));
+        if (id_cells) memcpy(m + l.expert_ids, b->expert_ids, id_cells * sizeof(int));
+        memcpy(m + l.adv, b->adv, n * sizeof(float));
+    }
+    AHA_TRY(aha_dist_bcast(d, m, l.bytes, 0));
+    if (!root) {
+        b->n_seq = (int)n;
+        b->max_len = (int)len;
+        b->tokens = (const int *)(m + l.tokens);
+        b->prompt_len = (const int *)(m + l.prompt_len);
+        b->total_len = (const int *)(m + l.total_len);
+        b->behav_logp = (const float *)(m + l.behav_logp);
+        b->expert_ids = id_cells ? (const int *)(m + l.expert_ids) : NULL;
+        b->adv = (const float *)(m + l.adv);
+    }
+    return AHA_OK;
+}

@@ -1,0 +1,83 @@
+/* learner/dist.h — the learner's MPI layer (docs/mpi.md): data-parallel GRPO over N ranks.
+ *
+ * `aha train` calls aha_dist_init once: launched by mpirun / srun (Open MPI, PMIx or Slurm
+ * variables in the environment, or AHA_MPI=1) it initialises MPI and reports the world's rank
+ * and size; otherwise it does not touch MPI at all and is the singleton (rank 0 of 1), so a plain
+ * `aha train` runs exactly as without this layer. A world of one rank is treated like the
+ * singleton everywhere (no communication).
+ *
+ * Data parallel (what is sharded now): rank 0 alone samples, scores and talks ZeroMQ; it
+ * broadcasts the step's scored batch (aha_dist_bcast_batch); every minibatch of the update is
+ * split into whole groups across the ranks (aha_dist_share); each rank runs forward/backward on
+ * its share with the loss normalised as the whole minibatch's would be (aha_dist_loss_scale);
+ * gradients and the routed expert load are summed (aha_dist_allreduce_f32, in buckets) and every
+ * rank applies the same clipped AdamW update (replicated optimizer state). Not yet: expert
+ * parallel, ZeRO-1 optimizer shards, per-rank checkpoint shards (rank 0 writes the checkpoints
+ * and metrics).
+ *
+ * Every MPI call happens on the thread that called aha_dist_init (the main thread). Errors are
+ * AHA_ERR_NET with the MPI error string. */
+#ifndef AHA_LEARNER_DIST_H
+#define AHA_LEARNER_DIST_H
+#include "learner/grpo.h"
+#include "learner/pg_loss.h"
+#include <stddef.h>
+
+typedef struct aha_dist aha_dist_t;
+
+/* Floats per MPI_Allreduce of the gradient (1 Mi floats = 4 MiB buckets). */
+enum { AHA_DIST_BUCKET = 1 << 20 };
+
+/* 1 if the environment says this process was started by an MPI launcher (mpirun / mpiexec of
+ * Open MPI, srun with PMI/PMIx) or AHA_MPI=1 asks for MPI; AHA_MPI=0 forces the singleton. */
+int aha_dist_launched(void);
+/* The world of this process: MPI_Init_thread (FUNNELED) when aha_dist_launched(), else the
+ * singleton without MPI. *out written only on success. */
+int aha_dist_init(aha_dist_t **out);
+/* MPI_Finalize (if this layer initialised MPI) and free. NULL-safe; NULLs *d. */
+void aha_dist_finalize(aha_dist_t **d);
+/* Ends every rank (MPI_Abort) after an error on one of them: the others may be waiting in a
+ * collective. Only for the command's main(); a singleton returns. */
+void aha_dist_abort(const aha_dist_t *d, int code);
+
+int aha_dist_rank(const aha_dist_t *d); /* 0 for NULL */
+int aha_dist_size(const aha_dist_t *d); /* 1 for NULL */
+/* 1 when there is more than one rank (the data-parallel paths are taken). */
+int aha_dist_active(const aha_dist_t *d);
+
+/* In-place sum over the ranks of BUF[n], AHA_DIST_BUCKET floats per MPI_Allreduce. */
+int aha_dist_allreduce_f32(const aha_dist_t *d, float *buf, size_t n);
+/* In-place sum (or max, with is_max) over the ranks of BUF[n] doubles. */
+int aha_dist_allreduce_f64(const aha_dist_t *d, double *buf, int n, int is_max);
+/* Broadcast of BYTES bytes of BUF from ROOT (chunked below INT_MAX). */
+int aha_dist_bcast(const aha_dist_t *d, void *buf, size_t bytes, int root);
+int aha_dist_barrier(const aha_dist_t *d);
+
+/* ---- data-parallel GRPO ---- */
+
+/* The share of RANK of SIZE in rows [r0, r1) of a batch of groups of GROUP rows laid out from
+ * row 0: contiguous whole groups (cut points rounded to multiples of GROUP, clamped to the
+ * range), the first ranks getting the extra group. Writes [*a, *b) (possibly empty). */
+void aha_dist_share(int r0, int r1, int group, int rank, int size, int *a, int *b);
+
+/* The factor turning a loss (and its d loss / d logp) computed by aha_pg_loss over a rank's
+ * share (n_seq_local sequences, n_tok_local tokens) into that share's part of the loss of the
+ * whole minibatch (n_seq, n_tok): token-mean kinds (dapo) scale by tokens, sequence-mean kinds
+ * (grpo, dr_grpo, gspo) by sequences. 0 for an empty share. */
+double aha_dist_loss_scale(aha_loss_kind_t kind, int n_seq_local, int n_tok_local, int n_seq,
+                           int n_tok);
+
+/* Storage of a received batch (grown as needed). */
+typedef struct {
+    void *mem;
+    size_t cap;
+} aha_dist_batch_buf_t;
+void aha_dist_batch_buf_free(aha_dist_batch_buf_t *s);
+
+/* Broadcasts a scored batch and EXTRA (n_extra uint64 words: the trainer's step and data cursor)
+ * from rank 0: rank 0 sends *b (read only), the others receive it into *b with its arrays in S.
+ * n_seq 0 is a valid (empty) batch. */
+int aha_dist_bcast_batch(const aha_dist_t *d, aha_rl_batch_t *b, int n_layers, int top_k,
+                         uint64_t *extra, int n_extra, aha_dist_batch_buf_t *s);
+
+#endif
