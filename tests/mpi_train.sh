@@ -1,0 +1,43 @@
+#!/bin/bash
+# mpi_train: `mpirun -np 2 aha train` (data-parallel learner, docs/mpi.md) on a tiny run completes,
+# only rank 0 writes the run directory, and its final weights equal the singleton's within float
+# tolerance (the split changes the summation order of the gradient, nothing else).
+# Usage: mpi_train.sh AHA_BINARY. Exit 77 (skipped) without mpirun.
+set -euo pipefail
+aha=$(readlink -f "$1")
+here=$(cd "$(dirname "$0")" && pwd)
+if ! command -v mpirun >/dev/null 2>&1; then
+    echo "SKIP: mpirun not found (install openmpi-bin: deploy/install-deps.sh)"
+    exit 77
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export OPENBLAS_NUM_THREADS=1
+train=(--set rl.steps=4 --set rl.eval_every=0 --set rl.eval_n=16 --set rl.actors=0
+       --set rl.verifiers=0)
+"$aha" pretrain --set run_dir="$tmp/one" --set pretrain.steps=20 >"$tmp/pretrain.log" 2>&1
+mkdir -p "$tmp/two"
+cp -r "$tmp/one/pretrain" "$tmp/two/"
+"$aha" train --set run_dir="$tmp/one" "${train[@]}" >"$tmp/one.log" 2>&1
+bash "$here/mpi_run.sh" 2 "$aha" train --set run_dir="$tmp/two" "${train[@]}" >"$tmp/two.log" 2>&1 || {
+    cat "$tmp/two.log"
+    echo "FAIL: mpirun -np 2 aha train"
+    exit 1
+}
+grep -q "data-parallel learner: rank 1 of 2" "$tmp/two.log" || {
+    cat "$tmp/two.log"
+    echo "FAIL: the run was not data parallel"
+    exit 1
+}
+n1=$(grep -c '"loss"' "$tmp/one/rl/metrics.jsonl")
+n2=$(grep -c '"loss"' "$tmp/two/rl/metrics.jsonl")
+[ "$n1" = 4 ] && [ "$n2" = 4 ] || {
+    echo "FAIL: metrics rows with a loss: $n1 (1 rank) vs $n2 (2 ranks), expected 4"
+    exit 1
+}
+/usr/bin/python3 "$here/st_compare.py" "$tmp/one/rl/final/model.safetensors" \
+    "$tmp/two/rl/final/model.safetensors" 1e-4 || {
+    echo "FAIL: 2-rank final weights differ from the singleton's"
+    exit 1
+}
+echo "ok: 2-rank aha train matches the singleton"
