@@ -1,4 +1,5 @@
 #include "learner/dist.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include <limits.h>
 #include <stdio.h>
@@ -9,7 +10,8 @@
 
 struct aha_dist {
     int rank, size;
-    int owns_mpi; /* this layer called MPI_Init_thread: it finalizes */
+    int owns_mpi;   /* this layer called MPI_Init_thread: it finalizes */
+    double comm_ms; /* wall time inside collectives (waiting for other ranks included) */
 };
 
 static int mpi_fail(int err, const char *what) {
@@ -79,13 +81,25 @@ int aha_dist_active(const aha_dist_t *d) {
     return d && d->size > 1;
 }
 
+double aha_dist_comm_ms(const aha_dist_t *d) {
+    return d ? d->comm_ms : 0;
+}
+
+/* Adds the time since T0 to the collectives' total (the handle is the caller's; the counter is
+ * bookkeeping only). */
+static void add_comm(const aha_dist_t *d, double t0) {
+    ((aha_dist_t *)d)->comm_ms += aha_now_ms() - t0;
+}
+
 int aha_dist_allreduce_f32(const aha_dist_t *d, float *buf, size_t n) {
     if (!aha_dist_active(d)) return AHA_OK;
+    const double t0 = aha_now_ms();
     for (size_t at = 0; at < n; at += AHA_DIST_BUCKET) {
         const size_t k = n - at < AHA_DIST_BUCKET ? n - at : AHA_DIST_BUCKET;
         int e = MPI_Allreduce(MPI_IN_PLACE, buf + at, (int)k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
         if (e != MPI_SUCCESS) return mpi_fail(e, "MPI_Allreduce (float)");
     }
+    add_comm(d, t0);
     return AHA_OK;
 }
 
@@ -98,12 +112,14 @@ int aha_dist_allreduce_f64(const aha_dist_t *d, double *buf, int n, int is_max) 
 
 int aha_dist_bcast(const aha_dist_t *d, void *buf, size_t bytes, int root) {
     if (!aha_dist_active(d)) return AHA_OK;
+    const double t0 = aha_now_ms();
     const size_t chunk = (size_t)INT_MAX / 2;
     for (size_t at = 0; at < bytes; at += chunk) {
         const size_t k = bytes - at < chunk ? bytes - at : chunk;
         int e = MPI_Bcast((char *)buf + at, (int)k, MPI_BYTE, root, MPI_COMM_WORLD);
         if (e != MPI_SUCCESS) return mpi_fail(e, "MPI_Bcast");
     }
+    add_comm(d, t0);
     return AHA_OK;
 }
 

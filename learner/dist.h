@@ -52,6 +52,8 @@ int aha_dist_allreduce_f64(const aha_dist_t *d, double *buf, int n, int is_max);
 /* Broadcast of BYTES bytes of BUF from ROOT (chunked below INT_MAX). */
 int aha_dist_bcast(const aha_dist_t *d, void *buf, size_t bytes, int root);
 int aha_dist_barrier(const aha_dist_t *d);
+/* Wall time spent so far in the collectives above (ms), waiting for slower ranks included. */
+double aha_dist_comm_ms(const aha_dist_t *d);
 
 /* ---- data-parallel GRPO ---- */
 

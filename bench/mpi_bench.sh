@@ -1,0 +1,16 @@
+#!/bin/bash
+# mpi_bench.sh [STEPS]: learner step throughput of the data-parallel learner, 1 process vs 2 MPI
+# ranks in one run (docs/mpi.md), on the GRPO-sized config. Builds learner_dp_bench.
+set -euo pipefail
+BUILD=${BUILD:-build}
+steps=${1:-5}
+cmake --build "$BUILD" --target learner_dp_bench -j 2 >/dev/null
+here=$(cd "$(dirname "$0")" && pwd)
+export OPENBLAS_NUM_THREADS=1
+one=$("$BUILD/learner_dp_bench" "$steps")
+two=$(bash "$here/../tests/mpi_run.sh" 2 "$BUILD/learner_dp_bench" "$steps")
+echo "$one"
+echo "$two"
+t1=$(echo "$one" | sed -E 's/.*step ([0-9.]+) ms.*/\1/')
+t2=$(echo "$two" | sed -E 's/.*step ([0-9.]+) ms.*/\1/')
+echo "speed-up 2 ranks / 1: $(echo "scale=2; $t1 / $t2" | bc -l)x (nproc $(nproc))"
