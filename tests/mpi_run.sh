@@ -13,4 +13,9 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # shared-memory transport only (no network probing); one BLAS thread per rank
 export OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
-exec mpirun -np "$n" --oversubscribe --bind-to none "$@"
+# sanitizer settings (make sanitize) reach every rank
+fwd=()
+for v in ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS; do
+    [ -n "${!v:-}" ] && fwd+=(-x "$v")
+done
+exec mpirun -np "$n" --oversubscribe --bind-to none "${fwd[@]}" "$@"
