@@ -1,7 +1,8 @@
 #!/bin/bash
 # mpi_train: `mpirun -np 2 aha train` (data-parallel learner, docs/mpi.md) on a tiny run completes,
 # only rank 0 writes the run directory, and its final weights equal the singleton's within float
-# tolerance (the split changes the summation order of the gradient, nothing else).
+# tolerance (the split changes the summation order of the gradient, nothing else); a 2-rank
+# --resume from the step-2 checkpoint ends with the same bytes as the uninterrupted 2-rank run.
 # Usage: mpi_train.sh AHA_BINARY. Exit 77 (skipped) without mpirun.
 set -euo pipefail
 aha=$(readlink -f "$1")
@@ -14,7 +15,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export OPENBLAS_NUM_THREADS=1
 train=(--set rl.steps=4 --set rl.eval_every=0 --set rl.eval_n=16 --set rl.actors=0
-       --set rl.verifiers=0)
+       --set rl.verifiers=0 --set rl.checkpoint_every=2)
 "$aha" pretrain --set run_dir="$tmp/one" --set pretrain.steps=20 >"$tmp/pretrain.log" 2>&1
 mkdir -p "$tmp/two"
 cp -r "$tmp/one/pretrain" "$tmp/two/"
@@ -40,4 +41,20 @@ n2=$(grep -c '"loss"' "$tmp/two/rl/metrics.jsonl")
     echo "FAIL: 2-rank final weights differ from the singleton's"
     exit 1
 }
-echo "ok: 2-rank aha train matches the singleton"
+cp "$tmp/two/rl/final/model.safetensors" "$tmp/two_final.safetensors"
+bash "$here/mpi_run.sh" 2 "$aha" train --set run_dir="$tmp/two" "${train[@]}" --resume \
+    >"$tmp/resume.log" 2>&1 || {
+    cat "$tmp/resume.log"
+    echo "FAIL: mpirun -np 2 aha train --resume"
+    exit 1
+}
+grep -q "resuming from .* at step 2" "$tmp/resume.log" || {
+    cat "$tmp/resume.log"
+    echo "FAIL: the 2-rank run did not resume at step 2"
+    exit 1
+}
+cmp -s "$tmp/two_final.safetensors" "$tmp/two/rl/final/model.safetensors" || {
+    echo "FAIL: 2-rank resume is not bit-exact"
+    exit 1
+}
+echo "ok: 2-rank aha train matches the singleton; 2-rank resume is bit-exact"
