@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct aha_dist {
     int rank, size;
@@ -197,7 +198,18 @@ int aha_dist_bcast_batch(const aha_dist_t *d, aha_rl_batch_t *b, int n_layers, i
         for (int i = 0; i < n_extra; i++)
             hdr[HDR_WORDS + i] = extra[i];
     }
-    AHA_TRY(aha_dist_bcast(d, hdr, sizeof hdr, 0));
+    /* the other ranks wait here while rank 0 samples, scores and evaluates: poll with short
+     * sleeps instead of Open MPI's busy wait, which would take a core from rank 0's work */
+    const double t0 = aha_now_ms();
+    MPI_Request req;
+    int e = MPI_Ibcast(hdr, (int)sizeof hdr, MPI_BYTE, 0, MPI_COMM_WORLD, &req);
+    if (e != MPI_SUCCESS) return mpi_fail(e, "MPI_Ibcast");
+    for (int done = 0; !done;) {
+        e = MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+        if (e != MPI_SUCCESS) return mpi_fail(e, "MPI_Test");
+        if (!done) nanosleep(&(struct timespec){0, 200 * 1000}, NULL);
+    }
+    add_comm(d, t0);
     for (int i = 0; i < n_extra; i++)
         extra[i] = hdr[HDR_WORDS + i];
     const size_t n = hdr[0], len = hdr[1];
