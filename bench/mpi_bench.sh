@@ -13,4 +13,4 @@ echo "$one"
 echo "$two"
 t1=$(echo "$one" | sed -E 's/.*step ([0-9.]+) ms.*/\1/')
 t2=$(echo "$two" | sed -E 's/.*step ([0-9.]+) ms.*/\1/')
-echo "speed-up 2 ranks / 1: $(echo "scale=2; $t1 / $t2" | bc -l)x (nproc $(nproc))"
+awk -v a="$t1" -v b="$t2" -v n="$(nproc)" 'BEGIN { printf "speed-up 2 ranks / 1: %.2fx (nproc %s)\n", a / b, n }'
