@@ -1,9 +1,10 @@
-/* learner_mpi_equivalence (run by tests/mpi_equivalence.sh under `mpirun -np 2`): one GRPO learner
+/* learner_mpi_equivalence (run by tests/mpi_run.sh under `mpirun -np 2`): one GRPO learner
  * step on a fixed batch with the update data parallel over the ranks (learner/dist.h) equals the
  * same step in one process: loss, grad norm, every parameter (1e-5 relative) and the expert bias
  * (aux-loss-free update from the global load), for a dense and a MoE model, with and without R3,
  * for each loss normalisation (sequence mean, token mean, constant, sequence ratio), with a KL
- * reference, several minibatches and epochs, and uneven group counts (a rank with no group).
+ * reference, several minibatches and epochs, the off-policy corrections (tis; decoupled, with its
+ * proximal pass), and uneven group counts (a rank with no group).
  *
  * Rank 0 builds the batch and broadcasts it (aha_dist_bcast_batch); it alone also runs the
  * single-process step on its own copy of the model, and checks. */
@@ -24,6 +25,7 @@ typedef struct {
     int moe, r3, minibatches, epochs, n_groups, group;
     const char *loss;
     double beta;
+    const char *off_policy; /* NULL: clip */
 } case_t;
 
 static void model_config(int moe, aha_model_config_t *c) {
@@ -134,6 +136,8 @@ static void grpo_config(const case_t *k, aha_grpo_config_t *gc) {
     if (aha_loss_kind_parse(k->loss, &kind) != AHA_OK) kind = AHA_LOSS_GRPO;
     aha_loss_config_default(kind, &gc->loss);
     gc->loss.beta = k->beta;
+    if (k->off_policy && aha_off_policy_parse(k->off_policy, &gc->loss.off_policy) != AHA_OK)
+        gc->loss.off_policy = AHA_OFFPOL_CLIP;
     gc->loss.max_len = MAX_LEN;
     gc->epochs = k->epochs;
     gc->minibatches = k->minibatches;
@@ -270,15 +274,17 @@ static void run_case(const case_t *k) {
         case_t k = {__VA_ARGS__};                                                                  \
         run_case(&k);                                                                              \
     }
-/*                  moe r3 mb ep groups G  loss      beta */
-CASE(dense_grpo, 0, 0, 1, 1, 4, 4, "grpo", 0)
-CASE(moe_grpo, 1, 0, 1, 1, 4, 4, "grpo", 0)
-CASE(moe_grpo_r3, 1, 1, 1, 1, 4, 4, "grpo", 0)
-CASE(dense_dapo_minibatches, 0, 0, 2, 2, 5, 4, "dapo", 0)
-CASE(moe_dapo_r3_minibatches, 1, 1, 2, 2, 5, 4, "dapo", 0)
-CASE(moe_dr_grpo_kl, 1, 0, 1, 1, 3, 4, "dr_grpo", 0.05)
-CASE(moe_gspo_r3, 1, 1, 1, 1, 3, 4, "gspo", 0)
-CASE(moe_one_group, 1, 1, 1, 1, 1, 6, "grpo", 0) /* rank 1 has nothing to do */
+/* name, moe, r3, minibatches, epochs, groups, G, loss, beta, off-policy correction */
+CASE(dense_grpo, 0, 0, 1, 1, 4, 4, "grpo", 0, NULL)
+CASE(moe_grpo, 1, 0, 1, 1, 4, 4, "grpo", 0, NULL)
+CASE(moe_grpo_r3, 1, 1, 1, 1, 4, 4, "grpo", 0, NULL)
+CASE(dense_dapo_minibatches, 0, 0, 2, 2, 5, 4, "dapo", 0, NULL)
+CASE(moe_dapo_r3_minibatches, 1, 1, 2, 2, 5, 4, "dapo", 0, NULL)
+CASE(moe_dr_grpo_kl, 1, 0, 1, 1, 3, 4, "dr_grpo", 0.05, NULL)
+CASE(moe_gspo_r3, 1, 1, 1, 1, 3, 4, "gspo", 0, NULL)
+CASE(moe_one_group, 1, 1, 1, 1, 1, 6, "grpo", 0, NULL) /* rank 1 has nothing to do */
+CASE(dense_tis, 0, 0, 1, 1, 4, 4, "grpo", 0, "tis")
+CASE(moe_decoupled_minibatches, 1, 1, 2, 2, 5, 4, "dapo", 0, "decoupled") /* proximal pass */
 
 static void test_share(void) {
     /* 5 groups of 4 over 2 ranks: 3 + 2 groups; cut points on group boundaries */
@@ -309,6 +315,8 @@ static const tu_case_t cases[] = {{"share", test_share},
                                   {"moe_dr_grpo_kl", moe_dr_grpo_kl},
                                   {"moe_gspo_r3", moe_gspo_r3},
                                   {"moe_one_group", moe_one_group},
+                                  {"dense_tis", dense_tis},
+                                  {"moe_decoupled_minibatches", moe_decoupled_minibatches},
                                   {NULL, NULL}};
 
 int main(int argc, char **argv) {
