@@ -244,8 +244,9 @@ int aha_decode_step(const aha_model_t *m, aha_kv_t *kv, const int *tokens, const
                              lp->sh_w2, n, D, SH, 0.0f);
             else
                 memset(kv->tmp, 0, sizeof(float) * (size_t)n * D);
-            k_experts(kv->tmp, kv->xg, kv->h1, kv->h3, kv->hact, kv->eo, kv->xn, kv->gates, kv->off,
-                      kv->perm, lp->ex_w1, lp->ex_w3, lp->ex_w2, E, K, D, H);
+            const k_experts_routing_t route = {kv->gates, kv->off, kv->perm, kv->eo, E, K};
+            k_experts(kv->tmp, kv->xg, kv->eo, (k_ffn_keep_t){kv->h1, kv->h3, kv->hact}, kv->xn,
+                      &route, (k_ffn_weights_t){lp->ex_w1, lp->ex_w3, lp->ex_w2}, D, H);
             if (expert_ids_out)
                 for (int i = 0; i < n; i++)
                     memcpy(expert_ids_out + ((size_t)l * B + kv->rows[i]) * K,

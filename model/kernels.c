@@ -342,22 +342,22 @@ void k_group(int *off, int *perm, const int *ids, int N, int E, int K) {
     off[0] = 0;
 }
 
-void k_experts(float *y, float *xg, float *h1, float *h3, float *act, float *eo, const float *x,
-               const float *gates, const int *off, const int *perm, const float *w1,
-               const float *w3, const float *w2, int E, int K, int D, int H) {
-    for (int e = 0; e < E; e++) {
-        int p0 = off[e], cnt = off[e + 1] - off[e];
+void k_experts(float *y, float *xg, float *eo, k_ffn_keep_t keep, const float *x,
+               const k_experts_routing_t *r, k_ffn_weights_t w, int D, int H) {
+    const int K = r->K;
+    for (int e = 0; e < r->E; e++) {
+        int p0 = r->off[e], cnt = r->off[e + 1] - r->off[e];
         if (cnt == 0) continue;
         float *xe = xg + (size_t)p0 * D; /* [cnt, D] gathered inputs */
         for (int i = 0; i < cnt; i++)
-            memcpy(xe + (size_t)i * D, x + (size_t)(perm[p0 + i] / K) * D, sizeof(float) * D);
-        float *h1e = h1 + (size_t)p0 * H, *h3e = h3 + (size_t)p0 * H, *ae = act + (size_t)p0 * H;
-        float *eoe = eo + (size_t)p0 * D;
-        k_swiglu_ffn(eoe, h1e, h3e, ae, xe, w1 + (size_t)e * H * D, w3 + (size_t)e * H * D,
-                     w2 + (size_t)e * D * H, cnt, D, H, 0.0f);
+            memcpy(xe + (size_t)i * D, x + (size_t)(r->perm[p0 + i] / K) * D, sizeof(float) * D);
+        float *h1e = keep.h1 + (size_t)p0 * H, *h3e = keep.h3 + (size_t)p0 * H;
+        float *ae = keep.act + (size_t)p0 * H, *eoe = eo + (size_t)p0 * D;
+        k_swiglu_ffn(eoe, h1e, h3e, ae, xe, w.w1 + (size_t)e * H * D, w.w3 + (size_t)e * H * D,
+                     w.w2 + (size_t)e * D * H, cnt, D, H, 0.0f);
         for (int i = 0; i < cnt; i++) {
-            int slot = perm[p0 + i];
-            float g = gates[slot];
+            int slot = r->perm[p0 + i];
+            float g = r->gates[slot];
             float *yr = y + (size_t)(slot / K) * D;
             const float *er = eoe + (size_t)i * D;
             for (int d = 0; d < D; d++)

@@ -87,12 +87,6 @@ void k_route_backward(float *ds, const float *dgates, const float *s, const int 
 /* Groups routed slots (r*K + k with ids >= 0) by expert: off[E+1] prefix offsets, perm[slots]
  * slot indices sorted by expert, then by slot. */
 void k_group(int *off, int *perm, const int *ids, int N, int E, int K);
-/* Routed experts: y[N,D] += sum_k gates[r,k] * expert_{ids[r,k]}(x[r]) using one sgemm per expert
- * and projection. Per grouped position p (expert order): h1, h3, act[p, H], eo[p, D] (expert
- * output before gating) are kept; xg[slots, D] is gather scratch. w1, w3 [E,H,D], w2 [E,D,H]. */
-void k_experts(float *y, float *xg, float *h1, float *h3, float *act, float *eo, const float *x,
-               const float *gates, const int *off, const int *perm, const float *w1,
-               const float *w3, const float *w2, int E, int K, int D, int H);
 /* The routing of one MoE layer as k_experts used it: gates[N, K], the slots grouped by expert
  * (off[E+1], perm[slots] from k_group) and eo[slots, D], the expert outputs before gating. */
 typedef struct {
@@ -101,6 +95,17 @@ typedef struct {
     const float *eo;
     int E, K;
 } k_experts_routing_t;
+/* What the forward of a SwiGLU block writes and keeps: h1, h3, act [rows, Hd]. */
+typedef struct {
+    float *h1, *h3, *act;
+} k_ffn_keep_t;
+/* Routed experts: y[N,D] += sum_k gates[r,k] * expert_{ids[r,k]}(x[r]) using one sgemm per expert
+ * and projection, with the routing R (gates, off, perm, E, K; R->eo is not read: the expert outputs
+ * before gating are written to eo[slots, D]). Per grouped position p (expert order) keep.h1, h3,
+ * act[p, H] are kept for the backward; xg[slots, D] is gather scratch. W: w1, w3 [E,H,D],
+ * w2 [E,D,H]. */
+void k_experts(float *y, float *xg, float *eo, k_ffn_keep_t keep, const float *x,
+               const k_experts_routing_t *r, k_ffn_weights_t w, int D, int H);
 /* Scratch of k_experts_backward: xg, dyg, dxg [slots, D] and the SwiGLU scratch [slots, H]. */
 typedef struct {
     float *xg, *dyg, *dxg;

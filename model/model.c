@@ -609,9 +609,10 @@ int aha_forward(const aha_model_t *m, aha_acts_t *a, const aha_batch_t *batch) {
                              lp->sh_w3, lp->sh_w2, N, D, SH, 0.0f);
             else
                 memset(a->tmp, 0, sizeof(float) * (size_t)N * D);
-            k_experts(a->tmp, a->xg, la->ex_h1, la->ex_h3, la->ex_act, la->ex_out, la->ln2,
-                      la->gates, la->ex_off, la->ex_perm, lp->ex_w1, lp->ex_w3, lp->ex_w2, E, K, D,
-                      H);
+            const k_experts_routing_t route = {la->gates,  la->ex_off, la->ex_perm,
+                                               la->ex_out, E,          K};
+            k_experts(a->tmp, a->xg, la->ex_out, (k_ffn_keep_t){la->ex_h1, la->ex_h3, la->ex_act},
+                      la->ln2, &route, (k_ffn_weights_t){lp->ex_w1, lp->ex_w3, lp->ex_w2}, D, H);
             a->aux += k_seq_aux(a->cnt, la->scores, ids, a->len, B, T, E, K, c->score_func,
                                 c->seq_aux_alpha);
         }
