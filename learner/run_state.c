@@ -1,8 +1,12 @@
 #include "learner/run_state.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/blob.h"
+#include "core/log.h"
 #include "model/checkpoint.h"
 #include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +72,86 @@ int aha_run_state_load(const char *dir, aha_model_t *m, aha_adamw_t *opt, int *s
     AHA_TRY(aha_adamw_load(opt, path));
     *step = s;
     *next_index = next;
+    return AHA_OK;
+}
+
+enum { VERSION_HEADER = 8 + 8 + 8 + AHA_BLOB_SUM_BYTES };
+static const char version_magic[8] = {'A', 'H', 'A', 'V', 'E', 'R', '0', '1'};
+
+static void put_u64(uint8_t *p, uint64_t v) {
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint64_t get_u64(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+int aha_run_state_save_version(const char *dir, uint64_t version, const void *w, size_t len) {
+    if (!dir || !w || !len)
+        return AHA_FAIL(AHA_ERR_ARG, "aha_run_state_save_version: bad argument");
+    char path[1100];
+    snprintf(path, sizeof path, "%s/versions", dir);
+    AHA_TRY(aha_mkdir_p(path));
+    snprintf(path, sizeof path, "%s/versions/v%llu.bin", dir, (unsigned long long)version);
+    uint8_t head[VERSION_HEADER];
+    memcpy(head, version_magic, 8);
+    put_u64(head + 8, version);
+    put_u64(head + 16, (uint64_t)len);
+    AHA_TRY(aha_blob_checksum(w, len, head + 24));
+    const void *parts[] = {head, w};
+    const size_t lens[] = {sizeof head, len};
+    return aha_write_file_atomic(path, parts, lens, 2);
+}
+
+int aha_run_state_load_version(const char *dir, uint64_t version, void *w, size_t len) {
+    if (!dir || !w || !len)
+        return AHA_FAIL(AHA_ERR_ARG, "aha_run_state_load_version: bad argument");
+    char path[1100];
+    snprintf(path, sizeof path, "%s/versions/v%llu.bin", dir, (unsigned long long)version);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return AHA_FAIL(AHA_ERR_IO,
+                        "%s: cannot open (weights version %llu, needed to resume with "
+                        "rl.max_staleness > 0): %s",
+                        path, (unsigned long long)version, strerror(errno));
+    uint8_t head[VERSION_HEADER], sum[AHA_BLOB_SUM_BYTES];
+    int rc = AHA_OK;
+    if (fread(head, 1, sizeof head, f) != sizeof head)
+        rc = AHA_FAIL(AHA_ERR_FORMAT, "%s: truncated (no complete header)", path);
+    else if (memcmp(head, version_magic, 8) != 0)
+        rc = AHA_FAIL(AHA_ERR_FORMAT, "%s: not a weights version file", path);
+    else if (get_u64(head + 8) != version || get_u64(head + 16) != (uint64_t)len)
+        rc = AHA_FAIL(AHA_ERR_FORMAT, "%s: holds version %llu of %llu bytes, expected %llu of %zu",
+                      path, (unsigned long long)get_u64(head + 8),
+                      (unsigned long long)get_u64(head + 16), (unsigned long long)version, len);
+    else if (fread(w, 1, len, f) != len)
+        rc = AHA_FAIL(AHA_ERR_FORMAT, "%s: truncated (fewer than %zu bytes of weights)", path, len);
+    else if (fgetc(f) != EOF)
+        rc = AHA_FAIL(AHA_ERR_FORMAT, "%s: trailing bytes after the weights", path);
+    else if (aha_blob_checksum(w, len, sum) != AHA_OK || memcmp(sum, head + 24, sizeof sum) != 0)
+        rc = AHA_FAIL(AHA_ERR_FORMAT, "%s: checksum mismatch (corrupt weights)", path);
+    fclose(f);
+    return rc;
+}
+
+int aha_run_state_prune_versions(const char *dir, uint64_t lo, uint64_t hi) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/versions", dir);
+    DIR *d = opendir(path);
+    if (!d) return AHA_OK;
+    const struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        unsigned long long v = 0;
+        char tail[8] = "";
+        if (sscanf(e->d_name, "v%llu.%7s", &v, tail) != 2 || strcmp(tail, "bin") != 0) continue;
+        if (v >= lo && v < hi) continue;
+        snprintf(path, sizeof path, "%s/versions/%s", dir, e->d_name);
+        if (remove(path) != 0) AHA_WARN("%s: cannot remove: %s", path, strerror(errno));
+    }
+    closedir(d);
     return AHA_OK;
 }
 

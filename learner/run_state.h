@@ -3,6 +3,9 @@
  *   DIR/model.safetensors + config.json   the model, with the routing biases (model/checkpoint.h)
  *   DIR/optimizer.safetensors             AdamW moments and step count (learner/optim.h)
  *   DIR/state.json                        {"step": S, "next_index": I}: updates done, next item
+ *   DIR/versions/v<N>.bin                 with rl.max_staleness k >= 1: the packed weights
+ *                                         (model/weights.h) of the versions the next k steps
+ *                                         sample from, N = max(0, S - k) .. S - 1
  * Nothing here owns the model or optimizer it is given. */
 #ifndef AHA_LEARNER_RUN_STATE_H
 #define AHA_LEARNER_RUN_STATE_H
@@ -20,6 +23,16 @@ int aha_run_state_save(const char *dir, const aha_model_t *m, const aha_adamw_t 
  * out-params are untouched. */
 int aha_run_state_load(const char *dir, aha_model_t *m, aha_adamw_t *opt, int *step,
                        uint64_t *next_index);
+
+/* Weights version files (bounded staleness). DIR/versions/v<VERSION>.bin holds "AHAVER01", the
+ * version and the byte count (u64 little-endian), the BLAKE2b-256 of the data, then the data
+ * W[0..len). Saved atomically (temp name, fsync, rename), the directory created if needed. */
+int aha_run_state_save_version(const char *dir, uint64_t version, const void *w, size_t len);
+/* Reads version VERSION of DIR into W[0..len): AHA_ERR_IO if the file is missing, AHA_ERR_FORMAT
+ * (naming the file) if it is truncated, of another size or version, or fails its checksum. */
+int aha_run_state_load_version(const char *dir, uint64_t version, void *w, size_t len);
+/* Removes the version files of DIR outside [LO, HI) (left by earlier checkpoints). */
+int aha_run_state_prune_versions(const char *dir, uint64_t lo, uint64_t hi);
 
 /* Keeps the rows of the JSONL metrics file PATH whose "step" is <= STEP (rows without a step are
  * dropped), so a resumed run rewrites what came after its checkpoint. A missing file is fine. */

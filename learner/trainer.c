@@ -32,6 +32,7 @@ struct aha_trainer {
     size_t vw_len;
     aha_model_t *bm;           /* the behaviour model: version bm_version */
     int64_t bm_version;        /* -1: none loaded */
+    int republish;             /* resumed with k > 0: the kept versions go to the coordinator */
     uint64_t next_prompt;      /* train problems are consumed in order: prompt id = index */
     const aha_dist_t *dist;    /* data parallel (learner/dist.h) or NULL */
     aha_dist_batch_buf_t recv; /* the batch received from rank 0 */
@@ -126,6 +127,7 @@ void aha_trainer_set_servers(aha_trainer_t *t, aha_coord_t *coord, aha_vpool_t *
     if (!t) return;
     t->cfg.coord = coord;
     t->cfg.vpool = vpool;
+    if (coord && t->step > 0) t->republish = 1; /* it needs the older kept versions too */
     if (coord && aha_coord_set_keep(coord, t->cfg.max_staleness + 1) != AHA_OK)
         AHA_WARN("trainer: %s", aha_last_error());
 }
@@ -137,24 +139,49 @@ int aha_trainer_set_dist(aha_trainer_t *t, const aha_dist_t *d) {
     return AHA_OK;
 }
 
+/* The versions the next k steps sample from that are older than the current one (k > 0):
+ * [*lo, t->step). */
+static uint64_t older_versions_lo(const aha_trainer_t *t) {
+    const int k = t->cfg.max_staleness;
+    return t->step > k ? (uint64_t)(t->step - k) : 0;
+}
+
 int aha_trainer_resume(aha_trainer_t *t, const char *dir) {
     if (!t || !dir) return AHA_FAIL(AHA_ERR_ARG, "aha_trainer_resume: NULL argument");
     int step = 0;
     uint64_t next = 0;
-    if (t->cfg.max_staleness > 0)
-        return AHA_FAIL(AHA_ERR_STATE,
-                        "resume with rl.max_staleness > 0: the last %d weight "
-                        "versions are not in checkpoints yet",
-                        t->cfg.max_staleness);
     AHA_TRY(aha_run_state_load(dir, t->m, aha_grpo_optimizer(t->grpo), &step, &next));
     t->step = step;
     t->next_prompt = next;
+    if (t->cfg.max_staleness > 0) {
+        /* the kept versions become the checkpoint's: the next k steps sample from them */
+        t->bm_version = -1;
+        for (int i = 0; i < AHA_COORD_MAX_KEEP; i++)
+            t->vw_version[i] = -1;
+        int slot = 0;
+        for (uint64_t v = older_versions_lo(t); v < (uint64_t)step; v++, slot++) {
+            AHA_TRY(aha_run_state_load_version(dir, v, t->vw[slot], t->vw_len));
+            t->vw_version[slot] = (int64_t)v;
+        }
+        t->republish = 1;
+    }
     return AHA_OK;
 }
 
 int aha_trainer_checkpoint(aha_trainer_t *t, const char *dir) {
     if (!t || !dir) return AHA_FAIL(AHA_ERR_ARG, "aha_trainer_checkpoint: NULL argument");
-    return aha_run_state_save(dir, t->m, aha_grpo_optimizer(t->grpo), t->step, t->next_prompt);
+    const uint64_t lo = older_versions_lo(t), hi = (uint64_t)t->step;
+    for (uint64_t v = lo; t->cfg.max_staleness > 0 && v < hi; v++) {
+        int slot = -1;
+        for (int i = 0; i <= t->cfg.max_staleness; i++)
+            if (t->vw_version[i] == (int64_t)v) slot = i;
+        if (slot < 0)
+            return AHA_FAIL(AHA_ERR_STATE, "trainer checkpoint: weights version %llu not kept",
+                            (unsigned long long)v);
+        AHA_TRY(aha_run_state_save_version(dir, v, t->vw[slot], t->vw_len));
+    }
+    AHA_TRY(aha_run_state_save(dir, t->m, aha_grpo_optimizer(t->grpo), t->step, t->next_prompt));
+    return aha_run_state_prune_versions(dir, lo, t->cfg.max_staleness > 0 ? hi : lo);
 }
 
 int aha_trainer_steps_done(const aha_trainer_t *t) {
@@ -301,6 +328,15 @@ int aha_trainer_step(aha_trainer_t *t, aha_trainer_stats_t *out) {
     const uint64_t version = step > k ? (uint64_t)(step - k) : 0; /* the groups' weights */
     const int worker = aha_dist_rank(t->dist) > 0; /* data parallel: rank 0 gathers the batch */
     if (k > 0 && !worker) AHA_TRY(keep_version(t, step));
+    if (c->coord && t->republish) {
+        /* resumed: the coordinator serves the kept older versions too, oldest first */
+        for (uint64_t v = older_versions_lo(t); v < (uint64_t)step; v++) {
+            const aha_model_t *vm = NULL;
+            AHA_TRY(sampler_model(t, (int64_t)v, &vm));
+            AHA_TRY(aha_coord_publish(c->coord, vm, v));
+        }
+        t->republish = 0;
+    }
     if (c->coord) AHA_TRY(aha_coord_publish(c->coord, t->m, (uint64_t)step));
     for (int round = 0; !worker && !aha_group_batch_full(t->batch) && round < round_limit;) {
         /* a wave of prompts, in order: sampled by the actors (if any) all at once, scored all at

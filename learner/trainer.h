@@ -98,11 +98,16 @@ struct aha_dist;
 int aha_trainer_set_dist(aha_trainer_t *t, const struct aha_dist *d);
 
 /* Restores the policy, optimizer, step and data cursor of checkpoint DIR (learner/run_state.h);
- * the KL reference stays the weights the trainer was made with. */
+ * the KL reference stays the weights the trainer was made with. With max_staleness k > 0 also
+ * the weights of the versions the next k steps sample from (DIR/versions; AHA_ERR_IO naming a
+ * missing file, AHA_ERR_FORMAT a truncated or corrupt one); the next step publishes them to the
+ * coordinator before its own version, so the run continues bit-exactly. */
 int aha_trainer_resume(aha_trainer_t *t, const char *dir);
 /* Runs the next step (aha_trainer_steps_done + 1) and fills *out (if not NULL). */
 int aha_trainer_step(aha_trainer_t *t, aha_trainer_stats_t *out);
-/* Writes the run state after the steps done into DIR (learner/run_state.h). */
+/* Writes the run state after the steps done into DIR (learner/run_state.h), with k > 0 the
+ * weights of the last k versions before the current one first (older version files of DIR are
+ * removed after state.json is written). */
 int aha_trainer_checkpoint(aha_trainer_t *t, const char *dir);
 
 /* The step's columns of the metrics row (docs/rl.md; the caller ends the row): rewards, loss
