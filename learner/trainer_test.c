@@ -4,7 +4,9 @@
  * (verifier/worker.h) through the verifier pool, all in process on real sockets; a run stopped
  * after one step, checkpointed and resumed in a new trainer ends with the same weights as the
  * straight run; the metrics row carries the documented keys; bad arguments are refused; with
- * rl.max_staleness k each step samples with version max(0, s - k). */
+ * rl.max_staleness k each step samples with version max(0, s - k), and a k = 1 or k = 2 run
+ * checkpointed after 3 steps and resumed ends as the straight run (the checkpoint holds the older
+ * versions; a missing, truncated or corrupt version file is refused, naming the file). */
 #include "actor/rollout.h"
 #include "actor/worker.h"
 #include "core/err.h"
@@ -254,8 +256,7 @@ static void test_bad_arguments(void) {
 /* Bounded staleness in process: step s samples with version max(0, s - k). With random rewards
  * every step moves the weights, so: after step 1 k = 0, 1, 2 agree (all sample version 0); after
  * step 2 k = 1 and k = 2 still agree (version 0 again) and differ from k = 0 (version 1); after
- * step 3 all differ; staleness_mean is min(s, k). A k > 0 run refuses to resume (the older
- * versions are not checkpointed). */
+ * step 3 all differ; staleness_mean is min(s, k). */
 static void test_staleness_schedule(void) {
     aha_trainer_t *t[3];
     for (int k = 0; k < 3; k++) {
@@ -284,7 +285,7 @@ static void test_staleness_schedule(void) {
     CHECK(memcmp(w[0][1], w[1][1], n), "step 2: k = 0 samples version 1");
     CHECK(memcmp(w[1][2], w[2][2], n) && memcmp(w[0][2], w[1][2], n),
           "step 3: versions 2, 1, 0 differ");
-    CHECK(aha_trainer_resume(t[1], "/nonexistent") == AHA_ERR_STATE, "k > 0 refuses to resume");
+    CHECK(aha_trainer_resume(t[1], "/nonexistent") < 0, "k > 0: resume from nothing fails");
     aha_trainer_config_t c;
     config(&c);
     c.max_staleness = AHA_COORD_MAX_KEEP;
@@ -300,9 +301,100 @@ static void test_staleness_schedule(void) {
     }
 }
 
+/* A trainer of k with random rewards for RS_STEPS steps. */
+enum { RS_STEPS = 5, RS_CKPT = 3 };
+static aha_trainer_t *stale_trainer(int k) {
+    aha_trainer_config_t c;
+    config(&c);
+    c.steps = RS_STEPS;
+    c.random_reward = 1;
+    c.max_staleness = k;
+    aha_model_t *m = rt_model(14);
+    aha_trainer_t *t = NULL;
+    REQUIRE_OK(aha_trainer_new(&c, &m, &t));
+    return t;
+}
+
+static int file_exists(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (f) fclose(f);
+    return f != NULL;
+}
+
+/* k = 1, 2: RS_CKPT steps, checkpoint, a new trainer resumes and runs to RS_STEPS: the straight
+ * run's weights and step stats. Version files: the last k before the checkpoint's step, older
+ * ones pruned; a missing, truncated or corrupt one is refused with its name. */
+static void test_staleness_resume(void) {
+    for (int k = 1; k <= 2; k++) {
+        char dir[] = "/tmp/aha_trainer_stale_XXXXXX";
+        REQUIRE(mkdtemp(dir), "mkdtemp");
+        char ckpt[600], vf[700], cmd[2600];
+        snprintf(ckpt, sizeof ckpt, "%s/checkpoint", dir);
+        aha_trainer_t *straight = stale_trainer(k), *first = stale_trainer(k);
+        aha_trainer_stats_t a[RS_STEPS], b[RS_STEPS];
+        for (int s = 0; s < RS_STEPS; s++)
+            REQUIRE_OK(aha_trainer_step(straight, &a[s]));
+        for (int s = 0; s < RS_CKPT; s++) {
+            REQUIRE_OK(aha_trainer_step(first, &b[s]));
+            if (s == 0) REQUIRE_OK(aha_trainer_checkpoint(first, ckpt)); /* leaves v0 behind */
+        }
+        REQUIRE_OK(aha_trainer_checkpoint(first, ckpt));
+        aha_trainer_destroy(&first);
+        for (int v = 0; v < RS_CKPT; v++) {
+            snprintf(vf, sizeof vf, "%s/versions/v%d.bin", ckpt, v);
+            CHECK(file_exists(vf) == (v >= RS_CKPT - k), "k %d: version file v%d %s", k, v,
+                  v >= RS_CKPT - k ? "kept" : "pruned");
+        }
+        aha_trainer_t *second = stale_trainer(k);
+        REQUIRE_OK(aha_trainer_resume(second, ckpt));
+        for (int s = RS_CKPT; s < RS_STEPS; s++)
+            REQUIRE_OK(aha_trainer_step(second, &b[s]));
+        size_t n1, n2;
+        uint8_t *w1 = weights(straight, &n1), *w2 = weights(second, &n2);
+        CHECK(n1 == n2 && !memcmp(w1, w2, n1), "k %d: resumed run ends with the straight weights",
+              k);
+        for (int s = 0; s < RS_STEPS; s++)
+            CHECK(a[s].reward_mean == b[s].reward_mean && a[s].grpo.loss == b[s].grpo.loss &&
+                      a[s].staleness == b[s].staleness,
+                  "k %d step %d: same stats", k, s + 1);
+        free(w1);
+        free(w2);
+        aha_trainer_destroy(&second);
+
+        /* the newest kept version file: truncated, corrupt, missing */
+        snprintf(vf, sizeof vf, "%s/versions/v%d.bin", ckpt, RS_CKPT - 1);
+        snprintf(cmd, sizeof cmd, "cp '%s' '%s.keep' && truncate -s -5 '%s'", vf, vf, vf);
+        REQUIRE(system(cmd) == 0, "truncate");
+        second = stale_trainer(k);
+        CHECK(aha_trainer_resume(second, ckpt) == AHA_ERR_FORMAT && strstr(aha_last_error(), vf) &&
+                  strstr(aha_last_error(), "truncated"),
+              "k %d: truncated version file refused: %s", k, aha_last_error());
+        aha_trainer_destroy(&second);
+        snprintf(cmd, sizeof cmd,
+                 "cp '%s.keep' '%s' && printf '\\377' | dd of='%s' bs=1 seek=100 conv=notrunc "
+                 "2>/dev/null",
+                 vf, vf, vf);
+        REQUIRE(system(cmd) == 0, "corrupt");
+        second = stale_trainer(k);
+        CHECK(aha_trainer_resume(second, ckpt) == AHA_ERR_FORMAT && strstr(aha_last_error(), vf) &&
+                  strstr(aha_last_error(), "checksum"),
+              "k %d: corrupt version file refused: %s", k, aha_last_error());
+        aha_trainer_destroy(&second);
+        REQUIRE(remove(vf) == 0, "remove");
+        second = stale_trainer(k);
+        CHECK(aha_trainer_resume(second, ckpt) == AHA_ERR_IO && strstr(aha_last_error(), vf),
+              "k %d: missing version file refused: %s", k, aha_last_error());
+        aha_trainer_destroy(&second);
+        aha_trainer_destroy(&straight);
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        CHECK(system(cmd) == 0, "clean up");
+    }
+}
+
 static const tu_case_t cases[] = {{"same_weights_with_workers", test_same_weights_with_workers},
                                   {"staleness_schedule", test_staleness_schedule},
                                   {"checkpoint_resume", test_checkpoint_resume},
+                                  {"staleness_resume", test_staleness_resume},
                                   {"bad_arguments", test_bad_arguments},
                                   {NULL, NULL}};
 
