@@ -3,7 +3,9 @@
 # k = 2 the final weights of a small GRPO run are identical sampled in the learner, by 1 actor,
 # and by 3 actors + 2 verifiers of which one actor and one verifier are SIGKILLed mid-run; k = 0
 # is the synchronous mode (explicit 0 = the default), and k changes the numbers (the schedule is
-# real: staleness_mean = min(step, k)).   bash tests/async.sh path/to/aha
+# real: staleness_mean = min(step, k)); a k = 1 or k = 2 run resumed from its step-25 checkpoint
+# (in process, and with 2 actors) ends with the straight run's weights and metrics, and a
+# truncated weights version file in the checkpoint is refused by name.   bash tests/async.sh path/to/aha
 set -u
 AHA=${1:?path to aha}
 tmp=$(mktemp -d)
@@ -17,8 +19,11 @@ small=(--set model.dim=32 --set model.moe_hidden=32 --set eval.n=5 --set eval.k=
 # random_reward: every group has a signal, so every step moves the weights
 rp=(--set rl.init="$tmp/base/pretrain/final" "${small[@]}" --set rl.steps=40
     --set rl.prompts_per_step=3 --set rl.group_size=4 --set rl.eval_every=0 --set rl.eval_n=2
-    --set rl.random_reward=true --set rl.verifier_deadline_ms=500 --set rl.lease_ms=300)
+    --set rl.random_reward=true --set rl.verifier_deadline_ms=500 --set rl.lease_ms=300
+    --set rl.checkpoint_every=25)
 w() { echo "$tmp/$1/rl/final/model.safetensors"; }
+# the metrics rows without the timing and server columns (from tokens_per_s on)
+rows() { sed 's/"tokens_per_s.*//' "$tmp/$1/rl/metrics.jsonl"; }
 col() { grep -o "\"$2\":[0-9.e+-]*" "$tmp/$1/rl/metrics.jsonl" | tail -n 1 | cut -d: -f2; }
 
 "$AHA" train --set run_dir="$tmp/k0" "${rp[@]}" > "$tmp/k0.log" 2>&1
@@ -33,6 +38,21 @@ for k in 1 2; do
   "$AHA" train --set run_dir="$tmp/k${k}a1" "${rp[@]}" --set rl.max_staleness=$k --set rl.actors=1 \
     > "$tmp/k${k}a1.log" 2>&1; rc=$?
   check "k=$k, 1 actor: same weights as in process" "[ $rc -eq 0 ] && cmp -s $(w k${k}a0) $(w k${k}a1) && [ \"\$(col k${k}a1 actor_groups)\" = 120 ]" || grep -E 'WARN|ERROR|aha:' "$tmp/k${k}a1.log" | head -5
+  # resume from the step-25 checkpoint: of the in-process run in process, of the 1-actor run
+  # with 2 actors; both end as the straight in-process run
+  for r in a0:0 a1:2; do
+    src=${r%:*} n=${r#*:} dst=k${k}r${r%:*}
+    cp -r "$tmp/k${k}$src" "$tmp/$dst" && rm -rf "$tmp/$dst/rl/final"
+    "$AHA" train --set run_dir="$tmp/$dst" "${rp[@]}" --set rl.max_staleness=$k --set rl.actors=$n \
+      --resume > "$tmp/$dst.log" 2>&1; rc=$?
+    check "k=$k, resumed at step 25 with $n actors: same weights and metrics as straight" "[ $rc -eq 0 ] && grep -q 'resuming from .* at step 25' $tmp/$dst.log && cmp -s $(w k${k}a0) $(w $dst) && diff <(rows k${k}a0) <(rows $dst) > /dev/null" || grep -E 'WARN|ERROR|aha:' "$tmp/$dst.log" | head -5
+    # the actors sampled every group of the 15 steps: the older versions were served again
+    [ "$n" -gt 0 ] && check "...its actors sampled all 45 groups ($(col $dst actor_groups), $(col $dst groups_dropped_stale) dropped stale)" "[ \"\$(col $dst actor_groups)\" = 45 ]" 
+  done
+  cp -r "$tmp/k${k}a0" "$tmp/k${k}bad" && vf="$tmp/k${k}bad/rl/checkpoint/versions/v24.bin" &&
+    truncate -s -1 "$vf"
+  out=$("$AHA" train --set run_dir="$tmp/k${k}bad" "${rp[@]}" --set rl.max_staleness=$k --resume 2>&1); rc=$?
+  check "k=$k, a truncated weights version file is refused by name" "[ $rc -ne 0 ] && grep -q \"$vf: truncated\" <<<\"\$out\"" || tail -2 <<<"$out"
   "$AHA" train --set run_dir="$tmp/k${k}a3" "${rp[@]}" --set rl.max_staleness=$k --set rl.actors=3 \
     --set rl.verifiers=2 > "$tmp/k${k}a3.log" 2>&1 &
   tp=$!
