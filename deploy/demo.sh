@@ -20,8 +20,8 @@ echo
 echo "== 3/5 GRPO (R1-Zero template, rule rewards: 1 correct+formatted / 0.1 formatted / 0) =="
 # asynchronous rollouts with one version of lag (docs/rl.md "Bounded staleness"): the actors sample
 # step s+1 from version s while the learner trains step s; bit-identical to an in-process run with
-# the same setting, and it learns as well as k = 0 (the config file keeps k = 0: resuming a k >= 1
-# run is not supported yet)
+# the same setting, it learns as well as k = 0, and --resume continues it exactly (the config
+# file keeps k = 0 because it is also the embedded default config)
 "$AHA" train "$CFG" --set rl.max_staleness=1 "$@"
 
 echo
