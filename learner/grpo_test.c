@@ -66,6 +66,24 @@ static aha_model_t *grpo_fixture(uint64_t seed, int G, int r3, aha_kv_t **kv, ah
     return m;
 }
 
+/* Samples G responses to PROMPT_TEXT into RO, sample g drawing from RNG seed seed0 + g. */
+static int sample_group(aha_model_t *m, aha_kv_t *kv, aha_rollout_t *ro, int G,
+                        const char *prompt_text, uint64_t seed0, int max_new) {
+    int prompt[16], n = 0;
+    AHA_TRY(aha_tok_encode(prompt_text, prompt, 16, &n));
+    const int *prompts[8];
+    int plen[8];
+    aha_rng_t rngs[8];
+    if (G > 8) return AHA_FAIL(AHA_ERR_ARG, "sample_group: G %d > 8", G);
+    for (int g = 0; g < G; g++) {
+        prompts[g] = prompt;
+        plen[g] = n;
+        aha_rng_seed(&rngs[g], seed0 + (uint64_t)g);
+    }
+    aha_gen_config_t gen = {max_new, 1.0f, 1.0f};
+    return aha_generate(m, kv, prompts, plen, rngs, &gen, ro);
+}
+
 /* Samples G responses to one prompt and runs GRPO steps on them. */
 static void test_step(int r3, const char *loss) {
     enum { G = 6 };
@@ -74,19 +92,8 @@ static void test_step(int r3, const char *loss) {
     aha_rollout_t *ro = NULL;
     aha_model_t *m = grpo_fixture(11, G, r3, &kv, &ro);
     const aha_model_config_t c = m->cfg;
-    int prompt[16], n = 0;
-    CHECK(aha_tok_encode("<bos><|User|>12+34<|Assistant|>", prompt, 16, &n) == 0, "encode");
-    const int *prompts[G];
-    int plen[G];
-    aha_rng_t rngs[G];
-    for (int g = 0; g < G; g++) {
-        prompts[g] = prompt;
-        plen[g] = n;
-        aha_rng_seed(&rngs[g], 100 + g);
-    }
-    aha_gen_config_t gen = {12, 1.0f, 1.0f};
-    CHECK(aha_generate(m, kv, prompts, plen, rngs, &gen, ro) == 0, "generate: %s",
-          aha_last_error());
+    CHECK(sample_group(m, kv, ro, G, "<bos><|User|>12+34<|Assistant|>", 100, 12) == 0,
+          "generate: %s", aha_last_error());
     float adv[G];
     for (int g = 0; g < G; g++)
         adv[g] = g < G / 2 ? 1.0f : -1.0f;
@@ -195,15 +202,7 @@ static void test_r3_replay(void) {
     aha_model_t *m = grpo_fixture(5, G, 1, &kv, &ro);
     const aha_model_config_t c = m->cfg;
     const int max_len = MAX_LEN, K = c.top_k, L = c.n_layers;
-    int prompt[16], n = 0;
-    aha_tok_encode("<bos><|User|>7+8<|Assistant|>", prompt, 16, &n);
-    const int *prompts[G];
-    int plen[G];
-    aha_rng_t rngs[G];
-    for (int g = 0; g < G; g++)
-        prompts[g] = prompt, plen[g] = n, aha_rng_seed(&rngs[g], 40 + g);
-    aha_gen_config_t gen = {10, 1.0f, 1.0f};
-    CHECK(aha_generate(m, kv, prompts, plen, rngs, &gen, ro) == 0, "generate");
+    CHECK(sample_group(m, kv, ro, G, "<bos><|User|>7+8<|Assistant|>", 40, 10) == 0, "generate");
     /* move the routers: shift every expert bias so the natural top-k changes */
     for (int i = 0; i < L * c.n_routed_experts; i++)
         m->expert_bias[i] = (float)(i % c.n_routed_experts) * 0.5f;
@@ -283,18 +282,7 @@ static void test_nonfinite(void) {
     aha_rollout_t *ro = NULL;
     REQUIRE(aha_kv_new(m, G, max_len, &kv) == 0 && aha_rollout_new(m, G, max_len, 0, &ro) == 0,
             "alloc");
-    int prompt[16], n = 0;
-    REQUIRE_OK(aha_tok_encode("<bos><|User|>12+34<|Assistant|>", prompt, 16, &n));
-    const int *prompts[G];
-    int plen[G];
-    aha_rng_t rngs[G];
-    for (int g = 0; g < G; g++) {
-        prompts[g] = prompt;
-        plen[g] = n;
-        aha_rng_seed(&rngs[g], 100 + g);
-    }
-    aha_gen_config_t gen = {12, 1.0f, 1.0f};
-    REQUIRE_OK(aha_generate(m, kv, prompts, plen, rngs, &gen, ro));
+    REQUIRE_OK(sample_group(m, kv, ro, G, "<bos><|User|>12+34<|Assistant|>", 100, 12));
     float adv[G] = {NAN, 1, -1, 1, -1, 1};
     float *before = malloc(m->n_params * sizeof *before);
     REQUIRE(before, "malloc");
