@@ -286,7 +286,7 @@ int aha_wire_send_heartbeat(aha_wire_t *w, const aha_peer_t *to, uint64_t done) 
 /* ---- receive ---- */
 
 /* Printable form of a routing identity: as is if printable ASCII, else hex. */
-static void id_text(const aha_peer_t *p, char *out, size_t cap) {
+void aha_wire_peer_text(const aha_peer_t *p, char *out, size_t cap) {
     int printable = p->id_len > 0;
     for (size_t i = 0; i < p->id_len; i++)
         printable &= p->id[i] >= 32 && p->id[i] < 127;
@@ -301,7 +301,7 @@ static void id_text(const aha_peer_t *p, char *out, size_t cap) {
     if (p->id_len == 0) snprintf(out, cap, "-");
 }
 
-/* Counts and logs a dropped message (the first 10 of each wire, then every 1000th). */
+/* Counts and logs a dropped message (the first 10 of each kind, then every 1000th). */
 static void drop(aha_wire_t *w, uint64_t *counter, const aha_peer_t *peer, const char *sender,
                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 static void drop(aha_wire_t *w, uint64_t *counter, const aha_peer_t *peer, const char *sender,
@@ -309,13 +309,13 @@ static void drop(aha_wire_t *w, uint64_t *counter, const aha_peer_t *peer, const
     (*counter)++;
     const aha_wire_stats_t *s = &w->stats;
     uint64_t total = s->oversize + s->bad_framing + s->malformed + s->bad_protocol + s->invalid;
-    if (total > 10 && total % 1000 != 0) return;
+    if (*counter > 10 && *counter % 1000 != 0) return;
     char why[256], id[2 * AHA_WIRE_MAX_ID + 1];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
-    id_text(peer, id, sizeof id);
+    aha_wire_peer_text(peer, id, sizeof id);
     AHA_WARN("wire %s: dropped a message from id=%s sender=%s addr=%s: %s (%llu dropped so far)",
              w->name, id, sender && *sender ? sender : "?", peer->addr[0] ? peer->addr : "?", why,
              (unsigned long long)total);

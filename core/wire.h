@@ -33,6 +33,9 @@ typedef struct {
     char addr[64]; /* "Peer-Address" metadata (tcp/ipc), "" if unknown */
 } aha_peer_t;
 
+/* Printable form of P's routing identity: as is if printable ASCII, else hex; "-" if none. */
+void aha_wire_peer_text(const aha_peer_t *p, char *out, size_t cap);
+
 /* Counters of everything received, since aha_wire_new. */
 typedef struct {
     uint64_t accepted;     /* returned to the caller */

@@ -7,12 +7,14 @@
 #include "verifier/msg_check.h"
 #include "model/tokenizer.h"
 #include <pthread.h>
+#include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
 
-enum { MAX_ACTORS = 64, MAX_WAITING = 256 };
+enum { MAX_ACTORS = 64, MAX_WAITING = 256, MAX_ISSUED = 4096 /* leases remembered */ };
 
 /* A wanted group: prompt PID sampled with weights VERSION. */
 typedef struct {
@@ -44,9 +46,10 @@ struct aha_coord {
     int keep;
     uint64_t newest; /* newest published version */
     int published;
-    item_t *items; /* wanted groups, in the order they were asked for */
+    uint64_t issued[MAX_ISSUED][2]; /* recent leases: {id, hash of the holder's identity} */
+    uint64_t n_issued;              /* leases issued (ring position: n_issued % MAX_ISSUED) */
+    item_t *items;                  /* wanted groups, in the order they were asked for */
     int n_items, cap_items;
-    uint64_t next_lease;
     double last_heard;  /* last message from any actor (ms) */
     double t0, idle_ms; /* actor idle time: LeaseRequests waiting for a lease */
     aha_coord_stats_t stats;
@@ -65,6 +68,53 @@ static const kept_t *blob_for(const aha_coord_t *c, uint64_t version) {
         if (!newest || c->kept[i].blob.version > newest->blob.version) newest = &c->kept[i];
     }
     return newest;
+}
+
+static int same_peer(const aha_peer_t *a, const aha_peer_t *b) {
+    return a->id_len == b->id_len && !memcmp(a->id, b->id, a->id_len);
+}
+
+/* Counts a dropped group in *COUNTER and logs it with its peer (the first 10 of each kind, then
+ * every 1000th). */
+static void drop_group(uint64_t *counter, const aha_peer_t *from, const Aha__Envelope *e,
+                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void drop_group(uint64_t *counter, const aha_peer_t *from, const Aha__Envelope *e,
+                       const char *fmt, ...) {
+    (*counter)++;
+    if (*counter > 10 && *counter % 1000 != 0) return;
+    char why[256], id[2 * AHA_WIRE_MAX_ID + 1];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    aha_wire_peer_text(from, id, sizeof id);
+    AHA_WARN("coordinator: dropped a group from id=%s sender=%.60s addr=%s: %s (%llu of this kind)",
+             id, e->sender[0] ? e->sender : "?", from->addr[0] ? from->addr : "?", why,
+             (unsigned long long)*counter);
+}
+
+static uint64_t peer_hash(const aha_peer_t *p) {
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < p->id_len; i++)
+        h = (h ^ p->id[i]) * 1099511628211ull;
+    return h;
+}
+
+/* Whether lease ID was recently issued to FROM (its group is late or a duplicate, not forged). */
+static int was_issued(const aha_coord_t *c, uint64_t id, const aha_peer_t *from) {
+    const int n = c->n_issued < MAX_ISSUED ? (int)c->n_issued : MAX_ISSUED;
+    const uint64_t h = peer_hash(from);
+    for (int i = 0; i < n; i++)
+        if (c->issued[i][0] == id && c->issued[i][1] == h) return 1;
+    return 0;
+}
+
+/* An unguessable lease id (never 0). */
+static uint64_t new_lease_id(void) {
+    uint64_t id = 0;
+    while (id == 0)
+        randombytes_buf(&id, sizeof id);
+    return id;
 }
 
 static int is_actor(const aha_coord_t *c, const aha_peer_t *p) {
@@ -267,13 +317,16 @@ static int service(aha_coord_t *c, int lease_ms, int wait_ms, int *idle) {
         memmove(c->waiting_since, c->waiting_since + 1,
                 sizeof(double) * (size_t)(c->n_waiting - 1));
         c->n_waiting--;
-        it->lease_id = ++c->next_lease;
+        it->lease_id = new_lease_id();
         if (grant(c, &to, it) != AHA_OK) {
             AHA_WARN("coordinator: could not send a lease: %s", aha_last_error());
             continue;
         }
         it->due_ms = aha_now_ms() + lease_ms;
         it->holder = to;
+        c->issued[c->n_issued % MAX_ISSUED][0] = it->lease_id;
+        c->issued[c->n_issued % MAX_ISSUED][1] = peer_hash(&to);
+        c->n_issued++;
         it->state = 1;
         c->stats.leases++;
     }
@@ -291,28 +344,43 @@ static int service(aha_coord_t *c, int lease_ms, int wait_ms, int *idle) {
     c->last_heard = aha_now_ms();
     if (e->body_case == AHA__ENVELOPE__BODY_GROUP) {
         const Aha__Group *g = e->group;
-        int hit = -1;
+        /* accepted only from the peer the lease was issued to, for the leased prompt and
+         * version; everything else is counted, logged and dropped (never fatal) */
+        int hit = -1, done = 0;
         for (int i = 0; i < c->n_items && hit < 0; i++)
-            if (c->items[i].state == 1 && c->items[i].lease_id == g->lease_id &&
-                c->items[i].pid == g->prompt_id)
-                hit = i;
-        if (hit >= 0 && g->policy_version != c->items[hit].version) {
-            c->stats.stale++;
+            if (c->items[i].lease_id == g->lease_id && c->items[i].pid == g->prompt_id) {
+                if (c->items[i].state == 1)
+                    hit = i;
+                else
+                    done = 1;
+            }
+        if (hit >= 0 && !same_peer(&from, &c->items[hit].holder)) {
+            drop_group(&c->stats.forged, &from, e,
+                       "lease %llu of prompt %llu is held by another peer",
+                       (unsigned long long)g->lease_id, (unsigned long long)g->prompt_id);
+        } else if (hit >= 0 && g->policy_version != c->items[hit].version) {
             c->items[hit].state = 0; /* lease it again */
-            AHA_WARN("coordinator: group for prompt %llu sampled with version %llu, leased for "
-                     "%llu: dropped (stale)",
-                     (unsigned long long)g->prompt_id, (unsigned long long)g->policy_version,
-                     (unsigned long long)c->items[hit].version);
-        } else if (hit >= 0 && g->n_sample_index == (size_t)c->group_size) {
+            drop_group(&c->stats.stale, &from, e,
+                       "prompt %llu sampled with version %llu, leased for %llu (stale)",
+                       (unsigned long long)g->prompt_id, (unsigned long long)g->policy_version,
+                       (unsigned long long)c->items[hit].version);
+        } else if (hit >= 0 && g->n_sample_index != (size_t)c->group_size) {
+            c->items[hit].state = 0;
+            drop_group(&c->stats.unfit, &from, e, "%zu samples for groups of %d", g->n_sample_index,
+                       c->group_size);
+        } else if (hit >= 0) {
             c->items[hit].group = e;
             c->items[hit].state = 2;
             c->stats.delivered++;
             e = NULL; /* the envelope now belongs to the item */
-        } else {
+        } else if (done || was_issued(c, g->lease_id, &from)) {
             c->stats.late++;
             AHA_DEBUG("coordinator: dropped group for prompt %llu (lease %llu): late or "
                       "duplicate",
                       (unsigned long long)g->prompt_id, (unsigned long long)g->lease_id);
+        } else {
+            drop_group(&c->stats.forged, &from, e, "no lease %llu for prompt %llu",
+                       (unsigned long long)g->lease_id, (unsigned long long)g->prompt_id);
         }
     } else {
         handle(c, &from, e);
@@ -495,6 +563,10 @@ int aha_coord_new(void *zctx, const char *bind, size_t max_bytes, const aha_msg_
     c->last_heard = aha_now_ms();
     c->t0 = c->last_heard;
     c->keep = 1;
+    if (sodium_init() < 0) {
+        free(c);
+        return AHA_FAIL(AHA_ERR_STATE, "libsodium failed to initialise");
+    }
     int r = aha_wire_new(zctx, ZMQ_ROUTER, "learner/coordinator", max_bytes, &c->w);
     if (r == AHA_OK && curve) r = aha_wire_curve_server(c->w, curve);
     if (r == AHA_OK) r = aha_wire_bind(c->w, bind);

@@ -8,7 +8,9 @@
  * the groups of a list of prompt ids. Actors pull work: an actor's LeaseRequest is answered with a
  * Lease (prompt id, group size, minimum weights version) as soon as one is pending; the actor
  * fetches newer weights if needed, samples the group with the setup of tasks/train_group.h and
- * sends it back. A lease not delivered within its deadline goes to the next actor that asks; a
+ * sends it back. Lease ids are random 64-bit values (libsodium); a group is accepted only from
+ * the routing identity its lease was issued to, for the leased prompt and version. A lease not
+ * delivered within its deadline goes to the next actor that asks; a
  * late or duplicate group, or one for a prompt that is not leased, is dropped and counted, so no
  * group is lost or counted twice. Groups still missing when the collect deadline passes are left
  * NULL for the learner to sample itself, so dead actors slow a run down but never stop it.
@@ -81,6 +83,8 @@ int aha_coord_collect(aha_coord_t *c, const uint64_t *pids, int n, int lease_ms,
 typedef struct {
     uint64_t leases, reissued, late, delivered, missing;
     uint64_t stale;         /* groups dropped: sampled with another version than wanted */
+    uint64_t forged;        /* groups dropped: no such lease, or not from its holder */
+    uint64_t unfit;         /* groups dropped: wrong number of samples */
     uint64_t in_flight;     /* groups leased and not yet delivered (last look) */
     uint64_t wanted;        /* groups wanted and not yet delivered */
     double actor_idle_frac; /* share of actor time spent waiting for a lease since the start */

@@ -16,7 +16,7 @@
 #include <zmq.h>
 
 enum { LEASE_MS = 1000 };
-enum { GOOD, SILENT, DUP_STRAY, STALE_ONCE }; /* fake actor behaviours */
+enum { GOOD, SILENT, DUP_STRAY, STALE_ONCE, HOLDER }; /* fake actor behaviours */
 
 typedef struct {
     void *zctx;
@@ -30,6 +30,7 @@ typedef struct {
     volatile int release;   /* SILENT: send the held group now */
     volatile int released;
     int rc;
+    volatile uint64_t held; /* HOLDER: the lease id it holds */
 } fake_actor_t;
 
 static int send_group(aha_wire_t *w, const aha_model_t *m, uint64_t lease, uint64_t pid,
@@ -76,6 +77,13 @@ static void *fake_actor(void *arg) {
             rc = send_group(w, f->m, held_lease, held_pid, held_version, f->name);
             f->released = 1;
         }
+        if (f->mode == HOLDER && f->release && !f->released && f->got_lease) {
+            /* a wrong lease id, then the right one with a version never leased, then again */
+            rc = send_group(w, f->m, held_lease ^ 1, held_pid, held_version, f->name);
+            if (rc == AHA_OK) rc = send_group(w, f->m, held_lease, held_pid, 1ull << 63, f->name);
+            f->released = 1;
+            if (rc == AHA_OK) rc = ask(w);
+        }
         Aha__Envelope *e = NULL;
         int r = aha_wire_recv(w, 10, NULL, &e);
         if (r == AHA_ERR_TIMEOUT) continue;
@@ -86,7 +94,11 @@ static void *fake_actor(void *arg) {
         if (e->body_case == AHA__ENVELOPE__BODY_LEASE) {
             const uint64_t lease = e->lease->lease_id, pid = e->lease->prompt_id,
                            v = e->lease->min_policy_version;
-            if (f->mode == STALE_ONCE) { /* first group with the wrong version, then right */
+            if (f->mode == HOLDER && !f->got_lease) {
+                held_lease = lease, held_pid = pid, held_version = v;
+                f->held = lease;
+                f->got_lease = 1;
+            } else if (f->mode == STALE_ONCE) { /* first group with the wrong version, then right */
                 rc = send_group(w, f->m, lease, pid, f->released ? v : v + 1, f->name);
                 f->released = 1;
                 if (rc == AHA_OK) rc = ask(w);
@@ -125,8 +137,8 @@ static void test_lease_expiry_reissue(void) {
     char ep[256];
     aha_coord_t *c = coord_for(zctx, m, ep, sizeof ep);
     REQUIRE_OK(aha_coord_publish(c, m, 0));
-    fake_actor_t silent = {zctx, ep, "silent", SILENT, m, NULL, 0, 0, 0, 0, 0};
-    fake_actor_t good = {zctx, ep, "good", GOOD, m, &silent.got_lease, 0, 0, 0, 0, 0};
+    fake_actor_t silent = {zctx, ep, "silent", SILENT, m, NULL, 0, 0, 0, 0, 0, 0};
+    fake_actor_t good = {zctx, ep, "good", GOOD, m, &silent.got_lease, 0, 0, 0, 0, 0, 0};
     pthread_t ts, tg;
     pthread_create(&ts, NULL, fake_actor, &silent);
     pthread_create(&tg, NULL, fake_actor, &good); /* asks once the silent one holds the lease */
@@ -140,7 +152,8 @@ static void test_lease_expiry_reissue(void) {
     CHECK(silent.got_lease, "the silent actor got the first lease");
     REQUIRE(out[0] != NULL, "the group was delivered after the re-issue");
     CHECK(!strcmp(out[0]->group->actor, "good"), "delivered by %s", out[0]->group->actor);
-    CHECK(out[0]->group->prompt_id == 0 && out[0]->group->lease_id == 2, "prompt %llu lease %llu",
+    CHECK(out[0]->group->prompt_id == 0 && out[0]->group->lease_id > 2,
+          "prompt %llu lease %llu (random, not sequential)",
           (unsigned long long)out[0]->group->prompt_id,
           (unsigned long long)out[0]->group->lease_id);
     CHECK(st.leases == 2 && st.reissued == 1 && st.delivered == 1 && st.missing == 0,
@@ -175,13 +188,64 @@ static void test_lease_expiry_reissue(void) {
     zmq_ctx_term(zctx);
 }
 
+/* Peers are untrusted: while actor "holder" holds the lease of prompt 0, a second socket that
+ * never held it sends groups for it with guessed lease ids 1..16 and with the holder's own lease
+ * id; then the holder sends one with a wrong lease id and one with version 2^63. All are
+ * dropped and counted (forged / stale); the group delivered is the holder's, with version 0. */
+static void test_forged_groups(void) {
+    void *zctx = zmq_ctx_new();
+    aha_model_t *m = rt_model(1);
+    char ep[256];
+    aha_coord_t *c = coord_for(zctx, m, ep, sizeof ep);
+    REQUIRE_OK(aha_coord_publish(c, m, 0));
+    fake_actor_t holder = {zctx, ep, "holder", HOLDER, m, NULL, 0, 0, 0, 0, 0, 0};
+    pthread_t th;
+    pthread_create(&th, NULL, fake_actor, &holder);
+    REQUIRE_OK(aha_coord_want(c, (const uint64_t[]){0}, (const uint64_t[]){0}, 1));
+    REQUIRE_OK(aha_coord_pump_start(c, LEASE_MS)); /* serves the holder its lease */
+    for (int i = 0; i < 1000 && !holder.got_lease; i++)
+        usleep(10000);
+    REQUIRE(holder.got_lease, "the holder got a lease");
+    aha_wire_t *w = NULL;
+    REQUIRE_OK(aha_wire_new(zctx, ZMQ_DEALER, "forger", 1 << 20, &w));
+    REQUIRE_OK(aha_wire_set_identity(w, "forger"));
+    REQUIRE_OK(aha_wire_connect(w, ep));
+    for (uint64_t id = 1; id <= 16; id++)
+        REQUIRE_OK(send_group(w, m, id, 0, 0, "forger"));
+    REQUIRE_OK(send_group(w, m, holder.held, 0, 0, "forger"));
+    const uint64_t pids[] = {0}, versions[] = {0};
+    Aha__Envelope *out[1] = {NULL};
+    /* the forger's groups are read first; then the holder's bad ones, then its good one */
+    usleep(300000);
+    REQUIRE_OK(aha_coord_pump_stop(c));
+    holder.release = 1;
+    REQUIRE_OK(aha_coord_collect_at(c, pids, versions, 1, LEASE_MS, 10 * LEASE_MS, out));
+    aha_coord_stats_t st;
+    aha_coord_stats(c, &st);
+    REQUIRE(out[0] != NULL, "the holder's group was delivered");
+    CHECK(!strcmp(out[0]->group->actor, "holder") && out[0]->group->policy_version == 0,
+          "delivered by %s with version %llu", out[0]->group->actor,
+          (unsigned long long)out[0]->group->policy_version);
+    CHECK(st.forged == 18 && st.stale == 1 && st.delivered == 1,
+          "forged %llu (want 18), stale %llu (want 1), delivered %llu",
+          (unsigned long long)st.forged, (unsigned long long)st.stale,
+          (unsigned long long)st.delivered);
+    holder.stop = 1;
+    pthread_join(th, NULL);
+    aha_wire_free(&out[0]);
+    aha_wire_destroy(&w);
+    aha_coord_destroy(&c);
+    aha_model_destroy(&m);
+    zmq_ctx_term(zctx);
+}
+
 static void test_duplicate_and_stray(void) {
     void *zctx = zmq_ctx_new();
     aha_model_t *m = rt_model(2);
     char ep[256];
     aha_coord_t *c = coord_for(zctx, m, ep, sizeof ep);
     REQUIRE_OK(aha_coord_publish(c, m, 3));
-    fake_actor_t dup = {zctx, ep, "dup", DUP_STRAY, m, NULL, 0, 0, 0, 0, 0};
+    fake_actor_t dup = {zctx, ep, "dup", DUP_STRAY, m, NULL, 0, 0, 0, 0, 0, 0};
     pthread_t t;
     pthread_create(&t, NULL, fake_actor, &dup);
     /* per lease it sends: a group for prompt id + 1000 (never leased), the group, the group again */
@@ -374,7 +438,7 @@ static void test_versions_ahead(void) {
     REQUIRE_OK(aha_coord_set_keep(c, 2));
     REQUIRE_OK(aha_coord_publish(c, m, 0));
     REQUIRE_OK(aha_coord_publish(c, m2, 1));
-    fake_actor_t f = {zctx, ep, "stale", STALE_ONCE, m, NULL, 0, 0, 0, 0, 0};
+    fake_actor_t f = {zctx, ep, "stale", STALE_ONCE, m, NULL, 0, 0, 0, 0, 0, 0};
     pthread_t th;
     pthread_create(&th, NULL, fake_actor, &f);
     REQUIRE_OK(aha_coord_wait_actors(c, 1, 10000));
@@ -431,6 +495,7 @@ static void test_versions_ahead(void) {
 }
 
 static const tu_case_t cases[] = {{"lease_expiry_reissue", test_lease_expiry_reissue},
+                                  {"forged_groups", test_forged_groups},
                                   {"versions_ahead", test_versions_ahead},
                                   {"duplicate_and_stray", test_duplicate_and_stray},
                                   {"no_actors", test_no_actors},

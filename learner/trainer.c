@@ -36,6 +36,7 @@ struct aha_trainer {
     uint64_t next_prompt;      /* train problems are consumed in order: prompt id = index */
     const aha_dist_t *dist;    /* data parallel (learner/dist.h) or NULL */
     aha_dist_batch_buf_t recv; /* the batch received from rank 0 */
+    uint64_t unfit; /* delivered groups that did not fit the rollout: sampled here */
 };
 
 static double now_s(void) {
@@ -187,6 +188,9 @@ int aha_trainer_checkpoint(aha_trainer_t *t, const char *dir) {
 int aha_trainer_steps_done(const aha_trainer_t *t) {
     return t ? t->step : 0;
 }
+uint64_t aha_trainer_groups_unfit(const aha_trainer_t *t) {
+    return t ? t->unfit : 0;
+}
 uint64_t aha_trainer_next_prompt(const aha_trainer_t *t) {
     return t ? t->next_prompt : 0;
 }
@@ -250,7 +254,15 @@ static int get_group(aha_trainer_t *t, uint64_t pid, const Aha__Envelope *delive
         t->prompts[g] = ids;
         t->prompt_lens[g] = n;
     }
-    if (delivered) return aha_group_msg_to_rollout(delivered->group, r);
+    if (delivered) {
+        /* a peer's group that does not fit (e.g. no routing record when R3 needs one) never ends
+         * the run: dropped, counted, and sampled here as if no actor had delivered it */
+        if (aha_group_msg_to_rollout(delivered->group, r) == AHA_OK) return AHA_OK;
+        if (t->unfit++ < 10)
+            AHA_WARN("trainer: group for prompt %llu from actor '%.60s' dropped (%s); sampled by "
+                     "the learner",
+                     (unsigned long long)pid, delivered->sender, aha_last_error());
+    }
     const aha_model_t *sm = NULL;
     AHA_TRY(sampler_model(t, t->step > c->max_staleness ? t->step - c->max_staleness : 0, &sm));
     double a = now_s();
@@ -479,6 +491,7 @@ int aha_trainer_metrics(const aha_trainer_t *t, const aha_trainer_stats_t *s, ah
         aha_metrics_num(mt, "groups_in_flight", (double)cs.in_flight);
         aha_metrics_num(mt, "groups_wanted_ahead", (double)cs.wanted);
         aha_metrics_num(mt, "groups_dropped_stale", (double)cs.stale);
+        aha_metrics_num(mt, "groups_dropped_unfit", (double)t->unfit);
     }
     aha_metrics_num(mt, "train_s", s->train_s);
     const aha_model_config_t *mc = &t->m->cfg;

@@ -118,6 +118,8 @@ int aha_trainer_metrics(const aha_trainer_t *t, const aha_trainer_stats_t *s, ah
 int aha_trainer_steps_done(const aha_trainer_t *t);
 /* The next training prompt id (the data cursor). */
 uint64_t aha_trainer_next_prompt(const aha_trainer_t *t);
+/* Groups delivered by actors that did not fit the rollout (dropped, sampled by the learner). */
+uint64_t aha_trainer_groups_unfit(const aha_trainer_t *t);
 /* The policy (borrowed: valid until aha_trainer_destroy). */
 aha_model_t *aha_trainer_model(aha_trainer_t *t);
 

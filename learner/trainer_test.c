@@ -174,6 +174,110 @@ static void test_same_weights_with_workers(void) {
     zmq_ctx_term(zctx);
 }
 
+/* An actor that answers every lease with a made-up group carrying no routing record (the proto
+ * allows that) while the trainer keeps routing records (R3): the groups are dropped and counted,
+ * the learner samples them itself, and the run ends with the weights of in-process sampling. */
+typedef struct {
+    void *zctx;
+    const char *ep;
+    const aha_model_t *m;
+    volatile int stop;
+    int rc;
+} norouting_t;
+static void *norouting_main(void *arg) {
+    norouting_t *f = arg;
+    aha_wire_t *w = NULL;
+    int rc = aha_wire_new(f->zctx, ZMQ_DEALER, "norouting", 1 << 20, &w);
+    if (rc == AHA_OK) rc = aha_wire_connect(w, f->ep);
+    Aha__Envelope env = AHA__ENVELOPE__INIT;
+    Aha__Hello hello = AHA__HELLO__INIT;
+    Aha__LeaseRequest req = AHA__LEASE_REQUEST__INIT;
+    hello.role = "actor";
+    hello.name = "norouting";
+    hello.version = "1";
+    env.body_case = AHA__ENVELOPE__BODY_HELLO;
+    env.hello = &hello;
+    if (rc == AHA_OK) rc = aha_wire_send(w, NULL, &env);
+    req.max_groups = 1;
+    Aha__Envelope ask = AHA__ENVELOPE__INIT;
+    ask.body_case = AHA__ENVELOPE__BODY_LEASE_REQUEST;
+    ask.lease_request = &req;
+    if (rc == AHA_OK) rc = aha_wire_send(w, NULL, &ask);
+    while (rc == AHA_OK && !f->stop) {
+        Aha__Envelope *e = NULL;
+        int r = aha_wire_recv(w, 10, NULL, &e);
+        if (r == AHA_ERR_TIMEOUT) continue;
+        if (r != AHA_OK) {
+            rc = r;
+            break;
+        }
+        if (e->body_case == AHA__ENVELOPE__BODY_LEASE) {
+            aha_group_msg_t *g = NULL;
+            rc = rt_fake_group(f->m, e->lease->lease_id, e->lease->prompt_id,
+                               e->lease->min_policy_version, "norouting", &g);
+            Aha__Envelope ge = AHA__ENVELOPE__INIT;
+            ge.body_case = AHA__ENVELOPE__BODY_GROUP;
+            if (rc == AHA_OK) ge.group = &g->group;
+            if (rc == AHA_OK) rc = aha_wire_send(w, NULL, &ge);
+            aha_group_msg_destroy(&g);
+            if (rc == AHA_OK) rc = aha_wire_send(w, NULL, &ask);
+        }
+        aha_wire_free(&e);
+    }
+    aha_wire_destroy(&w);
+    f->rc = rc;
+    return NULL;
+}
+
+static aha_trainer_t *trainer_r3(uint64_t seed) {
+    aha_trainer_config_t c;
+    config(&c);
+    c.record_experts = 1;
+    aha_model_t *m = rt_model(seed);
+    aha_trainer_t *t = NULL;
+    REQUIRE_OK(aha_trainer_new(&c, &m, &t));
+    return t;
+}
+
+static void test_group_without_routing(void) {
+    aha_trainer_t *a = trainer_r3(14);
+    for (int s = 0; s < STEPS; s++)
+        REQUIRE_OK(aha_trainer_step(a, NULL));
+    void *zctx = zmq_ctx_new();
+    aha_trainer_t *b = trainer_r3(14);
+    const aha_model_t *mb = aha_trainer_model(b);
+    const aha_msg_limits_t limits = {AHA_TOK_VOCAB, mb->cfg.max_seq_len,      mb->cfg.n_layers,
+                                     mb->cfg.top_k, mb->cfg.n_routed_experts, RT_G};
+    aha_coord_t *coord = NULL;
+    char cep[256];
+    REQUIRE_OK(aha_coord_new(zctx, "tcp://127.0.0.1:*", 1 << 20, &limits, RT_G, NULL, &coord));
+    REQUIRE_OK(aha_coord_endpoint(coord, cep, sizeof cep));
+    norouting_t f = {zctx, cep, mb, 0, 0};
+    pthread_t th;
+    pthread_create(&th, NULL, norouting_main, &f);
+    REQUIRE_OK(aha_coord_wait_actors(coord, 1, 10000));
+    aha_trainer_set_servers(b, coord, NULL);
+    for (int s = 0; s < STEPS; s++)
+        CHECK(aha_trainer_step(b, NULL) == AHA_OK, "step %d survives groups without routing: %s", s,
+              aha_last_error());
+    aha_coord_stats_t cs;
+    aha_coord_stats(coord, &cs);
+    CHECK(cs.delivered == STEPS * P && aha_trainer_groups_unfit(b) == STEPS * P,
+          "%llu delivered, %llu dropped as unfit (want %d)", (unsigned long long)cs.delivered,
+          (unsigned long long)aha_trainer_groups_unfit(b), STEPS * P);
+    f.stop = 1;
+    pthread_join(th, NULL);
+    size_t na, nb;
+    uint8_t *wa = weights(a, &na), *wb = weights(b, &nb);
+    CHECK(na == nb && !memcmp(wa, wb, na), "weights of in-process sampling");
+    free(wa);
+    free(wb);
+    aha_trainer_destroy(&a);
+    aha_trainer_destroy(&b);
+    aha_coord_destroy(&coord);
+    zmq_ctx_term(zctx);
+}
+
 static void test_checkpoint_resume(void) {
     char dir[] = "/tmp/aha_trainer_test_XXXXXX";
     REQUIRE(mkdtemp(dir), "mkdtemp");
@@ -392,6 +496,7 @@ static void test_staleness_resume(void) {
 }
 
 static const tu_case_t cases[] = {{"same_weights_with_workers", test_same_weights_with_workers},
+                                  {"group_without_routing", test_group_without_routing},
                                   {"staleness_schedule", test_staleness_schedule},
                                   {"checkpoint_resume", test_checkpoint_resume},
                                   {"staleness_resume", test_staleness_resume},
