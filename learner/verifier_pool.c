@@ -14,6 +14,7 @@ struct aha_vpool {
     aha_broker_t *broker;
     int deadline_ms;
     uint64_t local;
+    uint64_t bad_scores; /* ScoredGroups with a score out of range: dropped, scored here */
     int has_sandbox;
     aha_sandbox_config_t sandbox; /* command string borrowed */
     aha_msg_limits_t limits;      /* content checks of the scored groups that come back */
@@ -114,12 +115,25 @@ int aha_vpool_score_all(aha_vpool_t *p, const aha_reward_config_t *rcfg,
             if (rc == AHA_OK) gs[j] = &m[j]->group;
         }
         if (rc == AHA_OK) rc = aha_broker_score_all(p->broker, gs, n, p->deadline_ms, e);
-        int missing = 0;
+        int missing = 0, bad = 0;
         for (int j = 0; rc == AHA_OK && j < n; j++) {
-            if (e[j])
+            if (e[j]) {
                 breakdowns(e[j]->scored_group, rs[j]->n, out[j]);
-            else
-                missing++;
+                /* a peer's scores are trusted only within what the rules can give */
+                char why[200] = "";
+                for (int s = 0; s < rs[j]->n && !why[0]; s++)
+                    if (aha_reward_check_range(rcfg, &out[j][s], why, sizeof why) != AHA_OK &&
+                        ++p->bad_scores <= 10)
+                        AHA_WARN("verifier pool: dropped the scores of prompt %llu from "
+                                 "%.60s (%.60s), sample %d: %s; scored in process",
+                                 (unsigned long long)pids[j], e[j]->sender,
+                                 e[j]->scored_group->verifier, s, why);
+                if (why[0]) {
+                    aha_wire_free(&e[j]);
+                    bad++;
+                }
+            }
+            if (!e[j]) missing++;
         }
         for (int j = 0; rc == AHA_OK && j < n && missing; j++) {
             if (e[j]) continue;
@@ -127,7 +141,7 @@ int aha_vpool_score_all(aha_vpool_t *p, const aha_reward_config_t *rcfg,
                                  pids[j], out[j]);
             p->local++;
         }
-        if (rc == AHA_OK && missing)
+        if (rc == AHA_OK && missing > bad)
             AHA_WARN("no verifier process is live; %d group(s) scored in process", missing);
         for (int j = 0; j < n; j++) {
             if (e) aha_wire_free(&e[j]);
@@ -168,5 +182,6 @@ void aha_vpool_stats(const aha_vpool_t *p, aha_vpool_stats_t *out) {
     out->lost = b->lost;
     out->late = b->late;
     out->local = p->local;
+    out->bad_scores = p->bad_scores;
     out->live = aha_broker_live(p->broker);
 }

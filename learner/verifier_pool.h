@@ -44,7 +44,8 @@ int aha_vpool_score(aha_vpool_t *p, const aha_reward_config_t *rcfg, const aha_r
 /* Scores the N groups RS[j] (problem PROBS[j], id PIDS[j], weights VERSION) into
  * out[j][0..rs[j]->n), all in flight at once across the live verifiers
  * (aha_broker_score_all); the groups no verifier scored (none live, or all lost) are scored in
- * process with RCFG. Same scores as N calls of aha_vpool_score. */
+ * process with RCFG, and so are those whose scores are outside what RCFG's rules can give
+ * (aha_reward_check_range: dropped, counted in bad_scores, logged with the verifier). Same scores as N calls of aha_vpool_score. */
 int aha_vpool_score_all(aha_vpool_t *p, const aha_reward_config_t *rcfg,
                         const aha_rollout_t *const *rs, const aha_reward_problem_t *probs,
                         const uint64_t *pids, uint64_t version, int n,
@@ -61,6 +62,7 @@ int aha_score_local(const aha_reward_config_t *rcfg, const aha_sandbox_config_t 
 
 typedef struct {
     uint64_t remote, local, redispatched, lost, late;
+    uint64_t bad_scores; /* groups whose scores were out of range: dropped, scored in process */
     int live;
 } aha_vpool_stats_t;
 void aha_vpool_stats(const aha_vpool_t *p, aha_vpool_stats_t *out);

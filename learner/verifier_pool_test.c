@@ -88,6 +88,105 @@ static void score_and_compare(aha_vpool_t *p, const aha_model_t *m, uint64_t pid
     aha_rollout_destroy(&r);
 }
 
+/* Registers as verifier "liar@1" and answers every group with its true scores but one field of
+ * sample 0 replaced by MODE: 0 total 1e6, 1 accuracy 7, 2 total -1e6, 3 language 2, 4 overlong
+ * -3, 5 format -0.5. */
+typedef struct {
+    void *zctx;
+    const char *ep;
+    volatile int stop;
+    int answered, rc;
+} liar_t;
+static void *liar_verifier(void *arg) {
+    liar_t *d = arg;
+    aha_wire_t *w = NULL;
+    int rc = aha_wire_new(d->zctx, ZMQ_DEALER, "liar", 1 << 20, &w);
+    if (rc == AHA_OK) rc = aha_wire_connect(w, d->ep);
+    Aha__Envelope env = AHA__ENVELOPE__INIT;
+    Aha__Hello hello = AHA__HELLO__INIT;
+    hello.role = "verifier";
+    hello.name = "liar";
+    hello.version = "1";
+    env.body_case = AHA__ENVELOPE__BODY_HELLO;
+    env.hello = &hello;
+    if (rc == AHA_OK) rc = aha_wire_send(w, NULL, &env);
+    aha_reward_config_t rcfg;
+    aha_reward_config_default(&rcfg);
+    while (rc == AHA_OK && !d->stop) {
+        Aha__Envelope *e = NULL;
+        int r = aha_wire_recv(w, 10, NULL, &e);
+        if (r == AHA_ERR_TIMEOUT) continue;
+        if (r != AHA_OK) {
+            rc = r;
+            break;
+        }
+        if (e->body_case == AHA__ENVELOPE__BODY_GROUP) {
+            static aha_sandbox_stats_t sb;
+            Aha__ScoredGroup sg;
+            rc = aha_verifier_score_group(&rcfg, NULL, &sb, e->group, "liar@1", &sg);
+            if (rc == AHA_OK) {
+                switch (d->answered++ % 6) {
+                case 0:
+                    sg.total[0] = 1e6;
+                    break;
+                case 1:
+                    sg.accuracy[0] = 7;
+                    break;
+                case 2:
+                    sg.total[0] = -1e6;
+                    break;
+                case 3:
+                    sg.language[0] = 2;
+                    break;
+                case 4:
+                    sg.overlong[0] = -3;
+                    break;
+                default:
+                    sg.format[0] = -0.5;
+                    break;
+                }
+                Aha__Envelope out = AHA__ENVELOPE__INIT;
+                out.body_case = AHA__ENVELOPE__BODY_SCORED_GROUP;
+                out.scored_group = &sg;
+                rc = aha_wire_send(w, NULL, &out);
+                aha_verifier_scores_free(&sg);
+            }
+        }
+        aha_wire_free(&e);
+    }
+    aha_wire_destroy(&w);
+    d->rc = rc;
+    return NULL;
+}
+
+/* Scores out of range (totals of +-1e6, accuracy 7, ...) from the only verifier are dropped,
+ * counted and the groups scored in process: the scores equal the true ones. */
+static void test_scores_out_of_range(void) {
+    void *zctx = zmq_ctx_new();
+    aha_model_t *m = rt_model(5);
+    aha_vpool_t *p = NULL;
+    char ep[256];
+    REQUIRE_OK(aha_vpool_new(zctx, "tcp://127.0.0.1:*", 1 << 20, m->cfg.max_seq_len, DEADLINE_MS,
+                             NULL, NULL, &p));
+    REQUIRE_OK(aha_vpool_endpoint(p, ep, sizeof ep));
+    liar_t d = {zctx, ep, 0, 0, 0};
+    pthread_t td;
+    pthread_create(&td, NULL, liar_verifier, &d);
+    REQUIRE_OK(aha_vpool_wait_verifiers(p, 1, 10000));
+    for (uint64_t pid = 0; pid < 6; pid++)
+        score_and_compare(p, m, pid);
+    aha_vpool_stats_t st;
+    aha_vpool_stats(p, &st);
+    CHECK(d.answered == 6 && st.bad_scores == 6 && st.local == 6,
+          "liar answered %d, %llu dropped (want 6), %llu scored in process", d.answered,
+          (unsigned long long)st.bad_scores, (unsigned long long)st.local);
+    d.stop = 1;
+    pthread_join(td, NULL);
+    aha_vpool_destroy(&p);
+    aha_model_destroy(&m);
+    zmq_ctx_term(zctx);
+}
+
 static void test_failover(void) {
     void *zctx = zmq_ctx_new();
     aha_model_t *m = rt_model(5);
@@ -325,6 +424,7 @@ static void test_death_mid_flight(void) {
 }
 
 static const tu_case_t cases[] = {{"failover", test_failover},
+                                  {"scores_out_of_range", test_scores_out_of_range},
                                   {"no_verifier", test_no_verifier},
                                   {"parallel", test_parallel},
                                   {"death_mid_flight", test_death_mid_flight},

@@ -7,6 +7,7 @@
 #include "verifier/reward.h"
 #include "core/err.h"
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 typedef struct {
@@ -361,6 +362,47 @@ int aha_reward_config_check(const aha_reward_config_t *c) {
 static int accuracy(const aha_reward_problem_t *prob, span_t ans) {
     const aha_task_t *t = aha_task_by_kind(prob->kind);
     return t ? t->accuracy(prob, ans.p, ans.n) : 0;
+}
+
+/* The least and greatest of W * X for X in [LO, HI]. */
+static void term_range(double w, double lo, double hi, double *mn, double *mx) {
+    const double a = w * lo, b = w * hi;
+    *mn += a < b ? a : b;
+    *mx += a < b ? b : a;
+}
+
+int aha_reward_check_range(const aha_reward_config_t *cfg, const aha_reward_breakdown_t *b,
+                           char *why, size_t cap) {
+    if (!cfg || !b) return AHA_FAIL(AHA_ERR_ARG, "aha_reward_check_range: NULL argument");
+    const struct {
+        const char *name;
+        double v, lo, hi;
+    } f[] = {{"format", b->format, 0, 1},
+             {"accuracy", b->accuracy, 0, 1},
+             {"language", b->language, 0, 1},
+             {"overlong", b->overlong, -1, 0}};
+    char msg[160];
+    double mn = 0, mx = 0;
+    term_range(cfg->w_format, 0, 1, &mn, &mx);
+    term_range(cfg->w_accuracy, 0, 1, &mn, &mx);
+    term_range(cfg->w_language, 0, 1, &mn, &mx);
+    term_range(cfg->w_overlong, -1, 0, &mn, &mx);
+    const double tol = 1e-9 * (1 + fabs(mn) + fabs(mx));
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++)
+        if (!(f[i].v >= f[i].lo && f[i].v <= f[i].hi)) {
+            snprintf(msg, sizeof msg, "%s score %g outside [%g, %g]", f[i].name, f[i].v, f[i].lo,
+                     f[i].hi);
+            goto bad;
+        }
+    if (!(b->total >= mn - tol && b->total <= mx + tol)) {
+        snprintf(msg, sizeof msg, "total score %g outside [%g, %g] (the configured weights)",
+                 b->total, mn, mx);
+        goto bad;
+    }
+    return AHA_OK;
+bad:
+    if (why && cap) snprintf(why, cap, "%s", msg);
+    return AHA_FAIL(AHA_ERR_RANGE, "%s", msg);
 }
 
 void aha_reward_score(const aha_reward_config_t *cfg, const aha_reward_problem_t *prob,

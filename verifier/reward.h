@@ -149,6 +149,13 @@ void aha_reward_config_default(aha_reward_config_t *cfg);
  * NUL-terminated. AHA_ERR_ARG for NULL, AHA_ERR_CONFIG naming the bad field otherwise. */
 int aha_reward_config_check(const aha_reward_config_t *cfg);
 
+/* 0 if breakdown B is one that CFG's rules can give: format, accuracy and language in [0, 1],
+ * overlong in [-1, 0], total within what the weights allow for those ranges (a tolerance of 1e-9
+ * for rounding), all finite. Else AHA_ERR_RANGE naming the field and value (also in why[0..cap)
+ * if WHY is not NULL). For scores that come from a peer (learner/verifier_pool.h). */
+int aha_reward_check_range(const aha_reward_config_t *cfg, const aha_reward_breakdown_t *b,
+                           char *why, size_t cap);
+
 /* Scores RESPONSE (decoded text) of RESPONSE_TOKENS tokens for problem PROB into *out. Never
  * fails: NULL or malformed input scores 0 on the affected terms (a NULL response is ""; a NULL
  * cfg or prob gives an all-zero breakdown; an unknown task kind or n_numbers outside
