@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #define WIRE_SLACK (64 * 1024) /* ZMQ_MAXMSGSIZE = max_bytes + this */
@@ -27,6 +28,7 @@ struct aha_wire {
     int ever_up;        /* the peer was up once */
     double down_since;  /* aha_now_ms() when the peer was last seen going away (or watch began) */
     char endpoint[256]; /* last connected endpoint, for messages */
+    char bound[256];    /* the first endpoint bound with aha_wire_bind, with its port */
 };
 
 static const char *type_name(int type) {
@@ -98,7 +100,32 @@ int aha_wire_bind(aha_wire_t *w, const char *endpoint) {
     if (zmq_bind(w->sock, endpoint) != 0)
         return AHA_FAIL(AHA_ERR_NET, "wire %s: bind %s: %s", w->name, endpoint,
                         zmq_strerror(errno));
+    size_t len = sizeof w->bound;
+    if (!w->bound[0] && zmq_getsockopt(w->sock, ZMQ_LAST_ENDPOINT, w->bound, &len) != 0)
+        w->bound[0] = 0;
     return AHA_OK;
+}
+
+int aha_wire_bind_local(aha_wire_t *w, const char *path) {
+    if (!w || !path) return AHA_FAIL(AHA_ERR_ARG, "aha_wire_bind_local: NULL argument");
+    char ep[128];
+    if (strlen(path) > 100) /* sun_path holds 108 bytes */
+        return AHA_FAIL(AHA_ERR_RANGE, "wire %s: local socket path '%.200s' longer than 100 bytes",
+                        w->name, path);
+    snprintf(ep, sizeof ep, "ipc://%s", path);
+    if (zmq_bind(w->sock, ep) != 0)
+        return AHA_FAIL(AHA_ERR_NET, "wire %s: bind %s: %s", w->name, ep, zmq_strerror(errno));
+    return AHA_OK;
+}
+
+int aha_wire_peer_is_local_owner(const aha_peer_t *p) {
+    /* libzmq gives an ipc peer's credentials as "localhost:UID:GID:PID" (SO_PEERCRED); a tcp
+     * peer's address is numeric */
+    unsigned long uid = 0;
+    char rest = 0;
+    if (!p || strncmp(p->addr, "localhost:", 10)) return 0;
+    if (sscanf(p->addr + 10, "%lu%c", &uid, &rest) != 2 || rest != ':') return 0;
+    return uid == (unsigned long)getuid();
 }
 
 int aha_wire_connect(aha_wire_t *w, const char *endpoint) {
@@ -192,7 +219,9 @@ int aha_wire_endpoint(const aha_wire_t *w, char *buf, size_t cap) {
     if (!w || !buf || cap == 0) return AHA_FAIL(AHA_ERR_ARG, "aha_wire_endpoint: bad argument");
     char tmp[256];
     size_t len = sizeof tmp;
-    if (zmq_getsockopt(w->sock, ZMQ_LAST_ENDPOINT, tmp, &len) != 0)
+    if (w->bound[0])
+        snprintf(tmp, sizeof tmp, "%s", w->bound);
+    else if (zmq_getsockopt(w->sock, ZMQ_LAST_ENDPOINT, tmp, &len) != 0)
         return AHA_FAIL(AHA_ERR_NET, "wire %s: last endpoint: %s", w->name, zmq_strerror(errno));
     if (strlen(tmp) + 1 > cap) return AHA_FAIL(AHA_ERR_RANGE, "wire endpoint '%s' too long", tmp);
     memcpy(buf, tmp, strlen(tmp) + 1);

@@ -33,6 +33,13 @@ typedef struct {
     char addr[64]; /* "Peer-Address" metadata (tcp/ipc), "" if unknown */
 } aha_peer_t;
 
+/* Also binds the Unix-domain socket PATH (ipc://PATH; at most 100 bytes): the local operator's
+ * endpoint (aha ctl). Does not change aha_wire_endpoint. PATH's directory should be owner-only. */
+int aha_wire_bind_local(aha_wire_t *w, const char *path);
+/* 1 if P came over a Unix-domain socket from a process of this process's user (SO_PEERCRED), 0
+ * otherwise (any tcp peer). */
+int aha_wire_peer_is_local_owner(const aha_peer_t *p);
+
 /* Printable form of P's routing identity: as is if printable ASCII, else hex; "-" if none. */
 void aha_wire_peer_text(const aha_peer_t *p, char *out, size_t cap);
 

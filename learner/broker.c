@@ -52,6 +52,11 @@ void aha_broker_destroy(aha_broker_t **bp) {
     *bp = NULL;
 }
 
+int aha_broker_bind_control(aha_broker_t *b, const char *path) {
+    if (!b) return AHA_FAIL(AHA_ERR_ARG, "aha_broker_bind_control: NULL broker");
+    return aha_wire_bind_local(b->w, path);
+}
+
 int aha_broker_endpoint(const aha_broker_t *b, char *buf, size_t cap) {
     if (!b) return AHA_FAIL(AHA_ERR_ARG, "aha_broker_endpoint: NULL broker");
     return aha_wire_endpoint(b->w, buf, cap);
@@ -89,6 +94,20 @@ static void send_control(aha_broker_t *b, const aha_peer_t *to, const char *comm
 static void control(aha_broker_t *b, const aha_peer_t *from, const Aha__Control *c) {
     char text[4096];
     size_t o = 0;
+    if (!aha_wire_peer_is_local_owner(from)) { /* only the run's local socket (docs/protocol.md) */
+        if (++b->stats.ctl_refused <= 10 || b->stats.ctl_refused % 1000 == 0) {
+            char id[2 * AHA_WIRE_MAX_ID + 1];
+            aha_wire_peer_text(from, id, sizeof id);
+            AHA_WARN("broker: refused control '%.40s' from id=%s addr=%s: not the run's local "
+                     "socket (%llu refused)",
+                     c->command, id, from->addr[0] ? from->addr : "?",
+                     (unsigned long long)b->stats.ctl_refused);
+        }
+        send_control(b, from, c->command, 0,
+                     "refused: control commands are taken only on the run's local socket (aha "
+                     "ctl RUN_DIR)");
+        return;
+    }
     if (!strcmp(c->command, "status")) {
         o += (size_t)snprintf(text + o, sizeof text - o, "verifiers (%d live):\n",
                               aha_broker_live(b));

@@ -23,6 +23,7 @@ typedef struct {
     uint64_t redispatched; /* sends to another verifier after a deadline or a lost peer */
     uint64_t lost;         /* times a verifier was marked lost */
     uint64_t late;         /* replies after their deadline (dropped) */
+    uint64_t ctl_refused;  /* control requests not from the run's local socket (refused) */
 } aha_broker_stats_t;
 
 /* Binds a ROUTER at BIND (e.g. "tcp://127.0.0.1:*"); CHECK (may be NULL) with CHECK_CTX (borrowed,
@@ -32,6 +33,10 @@ typedef struct {
 int aha_broker_new(void *zctx, const char *bind, size_t max_bytes, aha_wire_check_fn check,
                    const void *check_ctx, const aha_keypair_t *curve, aha_broker_t **out);
 void aha_broker_destroy(aha_broker_t **b);
+/* Also takes requests on the Unix-domain socket PATH; control requests (aha ctl) are answered
+ * only there, and only for a process of this user (core/wire.h aha_wire_peer_is_local_owner):
+ * from anyone else they are refused, counted in ctl_refused and logged. */
+int aha_broker_bind_control(aha_broker_t *b, const char *path);
 /* The bound endpoint, with its port. */
 int aha_broker_endpoint(const aha_broker_t *b, char *buf, size_t cap);
 

@@ -149,7 +149,20 @@ static void handle(aha_coord_t *c, const aha_peer_t *from, const Aha__Envelope *
     case AHA__ENVELOPE__BODY_CONTROL: { /* aha ctl */
         char text[4096];
         int ok = !strcmp(e->control->command, "status");
-        if (ok)
+        if (!aha_wire_peer_is_local_owner(from)) { /* only the run's local socket */
+            ok = 0;
+            snprintf(text, sizeof text,
+                     "refused: control commands are taken only on the run's local socket (aha "
+                     "ctl RUN_DIR)");
+            if (++c->stats.ctl_refused <= 10 || c->stats.ctl_refused % 1000 == 0) {
+                char id[2 * AHA_WIRE_MAX_ID + 1];
+                aha_wire_peer_text(from, id, sizeof id);
+                AHA_WARN("coordinator: refused control '%.40s' from id=%s addr=%s: not the run's "
+                         "local socket (%llu refused)",
+                         e->control->command, id, from->addr[0] ? from->addr : "?",
+                         (unsigned long long)c->stats.ctl_refused);
+            }
+        } else if (ok)
             snprintf(text, sizeof text,
                      "actors (%d joined): %llu groups delivered, %llu leases re-issued, %llu "
                      "sampled by the learner; weights version %llu\n",
@@ -489,6 +502,11 @@ int aha_coord_pump_stop(aha_coord_t *c) {
     if (c->pump_rc != AHA_OK)
         return AHA_FAIL(c->pump_rc, "coordinator pump thread: %s", c->pump_err);
     return AHA_OK;
+}
+
+int aha_coord_bind_control(aha_coord_t *c, const char *path) {
+    if (!c) return AHA_FAIL(AHA_ERR_ARG, "aha_coord_bind_control: NULL coordinator");
+    return aha_wire_bind_local(c->w, path);
 }
 
 int aha_coord_endpoint(const aha_coord_t *c, char *buf, size_t cap) {

@@ -38,6 +38,9 @@ int aha_coord_new(void *zctx, const char *bind, size_t max_bytes, const aha_msg_
 /* Frees the socket and the published weights (the actors are not told: aha_coord_stop_actors).
  * NULL-safe; NULLs *c. */
 void aha_coord_destroy(aha_coord_t **c);
+/* Also takes requests on the Unix-domain socket PATH; control requests (aha ctl) are answered
+ * only there, for a process of this user (core/wire.h): others are refused and counted. */
+int aha_coord_bind_control(aha_coord_t *c, const char *path);
 /* The coordinator's endpoint, with its port (actors connect there). */
 int aha_coord_endpoint(const aha_coord_t *c, char *buf, size_t cap);
 
@@ -85,6 +88,7 @@ typedef struct {
     uint64_t stale;         /* groups dropped: sampled with another version than wanted */
     uint64_t forged;        /* groups dropped: no such lease, or not from its holder */
     uint64_t unfit;         /* groups dropped: wrong number of samples */
+    uint64_t ctl_refused;   /* control requests not from the run's local socket (refused) */
     uint64_t in_flight;     /* groups leased and not yet delivered (last look) */
     uint64_t wanted;        /* groups wanted and not yet delivered */
     double actor_idle_frac; /* share of actor time spent waiting for a lease since the start */

@@ -168,6 +168,11 @@ int aha_vpool_score(aha_vpool_t *p, const aha_reward_config_t *rcfg, const aha_r
     return aha_vpool_score_all(p, rcfg, &r, prob, &prompt_id, version, 1, &out);
 }
 
+int aha_vpool_bind_control(aha_vpool_t *p, const char *path) {
+    if (!p) return AHA_FAIL(AHA_ERR_ARG, "aha_vpool_bind_control: NULL pool");
+    return aha_broker_bind_control(p->broker, path);
+}
+
 int aha_vpool_endpoint(const aha_vpool_t *p, char *buf, size_t cap) {
     if (!p) return AHA_FAIL(AHA_ERR_ARG, "aha_vpool_endpoint: NULL pool");
     return aha_broker_endpoint(p->broker, buf, cap);
@@ -181,6 +186,7 @@ void aha_vpool_stats(const aha_vpool_t *p, aha_vpool_stats_t *out) {
     out->redispatched = b->redispatched;
     out->lost = b->lost;
     out->late = b->late;
+    out->ctl_refused = b->ctl_refused;
     out->local = p->local;
     out->bad_scores = p->bad_scores;
     out->live = aha_broker_live(p->broker);

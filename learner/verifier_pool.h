@@ -51,6 +51,8 @@ int aha_vpool_score_all(aha_vpool_t *p, const aha_reward_config_t *rcfg,
                         const uint64_t *pids, uint64_t version, int n,
                         aha_reward_breakdown_t *const *out);
 
+/* aha_broker_bind_control: control requests only on the Unix-domain socket PATH. */
+int aha_vpool_bind_control(aha_vpool_t *p, const char *path);
 /* The broker's endpoint (for workers started elsewhere: net.serve). */
 int aha_vpool_endpoint(const aha_vpool_t *p, char *buf, size_t cap);
 
@@ -62,7 +64,8 @@ int aha_score_local(const aha_reward_config_t *rcfg, const aha_sandbox_config_t 
 
 typedef struct {
     uint64_t remote, local, redispatched, lost, late;
-    uint64_t bad_scores; /* groups whose scores were out of range: dropped, scored in process */
+    uint64_t ctl_refused; /* control requests refused (learner/broker.h) */
+    uint64_t bad_scores;  /* groups whose scores were out of range: dropped, scored in process */
     int live;
 } aha_vpool_stats_t;
 void aha_vpool_stats(const aha_vpool_t *p, aha_vpool_stats_t *out);

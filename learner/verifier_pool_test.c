@@ -187,6 +187,84 @@ static void test_scores_out_of_range(void) {
     zmq_ctx_term(zctx);
 }
 
+/* Control commands only from the run's local socket: an anonymous tcp peer's verifier-use is
+ * refused and counted and retires nobody; the same request on the local socket works. */
+static void test_control_only_local(void) {
+    void *zctx = zmq_ctx_new();
+    aha_model_t *m = rt_model(5);
+    aha_vpool_t *p = NULL;
+    char ep[256], dir[] = "/tmp/aha_ctl_test_XXXXXX", path[300], local[320];
+    REQUIRE(mkdtemp(dir), "mkdtemp");
+    snprintf(path, sizeof path, "%s/broker.sock", dir);
+    snprintf(local, sizeof local, "ipc://%s", path);
+    REQUIRE_OK(aha_vpool_new(zctx, "tcp://127.0.0.1:*", 1 << 20, m->cfg.max_seq_len, DEADLINE_MS,
+                             NULL, NULL, &p));
+    REQUIRE_OK(aha_vpool_bind_control(p, path));
+    REQUIRE_OK(aha_vpool_endpoint(p, ep, sizeof ep));
+    CHECK(!strncmp(ep, "tcp://", 6), "the endpoint stays the tcp one: %s", ep);
+    live_t v[2];
+    pthread_t tv[2];
+    const char *names[2] = {"va", "vb"};
+    for (int i = 0; i < 2; i++) {
+        memset(&v[i], 0, sizeof v[i]);
+        v[i].zctx = zctx;
+        aha_verifier_config_default(&v[i].cfg);
+        v[i].cfg.endpoint = ep;
+        v[i].cfg.name = names[i];
+        v[i].cfg.limits.max_len = m->cfg.max_seq_len;
+        v[i].cfg.stop = &v[i].stop;
+        pthread_create(&tv[i], NULL, live_verifier, &v[i]);
+    }
+    REQUIRE_OK(aha_vpool_wait_verifiers(p, 2, 10000));
+    /* the broker answers while it reads its socket: a scoring call in a loop does that */
+    int ok_tcp = -2, ok_local = -2, live_after_tcp = -1;
+    for (int round = 0; round < 2; round++) {
+        char vep[320];
+        snprintf(vep, sizeof vep, "%s", round == 0 ? ep : local);
+        aha_wire_t *w = NULL;
+        REQUIRE_OK(aha_wire_new(zctx, ZMQ_DEALER, "ctl-test", 1 << 20, &w));
+        REQUIRE_OK(aha_wire_connect(w, vep));
+        Aha__Envelope env = AHA__ENVELOPE__INIT;
+        Aha__Control c = AHA__CONTROL__INIT;
+        char *args[1] = {"va@1"};
+        c.command = "verifier-use";
+        c.n_args = 1;
+        c.args = args;
+        env.body_case = AHA__ENVELOPE__BODY_CONTROL;
+        env.control = &c;
+        REQUIRE_OK(aha_wire_send(w, NULL, &env));
+        int got = -1;
+        for (int i = 0; i < 200 && got < 0; i++) {
+            aha_vpool_wait_verifiers(p, 3, 10); /* reads the socket */
+            Aha__Envelope *e = NULL;
+            if (aha_wire_recv(w, 0, NULL, &e) == AHA_OK &&
+                e->body_case == AHA__ENVELOPE__BODY_CONTROL)
+                got = e->control->ok;
+            aha_wire_free(&e);
+        }
+        if (round == 0) {
+            ok_tcp = got;
+            live_after_tcp = aha_vpool_live(p);
+        } else
+            ok_local = got;
+        aha_wire_destroy(&w);
+    }
+    aha_vpool_stats_t st;
+    aha_vpool_stats(p, &st);
+    CHECK(live_after_tcp == 2, "the tcp peer retired nobody: %d live", live_after_tcp);
+    CHECK(ok_tcp == 0 && st.ctl_refused == 1, "tcp peer: ok %d, %llu refused (want 0, 1)", ok_tcp,
+          (unsigned long long)st.ctl_refused);
+    CHECK(ok_local == 1, "local socket: verifier-use va@1 accepted (%d)", ok_local);
+    aha_vpool_stop_verifiers(p);
+    for (int i = 0; i < 2; i++)
+        pthread_join(tv[i], NULL);
+    aha_vpool_destroy(&p);
+    aha_model_destroy(&m);
+    unlink(path);
+    rmdir(dir);
+    zmq_ctx_term(zctx);
+}
+
 static void test_failover(void) {
     void *zctx = zmq_ctx_new();
     aha_model_t *m = rt_model(5);
@@ -425,6 +503,7 @@ static void test_death_mid_flight(void) {
 
 static const tu_case_t cases[] = {{"failover", test_failover},
                                   {"scores_out_of_range", test_scores_out_of_range},
+                                  {"control_only_local", test_control_only_local},
                                   {"no_verifier", test_no_verifier},
                                   {"parallel", test_parallel},
                                   {"death_mid_flight", test_death_mid_flight},

@@ -14,7 +14,8 @@
 static const char k_usage[] =
     "usage: aha ctl RUN_DIR status\n"
     "       aha ctl RUN_DIR verifier-use NAME@VERSION\n"
-    "Reaches the learner through RUN_DIR/rl/endpoints.json (and its CURVE keys, if any).\n";
+    "Reaches the learner through its local socket RUN_DIR/rl/ctl/*.sock (same user, same host;\n"
+    "and the run's CURVE keys, if any).\n";
 
 /* Sends one Control to endpoint KEY of the run and prints the reply; 1 if it said ok. */
 static int ask(const char *run_dir, const char *key, const char *command, const char *arg,
@@ -33,6 +34,8 @@ static int ask(const char *run_dir, const char *key, const char *command, const 
     aha_wire_t *w = NULL;
     char id[64];
     snprintf(id, sizeof id, "ctl/%d", (int)getpid());
+    /* control commands are taken only on the run's local socket (docs/protocol.md, Control) */
+    snprintf(endpoint, sizeof endpoint, "ipc://%.200s/rl/ctl/%s.sock", run_dir, key);
     int rc = aha_wire_new(ctx, ZMQ_DEALER, id, 1 << 20, &w);
     if (rc == AHA_OK && curve) rc = aha_wire_curve_client(w, server.public_key, &client);
     if (rc == AHA_OK) rc = aha_wire_connect(w, endpoint);

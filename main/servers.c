@@ -6,9 +6,11 @@
 #include "main/procs.h"
 #include "model/tokenizer.h"
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -92,6 +94,30 @@ static int start_coord(const aha_run_config_t *rc, const char *bind, const aha_k
     return AHA_OK;
 }
 
+/* DIR/ctl/{coordinator,broker}.sock: the only sockets that take control commands (aha ctl), in
+ * a directory only this user may enter (docs/protocol.md, Control). */
+static int bind_control(const char *dir, aha_servers_t *s) {
+    char d[700], path[760];
+    snprintf(d, sizeof d, "%s/ctl", dir);
+    if (mkdir(d, 0700) != 0 && errno != EEXIST)
+        return AHA_FAIL(AHA_ERR_IO, "%s: %s", d, strerror(errno));
+    if (chmod(d, 0700) != 0) return AHA_FAIL(AHA_ERR_IO, "chmod %s: %s", d, strerror(errno));
+    int rc = AHA_OK;
+    if (s->coord) {
+        snprintf(path, sizeof path, "%s/coordinator.sock", d);
+        unlink(path); /* left by a killed run */
+        rc = aha_coord_bind_control(s->coord, path);
+    }
+    if (rc == AHA_OK && s->vpool) {
+        snprintf(path, sizeof path, "%s/broker.sock", d);
+        unlink(path);
+        rc = aha_vpool_bind_control(s->vpool, path);
+    }
+    if (rc != AHA_OK) /* e.g. a run directory path too long for a Unix socket */
+        AHA_WARN("aha ctl unavailable for this run: %s", aha_last_error());
+    return AHA_OK;
+}
+
 /* DIR/endpoints.json: where workers started elsewhere connect ({"coordinator": ..., "broker":
  * ...}); a wildcard bind address is replaced by this host's name. */
 static int write_endpoints(const char *dir, const aha_servers_t *s) {
@@ -141,6 +167,7 @@ int aha_servers_start(const aha_run_config_t *rc, const char *config_path, const
     AHA_TRY(aha_run_config_listen(rc, s->zctx, bind, sizeof bind, &curve, &server, &s->zap));
     if (pool) AHA_TRY(start_pool(rc, bind, curve ? &server : NULL, config_path, sandbox, s));
     if (coord) AHA_TRY(start_coord(rc, bind, curve ? &server : NULL, config_path, s));
+    AHA_TRY(bind_control(dir, s));
     AHA_TRY(write_endpoints(dir, s));
     if (!s->vpool || rc->net.wait_verifiers <= 0) return AHA_OK;
     /* verifiers started elsewhere (from endpoints.json) join before the first step */
