@@ -16,7 +16,16 @@ typedef struct {
     int retired;        /* told to stop by `aha ctl verifier-use`; never used again */
     uint64_t last_used; /* dispatch counter value of the last send: smallest goes next */
     uint64_t scored;
+    int misses;     /* times marked lost */
+    double back_at; /* a lost verifier is taken back no sooner than this (ms; back-off) */
 } verifier_t;
+
+enum { BACKOFF_BASE_MS = 1000, BACKOFF_MAX_MS = 300000 };
+
+/* Whether lost verifier V may be taken back now (exponential back-off after each loss). */
+static int may_return(const verifier_t *v) {
+    return aha_now_ms() >= v->back_at;
+}
 
 struct aha_broker {
     aha_wire_t *w;
@@ -163,6 +172,7 @@ static void note(aha_broker_t *b, const aha_peer_t *from, const Aha__Envelope *e
             AHA_WARN("broker: more than %d verifiers; ignoring %s", MAX_VERIFIERS, e->sender);
             return;
         }
+        if (v->misses > 0 && !v->live && !may_return(v)) return; /* still backing off */
         v->peer = *from;
         snprintf(v->who, sizeof v->who, "%.40s@%.40s", e->hello->name, e->hello->version);
         if (!v->live) AHA_INFO("broker: verifier %s joined (%s)", v->who, e->sender);
@@ -170,9 +180,10 @@ static void note(aha_broker_t *b, const aha_peer_t *from, const Aha__Envelope *e
         return;
     }
     if (!v || v->retired) return;
-    if (!v->live) {
-        AHA_INFO("broker: verifier %s is back", v->who);
+    if (!v->live && may_return(v)) {
+        AHA_INFO("broker: verifier %s is back (lost %d times)", v->who, v->misses);
         v->live = 1;
+        b->stats.readmitted++;
     }
     if (e->body_case == AHA__ENVELOPE__BODY_SCORED_GROUP) {
         b->stats.late++;
@@ -254,8 +265,19 @@ static int pick(const aha_broker_t *b, const slot_t *sl, int n) {
 
 /* Verifier I is gone or hung: its groups go back to the queue. */
 static void lose(aha_broker_t *b, slot_t *sl, int n, int i) {
-    if (b->v[i].live) b->stats.lost++;
-    b->v[i].live = 0;
+    verifier_t *v = &b->v[i];
+    if (v->live) {
+        b->stats.lost++;
+        v->misses++;
+        double wait = BACKOFF_BASE_MS;
+        for (int k = 1; k < v->misses && wait < BACKOFF_MAX_MS; k++)
+            wait *= 2;
+        if (wait > BACKOFF_MAX_MS) wait = BACKOFF_MAX_MS;
+        v->back_at = aha_now_ms() + wait;
+        AHA_INFO("broker: verifier %s lost (%d times); taken back no sooner than in %.0f s", v->who,
+                 v->misses, wait / 1e3);
+    }
+    v->live = 0;
     for (int j = 0; j < n; j++)
         if (sl[j].at == i) sl[j].at = -1;
 }

@@ -5,8 +5,9 @@
  * "name@version". aha_broker_score_all puts all the groups of a step in flight at once, one per
  * live verifier at a time (least loaded first), and matches the ScoredGroups back; a verifier
  * that does not answer within the deadline, or whose connection is gone, is marked lost and its
- * groups go to the others, so a dead or hung verifier costs one deadline, never the run. A lost verifier that speaks again (heartbeat,
- * hello) is taken back. Replies that arrive after their deadline are dropped and counted.
+ * groups go to the others, so a dead or hung verifier costs one deadline, never the run. A lost
+ * verifier that speaks again (heartbeat, hello) is taken back, but no sooner than 1 s after its
+ * first loss, 2 s after its second, doubling up to 5 min (exponential back-off). Replies that arrive after their deadline are dropped and counted.
  * Everything received goes through core/wire.h checks.
  *
  * Ownership: the broker owns its socket (not the context). Envelopes returned by
@@ -24,6 +25,7 @@ typedef struct {
     uint64_t lost;         /* times a verifier was marked lost */
     uint64_t late;         /* replies after their deadline (dropped) */
     uint64_t ctl_refused;  /* control requests not from the run's local socket (refused) */
+    uint64_t readmitted;   /* lost verifiers taken back */
 } aha_broker_stats_t;
 
 /* Binds a ROUTER at BIND (e.g. "tcp://127.0.0.1:*"); CHECK (may be NULL) with CHECK_CTX (borrowed,

@@ -187,6 +187,7 @@ void aha_vpool_stats(const aha_vpool_t *p, aha_vpool_stats_t *out) {
     out->lost = b->lost;
     out->late = b->late;
     out->ctl_refused = b->ctl_refused;
+    out->readmitted = b->readmitted;
     out->local = p->local;
     out->bad_scores = p->bad_scores;
     out->live = aha_broker_live(p->broker);

@@ -65,6 +65,7 @@ int aha_score_local(const aha_reward_config_t *rcfg, const aha_sandbox_config_t 
 typedef struct {
     uint64_t remote, local, redispatched, lost, late;
     uint64_t ctl_refused; /* control requests refused (learner/broker.h) */
+    uint64_t readmitted;  /* lost verifiers taken back (after their back-off) */
     uint64_t bad_scores;  /* groups whose scores were out of range: dropped, scored in process */
     int live;
 } aha_vpool_stats_t;

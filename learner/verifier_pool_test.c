@@ -187,6 +187,65 @@ static void test_scores_out_of_range(void) {
     zmq_ctx_term(zctx);
 }
 
+/* Registers as verifier "sleepy@1", never answers a group, heartbeats every 20 ms. */
+static void *sleepy_verifier(void *arg) {
+    liar_t *d = arg;
+    aha_wire_t *w = NULL;
+    int rc = aha_wire_new(d->zctx, ZMQ_DEALER, "sleepy", 1 << 20, &w);
+    if (rc == AHA_OK) rc = aha_wire_connect(w, d->ep);
+    Aha__Envelope env = AHA__ENVELOPE__INIT;
+    Aha__Hello hello = AHA__HELLO__INIT;
+    hello.role = "verifier";
+    hello.name = "sleepy";
+    hello.version = "1";
+    env.body_case = AHA__ENVELOPE__BODY_HELLO;
+    env.hello = &hello;
+    if (rc == AHA_OK) rc = aha_wire_send(w, NULL, &env);
+    while (rc == AHA_OK && !d->stop) {
+        Aha__Envelope *e = NULL;
+        int r = aha_wire_recv(w, 20, NULL, &e);
+        if (r != AHA_OK && r != AHA_ERR_TIMEOUT) rc = r;
+        if (e && e->body_case == AHA__ENVELOPE__BODY_GROUP) d->answered++; /* but never answers */
+        aha_wire_free(&e);
+        if (rc == AHA_OK) rc = aha_wire_send_heartbeat(w, NULL, 0);
+    }
+    aha_wire_destroy(&w);
+    d->rc = rc;
+    return NULL;
+}
+
+/* A verifier that keeps missing its deadline is taken back with exponential back-off (1 s,
+ * 2 s, ...): over 3.5 s of groups it is lost at most 3 times, not once per group. */
+static void test_backoff(void) {
+    void *zctx = zmq_ctx_new();
+    aha_model_t *m = rt_model(5);
+    aha_vpool_t *p = NULL;
+    char ep[256];
+    REQUIRE_OK(
+        aha_vpool_new(zctx, "tcp://127.0.0.1:*", 1 << 20, m->cfg.max_seq_len, 100, NULL, NULL, &p));
+    REQUIRE_OK(aha_vpool_endpoint(p, ep, sizeof ep));
+    liar_t d = {zctx, ep, 0, 0, 0};
+    pthread_t td;
+    pthread_create(&td, NULL, sleepy_verifier, &d);
+    REQUIRE_OK(aha_vpool_wait_verifiers(p, 1, 10000));
+    const double until = aha_now_ms() + 3500;
+    int groups = 0;
+    while (aha_now_ms() < until) {
+        score_and_compare(p, m, (uint64_t)groups++);
+        usleep(50000);
+    }
+    aha_vpool_stats_t st;
+    aha_vpool_stats(p, &st);
+    CHECK(st.lost >= 2 && st.lost <= 3 && st.readmitted == st.lost - 1 + (st.live ? 1 : 0),
+          "%d groups: lost %llu times (want 2..3), taken back %llu times", groups,
+          (unsigned long long)st.lost, (unsigned long long)st.readmitted);
+    d.stop = 1;
+    pthread_join(td, NULL);
+    aha_vpool_destroy(&p);
+    aha_model_destroy(&m);
+    zmq_ctx_term(zctx);
+}
+
 /* Control commands only from the run's local socket: an anonymous tcp peer's verifier-use is
  * refused and counted and retires nobody; the same request on the local socket works. */
 static void test_control_only_local(void) {
@@ -504,6 +563,7 @@ static void test_death_mid_flight(void) {
 static const tu_case_t cases[] = {{"failover", test_failover},
                                   {"scores_out_of_range", test_scores_out_of_range},
                                   {"control_only_local", test_control_only_local},
+                                  {"backoff", test_backoff},
                                   {"no_verifier", test_no_verifier},
                                   {"parallel", test_parallel},
                                   {"death_mid_flight", test_death_mid_flight},
