@@ -514,6 +514,10 @@ int aha_coord_endpoint(const aha_coord_t *c, char *buf, size_t cap) {
     return aha_wire_endpoint(c->w, buf, cap);
 }
 
+const aha_wire_stats_t *aha_coord_wire_stats(const aha_coord_t *c) {
+    return c ? aha_wire_stats(c->w) : NULL;
+}
+
 void aha_coord_stats(const aha_coord_t *c, aha_coord_stats_t *out) {
     memset(out, 0, sizeof *out);
     if (!c) return;

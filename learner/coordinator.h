@@ -95,5 +95,7 @@ typedef struct {
     int actors;
 } aha_coord_stats_t;
 void aha_coord_stats(const aha_coord_t *c, aha_coord_stats_t *out);
+/* What the coordinator's socket dropped (core/wire.h), or NULL. */
+const aha_wire_stats_t *aha_coord_wire_stats(const aha_coord_t *c);
 
 #endif

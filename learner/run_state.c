@@ -176,3 +176,76 @@ int aha_run_state_truncate_metrics(const char *path, int step) {
     aha_buf_free(&keep);
     return rc;
 }
+
+static cJSON *counter_object(const char *const *names, const double *values, int n) {
+    cJSON *o = cJSON_CreateObject();
+    for (int i = 0; o && i < n; i++)
+        if (!cJSON_AddNumberToObject(o, names[i], values[i])) {
+            cJSON_Delete(o);
+            return NULL;
+        }
+    return o;
+}
+
+int aha_run_state_save_counters(const char *dir, int step, const char *const *names,
+                                const double *values, int prev_step, const double *prev, int n) {
+    if (!dir || n < 0 || (n > 0 && (!names || !values || !prev)))
+        return AHA_FAIL(AHA_ERR_ARG, "aha_run_state_save_counters: bad argument");
+    char path[1100];
+    snprintf(path, sizeof path, "%s", dir);
+    AHA_TRY(aha_mkdir_p(path));
+    cJSON *o = cJSON_CreateObject(), *now = counter_object(names, values, n),
+          *before = counter_object(names, prev, n);
+    char *text = NULL;
+    if (o && now && before) {
+        cJSON_AddNumberToObject(o, "step", step);
+        cJSON_AddItemToObject(o, "counters", now);
+        cJSON_AddNumberToObject(o, "prev_step", prev_step);
+        cJSON_AddItemToObject(o, "prev_counters", before);
+        now = before = NULL;
+        text = cJSON_Print(o);
+    }
+    cJSON_Delete(o);
+    cJSON_Delete(now);
+    cJSON_Delete(before);
+    if (!text) return AHA_FAIL(AHA_ERR_NOMEM, "counters");
+    snprintf(path, sizeof path, "%s/counters.json", dir);
+    const void *parts[] = {text};
+    const size_t lens[] = {strlen(text)};
+    int rc = aha_write_file_atomic(path, parts, lens, 1);
+    free(text);
+    return rc;
+}
+
+int aha_run_state_load_counters(const char *dir, int step, const char *const *names, double *values,
+                                int n) {
+    if (!dir || n < 0 || (n > 0 && (!names || !values)))
+        return AHA_FAIL(AHA_ERR_ARG, "aha_run_state_load_counters: bad argument");
+    char path[1100], buf[16384];
+    snprintf(path, sizeof path, "%s/counters.json", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return AHA_OK; /* a checkpoint from before counters were kept */
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = 0;
+    cJSON *o = cJSON_Parse(buf);
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "step"),
+                *ps = cJSON_GetObjectItemCaseSensitive(o, "prev_step"), *set = NULL;
+    if (cJSON_IsNumber(st) && st->valuedouble == step)
+        set = cJSON_GetObjectItemCaseSensitive(o, "counters");
+    else if (cJSON_IsNumber(ps) && ps->valuedouble == step)
+        set = cJSON_GetObjectItemCaseSensitive(o, "prev_counters");
+    int rc = AHA_OK;
+    if (!cJSON_IsObject(set))
+        rc = AHA_FAIL(AHA_ERR_FORMAT, "%s: no counters for step %d", path, step);
+    for (int i = 0; i < n && rc == AHA_OK; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(set, names[i]);
+        if (!v) continue;
+        if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble < 9e18))
+            rc = AHA_FAIL(AHA_ERR_FORMAT, "%s: %s must be a count", path, names[i]);
+        else
+            values[i] = v->valuedouble;
+    }
+    cJSON_Delete(o);
+    return rc;
+}

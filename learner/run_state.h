@@ -33,6 +33,17 @@ int aha_run_state_save_version(const char *dir, uint64_t version, const void *w,
 int aha_run_state_load_version(const char *dir, uint64_t version, void *w, size_t len);
 /* Removes the version files of DIR outside [LO, HI) (left by earlier checkpoints). */
 int aha_run_state_prune_versions(const char *dir, uint64_t lo, uint64_t hi);
+/* DIR/counters.json: the run's cumulative counters (drops, re-issues, ...) so a resumed run goes
+ * on counting: {"step": S, "counters": {NAME: value...}, "prev_step": S', "prev_counters": {...}}.
+ * Written BEFORE state.json with the values after step STEP and those of the previous checkpoint
+ * (PREV_STEP, PREV), so a kill between the two writes still leaves the set that matches
+ * state.json. Load reads the set of STEP (state.json's) into VALUES (names not in the file left
+ * as they are); a missing file leaves all (checkpoints from before counters were kept);
+ * AHA_ERR_FORMAT if neither set is for STEP. */
+int aha_run_state_save_counters(const char *dir, int step, const char *const *names,
+                                const double *values, int prev_step, const double *prev, int n);
+int aha_run_state_load_counters(const char *dir, int step, const char *const *names, double *values,
+                                int n);
 
 /* Keeps the rows of the JSONL metrics file PATH whose "step" is <= STEP (rows without a step are
  * dropped), so a resumed run rewrites what came after its checkpoint. A missing file is fine. */

@@ -36,7 +36,10 @@ struct aha_trainer {
     uint64_t next_prompt;      /* train problems are consumed in order: prompt id = index */
     const aha_dist_t *dist;    /* data parallel (learner/dist.h) or NULL */
     aha_dist_batch_buf_t recv; /* the batch received from rank 0 */
-    uint64_t unfit; /* delivered groups that did not fit the rollout: sampled here */
+    uint64_t unfit;            /* delivered groups that did not fit the rollout: sampled here */
+    double counter_base[32];   /* the counters of the run before this process (--resume) */
+    double counter_saved[32];  /* ... and as of the last checkpoint (step counter_saved_step) */
+    int counter_saved_step;
 };
 
 static double now_s(void) {
@@ -147,11 +150,100 @@ static uint64_t older_versions_lo(const aha_trainer_t *t) {
     return t->step > k ? (uint64_t)(t->step - k) : 0;
 }
 
+/* The run's cumulative counters (metrics.jsonl columns, the end-of-run summary, counters.json in
+ * checkpoints): this process's plus those of the run before a --resume. */
+enum {
+    C_ACTOR_GROUPS,
+    C_MISSING,
+    C_REISSUED,
+    C_STALE,
+    C_FORGED,
+    C_UNFIT,
+    C_LATE,
+    C_V_REMOTE,
+    C_V_LOCAL,
+    C_V_LOST,
+    C_V_READMITTED,
+    C_SCORES_DROPPED,
+    C_CTL_REFUSED,
+    C_WIRE_OVERSIZE,
+    C_WIRE_FRAMING,
+    C_WIRE_MALFORMED,
+    C_WIRE_PROTOCOL,
+    C_WIRE_INVALID,
+    C_N
+};
+static const char *const k_counters[C_N] = {"actor_groups",          "actor_groups_missing",
+                                            "actor_leases_reissued", "groups_dropped_stale",
+                                            "groups_dropped_forged", "groups_dropped_unfit",
+                                            "groups_dropped_late",   "verifier_groups_remote",
+                                            "verifier_groups_local", "verifier_lost",
+                                            "verifier_readmitted",   "verifier_scores_dropped",
+                                            "ctl_refused",           "wire_dropped_oversize",
+                                            "wire_dropped_framing",  "wire_dropped_malformed",
+                                            "wire_dropped_protocol", "wire_dropped_invalid"};
+
+static void add_wire(double *v, const aha_wire_stats_t *w) {
+    if (!w) return;
+    v[C_WIRE_OVERSIZE] += (double)w->oversize;
+    v[C_WIRE_FRAMING] += (double)w->bad_framing;
+    v[C_WIRE_MALFORMED] += (double)w->malformed;
+    v[C_WIRE_PROTOCOL] += (double)w->bad_protocol;
+    v[C_WIRE_INVALID] += (double)w->invalid;
+}
+
+static void counters(const aha_trainer_t *t, double *v) {
+    const aha_trainer_config_t *c = &t->cfg;
+    for (int i = 0; i < C_N; i++)
+        v[i] = t->counter_base[i];
+    v[C_UNFIT] += (double)t->unfit;
+    if (c->coord) {
+        aha_coord_stats_t cs;
+        aha_coord_stats(c->coord, &cs);
+        v[C_ACTOR_GROUPS] += (double)cs.delivered;
+        v[C_MISSING] += (double)cs.missing;
+        v[C_REISSUED] += (double)cs.reissued;
+        v[C_STALE] += (double)cs.stale;
+        v[C_FORGED] += (double)cs.forged;
+        v[C_UNFIT] += (double)cs.unfit;
+        v[C_LATE] += (double)cs.late;
+        v[C_CTL_REFUSED] += (double)cs.ctl_refused;
+        add_wire(v, aha_coord_wire_stats(c->coord));
+    }
+    if (c->vpool) {
+        aha_vpool_stats_t vs;
+        aha_vpool_stats(c->vpool, &vs);
+        v[C_V_REMOTE] += (double)vs.remote;
+        v[C_V_LOCAL] += (double)vs.local;
+        v[C_V_LOST] += (double)vs.lost;
+        v[C_V_READMITTED] += (double)vs.readmitted;
+        v[C_SCORES_DROPPED] += (double)vs.bad_scores;
+        v[C_CTL_REFUSED] += (double)vs.ctl_refused;
+        add_wire(v, aha_vpool_wire_stats(c->vpool));
+    }
+}
+
+int aha_trainer_summary(const aha_trainer_t *t, char *buf, size_t cap) {
+    if (!t || !buf || cap == 0) return AHA_FAIL(AHA_ERR_ARG, "aha_trainer_summary: bad argument");
+    double v[C_N];
+    counters(t, v);
+    size_t o = 0;
+    buf[0] = 0;
+    for (int i = 0; i < C_N && o < cap; i++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%s %.0f", i ? ", " : "", k_counters[i], v[i]);
+    return AHA_OK;
+}
+
 int aha_trainer_resume(aha_trainer_t *t, const char *dir) {
     if (!t || !dir) return AHA_FAIL(AHA_ERR_ARG, "aha_trainer_resume: NULL argument");
     int step = 0;
     uint64_t next = 0;
     AHA_TRY(aha_run_state_load(dir, t->m, aha_grpo_optimizer(t->grpo), &step, &next));
+    double base[C_N] = {0};
+    AHA_TRY(aha_run_state_load_counters(dir, step, k_counters, base, C_N));
+    memcpy(t->counter_base, base, sizeof base);
+    memcpy(t->counter_saved, base, sizeof base);
+    t->counter_saved_step = step;
     t->step = step;
     t->next_prompt = next;
     if (t->cfg.max_staleness > 0) {
@@ -181,7 +273,14 @@ int aha_trainer_checkpoint(aha_trainer_t *t, const char *dir) {
                             (unsigned long long)v);
         AHA_TRY(aha_run_state_save_version(dir, v, t->vw[slot], t->vw_len));
     }
+    double cv[C_N];
+    counters(t, cv);
+    /* before state.json, with the previous checkpoint's too: a kill in between stays exact */
+    AHA_TRY(aha_run_state_save_counters(dir, t->step, k_counters, cv, t->counter_saved_step,
+                                        t->counter_saved, C_N));
     AHA_TRY(aha_run_state_save(dir, t->m, aha_grpo_optimizer(t->grpo), t->step, t->next_prompt));
+    memcpy(t->counter_saved, cv, sizeof cv);
+    t->counter_saved_step = t->step;
     return aha_run_state_prune_versions(dir, lo, t->cfg.max_staleness > 0 ? hi : lo);
 }
 
@@ -472,26 +571,18 @@ int aha_trainer_metrics(const aha_trainer_t *t, const aha_trainer_stats_t *s, ah
     aha_metrics_num(mt, "groups_used", s->groups_used);
     aha_metrics_num(mt, "sample_s", s->sample_s);
     aha_metrics_num(mt, "score_s", s->score_s);
-    if (c->vpool) {
-        aha_vpool_stats_t vs;
-        aha_vpool_stats(c->vpool, &vs);
-        aha_metrics_num(mt, "verifier_groups_remote", (double)vs.remote);
-        aha_metrics_num(mt, "verifier_groups_local", (double)vs.local);
-        aha_metrics_num(mt, "verifier_lost", (double)vs.lost);
-        aha_metrics_num(mt, "verifiers_live", vs.live);
-    }
+    double cv[C_N]; /* cumulative over the run, --resume included */
+    counters(t, cv);
+    for (int i = 0; i < C_N; i++)
+        aha_metrics_num(mt, k_counters[i], cv[i]);
+    if (c->vpool) aha_metrics_num(mt, "verifiers_live", aha_vpool_live(c->vpool));
     if (c->coord) {
         aha_coord_stats_t cs;
         aha_coord_stats(c->coord, &cs);
-        aha_metrics_num(mt, "actor_groups", (double)cs.delivered);
-        aha_metrics_num(mt, "actor_groups_missing", (double)cs.missing);
-        aha_metrics_num(mt, "actor_leases_reissued", (double)cs.reissued);
         aha_metrics_num(mt, "actors", cs.actors);
         aha_metrics_num(mt, "actor_idle_frac", cs.actor_idle_frac);
         aha_metrics_num(mt, "groups_in_flight", (double)cs.in_flight);
         aha_metrics_num(mt, "groups_wanted_ahead", (double)cs.wanted);
-        aha_metrics_num(mt, "groups_dropped_stale", (double)cs.stale);
-        aha_metrics_num(mt, "groups_dropped_unfit", (double)t->unfit);
     }
     aha_metrics_num(mt, "train_s", s->train_s);
     const aha_model_config_t *mc = &t->m->cfg;

@@ -118,6 +118,10 @@ int aha_trainer_metrics(const aha_trainer_t *t, const aha_trainer_stats_t *s, ah
 int aha_trainer_steps_done(const aha_trainer_t *t);
 /* The next training prompt id (the data cursor). */
 uint64_t aha_trainer_next_prompt(const aha_trainer_t *t);
+/* One line of the run's cumulative counters ("actor_groups N, groups_dropped_stale N, ...": the
+ * metrics.jsonl columns of the same names, kept across --resume in the checkpoint's
+ * counters.json), for the end-of-run summary. */
+int aha_trainer_summary(const aha_trainer_t *t, char *buf, size_t cap);
 /* Groups delivered by actors that did not fit the rollout (dropped, sampled by the learner). */
 uint64_t aha_trainer_groups_unfit(const aha_trainer_t *t);
 /* The policy (borrowed: valid until aha_trainer_destroy). */

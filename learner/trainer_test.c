@@ -298,8 +298,26 @@ static void test_checkpoint_resume(void) {
     aha_metrics_close(&mt);
     REQUIRE_OK(aha_trainer_checkpoint(first, ckpt));
     aha_trainer_destroy(&first);
+    /* the run's counters go on from the checkpoint's counters.json (a run that had dropped 7
+     * forged groups and 3 bad scores before this checkpoint) */
+    char cpath[700];
+    snprintf(cpath, sizeof cpath, "%s/counters.json", ckpt);
+    FILE *cf = fopen(cpath, "r");
+    CHECK(cf != NULL, "the checkpoint has counters.json");
+    if (cf) fclose(cf);
+    cf = fopen(cpath, "w");
+    REQUIRE(cf, "write counters.json");
+    fputs("{\"step\": 9, \"counters\": {}, \"prev_step\": 1, \"prev_counters\": "
+          "{\"groups_dropped_forged\": 7, \"verifier_scores_dropped\": 3}}\n",
+          cf); /* killed after writing step 9's counters, before its state.json */
+    fclose(cf);
     aha_trainer_t *second = trainer(12);
     REQUIRE_OK(aha_trainer_resume(second, ckpt));
+    char sum[2048];
+    REQUIRE_OK(aha_trainer_summary(second, sum, sizeof sum));
+    CHECK(strstr(sum, "groups_dropped_forged 7,") && strstr(sum, "verifier_scores_dropped 3,") &&
+              strstr(sum, "actor_groups 0,"),
+          "counters survive the resume: %s", sum);
     CHECK(aha_trainer_steps_done(second) == 1 && aha_trainer_next_prompt(second) == P,
           "resumed at step %d, prompt %llu", aha_trainer_steps_done(second),
           (unsigned long long)aha_trainer_next_prompt(second));
@@ -330,6 +348,8 @@ static void test_checkpoint_resume(void) {
                           "\"staleness_mean\"",
                           "\"tokens_per_s\"",
                           "\"learner_busy_frac\"",
+                          "\"groups_dropped_forged\":0",
+                          "\"wire_dropped_malformed\":0",
                           "\"expert_load_max_share\""};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         CHECK(got && strstr(line, keys[i]), "metrics row has %s", keys[i]);

@@ -178,6 +178,10 @@ int aha_vpool_endpoint(const aha_vpool_t *p, char *buf, size_t cap) {
     return aha_broker_endpoint(p->broker, buf, cap);
 }
 
+const aha_wire_stats_t *aha_vpool_wire_stats(const aha_vpool_t *p) {
+    return p ? aha_broker_wire_stats(p->broker) : NULL;
+}
+
 void aha_vpool_stats(const aha_vpool_t *p, aha_vpool_stats_t *out) {
     memset(out, 0, sizeof *out);
     if (!p) return;

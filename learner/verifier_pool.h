@@ -10,6 +10,7 @@
 #ifndef AHA_LEARNER_VERIFIER_POOL_H
 #define AHA_LEARNER_VERIFIER_POOL_H
 #include "core/curve.h"
+#include "core/wire.h"
 #include "model/rollout.h"
 #include "verifier/reward.h"
 #include "verifier/sandbox.h"
@@ -70,5 +71,7 @@ typedef struct {
     int live;
 } aha_vpool_stats_t;
 void aha_vpool_stats(const aha_vpool_t *p, aha_vpool_stats_t *out);
+/* What the broker's socket dropped (core/wire.h), or NULL. */
+const aha_wire_stats_t *aha_vpool_wire_stats(const aha_vpool_t *p);
 
 #endif

@@ -207,6 +207,10 @@ static int run_train_ranks(const aha_run_config_t *rc, unsigned flags, const aha
     }
     if (tty) fputc('\n', stderr);
     AHA_INFO("GRPO done in %.1fs; checkpoint %s/final", now_s() - t0, dir);
+    {
+        char sum[2048];
+        if (aha_trainer_summary(t, sum, sizeof sum) == AHA_OK) AHA_INFO("counters: %s", sum);
+    }
 done:
     aha_servers_stop(&servers);
     aha_trainer_destroy(&t);
