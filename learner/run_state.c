@@ -7,9 +7,95 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* ---- whole-directory swap (see run_state.h) ---- */
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static int rm_rf(const char *path) {
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? AHA_OK : AHA_FAIL(AHA_ERR_IO, "%s: %s", path, strerror(errno));
+    if (nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        return AHA_FAIL(AHA_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
+    return AHA_OK;
+}
+
+static int has_state(const char *dir) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/state.json", dir);
+    return access(path, R_OK) == 0;
+}
+
+static void fsync_parent(const char *dir) {
+    char copy[1100];
+    snprintf(copy, sizeof copy, "%s", dir);
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+
+int aha_run_state_stage(const char *dir, char *tmp, size_t cap) {
+    if (!dir || !tmp) return AHA_FAIL(AHA_ERR_ARG, "aha_run_state_stage: NULL argument");
+    char path[1100];
+    if ((size_t)snprintf(path, sizeof path, "%s.tmp", dir) >= sizeof path || strlen(path) + 1 > cap)
+        return AHA_FAIL(AHA_ERR_RANGE, "checkpoint path %s too long", dir);
+    AHA_TRY(rm_rf(path));
+    AHA_TRY(aha_mkdir_p(path));
+    memcpy(tmp, path, strlen(path) + 1);
+    return AHA_OK;
+}
+
+int aha_run_state_publish(const char *dir) {
+    if (!dir) return AHA_FAIL(AHA_ERR_ARG, "aha_run_state_publish: NULL argument");
+    char tmp[1100], old[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", dir);
+    snprintf(old, sizeof old, "%s.old", dir);
+    if (!has_state(tmp))
+        return AHA_FAIL(AHA_ERR_STATE, "%s: incomplete checkpoint (no state.json)", tmp);
+    int fd = open(tmp, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+    AHA_TRY(rm_rf(old));
+    if (rename(dir, old) != 0 && errno != ENOENT)
+        return AHA_FAIL(AHA_ERR_IO, "rename %s -> %s: %s", dir, old, strerror(errno));
+    fsync_parent(dir);
+    if (rename(tmp, dir) != 0)
+        return AHA_FAIL(AHA_ERR_IO, "rename %s -> %s: %s", tmp, dir, strerror(errno));
+    fsync_parent(dir);
+    return rm_rf(old);
+}
+
+int aha_run_state_recover(const char *dir) {
+    if (!dir) return AHA_FAIL(AHA_ERR_ARG, "aha_run_state_recover: NULL argument");
+    char tmp[1100], old[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", dir);
+    snprintf(old, sizeof old, "%s.old", dir);
+    if (!has_state(dir) && has_state(old)) {
+        AHA_WARN("%s: a checkpoint write was interrupted; resuming from the previous one", dir);
+        AHA_TRY(rm_rf(dir));
+        if (rename(old, dir) != 0)
+            return AHA_FAIL(AHA_ERR_IO, "rename %s -> %s: %s", old, dir, strerror(errno));
+        fsync_parent(dir);
+    }
+    AHA_TRY(rm_rf(tmp));
+    return has_state(dir) ? rm_rf(old) : AHA_OK;
+}
 
 int aha_run_state_save(const char *dir, const aha_model_t *m, const aha_adamw_t *opt, int step,
                        uint64_t next_index) {
@@ -51,6 +137,7 @@ int aha_run_state_load(const char *dir, aha_model_t *m, aha_adamw_t *opt, int *s
         return AHA_FAIL(AHA_ERR_ARG, "aha_run_state_load: NULL argument");
     int s = 0;
     uint64_t next = 0;
+    AHA_TRY(aha_run_state_recover(dir));
     AHA_TRY(read_state_json(dir, &s, &next));
     aha_model_t *saved = NULL;
     AHA_TRY(aha_checkpoint_load(dir, &saved));

@@ -11,7 +11,21 @@
 #define AHA_LEARNER_RUN_STATE_H
 #include "learner/optim.h"
 #include "model/model.h"
+#include <stddef.h>
 #include <stdint.h>
+
+/* A checkpoint directory is replaced as a whole, so a kill at any moment leaves either the previous
+ * checkpoint or the new one, never a mix of steps:
+ *   aha_run_state_stage(DIR, tmp, cap)  empties and creates DIR.tmp, its path into tmp;
+ *   ... every part written into tmp (aha_run_state_save, versions, counters) ...
+ *   aha_run_state_publish(DIR)          DIR -> DIR.old, DIR.tmp -> DIR, DIR.old removed
+ *                                       (parent directory fsynced after each rename).
+ * aha_run_state_recover(DIR), called by aha_run_state_load, finishes what a kill interrupted: if
+ * DIR has no state.json but DIR.old has, DIR.old becomes DIR again; a DIR.tmp left over is removed.
+ * Errors: AHA_ERR_IO naming the path. */
+int aha_run_state_stage(const char *dir, char *tmp, size_t cap);
+int aha_run_state_publish(const char *dir);
+int aha_run_state_recover(const char *dir);
 
 /* Writes the three parts into DIR (created if needed; each file replaced atomically). */
 int aha_run_state_save(const char *dir, const aha_model_t *m, const aha_adamw_t *opt, int step,

@@ -261,8 +261,11 @@ int aha_trainer_resume(aha_trainer_t *t, const char *dir) {
     return AHA_OK;
 }
 
-int aha_trainer_checkpoint(aha_trainer_t *t, const char *dir) {
-    if (!t || !dir) return AHA_FAIL(AHA_ERR_ARG, "aha_trainer_checkpoint: NULL argument");
+int aha_trainer_checkpoint(aha_trainer_t *t, const char *final_dir) {
+    if (!t || !final_dir) return AHA_FAIL(AHA_ERR_ARG, "aha_trainer_checkpoint: NULL argument");
+    /* every part into DIR.tmp, then swapped in whole (run_state.h): a kill leaves one step */
+    char dir[1100];
+    AHA_TRY(aha_run_state_stage(final_dir, dir, sizeof dir));
     const uint64_t lo = older_versions_lo(t), hi = (uint64_t)t->step;
     for (uint64_t v = lo; t->cfg.max_staleness > 0 && v < hi; v++) {
         int slot = -1;
@@ -279,9 +282,10 @@ int aha_trainer_checkpoint(aha_trainer_t *t, const char *dir) {
     AHA_TRY(aha_run_state_save_counters(dir, t->step, k_counters, cv, t->counter_saved_step,
                                         t->counter_saved, C_N));
     AHA_TRY(aha_run_state_save(dir, t->m, aha_grpo_optimizer(t->grpo), t->step, t->next_prompt));
+    AHA_TRY(aha_run_state_publish(final_dir));
     memcpy(t->counter_saved, cv, sizeof cv);
     t->counter_saved_step = t->step;
-    return aha_run_state_prune_versions(dir, lo, t->cfg.max_staleness > 0 ? hi : lo);
+    return AHA_OK;
 }
 
 int aha_trainer_steps_done(const aha_trainer_t *t) {

@@ -12,6 +12,7 @@
 #include "core/err.h"
 #include "learner/roles_testutil.h"
 #include "learner/trainer.h"
+#include "learner/run_state.h"
 #include "model/weights.h"
 #include "verifier/worker.h"
 #include <stdio.h>
@@ -278,6 +279,54 @@ static void test_group_without_routing(void) {
     zmq_ctx_term(zctx);
 }
 
+/* A learner killed while it writes a checkpoint resumes from the previous one, whole: killed after
+ * moving the old checkpoint aside (only DIR.old and a half-written DIR.tmp are there), and killed
+ * before (DIR and a half-written DIR.tmp). Both resume at step 1 and step 2 then gives the straight
+ * run's weights; the leftovers are removed. */
+static void test_checkpoint_interrupted(void) {
+    char dir[] = "/tmp/aha_trainer_test_XXXXXX";
+    REQUIRE(mkdtemp(dir), "mkdtemp");
+    char ckpt[600], tmp[700], old[700], junk[800];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint", dir);
+    snprintf(old, sizeof old, "%s.old", ckpt);
+    aha_trainer_stats_t st;
+    aha_trainer_t *straight = trainer(12);
+    for (int s = 0; s < 2; s++)
+        REQUIRE_OK(aha_trainer_step(straight, &st));
+    size_t n1;
+    uint8_t *w1 = weights(straight, &n1);
+    for (int killed_after_move = 0; killed_after_move < 2; killed_after_move++) {
+        aha_trainer_t *first = trainer(12);
+        REQUIRE_OK(aha_trainer_step(first, &st));
+        REQUIRE_OK(aha_trainer_checkpoint(first, ckpt));
+        REQUIRE_OK(aha_trainer_step(first, &st));
+        /* the step-2 checkpoint dies half-way: a model file in DIR.tmp, no state.json */
+        REQUIRE_OK(aha_run_state_stage(ckpt, tmp, sizeof tmp));
+        snprintf(junk, sizeof junk, "%s/model.safetensors", tmp);
+        FILE *f = fopen(junk, "w");
+        REQUIRE(f, "junk");
+        fputs("half a file", f);
+        fclose(f);
+        if (killed_after_move) REQUIRE(rename(ckpt, old) == 0, "move aside");
+        aha_trainer_destroy(&first);
+        aha_trainer_t *second = trainer(12);
+        REQUIRE_OK(aha_trainer_resume(second, ckpt));
+        CHECK(aha_trainer_steps_done(second) == 1, "%s: resumed at step %d",
+              killed_after_move ? "after the move" : "before the move",
+              aha_trainer_steps_done(second));
+        CHECK(access(tmp, F_OK) != 0 && access(old, F_OK) != 0, "leftovers removed");
+        REQUIRE_OK(aha_trainer_step(second, &st));
+        size_t n2;
+        uint8_t *w2 = weights(second, &n2);
+        CHECK(n1 == n2 && !memcmp(w1, w2, n1),
+              "the resumed run ends with the straight run's weights");
+        free(w2);
+        aha_trainer_destroy(&second);
+    }
+    free(w1);
+    aha_trainer_destroy(&straight);
+}
+
 static void test_checkpoint_resume(void) {
     char dir[] = "/tmp/aha_trainer_test_XXXXXX";
     REQUIRE(mkdtemp(dir), "mkdtemp");
@@ -519,6 +568,7 @@ static const tu_case_t cases[] = {{"same_weights_with_workers", test_same_weight
                                   {"group_without_routing", test_group_without_routing},
                                   {"staleness_schedule", test_staleness_schedule},
                                   {"checkpoint_resume", test_checkpoint_resume},
+                                  {"checkpoint_interrupted", test_checkpoint_interrupted},
                                   {"staleness_resume", test_staleness_resume},
                                   {"bad_arguments", test_bad_arguments},
                                   {NULL, NULL}};

@@ -52,6 +52,15 @@ static int files_equal(const char *a, const char *b) {
     return eq;
 }
 
+/* Writes a checkpoint into DIR.tmp and swaps it in whole (learner/run_state.h). */
+static int save_state(const char *dir, const aha_model_t *m, const aha_adamw_t *opt, int step,
+                      uint64_t next) {
+    char tmp[1100];
+    AHA_TRY(aha_run_state_stage(dir, tmp, sizeof tmp));
+    AHA_TRY(aha_run_state_save(tmp, m, opt, step, next));
+    return aha_run_state_publish(dir);
+}
+
 static int run_pretrain(const aha_run_config_t *rc, unsigned flags) {
     const int cached_ok = flags & 1, resume = flags & 2;
     char dir[512], path[1100], ckpt[600], final_dir[600];
@@ -220,13 +229,11 @@ static int run_pretrain(const aha_run_config_t *rc, unsigned flags) {
             tokens_since = 0;
         }
         if ((step + 1) % rc->pretrain.checkpoint_every == 0 && !last)
-            AHA_TRY_GOTO(rc_, aha_run_state_save(ckpt, m, opt, step + 1, (uint64_t)(step + 1) * B),
-                         done);
+            AHA_TRY_GOTO(rc_, save_state(ckpt, m, opt, step + 1, (uint64_t)(step + 1) * B), done);
     }
     if (tty) fputc('\n', stderr);
     AHA_TRY_GOTO(
-        rc_,
-        aha_run_state_save(final_dir, m, opt, rc->pretrain.steps, (uint64_t)rc->pretrain.steps * B),
+        rc_, save_state(final_dir, m, opt, rc->pretrain.steps, (uint64_t)rc->pretrain.steps * B),
         done);
     AHA_INFO("pretraining done in %.1fs; checkpoint %s", now_s() - t_start, final_dir);
 
