@@ -34,9 +34,9 @@ while :; do
   "$AHA" train "${soak[@]}" "${resume[@]}" >> "$tmp/soak.log" 2>&1 &
   tp=$!
   # the learner dies at a third and at two thirds of the run, two steps after a checkpoint
-  # (rl.checkpoint_every 5). Not during a checkpoint write: run_state_save writes the model,
-  # optimizer and state.json one file at a time, and a kill between them leaves a checkpoint
-  # whose parts disagree (a known issue, see the report of issue 13).
+  # (rl.checkpoint_every 5). Checkpoints are now swapped in whole (learner/run_state.h; the
+  # trainer case checkpoint_interrupted kills one mid-write); this soak still kills between
+  # checkpoints, where the earlier piecewise writes were safe too.
   kill_at=$(( learner_killed < 2 ? (learner_killed + 1) * STEPS / 3 / 5 * 5 + 2 : STEPS + 10 ))
   while kill -0 $tp 2>/dev/null; do
     if [ "$(rows soak)" -ge $((kill_at - 1)) ]; then
