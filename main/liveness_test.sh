@@ -32,7 +32,7 @@ wait_for() {
 }
 # gone PIDS... within 5 s
 gone() {
-    for _ in $(seq 50); do
+    for _ in $(seq 150); do
         local alive=0
         # a dead worker may linger as a zombie until whoever inherited it reaps it: not alive
         for p in "$@"; do
@@ -71,7 +71,8 @@ kill -9 "$learner"
 wait "$learner" 2>/dev/null
 learner=
 # shellcheck disable=SC2086
-check "they are gone within 5 s of a SIGKILL of the learner" "gone $kids" || ps -o pid,ppid,stat,cmd -p ${kids// /,}
+plist=$(tr -s ' ' ',' <<<"$kids" | sed 's/^,//; s/,$//')
+check "they are gone within 15 s of a SIGKILL of the learner" "gone $kids" || ps -o pid,ppid,stat,etime,cmd -p "$plist"
 
 # 3. an external verifier notices a frozen learner
 rm -rf run/rl
