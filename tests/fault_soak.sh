@@ -33,11 +33,12 @@ while :; do
   runs=$((runs + 1))
   "$AHA" train "${soak[@]}" "${resume[@]}" >> "$tmp/soak.log" 2>&1 &
   tp=$!
-  # the learner dies at a third and at two thirds of the run, two steps after a checkpoint
-  # (rl.checkpoint_every 5). Checkpoints are now swapped in whole (learner/run_state.h; the
-  # trainer case checkpoint_interrupted kills one mid-write); this soak still kills between
-  # checkpoints, where the earlier piecewise writes were safe too.
-  kill_at=$(( learner_killed < 2 ? (learner_killed + 1) * STEPS / 3 / 5 * 5 + 2 : STEPS + 10 ))
+  # the learner dies at a third and at two thirds of the run, as soon as the metrics row of a
+  # checkpoint step appears (rl.checkpoint_every 5): the checkpoint is being written then, or just
+  # was. Checkpoints are swapped in whole (learner/run_state.h), so the resume starts from that
+  # step or the one before, never from a mix (the trainer case checkpoint_interrupted kills one
+  # half-way deterministically).
+  kill_at=$(( learner_killed < 2 ? (learner_killed + 1) * STEPS / 3 / 5 * 5 : STEPS + 10 ))
   while kill -0 $tp 2>/dev/null; do
     if [ "$(rows soak)" -ge $((kill_at - 1)) ]; then
       while [ "$(rows soak)" -lt "$kill_at" ] && kill -0 $tp 2>/dev/null; do sleep 0.002; done
