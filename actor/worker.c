@@ -154,10 +154,13 @@ int aha_actor_serve(void *zctx, const aha_actor_config_t *cfg, aha_model_t *m,
             uint8_t *blob = NULL;
             size_t len = 0;
             uint64_t version = 0;
-            AHA_TRY_GOTO(rc,
-                         aha_blob_fetch(a.w, need, aha_weights_bytes(m), 4, cfg->fetch_timeout_ms,
-                                        &version, &blob, &len),
-                         done);
+            rc = aha_blob_fetch_until(a.w, need, aha_weights_bytes(m), 4, cfg->fetch_timeout_ms,
+                                      cfg->stop, &version, &blob, &len);
+            if (rc != AHA_OK && cfg->stop && *cfg->stop) { /* SIGTERM mid-fetch: leave cleanly */
+                rc = AHA_OK;
+                break;
+            }
+            if (rc != AHA_OK) goto done;
             rc = aha_weights_unpack(m, blob, len);
             free(blob);
             if (rc != AHA_OK) goto done;

@@ -67,8 +67,29 @@ static int request(aha_wire_t *w, uint64_t version, uint32_t index) {
     return aha_wire_send(w, NULL, &env);
 }
 
+/* aha_wire_recv in slices of at most 100 ms while *STOP stays 0 (STOP NULL: one wait). */
+static int recv_or_stop(aha_wire_t *w, int timeout_ms, volatile sig_atomic_t *stop,
+                        Aha__Envelope **e) {
+    if (!stop) return aha_wire_recv(w, timeout_ms, NULL, e);
+    const double end = aha_now_ms() + timeout_ms;
+    for (;;) {
+        if (*stop) return AHA_FAIL(AHA_ERR_STATE, "weights: fetch stopped");
+        const double left = end - aha_now_ms();
+        if (left <= 0) return AHA_FAIL(AHA_ERR_TIMEOUT, "weights: no reply in %d ms", timeout_ms);
+        int rc = aha_wire_recv(w, left < 100 ? (int)left + 1 : 100, NULL, e);
+        if (rc != AHA_ERR_TIMEOUT) return rc;
+    }
+}
+
 int aha_blob_fetch(aha_wire_t *w, uint64_t min_version, size_t max_len, int credit, int timeout_ms,
                    uint64_t *version, uint8_t **data, size_t *len) {
+    return aha_blob_fetch_until(w, min_version, max_len, credit, timeout_ms, NULL, version, data,
+                                len);
+}
+
+int aha_blob_fetch_until(aha_wire_t *w, uint64_t min_version, size_t max_len, int credit,
+                         int timeout_ms, volatile sig_atomic_t *stop, uint64_t *version,
+                         uint8_t **data, size_t *len) {
     if (!w || !version || !data || !len || credit < 1 || timeout_ms < 1)
         return AHA_FAIL(AHA_ERR_ARG, "aha_blob_fetch: bad argument");
     uint8_t *buf = NULL, *have = NULL;
@@ -86,12 +107,16 @@ int aha_blob_fetch(aha_wire_t *w, uint64_t min_version, size_t max_len, int cred
             in_flight++;
         }
         Aha__Envelope *e = NULL;
-        rc = aha_wire_recv(w, timeout_ms, NULL, &e);
+        rc = recv_or_stop(w, timeout_ms, stop, &e);
         if (rc != AHA_OK) goto done;
         if (e->body_case == AHA__ENVELOPE__BODY_WEIGHT_ANNOUNCE) {
             const Aha__WeightAnnounce *a = e->weight_announce;
             if (a->version < min_version) { /* not there yet: ask again shortly */
                 aha_wire_free(&e);
+                if (stop && *stop) {
+                    rc = AHA_FAIL(AHA_ERR_STATE, "weights: fetch stopped");
+                    goto done;
+                }
                 if (aha_now_ms() > give_up) {
                     rc = AHA_FAIL(AHA_ERR_TIMEOUT, "weights: version %llu not published in %d ms",
                                   (unsigned long long)min_version, timeout_ms);

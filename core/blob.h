@@ -12,6 +12,7 @@
  * fetcher, so any number of actors (or a late joiner) can fetch at once. */
 #ifndef AHA_CORE_BLOB_H
 #define AHA_CORE_BLOB_H
+#include <signal.h>
 #include "core/wire.h"
 #include <stddef.h>
 #include <stdint.h>
@@ -49,5 +50,10 @@ int aha_blob_serve(const aha_blob_t *b, aha_wire_t *w, const aha_peer_t *peer,
  * AHA_ERR_RANGE if the blob exceeds MAX_LEN, AHA_ERR_TIMEOUT if the server goes quiet. */
 int aha_blob_fetch(aha_wire_t *w, uint64_t min_version, size_t max_len, int credit, int timeout_ms,
                    uint64_t *version, uint8_t **data, size_t *len);
+/* The same, giving up within ~100 ms once *STOP is non-zero (a signal handler's flag; NULL: never):
+ * AHA_ERR_STATE then, nothing written. */
+int aha_blob_fetch_until(aha_wire_t *w, uint64_t min_version, size_t max_len, int credit,
+                         int timeout_ms, volatile sig_atomic_t *stop, uint64_t *version,
+                         uint8_t **data, size_t *len);
 
 #endif

@@ -3,6 +3,9 @@
  * in the middle of a fetch; rejects a tampered chunk (checksum), a blob over its cap, and waits
  * for a version that is not published yet. */
 #include "core/blob.h"
+#include <unistd.h>
+#include <signal.h>
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/rng.h"
@@ -167,9 +170,47 @@ static void test_serve_fetch(void) {
     zmq_ctx_term(ctx);
 }
 
+static volatile sig_atomic_t stop_flag = 0;
+static void on_alarm(int sig) {
+    (void)sig;
+    stop_flag = 1;
+}
+
+/* A fetch from a learner that never answers gives up within ~100 ms of its stop flag (SIGTERM in a
+ * worker), not after its timeout; without a flag it waits for the timeout. */
+static void test_fetch_stop(void) {
+    void *ctx = zmq_ctx_new();
+    aha_wire_t *w = NULL;
+    REQUIRE_OK(aha_wire_new(ctx, ZMQ_DEALER, "actor/0", 1 << 20, &w));
+    REQUIRE_OK(aha_wire_connect(w, "tcp://127.0.0.1:9"));
+    uint64_t v = 0;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    double t0 = aha_now_ms();
+    int rc = aha_blob_fetch_until(w, 1, 1 << 20, 4, 300, NULL, &v, &data, &len);
+    double t = aha_now_ms() - t0;
+    CHECK(rc == AHA_ERR_TIMEOUT && t >= 250 && data == NULL,
+          "no flag: timeout after %.0f ms (rc %d)", t, rc);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sigaction(SIGALRM, &sa, NULL);
+    stop_flag = 0;
+    ualarm(200 * 1000, 0);
+    t0 = aha_now_ms();
+    rc = aha_blob_fetch_until(w, 1, 1 << 20, 4, 20000, &stop_flag, &v, &data, &len);
+    t = aha_now_ms() - t0;
+    CHECK(rc == AHA_ERR_STATE && t < 2000 && data == NULL,
+          "stop flag set after 200 ms: gave up after %.0f ms (rc %d), not the 20 s timeout", t, rc);
+    signal(SIGALRM, SIG_DFL);
+    aha_wire_destroy(&w);
+    zmq_ctx_term(ctx);
+}
+
 static const tu_case_t cases[] = {
     {"checksum", test_checksum},
     {"serve_fetch", test_serve_fetch},
+    {"fetch_stop", test_fetch_stop},
     {NULL, NULL},
 };
 
