@@ -45,32 +45,13 @@ static int send_group(aha_wire_t *w, const aha_model_t *m, uint64_t lease, uint6
     return rc;
 }
 
-static int ask(aha_wire_t *w) {
-    Aha__Envelope env = AHA__ENVELOPE__INIT;
-    Aha__LeaseRequest r = AHA__LEASE_REQUEST__INIT;
-    r.max_groups = 1;
-    env.body_case = AHA__ENVELOPE__BODY_LEASE_REQUEST;
-    env.lease_request = &r;
-    return aha_wire_send(w, NULL, &env);
-}
-
 static void *fake_actor(void *arg) {
     fake_actor_t *f = arg;
     while (f->start_after && !*f->start_after && !f->stop)
         usleep(1000);
     aha_wire_t *w = NULL;
-    int rc = aha_wire_new(f->zctx, ZMQ_DEALER, f->name, 1 << 20, &w);
-    if (rc == AHA_OK) rc = aha_wire_set_identity(w, f->name);
-    if (rc == AHA_OK) rc = aha_wire_connect(w, f->ep);
-    Aha__Envelope env = AHA__ENVELOPE__INIT;
-    Aha__Hello hello = AHA__HELLO__INIT;
-    hello.role = "actor";
-    hello.name = (char *)f->name;
-    hello.version = "1";
-    env.body_case = AHA__ENVELOPE__BODY_HELLO;
-    env.hello = &hello;
-    if (rc == AHA_OK) rc = aha_wire_send(w, NULL, &env);
-    if (rc == AHA_OK) rc = ask(w);
+    int rc = rt_peer_new(f->zctx, f->ep, "actor", f->name, 1, &w);
+    if (rc == AHA_OK) rc = rt_ask_lease(w);
     uint64_t held_lease = 0, held_pid = 0, held_version = 0;
     while (rc == AHA_OK && !f->stop) {
         if (f->mode == SILENT && f->release && !f->released) {
@@ -82,7 +63,7 @@ static void *fake_actor(void *arg) {
             rc = send_group(w, f->m, held_lease ^ 1, held_pid, held_version, f->name);
             if (rc == AHA_OK) rc = send_group(w, f->m, held_lease, held_pid, 1ull << 63, f->name);
             f->released = 1;
-            if (rc == AHA_OK) rc = ask(w);
+            if (rc == AHA_OK) rc = rt_ask_lease(w);
         }
         Aha__Envelope *e = NULL;
         int r = aha_wire_recv(w, 10, NULL, &e);
@@ -101,7 +82,7 @@ static void *fake_actor(void *arg) {
             } else if (f->mode == STALE_ONCE) { /* first group with the wrong version, then right */
                 rc = send_group(w, f->m, lease, pid, f->released ? v : v + 1, f->name);
                 f->released = 1;
-                if (rc == AHA_OK) rc = ask(w);
+                if (rc == AHA_OK) rc = rt_ask_lease(w);
             } else if (f->mode == SILENT) {
                 held_lease = lease, held_pid = pid, held_version = v;
                 f->got_lease = 1;
@@ -110,7 +91,7 @@ static void *fake_actor(void *arg) {
                 if (rc == AHA_OK) rc = send_group(w, f->m, lease, pid, v, f->name);
                 if (rc == AHA_OK && f->mode == DUP_STRAY)
                     rc = send_group(w, f->m, lease, pid, v, f->name);
-                if (rc == AHA_OK) rc = ask(w);
+                if (rc == AHA_OK) rc = rt_ask_lease(w);
             }
         }
         aha_wire_free(&e);

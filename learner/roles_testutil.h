@@ -4,6 +4,7 @@
 #ifndef AHA_LEARNER_ROLES_TESTUTIL_H
 #define AHA_LEARNER_ROLES_TESTUTIL_H
 #include "core/rng.h"
+#include "core/wire.h"
 #include "model/model.h"
 #include "model/rollout.h"
 #include "model/tokenizer.h"
@@ -11,9 +12,43 @@
 #include "verifier/group_msg.h"
 #include "core/testutil.h"
 #include <pthread.h>
+#include <zmq.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* A test peer: a DEALER on ZCTX named NAME (and with NAME as its routing identity when
+ * SET_IDENTITY), connected to EP, that has said Hello as ROLE NAME@1. *out written on success. */
+static inline int rt_peer_new(void *zctx, const char *ep, const char *role, const char *name,
+                              int set_identity, aha_wire_t **out) {
+    aha_wire_t *w = NULL;
+    int rc = aha_wire_new(zctx, ZMQ_DEALER, name, 1 << 20, &w);
+    if (rc == AHA_OK && set_identity) rc = aha_wire_set_identity(w, name);
+    if (rc == AHA_OK) rc = aha_wire_connect(w, ep);
+    Aha__Envelope env = AHA__ENVELOPE__INIT;
+    Aha__Hello hello = AHA__HELLO__INIT;
+    hello.role = (char *)role;
+    hello.name = (char *)name;
+    hello.version = "1";
+    env.body_case = AHA__ENVELOPE__BODY_HELLO;
+    env.hello = &hello;
+    if (rc == AHA_OK) rc = aha_wire_send(w, NULL, &env);
+    if (rc == AHA_OK)
+        *out = w;
+    else
+        aha_wire_destroy(&w);
+    return rc;
+}
+
+/* Asks the coordinator on W for one lease. */
+static inline int rt_ask_lease(aha_wire_t *w) {
+    Aha__Envelope env = AHA__ENVELOPE__INIT;
+    Aha__LeaseRequest r = AHA__LEASE_REQUEST__INIT;
+    r.max_groups = 1;
+    env.body_case = AHA__ENVELOPE__BODY_LEASE_REQUEST;
+    env.lease_request = &r;
+    return aha_wire_send(w, NULL, &env);
+}
 
 enum { RT_G = 4, RT_MAX_NEW = 6 };
 

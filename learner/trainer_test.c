@@ -188,22 +188,8 @@ typedef struct {
 static void *norouting_main(void *arg) {
     norouting_t *f = arg;
     aha_wire_t *w = NULL;
-    int rc = aha_wire_new(f->zctx, ZMQ_DEALER, "norouting", 1 << 20, &w);
-    if (rc == AHA_OK) rc = aha_wire_connect(w, f->ep);
-    Aha__Envelope env = AHA__ENVELOPE__INIT;
-    Aha__Hello hello = AHA__HELLO__INIT;
-    Aha__LeaseRequest req = AHA__LEASE_REQUEST__INIT;
-    hello.role = "actor";
-    hello.name = "norouting";
-    hello.version = "1";
-    env.body_case = AHA__ENVELOPE__BODY_HELLO;
-    env.hello = &hello;
-    if (rc == AHA_OK) rc = aha_wire_send(w, NULL, &env);
-    req.max_groups = 1;
-    Aha__Envelope ask = AHA__ENVELOPE__INIT;
-    ask.body_case = AHA__ENVELOPE__BODY_LEASE_REQUEST;
-    ask.lease_request = &req;
-    if (rc == AHA_OK) rc = aha_wire_send(w, NULL, &ask);
+    int rc = rt_peer_new(f->zctx, f->ep, "actor", "norouting", 0, &w);
+    if (rc == AHA_OK) rc = rt_ask_lease(w);
     while (rc == AHA_OK && !f->stop) {
         Aha__Envelope *e = NULL;
         int r = aha_wire_recv(w, 10, NULL, &e);
@@ -221,7 +207,7 @@ static void *norouting_main(void *arg) {
             if (rc == AHA_OK) ge.group = &g->group;
             if (rc == AHA_OK) rc = aha_wire_send(w, NULL, &ge);
             aha_group_msg_destroy(&g);
-            if (rc == AHA_OK) rc = aha_wire_send(w, NULL, &ask);
+            if (rc == AHA_OK) rc = rt_ask_lease(w);
         }
         aha_wire_free(&e);
     }

@@ -28,16 +28,7 @@ typedef struct {
 static void *dying_verifier(void *arg) {
     dying_t *d = arg;
     aha_wire_t *w = NULL;
-    int rc = aha_wire_new(d->zctx, ZMQ_DEALER, "dies", 1 << 20, &w);
-    if (rc == AHA_OK) rc = aha_wire_connect(w, d->ep);
-    Aha__Envelope env = AHA__ENVELOPE__INIT;
-    Aha__Hello hello = AHA__HELLO__INIT;
-    hello.role = "verifier";
-    hello.name = "dies";
-    hello.version = "1";
-    env.body_case = AHA__ENVELOPE__BODY_HELLO;
-    env.hello = &hello;
-    if (rc == AHA_OK) rc = aha_wire_send(w, NULL, &env);
+    int rc = rt_peer_new(d->zctx, d->ep, "verifier", "dies", 0, &w);
     const double until = aha_now_ms() + 20000;
     while (rc == AHA_OK && !d->got_group && aha_now_ms() < until) {
         Aha__Envelope *e = NULL;
@@ -100,16 +91,7 @@ typedef struct {
 static void *liar_verifier(void *arg) {
     liar_t *d = arg;
     aha_wire_t *w = NULL;
-    int rc = aha_wire_new(d->zctx, ZMQ_DEALER, "liar", 1 << 20, &w);
-    if (rc == AHA_OK) rc = aha_wire_connect(w, d->ep);
-    Aha__Envelope env = AHA__ENVELOPE__INIT;
-    Aha__Hello hello = AHA__HELLO__INIT;
-    hello.role = "verifier";
-    hello.name = "liar";
-    hello.version = "1";
-    env.body_case = AHA__ENVELOPE__BODY_HELLO;
-    env.hello = &hello;
-    if (rc == AHA_OK) rc = aha_wire_send(w, NULL, &env);
+    int rc = rt_peer_new(d->zctx, d->ep, "verifier", "liar", 0, &w);
     aha_reward_config_t rcfg;
     aha_reward_config_default(&rcfg);
     while (rc == AHA_OK && !d->stop) {
@@ -191,16 +173,7 @@ static void test_scores_out_of_range(void) {
 static void *sleepy_verifier(void *arg) {
     liar_t *d = arg;
     aha_wire_t *w = NULL;
-    int rc = aha_wire_new(d->zctx, ZMQ_DEALER, "sleepy", 1 << 20, &w);
-    if (rc == AHA_OK) rc = aha_wire_connect(w, d->ep);
-    Aha__Envelope env = AHA__ENVELOPE__INIT;
-    Aha__Hello hello = AHA__HELLO__INIT;
-    hello.role = "verifier";
-    hello.name = "sleepy";
-    hello.version = "1";
-    env.body_case = AHA__ENVELOPE__BODY_HELLO;
-    env.hello = &hello;
-    if (rc == AHA_OK) rc = aha_wire_send(w, NULL, &env);
+    int rc = rt_peer_new(d->zctx, d->ep, "verifier", "sleepy", 0, &w);
     while (rc == AHA_OK && !d->stop) {
         Aha__Envelope *e = NULL;
         int r = aha_wire_recv(w, 20, NULL, &e);
