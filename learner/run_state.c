@@ -5,7 +5,6 @@
 #include "core/log.h"
 #include "model/checkpoint.h"
 #include <cjson/cJSON.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -222,24 +221,6 @@ int aha_run_state_load_version(const char *dir, uint64_t version, void *w, size_
         rc = AHA_FAIL(AHA_ERR_FORMAT, "%s: checksum mismatch (corrupt weights)", path);
     fclose(f);
     return rc;
-}
-
-int aha_run_state_prune_versions(const char *dir, uint64_t lo, uint64_t hi) {
-    char path[1100];
-    snprintf(path, sizeof path, "%s/versions", dir);
-    DIR *d = opendir(path);
-    if (!d) return AHA_OK;
-    const struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        unsigned long long v = 0;
-        char tail[8] = "";
-        if (sscanf(e->d_name, "v%llu.%7s", &v, tail) != 2 || strcmp(tail, "bin") != 0) continue;
-        if (v >= lo && v < hi) continue;
-        snprintf(path, sizeof path, "%s/versions/%s", dir, e->d_name);
-        if (remove(path) != 0) AHA_WARN("%s: cannot remove: %s", path, strerror(errno));
-    }
-    closedir(d);
-    return AHA_OK;
 }
 
 int aha_run_state_truncate_metrics(const char *path, int step) {

@@ -45,8 +45,6 @@ int aha_run_state_save_version(const char *dir, uint64_t version, const void *w,
 /* Reads version VERSION of DIR into W[0..len): AHA_ERR_IO if the file is missing, AHA_ERR_FORMAT
  * (naming the file) if it is truncated, of another size or version, or fails its checksum. */
 int aha_run_state_load_version(const char *dir, uint64_t version, void *w, size_t len);
-/* Removes the version files of DIR outside [LO, HI) (left by earlier checkpoints). */
-int aha_run_state_prune_versions(const char *dir, uint64_t lo, uint64_t hi);
 /* DIR/counters.json: the run's cumulative counters (drops, re-issues, ...) so a resumed run goes
  * on counting: {"step": S, "counters": {NAME: value...}, "prev_step": S', "prev_counters": {...}}.
  * Written BEFORE state.json with the values after step STEP and those of the previous checkpoint

@@ -481,8 +481,9 @@ static int file_exists(const char *path) {
 }
 
 /* k = 1, 2: RS_CKPT steps, checkpoint, a new trainer resumes and runs to RS_STEPS: the straight
- * run's weights and step stats. Version files: the last k before the checkpoint's step, older
- * ones pruned; a missing, truncated or corrupt one is refused with its name. */
+ * run's weights and step stats. Version files: the last k before the checkpoint's step and no
+ * older one (each checkpoint is a fresh directory swapped in whole); a missing, truncated or
+ * corrupt one is refused with its name. */
 static void test_staleness_resume(void) {
     for (int k = 1; k <= 2; k++) {
         char dir[] = "/tmp/aha_trainer_stale_XXXXXX";
