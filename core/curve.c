@@ -151,7 +151,7 @@ static void *zap_main(void *arg) {
             atomic_fetch_add(&z->accepted, 1);
         } else {
             unsigned long long r = atomic_fetch_add(&z->rejected, 1) + 1;
-            if (r <= 10 || r % 1000 == 0)
+            if (aha_log_nth(r))
                 AHA_WARN("ZAP: refused a connection from %s (client key %s): not an aha client "
                          "key (%llu refused so far)",
                          addr[0] ? addr : "?", key[0] ? key : "none", r);

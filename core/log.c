@@ -45,3 +45,7 @@ void aha_log(aha_log_level_t level, const char *fmt, ...) {
     va_end(ap);
     fprintf(stderr, "%s %s [%s] %s\n", ts, names[level & 3], g_role, msg);
 }
+
+int aha_log_nth(uint64_t n) {
+    return n >= 1 && (n <= AHA_LOG_FIRST || n % AHA_LOG_EVERY == 0);
+}

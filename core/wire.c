@@ -330,7 +330,7 @@ void aha_wire_peer_text(const aha_peer_t *p, char *out, size_t cap) {
     if (p->id_len == 0) snprintf(out, cap, "-");
 }
 
-/* Counts and logs a dropped message (the first 10 of each kind, then every 1000th). */
+/* Counts and logs a dropped message (aha_log_nth of its kind's count). */
 static void drop(aha_wire_t *w, uint64_t *counter, const aha_peer_t *peer, const char *sender,
                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 static void drop(aha_wire_t *w, uint64_t *counter, const aha_peer_t *peer, const char *sender,
@@ -338,7 +338,7 @@ static void drop(aha_wire_t *w, uint64_t *counter, const aha_peer_t *peer, const
     (*counter)++;
     const aha_wire_stats_t *s = &w->stats;
     uint64_t total = s->oversize + s->bad_framing + s->malformed + s->bad_protocol + s->invalid;
-    if (*counter > 10 && *counter % 1000 != 0) return;
+    if (!aha_log_nth(*counter)) return;
     char why[256], id[2 * AHA_WIRE_MAX_ID + 1];
     va_list ap;
     va_start(ap, fmt);

@@ -4,7 +4,8 @@
  * number, an empty envelope, a three-frame message, a frame over the cap and content that fails
  * the checks are each counted once, and the receiver keeps going; a frame over the hard
  * ZMQ_MAXMSGSIZE only costs the sender its connection; 300 random frames are all dropped.
- * Also: the protocol's own envelope checks, oversize sends are refused, receive times out. (The
+ * Also: the protocol's own envelope checks, oversize sends are refused, receive times out, and
+ * the drop log is limited per kind (aha_log_nth: 15 + 1000 + 15 drops of two kinds log 10 + 11). (The
  * task-message content checks are verifier/msg_check_test.c.) */
 #include "core/err.h"
 #include "core/log.h"
@@ -373,8 +374,81 @@ static void test_send_limits(void) {
     zmq_ctx_term(ctx);
 }
 
+/* ---- the log limit is per kind: a flood of one kind neither fills the log nor hides another ---- */
+static int count_lines(const char *path, const char *needle) {
+    FILE *f = fopen(path, "r");
+    char line[1024];
+    int n = 0;
+    while (f && fgets(line, sizeof line, f))
+        n += strstr(line, needle) != NULL;
+    if (f) fclose(f);
+    return n;
+}
+
+/* Sends N frames from RAW (garbage if GARBAGE, else a Heartbeat with protocol 99) and lets W drop
+ * them all. */
+static void flood(void *raw, aha_wire_t *w, int n, int garbage) {
+    uint8_t buf[64];
+    Aha__Envelope other = AHA__ENVELOPE__INIT;
+    Aha__Heartbeat hb = AHA__HEARTBEAT__INIT;
+    other.protocol = 99;
+    other.sender = "flooder";
+    other.body_case = AHA__ENVELOPE__BODY_HEARTBEAT;
+    other.heartbeat = &hb;
+    size_t len = garbage ? 9 : aha__envelope__pack(&other, buf);
+    if (garbage) memcpy(buf, "\xff\xff\xff\xff junk", len);
+    for (int i = 0; i < n; i++) {
+        send_raw(raw, buf, len);
+        if (i % 100 == 99 || i == n - 1) {
+            Aha__Envelope *e = NULL;
+            aha_wire_recv(w, 50, NULL, &e); /* drops what is there, then times out */
+            aha_wire_free(&e);
+        }
+    }
+}
+
+static void test_log_limit_per_kind(void) {
+    void *ctx = zmq_ctx_new();
+    aha_wire_t *w = NULL;
+    REQUIRE_OK(aha_wire_new(ctx, ZMQ_PAIR, "learner/0", 4096, &w));
+    REQUIRE_OK(aha_wire_bind(w, "inproc://flood"));
+    void *raw = zmq_socket(ctx, ZMQ_PAIR);
+    REQUIRE(raw && zmq_connect(raw, "inproc://flood") == 0, "raw sender");
+    char path[] = "/tmp/aha_wire_log_XXXXXX";
+    int fd = mkstemp(path);
+    REQUIRE(fd >= 0, "mkstemp");
+    fflush(stderr);
+    const int saved = dup(2);
+    dup2(fd, 2);            /* the warnings of this case go to PATH */
+    flood(raw, w, 15, 0);   /* 15 of one kind: the first 10 logged */
+    flood(raw, w, 1000, 1); /* 1000 of another: its first 10 and its 1000th */
+    flood(raw, w, 15, 0);   /* 15 more of the first kind: none */
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    close(fd);
+    const aha_wire_stats_t *st = aha_wire_stats(w);
+    CHECK(st->bad_protocol == 30 && st->malformed == 1000, "dropped: %llu protocol, %llu malformed",
+          (unsigned long long)st->bad_protocol, (unsigned long long)st->malformed);
+    const int lp = count_lines(path, "protocol 99"), lm = count_lines(path, "not an Envelope");
+    CHECK(lp == AHA_LOG_FIRST, "wrong-protocol drops logged %d times (want %d)", lp, AHA_LOG_FIRST);
+    CHECK(lm == AHA_LOG_FIRST + 1,
+          "garbage drops logged %d times (want %d: the first %d and "
+          "the %dth)",
+          lm, AHA_LOG_FIRST + 1, AHA_LOG_FIRST, AHA_LOG_EVERY);
+    CHECK(count_lines(path, "sender=flooder") == lp, "the wrong-protocol lines name the sender");
+    CHECK(!aha_log_nth(0) && aha_log_nth(1) && aha_log_nth(AHA_LOG_FIRST) &&
+              !aha_log_nth(AHA_LOG_FIRST + 1) && aha_log_nth(2 * AHA_LOG_EVERY),
+          "aha_log_nth");
+    unlink(path);
+    zmq_close(raw);
+    aha_wire_destroy(&w);
+    zmq_ctx_term(ctx);
+}
+
 static const tu_case_t cases[] = {
     {"checks", test_checks},
+    {"log_limit_per_kind", test_log_limit_per_kind},
     {"decode", test_decode},
     {"send_limits", test_send_limits},
     {"two_processes", test_two_processes},

@@ -104,7 +104,7 @@ static void control(aha_broker_t *b, const aha_peer_t *from, const Aha__Control 
     char text[4096];
     size_t o = 0;
     if (!aha_wire_peer_is_local_owner(from)) { /* only the run's local socket (docs/protocol.md) */
-        if (++b->stats.ctl_refused <= 10 || b->stats.ctl_refused % 1000 == 0) {
+        if (aha_log_nth(++b->stats.ctl_refused)) {
             char id[2 * AHA_WIRE_MAX_ID + 1];
             aha_wire_peer_text(from, id, sizeof id);
             AHA_WARN("broker: refused control '%.40s' from id=%s addr=%s: not the run's local "

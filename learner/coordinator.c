@@ -74,14 +74,13 @@ static int same_peer(const aha_peer_t *a, const aha_peer_t *b) {
     return a->id_len == b->id_len && !memcmp(a->id, b->id, a->id_len);
 }
 
-/* Counts a dropped group in *COUNTER and logs it with its peer (the first 10 of each kind, then
- * every 1000th). */
+/* Counts a dropped group in *COUNTER and logs it with its peer (aha_log_nth of the count). */
 static void drop_group(uint64_t *counter, const aha_peer_t *from, const Aha__Envelope *e,
                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static void drop_group(uint64_t *counter, const aha_peer_t *from, const Aha__Envelope *e,
                        const char *fmt, ...) {
     (*counter)++;
-    if (*counter > 10 && *counter % 1000 != 0) return;
+    if (!aha_log_nth(*counter)) return;
     char why[256], id[2 * AHA_WIRE_MAX_ID + 1];
     va_list ap;
     va_start(ap, fmt);
@@ -154,7 +153,7 @@ static void handle(aha_coord_t *c, const aha_peer_t *from, const Aha__Envelope *
             snprintf(text, sizeof text,
                      "refused: control commands are taken only on the run's local socket (aha "
                      "ctl RUN_DIR)");
-            if (++c->stats.ctl_refused <= 10 || c->stats.ctl_refused % 1000 == 0) {
+            if (aha_log_nth(++c->stats.ctl_refused)) {
                 char id[2 * AHA_WIRE_MAX_ID + 1];
                 aha_wire_peer_text(from, id, sizeof id);
                 AHA_WARN("coordinator: refused control '%.40s' from id=%s addr=%s: not the run's "

@@ -152,7 +152,7 @@ int aha_sandbox_run(const aha_sandbox_config_t *cfg, const char *input, size_t l
     for (int i = 0; i < n; i++)
         out[i] = 0;
     uint64_t bad = stats->calls - stats->ok;
-    if (bad <= 10 || bad % 1000 == 0)
+    if (aha_log_nth(bad))
         AHA_WARN("verifier command '%.60s' %s; its %d samples score 0 (%llu failed calls)",
                  cfg->command, why, n, (unsigned long long)bad);
     return AHA_OK;
