@@ -522,10 +522,13 @@ void aha_coord_stats(const aha_coord_t *c, aha_coord_stats_t *out) {
     if (!c) return;
     *out = c->stats;
     out->actors = c->n_actors;
-    int wanted = 0;
-    for (int i = 0; i < c->n_items; i++)
+    int wanted = 0, held = 0;
+    for (int i = 0; i < c->n_items; i++) {
         wanted += c->items[i].state != 2;
+        held += c->items[i].state == 2;
+    }
     out->wanted = (uint64_t)wanted;
+    out->held = (uint64_t)held;
     const double span = (aha_now_ms() - c->t0) * c->n_actors;
     out->actor_idle_frac = span > 0 ? c->idle_ms / span : 0;
 }

@@ -85,6 +85,7 @@ int aha_coord_collect(aha_coord_t *c, const uint64_t *pids, int n, int lease_ms,
 
 typedef struct {
     uint64_t leases, reissued, late, delivered, missing;
+    uint64_t held;          /* of delivered: groups held for a later collect (wanted ahead) */
     uint64_t stale;         /* groups dropped: sampled with another version than wanted */
     uint64_t forged;        /* groups dropped: no such lease, or not from its holder */
     uint64_t unfit;         /* groups dropped: wrong number of samples */

@@ -256,26 +256,22 @@ static cJSON *counter_object(const char *const *names, const double *values, int
 }
 
 int aha_run_state_save_counters(const char *dir, int step, const char *const *names,
-                                const double *values, int prev_step, const double *prev, int n) {
-    if (!dir || n < 0 || (n > 0 && (!names || !values || !prev)))
+                                const double *values, int n) {
+    if (!dir || n < 0 || (n > 0 && (!names || !values)))
         return AHA_FAIL(AHA_ERR_ARG, "aha_run_state_save_counters: bad argument");
     char path[1100];
     snprintf(path, sizeof path, "%s", dir);
     AHA_TRY(aha_mkdir_p(path));
-    cJSON *o = cJSON_CreateObject(), *now = counter_object(names, values, n),
-          *before = counter_object(names, prev, n);
+    cJSON *o = cJSON_CreateObject(), *now = counter_object(names, values, n);
     char *text = NULL;
-    if (o && now && before) {
+    if (o && now) {
         cJSON_AddNumberToObject(o, "step", step);
         cJSON_AddItemToObject(o, "counters", now);
-        cJSON_AddNumberToObject(o, "prev_step", prev_step);
-        cJSON_AddItemToObject(o, "prev_counters", before);
-        now = before = NULL;
+        now = NULL;
         text = cJSON_Print(o);
     }
     cJSON_Delete(o);
     cJSON_Delete(now);
-    cJSON_Delete(before);
     if (!text) return AHA_FAIL(AHA_ERR_NOMEM, "counters");
     snprintf(path, sizeof path, "%s/counters.json", dir);
     const void *parts[] = {text};
@@ -298,14 +294,10 @@ int aha_run_state_load_counters(const char *dir, int step, const char *const *na
     buf[len] = 0;
     cJSON *o = cJSON_Parse(buf);
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "step"),
-                *ps = cJSON_GetObjectItemCaseSensitive(o, "prev_step"), *set = NULL;
-    if (cJSON_IsNumber(st) && st->valuedouble == step)
-        set = cJSON_GetObjectItemCaseSensitive(o, "counters");
-    else if (cJSON_IsNumber(ps) && ps->valuedouble == step)
-        set = cJSON_GetObjectItemCaseSensitive(o, "prev_counters");
+                *set = cJSON_GetObjectItemCaseSensitive(o, "counters");
     int rc = AHA_OK;
-    if (!cJSON_IsObject(set))
-        rc = AHA_FAIL(AHA_ERR_FORMAT, "%s: no counters for step %d", path, step);
+    if (!cJSON_IsNumber(st) || st->valuedouble != step || !cJSON_IsObject(set))
+        rc = AHA_FAIL(AHA_ERR_FORMAT, "%s: no counters for step %d (the checkpoint's)", path, step);
     for (int i = 0; i < n && rc == AHA_OK; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(set, names[i]);
         if (!v) continue;

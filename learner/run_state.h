@@ -45,15 +45,13 @@ int aha_run_state_save_version(const char *dir, uint64_t version, const void *w,
 /* Reads version VERSION of DIR into W[0..len): AHA_ERR_IO if the file is missing, AHA_ERR_FORMAT
  * (naming the file) if it is truncated, of another size or version, or fails its checksum. */
 int aha_run_state_load_version(const char *dir, uint64_t version, void *w, size_t len);
-/* DIR/counters.json: the run's cumulative counters (drops, re-issues, ...) so a resumed run goes
- * on counting: {"step": S, "counters": {NAME: value...}, "prev_step": S', "prev_counters": {...}}.
- * Written BEFORE state.json with the values after step STEP and those of the previous checkpoint
- * (PREV_STEP, PREV), so a kill between the two writes still leaves the set that matches
- * state.json. Load reads the set of STEP (state.json's) into VALUES (names not in the file left
- * as they are); a missing file leaves all (checkpoints from before counters were kept);
- * AHA_ERR_FORMAT if neither set is for STEP. */
+/* DIR/counters.json: the run's cumulative counters (drops, re-issues, ...) after step STEP, so a
+ * resumed run goes on counting: {"step": S, "counters": {NAME: value...}}. Load reads them into
+ * VALUES (names not in the file left as they are); a missing file leaves all (checkpoints from
+ * before counters were kept); AHA_ERR_FORMAT (naming the file) if they are for another step than
+ * STEP (state.json's) or a value is not a count. */
 int aha_run_state_save_counters(const char *dir, int step, const char *const *names,
-                                const double *values, int prev_step, const double *prev, int n);
+                                const double *values, int n);
 int aha_run_state_load_counters(const char *dir, int step, const char *const *names, double *values,
                                 int n);
 

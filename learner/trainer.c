@@ -38,8 +38,6 @@ struct aha_trainer {
     aha_dist_batch_buf_t recv; /* the batch received from rank 0 */
     uint64_t unfit;            /* delivered groups that did not fit the rollout: sampled here */
     double counter_base[32];   /* the counters of the run before this process (--resume) */
-    double counter_saved[32];  /* ... and as of the last checkpoint (step counter_saved_step) */
-    int counter_saved_step;
 };
 
 static double now_s(void) {
@@ -200,7 +198,9 @@ static void counters(const aha_trainer_t *t, double *v) {
     if (c->coord) {
         aha_coord_stats_t cs;
         aha_coord_stats(c->coord, &cs);
-        v[C_ACTOR_GROUPS] += (double)cs.delivered;
+        /* groups delivered ahead for later steps count when a step takes them: a checkpoint
+         * after this step does not cover them, so a resumed run has them sampled again */
+        v[C_ACTOR_GROUPS] += (double)(cs.delivered - cs.held);
         v[C_MISSING] += (double)cs.missing;
         v[C_REISSUED] += (double)cs.reissued;
         v[C_STALE] += (double)cs.stale;
@@ -242,8 +242,6 @@ int aha_trainer_resume(aha_trainer_t *t, const char *dir) {
     double base[C_N] = {0};
     AHA_TRY(aha_run_state_load_counters(dir, step, k_counters, base, C_N));
     memcpy(t->counter_base, base, sizeof base);
-    memcpy(t->counter_saved, base, sizeof base);
-    t->counter_saved_step = step;
     t->step = step;
     t->next_prompt = next;
     if (t->cfg.max_staleness > 0) {
@@ -278,14 +276,9 @@ int aha_trainer_checkpoint(aha_trainer_t *t, const char *final_dir) {
     }
     double cv[C_N];
     counters(t, cv);
-    /* before state.json, with the previous checkpoint's too: a kill in between stays exact */
-    AHA_TRY(aha_run_state_save_counters(dir, t->step, k_counters, cv, t->counter_saved_step,
-                                        t->counter_saved, C_N));
+    AHA_TRY(aha_run_state_save_counters(dir, t->step, k_counters, cv, C_N));
     AHA_TRY(aha_run_state_save(dir, t->m, aha_grpo_optimizer(t->grpo), t->step, t->next_prompt));
-    AHA_TRY(aha_run_state_publish(final_dir));
-    memcpy(t->counter_saved, cv, sizeof cv);
-    t->counter_saved_step = t->step;
-    return AHA_OK;
+    return aha_run_state_publish(final_dir);
 }
 
 int aha_trainer_steps_done(const aha_trainer_t *t) {

@@ -6,7 +6,9 @@
  * straight run; the metrics row carries the documented keys; bad arguments are refused; with
  * rl.max_staleness k each step samples with version max(0, s - k), and a k = 1 or k = 2 run
  * checkpointed after 3 steps and resumed ends as the straight run (the checkpoint holds the older
- * versions; a missing, truncated or corrupt version file is refused, naming the file). */
+ * versions; a missing, truncated or corrupt version file is refused, naming the file); groups
+ * delivered ahead of a checkpoint are counted once over the resume; counters.json of another step
+ * than the checkpoint's is refused. */
 #include "actor/rollout.h"
 #include "actor/worker.h"
 #include "core/err.h"
@@ -16,6 +18,7 @@
 #include "model/weights.h"
 #include "verifier/worker.h"
 #include <stdio.h>
+#include <unistd.h>
 #include <zmq.h>
 
 enum { STEPS = 2, P = 2 };
@@ -334,18 +337,28 @@ static void test_checkpoint_resume(void) {
     REQUIRE_OK(aha_trainer_checkpoint(first, ckpt));
     aha_trainer_destroy(&first);
     /* the run's counters go on from the checkpoint's counters.json (a run that had dropped 7
-     * forged groups and 3 bad scores before this checkpoint) */
+     * forged groups and 3 bad scores before this checkpoint); counters of another step than the
+     * checkpoint's are refused by name */
     char cpath[700];
     snprintf(cpath, sizeof cpath, "%s/counters.json", ckpt);
-    FILE *cf = fopen(cpath, "r");
-    CHECK(cf != NULL, "the checkpoint has counters.json");
-    if (cf) fclose(cf);
-    cf = fopen(cpath, "w");
-    REQUIRE(cf, "write counters.json");
-    fputs("{\"step\": 9, \"counters\": {}, \"prev_step\": 1, \"prev_counters\": "
-          "{\"groups_dropped_forged\": 7, \"verifier_scores_dropped\": 3}}\n",
-          cf); /* killed after writing step 9's counters, before its state.json */
-    fclose(cf);
+    FILE *cf0 = fopen(cpath, "r");
+    CHECK(cf0 != NULL, "the checkpoint has counters.json");
+    if (cf0) fclose(cf0);
+    for (int round = 0; round < 2; round++) {
+        FILE *cf = fopen(cpath, "w");
+        REQUIRE(cf, "write counters.json");
+        fprintf(cf,
+                "{\"step\": %d, \"counters\": {\"groups_dropped_forged\": 7, "
+                "\"verifier_scores_dropped\": 3}}\n",
+                round == 0 ? 9 : 1);
+        fclose(cf);
+        if (round == 1) break;
+        aha_trainer_t *bad = trainer(12);
+        CHECK(aha_trainer_resume(bad, ckpt) == AHA_ERR_FORMAT && strstr(aha_last_error(), cpath) &&
+                  strstr(aha_last_error(), "step 1"),
+              "counters of step 9 for a step-1 checkpoint refused: %s", aha_last_error());
+        aha_trainer_destroy(&bad);
+    }
     aha_trainer_t *second = trainer(12);
     REQUIRE_OK(aha_trainer_resume(second, ckpt));
     char sum[2048];
@@ -551,12 +564,104 @@ static void test_staleness_resume(void) {
     }
 }
 
+/* A coordinator in ZCTX keeping KEEP versions, served by one actor thread. */
+typedef struct {
+    aha_coord_t *coord;
+    actor_t act;
+    pthread_t th;
+    char ep[256];
+} served_t;
+
+static void serve_start(served_t *s, void *zctx, const aha_model_t *mb, int keep) {
+    const aha_msg_limits_t limits = {AHA_TOK_VOCAB, mb->cfg.max_seq_len,      mb->cfg.n_layers,
+                                     mb->cfg.top_k, mb->cfg.n_routed_experts, RT_G};
+    memset(s, 0, sizeof *s);
+    REQUIRE_OK(aha_coord_new(zctx, "tcp://127.0.0.1:*", 1 << 20, &limits, RT_G, NULL, &s->coord));
+    REQUIRE_OK(aha_coord_set_keep(s->coord, keep));
+    REQUIRE_OK(aha_coord_endpoint(s->coord, s->ep, sizeof s->ep));
+    s->act = (actor_t){zctx, {0}, rt_model(99), 0};
+    aha_actor_config_default(&s->act.cfg);
+    s->act.cfg.endpoint = s->ep;
+    s->act.cfg.group_size = RT_G;
+    s->act.cfg.gen = k_gen;
+    rt_train_set(&s->act.cfg.train);
+    pthread_create(&s->th, NULL, actor_main, &s->act);
+    REQUIRE_OK(aha_coord_wait_actors(s->coord, 1, 10000));
+}
+
+static void serve_stop(served_t *s) {
+    aha_coord_stop_actors(s->coord);
+    pthread_join(s->th, NULL);
+    CHECK(s->act.rc == AHA_OK, "actor returned %d", s->act.rc);
+    aha_coord_destroy(&s->coord);
+    aha_model_destroy(&s->act.m);
+}
+
+/* Counted once across a resume with k = 1: after RS_CKPT steps the groups of the next step are
+ * already delivered (held for it) when the checkpoint is written; its counters do not include
+ * them (the checkpoint does not cover that step), so the resumed run, whose actor samples them
+ * again, ends with RS_STEPS * P actor groups like a straight run (was RS_STEPS * P + P). */
+static void test_counters_ahead(void) {
+    char dir[] = "/tmp/aha_trainer_ahead_XXXXXX";
+    REQUIRE(mkdtemp(dir), "mkdtemp");
+    char ckpt[600], cmd[700];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint", dir);
+    void *zctx = zmq_ctx_new();
+    aha_trainer_stats_t st;
+    served_t sv;
+    aha_trainer_t *first = stale_trainer(1);
+    serve_start(&sv, zctx, aha_trainer_model(first), 2);
+    aha_trainer_set_servers(first, sv.coord, NULL);
+    for (int s = 0; s < RS_CKPT; s++)
+        REQUIRE_OK(aha_trainer_step(first, &st));
+    /* let the actor deliver the next step's groups before the checkpoint */
+    aha_coord_stats_t cs;
+    REQUIRE_OK(aha_coord_pump_start(sv.coord, 10000));
+    for (int i = 0; i < 1000; i++) {
+        aha_coord_stats(sv.coord, &cs);
+        if (cs.held == P) break;
+        usleep(10000);
+    }
+    REQUIRE_OK(aha_coord_pump_stop(sv.coord));
+    aha_coord_stats(sv.coord, &cs);
+    CHECK(cs.held == P && cs.delivered == (RS_CKPT + 1) * P && cs.missing == 0,
+          "held %llu, delivered %llu, missing %llu (want %d, %d, 0)", (unsigned long long)cs.held,
+          (unsigned long long)cs.delivered, (unsigned long long)cs.missing, P, (RS_CKPT + 1) * P);
+    REQUIRE_OK(aha_trainer_checkpoint(first, ckpt));
+    const char *names[] = {"actor_groups"};
+    double saved = -1;
+    REQUIRE_OK(aha_run_state_load_counters(ckpt, RS_CKPT, names, &saved, 1));
+    CHECK(saved == RS_CKPT * P, "checkpoint after %d steps: %g actor groups (want %d)", RS_CKPT,
+          saved, RS_CKPT * P);
+    serve_stop(&sv);
+    aha_trainer_destroy(&first);
+
+    aha_trainer_t *second = stale_trainer(1);
+    REQUIRE_OK(aha_trainer_resume(second, ckpt));
+    serve_start(&sv, zctx, aha_trainer_model(second), 2);
+    aha_trainer_set_servers(second, sv.coord, NULL);
+    for (int s = RS_CKPT; s < RS_STEPS; s++)
+        REQUIRE_OK(aha_trainer_step(second, &st));
+    char sum[2048];
+    REQUIRE_OK(aha_trainer_summary(second, sum, sizeof sum));
+    char want[64];
+    snprintf(want, sizeof want, "actor_groups %d,", RS_STEPS * P);
+    CHECK(strstr(sum, want) && strstr(sum, "actor_groups_missing 0,"),
+          "every group counted once over the resume (want %s): %s", want, sum);
+    serve_stop(&sv);
+    aha_trainer_destroy(&second);
+    zmq_ctx_term(zctx);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0, "clean up");
+}
+
 static const tu_case_t cases[] = {{"same_weights_with_workers", test_same_weights_with_workers},
                                   {"group_without_routing", test_group_without_routing},
                                   {"staleness_schedule", test_staleness_schedule},
                                   {"checkpoint_resume", test_checkpoint_resume},
                                   {"checkpoint_interrupted", test_checkpoint_interrupted},
                                   {"staleness_resume", test_staleness_resume},
+                                  {"counters_ahead", test_counters_ahead},
                                   {"bad_arguments", test_bad_arguments},
                                   {NULL, NULL}};
 

@@ -49,7 +49,8 @@ for k in 1 2; do
     # the actors sampled every group of the 15 steps: the older versions were served again
     # (counters are cumulative over the run: those of the checkpoint, counters.json, go on)
     base=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["counters"]["actor_groups"]))' "$tmp/$dst/rl/checkpoint/counters.json" 2>/dev/null || echo 0)
-    [ "$n" -gt 0 ] && check "...its actors sampled all 45 groups ($(col $dst actor_groups) - $base at the checkpoint, $(col $dst groups_dropped_stale) dropped stale)" "[ \$(( \$(col $dst actor_groups | cut -d. -f1) - base )) = 45 ]" 
+    # (groups delivered ahead for step 26 are not in the checkpoint's count: each counted once)
+    [ "$n" -gt 0 ] && check "...its actors sampled all 45 groups and the run counts 120 like the straight one ($(col $dst actor_groups), $base at the checkpoint, $(col $dst groups_dropped_stale) dropped stale)" "[ \$(( \$(col $dst actor_groups | cut -d. -f1) - base )) = 45 ] && [ \"\$(col $dst actor_groups)\" = 120 ]"
   done
   cp -r "$tmp/k${k}a0" "$tmp/k${k}bad" && vf="$tmp/k${k}bad/rl/checkpoint/versions/v24.bin" &&
     truncate -s -1 "$vf"
