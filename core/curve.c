@@ -21,51 +21,76 @@ static int valid_z85(const char *k) {
     return zmq_z85_decode(bin, k) != NULL;
 }
 
-static int write_key(const char *dir, const char *name) {
+/* Writes DIR/NAME.key (and DIR/NAME.pub if PUB_TOO) with a fresh keypair; never overwrites. */
+static int write_key(const char *dir, const char *name, int pub_too) {
     char path[1024], pub[AHA_Z85_KEY], sec[AHA_Z85_KEY], text[100];
-    snprintf(path, sizeof path, "%s/%s.key", dir, name);
     if (zmq_curve_keypair(pub, sec) != 0)
         return AHA_FAIL(AHA_ERR_STATE, "zmq_curve_keypair: %s (libzmq without CURVE?)",
                         zmq_strerror(errno));
-    int n = snprintf(text, sizeof text, "%s\n%s\n", pub, sec);
-    FILE *f = NULL;
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd >= 0) f = fdopen(fd, "w");
-    if (!f) {
-        if (fd >= 0) close(fd);
-        return AHA_FAIL(errno == EEXIST ? AHA_ERR_STATE : AHA_ERR_IO, "%s: %s", path,
-                        errno == EEXIST ? "exists; keys are never overwritten" : strerror(errno));
+    for (int part = 0; part <= pub_too; part++) {
+        snprintf(path, sizeof path, "%s/%s.%s", dir, name, part ? "pub" : "key");
+        int n = part ? snprintf(text, sizeof text, "%s\n", pub)
+                     : snprintf(text, sizeof text, "%s\n%s\n", pub, sec);
+        FILE *f = NULL;
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, part ? 0644 : 0600);
+        if (fd >= 0) f = fdopen(fd, "w");
+        if (!f) {
+            if (fd >= 0) close(fd);
+            return AHA_FAIL(errno == EEXIST ? AHA_ERR_STATE : AHA_ERR_IO, "%s: %s", path,
+                            errno == EEXIST ? "exists; keys are never overwritten"
+                                            : strerror(errno));
+        }
+        int ok = fwrite(text, 1, (size_t)n, f) == (size_t)n;
+        ok &= fclose(f) == 0;
+        if (!ok) return AHA_FAIL(AHA_ERR_IO, "%s: write failed", path);
     }
-    int ok = fwrite(text, 1, (size_t)n, f) == (size_t)n;
-    ok &= fclose(f) == 0;
-    return ok ? AHA_OK : AHA_FAIL(AHA_ERR_IO, "%s: write failed", path);
+    return AHA_OK;
+}
+
+static int exists(const char *dir, const char *name, const char *ext) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s.%s", dir, name, ext);
+    struct stat st;
+    return stat(path, &st) == 0;
 }
 
 int aha_keys_generate(const char *dir) {
     if (!dir) return AHA_FAIL(AHA_ERR_ARG, "aha_keys_generate: NULL dir");
     AHA_TRY(aha_mkdir_p(dir));
-    char path[1024];
-    for (int i = 0; i < 2; i++) { /* refuse before writing anything */
-        snprintf(path, sizeof path, "%s/%s.key", dir, i ? "client" : "server");
-        struct stat st;
-        if (stat(path, &st) == 0)
-            return AHA_FAIL(AHA_ERR_STATE, "%s exists; keys are never overwritten", path);
-    }
-    AHA_TRY(write_key(dir, "server"));
-    return write_key(dir, "client");
+    static const char *const names[] = {"server", "client", "operator"};
+    int have[3], made = 0;
+    for (int i = 0; i < 3; i++) /* look before writing anything */
+        have[i] = exists(dir, names[i], "key") || (i == 2 && exists(dir, names[i], "pub"));
+    for (int i = 0; i < 3; i++)
+        if (!have[i]) {
+            AHA_TRY(write_key(dir, names[i], i == 2));
+            made++;
+        }
+    if (!made)
+        return AHA_FAIL(AHA_ERR_STATE,
+                        "%s: server.key, client.key and operator.key exist; keys "
+                        "are never overwritten",
+                        dir);
+    return AHA_OK;
 }
 
-int aha_keys_load(const char *dir, const char *name, aha_keypair_t *out) {
-    if (!dir || !name || !out) return AHA_FAIL(AHA_ERR_ARG, "aha_keys_load: NULL argument");
-    char path[1024], buf[128];
-    snprintf(path, sizeof path, "%s/%s.key", dir, name);
+/* Reads up to CAP - 1 bytes of PATH into BUF (NUL-terminated); the byte count, or -1. */
+static long read_small(const char *path, char *buf, size_t cap) {
     FILE *f = fopen(path, "r");
-    if (!f)
-        return AHA_FAIL(AHA_ERR_IO, "%s: %s (create keys with `aha keygen DIR`)", path,
-                        strerror(errno));
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    if (!f) return -1;
+    size_t n = fread(buf, 1, cap - 1, f);
     fclose(f);
     buf[n] = 0;
+    return (long)n;
+}
+
+int aha_keys_load_file(const char *path, aha_keypair_t *out) {
+    if (!path || !out) return AHA_FAIL(AHA_ERR_ARG, "aha_keys_load_file: NULL argument");
+    char buf[128];
+    long n = read_small(path, buf, sizeof buf);
+    if (n < 0)
+        return AHA_FAIL(AHA_ERR_IO, "%s: %s (create keys with `aha keygen DIR`)", path,
+                        strerror(errno));
     aha_keypair_t kp;
     memset(&kp, 0, sizeof kp);
     if (n != 82 || buf[40] != '\n' || buf[81] != '\n')
@@ -76,6 +101,27 @@ int aha_keys_load(const char *dir, const char *name, aha_keypair_t *out) {
     if (!valid_z85(kp.public_key) || !valid_z85(kp.secret_key))
         return AHA_FAIL(AHA_ERR_FORMAT, "%s: not Z85 keys", path);
     *out = kp;
+    return AHA_OK;
+}
+
+int aha_keys_load(const char *dir, const char *name, aha_keypair_t *out) {
+    if (!dir || !name || !out) return AHA_FAIL(AHA_ERR_ARG, "aha_keys_load: NULL argument");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s.key", dir, name);
+    return aha_keys_load_file(path, out);
+}
+
+int aha_keys_load_public(const char *dir, const char *name, char *out) {
+    if (!dir || !name || !out) return AHA_FAIL(AHA_ERR_ARG, "aha_keys_load_public: NULL argument");
+    char path[1024], buf[128];
+    snprintf(path, sizeof path, "%s/%s.pub", dir, name);
+    long n = read_small(path, buf, sizeof buf);
+    if (n < 0) return AHA_FAIL(AHA_ERR_IO, "%s: %s", path, strerror(errno));
+    if (n != 41 || buf[40] != '\n')
+        return AHA_FAIL(AHA_ERR_FORMAT, "%s: expected one 40-character Z85 key", path);
+    buf[40] = 0;
+    if (!valid_z85(buf)) return AHA_FAIL(AHA_ERR_FORMAT, "%s: not a Z85 key", path);
+    memcpy(out, buf, AHA_Z85_KEY);
     return AHA_OK;
 }
 
@@ -111,6 +157,7 @@ struct aha_zap {
     atomic_ullong accepted, rejected;
     int n;
     char allowed[MAX_ALLOWED][AHA_Z85_KEY];
+    char operator_key[AHA_Z85_KEY]; /* "" if none */
 };
 
 static void *zap_main(void *arg) {
@@ -137,13 +184,15 @@ static void *zap_main(void *arg) {
             zmq_msg_close(&m);
         }
         char key[AHA_Z85_KEY] = "", addr[64] = "";
-        int ok = 0;
+        const char *user = NULL;
         if (n >= 7 && zmq_msg_size(&part[5]) == 5 && !memcmp(zmq_msg_data(&part[5]), "CURVE", 5) &&
             zmq_msg_size(&part[6]) == 32) {
             zmq_z85_encode(key, zmq_msg_data(&part[6]), 32);
-            for (int i = 0; i < z->n && !ok; i++)
-                ok = !strcmp(key, z->allowed[i]);
+            for (int i = 0; i < z->n && !user; i++)
+                if (!strcmp(key, z->allowed[i])) user = "worker";
+            if (!user && z->operator_key[0] && !strcmp(key, z->operator_key)) user = "operator";
         }
+        const int ok = user != NULL;
         if (n >= 4)
             snprintf(addr, sizeof addr, "%.*s", (int)zmq_msg_size(&part[3]),
                      (const char *)zmq_msg_data(&part[3]));
@@ -152,7 +201,8 @@ static void *zap_main(void *arg) {
         } else {
             unsigned long long r = atomic_fetch_add(&z->rejected, 1) + 1;
             if (aha_log_nth(r))
-                AHA_WARN("ZAP: refused a connection from %s (client key %s): not an aha client "
+                AHA_WARN("ZAP: refused a connection from %s (client key %s): not an aha client or "
+                         "operator "
                          "key (%llu refused so far)",
                          addr[0] ? addr : "?", key[0] ? key : "none", r);
         }
@@ -165,7 +215,7 @@ static void *zap_main(void *arg) {
             zmq_send(z->sock, "", 0, ZMQ_SNDMORE);
         zmq_send(z->sock, status, 3, ZMQ_SNDMORE);
         zmq_send(z->sock, text, strlen(text), ZMQ_SNDMORE);
-        zmq_send(z->sock, "", 0, ZMQ_SNDMORE);
+        zmq_send(z->sock, user ? user : "", user ? strlen(user) : 0, ZMQ_SNDMORE); /* user id */
         zmq_send(z->sock, "", 0, 0);
         for (int i = 0; i < n; i++)
             zmq_msg_close(&part[i]);
@@ -174,7 +224,8 @@ static void *zap_main(void *arg) {
     return NULL;
 }
 
-int aha_zap_start(void *zctx, const char *const *allowed, int n, aha_zap_t **out) {
+int aha_zap_start(void *zctx, const char *const *allowed, int n, const char *operator_key,
+                  aha_zap_t **out) {
     if (!zctx || !out || n < 1 || n > MAX_ALLOWED || !allowed)
         return AHA_FAIL(AHA_ERR_ARG, "aha_zap_start: bad argument");
     aha_zap_t *z = calloc(1, sizeof *z);
@@ -186,6 +237,11 @@ int aha_zap_start(void *zctx, const char *const *allowed, int n, aha_zap_t **out
         }
         snprintf(z->allowed[i], AHA_Z85_KEY, "%s", allowed[i]);
     }
+    if (operator_key && !valid_z85(operator_key)) {
+        free(z);
+        return AHA_FAIL(AHA_ERR_ARG, "ZAP: the operator key is not Z85");
+    }
+    if (operator_key) snprintf(z->operator_key, AHA_Z85_KEY, "%s", operator_key);
     z->n = n;
     z->sock = zmq_socket(zctx, ZMQ_REP);
     int zero = 0;

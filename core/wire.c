@@ -128,6 +128,10 @@ int aha_wire_peer_is_local_owner(const aha_peer_t *p) {
     return uid == (unsigned long)getuid();
 }
 
+int aha_wire_peer_may_control(const aha_peer_t *p) {
+    return p && (aha_wire_peer_is_local_owner(p) || !strcmp(p->user, "operator"));
+}
+
 int aha_wire_connect(aha_wire_t *w, const char *endpoint) {
     if (!w || !endpoint) return AHA_FAIL(AHA_ERR_ARG, "aha_wire_connect: NULL argument");
     if (zmq_connect(w->sock, endpoint) != 0)
@@ -330,6 +334,25 @@ void aha_wire_peer_text(const aha_peer_t *p, char *out, size_t cap) {
     if (p->id_len == 0) snprintf(out, cap, "-");
 }
 
+int aha_wire_control_allowed(const aha_peer_t *p, const Aha__Envelope *e, const char *server,
+                             uint64_t *refused, char *text, size_t cap) {
+    if (aha_wire_peer_may_control(p)) return 1;
+    snprintf(text, cap,
+             "refused: control commands are taken only from the run's operator (aha "
+             "ctl RUN_DIR on the learner's host, or aha ctl --remote with the CURVE "
+             "operator key)");
+    if (aha_log_nth(++*refused)) {
+        char id[2 * AHA_WIRE_MAX_ID + 1];
+        aha_wire_peer_text(p, id, sizeof id);
+        AHA_WARN("%s: refused control '%.40s' from id=%s sender=%.60s addr=%s key=%s: not the "
+                 "run's operator (%llu refused)",
+                 server, e->control ? e->control->command : "?", id,
+                 e->sender && e->sender[0] ? e->sender : "?", p->addr[0] ? p->addr : "?",
+                 p->user[0] ? p->user : "none", (unsigned long long)*refused);
+    }
+    return 0;
+}
+
 /* Counts and logs a dropped message (aha_log_nth of its kind's count). */
 static void drop(aha_wire_t *w, uint64_t *counter, const aha_peer_t *peer, const char *sender,
                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -374,6 +397,8 @@ static int read_message(aha_wire_t *w, aha_peer_t *peer, zmq_msg_t *payload) {
         if (len > biggest) biggest = len;
         const char *addr = zmq_msg_gets(&part, "Peer-Address");
         if (addr && !peer->addr[0]) snprintf(peer->addr, sizeof peer->addr, "%s", addr);
+        const char *user = zmq_msg_gets(&part, "User-Id");
+        if (user && !peer->user[0]) snprintf(peer->user, sizeof peer->user, "%s", user);
         if (w->type == ZMQ_ROUTER && frames == 1) {
             if (len == 0 || len > AHA_WIRE_MAX_ID)
                 bad = 1;

@@ -31,6 +31,8 @@ typedef struct {
     unsigned char id[AHA_WIRE_MAX_ID]; /* routing identity (ROUTER sockets), id_len bytes */
     size_t id_len;
     char addr[64]; /* "Peer-Address" metadata (tcp/ipc), "" if unknown */
+    char user[16]; /* "User-Id" metadata: the ZAP handler's name for a CURVE peer's key
+                      (core/curve.h: "worker", "operator"), "" without CURVE */
 } aha_peer_t;
 
 /* Also binds the Unix-domain socket PATH (ipc://PATH; at most 100 bytes): the local operator's
@@ -39,6 +41,18 @@ int aha_wire_bind_local(aha_wire_t *w, const char *path);
 /* 1 if P came over a Unix-domain socket from a process of this process's user (SO_PEERCRED), 0
  * otherwise (any tcp peer). */
 int aha_wire_peer_is_local_owner(const aha_peer_t *p);
+
+/* 1 if P may send control commands (aha ctl): a local owner (above), or a CURVE peer whose key
+ * the ZAP handler admitted as the operator's (core/curve.h); 0 otherwise (a worker's key, no
+ * CURVE). */
+int aha_wire_peer_may_control(const aha_peer_t *p);
+
+/* The operator check of a Control envelope E from P, received by SERVER ("coordinator", ...):
+ * 1 if P may send control commands; else 0, with *REFUSED counted, a warning naming the command,
+ * the peer's identity, sender, address and key (aha_log_nth of the count), and the reply text
+ * "refused: ..." in text[0..cap). */
+int aha_wire_control_allowed(const aha_peer_t *p, const Aha__Envelope *e, const char *server,
+                             uint64_t *refused, char *text, size_t cap);
 
 /* Printable form of P's routing identity: as is if printable ASCII, else hex; "-" if none. */
 void aha_wire_peer_text(const aha_peer_t *p, char *out, size_t cap);

@@ -100,21 +100,12 @@ static void send_control(aha_broker_t *b, const aha_peer_t *to, const char *comm
 }
 
 /* `aha ctl` requests: "status", "verifier-use NAME@VERSION". */
-static void control(aha_broker_t *b, const aha_peer_t *from, const Aha__Control *c) {
+static void control(aha_broker_t *b, const aha_peer_t *from, const Aha__Envelope *e) {
+    const Aha__Control *c = e->control;
     char text[4096];
     size_t o = 0;
-    if (!aha_wire_peer_is_local_owner(from)) { /* only the run's local socket (docs/protocol.md) */
-        if (aha_log_nth(++b->stats.ctl_refused)) {
-            char id[2 * AHA_WIRE_MAX_ID + 1];
-            aha_wire_peer_text(from, id, sizeof id);
-            AHA_WARN("broker: refused control '%.40s' from id=%s addr=%s: not the run's local "
-                     "socket (%llu refused)",
-                     c->command, id, from->addr[0] ? from->addr : "?",
-                     (unsigned long long)b->stats.ctl_refused);
-        }
-        send_control(b, from, c->command, 0,
-                     "refused: control commands are taken only on the run's local socket (aha "
-                     "ctl RUN_DIR)");
+    if (!aha_wire_control_allowed(from, e, "broker", &b->stats.ctl_refused, text, sizeof text)) {
+        send_control(b, from, c->command, 0, text);
         return;
     }
     if (!strcmp(c->command, "status")) {
@@ -162,7 +153,7 @@ static void control(aha_broker_t *b, const aha_peer_t *from, const Aha__Control 
 
 static void note(aha_broker_t *b, const aha_peer_t *from, const Aha__Envelope *e) {
     if (e->body_case == AHA__ENVELOPE__BODY_CONTROL) {
-        control(b, from, e->control);
+        control(b, from, e);
         return;
     }
     verifier_t *v = find(b, from);

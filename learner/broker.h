@@ -24,7 +24,7 @@ typedef struct {
     uint64_t redispatched; /* sends to another verifier after a deadline or a lost peer */
     uint64_t lost;         /* times a verifier was marked lost */
     uint64_t late;         /* replies after their deadline (dropped) */
-    uint64_t ctl_refused;  /* control requests not from the run's local socket (refused) */
+    uint64_t ctl_refused;  /* control requests not from the operator (refused) */
     uint64_t readmitted;   /* lost verifiers taken back */
 } aha_broker_stats_t;
 
@@ -36,8 +36,9 @@ int aha_broker_new(void *zctx, const char *bind, size_t max_bytes, aha_wire_chec
                    const void *check_ctx, const aha_keypair_t *curve, aha_broker_t **out);
 void aha_broker_destroy(aha_broker_t **b);
 /* Also takes requests on the Unix-domain socket PATH; control requests (aha ctl) are answered
- * only there, and only for a process of this user (core/wire.h aha_wire_peer_is_local_owner):
- * from anyone else they are refused, counted in ctl_refused and logged. */
+ * there for a process of this user, and on any transport for a CURVE peer with the operator key
+ * (core/wire.h aha_wire_peer_may_control): from anyone else they are refused, counted in
+ * ctl_refused and logged. */
 int aha_broker_bind_control(aha_broker_t *b, const char *path);
 /* The bound endpoint, with its port. */
 int aha_broker_endpoint(const aha_broker_t *b, char *buf, size_t cap);

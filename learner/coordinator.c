@@ -148,19 +148,9 @@ static void handle(aha_coord_t *c, const aha_peer_t *from, const Aha__Envelope *
     case AHA__ENVELOPE__BODY_CONTROL: { /* aha ctl */
         char text[4096];
         int ok = !strcmp(e->control->command, "status");
-        if (!aha_wire_peer_is_local_owner(from)) { /* only the run's local socket */
+        if (!aha_wire_control_allowed(from, e, "coordinator", &c->stats.ctl_refused, text,
+                                      sizeof text)) {
             ok = 0;
-            snprintf(text, sizeof text,
-                     "refused: control commands are taken only on the run's local socket (aha "
-                     "ctl RUN_DIR)");
-            if (aha_log_nth(++c->stats.ctl_refused)) {
-                char id[2 * AHA_WIRE_MAX_ID + 1];
-                aha_wire_peer_text(from, id, sizeof id);
-                AHA_WARN("coordinator: refused control '%.40s' from id=%s addr=%s: not the run's "
-                         "local socket (%llu refused)",
-                         e->control->command, id, from->addr[0] ? from->addr : "?",
-                         (unsigned long long)c->stats.ctl_refused);
-            }
         } else if (ok)
             snprintf(text, sizeof text,
                      "actors (%d joined): %llu groups delivered, %llu leases re-issued, %llu "

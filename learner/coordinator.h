@@ -39,7 +39,8 @@ int aha_coord_new(void *zctx, const char *bind, size_t max_bytes, const aha_msg_
  * NULL-safe; NULLs *c. */
 void aha_coord_destroy(aha_coord_t **c);
 /* Also takes requests on the Unix-domain socket PATH; control requests (aha ctl) are answered
- * only there, for a process of this user (core/wire.h): others are refused and counted. */
+ * there for a process of this user, and on any transport for a CURVE peer with the operator key
+ * (core/wire.h aha_wire_peer_may_control): others are refused, counted and logged. */
 int aha_coord_bind_control(aha_coord_t *c, const char *path);
 /* The coordinator's endpoint, with its port (actors connect there). */
 int aha_coord_endpoint(const aha_coord_t *c, char *buf, size_t cap);
@@ -89,7 +90,7 @@ typedef struct {
     uint64_t stale;         /* groups dropped: sampled with another version than wanted */
     uint64_t forged;        /* groups dropped: no such lease, or not from its holder */
     uint64_t unfit;         /* groups dropped: wrong number of samples */
-    uint64_t ctl_refused;   /* control requests not from the run's local socket (refused) */
+    uint64_t ctl_refused;   /* control requests not from the operator (refused) */
     uint64_t in_flight;     /* groups leased and not yet delivered (last look) */
     uint64_t wanted;        /* groups wanted and not yet delivered */
     double actor_idle_frac; /* share of actor time spent waiting for a lease since the start */

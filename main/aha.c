@@ -21,7 +21,8 @@ static const char k_usage[] =
     "  plot RUN_DIR                              PNG curves of a run's metrics (gnuplot)\n"
     "  verifier --connect ENDPOINT [CONFIG]      a verifier worker scoring groups for a broker\n"
     "  actor --connect ENDPOINT [CONFIG]         a rollout worker sampling groups for a learner\n"
-    "  keygen DIR                                CURVE keys for net.keys (server.key, client.key)\n"
+    "  keygen DIR                                CURVE keys for net.keys (server, client, "
+    "operator)\n"
     "  ctl RUN_DIR status | verifier-use N@V     inspect a running learner, swap its verifiers\n"
     "\n"
     "CONFIG is a YAML file (default: the embedded configs/demo.yaml).\n"
@@ -111,14 +112,18 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "ctl")) return cmd_ctl(argc - 2, argv + 2);
     if (!strcmp(cmd, "keygen")) {
         if (argc != 3 || argv[2][0] == '-') {
-            fputs("usage: aha keygen DIR\nWrites DIR/server.key and DIR/client.key (CURVE, mode "
-                  "0600; never overwrites). Point net.keys at DIR on every node.\n",
-                  argc == 3 && strcmp(argv[2], "--help") == 0 ? stdout : stderr);
+            fputs(
+                "usage: aha keygen DIR\nWrites DIR/server.key, DIR/client.key and DIR/operator.key "
+                "(CURVE, mode 0600)\nand DIR/operator.pub, each that is not there yet (never "
+                "overwrites). Point net.keys at\nDIR on every node. operator.key is for `aha "
+                "ctl --remote`; the learner needs only\noperator.pub, so it may be moved off "
+                "the shared storage.\n",
+                argc == 3 && strcmp(argv[2], "--help") == 0 ? stdout : stderr);
             return argc == 3 && strcmp(argv[2], "--help") == 0 ? 0 : 2;
         }
         int rc = aha_keys_generate(argv[2]);
         if (rc < 0) return cli_fail(rc);
-        printf("wrote %s/server.key and %s/client.key\n", argv[2], argv[2]);
+        printf("keys in %s: server.key, client.key, operator.key, operator.pub\n", argv[2]);
         return 0;
     }
     fprintf(stderr, "aha: unknown command '%s'\n\n%s", cmd, k_usage);

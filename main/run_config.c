@@ -1,5 +1,6 @@
 #include "main/run_config.h"
 #include "core/err.h"
+#include "core/log.h"
 #include "model/tokenizer.h"
 #include <stddef.h>
 #include <stdio.h>
@@ -290,5 +291,14 @@ int aha_run_config_listen(const aha_run_config_t *rc, void *zctx, char *bind, si
     AHA_TRY(aha_run_config_keys(rc, curve, server, &client));
     if (!*curve) return AHA_OK;
     const char *allowed[] = {client.public_key};
-    return aha_zap_start(zctx, allowed, 1, zap);
+    /* the operator's public key, if the keys directory has one: aha ctl --remote */
+    char op[AHA_Z85_KEY];
+    const int lr = aha_keys_load_public(rc->net.keys, "operator", op);
+    if (lr == AHA_ERR_IO) {
+        AHA_INFO("no %s/operator.pub: control commands only on the run's local socket",
+                 rc->net.keys);
+        return aha_zap_start(zctx, allowed, 1, NULL, zap);
+    }
+    AHA_TRY(lr);
+    return aha_zap_start(zctx, allowed, 1, op, zap);
 }
