@@ -29,6 +29,20 @@ static int say(aha_wire_t *w, uint64_t done) {
     return aha_wire_send_heartbeat(w, NULL, done);
 }
 
+/* Writes TEXT to DIR/NAME. */
+static void write_text(const char *dir, const char *name, const char *text) {
+    char path[400];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    REQUIRE(f && fputs(text, f) >= 0 && fclose(f) == 0, "write %s", path);
+}
+
+/* A key load returned RC: WANT, with an error message naming FILE. */
+static void load_error(int rc, int want, const char *file) {
+    CHECK(rc == want && strstr(aha_last_error(), file), "%s: got %d (want %d): %s", file, rc, want,
+          aha_last_error());
+}
+
 static void test_keys_and_zap(void) {
     char dir[] = "/tmp/aha_curve_XXXXXX";
     REQUIRE(mkdtemp(dir), "mkdtemp");
@@ -45,18 +59,9 @@ static void test_keys_and_zap(void) {
     CHECK(aha_keys_load(keys, "server", &server) == 0 && aha_keys_load(keys, "client", &cli) == 0,
           "load: %s", aha_last_error());
     CHECK(strcmp(server.public_key, cli.public_key) != 0, "two different keypairs");
-    CHECK(aha_keys_load(keys, "nobody", &other) == AHA_ERR_IO &&
-              strstr(aha_last_error(), "nobody.key"),
-          "missing key file names the path");
-    snprintf(path, sizeof path, "%s/bad.key", keys);
-    FILE *f = fopen(path, "w");
-    if (f) {
-        fputs("not a key\nat all\n", f);
-        fclose(f);
-    }
-    CHECK(aha_keys_load(keys, "bad", &other) == AHA_ERR_FORMAT &&
-              strstr(aha_last_error(), "bad.key"),
-          "malformed key file");
+    load_error(aha_keys_load(keys, "nobody", &other), AHA_ERR_IO, "nobody.key");
+    write_text(keys, "bad.key", "not a key\nat all\n");
+    load_error(aha_keys_load(keys, "bad", &other), AHA_ERR_FORMAT, "bad.key");
     CHECK(zmq_curve_keypair(other.public_key, other.secret_key) == 0, "a stranger's keypair");
 
     void *ctx = zmq_ctx_new();
@@ -154,18 +159,9 @@ static void test_operator_key(void) {
     REQUIRE_OK(aha_keys_load_public(keys, "operator", op_pub));
     CHECK(!strcmp(op_pub, op.public_key) && strcmp(op_pub, cli.public_key),
           "operator.pub is operator.key's public half, not the client's");
-    CHECK(aha_keys_load_public(keys, "server", op_pub) == AHA_ERR_IO &&
-              strstr(aha_last_error(), "server.pub"),
-          "missing .pub names the file");
-    snprintf(path, sizeof path, "%s/bad.pub", keys);
-    FILE *f = fopen(path, "w");
-    if (f) {
-        fputs("short\n", f);
-        fclose(f);
-    }
-    CHECK(aha_keys_load_public(keys, "bad", op_pub) == AHA_ERR_FORMAT &&
-              strstr(aha_last_error(), "bad.pub"),
-          "malformed .pub names the file");
+    load_error(aha_keys_load_public(keys, "server", op_pub), AHA_ERR_IO, "server.pub");
+    write_text(keys, "bad.pub", "short\n");
+    load_error(aha_keys_load_public(keys, "bad", op_pub), AHA_ERR_FORMAT, "bad.pub");
 
     void *ctx = zmq_ctx_new();
     aha_zap_t *zap = NULL;

@@ -17,6 +17,7 @@ struct aha_wire {
     void *sock;
     int type;
     char name[64];
+    char where[80]; /* "wire NAME", for logs */
     size_t max_bytes;
     uint64_t seq;
     aha_wire_check_fn check;
@@ -65,6 +66,7 @@ int aha_wire_new(void *zctx, int type, const char *name, size_t max_bytes, aha_w
     }
     w->type = type;
     snprintf(w->name, sizeof w->name, "%s", name);
+    snprintf(w->where, sizeof w->where, "wire %s", w->name);
     w->max_bytes = max_bytes;
     int64_t hard = (int64_t)(max_bytes + WIRE_SLACK);
     int zero = 0, one = 1, send_timeout = WIRE_SEND_TIMEOUT_MS;
@@ -353,24 +355,18 @@ int aha_wire_control_allowed(const aha_peer_t *p, const Aha__Envelope *e, const 
     return 0;
 }
 
-/* Counts and logs a dropped message (aha_log_nth of its kind's count). */
-static void drop(aha_wire_t *w, uint64_t *counter, const aha_peer_t *peer, const char *sender,
-                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void drop(aha_wire_t *w, uint64_t *counter, const aha_peer_t *peer, const char *sender,
-                 const char *fmt, ...) {
-    (*counter)++;
-    const aha_wire_stats_t *s = &w->stats;
-    uint64_t total = s->oversize + s->bad_framing + s->malformed + s->bad_protocol + s->invalid;
-    if (!aha_log_nth(*counter)) return;
+void aha_wire_drop(const char *where, const char *what, uint64_t *counter, const aha_peer_t *peer,
+                   const char *sender, const char *fmt, ...) {
+    if (!aha_log_nth(++*counter)) return;
     char why[256], id[2 * AHA_WIRE_MAX_ID + 1];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
     aha_wire_peer_text(peer, id, sizeof id);
-    AHA_WARN("wire %s: dropped a message from id=%s sender=%s addr=%s: %s (%llu dropped so far)",
-             w->name, id, sender && *sender ? sender : "?", peer->addr[0] ? peer->addr : "?", why,
-             (unsigned long long)total);
+    AHA_WARN("%s: dropped %s from id=%s sender=%.60s addr=%s: %s (%llu of this kind)", where, what,
+             id, sender && *sender ? sender : "?", peer->addr[0] ? peer->addr : "?", why,
+             (unsigned long long)*counter);
 }
 
 /* Reads one whole multipart message that is ready. Returns AHA_OK with payload in *payload
@@ -416,13 +412,13 @@ static int read_message(aha_wire_t *w, aha_peer_t *peer, zmq_msg_t *payload) {
     }
     if (bad || frames != want_frames) {
         if (have_payload) zmq_msg_close(payload);
-        drop(w, &w->stats.bad_framing, peer, NULL, "%d frames (want %d)%s", frames, want_frames,
-             bad ? ", bad identity" : "");
+        aha_wire_drop(w->where, "a message", &w->stats.bad_framing, peer, NULL,
+                      "%d frames (want %d)%s", frames, want_frames, bad ? ", bad identity" : "");
         return 1;
     }
     if (zmq_msg_size(payload) > w->max_bytes) {
-        drop(w, &w->stats.oversize, peer, NULL, "%zu bytes > cap %zu", zmq_msg_size(payload),
-             w->max_bytes);
+        aha_wire_drop(w->where, "a message", &w->stats.oversize, peer, NULL, "%zu bytes > cap %zu",
+                      zmq_msg_size(payload), w->max_bytes);
         zmq_msg_close(payload);
         return 1;
     }
@@ -489,7 +485,8 @@ int aha_wire_recv(aha_wire_t *w, int timeout_ms, aha_peer_t *from, Aha__Envelope
             uint64_t *counter = v == AHA_WIRE_MALFORMED      ? &w->stats.malformed
                                 : v == AHA_WIRE_BAD_PROTOCOL ? &w->stats.bad_protocol
                                                              : &w->stats.invalid;
-            drop(w, counter, &peer, env ? env->sender : NULL, "%s", why);
+            aha_wire_drop(w->where, "a message", counter, &peer, env ? env->sender : NULL, "%s",
+                          why);
             aha_wire_free(&env);
             continue;
         }

@@ -54,6 +54,12 @@ int aha_wire_peer_may_control(const aha_peer_t *p);
 int aha_wire_control_allowed(const aha_peer_t *p, const Aha__Envelope *e, const char *server,
                              uint64_t *refused, char *text, size_t cap);
 
+/* Counts a dropped message in *COUNTER and, for aha_log_nth of the count (core/log.h), logs
+ * "WHERE: dropped WHAT from id=... sender=... addr=...: REASON (N of this kind)", REASON from FMT.
+ * SENDER (the Envelope's sender field) may be NULL. For every drop of what peers send. */
+void aha_wire_drop(const char *where, const char *what, uint64_t *counter, const aha_peer_t *peer,
+                   const char *sender, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
 /* Printable form of P's routing identity: as is if printable ASCII, else hex; "-" if none. */
 void aha_wire_peer_text(const aha_peer_t *p, char *out, size_t cap);
 

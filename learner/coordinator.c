@@ -74,24 +74,6 @@ static int same_peer(const aha_peer_t *a, const aha_peer_t *b) {
     return a->id_len == b->id_len && !memcmp(a->id, b->id, a->id_len);
 }
 
-/* Counts a dropped group in *COUNTER and logs it with its peer (aha_log_nth of the count). */
-static void drop_group(uint64_t *counter, const aha_peer_t *from, const Aha__Envelope *e,
-                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void drop_group(uint64_t *counter, const aha_peer_t *from, const Aha__Envelope *e,
-                       const char *fmt, ...) {
-    (*counter)++;
-    if (!aha_log_nth(*counter)) return;
-    char why[256], id[2 * AHA_WIRE_MAX_ID + 1];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof why, fmt, ap);
-    va_end(ap);
-    aha_wire_peer_text(from, id, sizeof id);
-    AHA_WARN("coordinator: dropped a group from id=%s sender=%.60s addr=%s: %s (%llu of this kind)",
-             id, e->sender[0] ? e->sender : "?", from->addr[0] ? from->addr : "?", why,
-             (unsigned long long)*counter);
-}
-
 static uint64_t peer_hash(const aha_peer_t *p) {
     uint64_t h = 1469598103934665603ull; /* FNV-1a */
     for (size_t i = 0; i < p->id_len; i++)
@@ -357,19 +339,19 @@ static int service(aha_coord_t *c, int lease_ms, int wait_ms, int *idle) {
                     done = 1;
             }
         if (hit >= 0 && !same_peer(&from, &c->items[hit].holder)) {
-            drop_group(&c->stats.forged, &from, e,
-                       "lease %llu of prompt %llu is held by another peer",
-                       (unsigned long long)g->lease_id, (unsigned long long)g->prompt_id);
+            aha_wire_drop("coordinator", "a group", &c->stats.forged, &from, e->sender,
+                          "lease %llu of prompt %llu is held by another peer",
+                          (unsigned long long)g->lease_id, (unsigned long long)g->prompt_id);
         } else if (hit >= 0 && g->policy_version != c->items[hit].version) {
             c->items[hit].state = 0; /* lease it again */
-            drop_group(&c->stats.stale, &from, e,
-                       "prompt %llu sampled with version %llu, leased for %llu (stale)",
-                       (unsigned long long)g->prompt_id, (unsigned long long)g->policy_version,
-                       (unsigned long long)c->items[hit].version);
+            aha_wire_drop("coordinator", "a group", &c->stats.stale, &from, e->sender,
+                          "prompt %llu sampled with version %llu, leased for %llu (stale)",
+                          (unsigned long long)g->prompt_id, (unsigned long long)g->policy_version,
+                          (unsigned long long)c->items[hit].version);
         } else if (hit >= 0 && g->n_sample_index != (size_t)c->group_size) {
             c->items[hit].state = 0;
-            drop_group(&c->stats.unfit, &from, e, "%zu samples for groups of %d", g->n_sample_index,
-                       c->group_size);
+            aha_wire_drop("coordinator", "a group", &c->stats.unfit, &from, e->sender,
+                          "%zu samples for groups of %d", g->n_sample_index, c->group_size);
         } else if (hit >= 0) {
             c->items[hit].group = e;
             c->items[hit].state = 2;
@@ -381,8 +363,9 @@ static int service(aha_coord_t *c, int lease_ms, int wait_ms, int *idle) {
                       "duplicate",
                       (unsigned long long)g->prompt_id, (unsigned long long)g->lease_id);
         } else {
-            drop_group(&c->stats.forged, &from, e, "no lease %llu for prompt %llu",
-                       (unsigned long long)g->lease_id, (unsigned long long)g->prompt_id);
+            aha_wire_drop("coordinator", "a group", &c->stats.forged, &from, e->sender,
+                          "no lease %llu for prompt %llu", (unsigned long long)g->lease_id,
+                          (unsigned long long)g->prompt_id);
         }
     } else {
         handle(c, &from, e);

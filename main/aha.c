@@ -4,6 +4,7 @@
 #include "core/curve.h"
 #include "core/log.h"
 #include "main/cmd.h"
+#include "main/procs.h"
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -88,6 +89,39 @@ int cli_config_command(int argc, char **argv, const char *usage, const char *con
     rc = aha_run_config_load(cli.config, cli.overrides, cli.n_overrides, &cfg);
     if (rc >= 0) rc = run(&cfg, given);
     return rc < 0 ? cli_fail(rc) : 0;
+}
+
+int cli_worker_parse(int argc, char **argv, const char *usage, const char *key,
+                     const char *const *flags, cli_worker_t *w) {
+    cli_common_t cli;
+    AHA_TRY(cli_parse_common(argc, argv, &cli));
+    w->help = cli.help;
+    memset(w->extra, 0, sizeof w->extra);
+    if (cli.help) {
+        fputs(usage, stdout);
+        return AHA_OK;
+    }
+    const char *connect = NULL, *endpoints_file = NULL;
+    for (int i = 0; i < cli.n_rest; i += 2) {
+        const char *k = cli.rest[i], *v = i + 1 < cli.n_rest ? cli.rest[i + 1] : NULL;
+        if (!v) return AHA_FAIL(AHA_ERR_ARG, "%s needs a value (see --help)", k);
+        int j = 0;
+        while (flags && flags[j] && j < 4 && strcmp(k, flags[j]))
+            j++;
+        if (!strcmp(k, "--connect"))
+            connect = v;
+        else if (!strcmp(k, "--endpoints-file"))
+            endpoints_file = v;
+        else if (!strcmp(k, "--name"))
+            w->name = v;
+        else if (flags && j < 4 && flags[j])
+            w->extra[j] = v;
+        else
+            return AHA_FAIL(AHA_ERR_ARG, "unknown option '%s' (see --help)", k);
+    }
+    aha_catch_stop_signals();
+    return aha_worker_setup(&cli, connect, endpoints_file, key, w->endpoint, sizeof w->endpoint,
+                            &w->cfg);
 }
 
 double now_s(void) {

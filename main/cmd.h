@@ -31,6 +31,22 @@ int cli_parse_common(int argc, char **argv, cli_common_t *out);
 int cli_config_command(int argc, char **argv, const char *usage, const char *const *flags,
                        int (*run)(const aha_run_config_t *rc, unsigned given));
 
+/* The command line of a worker command (aha actor, aha verifier): [CONFIG] [--set k=v]...,
+ * --connect ENDPOINT | --endpoints-file FILE, --name N and the command's own options FLAGS
+ * (NULL-terminated, at most 4, each with a value: extra[j] is flags[j]'s value or NULL). */
+typedef struct {
+    int help;             /* --help: USAGE printed, nothing else done */
+    const char *name;     /* --name, or the default the caller put here */
+    const char *extra[4]; /* values of the command's own options */
+    char endpoint[300];   /* where to connect */
+    aha_run_config_t cfg; /* the run config (CONFIG, or the learner's beside FILE) */
+} cli_worker_t;
+/* Parses into *w (w->name holds the default on entry), prints USAGE for --help, installs the stop
+ * signal handlers and resolves the endpoint (KEY of endpoints.json, "coordinator" or "broker")
+ * and the run config (main/procs.h aha_worker_setup). */
+int cli_worker_parse(int argc, char **argv, const char *usage, const char *key,
+                     const char *const *flags, cli_worker_t *w);
+
 /* Prints "aha: <message>" from aha_last_error() and returns 1 (or 2 for usage errors). */
 int cli_fail(int rc);
 

@@ -61,32 +61,9 @@ static int run_actor(const aha_run_config_t *rc, const char *endpoint, const cha
 }
 
 int cmd_actor(int argc, char **argv) {
-    cli_common_t cli;
-    int rc = cli_parse_common(argc, argv, &cli);
-    if (rc < 0) return cli_fail(rc);
-    if (cli.help) {
-        fputs(k_usage, stdout);
-        return 0;
-    }
-    const char *connect = NULL, *name = "actor", *endpoints_file = NULL;
-    for (int i = 0; i < cli.n_rest; i += 2) {
-        const char *k = cli.rest[i], *v = i + 1 < cli.n_rest ? cli.rest[i + 1] : NULL;
-        if (!v) return cli_fail(AHA_FAIL(AHA_ERR_ARG, "%s needs a value (see --help)", k));
-        if (!strcmp(k, "--connect"))
-            connect = v;
-        else if (!strcmp(k, "--endpoints-file"))
-            endpoints_file = v;
-        else if (!strcmp(k, "--name"))
-            name = v;
-        else
-            return cli_fail(AHA_FAIL(AHA_ERR_ARG, "unknown option '%s' (see --help)", k));
-    }
-    aha_catch_stop_signals();
-    char endpoint[300];
-    aha_run_config_t cfg;
-    rc = aha_worker_setup(&cli, connect, endpoints_file, "coordinator", endpoint, sizeof endpoint,
-                          &cfg);
-    if (rc < 0) return cli_fail(rc);
-    rc = run_actor(&cfg, endpoint, name);
+    cli_worker_t w;
+    w.name = "actor";
+    int rc = cli_worker_parse(argc, argv, k_usage, "coordinator", NULL, &w);
+    if (rc == AHA_OK && !w.help) rc = run_actor(&w.cfg, w.endpoint, w.name);
     return rc < 0 ? cli_fail(rc) : 0;
 }

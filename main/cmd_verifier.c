@@ -32,54 +32,35 @@ static int parse_int(const char *flag, const char *v, int lo, int hi, int *out) 
 }
 
 int cmd_verifier(int argc, char **argv) {
-    cli_common_t cli;
-    int rc = cli_parse_common(argc, argv, &cli);
-    if (rc < 0) return cli_fail(rc);
-    if (cli.help) {
-        fputs(k_usage, stdout);
-        return 0;
-    }
+    static const char *const flags[] = {"--version", "--heartbeat-ms", NULL};
+    cli_worker_t w;
     aha_verifier_config_t vc;
     aha_verifier_config_default(&vc);
-    const char *endpoints_file = NULL, *connect = NULL;
-    for (int i = 0; i < cli.n_rest; i += 2) {
-        const char *a = cli.rest[i], *v = i + 1 < cli.n_rest ? cli.rest[i + 1] : NULL;
-        if (!v) return cli_fail(AHA_FAIL(AHA_ERR_ARG, "%s needs a value (see --help)", a));
-        if (!strcmp(a, "--connect"))
-            connect = v;
-        else if (!strcmp(a, "--endpoints-file"))
-            endpoints_file = v;
-        else if (!strcmp(a, "--name"))
-            vc.name = v;
-        else if (!strcmp(a, "--version"))
-            vc.version = v;
-        else if (!strcmp(a, "--heartbeat-ms")) {
-            rc = parse_int(a, v, 1, 3600000, &vc.heartbeat_ms);
-            if (rc < 0) return cli_fail(rc);
-        } else
-            return cli_fail(AHA_FAIL(AHA_ERR_ARG, "unknown option '%s' (see --help)", a));
-    }
-    aha_catch_stop_signals();
-    char endpoint[300];
-    aha_run_config_t cfg;
-    rc = aha_worker_setup(&cli, connect, endpoints_file, "broker", endpoint, sizeof endpoint, &cfg);
-    vc.endpoint = endpoint;
-    if (rc == AHA_OK) rc = aha_run_config_reward(&cfg, &vc.reward);
+    w.name = vc.name;
+    int rc = cli_worker_parse(argc, argv, k_usage, "broker", flags, &w);
     if (rc < 0) return cli_fail(rc);
-    vc.limits.max_len = cfg.model.max_seq_len;
+    if (w.help) return 0;
+    vc.name = w.name;
+    if (w.extra[0]) vc.version = w.extra[0];
+    if (w.extra[1]) rc = parse_int(flags[1], w.extra[1], 1, 3600000, &vc.heartbeat_ms);
+    const aha_run_config_t *cfg = &w.cfg;
+    vc.endpoint = w.endpoint;
+    if (rc == AHA_OK) rc = aha_run_config_reward(cfg, &vc.reward);
+    if (rc < 0) return cli_fail(rc);
+    vc.limits.max_len = cfg->model.max_seq_len;
     int curve = 0;
     aha_keypair_t server, client;
-    rc = aha_run_config_keys(&cfg, &curve, &server, &client);
+    rc = aha_run_config_keys(cfg, &curve, &server, &client);
     if (rc < 0) return cli_fail(rc);
     if (curve) {
         vc.curve_server_public = server.public_key;
         vc.curve_client = &client;
     }
     aha_sandbox_config_t sandbox;
-    if (aha_run_config_sandbox(&cfg, &sandbox)) vc.sandbox = &sandbox;
+    if (aha_run_config_sandbox(cfg, &sandbox)) vc.sandbox = &sandbox;
     vc.stop = &aha_stop_requested;
-    vc.peer_timeout_ms = cfg.net.connect_timeout_s * 1000;
-    vc.heartbeat_timeout_ms = cfg.net.heartbeat_timeout_s * 1000;
+    vc.peer_timeout_ms = cfg->net.connect_timeout_s * 1000;
+    vc.heartbeat_timeout_ms = cfg->net.heartbeat_timeout_s * 1000;
     void *ctx = zmq_ctx_new();
     if (!ctx) return cli_fail(AHA_FAIL(AHA_ERR_NET, "zmq_ctx_new failed"));
     aha_verifier_stats_t st;

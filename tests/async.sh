@@ -13,9 +13,7 @@ trap 'rm -rf "$tmp"' EXIT
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 export OPENBLAS_NUM_THREADS=1
-small=(--set model.dim=32 --set model.moe_hidden=32 --set eval.n=5 --set eval.k=2)
-"$AHA" pretrain --set run_dir="$tmp/base" --set pretrain.steps=60 --set pretrain.batch_size=16 \
-  --set pretrain.warmup=5 "${small[@]}" > "$tmp/pre.log" 2>&1 || { cat "$tmp/pre.log"; exit 1; }
+small_base 60
 # random_reward: every group has a signal, so every step moves the weights
 rp=(--set rl.init="$tmp/base/pretrain/final" "${small[@]}" --set rl.steps=40
     --set rl.prompts_per_step=3 --set rl.group_size=4 --set rl.eval_every=0 --set rl.eval_n=2
@@ -24,7 +22,6 @@ rp=(--set rl.init="$tmp/base/pretrain/final" "${small[@]}" --set rl.steps=40
 w() { echo "$tmp/$1/rl/final/model.safetensors"; }
 # the metrics rows without the timing and server columns (from tokens_per_s on)
 rows() { sed 's/"tokens_per_s.*//' "$tmp/$1/rl/metrics.jsonl"; }
-col() { grep -o "\"$2\":[0-9.e+-]*" "$tmp/$1/rl/metrics.jsonl" | tail -n 1 | cut -d: -f2; }
 
 "$AHA" train --set run_dir="$tmp/k0" "${rp[@]}" > "$tmp/k0.log" 2>&1
 "$AHA" train --set run_dir="$tmp/k0x" "${rp[@]}" --set rl.max_staleness=0 --set rl.actors=2 \

@@ -14,15 +14,12 @@ trap 'kill -KILL $(jobs -p) 2>/dev/null; [ -n "${SOAK_KEEP:-}" ] || rm -rf "$tmp
 export OPENBLAS_NUM_THREADS=1
 STEPS=${SOAK_STEPS:-150}
 P=3
-small=(--set model.dim=32 --set model.moe_hidden=32 --set eval.n=5 --set eval.k=2)
-"$AHA" pretrain --set run_dir="$tmp/base" --set pretrain.steps=40 --set pretrain.batch_size=16 \
-  --set pretrain.warmup=5 "${small[@]}" > "$tmp/pre.log" 2>&1 || { cat "$tmp/pre.log"; exit 1; }
+small_base 40
 rp=(--set rl.init="$tmp/base/pretrain/final" "${small[@]}" --set rl.steps=$STEPS
     --set rl.prompts_per_step=$P --set rl.group_size=4 --set rl.eval_every=0 --set rl.eval_n=2
     --set rl.random_reward=true --set rl.verifier_deadline_ms=500 --set rl.lease_ms=300
     --set rl.checkpoint_every=5)
 rows() { cat "$tmp/$1/rl/metrics.jsonl" 2>/dev/null | wc -l; }
-col() { grep -o "\"$2\":[0-9.e+-]*" "$tmp/$1/rl/metrics.jsonl" | tail -n 1 | cut -d: -f2; }
 
 "$AHA" train --set run_dir="$tmp/ref" "${rp[@]}" > "$tmp/ref.log" 2>&1 || { tail -5 "$tmp/ref.log"; exit 1; }
 

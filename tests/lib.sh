@@ -12,3 +12,14 @@ check() {
     fail=1
     return 1
 }
+
+# The integration tests' small model ($small: --set options, unless the script set its own) and its
+# base: small_base STEPS pretrains it into $tmp/base/pretrain/final (log $tmp/pre.log, printed
+# with exit 1 on failure).
+declare -p small > /dev/null 2>&1 || small=(--set model.dim=32 --set model.moe_hidden=32 --set eval.n=5 --set eval.k=2)
+small_base() {
+    "$AHA" pretrain --set run_dir="$tmp/base" --set pretrain.steps="$1" --set pretrain.batch_size=16 \
+        --set pretrain.warmup=5 "${small[@]}" > "$tmp/pre.log" 2>&1 || { cat "$tmp/pre.log"; exit 1; }
+}
+# col RUN KEY: KEY's value in the last row of $tmp/RUN/rl/metrics.jsonl that has it.
+col() { grep -o "\"$2\":[0-9.e+-]*" "$tmp/$1/rl/metrics.jsonl" | tail -n 1 | cut -d: -f2; }

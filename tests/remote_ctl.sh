@@ -13,9 +13,7 @@ trap '[ -n "$tp" ] && kill -KILL $tp 2>/dev/null; rm -rf "$tmp"' EXIT
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 export OPENBLAS_NUM_THREADS=1
-small=(--set model.dim=32 --set model.moe_hidden=32 --set eval.n=2 --set eval.k=1)
-"$AHA" pretrain --set run_dir="$tmp/base" --set pretrain.steps=3 --set pretrain.batch_size=4 \
-  --set pretrain.warmup=1 "${small[@]}" > "$tmp/pre.log" 2>&1 || { cat "$tmp/pre.log"; exit 1; }
+small_base 3
 "$AHA" keygen "$tmp/keys" > /dev/null && "$AHA" keygen "$tmp/stranger" > /dev/null
 check "keygen writes the operator key" "[ -s $tmp/keys/operator.key ] && [ -s $tmp/keys/operator.pub ] && [ \$(stat -c %a $tmp/keys/operator.key) = 600 ]"
 rp=(--set rl.init="$tmp/base/pretrain/final" "${small[@]}" --set rl.steps=100000
@@ -32,7 +30,6 @@ start() {
   done
 }
 stop() { kill -TERM "$tp" 2>/dev/null; wait "$tp" 2>/dev/null; tp=; }
-col() { grep -o "\"$2\":[0-9.e+-]*" "$tmp/$1/rl/metrics.jsonl" | tail -n 1 | cut -d: -f2; }
 
 start op --set net.keys="$tmp/keys"
 out=$("$AHA" ctl --remote "$tmp/op" status 2>&1); rc=$?
