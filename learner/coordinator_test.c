@@ -66,12 +66,7 @@ static void *fake_actor(void *arg) {
             if (rc == AHA_OK) rc = rt_ask_lease(w);
         }
         Aha__Envelope *e = NULL;
-        int r = aha_wire_recv(w, 10, NULL, &e);
-        if (r == AHA_ERR_TIMEOUT) continue;
-        if (r != AHA_OK) {
-            rc = r;
-            break;
-        }
+        if (!rt_next(w, &rc, &e)) continue;
         if (e->body_case == AHA__ENVELOPE__BODY_LEASE) {
             const uint64_t lease = e->lease->lease_id, pid = e->lease->prompt_id,
                            v = e->lease->min_policy_version;
@@ -101,15 +96,9 @@ static void *fake_actor(void *arg) {
     return NULL;
 }
 
-/* A coordinator for groups of RT_G samples of model M on 127.0.0.1, weights M published as
- * version VERSION. */
+/* A coordinator for groups of RT_G samples of model M on 127.0.0.1 (rt_coord_new). */
 static aha_coord_t *coord_for(void *zctx, const aha_model_t *m, char *ep, size_t cap) {
-    const aha_msg_limits_t limits = {AHA_TOK_VOCAB, m->cfg.max_seq_len,      m->cfg.n_layers,
-                                     m->cfg.top_k,  m->cfg.n_routed_experts, RT_G};
-    aha_coord_t *c = NULL;
-    REQUIRE_OK(aha_coord_new(zctx, "tcp://127.0.0.1:*", 1 << 20, &limits, RT_G, NULL, &c));
-    REQUIRE_OK(aha_coord_endpoint(c, ep, cap));
-    return c;
+    return rt_coord_new(zctx, m, ep, cap);
 }
 
 static void test_lease_expiry_reissue(void) {

@@ -5,6 +5,7 @@
 #define AHA_LEARNER_ROLES_TESTUTIL_H
 #include "core/rng.h"
 #include "core/wire.h"
+#include "learner/coordinator.h"
 #include "model/model.h"
 #include "model/rollout.h"
 #include "model/tokenizer.h"
@@ -40,6 +41,16 @@ static inline int rt_peer_new(void *zctx, const char *ep, const char *role, cons
     return rc;
 }
 
+/* The receive step of a test peer's loop: waits up to 10 ms for a message on W. 1 with *e set
+ * (the caller frees it) when one came; 0 on a timeout; 0 with *rc set on an error, so a loop
+ * `while (rc == AHA_OK ...) { Aha__Envelope *e; if (!rt_next(w, &rc, &e)) continue; ... }` ends. */
+static inline int rt_next(aha_wire_t *w, int *rc, Aha__Envelope **e) {
+    *e = NULL;
+    const int r = aha_wire_recv(w, 10, NULL, e);
+    if (r != AHA_OK && r != AHA_ERR_TIMEOUT) *rc = r;
+    return r == AHA_OK;
+}
+
 /* Asks the coordinator on W for one lease. */
 static inline int rt_ask_lease(aha_wire_t *w) {
     Aha__Envelope env = AHA__ENVELOPE__INIT;
@@ -58,6 +69,17 @@ static inline aha_model_t *rt_model(uint64_t seed) {
     aha_model_config_t c;
     tu_small_config(&c);
     return tu_random_model(&c, seed);
+}
+
+/* A coordinator on 127.0.0.1 in ZCTX for groups of RT_G samples of model M (the content checks of
+ * M's shape); its endpoint into ep[0..cap). */
+static inline aha_coord_t *rt_coord_new(void *zctx, const aha_model_t *m, char *ep, size_t cap) {
+    const aha_msg_limits_t limits = {AHA_TOK_VOCAB, m->cfg.max_seq_len,      m->cfg.n_layers,
+                                     m->cfg.top_k,  m->cfg.n_routed_experts, RT_G};
+    aha_coord_t *c = NULL;
+    REQUIRE_OK(aha_coord_new(zctx, "tcp://127.0.0.1:*", 1 << 20, &limits, RT_G, NULL, &c));
+    REQUIRE_OK(aha_coord_endpoint(c, ep, cap));
+    return c;
 }
 
 /* Training problems: 1-2 digit additions, compact prompts, seed 7. */

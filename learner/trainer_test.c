@@ -102,15 +102,11 @@ static void test_same_weights_with_workers(void) {
     void *zctx = zmq_ctx_new();
     aha_trainer_t *b = trainer(11);
     const aha_model_t *mb = aha_trainer_model(b);
-    const aha_msg_limits_t limits = {AHA_TOK_VOCAB, mb->cfg.max_seq_len,      mb->cfg.n_layers,
-                                     mb->cfg.top_k, mb->cfg.n_routed_experts, RT_G};
-    aha_coord_t *coord = NULL;
     aha_vpool_t *pool = NULL;
     char cep[256], vep[256];
-    REQUIRE_OK(aha_coord_new(zctx, "tcp://127.0.0.1:*", 1 << 20, &limits, RT_G, NULL, &coord));
+    aha_coord_t *coord = rt_coord_new(zctx, mb, cep, sizeof cep);
     REQUIRE_OK(aha_vpool_new(zctx, "tcp://127.0.0.1:*", 1 << 20, mb->cfg.max_seq_len, 10000, NULL,
                              NULL, &pool));
-    REQUIRE_OK(aha_coord_endpoint(coord, cep, sizeof cep));
     REQUIRE_OK(aha_vpool_endpoint(pool, vep, sizeof vep));
     actor_t act = {zctx, {0}, rt_model(99), 0};
     aha_actor_config_default(&act.cfg);
@@ -195,12 +191,7 @@ static void *norouting_main(void *arg) {
     if (rc == AHA_OK) rc = rt_ask_lease(w);
     while (rc == AHA_OK && !f->stop) {
         Aha__Envelope *e = NULL;
-        int r = aha_wire_recv(w, 10, NULL, &e);
-        if (r == AHA_ERR_TIMEOUT) continue;
-        if (r != AHA_OK) {
-            rc = r;
-            break;
-        }
+        if (!rt_next(w, &rc, &e)) continue;
         if (e->body_case == AHA__ENVELOPE__BODY_LEASE) {
             aha_group_msg_t *g = NULL;
             rc = rt_fake_group(f->m, e->lease->lease_id, e->lease->prompt_id,
@@ -236,12 +227,8 @@ static void test_group_without_routing(void) {
     void *zctx = zmq_ctx_new();
     aha_trainer_t *b = trainer_r3(14);
     const aha_model_t *mb = aha_trainer_model(b);
-    const aha_msg_limits_t limits = {AHA_TOK_VOCAB, mb->cfg.max_seq_len,      mb->cfg.n_layers,
-                                     mb->cfg.top_k, mb->cfg.n_routed_experts, RT_G};
-    aha_coord_t *coord = NULL;
     char cep[256];
-    REQUIRE_OK(aha_coord_new(zctx, "tcp://127.0.0.1:*", 1 << 20, &limits, RT_G, NULL, &coord));
-    REQUIRE_OK(aha_coord_endpoint(coord, cep, sizeof cep));
+    aha_coord_t *coord = rt_coord_new(zctx, mb, cep, sizeof cep);
     norouting_t f = {zctx, cep, mb, 0, 0};
     pthread_t th;
     pthread_create(&th, NULL, norouting_main, &f);
@@ -573,12 +560,9 @@ typedef struct {
 } served_t;
 
 static void serve_start(served_t *s, void *zctx, const aha_model_t *mb, int keep) {
-    const aha_msg_limits_t limits = {AHA_TOK_VOCAB, mb->cfg.max_seq_len,      mb->cfg.n_layers,
-                                     mb->cfg.top_k, mb->cfg.n_routed_experts, RT_G};
     memset(s, 0, sizeof *s);
-    REQUIRE_OK(aha_coord_new(zctx, "tcp://127.0.0.1:*", 1 << 20, &limits, RT_G, NULL, &s->coord));
+    s->coord = rt_coord_new(zctx, mb, s->ep, sizeof s->ep);
     REQUIRE_OK(aha_coord_set_keep(s->coord, keep));
-    REQUIRE_OK(aha_coord_endpoint(s->coord, s->ep, sizeof s->ep));
     s->act = (actor_t){zctx, {0}, rt_model(99), 0};
     aha_actor_config_default(&s->act.cfg);
     s->act.cfg.endpoint = s->ep;

@@ -32,12 +32,8 @@ static void *dying_verifier(void *arg) {
     const double until = aha_now_ms() + 20000;
     while (rc == AHA_OK && !d->got_group && aha_now_ms() < until) {
         Aha__Envelope *e = NULL;
-        int r = aha_wire_recv(w, 10, NULL, &e);
-        if (r == AHA_ERR_TIMEOUT) continue;
-        if (r != AHA_OK)
-            rc = r;
-        else if (e->body_case == AHA__ENVELOPE__BODY_GROUP)
-            d->got_group = 1;
+        if (!rt_next(w, &rc, &e)) continue;
+        if (e->body_case == AHA__ENVELOPE__BODY_GROUP) d->got_group = 1;
         aha_wire_free(&e);
     }
     aha_wire_destroy(&w); /* dies mid-group */
@@ -52,6 +48,17 @@ typedef struct {
     aha_verifier_stats_t stats;
     int rc;
 } live_t;
+
+/* A pool for model M's sequences on 127.0.0.1 (verifier deadline DEADLINE, user command SB or
+ * NULL); its endpoint into ep[0..256). */
+static aha_vpool_t *pool_new(void *zctx, const aha_model_t *m, int deadline,
+                             const aha_sandbox_config_t *sb, char *ep) {
+    aha_vpool_t *p = NULL;
+    REQUIRE_OK(aha_vpool_new(zctx, "tcp://127.0.0.1:*", 1 << 20, m->cfg.max_seq_len, deadline, sb,
+                             NULL, &p));
+    REQUIRE_OK(aha_vpool_endpoint(p, ep, 256));
+    return p;
+}
 
 static void *live_verifier(void *arg) {
     live_t *v = arg;
@@ -96,12 +103,7 @@ static void *liar_verifier(void *arg) {
     aha_reward_config_default(&rcfg);
     while (rc == AHA_OK && !d->stop) {
         Aha__Envelope *e = NULL;
-        int r = aha_wire_recv(w, 10, NULL, &e);
-        if (r == AHA_ERR_TIMEOUT) continue;
-        if (r != AHA_OK) {
-            rc = r;
-            break;
-        }
+        if (!rt_next(w, &rc, &e)) continue;
         if (e->body_case == AHA__ENVELOPE__BODY_GROUP) {
             static aha_sandbox_stats_t sb;
             Aha__ScoredGroup sg;
@@ -146,11 +148,8 @@ static void *liar_verifier(void *arg) {
 static void test_scores_out_of_range(void) {
     void *zctx = zmq_ctx_new();
     aha_model_t *m = rt_model(5);
-    aha_vpool_t *p = NULL;
     char ep[256];
-    REQUIRE_OK(aha_vpool_new(zctx, "tcp://127.0.0.1:*", 1 << 20, m->cfg.max_seq_len, DEADLINE_MS,
-                             NULL, NULL, &p));
-    REQUIRE_OK(aha_vpool_endpoint(p, ep, sizeof ep));
+    aha_vpool_t *p = pool_new(zctx, m, DEADLINE_MS, NULL, ep);
     liar_t d = {zctx, ep, 0, 0, 0};
     pthread_t td;
     pthread_create(&td, NULL, liar_verifier, &d);
@@ -192,11 +191,8 @@ static void *sleepy_verifier(void *arg) {
 static void test_backoff(void) {
     void *zctx = zmq_ctx_new();
     aha_model_t *m = rt_model(5);
-    aha_vpool_t *p = NULL;
     char ep[256];
-    REQUIRE_OK(
-        aha_vpool_new(zctx, "tcp://127.0.0.1:*", 1 << 20, m->cfg.max_seq_len, 100, NULL, NULL, &p));
-    REQUIRE_OK(aha_vpool_endpoint(p, ep, sizeof ep));
+    aha_vpool_t *p = pool_new(zctx, m, 100, NULL, ep);
     liar_t d = {zctx, ep, 0, 0, 0};
     pthread_t td;
     pthread_create(&td, NULL, sleepy_verifier, &d);
@@ -300,11 +296,8 @@ static void test_control_only_local(void) {
 static void test_failover(void) {
     void *zctx = zmq_ctx_new();
     aha_model_t *m = rt_model(5);
-    aha_vpool_t *p = NULL;
     char ep[256];
-    REQUIRE_OK(aha_vpool_new(zctx, "tcp://127.0.0.1:*", 1 << 20, m->cfg.max_seq_len, DEADLINE_MS,
-                             NULL, NULL, &p));
-    REQUIRE_OK(aha_vpool_endpoint(p, ep, sizeof ep));
+    aha_vpool_t *p = pool_new(zctx, m, DEADLINE_MS, NULL, ep);
     /* the dying verifier joins first, so it gets the first group */
     dying_t d = {zctx, ep, 0, 0};
     pthread_t td, tl;
@@ -439,11 +432,8 @@ static void test_parallel(void) {
     char cmd[128];
     snprintf(cmd, sizeof cmd, "sleep %.3f; awk '{ print NR %% 2 }'", SLEEP_MS / 1e3);
     sb.command = cmd;
-    aha_vpool_t *p = NULL;
     char ep[256];
-    REQUIRE_OK(aha_vpool_new(zctx, "tcp://127.0.0.1:*", 1 << 20, m->cfg.max_seq_len, 20000, &sb,
-                             NULL, &p));
-    REQUIRE_OK(aha_vpool_endpoint(p, ep, sizeof ep));
+    aha_vpool_t *p = pool_new(zctx, m, 20000, &sb, ep);
     live_t v[NV];
     pthread_t th[NV];
     const char *names[NV] = {"v0", "v1", "v2", "v3"};
@@ -483,11 +473,8 @@ static void test_parallel(void) {
 static void test_death_mid_flight(void) {
     void *zctx = zmq_ctx_new();
     aha_model_t *m = rt_model(9);
-    aha_vpool_t *p = NULL;
     char ep[256];
-    REQUIRE_OK(aha_vpool_new(zctx, "tcp://127.0.0.1:*", 1 << 20, m->cfg.max_seq_len, DEADLINE_MS,
-                             NULL, NULL, &p));
-    REQUIRE_OK(aha_vpool_endpoint(p, ep, sizeof ep));
+    aha_vpool_t *p = pool_new(zctx, m, DEADLINE_MS, NULL, ep);
     dying_t d = {zctx, ep, 0, 0};
     pthread_t td, tl[2];
     pthread_create(&td, NULL, dying_verifier, &d);

@@ -12,7 +12,6 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-export OPENBLAS_NUM_THREADS=1
 small_base 60
 # random_reward: every group has a signal, so every step moves the weights
 rp=(--set rl.init="$tmp/base/pretrain/final" "${small[@]}" --set rl.steps=40

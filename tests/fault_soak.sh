@@ -11,7 +11,6 @@ tmp=$(mktemp -d)
 trap 'kill -KILL $(jobs -p) 2>/dev/null; [ -n "${SOAK_KEEP:-}" ] || rm -rf "$tmp"' EXIT
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-export OPENBLAS_NUM_THREADS=1
 STEPS=${SOAK_STEPS:-150}
 P=3
 small_base 40

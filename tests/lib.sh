@@ -3,6 +3,7 @@
 # `check ... || diagnostics` runs the diagnostics on a failure; any failure sets fail=1, which the
 # script returns at its end (`exit $fail`).
 fail=0
+export OPENBLAS_NUM_THREADS=1 # one BLAS thread: the tests' processes share two cores
 check() {
     if eval "$2"; then
         echo "ok: $1"

@@ -12,7 +12,6 @@ tp=
 trap '[ -n "$tp" ] && kill -KILL $tp 2>/dev/null; rm -rf "$tmp"' EXIT
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-export OPENBLAS_NUM_THREADS=1
 small_base 3
 "$AHA" keygen "$tmp/keys" > /dev/null && "$AHA" keygen "$tmp/stranger" > /dev/null
 check "keygen writes the operator key" "[ -s $tmp/keys/operator.key ] && [ -s $tmp/keys/operator.pub ] && [ \$(stat -c %a $tmp/keys/operator.key) = 600 ]"
