@@ -38,6 +38,7 @@ struct aha_trainer {
     aha_dist_batch_buf_t recv; /* the batch received from rank 0 */
     uint64_t unfit;            /* delivered groups that did not fit the rollout: sampled here */
     double counter_base[32];   /* the counters of the run before this process (--resume) */
+    const aha_zap_t *zap;      /* the servers' ZAP handler, for curve_refused (may be NULL) */
 };
 
 static double now_s(void) {
@@ -125,6 +126,10 @@ fail:
     return rc;
 }
 
+void aha_trainer_set_zap(aha_trainer_t *t, const aha_zap_t *zap) {
+    if (t) t->zap = zap;
+}
+
 void aha_trainer_set_servers(aha_trainer_t *t, aha_coord_t *coord, aha_vpool_t *vpool) {
     if (!t) return;
     t->cfg.coord = coord;
@@ -164,6 +169,7 @@ enum {
     C_V_READMITTED,
     C_SCORES_DROPPED,
     C_CTL_REFUSED,
+    C_CURVE_REFUSED,
     C_WIRE_OVERSIZE,
     C_WIRE_FRAMING,
     C_WIRE_MALFORMED,
@@ -171,15 +177,14 @@ enum {
     C_WIRE_INVALID,
     C_N
 };
-static const char *const k_counters[C_N] = {"actor_groups",          "actor_groups_missing",
-                                            "actor_leases_reissued", "groups_dropped_stale",
-                                            "groups_dropped_forged", "groups_dropped_unfit",
-                                            "groups_dropped_late",   "verifier_groups_remote",
-                                            "verifier_groups_local", "verifier_lost",
-                                            "verifier_readmitted",   "verifier_scores_dropped",
-                                            "ctl_refused",           "wire_dropped_oversize",
-                                            "wire_dropped_framing",  "wire_dropped_malformed",
-                                            "wire_dropped_protocol", "wire_dropped_invalid"};
+static const char *const k_counters[C_N] = {
+    "actor_groups",         "actor_groups_missing",   "actor_leases_reissued",
+    "groups_dropped_stale", "groups_dropped_forged",  "groups_dropped_unfit",
+    "groups_dropped_late",  "verifier_groups_remote", "verifier_groups_local",
+    "verifier_lost",        "verifier_readmitted",    "verifier_scores_dropped",
+    "ctl_refused",          "curve_refused",          "wire_dropped_oversize",
+    "wire_dropped_framing", "wire_dropped_malformed", "wire_dropped_protocol",
+    "wire_dropped_invalid"};
 
 static void add_wire(double *v, const aha_wire_stats_t *w) {
     if (!w) return;
@@ -195,6 +200,7 @@ static void counters(const aha_trainer_t *t, double *v) {
     for (int i = 0; i < C_N; i++)
         v[i] = t->counter_base[i];
     v[C_UNFIT] += (double)t->unfit;
+    v[C_CURVE_REFUSED] += (double)aha_zap_rejected(t->zap);
     if (c->coord) {
         aha_coord_stats_t cs;
         aha_coord_stats(c->coord, &cs);

@@ -28,6 +28,7 @@
 #ifndef AHA_LEARNER_TRAINER_H
 #define AHA_LEARNER_TRAINER_H
 #include "core/metrics.h"
+#include "core/curve.h"
 #include "learner/coordinator.h"
 #include "learner/group_batch.h"
 #include "learner/grpo.h"
@@ -89,6 +90,9 @@ void aha_trainer_destroy(aha_trainer_t **t);
 /* Attaches the rank-0 servers COORD (actors) and VPOOL (verifiers) for the following steps
  * (borrowed; NULL: sample / score in process), replacing cfg->coord and cfg->vpool. */
 void aha_trainer_set_servers(aha_trainer_t *t, aha_coord_t *coord, aha_vpool_t *vpool);
+/* Counts the CURVE handshakes the servers' ZAP handler ZAP refused (unknown client keys; borrowed,
+ * NULL: none) in the run's counters as curve_refused. */
+void aha_trainer_set_zap(aha_trainer_t *t, const aha_zap_t *zap);
 
 /* Data parallel over the ranks of D (learner/dist.h; borrowed, NULL or one rank: alone). Rank 0
  * gathers and scores the step's groups as above and broadcasts the batch; every rank then runs

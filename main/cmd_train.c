@@ -156,6 +156,7 @@ static int run_train_ranks(const aha_run_config_t *rc, unsigned flags, const aha
     AHA_TRY_GOTO(rc_, aha_servers_start(rc, path, dir, has_sandbox ? &sandbox : NULL, &servers),
                  done);
     aha_trainer_set_servers(t, servers.coord, servers.vpool);
+    aha_trainer_set_zap(t, servers.zap);
     const aha_model_t *policy = aha_trainer_model(t);
 
     AHA_INFO("GRPO (%s, R3 %s) from %s: %d steps x %d prompts x G=%d -> %s", rc->rl.loss,
