@@ -2,10 +2,10 @@
 # remote_ctl (integration): control commands from another host with the CURVE operator key. A run
 # with net.keys (1 actor, 1 verifier, real processes on tcp) answers `aha ctl --remote` presenting
 # the operator key; the workers' key gets "refused" (counted in ctl_refused, logged with the
-# sender), a stranger's key is turned away by ZAP (logged, counted in curve_refused) and gets
-# no answer; the local socket
-# still works; without operator.pub the learner admits no operator key; --remote on a run without
-# CURVE keys is an error that says so.   bash tests/remote_ctl.sh path/to/aha
+# sender), a stranger's key is turned away by ZAP (logged, counted in curve_refused) and gets no
+# answer; the local socket still works; without operator.pub the learner admits no operator key;
+# --remote on a run without CURVE keys, or with no learner, is an error that says so.
+#   bash tests/remote_ctl.sh path/to/aha
 set -u
 AHA=${1:?path to aha}
 tmp=$(mktemp -d)
@@ -53,6 +53,11 @@ cp "$tmp/keys/operator.key" "$tmp/op2.key"
 start op2 --set net.keys="$tmp/keys2"
 out=$("$AHA" ctl --remote --key "$tmp/op2.key" --timeout 1.5 "$tmp/op2" status 2>&1); rc=$?
 check "no operator.pub: no remote control" "[ $rc -ne 0 ] && grep -q 'no .*operator.pub' $tmp/op2.log" || echo "$out"
+stop
+
+start plain
+out=$("$AHA" ctl --remote "$tmp/plain" status 2>&1); rc=$?
+check "--remote on a run without CURVE keys says so" "[ $rc -ne 0 ] && grep -q 'the run has no CURVE keys' <<<\"\$out\"" || echo "$out"
 stop
 
 out=$("$AHA" ctl --remote "$tmp/base" status 2>&1); rc=$?
