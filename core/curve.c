@@ -68,8 +68,8 @@ int aha_keys_generate(const char *dir) {
         }
     if (!made)
         return AHA_FAIL(AHA_ERR_STATE,
-                        "%s: server.key, client.key and operator.key exist; keys "
-                        "are never overwritten",
+                        "%s: server.key, client.key and operator.key exist; keys are never "
+                        "overwritten",
                         dir);
     return AHA_OK;
 }
@@ -201,9 +201,8 @@ static void *zap_main(void *arg) {
         } else {
             unsigned long long r = atomic_fetch_add(&z->rejected, 1) + 1;
             if (aha_log_nth(r))
-                AHA_WARN("ZAP: refused a connection from %s (client key %s): not an aha client or "
-                         "operator "
-                         "key (%llu refused so far)",
+                AHA_WARN("ZAP: refused a connection from %s (client key %s): neither the workers' "
+                         "nor the operator's key (%llu refused so far)",
                          addr[0] ? addr : "?", key[0] ? key : "none", r);
         }
         /* reply: version, request id, status code, status text, user id, metadata */
