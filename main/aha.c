@@ -106,7 +106,7 @@ int cli_worker_parse(int argc, char **argv, const char *usage, const char *key,
         const char *k = cli.rest[i], *v = i + 1 < cli.n_rest ? cli.rest[i + 1] : NULL;
         if (!v) return AHA_FAIL(AHA_ERR_ARG, "%s needs a value (see --help)", k);
         int j = 0;
-        while (flags && flags[j] && j < 4 && strcmp(k, flags[j]))
+        while (flags && j < 4 && flags[j] && strcmp(k, flags[j]))
             j++;
         if (!strcmp(k, "--connect"))
             connect = v;
