@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define F(key_, type_, member_, def_, lo_, hi_, help_)                                             \
     {                                                                                              \
@@ -300,5 +301,13 @@ int aha_run_config_listen(const aha_run_config_t *rc, void *zctx, char *bind, si
         return aha_zap_start(zctx, allowed, 1, NULL, zap);
     }
     AHA_TRY(lr);
+    char beside[1100];
+    snprintf(beside, sizeof beside, "%s/operator.key", rc->net.keys);
+    AHA_INFO("remote control (aha ctl --remote) admitted for the key of %s/operator.pub%s",
+             rc->net.keys,
+             access(beside, F_OK) == 0
+                 ? "; operator.key lies beside it, so whoever reads the workers' keys can "
+                   "control the run (move it off the shared storage)"
+                 : "");
     return aha_zap_start(zctx, allowed, 1, op, zap);
 }
