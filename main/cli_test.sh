@@ -132,28 +132,32 @@ vp=(--set rl.init="$run/pretrain/final" --set model.dim=32 --set model.moe_hidde
     --set rl.prompts_per_step=3 --set rl.group_size=4 --set rl.eval_every=0 --set rl.eval_n=2
     --set rl.verifier_deadline_ms=500)
 "$AHA" train --set run_dir="$tmp/v0" "${vp[@]}" --set rl.verifiers=0 > "$tmp/v0.log" 2>&1
-"$AHA" train --set run_dir="$tmp/v3" "${vp[@]}" --set rl.verifiers=3 > "$tmp/v3.log" 2>&1 &
-tp=$!
-for _ in $(seq 400); do grep -q 'verifier processes ready' "$tmp/v3.log" && break; sleep 0.05; done
-victims=($(pgrep -P $tp -f 'verifier --connect'))
-kill -KILL "${victims[0]}"; kill -STOP "${victims[2]}"
-wait $tp; rc=$?
+# disrupt NAME KIND [--set ...]: trains $tmp/NAME with vp and the options in the background,
+# SIGKILLs the first and SIGSTOPs the third of its KIND (actor, verifier) processes once they are
+# ready; rc = the run's exit code, victims = their pids; left counts the victims still alive
+disrupt() {
+  local name=$1 kind=$2
+  shift 2
+  "$AHA" train --set run_dir="$tmp/$name" "${vp[@]}" "$@" > "$tmp/$name.log" 2>&1 &
+  local tp=$!
+  for _ in $(seq 400); do grep -q "$kind processes ready" "$tmp/$name.log" && break; sleep 0.05; done
+  victims=($(pgrep -P $tp -f "$kind --connect"))
+  kill -KILL "${victims[0]}"; kill -STOP "${victims[2]}"
+  wait $tp; rc=$?
+}
+left() { alive=0; for v in "${victims[@]}"; do kill -0 "$v" 2>/dev/null && alive=$((alive + 1)); done; }
+disrupt v3 verifier --set rl.verifiers=3
 check "training survives a killed and a frozen verifier" "[ $rc -eq 0 ] && grep -Eq 'verifier_lost\":[1-9]' \"$tmp/v3/rl/metrics.jsonl\"" || grep -E 'WARN|ERROR' "$tmp/v3.log" | head -5
 check "...with the weights of in-process scoring" "cmp -s \"$tmp/v0/rl/final/model.safetensors\" \"$tmp/v3/rl/final/model.safetensors\""
-alive=0; for v in "${victims[@]}"; do kill -0 "$v" 2>/dev/null && alive=$((alive + 1)); done
+left
 check "...and no verifier process left behind ($alive alive)" "[ $alive -eq 0 ]"
 # 9. actors as separate processes (with the verifier processes of the default config): same
 # weights as sampling in the learner; a killed and a frozen actor lose their leases to the others
 "$AHA" train --set run_dir="$tmp/a2" "${vp[@]}" --set rl.actors=2 > "$tmp/a2.log" 2>&1; rc=$?
 check "2 actors + 2 verifiers: same weights as one process" "[ $rc -eq 0 ] && cmp -s \"$tmp/v0/rl/final/model.safetensors\" \"$tmp/a2/rl/final/model.safetensors\" && grep -q 'actor_groups\":600' \"$tmp/a2/rl/metrics.jsonl\"" || grep -E 'WARN|ERROR|aha:' "$tmp/a2.log" | head -5
-"$AHA" train --set run_dir="$tmp/a3" "${vp[@]}" --set rl.actors=3 --set rl.lease_ms=300 > "$tmp/a3.log" 2>&1 &
-tp=$!
-for _ in $(seq 400); do grep -q 'actor processes ready' "$tmp/a3.log" && break; sleep 0.05; done
-actors=($(pgrep -P $tp -f 'actor --connect'))
-kill -KILL "${actors[0]}"; kill -STOP "${actors[2]}"
-wait $tp; rc=$?
+disrupt a3 actor --set rl.actors=3 --set rl.lease_ms=300
 check "training survives a killed and a frozen actor, same weights" "[ $rc -eq 0 ] && grep -Eq 'actor_leases_reissued\":[1-9]' \"$tmp/a3/rl/metrics.jsonl\" && cmp -s \"$tmp/v0/rl/final/model.safetensors\" \"$tmp/a3/rl/final/model.safetensors\"" || grep -E 'WARN|ERROR|aha:' "$tmp/a3.log" | head -5
-alive=0; for v in "${actors[@]}"; do kill -0 "$v" 2>/dev/null && alive=$((alive + 1)); done
+left
 check "...and no actor process left behind ($alive alive)" "[ $alive -eq 0 ]"
 # 10. CURVE: keygen, an encrypted run with an actor and a verifier gives the same weights;
 # binding beyond loopback without keys is refused
