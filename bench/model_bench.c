@@ -1,8 +1,21 @@
-/* bench/model_bench.c — throughput of the default model: forward+backward (training), forward
- * only, and KV-cache decoding. Built by `make bench` (target model_bench), run by bench/run.sh:
- *   OPENBLAS_NUM_THREADS=1 build/model_bench [B T iters] */
+/* bench/model_bench.c — throughput of the model and the machine bounds it is compared with, as
+ * "key value" lines (bench/run.sh collects them into one table, a JSON file and a chart).
+ *
+ *   model_bench peak                         sgemm 512^3 GFLOP/s (1 and 2 threads), memory read
+ *                                            bandwidth (256 MiB and 24 MiB working sets)
+ *   model_bench train PRESET B T ITERS THR   forward + CE + backward tokens/s and GFLOP/s
+ *   model_bench decode PRESET ROWS POS REPS  aha_decode_step tokens/s (all rows) for POS positions
+ *
+ * PRESET: default (the demo model), grpo (d128, 4 layers, 4 heads, 1 shared + 8 routed experts
+ * top-2, expert hidden 128, vocabulary 64), dense288 (d288, 6 layers, 6 heads, ffn 768, vocabulary
+ * 105). Training FLOPs per token = 6 x active parameters (attention projections, router, shared
+ * expert, top-k routed experts, lm_head; not the embedding lookup) + 12 x layers x dim x T
+ * (attention scores and values, forward and backward, full T x T as k_attention computes it).
+ * Every timing is the best of several repetitions. */
+#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "core/err.h"
@@ -24,14 +37,100 @@ static double now(void) {
         }                                                                                          \
     } while (0)
 
-int main(int argc, char **argv) {
-    int B = argc > 1 ? atoi(argv[1]) : 16, T = argc > 2 ? atoi(argv[2]) : 64;
-    int iters = argc > 3 ? atoi(argv[3]) : 20;
+static int preset(const char *name, aha_model_config_t *c) {
+    aha_model_config_default(c);
+    if (!strcmp(name, "default")) return 0;
+    if (!strcmp(name, "grpo")) {
+        c->n_layers = 4;
+        c->vocab_size = 64;
+        return 0;
+    }
+    if (!strcmp(name, "dense288")) {
+        c->dim = 288;
+        c->n_layers = 6;
+        c->n_heads = 6;
+        c->ffn_hidden = 768;
+        c->n_routed_experts = 0;
+        c->n_shared_experts = 0;
+        c->top_k = 0;
+        c->moe_hidden = 0;
+        c->max_seq_len = 256;
+        return 0;
+    }
+    fprintf(stderr, "model_bench: unknown preset '%s' (default | grpo | dense288)\n", name);
+    return -1;
+}
+
+/* Parameters one token goes through (the FLOP count's "active parameters"). */
+static double active_params(const aha_model_config_t *c) {
+    double D = c->dim, act = 0.0;
+    for (int l = 0; l < c->n_layers; l++) {
+        act += 4 * D * D;
+        if (aha_model_layer_is_moe(c, l))
+            act += c->n_routed_experts * D +
+                   3 * D * (double)c->moe_hidden * (c->n_shared_experts + c->top_k);
+        else
+            act += 3 * D * c->ffn_hidden;
+    }
+    return act + (double)c->vocab_size * D;
+}
+
+static int bench_peak(void) {
+    const int n = 512;
+    float *a = malloc(sizeof(float) * n * n), *b = malloc(sizeof(float) * n * n);
+    float *c = malloc(sizeof(float) * n * n);
+    if (!a || !b || !c) return 1;
+    for (int i = 0; i < n * n; i++) {
+        a[i] = (float)(i % 7) * 0.1f;
+        b[i] = (float)(i % 5) * 0.1f;
+    }
+    for (int thr = 1; thr <= 2; thr++) {
+        openblas_set_num_threads(thr);
+        double best = 1e30;
+        for (int r = 0; r < 12; r++) {
+            double t0 = now();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c,
+                        n);
+            double dt = now() - t0;
+            if (r > 1 && dt < best) best = dt;
+        }
+        printf("sgemm_gflops_%dt %.1f\n", thr, 2.0 * n * n * n / best * 1e-9);
+    }
+    openblas_set_num_threads(1);
+    free(a);
+    free(b);
+    free(c);
+    /* read bandwidth: cblas_sasum (SIMD, one pass, no writes) over a buffer much larger than the
+     * caches, and over 24 MiB repeated (the dense288 model's weights) */
+    size_t sizes[2] = {(size_t)256 << 20, (size_t)24 << 20};
+    const char *names[2] = {"mem_read_gbs", "mem_read_24mib_gbs"};
+    for (int s = 0; s < 2; s++) {
+        size_t nf = sizes[s] / sizeof(float);
+        float *x = malloc(sizes[s]);
+        if (!x) return 1;
+        for (size_t i = 0; i < nf; i++)
+            x[i] = 1e-3f;
+        double best = 1e30, sink = 0.0;
+        for (int r = 0; r < 10; r++) {
+            double t0 = now();
+            sink += cblas_sasum((int)nf, x, 1);
+            double dt = now() - t0;
+            if (dt < best) best = dt;
+        }
+        printf("%s %.1f\n", names[s], sizes[s] / best * 1e-9);
+        if (sink < 0) printf("#\n");
+        free(x);
+    }
+    return 0;
+}
+
+static int bench_train(const char *pname, int B, int T, int iters, int threads) {
     aha_model_config_t cfg;
-    aha_model_config_default(&cfg);
+    if (preset(pname, &cfg) < 0) return 2;
+    if (T > cfg.max_seq_len) cfg.max_seq_len = T;
+    openblas_set_num_threads(threads);
     aha_model_t *m = NULL;
     aha_acts_t *a = NULL;
-    aha_kv_t *kv = NULL;
     CHECK(aha_model_new(&cfg, &m));
     aha_rng_t rng;
     aha_rng_seed(&rng, 1);
@@ -46,50 +145,75 @@ int main(int argc, char **argv) {
     }
     aha_batch_t batch = {B, T, tokens, NULL, NULL};
     float loss;
-    printf("default model: %zu parameters, B=%d T=%d\n", m->n_params, B, T);
-
-    for (int i = 0; i < 2; i++) { /* warm-up */
-        CHECK(aha_forward(m, a, &batch));
-        CHECK(aha_ce_loss(a, targets, &loss));
-        CHECK(aha_backward(m, a, &batch));
-    }
-    double t0 = now(), tf = 0.0;
-    for (int i = 0; i < iters; i++) {
+    double best = 1e30, best_f = 1e30;
+    for (int i = 0; i < iters + 1; i++) { /* the first is a warm-up */
         double s = now();
         CHECK(aha_forward(m, a, &batch));
-        tf += now() - s;
+        double f = now() - s;
         CHECK(aha_ce_loss(a, targets, &loss));
         aha_model_zero_grads(m);
         CHECK(aha_backward(m, a, &batch));
+        double dt = now() - s;
+        if (i > 0 && dt < best) best = dt;
+        if (i > 0 && f < best_f) best_f = f;
     }
-    double dt = now() - t0;
-    printf("forward+backward: %.1f ms/step, %.0f tokens/s (forward alone %.0f tokens/s)\n",
-           1e3 * dt / iters, (double)N * iters / dt, (double)N * iters / tf);
-    printf("c_fwd_bwd_tokens_per_s %.0f\n", (double)N * iters / dt);
-
-    /* decoding: B rows, T positions each */
-    CHECK(aha_kv_new(m, B, T, &kv));
-    float *logits = malloc(sizeof(float) * B * cfg.vocab_size);
-    int *step = malloc(sizeof(int) * B);
-    t0 = now();
-    int reps = 3;
-    for (int r = 0; r < reps; r++) {
-        aha_kv_reset(kv);
-        for (int t = 0; t < T; t++) {
-            for (int b = 0; b < B; b++)
-                step[b] = tokens[b * T + t];
-            CHECK(aha_decode_step(m, kv, step, NULL, logits, NULL));
-        }
-    }
-    dt = now() - t0;
-    printf("decode (KV cache, %d rows): %.0f tokens/s\n", B, (double)B * T * reps / dt);
-
-    free(logits);
-    free(step);
+    double flops_tok = 6.0 * active_params(&cfg) + 12.0 * cfg.n_layers * cfg.dim * T;
+    printf("params %zu\nactive_params %.0f\n", m->n_params, active_params(&cfg));
+    printf("train_tokens_per_s %.0f\n", N / best);
+    printf("train_gflops %.1f\n", N / best * flops_tok * 1e-9);
+    printf("forward_tokens_per_s %.0f\n", N / best_f);
     free(tokens);
     free(targets);
-    aha_kv_destroy(&kv);
     aha_acts_destroy(&a);
     aha_model_destroy(&m);
     return 0;
+}
+
+static int bench_decode(const char *pname, int rows, int P, int reps) {
+    aha_model_config_t cfg;
+    if (preset(pname, &cfg) < 0) return 2;
+    if (P > cfg.max_seq_len) cfg.max_seq_len = P;
+    openblas_set_num_threads(1);
+    aha_model_t *m = NULL;
+    aha_kv_t *kv = NULL;
+    CHECK(aha_model_new(&cfg, &m));
+    aha_rng_t rng;
+    aha_rng_seed(&rng, 2);
+    aha_model_init_random(m, &rng);
+    CHECK(aha_kv_new(m, rows, P, &kv));
+    float *logits = malloc(sizeof(float) * rows * cfg.vocab_size);
+    int *step = malloc(sizeof(int) * rows);
+    double best = 1e30;
+    for (int r = 0; r < reps + 1; r++) {
+        aha_kv_reset(kv);
+        double t0 = now();
+        for (int t = 0; t < P; t++) {
+            for (int b = 0; b < rows; b++)
+                step[b] = (int)aha_rng_below(&rng, cfg.vocab_size);
+            CHECK(aha_decode_step(m, kv, step, NULL, logits, NULL));
+        }
+        double dt = now() - t0;
+        if (r > 0 && dt < best) best = dt;
+    }
+    /* bytes of weights one step reads (everything but the embedding table, which is gathered) */
+    double wbytes = 4.0 * (double)(m->n_params - (size_t)cfg.vocab_size * cfg.dim);
+    printf("params %zu\nweight_bytes %.0f\n", m->n_params, wbytes);
+    printf("decode_tokens_per_s %.0f\n", (double)rows * P / best);
+    free(logits);
+    free(step);
+    aha_kv_destroy(&kv);
+    aha_model_destroy(&m);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    const char *mode = argc > 1 ? argv[1] : "";
+    if (!strcmp(mode, "peak")) return bench_peak();
+    if (!strcmp(mode, "train") && argc == 7)
+        return bench_train(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
+    if (!strcmp(mode, "decode") && argc == 6)
+        return bench_decode(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
+    fprintf(stderr, "usage: model_bench peak | train PRESET B T ITERS THREADS | "
+                    "decode PRESET ROWS POSITIONS REPS\n");
+    return 2;
 }

@@ -1,16 +1,117 @@
 #!/usr/bin/env bash
-# make bench: C model vs the PyTorch reference on the same config and thread count, measured in
-# this run (machines differ; only the ratio means something).
+# make bench: the model's throughput beside the bounds measured in this same run (machines differ
+# and this one is shared: only the ratios mean something). Every figure is the best of several
+# repetitions. Writes OUT/bench.txt (the table), OUT/bench.json (the numbers) and OUT/bench.png
+# (each figure as a percentage of its bound, gnuplot). OUT defaults to BUILD/bench.
+#   bounds: cblas_sgemm 512^3 GFLOP/s on 1 and 2 OpenBLAS threads, memory read bandwidth
+#           (cblas_sasum over 256 MiB and over 24 MiB), the fair PyTorch model
+#           (bench/bench_torch.py: experts gather their tokens as Hugging Face's DeepseekV3MoE)
+#   figures: training step (forward + CE + backward) on the GRPO-sized config (128 x 96 tokens)
+#            and the default one (16 x 64), 1 and 2 threads; decoding (bench/model_bench.c)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
+OUT=${OUT:-$BUILD/bench}
+ITERS=${ITERS:-5}
+PY=${PY:-/usr/bin/python3}
+mkdir -p "$OUT"
 cmake --build "$BUILD" --target model_bench > /dev/null
-export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
-B=${B:-16} T=${T:-64}
-c_out=$("$BUILD/model_bench" "$B" "$T" 20)
-echo "$c_out" | grep -v '^c_fwd'
-t_out=$(/usr/bin/python3 bench/bench_torch.py "$B" "$T" 10)
-c=$(echo "$c_out" | awk '/^c_fwd_bwd_tokens_per_s/ {print $2}')
-t=$(echo "$t_out" | awk '/^torch_fwd_bwd_tokens_per_s/ {print $2}')
-echo "PyTorch reference forward+backward: $t tokens/s (float32, 1 thread)"
-awk -v c="$c" -v t="$t" 'BEGIN { printf "ratio C / PyTorch (forward+backward, B='"$B"' T='"$T"', 1 thread): %.2fx\n", c / t }'
+export OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2
+MB="$BUILD/model_bench"
+
+declare -A R # key -> value
+# collect PREFIX CMD...: every "key value" line of CMD's output becomes R[PREFIX.key]
+collect() {
+    local pre=$1
+    shift
+    local line
+    while read -r k v; do R[$pre.$k]=$v; done < <("$@")
+}
+echo "measuring bounds..." >&2
+collect peak "$MB" peak
+for cfg in "grpo 128 96" "default 16 64"; do
+    set -- $cfg
+    for thr in 1 2; do
+        echo "measuring training $1 ($2 x $3 tokens, $thr thread(s))..." >&2
+        collect "train.$1.${thr}t" "$MB" train "$1" "$2" "$3" "$ITERS" "$thr"
+        collect "torch.$1.${thr}t" "$PY" bench/bench_torch.py "$1" "$2" "$3" "$ITERS" "$thr"
+    done
+done
+
+f() { awk -v x="$1" 'BEGIN { printf "%.1f", x }'; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", 100 * a / b }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+# rows: label | value | unit | bound | bound label | percent of bound
+ROWS=()
+row() { ROWS+=("$1|$2|$3|$4|$5|$(pct "$2" "$4")"); }
+p1=${R[peak.sgemm_gflops_1t]} p2=${R[peak.sgemm_gflops_2t]}
+for c in grpo default; do
+    for thr in 1 2; do
+        k="train.$c.${thr}t" t="torch.$c.${thr}t"
+        peak=$([ "$thr" = 1 ] && echo "$p1" || echo "$p2")
+        row "train $c ${thr}t GFLOP/s" "${R[$k.train_gflops]}" "GFLOP/s" "$peak" "sgemm ${thr}t"
+        row "train $c ${thr}t tokens/s" "${R[$k.train_tokens_per_s]}" "tok/s" \
+            "${R[$t.torch_train_tokens_per_s]}" "PyTorch ${thr}t"
+    done
+    row "train $c 2t vs 1t tokens/s" "${R[train.$c.2t.train_tokens_per_s]}" "tok/s" \
+        "${R[train.$c.1t.train_tokens_per_s]}" "aha 1t"
+done
+
+{
+    echo "bounds measured in this run: cblas_sgemm 512^3 $(f "$p1") GFLOP/s (1 thread), $(f "$p2") (2 threads);"
+    echo "memory read $(f "${R[peak.mem_read_gbs]}") GB/s (256 MiB), $(f "${R[peak.mem_read_24mib_gbs]}") GB/s (24 MiB)"
+    echo "training FLOPs/token = 6 x active params + 12 x layers x dim x T (docs/model.md)"
+    printf '%-34s %12s %-8s %12s %-14s %7s\n' figure value unit bound "bound is" "%"
+    for r in "${ROWS[@]}"; do
+        IFS='|' read -r l v u b bl p <<< "$r"
+        printf '%-34s %12s %-8s %12s %-14s %6s%%\n' "$l" "$v" "$u" "$b" "$bl" "$p"
+    done
+} | tee "$OUT/bench.txt"
+
+# JSON of every raw number plus the table rows
+{
+    echo "{"
+    echo "  \"raw\": {"
+    keys=$(printf '%s\n' "${!R[@]}" | sort)
+    n=$(echo "$keys" | wc -l) i=0
+    for k in $keys; do
+        i=$((i + 1))
+        printf '    "%s": %s%s\n' "$k" "${R[$k]}" "$([ $i -lt "$n" ] && echo ,)"
+    done
+    echo "  },"
+    echo "  \"table\": ["
+    n=${#ROWS[@]} i=0
+    for r in "${ROWS[@]}"; do
+        i=$((i + 1))
+        IFS='|' read -r l v u b bl p <<< "$r"
+        printf '    {"figure": "%s", "value": %s, "unit": "%s", "bound": %s, "bound_is": "%s", "percent_of_bound": %s}%s\n' \
+            "$l" "$v" "$u" "$b" "$bl" "$p" "$([ $i -lt "$n" ] && echo ,)"
+    done
+    echo "  ]"
+    echo "}"
+} > "$OUT/bench.json"
+
+# chart: each figure as a percentage of its bound
+if command -v gnuplot > /dev/null; then
+    for r in "${ROWS[@]}"; do
+        IFS='|' read -r l v u b bl p <<< "$r"
+        printf '"%s\\n(of %s)" %s\n' "$l" "$bl" "$p"
+    done > "$OUT/bench.dat"
+    gnuplot <<EOF
+set terminal pngcairo size 1400,700 font ",9"
+set output "$OUT/bench.png"
+set title "aha make bench: each figure as % of its bound measured in the same run"
+set style fill solid 0.8
+set boxwidth 0.7
+set ylabel "% of bound"
+set yrange [0:*]
+set xtics rotate by -35 left
+set grid ytics
+set arrow from graph 0, first 100 to graph 1, first 100 nohead dt 2
+plot "$OUT/bench.dat" using 0:2:xtic(1) with boxes notitle, "" using 0:2:(sprintf("%d%%", \$2)) with labels offset 0,0.7 notitle
+EOF
+    echo "wrote $OUT/bench.txt, $OUT/bench.json, $OUT/bench.png" >&2
+else
+    echo "gnuplot not found: no chart; wrote $OUT/bench.txt, $OUT/bench.json" >&2
+fi
