@@ -16,6 +16,10 @@ void k_matmul(float *y, const float *x, const float *w, int N, int In, int O, fl
         return;
     }
     /* y[N,O] = x[N,In] * W[O,In]^T */
+    if (N == 1) {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, O, In, 1.0f, w, In, x, 1, beta, y, 1);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, O, In, 1.0f, x, In, w, In, beta, y, O);
 }
 
@@ -131,6 +135,34 @@ void k_attention(float *out, float *att, const float *q, const float *k, const f
             /* out[T,hd] = S[T,T] V[T,hd] */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, S, T, vb, C,
                         0.0f, out + base, C);
+        }
+    }
+}
+
+void k_attention_kv(float *out, float *scratch, const float *q, const float *kc, const float *vc,
+                    const int *rows, const int *pos, int n, int max_T, int nh, int hd) {
+    const int C = nh * hd;
+    const float scale = 1.0f / sqrtf((float)hd);
+    for (int i = 0; i < n; i++) {
+        const size_t base = (size_t)rows[i] * max_T * C;
+        const int P = pos[i] + 1; /* positions attended */
+        for (int h = 0; h < nh; h++) {
+            const float *qh = q + (size_t)i * C + (size_t)h * hd;
+            const float *kh = kc + base + (size_t)h * hd, *vh = vc + base + (size_t)h * hd;
+            float *oh = out + (size_t)i * C + (size_t)h * hd;
+            /* scratch[P] = scale * K_h[P, hd] q_h */
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, P, hd, scale, kh, C, qh, 1, 0.0f, scratch, 1);
+            float mx = scratch[0];
+            for (int j = 1; j < P; j++)
+                mx = scratch[j] > mx ? scratch[j] : mx;
+            float sum = 0.0f;
+            for (int j = 0; j < P; j++) {
+                scratch[j] = expf(scratch[j] - mx);
+                sum += scratch[j];
+            }
+            /* o_h[hd] = V_h[P, hd]^T p / sum */
+            cblas_sgemv(CblasRowMajor, CblasTrans, P, hd, 1.0f / sum, vh, C, scratch, 1, 0.0f, oh,
+                        1);
         }
     }
 }

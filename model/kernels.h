@@ -8,7 +8,7 @@
 #define AHA_MODEL_KERNELS_H
 #include <stddef.h>
 
-/* y[N,O] = x[N,In] W[O,In]^T + beta * y. */
+/* y[N,O] = x[N,In] W[O,In]^T + beta * y (N = 1: one sgemv, no sgemm packing). */
 void k_matmul(float *y, const float *x, const float *w, int N, int In, int O, float beta);
 /* dx[N,In] = dy[N,O] W[O,In] + beta_dx * dx (dx may be NULL: skipped);
  * dw[O,In] += dy^T x (dw may be NULL: skipped). */
@@ -34,6 +34,11 @@ void k_rope(float *x, const int *pos, int N, int T, int nh, int hd, const float 
  * diagonal), out[B*T, nh*hd] = att v. */
 void k_attention(float *out, float *att, const float *q, const float *k, const float *v, int B,
                  int T, int nh, int hd);
+/* Attention of n single query rows over a KV cache (decoding): row i attends positions
+ * 0..pos[i] of cache row rows[i]; kc, vc [cache rows, max_T, nh*hd] (keys after RoPE), q and
+ * out [n, nh*hd]; scratch[max_T]. Scores and the weighted sum of values are BLAS sgemv calls. */
+void k_attention_kv(float *out, float *scratch, const float *q, const float *kc, const float *vc,
+                    const int *rows, const int *pos, int n, int max_T, int nh, int hd);
 /* Backward of k_attention: dq, dk, dv[B*T, nh*hd] (overwritten) from dout; scratch[T*T]. */
 void k_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,
                           const float *att, const float *q, const float *k, const float *v, int B,

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "model/block.h"
 #include "model/kernels.h"
 #include "model/model_internal.h"
 #include "model/tokenizer.h"
@@ -321,20 +322,11 @@ void aha_model_update_expert_bias(aha_model_t *m, const float *load) {
 
 /* ---------------------------------------------------------------- activations */
 
+/* One layer's kept activations: its input (the residual stream) and what the block forward
+ * wrote (model/block.h); ids points into aha_acts.ids for the current B, T. */
 typedef struct {
-    float *res_in;                 /* [N, D] layer input (residual stream) */
-    float *ln1, *rstd1;            /* [N, D], [N] attention rmsnorm output and 1/rms */
-    float *q, *k, *v;              /* [N, D] (q, k after RoPE) */
-    float *att;                    /* [B, nh, T, T] attention probabilities */
-    float *ao;                     /* [N, D] concatenated heads before Wo */
-    float *res_mid;                /* [N, D] residual after attention */
-    float *ln2, *rstd2;            /* [N, D], [N] ffn rmsnorm */
-    float *h1, *h3, *hact;         /* dense: [N, F] SwiGLU pre-activations and product */
-    float *scores, *gates;         /* MoE: [N, E] router scores, [N, K] gates */
-    float *sh_h1, *sh_h3, *sh_act; /* [N, S*H] shared expert */
-    float *ex_h1, *ex_h3, *ex_act; /* [N*K, H] per routed slot, grouped by expert */
-    float *ex_out;                 /* [N*K, D] expert output before gating */
-    int *ex_off, *ex_perm;         /* [E+1], [N*K] grouping (see k_group) */
+    float *res_in; /* [N, D] */
+    aha_block_acts_t b;
 } layer_acts_t;
 
 struct aha_acts {
@@ -399,36 +391,36 @@ static void acts_layout(aha_acts_t *a, arena_t *ar) {
     for (size_t l = 0; l < L; l++) {
         layer_acts_t *la = &a->layers[l];
         la->res_in = take_f(ar, N * D);
-        la->ln1 = take_f(ar, N * D);
-        la->rstd1 = take_f(ar, N);
-        la->q = take_f(ar, N * D);
-        la->k = take_f(ar, N * D);
-        la->v = take_f(ar, N * D);
-        la->att = take_f(ar, (size_t)a->max_B * c->n_heads * T * T);
-        la->ao = take_f(ar, N * D);
-        la->res_mid = take_f(ar, N * D);
-        la->ln2 = take_f(ar, N * D);
-        la->rstd2 = take_f(ar, N);
+        la->b.ln1 = take_f(ar, N * D);
+        la->b.rstd1 = take_f(ar, N);
+        la->b.q = take_f(ar, N * D);
+        la->b.k = take_f(ar, N * D);
+        la->b.v = take_f(ar, N * D);
+        la->b.att = take_f(ar, (size_t)a->max_B * c->n_heads * T * T);
+        la->b.ao = take_f(ar, N * D);
+        la->b.res_mid = take_f(ar, N * D);
+        la->b.ln2 = take_f(ar, N * D);
+        la->b.rstd2 = take_f(ar, N);
         if (!aha_model_layer_is_moe(c, (int)l)) {
-            la->h1 = take_f(ar, N * F);
-            la->h3 = take_f(ar, N * F);
-            la->hact = take_f(ar, N * F);
+            la->b.h1 = take_f(ar, N * F);
+            la->b.h3 = take_f(ar, N * F);
+            la->b.hact = take_f(ar, N * F);
             continue;
         }
         any_moe = 1;
-        la->scores = take_f(ar, N * E);
-        la->gates = take_f(ar, N * K);
+        la->b.scores = take_f(ar, N * E);
+        la->b.gates = take_f(ar, N * K);
         if (SH > 0) {
-            la->sh_h1 = take_f(ar, N * SH);
-            la->sh_h3 = take_f(ar, N * SH);
-            la->sh_act = take_f(ar, N * SH);
+            la->b.sh_h1 = take_f(ar, N * SH);
+            la->b.sh_h3 = take_f(ar, N * SH);
+            la->b.sh_act = take_f(ar, N * SH);
         }
-        la->ex_h1 = take_f(ar, N * K * H);
-        la->ex_h3 = take_f(ar, N * K * H);
-        la->ex_act = take_f(ar, N * K * H);
-        la->ex_out = take_f(ar, N * K * D);
-        la->ex_off = take_i(ar, E + 1);
-        la->ex_perm = take_i(ar, N * K);
+        la->b.ex_h1 = take_f(ar, N * K * H);
+        la->b.ex_h3 = take_f(ar, N * K * H);
+        la->b.ex_act = take_f(ar, N * K * H);
+        la->b.ex_out = take_f(ar, N * K * D);
+        la->b.ex_off = take_i(ar, E + 1);
+        la->b.ex_perm = take_i(ar, N * K);
     }
     a->res_final = take_f(ar, N * D);
     a->lnf = take_f(ar, N * D);
@@ -544,9 +536,8 @@ int aha_forward(const aha_model_t *m, aha_acts_t *a, const aha_batch_t *batch) {
     if (B <= 0 || B > a->max_B || T <= 0 || T > a->max_T)
         return AHA_FAIL(AHA_ERR_RANGE, "aha_forward: batch %dx%d outside the activations' %dx%d", B,
                         T, a->max_B, a->max_T);
-    int N = B * T, D = c->dim, V = c->vocab_size, L = c->n_layers, nh = c->n_heads;
-    int hd = D / nh, E = c->n_routed_experts, K = c->top_k, H = c->moe_hidden;
-    int SH = c->n_shared_experts * H;
+    int N = B * T, D = c->dim, V = c->vocab_size, L = c->n_layers;
+    int E = c->n_routed_experts, K = c->top_k;
     a->ready = 0;
     for (int i = 0; i < N; i++)
         if (batch->tokens[i] < 0 || batch->tokens[i] >= V)
@@ -574,50 +565,19 @@ int aha_forward(const aha_model_t *m, aha_acts_t *a, const aha_batch_t *batch) {
     if (L * E > 0) memset(a->load, 0, sizeof(float) * (size_t)L * E);
     if ((size_t)L * N * K > 0) memset(a->ids, 0xff, sizeof(int) * (size_t)L * N * K); /* -1 */
 
+    aha_block_ctx_t ctx = {.B = B, .T = T, .rope_cos = a->rope_cos, .rope_sin = a->rope_sin,
+                           .valid = a->valid, .len = a->len, .cnt = a->cnt, .tmp = a->tmp,
+                           .xg = a->xg};
     for (int l = 0; l < L; l++) {
         layer_acts_t *la = &a->layers[l];
-        const aha_layer_view_t *lp = &m->p.layers[l];
         float *x_out = l + 1 < L ? a->layers[l + 1].res_in : a->res_final;
-        /* attention */
-        k_rmsnorm(la->ln1, la->rstd1, la->res_in, lp->attn_norm, N, D, c->norm_eps);
-        k_matmul(la->q, la->ln1, lp->wq, N, D, D, 0.0f);
-        k_matmul(la->k, la->ln1, lp->wk, N, D, D, 0.0f);
-        k_matmul(la->v, la->ln1, lp->wv, N, D, D, 0.0f);
-        k_rope(la->q, NULL, N, T, nh, hd, a->rope_cos, a->rope_sin, 0);
-        k_rope(la->k, NULL, N, T, nh, hd, a->rope_cos, a->rope_sin, 0);
-        k_attention(la->ao, la->att, la->q, la->k, la->v, B, T, nh, hd);
-        k_matmul(a->tmp, la->ao, lp->wo, N, D, D, 0.0f);
-        for (size_t i = 0; i < (size_t)N * D; i++)
-            la->res_mid[i] = la->res_in[i] + a->tmp[i];
-        /* feed-forward */
-        k_rmsnorm(la->ln2, la->rstd2, la->res_mid, lp->ffn_norm, N, D, c->norm_eps);
-        if (!aha_model_layer_is_moe(c, l)) {
-            k_swiglu_ffn(a->tmp, la->h1, la->h3, la->hact, la->ln2, lp->w1, lp->w3, lp->w2, N, D,
-                         c->ffn_hidden, 0.0f);
-        } else {
-            int *ids = a->ids + (size_t)l * N * K;
-            const int *replay = batch->replay_ids ? batch->replay_ids + (size_t)l * N * K : NULL;
-            k_matmul(la->scores, la->ln2, lp->router, N, D, E, 0.0f); /* router logits [N, E] */
-            k_router_scores(la->scores, N, E, c->score_func);
-            AHA_TRY(k_route(ids, la->gates, la->scores, m->expert_bias + (size_t)l * E, a->valid,
-                            replay, N, E, K, c->norm_topk_prob, c->routed_scale));
-            k_group(la->ex_off, la->ex_perm, ids, N, E, K);
+        la->b.ids = a->ids + (size_t)l * N * K;
+        ctx.replay = batch->replay_ids ? batch->replay_ids + (size_t)l * N * K : NULL;
+        AHA_TRY(aha_block_forward(x_out, &a->aux, &la->b, la->res_in, c, l, &m->p.layers[l],
+                                  m->expert_bias + (size_t)l * E, &ctx, N));
+        if (aha_model_layer_is_moe(c, l))
             for (int e = 0; e < E; e++)
-                a->load[(size_t)l * E + e] = (float)(la->ex_off[e + 1] - la->ex_off[e]);
-            if (SH > 0)
-                k_swiglu_ffn(a->tmp, la->sh_h1, la->sh_h3, la->sh_act, la->ln2, lp->sh_w1,
-                             lp->sh_w3, lp->sh_w2, N, D, SH, 0.0f);
-            else
-                memset(a->tmp, 0, sizeof(float) * (size_t)N * D);
-            const k_experts_routing_t route = {la->gates,  la->ex_off, la->ex_perm,
-                                               la->ex_out, E,          K};
-            k_experts(a->tmp, a->xg, la->ex_out, (k_ffn_keep_t){la->ex_h1, la->ex_h3, la->ex_act},
-                      la->ln2, &route, (k_ffn_weights_t){lp->ex_w1, lp->ex_w3, lp->ex_w2}, D, H);
-            a->aux += k_seq_aux(a->cnt, la->scores, ids, a->len, B, T, E, K, c->score_func,
-                                c->seq_aux_alpha);
-        }
-        for (size_t i = 0; i < (size_t)N * D; i++)
-            x_out[i] = la->res_mid[i] + a->tmp[i];
+                a->load[(size_t)l * E + e] = (float)(la->b.ex_off[e + 1] - la->b.ex_off[e]);
     }
     k_rmsnorm(a->lnf, a->rstdf, a->res_final, m->p.final_norm, N, D, c->norm_eps);
     k_matmul(a->logits, a->lnf, m->p.lm_head, N, D, V, 0.0f);
@@ -692,43 +652,43 @@ int aha_backward(aha_model_t *m, aha_acts_t *a, const aha_batch_t *batch) {
         memset(a->d1, 0, sizeof(float) * ND);
         if (!aha_model_layer_is_moe(c, l)) {
             k_swiglu_ffn_backward(a->d1, (k_ffn_grads_t){lg->w1, lg->w3, lg->w2}, scratch, a->dres,
-                                  la->ln2, (k_ffn_acts_t){la->h1, la->h3, la->hact},
+                                  la->b.ln2, (k_ffn_acts_t){la->b.h1, la->b.h3, la->b.hact},
                                   (k_ffn_weights_t){lp->w1, lp->w3, lp->w2}, N, D, c->ffn_hidden);
         } else {
             const int *ids = a->ids + (size_t)l * N * K;
             if (SH > 0)
                 k_swiglu_ffn_backward(a->d1, (k_ffn_grads_t){lg->sh_w1, lg->sh_w3, lg->sh_w2},
-                                      scratch, a->dres, la->ln2,
-                                      (k_ffn_acts_t){la->sh_h1, la->sh_h3, la->sh_act},
+                                      scratch, a->dres, la->b.ln2,
+                                      (k_ffn_acts_t){la->b.sh_h1, la->b.sh_h3, la->b.sh_act},
                                       (k_ffn_weights_t){lp->sh_w1, lp->sh_w3, lp->sh_w2}, N, D, SH);
             memset(a->dg, 0, sizeof(float) * (size_t)N * K);
-            const k_experts_routing_t route = {la->gates,  la->ex_off, la->ex_perm,
-                                               la->ex_out, E,          K};
+            const k_experts_routing_t route = {la->b.gates,  la->b.ex_off, la->b.ex_perm,
+                                               la->b.ex_out, E,          K};
             const k_experts_scratch_t ex_scratch = {a->xg, a->dyg, a->dxg, scratch};
             k_experts_backward(a->d1, a->dg, (k_ffn_grads_t){lg->ex_w1, lg->ex_w3, lg->ex_w2},
-                               ex_scratch, a->dres, la->ln2, &route,
-                               (k_ffn_acts_t){la->ex_h1, la->ex_h3, la->ex_act},
+                               ex_scratch, a->dres, la->b.ln2, &route,
+                               (k_ffn_acts_t){la->b.ex_h1, la->b.ex_h3, la->b.ex_act},
                                (k_ffn_weights_t){lp->ex_w1, lp->ex_w3, lp->ex_w2}, D, H);
             memset(a->ds, 0, sizeof(float) * (size_t)N * E);
-            k_route_backward(a->ds, a->dg, la->scores, ids, N, E, K, c->norm_topk_prob,
+            k_route_backward(a->ds, a->dg, la->b.scores, ids, N, E, K, c->norm_topk_prob,
                              c->routed_scale);
-            k_seq_aux_backward(a->ds, a->cnt, la->scores, ids, a->len, B, T, E, K, c->score_func,
+            k_seq_aux_backward(a->ds, a->cnt, la->b.scores, ids, a->len, B, T, E, K, c->score_func,
                                c->seq_aux_alpha);
-            k_router_scores_backward(a->dz, a->ds, la->scores, N, E, c->score_func);
-            k_matmul_backward(a->d1, lg->router, a->dz, la->ln2, lp->router, N, D, E, 1.0f);
+            k_router_scores_backward(a->dz, a->ds, la->b.scores, N, E, c->score_func);
+            k_matmul_backward(a->d1, lg->router, a->dz, la->b.ln2, lp->router, N, D, E, 1.0f);
         }
-        k_rmsnorm_backward(a->dres, lg->ffn_norm, a->d1, la->res_mid, lp->ffn_norm, la->rstd2, N,
+        k_rmsnorm_backward(a->dres, lg->ffn_norm, a->d1, la->b.res_mid, lp->ffn_norm, la->b.rstd2, N,
                            D);
         /* attention: dres is now d loss / d res_mid */
-        k_matmul_backward(a->d1, lg->wo, a->dres, la->ao, lp->wo, N, D, D, 0.0f);
-        k_attention_backward(a->dq, a->dk, a->dv, a->datt, a->d1, la->att, la->q, la->k, la->v, B,
+        k_matmul_backward(a->d1, lg->wo, a->dres, la->b.ao, lp->wo, N, D, D, 0.0f);
+        k_attention_backward(a->dq, a->dk, a->dv, a->datt, a->d1, la->b.att, la->b.q, la->b.k, la->b.v, B,
                              T, nh, hd);
         k_rope(a->dq, NULL, N, T, nh, hd, a->rope_cos, a->rope_sin, 1);
         k_rope(a->dk, NULL, N, T, nh, hd, a->rope_cos, a->rope_sin, 1);
-        k_matmul_backward(a->d1, lg->wq, a->dq, la->ln1, lp->wq, N, D, D, 0.0f);
-        k_matmul_backward(a->d1, lg->wk, a->dk, la->ln1, lp->wk, N, D, D, 1.0f);
-        k_matmul_backward(a->d1, lg->wv, a->dv, la->ln1, lp->wv, N, D, D, 1.0f);
-        k_rmsnorm_backward(a->dres, lg->attn_norm, a->d1, la->res_in, lp->attn_norm, la->rstd1, N,
+        k_matmul_backward(a->d1, lg->wq, a->dq, la->b.ln1, lp->wq, N, D, D, 0.0f);
+        k_matmul_backward(a->d1, lg->wk, a->dk, la->b.ln1, lp->wk, N, D, D, 1.0f);
+        k_matmul_backward(a->d1, lg->wv, a->dv, la->b.ln1, lp->wv, N, D, D, 1.0f);
+        k_rmsnorm_backward(a->dres, lg->attn_norm, a->d1, la->res_in, lp->attn_norm, la->b.rstd1, N,
                            D);
     }
     /* embeddings */

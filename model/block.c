@@ -1,0 +1,63 @@
+/* model/block.c — the decoder block forward shared by training and decoding (model/block.h). */
+#include "model/block.h"
+
+#include <string.h>
+
+#include "core/err.h"
+#include "model/kernels.h"
+
+int aha_block_forward(float *x_out, float *aux, aha_block_acts_t *a, const float *x_in,
+                      const aha_model_config_t *c, int layer, const aha_layer_view_t *lp,
+                      const float *expert_bias, const aha_block_ctx_t *ctx, int n) {
+    const int D = c->dim, nh = c->n_heads, hd = D / nh, E = c->n_routed_experts, K = c->top_k;
+    const int H = c->moe_hidden, SH = c->n_shared_experts * H;
+    const size_t nD = (size_t)n * D;
+    float *tmp = ctx->tmp;
+    /* attention */
+    k_rmsnorm(a->ln1, a->rstd1, x_in, lp->attn_norm, n, D, c->norm_eps);
+    k_matmul(a->q, a->ln1, lp->wq, n, D, D, 0.0f);
+    k_matmul(a->k, a->ln1, lp->wk, n, D, D, 0.0f);
+    k_matmul(a->v, a->ln1, lp->wv, n, D, D, 0.0f);
+    k_rope(a->q, ctx->pos, n, ctx->T, nh, hd, ctx->rope_cos, ctx->rope_sin, 0);
+    k_rope(a->k, ctx->pos, n, ctx->T, nh, hd, ctx->rope_cos, ctx->rope_sin, 0);
+    if (!ctx->pos) {
+        k_attention(a->ao, a->att, a->q, a->k, a->v, ctx->B, ctx->T, nh, hd);
+    } else {
+        for (int i = 0; i < n; i++) {
+            size_t at = ((size_t)ctx->kv_rows[i] * ctx->kv_max_T + ctx->pos[i]) * D;
+            memcpy(ctx->kc + at, a->k + (size_t)i * D, sizeof(float) * D);
+            memcpy(ctx->vc + at, a->v + (size_t)i * D, sizeof(float) * D);
+        }
+        k_attention_kv(a->ao, ctx->att_scratch, a->q, ctx->kc, ctx->vc, ctx->kv_rows, ctx->pos, n,
+                       ctx->kv_max_T, nh, hd);
+    }
+    k_matmul(tmp, a->ao, lp->wo, n, D, D, 0.0f);
+    for (size_t i = 0; i < nD; i++)
+        a->res_mid[i] = x_in[i] + tmp[i];
+    /* feed-forward */
+    k_rmsnorm(a->ln2, a->rstd2, a->res_mid, lp->ffn_norm, n, D, c->norm_eps);
+    if (!aha_model_layer_is_moe(c, layer)) {
+        k_swiglu_ffn(tmp, a->h1, a->h3, a->hact, a->ln2, lp->w1, lp->w3, lp->w2, n, D,
+                     c->ffn_hidden, 0.0f);
+    } else {
+        k_matmul(a->scores, a->ln2, lp->router, n, D, E, 0.0f); /* router logits [n, E] */
+        k_router_scores(a->scores, n, E, c->score_func);
+        AHA_TRY(k_route(a->ids, a->gates, a->scores, expert_bias, ctx->valid, ctx->replay, n, E, K,
+                        c->norm_topk_prob, c->routed_scale));
+        k_group(a->ex_off, a->ex_perm, a->ids, n, E, K);
+        if (SH > 0)
+            k_swiglu_ffn(tmp, a->sh_h1, a->sh_h3, a->sh_act, a->ln2, lp->sh_w1, lp->sh_w3,
+                         lp->sh_w2, n, D, SH, 0.0f);
+        else
+            memset(tmp, 0, sizeof(float) * nD);
+        const k_experts_routing_t route = {a->gates, a->ex_off, a->ex_perm, a->ex_out, E, K};
+        k_experts(tmp, ctx->xg, a->ex_out, (k_ffn_keep_t){a->ex_h1, a->ex_h3, a->ex_act}, a->ln2,
+                  &route, (k_ffn_weights_t){lp->ex_w1, lp->ex_w3, lp->ex_w2}, D, H);
+        if (ctx->len)
+            *aux += k_seq_aux(ctx->cnt, a->scores, a->ids, ctx->len, ctx->B, ctx->T, E, K,
+                              c->score_func, c->seq_aux_alpha);
+    }
+    for (size_t i = 0; i < nD; i++)
+        x_out[i] = a->res_mid[i] + tmp[i];
+    return 0;
+}
