@@ -7,7 +7,9 @@
 #           (cblas_sasum over 256 MiB and over 24 MiB), the fair PyTorch model
 #           (bench/bench_torch.py: experts gather their tokens as Hugging Face's DeepseekV3MoE)
 #   figures: training step (forward + CE + backward) on the GRPO-sized config (128 x 96 tokens)
-#            and the default one (16 x 64), 1 and 2 threads; decoding (bench/model_bench.c)
+#            and the default one (16 x 64), 1 and 2 threads; decoding (aha_decode_step, 1 thread):
+#            the demo model with 1 and 16 rows (128 positions), a dense d288, 6-layer, ffn 768
+#            model with 1 row (256 positions) against its weight-read bound
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -37,6 +39,10 @@ for cfg in "grpo 128 96" "default 16 64"; do
         collect "torch.$1.${thr}t" "$PY" bench/bench_torch.py "$1" "$2" "$3" "$ITERS" "$thr"
     done
 done
+echo "measuring decoding..." >&2
+collect dec.default.1 "$MB" decode default 1 128 5
+collect dec.default.16 "$MB" decode default 16 128 5
+collect dec.dense288.1 "$MB" decode dense288 1 256 3
 
 f() { awk -v x="$1" 'BEGIN { printf "%.1f", x }'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", 100 * a / b }'; }
@@ -57,10 +63,18 @@ for c in grpo default; do
     row "train $c 2t vs 1t tokens/s" "${R[train.$c.2t.train_tokens_per_s]}" "tok/s" \
         "${R[train.$c.1t.train_tokens_per_s]}" "aha 1t"
 done
+# decoding: 16 rows of one group against 5x the 1-row rate (the goal); 1 row of the dense d288
+# model against reading its weights once per token at the 24 MiB read bandwidth
+row "decode demo 16 rows tokens/s" "${R[dec.default.16.decode_tokens_per_s]}" "tok/s" \
+    "$(awk -v a="${R[dec.default.1.decode_tokens_per_s]}" 'BEGIN { print 5 * a }')" "5x 1 row"
+row "decode d288 1 row tokens/s" "${R[dec.dense288.1.decode_tokens_per_s]}" "tok/s" \
+    "$(awk -v bw="${R[peak.mem_read_24mib_gbs]}" -v b="${R[dec.dense288.1.weight_bytes]}" \
+        'BEGIN { printf "%.0f", bw * 1e9 / b }')" "weight read"
 
 {
     echo "bounds measured in this run: cblas_sgemm 512^3 $(f "$p1") GFLOP/s (1 thread), $(f "$p2") (2 threads);"
     echo "memory read $(f "${R[peak.mem_read_gbs]}") GB/s (256 MiB), $(f "${R[peak.mem_read_24mib_gbs]}") GB/s (24 MiB)"
+    echo "decoding 1 row of the demo model: ${R[dec.default.1.decode_tokens_per_s]} tokens/s (the 16-row row's bound is 5x this)"
     echo "training FLOPs/token = 6 x active params + 12 x layers x dim x T (docs/model.md)"
     printf '%-34s %12s %-8s %12s %-14s %7s\n' figure value unit bound "bound is" "%"
     for r in "${ROWS[@]}"; do
