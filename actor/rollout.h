@@ -26,5 +26,14 @@ typedef struct {
 int aha_generate(const aha_model_t *m, aha_kv_t *kv, const int *const *prompts,
                  const int *prompt_lens, aha_rng_t *rngs, const aha_gen_config_t *gen,
                  aha_rollout_t *r);
+/* Prompts: aha_generate prefills each distinct prompt once (aha_kv_prefill, one pass over its
+ * positions) and the rows with the same prompt (the G samples of a group; rows of several groups
+ * can share one call) copy its KV rows, logits and routing record. aha_generate_stepwise is the
+ * reference path: every row feeds its prompt one position per aha_decode_step. Same maths; the
+ * float rounding of sgemm over other row counts may differ in the last bits (tests compare the
+ * two, docs/model.md). Each path is deterministic and a row's RNG draws are the same in both. */
+int aha_generate_stepwise(const aha_model_t *m, aha_kv_t *kv, const int *const *prompts,
+                          const int *prompt_lens, aha_rng_t *rngs, const aha_gen_config_t *gen,
+                          aha_rollout_t *r);
 
 #endif

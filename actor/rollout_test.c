@@ -4,6 +4,8 @@
  *    finished flags, expert ids and final RNG states, also on a reused rollout and KV cache;
  *  - batch independence: a row sampled inside a batch gives the tokens (and, to 1e-5, the
  *    log-probs) of the same prompt sampled alone with the same RNG, whatever the other rows hold;
+ *  - prefix sharing: prompts prefilled once and shared by their rows give the rows of the
+ *    stepwise reference path (tokens and expert ids exactly, log-probs to 1e-5);
  *  - behaviour log-probs equal log_softmax(logits / T) of a full aha_forward at the sampled
  *    token, and the recorded expert ids equal the forward's routing record (-1 beyond the row);
  *  - greedy (T = 0) picks the forward's argmax at every response position, whatever the RNG, and
@@ -71,6 +73,12 @@ static int make_rollout(const aha_model_t *m, int n, int max_len, int record, ah
     return 0;
 }
 
+/* 1: run() uses aha_generate_stepwise (prompts fed one position per step, no sharing); a row
+ * whose PIDX is negative gets prompt -PIDX-1 from a copy in another buffer (not the same pointer
+ * as the rows with that prompt). */
+static int g_stepwise = 0;
+static int prompt_copy[NP][MAX_LEN];
+
 /* Generates row b from prompt PIDX[b] with rngs[b] seeded from SEEDS[b]; the final RNG states go
  * to RNGS_OUT if not NULL. Returns aha_generate's code. */
 static int run(const aha_model_t *m, aha_kv_t *kv, aha_rollout_t *ro, const int *pidx,
@@ -79,11 +87,13 @@ static int run(const aha_model_t *m, aha_kv_t *kv, aha_rollout_t *ro, const int 
     int lens[MAX_ROWS];
     aha_rng_t rngs[MAX_ROWS];
     for (int b = 0; b < ro->n && b < MAX_ROWS; b++) {
-        prompts[b] = prompt_ids[pidx[b]];
-        lens[b] = prompt_n[pidx[b]];
+        const int p = pidx[b] < 0 ? -pidx[b] - 1 : pidx[b];
+        prompts[b] = pidx[b] < 0 ? prompt_copy[p] : prompt_ids[p];
+        lens[b] = prompt_n[p];
         aha_rng_seed(&rngs[b], seeds[b]);
     }
-    int rc = aha_generate(m, kv, prompts, lens, rngs, gen, ro);
+    int rc = g_stepwise ? aha_generate_stepwise(m, kv, prompts, lens, rngs, gen, ro)
+                        : aha_generate(m, kv, prompts, lens, rngs, gen, ro);
     if (rngs_out) memcpy(rngs_out, rngs, sizeof(aha_rng_t) * ro->n);
     return rc;
 }
@@ -266,6 +276,52 @@ done:
     aha_rollout_destroy(&batch2);
     for (int b = 0; b < G; b++)
         aha_rollout_destroy(&solo[b]);
+}
+
+/* 2b. Prefix sharing: rows of several groups in one call (prompts 0, 3, 2, 1; prompt 0 also from
+ * another buffer), each distinct prompt prefilled once and its KV rows copied, give the rows of
+ * the reference path that feeds every row's prompt one position per step: the same tokens,
+ * lengths and expert ids, log-probs to 1e-5 (sgemm over other row counts rounds differently). */
+static void test_prefix_sharing(const aha_model_t *m) {
+    enum { G = 8 };
+    const int pidx[G] = {0, 0, 3, 0, 3, 2, -1, 1};
+    const uint64_t seeds[G] = {41, 42, 43, 44, 45, 46, 47, 48};
+    const aha_gen_config_t gen = {20, 0.8f, 0.95f};
+    const double batch_diff = batch_lp_diff; /* compare_rows' maximum, kept for this test apart */
+    batch_lp_diff = 0;
+    aha_rollout_t *shared = generate(m, G, MAX_LEN, 1, pidx, seeds, &gen, NULL);
+    g_stepwise = 1;
+    aha_rollout_t *step = generate(m, G, MAX_LEN, 1, pidx, seeds, &gen, NULL);
+    g_stepwise = 0;
+    if (shared && step) {
+        aha_rollout_t one = *step; /* row b of STEP as a one-row rollout for compare_rows */
+        for (int b = 0; b < G; b++) {
+            one.n = 1;
+            one.tokens = step->tokens + (size_t)b * MAX_LEN;
+            one.logprobs = step->logprobs + (size_t)b * MAX_LEN;
+            one.prompt_len = step->prompt_len + b;
+            one.total_len = step->total_len + b;
+            one.finished = step->finished + b;
+            one.expert_ids = NULL;
+            compare_rows(shared, b, &one, "prefix sharing");
+            int id_diff = 0;
+            for (int l = 0; l < m->cfg.n_layers; l++)
+                for (int p = 0; p < MAX_LEN; p++)
+                    for (int k = 0; k < shared->top_k; k++)
+                        id_diff += shared->expert_ids[ro_eid(shared, l, b, p, k)] !=
+                                   step->expert_ids[ro_eid(step, l, b, p, k)];
+            CHECK(id_diff == 0, "prefix sharing row %d: %d expert ids differ from stepwise", b,
+                  id_diff);
+        }
+        CHECK(shared->total_len[0] != shared->total_len[1] ||
+                  memcmp(shared->tokens, shared->tokens + MAX_LEN,
+                         sizeof(int) * shared->total_len[0]) != 0,
+              "rows 0 and 1 (shared prompt, other seeds) are identical");
+    }
+    printf("[prefix sharing] max |logprob(shared) - logprob(stepwise)| = %.3g\n", batch_lp_diff);
+    batch_lp_diff = batch_diff;
+    aha_rollout_destroy(&shared);
+    aha_rollout_destroy(&step);
 }
 
 /* 3. Behaviour log-probs and the expert record against a full forward. */
@@ -727,6 +783,9 @@ static void case_determinism(void) {
 static void case_batch_independence(void) {
     test_batch_independence(g_spread);
 }
+static void case_prefix_sharing(void) {
+    test_prefix_sharing(g_spread);
+}
 static void case_against_forward(void) {
     test_against_forward(g_spread);
 }
@@ -740,6 +799,7 @@ static void case_bad_args(void) {
 static const tu_case_t cases[] = {
     {"determinism", case_determinism},
     {"batch_independence", case_batch_independence},
+    {"prefix_sharing", case_prefix_sharing},
     {"against_forward", case_against_forward},
     {"greedy", case_greedy},
     {"stopping", test_stopping},
@@ -753,6 +813,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "encode '%s': %s\n", PROMPT_TEXT[i], aha_last_error());
             return 1;
         }
+    memcpy(prompt_copy, prompt_ids, sizeof prompt_copy);
     g_spread = make_model(3, 8.0f, 0.1f, 0.4f);
     g_greedy = make_model(4, 20.0f, 0.0f, 0.0f);
     if (!g_spread || !g_greedy) {

@@ -5,6 +5,11 @@
  *                                            bandwidth (256 MiB and 24 MiB working sets)
  *   model_bench train PRESET B T ITERS THR   forward + CE + backward tokens/s and GFLOP/s
  *   model_bench decode PRESET ROWS POS REPS  aha_decode_step tokens/s (all rows) for POS positions
+ *   model_bench generate PRESET G P NEW REPS GROUPS
+ *                                            aha_generate of GROUPS groups of G samples of a P-token
+ *                                            prompt (one call), up to NEW tokens each: groups/s
+ *                                            with the prompts prefilled once and shared and with the
+ *                                            stepwise reference path
  *
  * PRESET: default (the demo model), grpo (d128, 4 layers, 4 heads, 1 shared + 8 routed experts
  * top-2, expert hidden 128, vocabulary 64), dense288 (d288, 6 layers, 6 heads, ffn 768, vocabulary
@@ -18,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "actor/rollout.h"
 #include "core/err.h"
 #include "core/rng.h"
 #include "model/model.h"
@@ -206,6 +212,55 @@ static int bench_decode(const char *pname, int rows, int P, int reps) {
     return 0;
 }
 
+static int bench_generate(const char *pname, int G, int P, int NEW, int reps, int groups) {
+    aha_model_config_t cfg;
+    if (preset(pname, &cfg) < 0) return 2;
+    if (P + NEW > cfg.max_seq_len) cfg.max_seq_len = P + NEW;
+    openblas_set_num_threads(1);
+    const int n = G * groups;
+    aha_model_t *m = NULL;
+    aha_kv_t *kv = NULL;
+    aha_rollout_t *r = NULL;
+    CHECK(aha_model_new(&cfg, &m));
+    aha_rng_t rng;
+    aha_rng_seed(&rng, 3);
+    aha_model_init_random(m, &rng);
+    CHECK(aha_kv_new(m, n, P + NEW, &kv));
+    CHECK(aha_rollout_new(m, n, P + NEW, 1, &r));
+    int *prompt = malloc(sizeof(int) * (size_t)P * groups);
+    const int **prompts = malloc(sizeof(int *) * n);
+    int *lens = malloc(sizeof(int) * n);
+    aha_rng_t *rngs = malloc(sizeof(aha_rng_t) * n);
+    for (int i = 0; i < P * groups; i++)
+        prompt[i] = 3 + (int)aha_rng_below(&rng, cfg.vocab_size - 3);
+    for (int b = 0; b < n; b++) {
+        prompts[b] = prompt + (size_t)(b / G) * P;
+        lens[b] = P;
+    }
+    const aha_gen_config_t gen = {NEW, 1.0f, 1.0f};
+    for (int stepwise = 0; stepwise <= 1; stepwise++) {
+        double best = 1e30;
+        for (int rep = 0; rep < reps + 1; rep++) {
+            for (int b = 0; b < n; b++)
+                aha_rng_seed(&rngs[b], 100 + (uint64_t)b);
+            double t0 = now();
+            CHECK(stepwise ? aha_generate_stepwise(m, kv, prompts, lens, rngs, &gen, r)
+                           : aha_generate(m, kv, prompts, lens, rngs, &gen, r));
+            double dt = now() - t0;
+            if (rep > 0 && dt < best) best = dt;
+        }
+        printf("%s_groups_per_s %.1f\n", stepwise ? "stepwise" : "shared", groups / best);
+    }
+    free(prompt);
+    free(prompts);
+    free(lens);
+    free(rngs);
+    aha_rollout_destroy(&r);
+    aha_kv_destroy(&kv);
+    aha_model_destroy(&m);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "";
     if (!strcmp(mode, "peak")) return bench_peak();
@@ -213,7 +268,10 @@ int main(int argc, char **argv) {
         return bench_train(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
     if (!strcmp(mode, "decode") && argc == 6)
         return bench_decode(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
+    if (!strcmp(mode, "generate") && argc == 8)
+        return bench_generate(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]),
+                              atoi(argv[7]));
     fprintf(stderr, "usage: model_bench peak | train PRESET B T ITERS THREADS | "
-                    "decode PRESET ROWS POSITIONS REPS\n");
+                    "decode PRESET ROWS POSITIONS REPS | generate PRESET G P NEW REPS GROUPS\n");
     return 2;
 }

@@ -9,7 +9,8 @@
 #   figures: training step (forward + CE + backward) on the GRPO-sized config (128 x 96 tokens)
 #            and the default one (16 x 64), 1 and 2 threads; decoding (aha_decode_step, 1 thread):
 #            the demo model with 1 and 16 rows (128 positions), a dense d288, 6-layer, ffn 768
-#            model with 1 row (256 positions) against its weight-read bound
+#            model with 1 row (256 positions) against its weight-read bound; aha_generate of
+#            groups of 8 with the prompt prefilled once and shared vs fed stepwise per row
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -43,6 +44,8 @@ echo "measuring decoding..." >&2
 collect dec.default.1 "$MB" decode default 1 128 5
 collect dec.default.16 "$MB" decode default 16 128 5
 collect dec.dense288.1 "$MB" decode dense288 1 256 3
+collect gen.1 "$MB" generate default 8 40 40 5 1
+collect gen.4 "$MB" generate default 8 40 40 3 4
 
 f() { awk -v x="$1" 'BEGIN { printf "%.1f", x }'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", 100 * a / b }'; }
@@ -70,6 +73,12 @@ row "decode demo 16 rows tokens/s" "${R[dec.default.16.decode_tokens_per_s]}" "t
 row "decode d288 1 row tokens/s" "${R[dec.dense288.1.decode_tokens_per_s]}" "tok/s" \
     "$(awk -v bw="${R[peak.mem_read_24mib_gbs]}" -v b="${R[dec.dense288.1.weight_bytes]}" \
         'BEGIN { printf "%.0f", bw * 1e9 / b }')" "weight read"
+# generation (aha_generate, G = 8, 40-token prompts, up to 40 new tokens): prompts prefilled once
+# and shared by the group's rows against feeding every row's prompt stepwise; 4 groups per call
+row "generate 1 group/call groups/s" "${R[gen.1.shared_groups_per_s]}" "groups/s" \
+    "${R[gen.1.stepwise_groups_per_s]}" "no sharing"
+row "generate 4 groups/call groups/s" "${R[gen.4.shared_groups_per_s]}" "groups/s" \
+    "${R[gen.4.stepwise_groups_per_s]}" "no sharing"
 
 {
     echo "bounds measured in this run: cblas_sgemm 512^3 $(f "$p1") GFLOP/s (1 thread), $(f "$p2") (2 threads);"

@@ -14,13 +14,15 @@
 struct aha_kv {
     aha_model_config_t cfg;
     int B, max_T;
+    int S;                      /* scratch rows: max(B, min(max_T, 64)) (prefill chunks) */
     int *len;                   /* [B] */
     float *kc, *vc;             /* [L, B, max_T, D] keys (after RoPE) and values */
     float *rope_cos, *rope_sin; /* [max_T, hd/2] */
     /* per-step scratch, rows compacted to the n active ones */
-    int *rows, *pos, *valid; /* [B] batch row, position, 1 */
-    float *x, *xn, *rstd;    /* [B, D], [B, D], [B] */
-    aha_block_acts_t blk;    /* the block forward's buffers for B rows, reused by every layer */
+    int *rows, *pos, *valid;     /* [S] cache row, position, 1 */
+    int *tok, *seq;              /* [S] input token, index of the row in the caller's output */
+    float *x, *xn, *rstd;        /* [B, D], [B, D], [B] */
+    aha_block_acts_t blk;        /* the block forward's buffers for B rows, reused by every layer */
     float *tmp, *att, *xg, *cnt; /* [B, D], [max_T], [B*K, D], [E] */
     float *logits;               /* [B, V] */
     float *fmem;
@@ -49,7 +51,7 @@ static int *kv_take_i(kv_arena_t *ar, size_t n) {
 
 static void kv_layout(aha_kv_t *kv, kv_arena_t *ar) {
     const aha_model_config_t *c = &kv->cfg;
-    size_t B = kv->B, T = kv->max_T, D = c->dim, L = c->n_layers, V = c->vocab_size;
+    size_t B = kv->S, T = kv->max_T, D = c->dim, L = c->n_layers, V = c->vocab_size;
     size_t E = c->n_routed_experts, K = c->top_k, H = c->moe_hidden;
     size_t SH = (size_t)c->n_shared_experts * H, hd = D / c->n_heads;
     size_t hid = (size_t)c->ffn_hidden; /* dense, shared and routed hidden buffers are one: each
@@ -57,14 +59,16 @@ static void kv_layout(aha_kv_t *kv, kv_arena_t *ar) {
     if (SH > hid) hid = SH;
     if (K * H > hid) hid = K * H;
     aha_block_acts_t *b = &kv->blk;
-    kv->len = kv_take_i(ar, B);
-    kv->kc = kv_take_f(ar, L * B * T * D);
-    kv->vc = kv_take_f(ar, L * B * T * D);
+    kv->len = kv_take_i(ar, (size_t)kv->B);
+    kv->kc = kv_take_f(ar, L * (size_t)kv->B * T * D);
+    kv->vc = kv_take_f(ar, L * (size_t)kv->B * T * D);
     kv->rope_cos = kv_take_f(ar, T * (hd / 2));
     kv->rope_sin = kv_take_f(ar, T * (hd / 2));
     kv->rows = kv_take_i(ar, B);
     kv->pos = kv_take_i(ar, B);
     kv->valid = kv_take_i(ar, B);
+    kv->tok = kv_take_i(ar, B);
+    kv->seq = kv_take_i(ar, B);
     kv->x = kv_take_f(ar, B * D);
     kv->xn = kv_take_f(ar, B * D);
     kv->rstd = kv_take_f(ar, B);
@@ -104,6 +108,7 @@ int aha_kv_new(const aha_model_t *m, int B, int max_T, aha_kv_t **out) {
     kv->cfg = m->cfg;
     kv->B = B;
     kv->max_T = max_T;
+    kv->S = B > (max_T < 64 ? max_T : 64) ? B : (max_T < 64 ? max_T : 64);
     kv_arena_t ar = {0};
     kv_layout(kv, &ar);
     kv->fmem = calloc(ar.nf, sizeof(float));
@@ -145,6 +150,48 @@ int aha_kv_capacity(const aha_kv_t *kv) {
     return kv ? kv->max_T : 0;
 }
 
+/* Runs the n compacted rows (kv->rows[i] at position kv->pos[i], input token tok[i]) through
+ * every layer, appending their keys and values to the cache. Routed ids of layer l, row i go to
+ * ids_out[l * ids_layer + ids_row[i] * K] (ids_out NULL: not kept). The final norm and lm_head run
+ * for rows [first_logit, n) into kv->logits[(i - first_logit) * V]. */
+static int run_rows(const aha_model_t *m, aha_kv_t *kv, const int *tok, int n, int *ids_out,
+                    size_t ids_layer, const int *ids_row, int first_logit) {
+    const aha_model_config_t *c = &m->cfg;
+    const int D = c->dim, V = c->vocab_size, L = c->n_layers, E = c->n_routed_experts;
+    const int K = c->top_k;
+    for (int i = 0; i < n; i++) {
+        memcpy(kv->x + (size_t)i * D, m->p.tok_emb + (size_t)tok[i] * D, sizeof(float) * D);
+        kv->valid[i] = 1;
+    }
+    const size_t layer_cells = (size_t)kv->B * kv->max_T * D;
+    aha_block_ctx_t ctx = {.pos = kv->pos,
+                           .kv_rows = kv->rows,
+                           .att_scratch = kv->att,
+                           .kv_max_T = kv->max_T,
+                           .rope_cos = kv->rope_cos,
+                           .rope_sin = kv->rope_sin,
+                           .valid = kv->valid,
+                           .cnt = kv->cnt,
+                           .tmp = kv->tmp,
+                           .xg = kv->xg};
+    float aux = 0.0f;
+    for (int l = 0; l < L; l++) {
+        ctx.kc = kv->kc + (size_t)l * layer_cells;
+        ctx.vc = kv->vc + (size_t)l * layer_cells;
+        AHA_TRY(aha_block_forward(kv->x, &aux, &kv->blk, kv->x, c, l, &m->p.layers[l],
+                                  m->expert_bias + (size_t)l * E, &ctx, n));
+        if (ids_out && aha_model_layer_is_moe(c, l))
+            for (int i = 0; i < n; i++)
+                memcpy(ids_out + l * ids_layer + (size_t)ids_row[i] * K,
+                       kv->blk.ids + (size_t)i * K, sizeof(int) * K);
+    }
+    const int nl = n - first_logit;
+    const float *xl = kv->x + (size_t)first_logit * D;
+    k_rmsnorm(kv->xn, kv->rstd, xl, m->p.final_norm, nl, D, c->norm_eps);
+    k_matmul(kv->logits, kv->xn, m->p.lm_head, nl, D, V, 0.0f);
+    return 0;
+}
+
 int aha_decode_step(const aha_model_t *m, aha_kv_t *kv, const int *tokens, const int *active,
                     float *logits, int *expert_ids_out) {
     if (!m || !kv || !tokens || !logits)
@@ -152,8 +199,7 @@ int aha_decode_step(const aha_model_t *m, aha_kv_t *kv, const int *tokens, const
     const aha_model_config_t *c = &m->cfg;
     if (!aha_model_same_shape(c, &kv->cfg))
         return AHA_FAIL(AHA_ERR_ARG, "aha_decode_step: KV cache was made for another model shape");
-    int B = kv->B, D = c->dim, V = c->vocab_size, L = c->n_layers;
-    int E = c->n_routed_experts, K = c->top_k;
+    int B = kv->B, V = c->vocab_size, L = c->n_layers, K = c->top_k;
     int n = 0;
     for (int b = 0; b < B; b++) {
         if (active && !active[b]) continue;
@@ -165,38 +211,74 @@ int aha_decode_step(const aha_model_t *m, aha_kv_t *kv, const int *tokens, const
                             tokens[b], b, V);
         kv->rows[n] = b;
         kv->pos[n] = kv->len[b];
-        kv->valid[n] = 1;
+        kv->tok[n] = tokens[b];
         n++;
     }
     if (expert_ids_out)
         for (size_t i = 0; i < (size_t)L * B * K; i++)
             expert_ids_out[i] = -1;
     if (n == 0) return 0;
-
-    for (int i = 0; i < n; i++)
-        memcpy(kv->x + (size_t)i * D, m->p.tok_emb + (size_t)tokens[kv->rows[i]] * D,
-               sizeof(float) * D);
-    const size_t layer_cells = (size_t)B * kv->max_T * D;
-    aha_block_ctx_t ctx = {.pos = kv->pos, .kv_rows = kv->rows, .att_scratch = kv->att,
-                           .kv_max_T = kv->max_T, .rope_cos = kv->rope_cos,
-                           .rope_sin = kv->rope_sin, .valid = kv->valid, .cnt = kv->cnt,
-                           .tmp = kv->tmp, .xg = kv->xg};
-    float aux = 0.0f;
-    for (int l = 0; l < L; l++) {
-        ctx.kc = kv->kc + (size_t)l * layer_cells;
-        ctx.vc = kv->vc + (size_t)l * layer_cells;
-        AHA_TRY(aha_block_forward(kv->x, &aux, &kv->blk, kv->x, c, l, &m->p.layers[l],
-                                  m->expert_bias + (size_t)l * E, &ctx, n));
-        if (expert_ids_out && aha_model_layer_is_moe(c, l))
-            for (int i = 0; i < n; i++)
-                memcpy(expert_ids_out + ((size_t)l * B + kv->rows[i]) * K,
-                       kv->blk.ids + (size_t)i * K, sizeof(int) * K);
-    }
-    k_rmsnorm(kv->xn, kv->rstd, kv->x, m->p.final_norm, n, D, c->norm_eps);
-    k_matmul(kv->logits, kv->xn, m->p.lm_head, n, D, V, 0.0f);
+    AHA_TRY(run_rows(m, kv, kv->tok, n, expert_ids_out, (size_t)B * K, kv->rows, 0));
     for (int i = 0; i < n; i++) {
         memcpy(logits + (size_t)kv->rows[i] * V, kv->logits + (size_t)i * V, sizeof(float) * V);
         kv->len[kv->rows[i]]++;
     }
+    return 0;
+}
+
+int aha_kv_prefill(const aha_model_t *m, aha_kv_t *kv, int row, const int *tokens, int n,
+                   float *logits, int *expert_ids_out) {
+    if (!m || !kv || !tokens || !logits)
+        return AHA_FAIL(AHA_ERR_ARG, "aha_kv_prefill: NULL argument");
+    const aha_model_config_t *c = &m->cfg;
+    if (!aha_model_same_shape(c, &kv->cfg))
+        return AHA_FAIL(AHA_ERR_ARG, "aha_kv_prefill: KV cache was made for another model shape");
+    const int V = c->vocab_size, L = c->n_layers, K = c->top_k;
+    if (row < 0 || row >= kv->B)
+        return AHA_FAIL(AHA_ERR_RANGE, "aha_kv_prefill: row %d outside [0, %d)", row, kv->B);
+    if (n < 1 || kv->len[row] + n > kv->max_T)
+        return AHA_FAIL(AHA_ERR_RANGE,
+                        "aha_kv_prefill: %d tokens after %d in a row of %d positions (need >= 1)",
+                        n, kv->len[row], kv->max_T);
+    for (int t = 0; t < n; t++)
+        if (tokens[t] < 0 || tokens[t] >= V)
+            return AHA_FAIL(AHA_ERR_RANGE, "aha_kv_prefill: token %d at %d outside [0, %d)",
+                            tokens[t], t, V);
+    if (expert_ids_out)
+        for (size_t i = 0; i < (size_t)L * n * K; i++)
+            expert_ids_out[i] = -1;
+    /* chunks of the scratch's rows: every position of a chunk attends the cache, where the
+     * earlier chunks and its own keys (written before attention) already are */
+    const int start = kv->len[row];
+    for (int t0 = 0; t0 < n; t0 += kv->S) {
+        const int cn = n - t0 < kv->S ? n - t0 : kv->S;
+        for (int i = 0; i < cn; i++) {
+            kv->rows[i] = row;
+            kv->pos[i] = start + t0 + i;
+            kv->seq[i] = t0 + i;
+        }
+        const int last = t0 + cn == n;
+        AHA_TRY(run_rows(m, kv, tokens + t0, cn, expert_ids_out, (size_t)n * K, kv->seq,
+                         last ? cn - 1 : cn));
+        if (last) memcpy(logits, kv->logits, sizeof(float) * V);
+    }
+    kv->len[row] = start + n;
+    return 0;
+}
+
+int aha_kv_copy_row(aha_kv_t *kv, int dst, int src) {
+    if (!kv) return AHA_FAIL(AHA_ERR_ARG, "aha_kv_copy_row: NULL kv");
+    if (dst < 0 || dst >= kv->B || src < 0 || src >= kv->B)
+        return AHA_FAIL(AHA_ERR_RANGE, "aha_kv_copy_row: rows %d <- %d outside [0, %d)", dst, src,
+                        kv->B);
+    if (dst == src) return 0;
+    const size_t D = (size_t)kv->cfg.dim, T = (size_t)kv->max_T, B = (size_t)kv->B;
+    const size_t cells = (size_t)kv->len[src] * D;
+    for (size_t l = 0; l < (size_t)kv->cfg.n_layers; l++) {
+        size_t from = (l * B + (size_t)src) * T * D, to = (l * B + (size_t)dst) * T * D;
+        memcpy(kv->kc + to, kv->kc + from, sizeof(float) * cells);
+        memcpy(kv->vc + to, kv->vc + from, sizeof(float) * cells);
+    }
+    kv->len[dst] = kv->len[src];
     return 0;
 }

@@ -565,8 +565,14 @@ int aha_forward(const aha_model_t *m, aha_acts_t *a, const aha_batch_t *batch) {
     if (L * E > 0) memset(a->load, 0, sizeof(float) * (size_t)L * E);
     if ((size_t)L * N * K > 0) memset(a->ids, 0xff, sizeof(int) * (size_t)L * N * K); /* -1 */
 
-    aha_block_ctx_t ctx = {.B = B, .T = T, .rope_cos = a->rope_cos, .rope_sin = a->rope_sin,
-                           .valid = a->valid, .len = a->len, .cnt = a->cnt, .tmp = a->tmp,
+    aha_block_ctx_t ctx = {.B = B,
+                           .T = T,
+                           .rope_cos = a->rope_cos,
+                           .rope_sin = a->rope_sin,
+                           .valid = a->valid,
+                           .len = a->len,
+                           .cnt = a->cnt,
+                           .tmp = a->tmp,
                            .xg = a->xg};
     for (int l = 0; l < L; l++) {
         layer_acts_t *la = &a->layers[l];
@@ -662,8 +668,8 @@ int aha_backward(aha_model_t *m, aha_acts_t *a, const aha_batch_t *batch) {
                                       (k_ffn_acts_t){la->b.sh_h1, la->b.sh_h3, la->b.sh_act},
                                       (k_ffn_weights_t){lp->sh_w1, lp->sh_w3, lp->sh_w2}, N, D, SH);
             memset(a->dg, 0, sizeof(float) * (size_t)N * K);
-            const k_experts_routing_t route = {la->b.gates,  la->b.ex_off, la->b.ex_perm,
-                                               la->b.ex_out, E,          K};
+            const k_experts_routing_t route = {
+                la->b.gates, la->b.ex_off, la->b.ex_perm, la->b.ex_out, E, K};
             const k_experts_scratch_t ex_scratch = {a->xg, a->dyg, a->dxg, scratch};
             k_experts_backward(a->d1, a->dg, (k_ffn_grads_t){lg->ex_w1, lg->ex_w3, lg->ex_w2},
                                ex_scratch, a->dres, la->b.ln2, &route,
@@ -677,12 +683,12 @@ int aha_backward(aha_model_t *m, aha_acts_t *a, const aha_batch_t *batch) {
             k_router_scores_backward(a->dz, a->ds, la->b.scores, N, E, c->score_func);
             k_matmul_backward(a->d1, lg->router, a->dz, la->b.ln2, lp->router, N, D, E, 1.0f);
         }
-        k_rmsnorm_backward(a->dres, lg->ffn_norm, a->d1, la->b.res_mid, lp->ffn_norm, la->b.rstd2, N,
-                           D);
+        k_rmsnorm_backward(a->dres, lg->ffn_norm, a->d1, la->b.res_mid, lp->ffn_norm, la->b.rstd2,
+                           N, D);
         /* attention: dres is now d loss / d res_mid */
         k_matmul_backward(a->d1, lg->wo, a->dres, la->b.ao, lp->wo, N, D, D, 0.0f);
-        k_attention_backward(a->dq, a->dk, a->dv, a->datt, a->d1, la->b.att, la->b.q, la->b.k, la->b.v, B,
-                             T, nh, hd);
+        k_attention_backward(a->dq, a->dk, a->dv, a->datt, a->d1, la->b.att, la->b.q, la->b.k,
+                             la->b.v, B, T, nh, hd);
         k_rope(a->dq, NULL, N, T, nh, hd, a->rope_cos, a->rope_sin, 1);
         k_rope(a->dk, NULL, N, T, nh, hd, a->rope_cos, a->rope_sin, 1);
         k_matmul_backward(a->d1, lg->wq, a->dq, la->b.ln1, lp->wq, N, D, D, 0.0f);

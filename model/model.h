@@ -167,6 +167,18 @@ int aha_kv_capacity(const aha_kv_t *kv);
 int aha_decode_step(const aha_model_t *m, aha_kv_t *kv, const int *tokens, const int *active,
                     float *logits, int *expert_ids_out);
 
+/* Prefill: appends tokens[0..n) to row ROW (from aha_kv_len(kv, row) on) in one pass per chunk
+ * of positions (projections and experts as sgemm over the chunk, causal attention over the
+ * cache) and writes the last position's logits to logits[V]. expert_ids_out, if not NULL,
+ * receives [n_layers*n*top_k] routed ids (-1 dense). The same maths as n aha_decode_step calls,
+ * up to float rounding (sgemm over more rows may round differently). AHA_ERR_RANGE when the row
+ * has no room for n positions or a token is outside the vocabulary; nothing is appended then. */
+int aha_kv_prefill(const aha_model_t *m, aha_kv_t *kv, int row, const int *tokens, int n,
+                   float *logits, int *expert_ids_out);
+/* Row DST becomes a copy of row SRC (its positions and cached keys/values): the samples of a
+ * group share their prompt's prefill. */
+int aha_kv_copy_row(aha_kv_t *kv, int dst, int src);
+
 /* One sampling candidate: unnormalised probability and token id. */
 typedef struct {
     float p;

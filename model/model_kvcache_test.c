@@ -2,6 +2,9 @@
  *  - rows of different lengths decoded token by token give each position's logits of the full
  *    forward (max relative error <= 1e-4) and the same routed expert ids;
  *  - inactive rows are untouched; a full row is AHA_ERR_RANGE; reset empties the cache;
+ *  - aha_kv_prefill (in two calls per row, chunked past 64 positions) gives the forward's logits at
+ *    the last position and its routed ids; past the capacity or with a bad token it appends
+ *    nothing and returns AHA_ERR_RANGE;
  *  - sampling with the same RNG seed twice gives identical tokens. */
 #include <math.h>
 #include <stdio.h>
@@ -99,6 +102,43 @@ static void check_vs_forward(const char *label, const aha_model_config_t *cfg, i
                     1e-4 * (1.0 + fabs(ref[(size_t)b * T * V])),
                 "position 0 after reset differs");
 
+    /* prefill: each row's tokens in two calls (the second continues the first's positions; a
+     * call longer than the scratch's rows runs in chunks) give the forward's logits at the last
+     * position and its routed ids at every position */
+    aha_kv_reset(kv);
+    int *pids = malloc(sizeof(int) * ((size_t)L * T * K + 1));
+    double pworst = 0.0;
+    int pid_mismatch = 0;
+    for (int b = 0; b < B_; b++) {
+        const int n = lengths[b], h = n / 4;
+        if (n == 0) continue;
+        if (h > 0) REQUIRE_OK(aha_kv_prefill(m, kv, b, tokens + (size_t)b * T, h, logits, pids));
+        REQUIRE_OK(aha_kv_prefill(m, kv, b, tokens + (size_t)b * T + h, n - h, logits, pids));
+        REQUIRE(aha_kv_len(kv, b) == n, "prefilled row %d has %d positions", b, aha_kv_len(kv, b));
+        const float *r = ref + ((size_t)b * T + n - 1) * V;
+        pworst = fmax(pworst, tu_max_rel_err(logits, r, V));
+        for (int l = 0; l < L; l++)
+            for (int t = h; t < n; t++)
+                for (int k = 0; k < K; k++)
+                    pid_mismatch += pids[((size_t)l * (n - h) + t - h) * K + k] !=
+                                    ref_ids[(((size_t)l * B_ + b) * T + t) * K + k];
+    }
+    printf("[%s] prefill: max rel logit err %.3g, expert id mismatches %d\n", label, pworst,
+           pid_mismatch);
+    REQUIRE(pworst <= 1e-4, "prefill logits differ from forward (rel %g)", pworst);
+    REQUIRE(pid_mismatch == 0, "%d prefill routed ids differ", pid_mismatch);
+    /* a prefill past the row's capacity or with a token outside the vocabulary appends nothing */
+    {
+        const int len0 = aha_kv_len(kv, 0), bad = V;
+        int rc = aha_kv_prefill(m, kv, 0, tokens, T - len0 + 1, logits, NULL);
+        REQUIRE(rc == AHA_ERR_RANGE, "prefill past the capacity returned %d", rc);
+        rc = len0 < T ? aha_kv_prefill(m, kv, 0, &bad, 1, logits, NULL) : AHA_ERR_RANGE;
+        REQUIRE(rc == AHA_ERR_RANGE, "prefill of token %d returned %d", bad, rc);
+        REQUIRE(aha_kv_len(kv, 0) == len0, "a refused prefill changed the row's length");
+        REQUIRE(aha_kv_prefill(m, kv, B_, tokens, 1, logits, NULL) == AHA_ERR_RANGE, "row B");
+    }
+    free(pids);
+
     free(tokens);
     free(logits);
     free(ids);
@@ -176,6 +216,8 @@ static void check_sampling_determinism(void) {
 
 KV_CASE(test_default, "default", aha_model_config_default, 12, 7, 12, 4, 21, (void)0)
 KV_CASE(test_default_long, "default-long", aha_model_config_default, 64, 33, 64, 50, 22, (void)0)
+KV_CASE(test_default_chunked, "default-chunked", aha_model_config_default, 100, 100, 70, 3, 25,
+        (void)0)
 KV_CASE(test_tiny_mixed_softmax, "tiny-mixed-softmax", tu_tiny_config, 9, 5, 1, 9, 23,
         c.n_dense_layers = 1, c.n_layers = 3, c.score_func = AHA_SCORE_SOFTMAX,
         c.norm_topk_prob = 0, c.n_shared_experts = 0)
@@ -185,6 +227,7 @@ KV_CASE(test_tiny_dense, "tiny-dense", tu_tiny_config, 8, 8, 8, 2, 24, c.n_route
 static const tu_case_t cases[] = {
     {"default", test_default},
     {"default-long", test_default_long},
+    {"default-chunked", test_default_chunked},
     {"tiny-mixed-softmax", test_tiny_mixed_softmax},
     {"tiny-dense", test_tiny_dense},
     {"sampling-determinism", check_sampling_determinism},
