@@ -30,6 +30,8 @@ collect() {
     local line
     while read -r k v; do R[$pre.$k]=$v; done < <("$@")
 }
+declare -A I # machine: simd_path, openblas_core
+while read -r k v; do I[$k]=$v; done < <("$MB" info)
 echo "measuring bounds..." >&2
 collect peak "$MB" peak
 for cfg in "grpo 128 96" "default 16 64"; do
@@ -81,6 +83,7 @@ row "generate 4 groups/call groups/s" "${R[gen.4.shared_groups_per_s]}" "groups/
     "${R[gen.4.stepwise_groups_per_s]}" "no sharing"
 
 {
+    echo "model kernels: SIMD path ${I[simd_path]}, OpenBLAS core ${I[openblas_core]}"
     echo "bounds measured in this run: cblas_sgemm 512^3 $(f "$p1") GFLOP/s (1 thread), $(f "$p2") (2 threads);"
     echo "memory read $(f "${R[peak.mem_read_gbs]}") GB/s (256 MiB), $(f "${R[peak.mem_read_24mib_gbs]}") GB/s (24 MiB)"
     echo "decoding 1 row of the demo model: ${R[dec.default.1.decode_tokens_per_s]} tokens/s (the 16-row row's bound is 5x this)"
@@ -95,6 +98,7 @@ row "generate 4 groups/call groups/s" "${R[gen.4.shared_groups_per_s]}" "groups/
 # JSON of every raw number plus the table rows
 {
     echo "{"
+    echo "  \"machine\": {\"simd_path\": \"${I[simd_path]}\", \"openblas_core\": \"${I[openblas_core]}\"},"
     echo "  \"raw\": {"
     keys=$(printf '%s\n' "${!R[@]}" | sort)
     n=$(echo "$keys" | wc -l) i=0

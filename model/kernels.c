@@ -7,6 +7,7 @@
 
 #include "core/err.h"
 #include "model/model.h"
+#include "model/simd.h"
 
 void k_matmul(float *y, const float *x, const float *w, int N, int In, int O, float beta) {
     if (N <= 0 || O <= 0) return;
@@ -41,35 +42,12 @@ void k_matmul_backward(float *dx, float *dw, const float *dy, const float *x, co
 }
 
 void k_rmsnorm(float *y, float *rstd, const float *x, const float *w, int N, int D, float eps) {
-    for (int r = 0; r < N; r++) {
-        const float *xr = x + (size_t)r * D;
-        float *yr = y + (size_t)r * D;
-        double ss = 0.0;
-        for (int i = 0; i < D; i++)
-            ss += (double)xr[i] * xr[i];
-        float rs = (float)(1.0 / sqrt(ss / D + (double)eps));
-        for (int i = 0; i < D; i++)
-            yr[i] = xr[i] * rs * w[i];
-        if (rstd) rstd[r] = rs;
-    }
+    k_simd()->rmsnorm(y, rstd, x, w, N, D, eps);
 }
 
 void k_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *w,
                         const float *rstd, int N, int D) {
-    for (int r = 0; r < N; r++) {
-        const float *xr = x + (size_t)r * D;
-        const float *dyr = dy + (size_t)r * D;
-        float *dxr = dx + (size_t)r * D;
-        float rs = rstd[r];
-        double dot = 0.0; /* sum_j dy_j w_j x_j */
-        for (int i = 0; i < D; i++) {
-            dot += (double)dyr[i] * w[i] * xr[i];
-            dw[i] += dyr[i] * xr[i] * rs;
-        }
-        float c = (float)(dot * rs * rs * rs / D);
-        for (int i = 0; i < D; i++)
-            dxr[i] += rs * w[i] * dyr[i] - xr[i] * c;
-    }
+    k_simd()->rmsnorm_backward(dx, dw, dy, x, w, rstd, N, D);
 }
 
 void k_rope_tables(float *cos_t, float *sin_t, int max_T, int hd, float theta) {
@@ -116,19 +94,10 @@ void k_attention(float *out, float *att, const float *q, const float *k, const f
             /* S = scale * Q[T,hd] K[T,hd]^T */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, qb, C, kb, C,
                         0.0f, S, T);
+            const k_simd_ops_t *ops = k_simd();
             for (int i = 0; i < T; i++) {
                 float *row = S + (size_t)i * T;
-                float mx = row[0];
-                for (int j = 1; j <= i; j++)
-                    mx = row[j] > mx ? row[j] : mx;
-                float sum = 0.0f;
-                for (int j = 0; j <= i; j++) {
-                    row[j] = expf(row[j] - mx);
-                    sum += row[j];
-                }
-                float inv = 1.0f / sum;
-                for (int j = 0; j <= i; j++)
-                    row[j] *= inv;
+                ops->softmax(row, i + 1);
                 for (int j = i + 1; j < T; j++)
                     row[j] = 0.0f;
             }
@@ -152,17 +121,9 @@ void k_attention_kv(float *out, float *scratch, const float *q, const float *kc,
             float *oh = out + (size_t)i * C + (size_t)h * hd;
             /* scratch[P] = scale * K_h[P, hd] q_h */
             cblas_sgemv(CblasRowMajor, CblasNoTrans, P, hd, scale, kh, C, qh, 1, 0.0f, scratch, 1);
-            float mx = scratch[0];
-            for (int j = 1; j < P; j++)
-                mx = scratch[j] > mx ? scratch[j] : mx;
-            float sum = 0.0f;
-            for (int j = 0; j < P; j++) {
-                scratch[j] = expf(scratch[j] - mx);
-                sum += scratch[j];
-            }
-            /* o_h[hd] = V_h[P, hd]^T p / sum */
-            cblas_sgemv(CblasRowMajor, CblasTrans, P, hd, 1.0f / sum, vh, C, scratch, 1, 0.0f, oh,
-                        1);
+            k_simd()->softmax(scratch, P);
+            /* o_h[hd] = V_h[P, hd]^T p */
+            cblas_sgemv(CblasRowMajor, CblasTrans, P, hd, 1.0f, vh, C, scratch, 1, 0.0f, oh, 1);
         }
     }
 }
@@ -185,14 +146,10 @@ void k_attention_backward(float *dq, float *dk, float *dv, float *scratch, const
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, A, T, dob, C, 0.0f,
                         dv + base, C);
             /* softmax backward: dS = A * (dA - sum_j A dA) (masked entries have A = 0) */
+            const k_simd_ops_t *ops = k_simd();
             for (int i = 0; i < T; i++) {
-                const float *ar = A + (size_t)i * T;
                 float *dr = dA + (size_t)i * T;
-                float dot = 0.0f;
-                for (int j = 0; j <= i; j++)
-                    dot += ar[j] * dr[j];
-                for (int j = 0; j <= i; j++)
-                    dr[j] = ar[j] * (dr[j] - dot);
+                ops->softmax_backward(dr, A + (size_t)i * T, i + 1);
                 for (int j = i + 1; j < T; j++)
                     dr[j] = 0.0f;
             }
@@ -210,18 +167,12 @@ static inline float sigmoidf_(float z) {
 }
 
 void k_swiglu(float *act, const float *h1, const float *h3, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        act[i] = h1[i] * sigmoidf_(h1[i]) * h3[i];
+    k_simd()->swiglu(act, h1, h3, n);
 }
 
 void k_swiglu_backward(float *dh1, float *dh3, const float *dact, const float *h1, const float *h3,
                        size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        float z = h1[i], sg = sigmoidf_(z);
-        float silu = z * sg;
-        dh3[i] = dact[i] * silu;
-        dh1[i] = dact[i] * h3[i] * sg * (1.0f + z * (1.0f - sg));
-    }
+    k_simd()->swiglu_backward(dh1, dh3, dact, h1, h3, n);
 }
 
 void k_swiglu_ffn(float *y, float *h1, float *h3, float *act, const float *x, const float *w1,

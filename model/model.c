@@ -13,6 +13,7 @@
 #include "model/block.h"
 #include "model/kernels.h"
 #include "model/model_internal.h"
+#include "model/simd.h"
 #include "model/tokenizer.h"
 
 /* ---------------------------------------------------------------- config */
@@ -54,6 +55,10 @@ const aha_cfg_field_t aha_model_config_fields[] = {
 const size_t aha_model_config_n_fields =
     sizeof aha_model_config_fields / sizeof *aha_model_config_fields;
 #undef MF
+
+const char *aha_model_simd_path(void) {
+    return k_simd_name(k_simd_level());
+}
 
 void aha_model_config_default(aha_model_config_t *cfg) {
     memset(cfg, 0, sizeof *cfg);

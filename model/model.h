@@ -84,6 +84,11 @@ typedef struct {
     float *expert_bias; /* [n_layers, E] routing bias (e_score_correction_bias), not a parameter */
 } aha_model_t;
 
+/* Name of the SIMD path the elementwise kernels run on ("base", "avx2", "avx512"; chosen at load
+ * time, AHA_SIMD=name forces one). Every path gives the same bits (model/simd.h); the name is for
+ * run records next to OpenBLAS's core name. */
+const char *aha_model_simd_path(void);
+
 size_t aha_model_param_count(const aha_model_config_t *cfg);
 /* Allocates a model with all parameters zero (validate first). */
 int aha_model_new(const aha_model_config_t *cfg, aha_model_t **out);

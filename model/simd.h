@@ -1,0 +1,47 @@
+/* model/simd.h — the model's elementwise kernels (SwiGLU, softmax rows, RMSNorm) in SIMD paths
+ * chosen at run time, so one x86-64 binary uses AVX2 or AVX-512 where the CPU has them and runs
+ * anywhere else (internal to model/; kernels.h's k_swiglu, k_rmsnorm, ... call the chosen path).
+ *
+ * Every path is the same C code (model/simd.c) compiled for another instruction set, written so
+ * that it vectorises without reassociating anything (fixed 16-lane accumulators, an exp of its
+ * own instead of libm's) and compiled with -ffp-contract=off (no fused multiply-adds): the paths
+ * give bit-identical results, so a run's numbers do not depend on which CPU ran it (simd case of
+ * model/simd_test.c checks every available path against the baseline bit for bit).
+ *
+ * The path is chosen once, at load time: the best the CPU supports, or AHA_SIMD=base|avx2|avx512
+ * from the environment (an unknown or unsupported name falls back to the best, with a warning). */
+#ifndef AHA_MODEL_SIMD_H
+#define AHA_MODEL_SIMD_H
+#include <stddef.h>
+
+enum { K_SIMD_BASE = 0, K_SIMD_AVX2 = 1, K_SIMD_AVX512 = 2, K_SIMD_LEVELS = 3 };
+
+typedef struct {
+    /* act[n] = silu(h1) * h3 */
+    void (*swiglu)(float *act, const float *h1, const float *h3, size_t n);
+    /* dh1, dh3[n] (overwritten) from dact */
+    void (*swiglu_backward)(float *dh1, float *dh3, const float *dact, const float *h1,
+                            const float *h3, size_t n);
+    /* row[n] = softmax(row) in place (n >= 1) */
+    void (*softmax)(float *row, int n);
+    /* dr[n] = a * (dr - sum(a * dr)) in place: softmax backward of one row */
+    void (*softmax_backward)(float *dr, const float *a, int n);
+    /* as k_rmsnorm / k_rmsnorm_backward (kernels.h) */
+    void (*rmsnorm)(float *y, float *rstd, const float *x, const float *w, int N, int D, float eps);
+    void (*rmsnorm_backward)(float *dx, float *dw, const float *dy, const float *x, const float *w,
+                             const float *rstd, int N, int D);
+} k_simd_ops_t;
+
+/* The chosen path's kernels. */
+const k_simd_ops_t *k_simd(void);
+/* Kernels of path LEVEL (NULL if this CPU or compiler lacks it): tests compare the paths. */
+const k_simd_ops_t *k_simd_path(int level);
+/* Level of the chosen path and the name of a level ("base", "avx2", "avx512"). */
+int k_simd_level(void);
+const char *k_simd_name(int level);
+
+/* The exp of the SIMD paths (Cephes-style range reduction and polynomial, ~1 ulp; inputs clamped
+ * to [-87, 88]), exposed for its test against expf. */
+float k_expf(float x);
+
+#endif
