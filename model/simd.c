@@ -21,7 +21,7 @@ static inline __attribute__((always_inline)) float exp_body(float x) {
     const float shifter = 12582912.0f;
     union {
         float f;
-        int32_t i;
+        uint32_t u;
     } kn = {.f = x * 1.44269504088896341f + shifter};
     const float n = kn.f - shifter;
     float r = x - n * 0.693359375f;
@@ -33,10 +33,11 @@ static inline __attribute__((always_inline)) float exp_body(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
+    /* kn's bits are 0x4B400000 + n; unsigned, so the garbage of a NaN input wraps (no UB) */
     union {
-        int32_t i;
+        uint32_t u;
         float f;
-    } sc = {.i = (kn.i - 0x4B400000 + 127) << 23};
+    } sc = {.u = (kn.u - 0x4B400000u + 127u) << 23};
     return p * sc.f;
 }
 
