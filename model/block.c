@@ -15,20 +15,21 @@ int aha_block_forward(float *x_out, float *aux, aha_block_acts_t *a, const float
     float *tmp = ctx->tmp;
     /* attention */
     k_rmsnorm(a->ln1, a->rstd1, x_in, lp->attn_norm, n, D, c->norm_eps);
-    k_matmul(a->q, a->ln1, lp->wq, n, D, D, 0.0f);
-    k_matmul(a->k, a->ln1, lp->wk, n, D, D, 0.0f);
-    k_matmul(a->v, a->ln1, lp->wv, n, D, D, 0.0f);
-    k_rope(a->q, ctx->pos, n, ctx->T, nh, hd, ctx->rope_cos, ctx->rope_sin, 0);
-    k_rope(a->k, ctx->pos, n, ctx->T, nh, hd, ctx->rope_cos, ctx->rope_sin, 0);
+    /* q | k | v in one sgemm: wq, wk, wv are consecutive in the parameter buffer ([3D, D]) */
+    const int ld = 3 * D;
+    float *q = a->qkv, *k = a->qkv + D, *v = a->qkv + 2 * D;
+    k_matmul(a->qkv, a->ln1, lp->wq, n, D, ld, 0.0f);
+    k_rope(q, ld, ctx->pos, n, ctx->T, nh, hd, ctx->rope_cos, ctx->rope_sin, 0);
+    k_rope(k, ld, ctx->pos, n, ctx->T, nh, hd, ctx->rope_cos, ctx->rope_sin, 0);
     if (!ctx->pos) {
-        k_attention(a->ao, a->att, a->q, a->k, a->v, ctx->B, ctx->T, nh, hd);
+        k_attention(a->ao, a->att, q, k, v, ld, ctx->B, ctx->T, nh, hd);
     } else {
         for (int i = 0; i < n; i++) {
             size_t at = ((size_t)ctx->kv_rows[i] * ctx->kv_max_T + ctx->pos[i]) * D;
-            memcpy(ctx->kc + at, a->k + (size_t)i * D, sizeof(float) * D);
-            memcpy(ctx->vc + at, a->v + (size_t)i * D, sizeof(float) * D);
+            memcpy(ctx->kc + at, k + (size_t)i * ld, sizeof(float) * D);
+            memcpy(ctx->vc + at, v + (size_t)i * ld, sizeof(float) * D);
         }
-        k_attention_kv(a->ao, ctx->att_scratch, a->q, ctx->kc, ctx->vc, ctx->kv_rows, ctx->pos, n,
+        k_attention_kv(a->ao, ctx->att_scratch, q, ld, ctx->kc, ctx->vc, ctx->kv_rows, ctx->pos, n,
                        ctx->kv_max_T, nh, hd);
     }
     k_matmul(tmp, a->ao, lp->wo, n, D, D, 0.0f);

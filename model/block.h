@@ -10,7 +10,7 @@
  * decoding has one set it reuses). Shapes for n rows; pointers of the other layer kind unused. */
 typedef struct {
     float *ln1, *rstd1;            /* [n, D], [n] attention rmsnorm output and 1/rms */
-    float *q, *k, *v;              /* [n, D] (q, k after RoPE) */
+    float *qkv;                    /* [n, 3D]: row = q | k | v (q, k after RoPE) */
     float *att;                    /* training: [B, nh, T, T] attention probabilities */
     float *ao;                     /* [n, D] concatenated heads before Wo */
     float *res_mid;                /* [n, D] residual after attention */

@@ -74,9 +74,7 @@ static void kv_layout(aha_kv_t *kv, kv_arena_t *ar) {
     kv->rstd = kv_take_f(ar, B);
     b->ln1 = kv_take_f(ar, B * D);
     b->rstd1 = kv_take_f(ar, B);
-    b->q = kv_take_f(ar, B * D);
-    b->k = kv_take_f(ar, B * D);
-    b->v = kv_take_f(ar, B * D);
+    b->qkv = kv_take_f(ar, B * 3 * D);
     b->ao = kv_take_f(ar, B * D);
     b->res_mid = kv_take_f(ar, B * D);
     b->ln2 = kv_take_f(ar, B * D);

@@ -62,7 +62,7 @@ void k_rope_tables(float *cos_t, float *sin_t, int max_T, int hd, float theta) {
     }
 }
 
-void k_rope(float *x, const int *pos, int N, int T, int nh, int hd, const float *cos_t,
+void k_rope(float *x, int ld, const int *pos, int N, int T, int nh, int hd, const float *cos_t,
             const float *sin_t, int inverse) {
     int half = hd / 2;
     float sgn = inverse ? -1.0f : 1.0f;
@@ -71,7 +71,7 @@ void k_rope(float *x, const int *pos, int N, int T, int nh, int hd, const float 
         const float *c = cos_t + (size_t)p * half;
         const float *s = sin_t + (size_t)p * half;
         for (int h = 0; h < nh; h++) {
-            float *xh = x + (size_t)r * nh * hd + (size_t)h * hd;
+            float *xh = x + (size_t)r * ld + (size_t)h * hd;
             for (int i = 0; i < half; i++) {
                 float x1 = xh[i], x2 = xh[i + half];
                 float si = sgn * s[i];
@@ -82,17 +82,18 @@ void k_rope(float *x, const int *pos, int N, int T, int nh, int hd, const float 
     }
 }
 
-void k_attention(float *out, float *att, const float *q, const float *k, const float *v, int B,
-                 int T, int nh, int hd) {
+void k_attention(float *out, float *att, const float *q, const float *k, const float *v, int ld,
+                 int B, int T, int nh, int hd) {
     int C = nh * hd;
     float scale = 1.0f / sqrtf((float)hd);
     for (int b = 0; b < B; b++) {
         for (int h = 0; h < nh; h++) {
             size_t base = (size_t)b * T * C + (size_t)h * hd;
-            const float *qb = q + base, *kb = k + base, *vb = v + base;
+            size_t in = (size_t)b * T * ld + (size_t)h * hd;
+            const float *qb = q + in, *kb = k + in, *vb = v + in;
             float *S = att + ((size_t)b * nh + h) * T * T; /* [T, T] */
             /* S = scale * Q[T,hd] K[T,hd]^T */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, qb, C, kb, C,
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, qb, ld, kb, ld,
                         0.0f, S, T);
             const k_simd_ops_t *ops = k_simd();
             for (int i = 0; i < T; i++) {
@@ -102,21 +103,22 @@ void k_attention(float *out, float *att, const float *q, const float *k, const f
                     row[j] = 0.0f;
             }
             /* out[T,hd] = S[T,T] V[T,hd] */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, S, T, vb, C,
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, S, T, vb, ld,
                         0.0f, out + base, C);
         }
     }
 }
 
-void k_attention_kv(float *out, float *scratch, const float *q, const float *kc, const float *vc,
-                    const int *rows, const int *pos, int n, int max_T, int nh, int hd) {
+void k_attention_kv(float *out, float *scratch, const float *q, int ldq, const float *kc,
+                    const float *vc, const int *rows, const int *pos, int n, int max_T, int nh,
+                    int hd) {
     const int C = nh * hd;
     const float scale = 1.0f / sqrtf((float)hd);
     for (int i = 0; i < n; i++) {
         const size_t base = (size_t)rows[i] * max_T * C;
         const int P = pos[i] + 1; /* positions attended */
         for (int h = 0; h < nh; h++) {
-            const float *qh = q + (size_t)i * C + (size_t)h * hd;
+            const float *qh = q + (size_t)i * ldq + (size_t)h * hd;
             const float *kh = kc + base + (size_t)h * hd, *vh = vc + base + (size_t)h * hd;
             float *oh = out + (size_t)i * C + (size_t)h * hd;
             /* scratch[P] = scale * K_h[P, hd] q_h */
@@ -129,22 +131,23 @@ void k_attention_kv(float *out, float *scratch, const float *q, const float *kc,
 }
 
 void k_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,
-                          const float *att, const float *q, const float *k, const float *v, int B,
-                          int T, int nh, int hd) {
+                          const float *att, const float *q, const float *k, const float *v, int ld,
+                          int B, int T, int nh, int hd) {
     int C = nh * hd;
     float scale = 1.0f / sqrtf((float)hd);
     for (int b = 0; b < B; b++) {
         for (int h = 0; h < nh; h++) {
             size_t base = (size_t)b * T * C + (size_t)h * hd;
-            const float *qb = q + base, *kb = k + base, *vb = v + base, *dob = dout + base;
+            size_t in = (size_t)b * T * ld + (size_t)h * hd;
+            const float *qb = q + in, *kb = k + in, *vb = v + in, *dob = dout + base;
             const float *A = att + ((size_t)b * nh + h) * T * T;
             float *dA = scratch; /* [T, T] */
             /* dA = dO[T,hd] V[T,hd]^T */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dob, C, vb, C,
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dob, C, vb, ld,
                         0.0f, dA, T);
             /* dV = A^T dO */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, A, T, dob, C, 0.0f,
-                        dv + base, C);
+                        dv + in, ld);
             /* softmax backward: dS = A * (dA - sum_j A dA) (masked entries have A = 0) */
             const k_simd_ops_t *ops = k_simd();
             for (int i = 0; i < T; i++) {
@@ -154,10 +157,10 @@ void k_attention_backward(float *dq, float *dk, float *dv, float *scratch, const
                     dr[j] = 0.0f;
             }
             /* dQ = scale dS K ; dK = scale dS^T Q */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, scale, dA, T, kb, C,
-                        0.0f, dq + base, C);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, scale, dA, T, qb, C,
-                        0.0f, dk + base, C);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, scale, dA, T, kb, ld,
+                        0.0f, dq + in, ld);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, scale, dA, T, qb, ld,
+                        0.0f, dk + in, ld);
         }
     }
 }

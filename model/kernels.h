@@ -24,25 +24,28 @@ void k_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, c
 /* RoPE tables: cos/sin[max_T, hd/2] with angle = (float)t * inv_freq_i,
  * inv_freq_i = 1 / theta^((2i)/hd) in float32 (docs/model.md). */
 void k_rope_tables(float *cos_t, float *sin_t, int max_T, int hd, float theta);
-/* In-place rotate-half RoPE of x[N, nh*hd]; row r has position pos[r] (pos NULL: r % T).
- * inverse != 0 applies the transposed rotation (the backward of the forward rotation). */
-void k_rope(float *x, const int *pos, int N, int T, int nh, int hd, const float *cos_t,
+/* In-place rotate-half RoPE of x[N, nh*hd] (row r at x + r*ld); row r has position pos[r] (pos
+ * NULL: r % T). inverse != 0 applies the transposed rotation (the backward of the forward one). */
+void k_rope(float *x, int ld, const int *pos, int N, int T, int nh, int hd, const float *cos_t,
             const float *sin_t, int inverse);
 
-/* Causal multi-head attention over rows [B, T] of q/k/v[B*T, nh*hd] (head h = columns
- * h*hd..h*hd+hd-1): att[B, nh, T, T] = softmax(q k^T / sqrt(hd) + mask) (zeros above the
- * diagonal), out[B*T, nh*hd] = att v. */
-void k_attention(float *out, float *att, const float *q, const float *k, const float *v, int B,
-                 int T, int nh, int hd);
-/* Attention of n single query rows over a KV cache (decoding): row i attends positions
- * 0..pos[i] of cache row rows[i]; kc, vc [cache rows, max_T, nh*hd] (keys after RoPE), q and
- * out [n, nh*hd]; scratch[max_T]. Scores and the weighted sum of values are BLAS sgemv calls. */
-void k_attention_kv(float *out, float *scratch, const float *q, const float *kc, const float *vc,
-                    const int *rows, const int *pos, int n, int max_T, int nh, int hd);
-/* Backward of k_attention: dq, dk, dv[B*T, nh*hd] (overwritten) from dout; scratch[T*T]. */
+/* Causal multi-head attention over rows [B, T] of q/k/v[B*T, nh*hd] (row r at q + r*ld: q, k, v
+ * can be the column blocks of one [B*T, 3*nh*hd] buffer; head h = columns h*hd..h*hd+hd-1):
+ * att[B, nh, T, T] = softmax(q k^T / sqrt(hd) + mask) (zeros above the diagonal),
+ * out[B*T, nh*hd] = att v. */
+void k_attention(float *out, float *att, const float *q, const float *k, const float *v, int ld,
+                 int B, int T, int nh, int hd);
+/* Attention of n single query rows (q row i at q + i*ldq) over a KV cache (decoding): row i
+ * attends positions 0..pos[i] of cache row rows[i]; kc, vc [cache rows, max_T, nh*hd] (keys after
+ * RoPE), out [n, nh*hd]; scratch[max_T]. Scores and the weighted sum of values are BLAS sgemv. */
+void k_attention_kv(float *out, float *scratch, const float *q, int ldq, const float *kc,
+                    const float *vc, const int *rows, const int *pos, int n, int max_T, int nh,
+                    int hd);
+/* Backward of k_attention: dq, dk, dv (overwritten; row stride ld like q, k, v) from
+ * dout[B*T, nh*hd]; scratch[T*T]. */
 void k_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,
-                          const float *att, const float *q, const float *k, const float *v, int B,
-                          int T, int nh, int hd);
+                          const float *att, const float *q, const float *k, const float *v, int ld,
+                          int B, int T, int nh, int hd);
 
 /* act[n] = silu(h1) * h3. */
 void k_swiglu(float *act, const float *h1, const float *h3, size_t n);

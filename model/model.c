@@ -352,14 +352,15 @@ struct aha_acts {
     int *valid;                 /* [N] */
     int *tokens;                /* [N] copy of the batch tokens */
     /* scratch */
-    float *tmp;                      /* [N, D] */
-    float *xg, *dyg, *dxg;           /* [N*K, D] */
-    float *dres, *d1, *dq, *dk, *dv; /* [N, D] */
-    float *datt;                     /* [T, T] */
-    float *dh1, *dh3, *dact;         /* [max(N*F, N*S*H, N*K*H)] */
-    float *dg;                       /* [N*K] */
-    float *ds, *dz;                  /* [N, E] */
-    float *cnt;                      /* [E] */
+    float *tmp;              /* [N, D] */
+    float *xg, *dyg, *dxg;   /* [N*K, D] */
+    float *dres, *d1;        /* [N, D] */
+    float *dqkv;             /* [N, 3D]: dq | dk | dv */
+    float *datt;             /* [T, T] */
+    float *dh1, *dh3, *dact; /* [max(N*F, N*S*H, N*K*H)] */
+    float *dg;               /* [N*K] */
+    float *ds, *dz;          /* [N, E] */
+    float *cnt;              /* [E] */
 };
 
 typedef struct {
@@ -398,9 +399,7 @@ static void acts_layout(aha_acts_t *a, arena_t *ar) {
         la->res_in = take_f(ar, N * D);
         la->b.ln1 = take_f(ar, N * D);
         la->b.rstd1 = take_f(ar, N);
-        la->b.q = take_f(ar, N * D);
-        la->b.k = take_f(ar, N * D);
-        la->b.v = take_f(ar, N * D);
+        la->b.qkv = take_f(ar, N * 3 * D);
         la->b.att = take_f(ar, (size_t)a->max_B * c->n_heads * T * T);
         la->b.ao = take_f(ar, N * D);
         la->b.res_mid = take_f(ar, N * D);
@@ -442,9 +441,7 @@ static void acts_layout(aha_acts_t *a, arena_t *ar) {
     a->tmp = take_f(ar, N * D);
     a->dres = take_f(ar, N * D);
     a->d1 = take_f(ar, N * D);
-    a->dq = take_f(ar, N * D);
-    a->dk = take_f(ar, N * D);
-    a->dv = take_f(ar, N * D);
+    a->dqkv = take_f(ar, N * 3 * D);
     a->datt = take_f(ar, T * T);
     size_t hid =
         max3(has_dense_layer(c) ? N * F : 0, any_moe ? N * SH : 0, any_moe ? N * K * H : 0);
@@ -692,13 +689,14 @@ int aha_backward(aha_model_t *m, aha_acts_t *a, const aha_batch_t *batch) {
                            N, D);
         /* attention: dres is now d loss / d res_mid */
         k_matmul_backward(a->d1, lg->wo, a->dres, la->b.ao, lp->wo, N, D, D, 0.0f);
-        k_attention_backward(a->dq, a->dk, a->dv, a->datt, a->d1, la->b.att, la->b.q, la->b.k,
-                             la->b.v, B, T, nh, hd);
-        k_rope(a->dq, NULL, N, T, nh, hd, a->rope_cos, a->rope_sin, 1);
-        k_rope(a->dk, NULL, N, T, nh, hd, a->rope_cos, a->rope_sin, 1);
-        k_matmul_backward(a->d1, lg->wq, a->dq, la->b.ln1, lp->wq, N, D, D, 0.0f);
-        k_matmul_backward(a->d1, lg->wk, a->dk, la->b.ln1, lp->wk, N, D, D, 1.0f);
-        k_matmul_backward(a->d1, lg->wv, a->dv, la->b.ln1, lp->wv, N, D, D, 1.0f);
+        /* q | k | v as one [3D, D] projection (wq, wk, wv and their gradients are consecutive) */
+        const int ld = 3 * D;
+        const float *q = la->b.qkv, *k = la->b.qkv + D, *v = la->b.qkv + 2 * D;
+        float *dq = a->dqkv, *dk = a->dqkv + D, *dv = a->dqkv + 2 * D;
+        k_attention_backward(dq, dk, dv, a->datt, a->d1, la->b.att, q, k, v, ld, B, T, nh, hd);
+        k_rope(dq, ld, NULL, N, T, nh, hd, a->rope_cos, a->rope_sin, 1);
+        k_rope(dk, ld, NULL, N, T, nh, hd, a->rope_cos, a->rope_sin, 1);
+        k_matmul_backward(a->d1, lg->wq, a->dqkv, la->b.ln1, lp->wq, N, D, ld, 0.0f);
         k_rmsnorm_backward(a->dres, lg->attn_norm, a->d1, la->res_in, lp->attn_norm, la->b.rstd1, N,
                            D);
     }

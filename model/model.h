@@ -59,7 +59,7 @@ int aha_model_layer_is_moe(const aha_model_config_t *cfg, int l);
 
 typedef struct {
     float *attn_norm;             /* [D] */
-    float *wq, *wk, *wv, *wo;     /* [D, D] (out, in) */
+    float *wq, *wk, *wv, *wo;     /* [D, D] (out, in); consecutive: wq..wv is one [3D, D] */
     float *ffn_norm;              /* [D] */
     float *w1, *w3, *w2;          /* dense: [F, D], [F, D], [D, F]; NULL in MoE layers */
     float *router;                /* [E, D]; NULL in dense layers */
