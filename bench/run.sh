@@ -134,6 +134,8 @@ set boxwidth 0.7
 set ylabel "% of bound"
 set yrange [0:*]
 set xtics rotate by -35 left
+set rmargin 14
+set bmargin 9
 set grid ytics
 set arrow from graph 0, first 100 to graph 1, first 100 nohead dt 2
 plot "$OUT/bench.dat" using 0:2:xtic(1) with boxes notitle, "" using 0:2:(sprintf("%d%%", \$2)) with labels offset 0,0.7 notitle
