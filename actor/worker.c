@@ -40,10 +40,12 @@ static void actor_free(actor_t *a) {
     free(a->lens);
 }
 
-static int request_lease(aha_wire_t *w, uint64_t version) {
+/* A request for MAX_GROUPS more groups; 0 says the actor leaves (the coordinator takes back the
+ * leases it holds). */
+static int request_lease(aha_wire_t *w, uint64_t version, uint32_t max_groups) {
     Aha__Envelope env = AHA__ENVELOPE__INIT;
     Aha__LeaseRequest r = AHA__LEASE_REQUEST__INIT;
-    r.max_groups = 1;
+    r.max_groups = max_groups;
     r.policy_version = version;
     env.body_case = AHA__ENVELOPE__BODY_LEASE_REQUEST;
     env.lease_request = &r;
@@ -124,7 +126,7 @@ int aha_actor_serve(void *zctx, const aha_actor_config_t *cfg, aha_model_t *m,
             done);
     AHA_TRY_GOTO(rc, aha_wire_connect(a.w, cfg->endpoint), done);
     AHA_TRY_GOTO(rc, send_hello(a.w, cfg->name), done);
-    AHA_TRY_GOTO(rc, request_lease(a.w, st.version), done);
+    AHA_TRY_GOTO(rc, request_lease(a.w, st.version, 1), done);
     while (!(cfg->stop && *cfg->stop)) {
         Aha__Envelope *e = NULL;
         int r = aha_wire_recv(a.w, 100, NULL, &e);
@@ -170,7 +172,15 @@ int aha_actor_serve(void *zctx, const aha_actor_config_t *cfg, aha_model_t *m,
         }
         AHA_TRY_GOTO(rc, sample_and_send(&a, cfg, m, lease_id, pid, st.version, id), done);
         st.groups++;
-        AHA_TRY_GOTO(rc, request_lease(a.w, st.version), done);
+        AHA_TRY_GOTO(rc, request_lease(a.w, st.version, 1), done);
+    }
+    if (cfg->stop && *cfg->stop && a.w) {
+        /* leaving on SIGTERM (scancel): hand back the lease we hold, if any; the message gets up
+         * to 1 s to leave before the socket closes */
+        const int linger = 1000;
+        zmq_setsockopt(aha_wire_socket(a.w), ZMQ_LINGER, &linger, sizeof linger);
+        if (request_lease(a.w, st.version, 0) == AHA_OK)
+            AHA_INFO("actor %s: stopping; told the coordinator (leases handed back)", cfg->name);
     }
 done:
     actor_free(&a);

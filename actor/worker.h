@@ -9,6 +9,8 @@
  *      samples the group of prompt_id with the setup of tasks/train_group.h and sends
  *   -> Group {lease_id, prompt_id, policy_version, samples ...}   then asks again
  *   <- Control {command "stop"}                            -> the worker returns AHA_OK
+ *   *stop set (SIGTERM): -> LeaseRequest {max_groups 0}    (leaving: the coordinator takes back
+ *      the lease it holds at once), then the worker returns AHA_OK
  * Other messages are ignored. A sample's tokens depend only on (weights, seed, prompt id, sample
  * index), so a group is the same whichever actor samples it, and the same as the learner's own
  * in-process sampling.

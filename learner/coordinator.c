@@ -105,6 +105,35 @@ static int is_actor(const aha_coord_t *c, const aha_peer_t *p) {
     return 0;
 }
 
+/* An actor that leaves (SIGTERM, scancel) says so with a LeaseRequest for 0 groups: the leases it
+ * holds go back to pending at once (re-issued to another actor, or sampled by the learner),
+ * its queued request is dropped and it no longer counts as joined. */
+static void leave(aha_coord_t *c, const aha_peer_t *from, const char *sender) {
+    int returned = 0;
+    for (int i = 0; i < c->n_items; i++) {
+        item_t *it = &c->items[i];
+        if (it->state != 1 || !same_peer(&it->holder, from)) continue;
+        it->state = 0;
+        c->stats.reissued++;
+        returned++;
+    }
+    for (int k = 0; k < c->n_waiting; k++)
+        if (same_peer(&c->waiting[k], from)) {
+            memmove(c->waiting + k, c->waiting + k + 1,
+                    sizeof(aha_peer_t) * (size_t)(c->n_waiting - k - 1));
+            memmove(c->waiting_since + k, c->waiting_since + k + 1,
+                    sizeof(double) * (size_t)(c->n_waiting - k - 1));
+            c->n_waiting--;
+            k--;
+        }
+    for (int k = 0; k < c->n_actors; k++)
+        if (same_peer(&c->actors[k], from)) {
+            c->actors[k] = c->actors[--c->n_actors];
+            k--;
+        }
+    AHA_INFO("coordinator: actor %s left; %d lease(s) handed back", sender, returned);
+}
+
 /* Handles a message that is not a Group: hello, lease request, weight requests. */
 static void handle(aha_coord_t *c, const aha_peer_t *from, const Aha__Envelope *e) {
     switch (e->body_case) {
@@ -115,6 +144,10 @@ static void handle(aha_coord_t *c, const aha_peer_t *from, const Aha__Envelope *
         }
         break;
     case AHA__ENVELOPE__BODY_LEASE_REQUEST:
+        if (e->lease_request->max_groups == 0) {
+            leave(c, from, e->sender);
+            break;
+        }
         if (c->n_waiting < MAX_WAITING) {
             c->waiting_since[c->n_waiting] = aha_now_ms();
             c->waiting[c->n_waiting++] = *from;

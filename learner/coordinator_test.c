@@ -5,7 +5,7 @@
  * delivered twice; with no actor a collect gives up after a lease period with every group missing
  * (the learner samples them); and real actor workers (actor/worker.h) fetch the published weights
  * and deliver exactly the groups the learner would sample itself, for two weight versions, until
- * told to stop. */
+ * told to stop. An actor that leaves while holding a lease hands it back at once. */
 #include "actor/worker.h"
 #include "core/blob.h"
 #include "core/clock.h"
@@ -16,7 +16,7 @@
 #include <zmq.h>
 
 enum { LEASE_MS = 1000 };
-enum { GOOD, SILENT, DUP_STRAY, STALE_ONCE, HOLDER }; /* fake actor behaviours */
+enum { GOOD, SILENT, DUP_STRAY, STALE_ONCE, HOLDER, LEAVER }; /* fake actor behaviours */
 
 typedef struct {
     void *zctx;
@@ -80,6 +80,14 @@ static void *fake_actor(void *arg) {
                 if (rc == AHA_OK) rc = rt_ask_lease(w);
             } else if (f->mode == SILENT) {
                 held_lease = lease, held_pid = pid, held_version = v;
+                f->got_lease = 1;
+            } else if (f->mode == LEAVER) { /* stopped (SIGTERM) while holding the lease */
+                Aha__Envelope env = AHA__ENVELOPE__INIT;
+                Aha__LeaseRequest lr = AHA__LEASE_REQUEST__INIT;
+                lr.max_groups = 0;
+                env.body_case = AHA__ENVELOPE__BODY_LEASE_REQUEST;
+                env.lease_request = &lr;
+                rc = aha_wire_send(w, NULL, &env);
                 f->got_lease = 1;
             } else {
                 if (f->mode == DUP_STRAY) rc = send_group(w, f->m, lease, pid + 1000, v, f->name);
@@ -154,6 +162,46 @@ static void test_lease_expiry_reissue(void) {
     CHECK(silent.rc == AHA_OK && good.rc == AHA_OK, "fake actors: %d %d", silent.rc, good.rc);
     aha_coord_destroy(&c);
     CHECK(c == NULL, "destroy NULLs the pointer");
+    aha_model_destroy(&m);
+    zmq_ctx_term(zctx);
+}
+
+/* An actor that leaves while holding a lease (LeaseRequest for 0 groups, what actor/worker.c
+ * sends on SIGTERM) hands it back: it is re-issued at once to the next actor, long before the
+ * lease would expire, and the leaver no longer counts as joined. */
+static void test_actor_leaves(void) {
+    void *zctx = zmq_ctx_new();
+    aha_model_t *m = rt_model(1);
+    char ep[256];
+    aha_coord_t *c = coord_for(zctx, m, ep, sizeof ep);
+    REQUIRE_OK(aha_coord_publish(c, m, 0));
+    fake_actor_t leaver = {zctx, ep, "leaver", LEAVER, m, NULL, 0, 0, 0, 0, 0, 0};
+    fake_actor_t good = {zctx, ep, "good", GOOD, m, &leaver.got_lease, 0, 0, 0, 0, 0, 0};
+    pthread_t tl, tg;
+    pthread_create(&tl, NULL, fake_actor, &leaver);
+    pthread_create(&tg, NULL, fake_actor, &good); /* asks once the leaver got the lease */
+    const uint64_t pids[] = {0};
+    Aha__Envelope *out[1] = {NULL};
+    const double t0 = aha_now_ms();
+    REQUIRE_OK(aha_coord_collect(c, pids, 1, 30 * LEASE_MS, 60 * LEASE_MS, out));
+    const double took = aha_now_ms() - t0;
+    aha_coord_stats_t st;
+    aha_coord_stats(c, &st);
+    CHECK(leaver.got_lease, "the leaver got the first lease");
+    REQUIRE(out[0] != NULL, "the group was delivered");
+    CHECK(!strcmp(out[0]->group->actor, "good"), "delivered by %s", out[0]->group->actor);
+    CHECK(took < 10 * LEASE_MS, "handed back lease re-issued at once (%.0f ms; lease 30 s)", took);
+    CHECK(st.leases == 2 && st.reissued == 1 && st.delivered == 1 && st.missing == 0,
+          "leases %llu reissued %llu delivered %llu missing %llu", (unsigned long long)st.leases,
+          (unsigned long long)st.reissued, (unsigned long long)st.delivered,
+          (unsigned long long)st.missing);
+    CHECK(aha_coord_actors(c) == 1, "%d actors counted (the leaver left)", aha_coord_actors(c));
+    aha_wire_free(&out[0]);
+    leaver.stop = good.stop = 1;
+    pthread_join(tl, NULL);
+    pthread_join(tg, NULL);
+    CHECK(leaver.rc == AHA_OK && good.rc == AHA_OK, "fake actors: %d %d", leaver.rc, good.rc);
+    aha_coord_destroy(&c);
     aha_model_destroy(&m);
     zmq_ctx_term(zctx);
 }
@@ -465,6 +513,7 @@ static void test_versions_ahead(void) {
 }
 
 static const tu_case_t cases[] = {{"lease_expiry_reissue", test_lease_expiry_reissue},
+                                  {"actor_leaves", test_actor_leaves},
                                   {"forged_groups", test_forged_groups},
                                   {"versions_ahead", test_versions_ahead},
                                   {"duplicate_and_stray", test_duplicate_and_stray},
