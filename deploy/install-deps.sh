@@ -11,6 +11,7 @@ PKGS=(
   procps mawk # pgrep and awk in the integration tests
   clang libclang-rt-14-dev # make fuzz: clang's libFuzzer + ASan/UBSan runtimes (Debian 12: clang 14)
   protobuf-compiler python3-zmq python3-protobuf # examples/verifier.py and its CTest (python_verifier)
+  slurmctld slurmd slurm-client munge libpmix2 # deploy/slurm/ and the one-node Slurm of the slurm test
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -15,6 +15,7 @@
 #include "main/cmd.h"
 #include "main/servers.h"
 #include "model/checkpoint.h"
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,7 +88,93 @@ static int eval_columns(const aha_model_t *m, const aha_run_config_t *rc, aha_me
 
 static int run_train_ranks(const aha_run_config_t *rc, unsigned flags, const aha_dist_t *dist);
 
+/* Remote work the learner did itself: the groups of a step that no actor delivered (sampled
+ * in the learner) and no verifier scored (scored in the learner), while it serves workers. */
+typedef struct {
+    aha_coord_stats_t c;
+    aha_vpool_stats_t v;
+    int warned, sampled_all, scored_all; /* steps warned about; steps with all sampled / scored */
+} remote_work_t;
+
+static void remote_work_begin(const aha_servers_t *s, remote_work_t *rw) {
+    if (s->coord) aha_coord_stats(s->coord, &rw->c);
+    if (s->vpool) aha_vpool_stats(s->vpool, &rw->v);
+}
+
+/* Metrics learner_sampled_all / learner_scored_all (1: every group of the step was sampled /
+ * scored by the learner although it serves actors / verifiers); a loud warning (first 3 steps,
+ * then every 50th), or with net.require_workers an error. */
+static int remote_work_end(const aha_run_config_t *rc, const aha_servers_t *s, int step,
+                           remote_work_t *rw, aha_metrics_t *mt) {
+    int sampled_all = 0, scored_all = 0;
+    if (s->coord) {
+        aha_coord_stats_t c;
+        aha_coord_stats(s->coord, &c);
+        sampled_all = c.delivered == rw->c.delivered && c.missing > rw->c.missing;
+        aha_metrics_num(mt, "learner_sampled_all", sampled_all);
+    }
+    if (s->vpool) {
+        aha_vpool_stats_t v;
+        aha_vpool_stats(s->vpool, &v);
+        scored_all = v.remote == rw->v.remote && v.local > rw->v.local;
+        aha_metrics_num(mt, "learner_scored_all", scored_all);
+    }
+    if (!sampled_all && !scored_all) return AHA_OK;
+    rw->sampled_all += sampled_all;
+    rw->scored_all += scored_all;
+    char what[700];
+    snprintf(what, sizeof what, "step %d: %s%s%s", step,
+             sampled_all ? "no actor delivered a group, the learner sampled them all itself" : "",
+             sampled_all && scored_all ? "; " : "",
+             scored_all ? "no verifier scored a group, the learner scored them all itself" : "");
+    if (rc->net.require_workers > 0)
+        return AHA_FAIL(AHA_ERR_STATE,
+                        "net.require_workers: %s (actors joined: %d, verifiers live: %d; workers "
+                        "connect to %s and %s)",
+                        what, s->coord ? aha_coord_actors(s->coord) : 0,
+                        s->vpool ? aha_vpool_live(s->vpool) : 0, s->coord_ep[0] ? s->coord_ep : "-",
+                        s->broker_ep[0] ? s->broker_ep : "-");
+    if (++rw->warned <= 3 || rw->warned % 50 == 0)
+        AHA_WARN("WORKERS MISSING: %s (actors joined: %d, verifiers live: %d; workers connect to "
+                 "%s and %s; metrics learner_sampled_all / learner_scored_all; "
+                 "net.require_workers makes this an error)",
+                 what, s->coord ? aha_coord_actors(s->coord) : 0,
+                 s->vpool ? aha_vpool_live(s->vpool) : 0, s->coord_ep[0] ? s->coord_ep : "-",
+                 s->broker_ep[0] ? s->broker_ep : "-");
+    return AHA_OK;
+}
+
+/* SIGTERM / SIGINT (scancel, a Slurm time limit via --signal, Ctrl-C) stop the run at the next
+ * step boundary with a checkpoint. They are blocked from the start (every thread, MPI's and
+ * ZeroMQ's included, inherits the mask, so no system call is interrupted) and looked for after
+ * each step; the ranks agree with one max-allreduce, so all stop after the same step. */
+static sigset_t stop_signals(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    return set;
+}
+
+/* 1 if a stop signal arrived on any rank (consumed here); collective over the ranks. */
+static int stop_requested(const aha_dist_t *dist, int *out) {
+    sigset_t pending, set = stop_signals();
+    double stop = 0;
+    if (sigpending(&pending) == 0 && (sigismember(&pending, SIGTERM) || sigismember(&pending, SIGINT))) {
+        const struct timespec zero = {0, 0};
+        const int sig = sigtimedwait(&set, NULL, &zero);
+        AHA_WARN("%s received: stopping after this step with a checkpoint",
+                 sig == SIGINT ? "SIGINT" : "SIGTERM");
+        stop = 1;
+    }
+    AHA_TRY(aha_dist_allreduce_f64(dist, &stop, 1, 1));
+    *out = stop > 0;
+    return AHA_OK;
+}
+
 static int run_train(const aha_run_config_t *rc, unsigned flags) {
+    sigset_t set = stop_signals();
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     aha_dist_t *dist = NULL;
     AHA_TRY(aha_dist_init(&dist));
     if (aha_dist_active(dist))
@@ -144,8 +231,11 @@ static int run_train_ranks(const aha_run_config_t *rc, unsigned flags, const aha
     }
     const int start = aha_trainer_steps_done(t);
     if (!rank0) { /* data-parallel worker: its share of every update, nothing else */
-        while (rc_ == AHA_OK && aha_trainer_steps_done(t) < rc->rl.steps)
+        int stop = 0;
+        while (rc_ == AHA_OK && !stop && aha_trainer_steps_done(t) < rc->rl.steps) {
             rc_ = aha_trainer_step(t, NULL);
+            if (rc_ == AHA_OK) rc_ = stop_requested(dist, &stop);
+        }
         goto done;
     }
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
@@ -176,11 +266,15 @@ static int run_train_ranks(const aha_run_config_t *rc, unsigned flags, const aha
 
     const int tty = isatty(2);
     const double t0 = now_s();
-    while (aha_trainer_steps_done(t) < rc->rl.steps) {
+    int stop = 0;
+    remote_work_t rw = {0};
+    while (!stop && aha_trainer_steps_done(t) < rc->rl.steps) {
         aha_trainer_stats_t st;
+        remote_work_begin(&servers, &rw);
         AHA_TRY_GOTO(rc_, aha_trainer_step(t, &st), done);
         const int version = st.version;
         AHA_TRY_GOTO(rc_, aha_trainer_metrics(t, &st, metrics), done);
+        AHA_TRY_GOTO(rc_, remote_work_end(rc, &servers, version, &rw, metrics), done);
         int do_eval =
             (rc->rl.eval_every > 0 && version % rc->rl.eval_every == 0) || version == rc->rl.steps;
         if (do_eval) AHA_TRY_GOTO(rc_, eval_columns(policy, rc, metrics, &ev), done);
@@ -200,14 +294,24 @@ static int run_train_ranks(const aha_run_config_t *rc, unsigned flags, const aha
                      version, rc->rl.steps, st.reward_mean, 100 * st.accuracy, 100 * st.format_rate,
                      st.response_len_mean, st.grpo.kl, st.grpo.clip_frac, evs, eta);
         if (tty && do_eval) fputc('\n', stderr);
-        if (version % rc->rl.checkpoint_every == 0 || version == rc->rl.steps) {
+        AHA_TRY_GOTO(rc_, stop_requested(dist, &stop), done);
+        if (version % rc->rl.checkpoint_every == 0 || version == rc->rl.steps || stop) {
             snprintf(path, sizeof path, "%s/%s", dir,
                      version == rc->rl.steps ? "final" : "checkpoint");
             AHA_TRY_GOTO(rc_, aha_trainer_checkpoint(t, path), done);
         }
     }
     if (tty) fputc('\n', stderr);
-    AHA_INFO("GRPO done in %.1fs; checkpoint %s/final", now_s() - t0, dir);
+    if (aha_trainer_steps_done(t) < rc->rl.steps)
+        AHA_INFO("GRPO stopped by a signal after step %d of %d (%.1fs); checkpoint %s/checkpoint, "
+                 "continue with --resume",
+                 aha_trainer_steps_done(t), rc->rl.steps, now_s() - t0, dir);
+    else
+        AHA_INFO("GRPO done in %.1fs; checkpoint %s/final", now_s() - t0, dir);
+    if (rw.sampled_all || rw.scored_all)
+        AHA_WARN("WORKERS MISSING: of %d steps the learner sampled every group of %d itself and "
+                 "scored every group of %d itself (no actor / verifier took part)",
+                 aha_trainer_steps_done(t) - start, rw.sampled_all, rw.scored_all);
     {
         char sum[2048];
         if (aha_trainer_summary(t, sum, sizeof sum) == AHA_OK) AHA_INFO("counters: %s", sum);

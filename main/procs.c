@@ -21,6 +21,11 @@ int aha_spawn_self(char *const argv[], pid_t *pid) {
         /* the worker dies with the learner: SIGTERM when the parent exits (kept across execv);
          * if the parent already died between fork and prctl, do not start at all */
         if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) _exit(1);
+        /* `aha train` blocks SIGTERM/SIGINT (it looks for them between steps); a worker must
+         * get them */
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
         execv("/proc/self/exe", argv);
         _exit(127);
     }

@@ -97,6 +97,8 @@ const aha_cfg_field_t aha_run_config_fields[] = {
     F("net.keys", AHA_CFG_STRING, net.keys, "", 1, 0, "CURVE key directory from `aha keygen DIR` (empty: no encryption)"),
     F("net.connect_timeout_s", AHA_CFG_INT, net.connect_timeout_s, "300", 1, 86400, "a worker (actor, verifier) that has no learner to talk to this long (never reached, or gone; also the wait for endpoints.json) exits with an error naming the endpoint"),
     F("net.heartbeat_timeout_s", AHA_CFG_INT, net.heartbeat_timeout_s, "30", 1, 3600, "a worker drops a connection whose learner answers no heartbeat this long (then net.connect_timeout_s applies)"),
+    F("net.require_workers", AHA_CFG_INT, net.require_workers, "0", 0, 64, "with net.serve: before the first step, wait (up to net.connect_timeout_s) until this many actors and this many verifiers have joined, else fail; a step whose groups the learner then had to sample or score all by itself is an error (0: only a warning, log and metrics)"),
+    F("net.advertise", AHA_CFG_STRING, net.advertise, "", 1, 0, "host (name or address) written into RUN_DIR/rl/endpoints.json for a wildcard net.host (empty: this host's name if it resolves to a non-loopback address, else the first non-loopback interface address)"),
     F("net.wait_verifiers", AHA_CFG_INT, net.wait_verifiers, "0", 0, 64, "with net.serve: before the first step, wait (up to net.connect_timeout_s) for this many verifiers started elsewhere"),
     F("rl.actors", AHA_CFG_INT, rl.actors, "0", 0, 64, "rollout actor processes (0: sample in the learner process)"),
     F("rl.lease_ms", AHA_CFG_INT, rl.lease_ms, "10000", 1, 3600000, "an actor that has not delivered its group by then loses the lease"),

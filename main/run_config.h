@@ -62,6 +62,8 @@ typedef struct {
         int connect_timeout_s;      /* a worker with no learner up this long gives up */
         int heartbeat_timeout_s;    /* a learner answering no heartbeat this long is gone */
         int wait_verifiers;         /* with serve: external verifiers to wait for */
+        int require_workers;        /* with serve: actors and verifiers that must take part */
+        char advertise[AHA_CFG_STR_MAX]; /* host written into endpoints.json, "" = found */
     } net;
 } aha_run_config_t;
 

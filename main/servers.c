@@ -13,6 +13,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 enum { JOIN_MS = 20000, MAX_BYTES = 64 << 20 };
 
@@ -118,11 +124,78 @@ static int bind_control(const char *dir, aha_servers_t *s) {
     return AHA_OK;
 }
 
+/* 1 if NAME resolves to an address that is not loopback (reachable from other nodes). 0 if it
+ * resolves to loopback only, -1 if it does not resolve. */
+static int resolves_remote(const char *name) {
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(name, NULL, &hints, &res) != 0 || !res) return -1;
+    int remote = 0;
+    for (const struct addrinfo *a = res; a && !remote; a = a->ai_next) {
+        if (a->ai_family == AF_INET) {
+            const struct sockaddr_in *in = (const struct sockaddr_in *)a->ai_addr;
+            remote = (ntohl(in->sin_addr.s_addr) >> 24) != 127;
+        } else if (a->ai_family == AF_INET6) {
+            const struct sockaddr_in6 *in = (const struct sockaddr_in6 *)a->ai_addr;
+            remote = !IN6_IS_ADDR_LOOPBACK(&in->sin6_addr) && !IN6_IS_ADDR_V4MAPPED(&in->sin6_addr);
+        }
+    }
+    freeaddrinfo(res);
+    return remote;
+}
+
+/* The first IPv4 address of an interface that is up and not loopback, as text; -1 if none. */
+static int interface_address(char *out, size_t cap) {
+    struct ifaddrs *ifs = NULL;
+    if (getifaddrs(&ifs) != 0) return -1;
+    int found = -1;
+    for (const struct ifaddrs *i = ifs; i && found < 0; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !(i->ifa_flags & IFF_UP) ||
+            (i->ifa_flags & IFF_LOOPBACK))
+            continue;
+        const struct sockaddr_in *in = (const struct sockaddr_in *)i->ifa_addr;
+        if (inet_ntop(AF_INET, &in->sin_addr, out, (socklen_t)cap)) found = 0;
+    }
+    freeifaddrs(ifs);
+    return found;
+}
+
+/* The host workers are told to connect to when the sockets are bound to a wildcard address:
+ * net.advertise if set; else this host's name if it resolves to a non-loopback address; else the
+ * first non-loopback interface address; else the name if it resolves at all (loopback: one
+ * machine only); else 127.0.0.1. Anything but the first two is logged as a warning. */
+static void advertised_host(const aha_run_config_t *rc, char *out, size_t cap) {
+    if (rc->net.advertise[0]) {
+        snprintf(out, cap, "%s", rc->net.advertise);
+        return;
+    }
+    char name[256] = "";
+    if (gethostname(name, sizeof name - 1) != 0) name[0] = 0;
+    const int r = name[0] ? resolves_remote(name) : -1;
+    if (r == 1) {
+        snprintf(out, cap, "%s", name);
+        return;
+    }
+    char ip[64];
+    if (interface_address(ip, sizeof ip) == 0) {
+        snprintf(out, cap, "%s", ip);
+        AHA_WARN("host name '%s' %s; workers are told to connect to %s (an interface address; "
+                 "set net.advertise to choose)",
+                 name, r == 0 ? "resolves to loopback only" : "does not resolve", ip);
+        return;
+    }
+    snprintf(out, cap, "%s", r == 0 ? name : "127.0.0.1");
+    AHA_WARN("host name '%s' %s and no other interface is up; workers are told to connect to %s "
+             "(this machine only; set net.advertise)",
+             name, r == 0 ? "resolves to loopback only" : "does not resolve", out);
+}
+
 /* DIR/endpoints.json: where workers started elsewhere connect ({"coordinator": ..., "broker":
- * ...}); a wildcard bind address is replaced by this host's name. */
-static int write_endpoints(const char *dir, const aha_servers_t *s) {
-    char host[256] = "localhost", coord[300] = "", broker[300] = "", path[700];
-    gethostname(host, sizeof host - 1);
+ * ...}); a wildcard bind address is replaced by advertised_host(). */
+static int write_endpoints(const aha_run_config_t *rc, const char *dir, aha_servers_t *s) {
+    char host[256] = "", coord[300] = "", broker[300] = "", path[700];
     char *eps[2] = {coord, broker};
     if (s->coord) AHA_TRY(aha_coord_endpoint(s->coord, coord, sizeof coord));
     if (s->vpool) AHA_TRY(aha_vpool_endpoint(s->vpool, broker, sizeof broker));
@@ -130,11 +203,14 @@ static int write_endpoints(const char *dir, const aha_servers_t *s) {
         char *star = strstr(eps[i], "//0.0.0.0:");
         if (!star) star = strstr(eps[i], "//*:");
         if (star) {
+            if (!host[0]) advertised_host(rc, host, sizeof host);
             char port[32];
             snprintf(port, sizeof port, "%s", strrchr(eps[i], ':'));
             snprintf(eps[i], sizeof coord, "tcp://%s%s", host, port);
         }
     }
+    snprintf(s->coord_ep, sizeof s->coord_ep, "%s", coord);
+    snprintf(s->broker_ep, sizeof s->broker_ep, "%s", broker);
     cJSON *o = cJSON_CreateObject();
     if (!o) return AHA_FAIL(AHA_ERR_NOMEM, "endpoints");
     cJSON_AddStringToObject(o, "coordinator", coord);
@@ -145,12 +221,37 @@ static int write_endpoints(const char *dir, const aha_servers_t *s) {
     snprintf(path, sizeof path, "%s/endpoints.json", dir);
     const void *parts[] = {text};
     const size_t lens[] = {strlen(text)};
-    int rc = aha_write_file_atomic(path, parts, lens, 1);
+    int rc_ = aha_write_file_atomic(path, parts, lens, 1);
     free(text);
-    if (rc == AHA_OK)
+    if (rc_ == AHA_OK)
         AHA_INFO("workers connect to %s (coordinator) and %s (broker), see %s",
                  coord[0] ? coord : "-", broker[0] ? broker : "-", path);
-    return rc;
+    return rc_;
+}
+
+/* net.require_workers N: at least N actors and N verifiers (spawned or started elsewhere) join
+ * within net.connect_timeout_s, else AHA_ERR_TIMEOUT naming the endpoints they were told. */
+static int require_workers(const aha_run_config_t *rc, const aha_servers_t *s) {
+    const int n = rc->net.require_workers;
+    if (n <= 0) return AHA_OK;
+    AHA_INFO("waiting up to %d s for %d actor(s) and %d verifier(s) (net.require_workers)",
+             rc->net.connect_timeout_s, n, n);
+    const int ms = rc->net.connect_timeout_s * 1000;
+    int r = s->coord ? aha_coord_wait_actors(s->coord, n, ms) : AHA_OK;
+    if (r == AHA_ERR_TIMEOUT)
+        return AHA_FAIL(AHA_ERR_TIMEOUT,
+                        "net.require_workers: %d of %d actor(s) joined in %d s "
+                        "(net.connect_timeout_s); they were told to connect to %s",
+                        aha_coord_actors(s->coord), n, rc->net.connect_timeout_s, s->coord_ep);
+    AHA_TRY(r);
+    r = s->vpool ? aha_vpool_wait_verifiers(s->vpool, n, ms) : AHA_OK;
+    if (r == AHA_ERR_TIMEOUT)
+        return AHA_FAIL(AHA_ERR_TIMEOUT,
+                        "net.require_workers: %d of %d verifier(s) joined in %d s "
+                        "(net.connect_timeout_s); they were told to connect to %s",
+                        aha_vpool_live(s->vpool), n, rc->net.connect_timeout_s, s->broker_ep);
+    AHA_TRY(r);
+    return AHA_OK;
 }
 
 int aha_servers_start(const aha_run_config_t *rc, const char *config_path, const char *dir,
@@ -168,7 +269,8 @@ int aha_servers_start(const aha_run_config_t *rc, const char *config_path, const
     if (pool) AHA_TRY(start_pool(rc, bind, curve ? &server : NULL, config_path, sandbox, s));
     if (coord) AHA_TRY(start_coord(rc, bind, curve ? &server : NULL, config_path, s));
     AHA_TRY(bind_control(dir, s));
-    AHA_TRY(write_endpoints(dir, s));
+    AHA_TRY(write_endpoints(rc, dir, s));
+    AHA_TRY(require_workers(rc, s));
     if (!s->vpool || rc->net.wait_verifiers <= 0) return AHA_OK;
     /* verifiers started elsewhere (from endpoints.json) join before the first step */
     const int want = aha_vpool_live(s->vpool) + rc->net.wait_verifiers;

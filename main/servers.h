@@ -21,11 +21,14 @@ typedef struct {
     int n_actor_procs;
     pid_t verifier_pids[AHA_SERVERS_MAX_PROCS];
     int n_verifier_procs;
+    char coord_ep[300], broker_ep[300]; /* as written into endpoints.json ("" if none) */
 } aha_servers_t;
 
 /* Starts what RC asks for (nothing without actors, verifiers or net.serve): binds on net.host,
  * starts the local worker processes with `--config CONFIG_PATH` and waits (up to 20 s each) until
- * the running ones joined; writes DIR/endpoints.json if anything listens. SANDBOX (may be NULL;
+ * the running ones joined; writes DIR/endpoints.json if anything listens (a wildcard net.host is
+ * replaced by net.advertise or a host name / address that works, see docs/slurm.md); then waits
+ * for net.wait_verifiers and net.require_workers (AHA_ERR_TIMEOUT naming the endpoint). SANDBOX (may be NULL;
  * must outlive *s) is the pool's in-process fallback for rl.verifier_exec. *s is zeroed first and
  * valid for aha_servers_stop also after an error. */
 int aha_servers_start(const aha_run_config_t *rc, const char *config_path, const char *dir,

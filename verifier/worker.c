@@ -202,7 +202,7 @@ int aha_verifier_serve(void *zctx, const aha_verifier_config_t *cfg, aha_verifie
     if (rc == AHA_OK) rc = send_hello(w, cfg);
     if (rc != AHA_OK) goto done;
     aha_wire_set_check(w, aha_msg_check_fn, &cfg->limits);
-    AHA_INFO("verifier %s connected to %s", who, cfg->endpoint);
+    AHA_INFO("verifier %s connecting to %s", who, cfg->endpoint);
     double last_sent = aha_now_ms();
     for (;;) {
         if (cfg->stop && *cfg->stop) break;
