@@ -62,6 +62,8 @@ chmod 0755 "$dir"
 mkdir -p "$dir/munge" "$dir/state" "$dir/spool" "$dir/log" "$dir/pids"
 chown munge:munge "$dir/munge"
 chmod 0755 "$dir/munge"
+runuser -u munge -- test -w "$dir/munge" ||
+    die "the munge user cannot reach $dir/munge (every parent directory must be searchable: chmod o+x)"
 
 free_port() {
     /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
