@@ -87,6 +87,7 @@ static int eval_columns(const aha_model_t *m, const aha_run_config_t *rc, aha_me
 }
 
 static int run_train_ranks(const aha_run_config_t *rc, unsigned flags, const aha_dist_t *dist);
+static int stop_pending(void);
 
 /* Remote work the learner did itself: the groups of a step that no actor delivered (sampled
  * in the learner) and no verifier scored (scored in the learner), while it serves workers. */
@@ -119,7 +120,8 @@ static int remote_work_end(const aha_run_config_t *rc, const aha_servers_t *s, i
         scored_all = v.remote == rw->v.remote && v.local > rw->v.local;
         aha_metrics_num(mt, "learner_scored_all", scored_all);
     }
-    if (!sampled_all && !scored_all) return AHA_OK;
+    /* a stop signal (scancel) reaches the workers too: they leave first, as they should */
+    if ((!sampled_all && !scored_all) || stop_pending()) return AHA_OK;
     rw->sampled_all += sampled_all;
     rw->scored_all += scored_all;
     char what[700];
@@ -156,11 +158,18 @@ static sigset_t stop_signals(void) {
     return set;
 }
 
+/* 1 if a stop signal is pending on this process (not consumed). */
+static int stop_pending(void) {
+    sigset_t pending;
+    return sigpending(&pending) == 0 &&
+           (sigismember(&pending, SIGTERM) || sigismember(&pending, SIGINT));
+}
+
 /* 1 if a stop signal arrived on any rank (consumed here); collective over the ranks. */
 static int stop_requested(const aha_dist_t *dist, int *out) {
-    sigset_t pending, set = stop_signals();
+    sigset_t set = stop_signals();
     double stop = 0;
-    if (sigpending(&pending) == 0 && (sigismember(&pending, SIGTERM) || sigismember(&pending, SIGINT))) {
+    if (stop_pending()) {
         const struct timespec zero = {0, 0};
         const int sig = sigtimedwait(&set, NULL, &zero);
         AHA_WARN("%s received: stopping after this step with a checkpoint",

@@ -48,7 +48,7 @@ rc=$?
 # the job environment (sbatch exports it): Open MPI as root on one machine (docs/mpi.md)
 export AHA OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none
-STEPS=${AHA_SLURM_STEPS:-100}
+STEPS=${AHA_SLURM_STEPS:-150}
 P=3
 small=(--set run_dir="$tmp/run" --set pretrain.steps=20 --set pretrain.batch_size=16
        --set eval.n=2 --set eval.k=1 --set rl.steps=$STEPS --set rl.prompts_per_step=$P
@@ -134,7 +134,8 @@ scancel "$add"
 check "scancel: the extra actor sampled groups, handed back its lease and exited 0" \
     "wait_for 60 'job_gone $add' && grep -q 'actor actor-$add-0: [1-9][0-9]* groups sampled' '$tmp/add-actors.log' && grep -q 'told the coordinator' '$tmp/add-actors.log' && ! grep -q 'error: .*exited with exit code' '$tmp/add-actors.log'" ||
     { cat "$tmp/add-actors.log"; diag; }
-check "the coordinator saw it leave" "grep -q 'actor actor/actor-$add-0/[0-9]* left' '$tmp/main1.log'" || diag
+check "the coordinator saw it leave (at its next collect)" \
+    "wait_for 30 \"grep -q 'actor actor/actor-$add-0/[0-9]* left' '$tmp/main1.log'\"" || diag
 
 # scancel of the main job: checkpoint and exit
 stop_row=$(rows)
@@ -148,12 +149,23 @@ scancel "$ver"
 check "rules@2 left on scancel" "wait_for 60 'job_gone $ver' && grep -q 'verifier rules@2: [1-9][0-9]* groups' '$tmp/add-verifiers.log'" ||
     cat "$tmp/add-verifiers.log"
 
-# submitted again: resumes from the checkpoint and finishes
-main2=$(ACTORS=1 VERIFIERS=1 submit "$tmp/main2.log" -N 1 --ntasks-per-node=2 \
+# submitted again (with REQUEUE=1): resumes from the checkpoint
+main2=$(ACTORS=1 VERIFIERS=1 REQUEUE=1 submit "$tmp/main2.log" -N 1 --ntasks-per-node=2 \
     deploy/slurm/aha-train.sbatch configs/demo.yaml "${small[@]}")
 jobs_started+=("$main2")
-check "resubmitted job $main2 resumed at step $stopped_at and finished" \
-    "wait_for 300 'job_gone $main2' && grep -q 'resuming from .* at step $stopped_at' '$tmp/main2.log' && [ -s '$tmp/run/rl/final/model.safetensors' ]" ||
+check "resubmitted job $main2 resumed at step $stopped_at" \
+    "wait_for 120 \"grep -q 'resuming from .* at step $stopped_at' '$tmp/main2.log' && [ \\\$(rows) -ge $((stopped_at + 6)) ]\"" ||
+    tail -n 30 "$tmp/main2.log"
+# the time limit: --signal=B:TERM@60 sends SIGTERM to the batch script alone, as this does; the
+# script stops the learner (checkpoint) and, with REQUEUE=1, requeues the job
+scancel --batch --signal=TERM "$main2"
+check "SIGTERM to the batch script: checkpoint, then the job requeued itself" \
+    "wait_for 90 \"grep -q 'REQUEUE=1: requeueing job $main2' '$tmp/main2.log' && squeue -h -j $main2 -o %T | grep -q PENDING\"" ||
+    { tail -n 30 "$tmp/main2.log"; squeue -j "$main2"; }
+stopped2=$(sed -n 's/.*stopped by a signal after step \([0-9]*\).*/\1/p' "$tmp/main2.log" | tail -n 1)
+# (a requeued job starts again after the credential lifetime: cred_expire=10 in the test Slurm)
+check "the requeued job resumed at step $stopped2 and finished" \
+    "wait_for 300 'job_gone $main2' && grep -q 'resuming from .* at step $stopped2' '$tmp/main2.log' && [ -s '$tmp/run/rl/final/model.safetensors' ]" ||
     tail -n 30 "$tmp/main2.log"
 wait "$ref_pid"
 check "reference run finished" "[ -s '$tmp/ref/rl/final/model.safetensors' ]" || tail "$tmp/ref.log"

@@ -97,7 +97,8 @@ SlurmctldPort=$ctl_port
 SlurmdPort=$d_port
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$dir/munge/munge.socket
+# cred_expire: also how long a requeued job waits before it starts again (default 120 s)
+AuthInfo=socket=$dir/munge/munge.socket,cred_expire=10
 PluginDir=$plugdir
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool
