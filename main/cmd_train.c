@@ -182,6 +182,13 @@ static int stop_requested(const aha_dist_t *dist, int *out) {
 }
 
 static int run_train(const aha_run_config_t *rc, unsigned flags) {
+    /* `srun -n N` without --mpi=pmix starts N independent learners on one run directory */
+    const char *tasks = getenv("SLURM_STEP_NUM_TASKS");
+    if (tasks && atoi(tasks) > 1 && !aha_dist_launched())
+        return AHA_FAIL(AHA_ERR_CONFIG,
+                        "aha train started as %d srun tasks without an MPI launcher (no PMIx/PMI "
+                        "in the environment): use srun --mpi=pmix (docs/slurm.md)",
+                        atoi(tasks));
     sigset_t set = stop_signals();
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     aha_dist_t *dist = NULL;

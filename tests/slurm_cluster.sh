@@ -88,6 +88,12 @@ wait_for() { # wait_for SECONDS COND: 0 once COND holds
 job_gone() { [ -z "$(squeue -h -j "$1" -o %i 2> /dev/null)" ]; }
 diag() { tail -n 30 "$tmp/main1.log"; tail -n 5 "$tmp/slurm/log/slurmctld.log"; }
 
+# learner ranks need --mpi=pmix: without it srun would start independent learners
+srun --mpi=none -n 2 "$AHA" train configs/demo.yaml "${small[@]}" --set run_dir="$tmp/nompi" > "$tmp/nompi.log" 2>&1
+check "srun --mpi=none -n 2 aha train is refused, pointing to --mpi=pmix" \
+    "[ \$(grep -c 'use srun --mpi=pmix' '$tmp/nompi.log') -eq 2 ] && [ ! -e '$tmp/nompi/rl/metrics.jsonl' ]" ||
+    cat "$tmp/nompi.log"
+
 # a worker that cannot reach its learner: a run directory whose endpoints name a closed port
 mkdir -p "$tmp/nowhere/rl"
 printf '{"coordinator": "tcp://127.0.0.1:9", "broker": "tcp://127.0.0.1:9"}\n' > "$tmp/nowhere/rl/endpoints.json"
