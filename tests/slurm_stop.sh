@@ -30,7 +30,7 @@ sha() { sha256sum < "$1/rl/final/model.safetensors" | cut -c1-64; }
 stop_resume() {
     local name=$1
     shift
-    local steps=400 ref="$tmp/$name-ref" run="$tmp/$name-run"
+    local steps=200 ref="$tmp/$name-ref" run="$tmp/$name-run"
     mkdir -p "$ref" "$run" && cp -r "$tmp/base/pretrain" "$ref/" && cp -r "$tmp/base/pretrain" "$run/"
     "$@" "$AHA" train configs/demo.yaml "${base[@]}" --set rl.steps=$steps --set run_dir="$ref" \
         > "$tmp/$name-ref.log" 2>&1
@@ -38,14 +38,14 @@ stop_resume() {
         > "$tmp/$name-run.log" 2>&1 &
     local pid=$!
     for _ in $(seq 600); do [ "$(rows "$run")" -ge 6 ] && break; sleep 0.05; done
-    kill -TERM "$pid"
+    # as scancel does: SIGTERM to every learner process (under mpirun: the ranks, its children)
+    local ranks
+    ranks=$(pgrep -P "$pid" -x aha)
+    kill -TERM ${ranks:-$pid}
     wait "$pid"
     local rc=$?
     local at
     at=$(sed -n 's/.*stopped by a signal after step \([0-9]*\) of.*/\1/p' "$tmp/$name-run.log" | head -n 1)
-    # mpirun itself exits 1 after forwarding a SIGTERM, whatever the ranks do: only the learner
-    # alone (as srun's tasks are) is held to exit 0
-    [ "$name" != one ] && rc=0
     check "$name: SIGTERM stops the run after step ${at:-?} of $steps with a checkpoint, exit 0" \
         "[ $rc -eq 0 ] && [ -n '$at' ] && [ '$at' -lt $steps ] && [ -f '$run/rl/checkpoint/state.json' ] && [ ! -e '$run/rl/final' ]" ||
         grep -v "^20" "$tmp/$name-run.log" | tail -n 8

@@ -7,8 +7,9 @@
 #              sets SLURM_CONF and PATH for sbatch/srun/squeue/scancel) and waits until the node
 #              is idle. Exit 77 with the reason when Slurm cannot be started here (not root,
 #              packages missing: deploy/install-deps.sh installs them).
-#   stop DIR   ends the daemons started by `start DIR` (by the pids it recorded) and any job step
-#              they left; DIR stays (logs), the caller removes it.
+#   stop DIR   cancels the jobs still known to this cluster (waiting up to 40 s for their steps to
+#              end), then ends the daemons started by `start DIR` (by the pids it recorded); DIR
+#              stays (logs), the caller removes it.
 #
 # The node is this machine under its short host name, reached at 127.0.0.1 (NodeAddr and the
 # controller's address), so nothing needs the host name to resolve. Several clusters may run at
@@ -21,21 +22,29 @@ skip() { echo "SKIP: $*"; exit 77; }
 [ -n "$cmd" ] && [ -n "$dir" ] || die "usage: $0 start|stop DIR"
 
 stop_cluster() {
-    local d=$1
-    # slurmd first (it ends its job steps' slurmstepd), then the controller, then munged
+    local d=$1 p
+    # jobs left (a test that failed half-way): cancelled through this cluster's controller,
+    # which ends their steps (slurmstepd has no trace of DIR on its command line to find it by)
+    if [ -s "$d/pids/slurmctld" ] && kill -0 "$(cat "$d/pids/slurmctld")" 2>/dev/null; then
+        local jobs
+        jobs=$(SLURM_CONF="$d/slurm.conf" squeue -h -o %i 2>/dev/null)
+        if [ -n "$jobs" ]; then
+            # shellcheck disable=SC2086
+            SLURM_CONF="$d/slurm.conf" scancel $jobs 2>/dev/null
+            for _ in $(seq 200); do
+                [ -z "$(SLURM_CONF="$d/slurm.conf" squeue -h -o %i 2>/dev/null)" ] && break
+                sleep 0.2
+            done
+        fi
+    fi
     for f in slurmd slurmctld munged; do
         [ -s "$d/pids/$f" ] || continue
-        local p
         p=$(cat "$d/pids/$f")
         kill -TERM "$p" 2>/dev/null
         for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$p" 2>/dev/null
         rm -f "$d/pids/$f"
     done
-    # job steps started by this cluster's slurmd run under slurmstepd processes whose command
-    # line names this cluster's spool directory
-    local p
-    for p in $(pgrep -f "slurmstepd.*$d/spool" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
     return 0
 }
 
