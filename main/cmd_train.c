@@ -332,11 +332,15 @@ static int run_train_ranks(const aha_run_config_t *rc, unsigned flags, const aha
         char sum[2048];
         if (aha_trainer_summary(t, sum, sizeof sum) == AHA_OK) AHA_INFO("counters: %s", sum);
     }
-done:
+done:;
+    /* stopping the servers may fail to reach a gone worker: keep the error that ended the run */
+    char why[4096] = "";
+    if (rc_ < 0) snprintf(why, sizeof why, "%s", aha_last_error());
     aha_servers_stop(&servers);
     aha_trainer_destroy(&t);
     aha_metrics_close(&metrics);
     aha_model_destroy(&m);
+    if (rc_ < 0 && strcmp(why, aha_last_error()) != 0) aha_errorf(rc_, __FILE__, __LINE__, "%s", why);
     return rc_;
 }
 

@@ -5,7 +5,7 @@
 #    of the uninterrupted run.
 #  - A learner serving workers that never come warns (WORKERS MISSING, metrics
 #    learner_sampled_all / learner_scored_all); with net.require_workers it fails, naming the
-#    endpoint workers were told.
+#    endpoint workers were told, and a step after its only actor died is an error.
 #  - endpoints.json names net.advertise when set; under a host name that does not resolve (a UTS
 #    namespace, when unshare works here) it names an address that resolves.
 set -u
@@ -85,6 +85,21 @@ rc=$?
 check "net.require_workers: fails (exit $rc) naming the endpoint the actors were told" \
     "[ $rc -ne 0 ] && grep -q 'net.require_workers: 0 of 1 actor(s) joined in 1 s (net.connect_timeout_s); they were told to connect to tcp://' '$tmp/req.log'" ||
     tail -n 5 "$tmp/req.log"
+
+# net.require_workers during the run: the only actor dies, the next step the learner would
+# sample alone is an error
+mkdir -p "$tmp/req2" && cp -r "$tmp/base/pretrain" "$tmp/req2/"
+"$AHA" train configs/demo.yaml "${base[@]}" "${serve[@]}" --set run_dir="$tmp/req2" \
+    --set rl.steps=200 --set rl.actors=1 --set rl.verifiers=1 --set net.require_workers=1 \
+    > "$tmp/req2.log" 2>&1 &
+pid=$!
+for _ in $(seq 600); do [ "$(rows "$tmp/req2")" -ge 4 ] && break; sleep 0.05; done
+kill -KILL $(pgrep -P "$pid" -f 'aha actor') 2> /dev/null
+wait "$pid"
+rc=$?
+check "net.require_workers: a step without any actor ends the run (exit $rc)" \
+    "[ $rc -ne 0 ] && grep -q 'net.require_workers: step [0-9]*: no actor delivered a group' '$tmp/req2.log' && [ ! -e '$tmp/req2/rl/final' ]" ||
+    grep -v "^ " "$tmp/req2.log" | tail -n 8
 
 # a host name that does not resolve: endpoints.json must name something that does
 if [ "$(id -u)" -eq 0 ] && command -v unshare > /dev/null && unshare -u true 2> /dev/null; then
