@@ -20,7 +20,7 @@ rm -rf "$OUT" && mkdir -p "$OUT"
 
 echo "== aha pretrain ($CFG) =="
 "$AHA" pretrain "$CFG" --set run_dir="$OUT/aha" > "$OUT/aha_pretrain.log" 2>&1
-W=$(sed -n 's/.*pretraining done in \([0-9.]*\)s.*/\1/p' "$OUT/aha_pretrain.log")
+W=$(sed -n 's/.*pretrain\(ing\)\{0,1\} done in \([0-9.]*\)s.*/\2/p' "$OUT/aha_pretrain.log")
 echo "aha: 400 steps in ${W}s"
 echo "== twin pretrain for ${W}s =="
 /usr/bin/python3 "$TWIN" --mode pretrain --threads 1 --minutes "$(awk -v w="$W" 'BEGIN{print w/60}')" \

@@ -27,6 +27,7 @@ typedef enum {
     AHA_STREAM_TRAIN_SAMPLE = 0x7EA1,       /* RL rollout sample (tag, prompt id, g) */
     AHA_STREAM_REWARD_COIN = 0xC014,        /* random-reward control (tag, prompt id, g) */
     AHA_STREAM_EVAL_SAMPLE = 0xE7A1,        /* eval sample (tag, problem, k) */
+    AHA_STREAM_SFT_SHUFFLE = 0x5F70,        /* SFT row order of an epoch (tag, epoch) */
 } aha_rng_stream_t;
 
 /* Seeds from a single 64-bit value. */

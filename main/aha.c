@@ -15,6 +15,8 @@ static const char k_usage[] =
     "\n"
     "commands:\n"
     "  pretrain [CONFIG] [--set key=value]...    next-token pretraining on the task corpus\n"
+    "  sft [CONFIG] [--set key=value]...         supervised fine-tuning on (prompt, response) "
+    "pairs (sft.data)\n"
     "  train [CONFIG] [--set key=value]...       GRPO (R1-Zero) from the pretrained checkpoint\n"
     "  eval --checkpoint DIR [options]           pass@1 / pass@k / cons@k / format rate on "
     "held-out problems\n"
@@ -137,6 +139,7 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     aha_log_set_role(cmd);
     if (!strcmp(cmd, "pretrain")) return cmd_pretrain(argc - 2, argv + 2);
+    if (!strcmp(cmd, "sft")) return cmd_sft(argc - 2, argv + 2);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);
     if (!strcmp(cmd, "sample")) return cmd_sample(argc - 2, argv + 2);
     if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);

@@ -3,8 +3,10 @@
 #define AHA_MAIN_CMD_H
 #include "main/run_config.h"
 #include "model/model.h"
+#include "recipe/lm_train.h"
 
 int cmd_pretrain(int argc, char **argv);
+int cmd_sft(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_train(int argc, char **argv);
@@ -64,6 +66,10 @@ int run_eval(const aha_model_t *m, const aha_run_config_t *rc, int n, int k, dou
              double top_p, int max_new, int verbose, eval_result_t *out);
 void print_eval(const eval_result_t *r, double temperature, double top_p);
 int write_eval_json(const eval_result_t *r, double temperature, double top_p, const char *path);
+
+/* The training loop settings of pretraining (pretrain.* keys; AHA_FAULT_NONFINITE_STEP makes
+ * that step's loss NaN, for the tests); `aha sft` starts from them. */
+void lm_train_config_pretrain(const aha_run_config_t *rc, aha_lm_train_t *out);
 
 /* Monotonic clock in seconds. */
 double now_s(void);

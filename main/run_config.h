@@ -34,6 +34,13 @@ typedef struct {
         double temperature, top_p;
     } eval;
     struct {
+        char data[AHA_CFG_STR_MAX]; /* JSONL of (prompt, response) pairs (recipe/sft_data.h) */
+        char init[AHA_CFG_STR_MAX]; /* checkpoint to start from ("" = RUN_DIR/pretrain/final) */
+        char dir[AHA_CFG_STR_MAX];  /* output directory under run_dir */
+        int epochs, steps, batch_size, warmup, log_every, checkpoint_every;
+        double lr, min_lr;
+    } sft;
+    struct {
         char init[AHA_CFG_STR_MAX]; /* checkpoint to start from ("" = RUN_DIR/pretrain/final) */
         char loss[AHA_CFG_STR_MAX];
         char off_policy[AHA_CFG_STR_MAX];

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# recipe_cli: the R1 recipe commands end to end on a tiny model — `aha sft` (bad JSONL lines named
+# by file and line, a run lowers the loss on its data and writes pretraining's checkpoints and
+# metrics).
+set -u
+AHA=${1:?path to aha}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+run="$tmp/run"
+tiny=(--set run_dir="$run" --set model.dim=32 --set model.moe_hidden=32 --set eval.n=5
+      --set eval.k=2 --set pretrain.batch_size=16 --set pretrain.log_every=5)
+"$AHA" pretrain "${tiny[@]}" --set pretrain.steps=30 > "$tmp/pre.log" 2>&1
+check "pretrain a tiny base" "[ -s \"$run/pretrain/final/model.safetensors\" ]" || tail "$tmp/pre.log"
+
+# 1. aha sft
+good='{"prompt":"<bos><|User|>12+34<|Assistant|>","response":"<think>2+4=06;1+3=04;</think><answer>46</answer><eos>"}'
+printf '%s\n%s\n{"prompt":"x"}\n' "$good" "$good" > "$tmp/bad.jsonl"
+out=$("$AHA" sft "${tiny[@]}" --set sft.data="$tmp/bad.jsonl" 2>&1); rc=$?
+check "bad JSONL line: non-zero exit naming file:line" "[ $rc -ne 0 ] && grep -q 'bad.jsonl:3: needs string keys' <<<\"\$out\"" || echo "$out"
+check "nothing written for a bad file" "[ ! -e \"$run/sft\" ]"
+out=$("$AHA" sft "${tiny[@]}" 2>&1); rc=$?
+check "sft.data is required" "[ $rc -ne 0 ] && grep -q 'sft.data' <<<\"\$out\""
+check "sft --help lists the sft keys" "\"$AHA\" sft --help | grep -q 'sft.epochs'"
+# pairs written by a script: 1-2 digit sums with their traces
+for a in 3 14 25 36 47 58 69 70 81 92 7 18; do
+  for b in 5 26 47 68; do
+    s=$((a + b))
+    printf '{"prompt":"<bos><|User|>%d+%d<|Assistant|>","response":"<answer>%d</answer><eos>"}\n' "$a" "$b" "$s"
+  done
+done > "$tmp/pairs.jsonl"
+"$AHA" sft "${tiny[@]}" --set sft.data="$tmp/pairs.jsonl" --set sft.epochs=6 --set sft.batch_size=8 \
+  --set sft.lr=3e-3 --set sft.log_every=2 --set sft.checkpoint_every=20 > "$tmp/sft.log" 2>&1
+rc=$?
+check "sft exits 0" "[ $rc -eq 0 ]" || tail -20 "$tmp/sft.log"
+check "6 epochs of 48 pairs in batches of 8 = 36 steps" "grep -q '36 steps of 8' \"$tmp/sft.log\""
+check "sft final checkpoint and eval" "[ -s \"$run/sft/final/model.safetensors\" ] && grep -q 'pass@1' \"$run/sft/final/eval.json\""
+check "sft periodic checkpoint" "[ -s \"$run/sft/checkpoint/model.safetensors\" ]"
+check "sft metrics: 18 rows" "[ \$(wc -l < \"$run/sft/metrics.jsonl\") -eq 18 ]"
+first=$(head -n 1 "$run/sft/metrics.jsonl" | sed 's/.*"loss":\([0-9.e+-]*\).*/\1/')
+last=$(tail -n 1 "$run/sft/metrics.jsonl" | sed 's/.*"loss":\([0-9.e+-]*\).*/\1/')
+check "sft loss goes down ($first -> $last)" "awk -v a=\"$first\" -v b=\"$last\" 'BEGIN{exit !(b < 0.7*a)}'"
+exit $fail
