@@ -158,9 +158,39 @@ typedef struct {
     int delta; /* MISTAKE_SUM: +1 or -1 added to the column sum */
 } mistake_t;
 
-/* Appends the trace steps (no tags) of P with an optional mistake; returns the value the trace
- * spells (the answer that follows it). */
-static int64_t write_trace(sb_t *s, const aha_add_problem_t *p, const mistake_t *m) {
+/* How a trace is written: which steps are in the second language and where a self-check is. */
+typedef struct {
+    uint64_t lang2_mask; /* bit c: step c in the second language (aha_add_lang2) */
+    int check_col;       /* column written wrong (sum + check_delta), then "wait" and redone; -1 */
+    int check_delta;
+} style_t;
+
+static const style_t k_plain = {0, -1, 0};
+
+char aha_add_lang2(char c) {
+    if (c >= '0' && c <= '9') return (char)('A' + (c - '0'));
+    switch (c) {
+    case '+': return '&';
+    case '=': return ':';
+    case ';': return '|';
+    default: return c;
+    }
+}
+
+/* Appends one step "x+y[+1]=SS;" (in the second language if LANG2). */
+static void write_step(sb_t *s, int da, int db, int carry_in, int sum, int lang2) {
+    char step[32];
+    snprintf(step, sizeof step, "%d+%d%s=%02d;", da, db, carry_in ? "+1" : "", sum);
+    if (lang2)
+        for (char *q = step; *q; q++)
+            *q = aha_add_lang2(*q);
+    sb_printf(s, "%s", step);
+}
+
+/* Appends the trace steps (no tags) of P with an optional mistake, in style ST; returns the value
+ * the trace spells (the answer that follows it). */
+static int64_t write_trace_styled(sb_t *s, const aha_add_problem_t *p, const mistake_t *m,
+                                  const style_t *st) {
     const int na = ndigits(p->a), nb = ndigits(p->b), cols = na > nb ? na : nb;
     int64_t a = p->a, b = p->b, result = 0, place = 1;
     int carry = 0;
@@ -171,8 +201,13 @@ static int64_t write_trace(sb_t *s, const aha_add_problem_t *p, const mistake_t 
             carry_in = 0; /* the incoming carry is ignored */
         int sum = (has_a ? da : 0) + (has_b ? db : 0) + carry_in;
         if (m->kind == MISTAKE_SUM && c == m->col) sum += m->delta;
+        const int lang2 = c < 64 && (st->lang2_mask >> c & 1);
+        if (c == st->check_col) { /* a slip, caught: "wait", and the column again */
+            write_step(s, has_a ? da : 0, has_b ? db : 0, carry_in, sum + st->check_delta, lang2);
+            sb_printf(s, "wait");
+        }
         /* both digits always, 0 past an operand's end: every step has the same shape */
-        sb_printf(s, "%d+%d%s=%02d;", has_a ? da : 0, has_b ? db : 0, carry_in ? "+1" : "", sum);
+        write_step(s, has_a ? da : 0, has_b ? db : 0, carry_in, sum, lang2);
         result += (int64_t)(sum % 10) * place;
         place *= 10;
         carry = sum / 10;
@@ -180,6 +215,10 @@ static int64_t write_trace(sb_t *s, const aha_add_problem_t *p, const mistake_t 
         b /= 10;
     }
     return result + carry * place;
+}
+
+static int64_t write_trace(sb_t *s, const aha_add_problem_t *p, const mistake_t *m) {
+    return write_trace_styled(s, p, m, &k_plain);
 }
 
 /* "<think>TRACE</think><answer>V</answer><eos>"; returns V. */
@@ -198,6 +237,19 @@ int aha_add_response(const aha_add_problem_t *p, char *buf, size_t cap) {
     const mistake_t none = {MISTAKE_NONE, -1, 0};
     write_trace_response(&s, p, &none);
     return sb_emit(&s, buf, cap, "response");
+}
+
+/* "<think>TRACE A+B=V;</think><answer>V</answer><eos>": the correct trace and its summary. */
+int aha_add_coldstart(const aha_add_problem_t *p, char *buf, size_t cap) {
+    AHA_TRY(check_problem(p));
+    char tmp[TEXT_MAX];
+    sb_t s = {tmp, sizeof tmp, 0, 0};
+    const mistake_t none = {MISTAKE_NONE, -1, 0};
+    sb_printf(&s, "<think>");
+    int64_t v = write_trace(&s, p, &none);
+    sb_printf(&s, "%lld+%lld=%lld;</think><answer>%lld</answer><eos>", (long long)p->a,
+              (long long)p->b, (long long)v, (long long)v);
+    return sb_emit(&s, buf, cap, "cold-start response");
 }
 
 int aha_add_parse_int(const char *text, size_t len, int64_t *out) {
@@ -246,6 +298,8 @@ const aha_cfg_field_t aha_corpus_config_fields[] = {
     CF(p_trace, "0.4", "share of think traces"),
     CF(p_trace_mistake, "0.25", "traces with one injected mistake"),
     CF(p_malformed, "0.1", "malformed documents"),
+    CF(p_lang_mix, "0", "traces whose steps are each, with probability 1/2, in the second language (A-J for digits, & : | for + = ;)"),
+    CF(p_selfcheck, "0", "correct traces with one slip caught by \"wait\" and the column redone"),
 };
 // clang-format on
 #undef CF
@@ -347,7 +401,25 @@ int aha_corpus_document(const aha_corpus_config_t *cc, const aha_add_config_t *a
                 m.delta = sum == 0 ? 1 : sum == 19 ? -1 : aha_rng_below(&r, 2) ? 1 : -1;
             }
         }
-        v = write_trace(&t, &p, &m);
+        /* language mixing and self-checks: their own stream, so documents without them are the
+         * same as before these settings existed */
+        const uint64_t ids2[] = {AHA_STREAM_ADD_CORPUS, index, 1};
+        aha_rng_t r2;
+        aha_rng_derive(&r2, seed, ids2, 3);
+        style_t st = k_plain;
+        const int cols = ndigits(p.a) > ndigits(p.b) ? ndigits(p.a) : ndigits(p.b);
+        if (aha_rng_uniform_d(&r2) < cc->p_lang_mix) {
+            st.lang2_mask = aha_rng_u64(&r2) & ((cols >= 64 ? 0 : (uint64_t)1 << cols) - 1);
+            if (!st.lang2_mask) st.lang2_mask = (uint64_t)1 << aha_rng_below(&r2, (uint64_t)cols);
+        }
+        if (aha_rng_uniform_d(&r2) < cc->p_selfcheck && !flawed) {
+            st.check_col = (int)aha_rng_below(&r2, (uint64_t)cols);
+            const int64_t col_a = st.check_col < ndigits(p.a) ? p.a / pow10i(st.check_col) % 10 : 0;
+            const int64_t col_b = st.check_col < ndigits(p.b) ? p.b / pow10i(st.check_col) % 10 : 0;
+            const int sum = (int)(col_a + col_b) + carry_into(&p, st.check_col);
+            st.check_delta = sum == 0 ? 1 : sum == 19 ? -1 : aha_rng_below(&r2, 2) ? 1 : -1;
+        }
+        v = write_trace_styled(&t, &p, &m, &st);
     }
 
     char doc[TEXT_MAX];

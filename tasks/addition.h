@@ -59,6 +59,18 @@ int aha_add_prompt(const aha_add_problem_t *p, char *buf, size_t cap);
  * aha_add_prompt. */
 int aha_add_response(const aha_add_problem_t *p, char *buf, size_t cap);
 
+/* The cold-start response of P (recipe stage 1: long, readable, in the target language, with a
+ * summary): the correct trace, then the summary step "A+B=V;", inside the think block:
+ *     57+68 -> "<think>7+8=15;5+6+1=12;57+68=125;</think><answer>125</answer><eos>"
+ * Errors as for aha_add_prompt. */
+int aha_add_coldstart(const aha_add_problem_t *p, char *buf, size_t cap);
+
+/* THE SECOND LANGUAGE of traces (corpus.p_lang_mix): the same steps in a disjoint alphabet, digit
+ * d as the letter 'A'+d, '+' as '&', '=' as ':', ';' as '|' ("7+8=15;" -> "H&I:BF|"). Returns the
+ * byte C in that language (other bytes unchanged). The target language of the language reward is
+ * the first one: rl.language_charset "digits+ops+[wait]" (the self-check marker included). */
+char aha_add_lang2(char c);
+
 /* The answer rule of addition: TEXT[0..LEN) is an optional leading '-' then 1..18 decimal digits
  * (leading zeros allowed), nothing else (no spaces, no '+', no '.'). 0 and *out on success, -1
  * otherwise (*out untouched); never overflows, sets no error message. The one parser of addition
@@ -92,6 +104,14 @@ int aha_add_parse_answer(const char *response, int64_t *out);
  *                answer first       "<answer>V</answer><think>T</think><eos>" (traces only)
  *              The value V is unchanged, so malformation is orthogonal to correctness.
  *
+ * Two more draws, from their own stream (seed, {AHA_STREAM_ADD_CORPUS, index, 1}), so that with
+ * both at 0 (the default) every document is what it was before they existed:
+ *   language   with probability p_lang_mix a trace has steps in the second language
+ *              (aha_add_lang2): each step independently with probability 1/2, at least one
+ *   self-check with probability p_selfcheck a correct trace has one column first written with
+ *              its sum off by one, then the marker "wait" and the column again, right:
+ *                "7+8=15;5+6+1=13;wait5+6+1=12;" (the answer follows the corrected trace)
+ *
  * Well-formed documents are then "<answer>V</answer><eos>" (direct) or
  * "<think>T</think><answer>V</answer><eos>" (trace). With the defaults (docs/corpus.md: 60% direct,
  * 25% of them correct; 40% traces, 25% of them with one mistake; 10% malformed) the shares over
@@ -103,11 +123,13 @@ typedef struct {
     double p_trace;          /* weight of full think trace + answer */
     double p_trace_mistake;  /* of traces, share with one injected column mistake */
     double p_malformed;      /* share of all documents with a broken format */
+    double p_lang_mix;       /* of traces, share with steps in the second language */
+    double p_selfcheck;      /* of correct traces, share with one slip caught by "wait" */
 } aha_corpus_config_t;
 
 /* The field table of aha_corpus_config_t (name, default, range [0, 1], help): the one source of
  * the defaults and of the run config's corpus.* keys. */
-enum { AHA_CORPUS_CONFIG_N_FIELDS = 5 };
+enum { AHA_CORPUS_CONFIG_N_FIELDS = 7 };
 extern const aha_cfg_field_t aha_corpus_config_fields[AHA_CORPUS_CONFIG_N_FIELDS];
 extern const size_t aha_corpus_config_n_fields; /* AHA_CORPUS_CONFIG_N_FIELDS */
 /* The default mix (docs/corpus.md), from the table:

@@ -205,7 +205,7 @@ static void test_mixes(void) {
          "well-formed correct traces");
 
     /* a different mix is followed too (shares come from the config, not constants) */
-    aha_corpus_config_t c2 = {0.6, 0.5, 0.4, 0.5, 0.3};
+    aha_corpus_config_t c2 = {0.6, 0.5, 0.4, 0.5, 0.3, 0, 0};
     aha_add_config_t ac2 = {2, 5, 0.2};
     measure(&c2, &ac2, 8, 5000, &st);
     near((double)st.malformed / 5000, 0.3, 0.025, "mix 2 malformed");
@@ -214,7 +214,7 @@ static void test_mixes(void) {
     near((double)st.trace_mistake / st.trace, 0.5, 0.04, "mix 2 trace mistakes");
 
     /* extremes: every trace mistaken; every document malformed; only direct answers */
-    aha_corpus_config_t all_wrong = {0, 0, 1, 1, 0};
+    aha_corpus_config_t all_wrong = {0, 0, 1, 1, 0, 0, 0};
     measure(&all_wrong, &ac, 3, 2000, &st);
     CHECK(st.trace == 2000 && st.trace_mistake == 2000 && st.trace_bad_mistake == 0,
           "all traces mistaken: %d/%d", st.trace_mistake, st.trace);
@@ -224,7 +224,7 @@ static void test_mixes(void) {
     CHECK(st.malformed == 2000, "all documents malformed: %d", st.malformed);
     for (int k = 0; k < 5; k++)
         CHECK(st.mal_kind[k] > 100, "malformation kind %d occurs (%d)", k, st.mal_kind[k]);
-    aha_corpus_config_t only_direct = {1, 0, 0, 0, 0};
+    aha_corpus_config_t only_direct = {1, 0, 0, 0, 0, 0, 0};
     measure(&only_direct, &ac, 3, 2000, &st);
     CHECK(st.direct == 2000 && st.direct_correct == 0 && st.direct_implausible == 0,
           "all direct answers wrong");
@@ -260,8 +260,9 @@ static void test_mixes(void) {
 
     /* config errors */
     const aha_corpus_config_t bad[] = {
-        {0, 0.25, 0, 0.25, 0.1},   {-0.1, 0.25, 0.6, 0.25, 0.1}, {0.4, 1.5, 0.6, 0.25, 0.1},
-        {0.4, 0.25, 0.6, -1, 0.1}, {0.4, 0.25, 0.6, 0.25, 1.01}, {NAN, 0.25, 0.6, 0.25, 0.1},
+        {0, 0.25, 0, 0.25, 0.1, 0, 0},   {-0.1, 0.25, 0.6, 0.25, 0.1, 0, 0}, {0.4, 1.5, 0.6, 0.25, 0.1, 0, 0},
+        {0.4, 0.25, 0.6, -1, 0.1, 0, 0}, {0.4, 0.25, 0.6, 0.25, 1.01, 0, 0}, {0.4, 0.25, 0.6, 0.25, 0.1, 1.5, 0},
+        {0.4, 0.25, 0.6, 0.25, 0.1, 0, -0.5}, {NAN, 0.25, 0.6, 0.25, 0.1, 0, 0},
     };
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
         strcpy(a, "keep");
@@ -275,8 +276,135 @@ static void test_mixes(void) {
     CHECK(aha_corpus_document(NULL, &ac, 3, 0, a, sizeof a) == AHA_ERR_ARG, "NULL corpus config");
 }
 
+/* The think text of DOC mapped back from the second language (aha_add_lang2) into OUT: the whole
+ * document with every byte between <think> and </think> translated; *n2 counts the bytes that
+ * were in the second language, *n1 those of the first (digits, + = ;). */
+static void from_lang2(const char *doc, char *out, size_t cap, int *n1, int *n2) {
+    snprintf(out, cap, "%s", doc);
+    *n1 = *n2 = 0;
+    char *t = strstr(out, "<think>"), *e = t ? strstr(t, "</think>") : NULL;
+    char *e2 = t ? strstr(t, "<answer>") : NULL; /* an unclosed think block ends there */
+    if (!e || (e2 && e2 < e)) e = e2;
+    if (!t || !e) return;
+    for (char *q = t + 7; q < e; q++) {
+        int back = -1;
+        for (int c = 0; c < 128 && back < 0; c++)
+            if (strchr("0123456789+=;", c) && c && aha_add_lang2((char)c) == *q) back = c;
+        if (back >= 0) {
+            *q = (char)back;
+            ++*n2;
+        } else if (strchr("0123456789+=;", *q)) {
+            ++*n1;
+        }
+    }
+}
+
+/* corpus.p_lang_mix: documents are the same as without it once their think text is mapped back,
+ * the traces with it have second-language steps, and some mix both languages. */
+static void test_lang_mix(void) {
+    aha_corpus_config_t base, mix;
+    aha_corpus_config_default(&base);
+    base.p_selfcheck = 0;
+    base.p_lang_mix = 0;
+    mix = base;
+    mix.p_lang_mix = 0.5;
+    aha_add_config_t ac = {3, 5, 0.1};
+    int same = 1, with2 = 0, both = 0, traces = 0, plain_has2 = 0;
+    for (uint64_t i = 0; i < 2000; i++) {
+        char a[1024], b[1024], back[1024];
+        REQUIRE_OK(aha_corpus_document(&base, &ac, 5, i, a, sizeof a));
+        REQUIRE_OK(aha_corpus_document(&mix, &ac, 5, i, b, sizeof b));
+        int n1, n2, m1, m2;
+        from_lang2(b, back, sizeof back, &n1, &n2);
+        same &= !strcmp(back, a);
+        from_lang2(a, back, sizeof back, &m1, &m2);
+        plain_has2 += m2 > 0;
+        if (strstr(a, "<think>")) traces++;
+        with2 += n2 > 0;
+        both += n2 > 0 && n1 > 0;
+    }
+    printf("p_lang_mix 0.5: %d of %d documents with a think block have second-language steps, %d "
+           "mix both\n", with2, traces, both);
+    CHECK(same, "mapped back, every document is the one without p_lang_mix");
+    CHECK(plain_has2 == 0, "without p_lang_mix no second-language byte (%d documents)", plain_has2);
+    CHECK(fabs((double)with2 / traces - 0.5) < 0.05, "share with the second language %.3f",
+          (double)with2 / traces);
+    CHECK(both > with2 / 2, "most mixed traces mix both languages (%d of %d)", both, with2);
+}
+
+/* corpus.p_selfcheck: "wait" appears only in correct traces, once, after a step whose sum is off
+ * by one; without the slip and the marker the document is the one without p_selfcheck. */
+static void test_selfcheck(void) {
+    aha_corpus_config_t base, sc;
+    aha_corpus_config_default(&base);
+    sc = base;
+    sc.p_selfcheck = 0.5;
+    aha_add_config_t ac = {3, 5, 0.1};
+    int same = 1, with = 0, bad = 0;
+    for (uint64_t i = 0; i < 2000; i++) {
+        char a[1024], b[1024];
+        REQUIRE_OK(aha_corpus_document(&base, &ac, 9, i, a, sizeof a));
+        REQUIRE_OK(aha_corpus_document(&sc, &ac, 9, i, b, sizeof b));
+        CHECK(!strstr(a, "wait"), "no marker without p_selfcheck: %s", a);
+        char *w = strstr(b, "wait");
+        if (!w) {
+            same &= !strcmp(a, b);
+            continue;
+        }
+        with++;
+        bad += strstr(w + 4, "wait") != NULL;
+        /* the slip: the step before the marker, from the previous ';' (or <think>) */
+        char *start = w - 1; /* the slip's ';' */
+        while (start > b && start[-1] != ';' && start[-1] != '>')
+            start--;
+        char slip[32], redo[32];
+        snprintf(slip, sizeof slip, "%.*s", (int)(w - start), start);
+        const char *re = strchr(w + 4, ';');
+        REQUIRE(re, "a step after the marker: %s", b);
+        snprintf(redo, sizeof redo, "%.*s", (int)(re + 1 - (w + 4)), w + 4);
+        char *eq1 = strchr(slip, '='), *eq2 = strchr(redo, '=');
+        REQUIRE(eq1 && eq2, "steps '%s' / '%s'", slip, redo);
+        bad += (eq1 - slip) != (eq2 - redo) || strncmp(slip, redo, (size_t)(eq1 - slip)) ||
+               abs(atoi(eq1 + 1) - atoi(eq2 + 1)) != 1;
+        char fixed[1024];
+        snprintf(fixed, sizeof fixed, "%.*s%s", (int)(start - b), b, w + 4);
+        same &= !strcmp(fixed, a);
+    }
+    printf("p_selfcheck 0.5: %d of 2000 documents with a self-check\n", with);
+    CHECK(same, "without the slip and the marker every document is the one without p_selfcheck");
+    CHECK(bad == 0, "%d self-checks are not 'slip off by one, wait, same terms right'", bad);
+    /* traces are 40%, 75% of them correct: ~0.5 * 0.4 * 0.75 = 15% of documents */
+    CHECK(with > 200 && with < 400, "%d of 2000 documents with a self-check (want ~300)", with);
+}
+
+static void test_coldstart(void) {
+    aha_add_config_t ac = {3, 5, 0.1};
+    int ok = 1;
+    for (uint64_t i = 0; i < 300; i++) {
+        aha_add_problem_t p;
+        char r[512], want[64];
+        REQUIRE_OK(aha_add_problem(&ac, 2, AHA_SPLIT_TRAIN, i, &p));
+        REQUIRE_OK(aha_add_coldstart(&p, r, sizeof r));
+        const char *x, *xe;
+        ok &= well_formed_trace(r, &x, &xe);
+        snprintf(want, sizeof want, "%lld+%lld=%lld;</think><answer>%lld</answer>", (long long)p.a,
+                 (long long)p.b, (long long)(p.a + p.b), (long long)(p.a + p.b));
+        ok &= strstr(r, want) != NULL;
+        const char *sum = strstr(r, want);
+        tc_result_t res;
+        ok &= sum && tc_check(&p, x, sum, &res) == 0 && res.errors == 0 && res.value == p.a + p.b;
+    }
+    CHECK(ok, "cold-start responses: well-formed, a correct trace, the summary, the answer");
+    char tiny[8];
+    aha_add_problem_t p = {123, 456};
+    CHECK(aha_add_coldstart(&p, tiny, sizeof tiny) == AHA_ERR_RANGE, "capacity checked");
+}
+
 static const tu_case_t cases[] = {
     {"mixes", test_mixes},
+    {"lang_mix", test_lang_mix},
+    {"selfcheck", test_selfcheck},
+    {"coldstart", test_coldstart},
     {NULL, NULL},
 };
 
