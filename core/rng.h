@@ -28,6 +28,9 @@ typedef enum {
     AHA_STREAM_REWARD_COIN = 0xC014,        /* random-reward control (tag, prompt id, g) */
     AHA_STREAM_EVAL_SAMPLE = 0xE7A1,        /* eval sample (tag, problem, k) */
     AHA_STREAM_SFT_SHUFFLE = 0x5F70,        /* SFT row order of an epoch (tag, epoch) */
+    AHA_STREAM_CMP_CORPUS = 0xC3B1,         /* compare corpus document draws (tag, index) */
+    AHA_STREAM_MIX_TASK = 0x3A1C,           /* mixed task: which task problem i is (tag, index) */
+    AHA_STREAM_REJECT_SAMPLE = 0x4E1E,      /* rejection sampling (tag, problem, k) */
 } aha_rng_stream_t;
 
 /* Seeds from a single 64-bit value. */

@@ -302,7 +302,7 @@ aha_model_t *aha_trainer_model(aha_trainer_t *t) {
 
 /* Sums over the scored samples of a step. */
 typedef struct {
-    double reward, acc, fmt, len, lang, over;
+    double reward, acc, fmt, len, lang, over, refl;
     int n;
 } sums_t;
 
@@ -393,6 +393,9 @@ static int offer_group(aha_trainer_t *t, uint64_t pid, const aha_rollout_t *r,
         s->lang += sc.language;
         s->over += sc.overlong;
         s->len += r->total_len[g] - r->prompt_len[g];
+        char text[4096]; /* reflection: the self-check marker in the think block */
+        if (aha_rollout_response_text(r, g, text, sizeof text) == AHA_OK)
+            s->refl += aha_reward_reflection(text);
         s->n++;
     }
     int kept = aha_group_batch_add(t->batch, r, rw); /* 1 = kept, 0 = dropped */
@@ -531,6 +534,7 @@ int aha_trainer_step(aha_trainer_t *t, aha_trainer_stats_t *out) {
     st.accuracy = s.acc / s.n;
     st.format_rate = s.fmt / s.n;
     st.language = s.lang / s.n;
+    st.reflection = s.refl / s.n;
     st.overlong = s.over / s.n;
     st.response_len_mean = s.len / s.n;
     st.n_seq = batch.n_seq;
@@ -558,6 +562,8 @@ int aha_trainer_metrics(const aha_trainer_t *t, const aha_trainer_stats_t *s, ah
     aha_metrics_num(mt, "reward_accuracy", s->accuracy);
     aha_metrics_num(mt, "reward_language", s->language);
     aha_metrics_num(mt, "reward_overlong", s->overlong);
+    aha_metrics_num(mt, "language_consistency", s->language);
+    aha_metrics_num(mt, "reflection_rate", s->reflection);
     aha_metrics_num(mt, "kl", s->grpo.kl);
     aha_metrics_num(mt, "entropy", s->grpo.entropy);
     aha_metrics_num(mt, "clip_frac", s->grpo.clip_frac);

@@ -71,6 +71,7 @@ typedef struct {
     int version; /* updates done: the step's number, 1-based */
     int n_scored;
     double reward_mean, accuracy, format_rate, language, overlong, response_len_mean;
+    double reflection; /* share of responses with the self-check marker (verifier/reward.h) */
     aha_grpo_stats_t grpo; /* zero if the batch was empty */
     int n_seq, n_tokens;   /* of the batch */
     int groups_used, groups_seen, groups_zero_std;

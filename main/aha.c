@@ -17,6 +17,9 @@ static const char k_usage[] =
     "  pretrain [CONFIG] [--set key=value]...    next-token pretraining on the task corpus\n"
     "  sft [CONFIG] [--set key=value]...         supervised fine-tuning on (prompt, response) "
     "pairs (sft.data)\n"
+    "  gen-coldstart [CONFIG] --out F [--n N]    cold-start SFT pairs (readable traces + summary)\n"
+    "  reject [CONFIG] --checkpoint DIR --out F  rejection sampling: correct, readable samples "
+    "(+ non-reasoning)\n"
     "  train [CONFIG] [--set key=value]...       GRPO (R1-Zero) from the pretrained checkpoint\n"
     "  eval --checkpoint DIR [options]           pass@1 / pass@k / cons@k / format rate on "
     "held-out problems\n"
@@ -140,6 +143,8 @@ int main(int argc, char **argv) {
     aha_log_set_role(cmd);
     if (!strcmp(cmd, "pretrain")) return cmd_pretrain(argc - 2, argv + 2);
     if (!strcmp(cmd, "sft")) return cmd_sft(argc - 2, argv + 2);
+    if (!strcmp(cmd, "gen-coldstart")) return cmd_gen_coldstart(argc - 2, argv + 2);
+    if (!strcmp(cmd, "reject")) return cmd_reject(argc - 2, argv + 2);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);
     if (!strcmp(cmd, "sample")) return cmd_sample(argc - 2, argv + 2);
     if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);

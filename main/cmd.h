@@ -7,6 +7,8 @@
 
 int cmd_pretrain(int argc, char **argv);
 int cmd_sft(int argc, char **argv);
+int cmd_gen_coldstart(int argc, char **argv);
+int cmd_reject(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_train(int argc, char **argv);
@@ -61,6 +63,8 @@ typedef struct {
     double format_rate;
     double correct_formatted; /* correct answer AND strict R1 format (the reward-1 event) */
     double response_len_mean;
+    double language_consistency; /* mean language score (rl.language_charset) */
+    double reflection_rate;      /* share of responses with the self-check marker "wait" */
 } eval_result_t;
 int run_eval(const aha_model_t *m, const aha_run_config_t *rc, int n, int k, double temperature,
              double top_p, int max_new, int verbose, eval_result_t *out);

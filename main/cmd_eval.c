@@ -68,13 +68,15 @@ int run_eval(const aha_model_t *m, const aha_run_config_t *rc, int n, int k, dou
         return rc_;
     }
     const aha_gen_config_t gen = {max_new, (float)temperature, (float)top_p};
-    double sum_correct = 0, sum_format = 0, sum_both = 0, sum_len = 0;
+    double sum_correct = 0, sum_format = 0, sum_both = 0, sum_len = 0, sum_lang = 0, sum_refl = 0;
     int n_pass_k = 0, n_cons = 0;
     char(*answers)[64] = malloc(sizeof *answers * (size_t)k);
     int *has = malloc(sizeof(int) * k);
     aha_reward_config_t scfg;
     aha_reward_config_default(&scfg);
     scfg.correct_requires_format = 0; /* pass@1 judges the answer; format is reported apart */
+    aha_reward_config_t rw; /* the run's language (rl.language_charset) */
+    if (aha_run_config_reward(rc, &rw) == AHA_OK) memcpy(scfg.charset, rw.charset, sizeof rw.charset);
     if (!answers || !has) {
         rc_ = AHA_FAIL(AHA_ERR_NOMEM, "eval");
         goto done;
@@ -96,6 +98,8 @@ int run_eval(const aha_model_t *m, const aha_run_config_t *rc, int n, int k, dou
             sum_correct += correct;
             sum_both += fmt && correct;
             sum_len += c.roll->total_len[b] - c.roll->prompt_len[b];
+            sum_lang += sc.language;
+            sum_refl += aha_reward_reflection(resp);
             any |= correct;
             if (verbose && b == 0) {
                 char prompt[1024];
@@ -134,6 +138,8 @@ int run_eval(const aha_model_t *m, const aha_run_config_t *rc, int n, int k, dou
     out->pass_k = (double)n_pass_k / n;
     out->cons_k = (double)n_cons / n;
     out->response_len_mean = sum_len / ((double)n * k);
+    out->language_consistency = sum_lang / ((double)n * k);
+    out->reflection_rate = sum_refl / ((double)n * k);
 done:
     free(answers);
     free(has);
@@ -150,6 +156,8 @@ void print_eval(const eval_result_t *r, double temperature, double top_p) {
     printf("  pass@%-23d %6.1f%%\n", r->k, 100 * r->pass_k);
     printf("  cons@%-23d %6.1f%%\n", r->k, 100 * r->cons_k);
     printf("  %-28s %6.1f\n", "mean response tokens", r->response_len_mean);
+    printf("  %-28s %6.1f%%\n", "language consistency", 100 * r->language_consistency);
+    printf("  %-28s %6.1f%%\n", "reflection (\"wait\")", 100 * r->reflection_rate);
 }
 
 int write_eval_json(const eval_result_t *r, double temperature, double top_p, const char *path) {
@@ -165,6 +173,8 @@ int write_eval_json(const eval_result_t *r, double temperature, double top_p, co
     cJSON_AddNumberToObject(o, "pass@k", r->pass_k);
     cJSON_AddNumberToObject(o, "cons@k", r->cons_k);
     cJSON_AddNumberToObject(o, "response_len_mean", r->response_len_mean);
+    cJSON_AddNumberToObject(o, "language_consistency", r->language_consistency);
+    cJSON_AddNumberToObject(o, "reflection_rate", r->reflection_rate);
     char *s = cJSON_Print(o);
     cJSON_Delete(o);
     if (!s) return AHA_FAIL(AHA_ERR_NOMEM, "eval json");

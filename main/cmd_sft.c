@@ -5,9 +5,11 @@
 #include "core/log.h"
 #include "main/cmd.h"
 #include "model/checkpoint.h"
+#include "recipe/data_gen.h"
 #include "recipe/lm_train.h"
 #include "recipe/sft_data.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int run_sft(const aha_run_config_t *rc, unsigned flags) {
@@ -79,4 +81,126 @@ int cmd_sft(int argc, char **argv) {
         "pretraining does.\n"
         "  --resume     continue bit-exactly from RUN_DIR/<sft.dir>/checkpoint\n\n",
         (const char *const[]){"--resume", NULL}, run_sft);
+}
+
+/* ---- aha gen-coldstart / aha reject: the recipe's SFT data (recipe/data_gen.h) ---- */
+
+/* Reads "--NAME VALUE" options of REST into the int or string slots given; unknown -> error. */
+typedef struct {
+    const char *name;
+    int *i;
+    double *d;
+    const char **s;
+} opt_t;
+
+static int parse_opts(const cli_common_t *cli, const opt_t *opts) {
+    for (int i = 0; i < cli->n_rest; i++) {
+        const char *a = cli->rest[i], *v = i + 1 < cli->n_rest ? cli->rest[i + 1] : NULL;
+        const opt_t *o = opts;
+        while (o->name && strcmp(o->name, a))
+            o++;
+        if (!o->name) return AHA_FAIL(AHA_ERR_ARG, "unknown option '%s' (see --help)", a);
+        if (!v) return AHA_FAIL(AHA_ERR_ARG, "%s needs a value", a);
+        char *end = NULL;
+        if (o->i) {
+            long x = strtol(v, &end, 10);
+            if (*end || x < 0 || x > 100000000)
+                return AHA_FAIL(AHA_ERR_ARG, "%s: '%s' is not a count", a, v);
+            *o->i = (int)x;
+        } else if (o->d) {
+            *o->d = strtod(v, &end);
+            if (*end) return AHA_FAIL(AHA_ERR_ARG, "%s: '%s' is not a number", a, v);
+        } else {
+            *o->s = v;
+        }
+        i++;
+    }
+    return AHA_OK;
+}
+
+static int data_source(const aha_run_config_t *rc, aha_data_source_t *src) {
+    AHA_TRY(aha_run_config_task(rc, &src->task, &src->cfg));
+    src->seed = (uint64_t)rc->seed;
+    return AHA_OK;
+}
+
+int cmd_gen_coldstart(int argc, char **argv) {
+    cli_common_t cli;
+    int rc = cli_parse_common(argc, argv, &cli);
+    if (rc < 0) return cli_fail(rc);
+    if (cli.help) {
+        printf("usage: aha gen-coldstart [CONFIG] [--set key=value]... --out FILE [--n N]\n"
+               "Writes N (default 2000) cold-start pairs of the run's task (task.kind, template)\n"
+               "as JSONL for `aha sft`: long, readable reference responses in the target language\n"
+               "with a summary (addition: the carry trace, then \"A+B=V;\").\n");
+        return 0;
+    }
+    const char *out = NULL;
+    int n = 2000;
+    const opt_t opts[] = {{"--out", NULL, NULL, &out}, {"--n", &n, NULL, NULL}, {NULL}};
+    aha_run_config_t cfg;
+    aha_data_source_t src;
+    if ((rc = parse_opts(&cli, opts)) < 0 ||
+        (rc = aha_run_config_load(cli.config, cli.overrides, cli.n_overrides, &cfg)) < 0 ||
+        (rc = data_source(&cfg, &src)) < 0)
+        return cli_fail(rc);
+    if (!out || n < 1) return cli_fail(AHA_FAIL(AHA_ERR_ARG, "--out FILE and --n >= 1 are required"));
+    if ((rc = aha_data_coldstart(&src, n, out)) < 0) return cli_fail(rc);
+    AHA_INFO("wrote %d cold-start pairs of %s to %s", n, src.task->name, out);
+    return 0;
+}
+
+int cmd_reject(int argc, char **argv) {
+    cli_common_t cli;
+    int rc = cli_parse_common(argc, argv, &cli);
+    if (rc < 0) return cli_fail(rc);
+    if (cli.help) {
+        printf("usage: aha reject [CONFIG] [--set key=value]... --checkpoint DIR --out FILE\n"
+               "       [--prompts N] [--k K] [--min-language X] [--nonreasoning N]\n"
+               "Rejection sampling: K (default 4) samples for each of N (default 500) train\n"
+               "prompts at the eval temperature / top-p; keeps the correct and readable ones\n"
+               "(well-formed, right answer, language consistency >= X, default 1, with\n"
+               "rl.language_charset), each once, adds N (default 100) non-reasoning pairs\n"
+               "(compare), writes JSONL for `aha sft` and prints the counts.\n");
+        return 0;
+    }
+    const char *out = NULL, *ckpt = NULL;
+    aha_run_config_t cfg;
+    aha_reject_config_t rj;
+    memset(&rj, 0, sizeof rj);
+    rj.prompts = 500;
+    rj.k = 4;
+    rj.min_language = 1;
+    rj.nonreasoning = 100;
+    const opt_t opts[] = {{"--out", NULL, NULL, &out},
+                          {"--checkpoint", NULL, NULL, &ckpt},
+                          {"--prompts", &rj.prompts, NULL, NULL},
+                          {"--k", &rj.k, NULL, NULL},
+                          {"--min-language", NULL, &rj.min_language, NULL},
+                          {"--nonreasoning", &rj.nonreasoning, NULL, NULL},
+                          {NULL}};
+    aha_data_source_t src;
+    aha_model_t *m = NULL;
+    if ((rc = parse_opts(&cli, opts)) < 0 ||
+        (rc = aha_run_config_load(cli.config, cli.overrides, cli.n_overrides, &cfg)) < 0 ||
+        (rc = data_source(&cfg, &src)) < 0 || (rc = aha_run_config_reward(&cfg, &rj.reward)) < 0)
+        return cli_fail(rc);
+    if (!out || !ckpt)
+        return cli_fail(AHA_FAIL(AHA_ERR_ARG, "--checkpoint DIR and --out FILE are required"));
+    if (rj.k < 1 || rj.k > AHA_GROUP_MAX)
+        return cli_fail(AHA_FAIL(AHA_ERR_ARG, "--k must be in 1..%d", AHA_GROUP_MAX));
+    rj.gen.max_new_tokens = cfg.eval.max_new_tokens;
+    rj.gen.temperature = (float)cfg.eval.temperature;
+    rj.gen.top_p = (float)cfg.eval.top_p;
+    aha_reject_stats_t st;
+    if ((rc = aha_checkpoint_load(ckpt, &m)) >= 0) rc = aha_data_reject(m, &src, &rj, out, &st);
+    aha_model_destroy(&m);
+    if (rc < 0) return cli_fail(rc);
+    printf("rejection sampling: %ld samples of %d prompts; kept %ld (%.1f%%, %d prompts), "
+           "duplicates %ld, wrong %ld, malformed %ld, mixed language %ld; + %ld non-reasoning "
+           "-> %s\n",
+           st.samples, rj.prompts, st.kept, st.samples ? 100.0 * st.kept / st.samples : 0.0,
+           st.prompts_with_kept, st.duplicates, st.wrong, st.malformed, st.mixed_language,
+           st.nonreasoning, out);
+    return 0;
 }

@@ -25,7 +25,8 @@ const aha_cfg_field_t aha_run_config_fields[] = {
     F("run_dir", AHA_CFG_STRING, run_dir, "runs/demo", 1, AHA_CFG_STR_MAX - 1, "directory for checkpoints, metrics, plots"),
     F("seed", AHA_CFG_INT, seed, "1", 0, 2147483647, "run seed (all randomness derives from it)"),
     {"model", AHA_CFG_TABLE, offsetof(aha_run_config_t, model), .sub = aha_model_config_fields, .n_sub = AHA_MODEL_CONFIG_N_FIELDS},
-    F("task.kind", AHA_CFG_STRING, task.kind, "addition", 1, 0, "addition | countdown"),
+    F("task.kind", AHA_CFG_STRING, task.kind, "addition", 1, 0, "addition | countdown | compare (non-reasoning: max(a,b) without thinking) | mixed (addition and compare)"),
+    F("task.mix_compare", AHA_CFG_FLOAT, task.mix_compare, "0.25", 0, 1, "mixed task: share of compare problems and documents"),
     F("task.template", AHA_CFG_STRING, task.template, "compact", 1, 0, "prompt template: compact (<|User|>q<|Assistant|>) | r1zero (R1-Zero system text first)"),
     F("task.min_numbers", AHA_CFG_INT, task.min_numbers, "3", 2, 6, "countdown: fewest numbers"),
     F("task.max_numbers", AHA_CFG_INT, task.max_numbers, "4", 2, 6, "countdown: most numbers"),
@@ -216,6 +217,7 @@ int aha_run_config_task(const aha_run_config_t *rc, const aha_task_t **task,
     c.cd.max_value = rc->task.max_value;
     c.cd.test_fraction = rc->task.test_fraction;
     c.corpus = rc->corpus;
+    c.mix_compare = rc->task.mix_compare;
     AHA_TRY(aha_task_lookup(rc->task.kind, task));
     AHA_TRY(aha_template_parse(rc->task.template, &c.template_kind));
     *out = c;

@@ -22,6 +22,7 @@ typedef struct {
         int min_digits, max_digits;
         double test_fraction;
         int min_numbers, max_numbers, max_value; /* countdown */
+        double mix_compare;                      /* mixed: share of compare problems */
     } task;
     aha_corpus_config_t corpus; /* corpus.* keys: aha_corpus_config_fields */
     struct {

@@ -75,13 +75,104 @@ static int cd_accuracy(const aha_reward_problem_t *prob, const char *answer, siz
     return v.den == 1 && v.num == prob->target;
 }
 
+static int add_reference(const aha_task_problem_t *p, char *buf, size_t cap) {
+    return aha_add_coldstart(&p->add, buf, cap);
+}
+
+static int cd_reference(const aha_task_problem_t *p, char *buf, size_t cap) {
+    return aha_cd_response(&p->cd, buf, cap);
+}
+
+/* ---- compare (non-reasoning) ---- */
+
+#define CMP_SEED_SALT 0x636d70ull /* compare's pairs are not addition's problem of the same index */
+
+static int cmp_problem(const aha_task_config_t *cfg, uint64_t seed, int split, uint64_t index,
+                       aha_task_problem_t *out) {
+    aha_task_problem_t p;
+    memset(&p, 0, sizeof p);
+    p.kind = AHA_TASK_COMPARE;
+    AHA_TRY(aha_add_problem(&cfg->add, seed ^ CMP_SEED_SALT, split, index, &p.add));
+    *out = p;
+    return AHA_OK;
+}
+
+static int cmp_prompt(const aha_task_problem_t *p, char *buf, size_t cap) {
+    return aha_cmp_prompt(&p->add, buf, cap);
+}
+
+static int cmp_document(const aha_task_config_t *cfg, uint64_t seed, uint64_t index, char *buf,
+                        size_t cap) {
+    return aha_cmp_document(&cfg->corpus, &cfg->add, seed, index, buf, cap);
+}
+
+static void cmp_reward_problem(const aha_task_problem_t *p, aha_reward_problem_t *out) {
+    memset(out, 0, sizeof *out);
+    out->kind = AHA_TASK_COMPARE;
+    out->expected = p->add.a > p->add.b ? p->add.a : p->add.b;
+}
+
+static int cmp_reference(const aha_task_problem_t *p, char *buf, size_t cap) {
+    return aha_cmp_reference(&p->add, buf, cap);
+}
+
+/* ---- mixed: problem / document i is compare's with probability mix_compare, else addition's ---- */
+
+static int mix_is_compare(const aha_task_config_t *cfg, uint64_t seed, uint64_t index) {
+    const uint64_t ids[] = {AHA_STREAM_MIX_TASK, index};
+    aha_rng_t r;
+    aha_rng_derive(&r, seed, ids, 2);
+    return aha_rng_uniform_d(&r) < cfg->mix_compare;
+}
+
+static int mix_problem(const aha_task_config_t *cfg, uint64_t seed, int split, uint64_t index,
+                       aha_task_problem_t *out) {
+    if (!(cfg->mix_compare >= 0 && cfg->mix_compare <= 1))
+        return AHA_FAIL(AHA_ERR_CONFIG, "task.mix_compare: %g is not in [0, 1]", cfg->mix_compare);
+    return mix_is_compare(cfg, seed, index) ? cmp_problem(cfg, seed, split, index, out)
+                                            : add_problem(cfg, seed, split, index, out);
+}
+
+static int mix_document(const aha_task_config_t *cfg, uint64_t seed, uint64_t index, char *buf,
+                        size_t cap) {
+    if (!(cfg->mix_compare >= 0 && cfg->mix_compare <= 1))
+        return AHA_FAIL(AHA_ERR_CONFIG, "task.mix_compare: %g is not in [0, 1]", cfg->mix_compare);
+    return mix_is_compare(cfg, seed, index) ? cmp_document(cfg, seed, index, buf, cap)
+                                            : add_document(cfg, seed, index, buf, cap);
+}
+
+/* Problems of the mixed task carry their own kind, so these dispatch (never reached through it). */
+static int mix_prompt(const aha_task_problem_t *p, char *buf, size_t cap) {
+    return p->kind == AHA_TASK_COMPARE ? cmp_prompt(p, buf, cap) : add_prompt(p, buf, cap);
+}
+
+static void mix_reward_problem(const aha_task_problem_t *p, aha_reward_problem_t *out) {
+    if (p->kind == AHA_TASK_COMPARE)
+        cmp_reward_problem(p, out);
+    else
+        add_reward_problem(p, out);
+}
+
+static int mix_reference(const aha_task_problem_t *p, char *buf, size_t cap) {
+    return p->kind == AHA_TASK_COMPARE ? cmp_reference(p, buf, cap) : add_reference(p, buf, cap);
+}
+
+static int never_accurate(const aha_reward_problem_t *prob, const char *answer, size_t len) {
+    (void)prob, (void)answer, (void)len;
+    return 0;
+}
+
 /* ---- the table: one entry per task, at index == kind ---- */
 
 static const aha_task_t k_tasks[AHA_TASK_COUNT] = {
     {"addition", AHA_TASK_ADDITION, add_problem, add_prompt, add_document, add_reward_problem,
-     add_accuracy},
+     add_accuracy, add_reference, 1},
     {"countdown", AHA_TASK_COUNTDOWN, cd_problem, cd_prompt, cd_document, cd_reward_problem,
-     cd_accuracy},
+     cd_accuracy, cd_reference, 1},
+    {"compare", AHA_TASK_COMPARE, cmp_problem, cmp_prompt, cmp_document, cmp_reward_problem,
+     add_accuracy, cmp_reference, 0},
+    {"mixed", AHA_TASK_MIXED, mix_problem, mix_prompt, mix_document, mix_reward_problem,
+     never_accurate, mix_reference, 1},
 };
 
 const aha_task_t *aha_task_by_name(const char *name) {
@@ -163,6 +254,13 @@ int aha_task_prompt(const aha_task_config_t *cfg, const aha_task_problem_t *p, c
     if (!t) return AHA_FAIL(AHA_ERR_ARG, "aha_task_prompt: unknown task kind %d", (int)p->kind);
     AHA_TRY(t->prompt(p, buf, cap));
     return apply_template(cfg->template_kind, buf, cap);
+}
+
+int aha_task_reference(const aha_task_problem_t *p, char *buf, size_t cap) {
+    if (!p || !buf) return AHA_FAIL(AHA_ERR_ARG, "aha_task_reference: NULL argument");
+    const aha_task_t *t = aha_task_by_kind(p->kind);
+    if (!t) return AHA_FAIL(AHA_ERR_ARG, "aha_task_reference: unknown task kind %d", (int)p->kind);
+    return t->reference(p, buf, cap);
 }
 
 int aha_task_document(const aha_task_t *t, const aha_task_config_t *cfg, uint64_t seed,

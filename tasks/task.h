@@ -12,9 +12,16 @@
 #include <stdint.h>
 #include "tasks/addition.h"
 #include "tasks/countdown.h"
+#include "tasks/compare.h"
 
 /* Index of a task in the table (kept stable: it travels in reward problems). */
-typedef enum { AHA_TASK_ADDITION = 0, AHA_TASK_COUNTDOWN = 1, AHA_TASK_COUNT } aha_task_kind_t;
+typedef enum {
+    AHA_TASK_ADDITION = 0,
+    AHA_TASK_COUNTDOWN = 1,
+    AHA_TASK_COMPARE = 2, /* non-reasoning: max(a, b) answered without thinking (compare.h) */
+    AHA_TASK_MIXED = 3,   /* addition and compare problems in one run (task.mix_compare) */
+    AHA_TASK_COUNT
+} aha_task_kind_t;
 
 #define AHA_TASK_MAX_NUMBERS AHA_CD_EXPR_MAX_NUMBERS /* numbers[] of a reward problem */
 
@@ -22,7 +29,7 @@ typedef enum { AHA_TASK_ADDITION = 0, AHA_TASK_COUNTDOWN = 1, AHA_TASK_COUNT } a
  * so one config can score a batch that mixes tasks. */
 typedef struct {
     aha_task_kind_t kind;
-    int64_t expected;                  /* addition: a + b */
+    int64_t expected;                  /* addition: a + b; compare: max(a, b) */
     int numbers[AHA_TASK_MAX_NUMBERS]; /* countdown: the given numbers (multiset) */
     int n_numbers;                     /* countdown: 0..AHA_TASK_MAX_NUMBERS */
     int64_t target;                    /* countdown */
@@ -36,6 +43,7 @@ typedef struct {
     aha_cd_config_t cd;
     aha_corpus_config_t corpus;
     aha_template_t template_kind;
+    double mix_compare; /* mixed task: share of compare problems and documents */
 } aha_task_config_t;
 
 /* One problem of some task (the member of its kind is set). */
@@ -61,6 +69,10 @@ typedef struct {
     /* 1 if ANSWER[0..len) (the text of the answer block) is right for PROB, else 0. Pure, total
      * on arbitrary bytes, sets no error message. */
     int (*accuracy)(const aha_reward_problem_t *prob, const char *answer, size_t len);
+    /* The reference response of P (compact template): correct, readable, in the target language,
+     * as the cold-start data of the R1 recipe has it. */
+    int (*reference)(const aha_task_problem_t *p, char *buf, size_t cap);
+    int thinks; /* 1: a reasoning task; 0: answered without thinking (an empty think block) */
 } aha_task_t;
 
 /* The entry named NAME, or NULL (also for NULL). */
@@ -80,6 +92,8 @@ int aha_task_lookup(const char *name, const aha_task_t **out);
 /* Prompt text of P with CFG's template. */
 int aha_task_prompt(const aha_task_config_t *cfg, const aha_task_problem_t *p, char *buf,
                     size_t cap);
+/* The reference response of P (the task of P's kind). */
+int aha_task_reference(const aha_task_problem_t *p, char *buf, size_t cap);
 /* Pretraining document INDEX of task T with CFG's template. */
 int aha_task_document(const aha_task_t *t, const aha_task_config_t *cfg, uint64_t seed,
                       uint64_t index, char *buf, size_t cap);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # recipe_cli: the R1 recipe commands end to end on a tiny model — `aha sft` (bad JSONL lines named
 # by file and line, a run lowers the loss on its data and writes pretraining's checkpoints and
-# metrics).
+# metrics), `aha gen-coldstart`, `aha reject`, and the language / reflection metrics of `aha train`
+# and `aha eval`.
 set -u
 AHA=${1:?path to aha}
 tmp=$(mktemp -d)
@@ -42,4 +43,29 @@ check "sft metrics: 18 rows" "[ \$(wc -l < \"$run/sft/metrics.jsonl\") -eq 18 ]"
 first=$(head -n 1 "$run/sft/metrics.jsonl" | sed 's/.*"loss":\([0-9.e+-]*\).*/\1/')
 last=$(tail -n 1 "$run/sft/metrics.jsonl" | sed 's/.*"loss":\([0-9.e+-]*\).*/\1/')
 check "sft loss goes down ($first -> $last)" "awk -v a=\"$first\" -v b=\"$last\" 'BEGIN{exit !(b < 0.7*a)}'"
+
+# 2. aha gen-coldstart: readable pairs that aha sft reads
+"$AHA" gen-coldstart "${tiny[@]}" --out "$tmp/cold.jsonl" --n 50 > "$tmp/cold.log" 2>&1
+check "gen-coldstart writes 50 pairs" "[ \$(wc -l < \"$tmp/cold.jsonl\") -eq 50 ]" || cat "$tmp/cold.log"
+check "cold-start responses end with the summary" "[ \$(grep -c '=[0-9]*;</think><answer>' \"$tmp/cold.jsonl\") -eq 50 ]"
+out=$("$AHA" gen-coldstart "${tiny[@]}" --n 5 2>&1); rc=$?
+check "gen-coldstart needs --out" "[ $rc -ne 0 ] && grep -q -- '--out' <<<\"\$out\""
+out=$("$AHA" gen-coldstart "${tiny[@]}" --out "$tmp/x.jsonl" --bogus 1 2>&1); rc=$?
+check "gen-coldstart names an unknown option" "[ $rc -ne 0 ] && grep -q -- '--bogus' <<<\"\$out\""
+
+# 3. aha reject from the SFT checkpoint: prints its counts, every kept line is scored right
+"$AHA" reject "${tiny[@]}" --set rl.language_charset='digits+ops+[wait]' --checkpoint "$run/sft/final" \
+  --out "$tmp/rs.jsonl" --prompts 20 --k 4 --nonreasoning 5 > "$tmp/rs.log" 2>&1
+rc=$?
+check "reject exits 0 and prints its counts" "[ $rc -eq 0 ] && grep -q 'rejection sampling: 80 samples of 20 prompts' \"$tmp/rs.log\"" || cat "$tmp/rs.log"
+check "reject adds the non-reasoning pairs" "[ \$(grep -c 'max(' \"$tmp/rs.jsonl\") -eq 5 ]"
+
+# 4. a short RL run reports language consistency and reflection; eval reports them too
+"$AHA" train "${tiny[@]}" --set rl.steps=2 --set rl.prompts_per_step=2 --set rl.group_size=2 \
+  --set rl.eval_every=0 --set rl.eval_n=2 --set rl.init="$run/sft/final" > "$tmp/rl.log" 2>&1
+rc=$?
+check "train exits 0" "[ $rc -eq 0 ]" || tail "$tmp/rl.log"
+check "RL metrics: language_consistency and reflection_rate" "grep -q '\"language_consistency\"' \"$run/rl/metrics.jsonl\" && grep -q '\"reflection_rate\"' \"$run/rl/metrics.jsonl\""
+"$AHA" eval "${tiny[@]}" --checkpoint "$run/sft/final" --n 3 --k 2 --out "$tmp/ev.json" > "$tmp/ev.log" 2>&1
+check "eval reports language consistency and reflection" "grep -q 'language consistency' \"$tmp/ev.log\" && grep -q reflection_rate \"$tmp/ev.json\""
 exit $fail

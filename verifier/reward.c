@@ -316,6 +316,16 @@ double aha_reward_language(const char *response, const char *charset) {
     return language(response, charset, (size_t)-1);
 }
 
+int aha_reward_reflection(const char *response) {
+    span_t t;
+    if (!response || first_block(response, k_think, LIT_LEN(k_think), k_think_end, &t)) return 0;
+    static const char k_marker[] = AHA_REWARD_REFLECTION_MARKER;
+    const size_t m = sizeof k_marker - 1;
+    for (size_t i = 0; i + m <= t.n; i++)
+        if (!memcmp(t.p + i, k_marker, m)) return 1;
+    return 0;
+}
+
 /* ---- overlong ---- */
 
 double aha_reward_overlong(int len, int max_len, int cache) {
@@ -422,6 +432,12 @@ void aha_reward_score(const aha_reward_config_t *cfg, const aha_reward_problem_t
                    : first_block(resp, k_answer, LIT_LEN(k_answer), k_answer_end, &ans) == 0;
     r.accuracy = have ? accuracy(prob, ans) : 0;
     r.language = language(resp, cfg->charset, sizeof cfg->charset);
+    const aha_task_t *task = aha_task_by_kind(prob->kind);
+    if (task && !task->thinks) { /* nothing to read: an empty think block is consistent */
+        span_t t;
+        if (first_block(resp, k_think, LIT_LEN(k_think), k_think_end, &t) == 0 && t.n == 0)
+            r.language = 1;
+    }
     r.overlong = aha_reward_overlong(response_tokens, cfg->max_len, cfg->overlong_cache);
     r.total = cfg->w_format * r.format + cfg->w_accuracy * r.accuracy +
               cfg->w_language * r.language + cfg->w_overlong * r.overlong;

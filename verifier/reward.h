@@ -109,6 +109,16 @@ int aha_reward_charset(const char *spec, char *out, size_t cap);
  * looked for whatever the rest of the format. 0 for NULL arguments. */
 double aha_reward_language(const char *response, const char *charset);
 
+/* For a task that does not think (tasks/task.h: thinks == 0, e.g. compare) aha_reward_score
+ * gives language 1 to a closed, empty think block — there is no reasoning in another language —
+ * and the share above otherwise. */
+
+/* Reflection: 1 if the first think block of RESPONSE (closed) contains the self-check marker
+ * "wait" (corpus.p_selfcheck writes it before a column it redoes), else 0 (also for NULL). The
+ * share of such responses is the reflection frequency of RL metrics and `aha eval`. */
+#define AHA_REWARD_REFLECTION_MARKER "wait"
+int aha_reward_reflection(const char *response);
+
 /* DAPO overlong shaping for a response of LEN tokens, hard cap MAX_LEN, soft window CACHE:
  *     0                                  if len <= max_len - cache
  *     ((max_len - cache) - len) / cache  if max_len - cache < len <= max_len   (in [-1, 0))

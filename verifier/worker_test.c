@@ -183,7 +183,7 @@ static void test_serve(void) {
     CHECK(aha_wire_recv(w, 10000, &verifier, &e) == 0 && e &&
               e->body_case == AHA__ENVELOPE__BODY_HELLO && !strcmp(e->hello->role, "verifier") &&
               !strcmp(e->hello->name, "rules") && !strcmp(e->hello->version, "1") &&
-              e->hello->n_reward_kinds == 2 && !strcmp(e->hello->reward_kinds[1], "countdown"),
+              e->hello->n_reward_kinds == AHA_TASK_COUNT && !strcmp(e->hello->reward_kinds[1], "countdown"),
           "hello from the worker: %s", aha_last_error());
     aha_wire_free(&e);
     int heartbeats = 0;
