@@ -20,10 +20,14 @@ static const char k_usage[] =
     "  gen-coldstart [CONFIG] --out F [--n N]    cold-start SFT pairs (readable traces + summary)\n"
     "  reject [CONFIG] --checkpoint DIR --out F  rejection sampling: correct, readable samples "
     "(+ non-reasoning)\n"
+    "  pipeline RECIPE [--set key=value]...      run a recipe's stages in order, skipping "
+    "finished ones\n"
     "  train [CONFIG] [--set key=value]...       GRPO (R1-Zero) from the pretrained checkpoint\n"
     "  eval --checkpoint DIR [options]           pass@1 / pass@k / cons@k / format rate on "
     "held-out problems\n"
     "  sample --checkpoint DIR [options]         print sampled responses for a few problems\n"
+    "  report RUN_DIR                            Markdown table of a recipe run's evaluations + "
+    "curves\n"
     "  plot RUN_DIR                              PNG curves of a run's metrics (gnuplot)\n"
     "  verifier --connect ENDPOINT [CONFIG]      a verifier worker scoring groups for a broker\n"
     "  actor --connect ENDPOINT [CONFIG]         a rollout worker sampling groups for a learner\n"
@@ -145,6 +149,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "sft")) return cmd_sft(argc - 2, argv + 2);
     if (!strcmp(cmd, "gen-coldstart")) return cmd_gen_coldstart(argc - 2, argv + 2);
     if (!strcmp(cmd, "reject")) return cmd_reject(argc - 2, argv + 2);
+    if (!strcmp(cmd, "pipeline")) return cmd_pipeline(argc - 2, argv + 2);
+    if (!strcmp(cmd, "report")) return cmd_report(argc - 2, argv + 2);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);
     if (!strcmp(cmd, "sample")) return cmd_sample(argc - 2, argv + 2);
     if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);

@@ -9,6 +9,8 @@ int cmd_pretrain(int argc, char **argv);
 int cmd_sft(int argc, char **argv);
 int cmd_gen_coldstart(int argc, char **argv);
 int cmd_reject(int argc, char **argv);
+int cmd_pipeline(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_train(int argc, char **argv);
@@ -65,6 +67,7 @@ typedef struct {
     double response_len_mean;
     double language_consistency; /* mean language score (rl.language_charset) */
     double reflection_rate;      /* share of responses with the self-check marker "wait" */
+    char model[64], setting[64]; /* labels for `aha report` ("" = none) */
 } eval_result_t;
 int run_eval(const aha_model_t *m, const aha_run_config_t *rc, int n, int k, double temperature,
              double top_p, int max_new, int verbose, eval_result_t *out);
@@ -74,6 +77,9 @@ int write_eval_json(const eval_result_t *r, double temperature, double top_p, co
 /* The training loop settings of pretraining (pretrain.* keys; AHA_FAULT_NONFINITE_STEP makes
  * that step's loss NaN, for the tests); `aha sft` starts from them. */
 void lm_train_config_pretrain(const aha_run_config_t *rc, aha_lm_train_t *out);
+
+/* PNG curves of RUN's rl/, pretrain/ and sft/ metrics (those present; *done = how many). */
+int plot_run_dir(const char *run, int *done);
 
 /* Monotonic clock in seconds. */
 double now_s(void);

@@ -140,6 +140,7 @@ int run_eval(const aha_model_t *m, const aha_run_config_t *rc, int n, int k, dou
     out->response_len_mean = sum_len / ((double)n * k);
     out->language_consistency = sum_lang / ((double)n * k);
     out->reflection_rate = sum_refl / ((double)n * k);
+    out->model[0] = out->setting[0] = 0;
 done:
     free(answers);
     free(has);
@@ -175,6 +176,8 @@ int write_eval_json(const eval_result_t *r, double temperature, double top_p, co
     cJSON_AddNumberToObject(o, "response_len_mean", r->response_len_mean);
     cJSON_AddNumberToObject(o, "language_consistency", r->language_consistency);
     cJSON_AddNumberToObject(o, "reflection_rate", r->reflection_rate);
+    if (r->model[0]) cJSON_AddStringToObject(o, "model", r->model);
+    if (r->setting[0]) cJSON_AddStringToObject(o, "setting", r->setting);
     char *s = cJSON_Print(o);
     cJSON_Delete(o);
     if (!s) return AHA_FAIL(AHA_ERR_NOMEM, "eval json");
@@ -188,7 +191,7 @@ int write_eval_json(const eval_result_t *r, double temperature, double top_p, co
 
 /* Shared by eval and sample: --checkpoint DIR --n N --k K --temperature T --top-p P --out F */
 typedef struct {
-    const char *checkpoint, *out;
+    const char *checkpoint, *out, *model, *setting;
     char task[32];
     int n, k, max_new;
     double temperature, top_p;
@@ -197,6 +200,7 @@ typedef struct {
 static int parse_eval_opts(const cli_common_t *cli, const aha_run_config_t *rc, eval_opts_t *o) {
     o->checkpoint = NULL;
     o->out = NULL;
+    o->model = o->setting = "";
     o->task[0] = 0;
     o->n = rc->eval.n;
     o->k = rc->eval.k;
@@ -212,6 +216,10 @@ static int parse_eval_opts(const cli_common_t *cli, const aha_run_config_t *rc, 
             o->checkpoint = v;
         else if (!strcmp(a, "--out"))
             o->out = v;
+        else if (!strcmp(a, "--model"))
+            o->model = v;
+        else if (!strcmp(a, "--setting"))
+            o->setting = v;
         else if (!strcmp(a, "--task")) {
             if (!aha_task_by_name(v))
                 return AHA_FAIL(AHA_ERR_ARG, "--task: unknown task '%s' (%s)", v,
@@ -250,7 +258,7 @@ static int eval_main(int argc, char **argv, int sample_mode) {
                "       [--n N] [--k K] [--temperature T] [--top-p P] [--max-new-tokens M]%s\n"
                "defaults come from the config's eval section (temperature 0.6, top-p 0.95).\n",
                sample_mode ? "sample" : "eval", aha_task_names("|"),
-               sample_mode ? "" : " [--out FILE.json]");
+               sample_mode ? "" : " [--out FILE.json] [--model NAME --setting NAME]");
         return 0;
     }
     aha_run_config_t rcfg;
@@ -266,6 +274,8 @@ static int eval_main(int argc, char **argv, int sample_mode) {
     eval_result_t ev;
     rc = run_eval(m, &rcfg, o.n, o.k, o.temperature, o.top_p, o.max_new, sample_mode, &ev);
     if (rc == 0) {
+        snprintf(ev.model, sizeof ev.model, "%s", o.model);
+        snprintf(ev.setting, sizeof ev.setting, "%s", o.setting);
         print_eval(&ev, o.temperature, o.top_p);
         if (o.out) rc = write_eval_json(&ev, o.temperature, o.top_p, o.out);
     }

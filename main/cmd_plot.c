@@ -1,5 +1,5 @@
-/* aha plot RUN_DIR: PNG curves (gnuplot) of RUN_DIR/rl/metrics.jsonl and
- * RUN_DIR/pretrain/metrics.jsonl. */
+/* aha plot RUN_DIR: PNG curves (gnuplot) of RUN_DIR/rl/metrics.jsonl,
+ * RUN_DIR/pretrain/metrics.jsonl and RUN_DIR/sft/metrics.jsonl. */
 #include "core/err.h"
 #include "core/log.h"
 #include "main/cmd.h"
@@ -28,9 +28,12 @@ static const plot_spec_t k_rl_plots[] = {
      {"kl", "ppo_kl", NULL}},
     {"entropy.png", "policy entropy (nats/token)", {"entropy", NULL}},
     {"clip_frac.png", "clipped fraction", {"clip_frac", NULL}},
+    {"language_reflection.png",
+     "language consistency and reflection (\"wait\") rate of the samples",
+     {"language_consistency", "reflection_rate", NULL}},
 };
 static const plot_spec_t k_pt_plots[] = {
-    {"loss.png", "pretraining loss", {"loss", NULL}},
+    {"loss.png", "training loss (response tokens)", {"loss", NULL}},
 };
 
 /* Writes "step key1 key2 ..." rows (NaN for missing) of every key used by SPECS to DATA. */
@@ -135,11 +138,20 @@ int cmd_plot(int argc, char **argv) {
         printf(
             "usage: aha plot RUN_DIR\n"
             "writes PNG curves next to RUN_DIR/rl/metrics.jsonl (reward, accuracy, format rate,\n"
-            "response length, KL, entropy, clip fraction) and RUN_DIR/pretrain/metrics.jsonl "
-            "(loss)\n");
+            "response length, KL, entropy, clip fraction, language consistency and reflection)\n"
+            "and RUN_DIR/pretrain/metrics.jsonl and RUN_DIR/sft/metrics.jsonl (loss)\n");
         return argc < 1 ? 2 : 0;
     }
-    const char *run = argv[0];
+    int done = 0;
+    int rc = plot_run_dir(argv[0], &done);
+    if (rc < 0) return cli_fail(rc);
+    if (!done)
+        return cli_fail(AHA_FAIL(AHA_ERR_NOTFOUND,
+                                 "%s: no rl/, sft/ or pretrain/metrics.jsonl", argv[0]));
+    return 0;
+}
+
+int plot_run_dir(const char *run, int *done_out) {
     char dir[600], jsonl[700];
     int done = 0;
     struct {
@@ -147,17 +159,15 @@ int cmd_plot(int argc, char **argv) {
         const plot_spec_t *specs;
         size_t n;
     } sets[] = {{"rl", k_rl_plots, sizeof k_rl_plots / sizeof *k_rl_plots},
-                {"pretrain", k_pt_plots, sizeof k_pt_plots / sizeof *k_pt_plots}};
-    for (size_t i = 0; i < 2; i++) {
+                {"pretrain", k_pt_plots, sizeof k_pt_plots / sizeof *k_pt_plots},
+                {"sft", k_pt_plots, sizeof k_pt_plots / sizeof *k_pt_plots}};
+    for (size_t i = 0; i < sizeof sets / sizeof *sets; i++) {
         snprintf(dir, sizeof dir, "%s/%s", run, sets[i].sub);
         snprintf(jsonl, sizeof jsonl, "%s/metrics.jsonl", dir);
         if (access(jsonl, R_OK) != 0) continue;
-        int rc = plot_file(dir, jsonl, sets[i].specs, sets[i].n);
-        if (rc < 0) return cli_fail(rc);
+        AHA_TRY(plot_file(dir, jsonl, sets[i].specs, sets[i].n));
         done++;
     }
-    if (!done)
-        return cli_fail(
-            AHA_FAIL(AHA_ERR_NOTFOUND, "%s: no rl/metrics.jsonl or pretrain/metrics.jsonl", run));
-    return 0;
+    *done_out = done;
+    return AHA_OK;
 }

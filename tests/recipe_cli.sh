@@ -68,4 +68,63 @@ check "train exits 0" "[ $rc -eq 0 ]" || tail "$tmp/rl.log"
 check "RL metrics: language_consistency and reflection_rate" "grep -q '\"language_consistency\"' \"$run/rl/metrics.jsonl\" && grep -q '\"reflection_rate\"' \"$run/rl/metrics.jsonl\""
 "$AHA" eval "${tiny[@]}" --checkpoint "$run/sft/final" --n 3 --k 2 --out "$tmp/ev.json" > "$tmp/ev.log" 2>&1
 check "eval reports language consistency and reflection" "grep -q 'language consistency' \"$tmp/ev.log\" && grep -q reflection_rate \"$tmp/ev.json\""
+
+# 5. aha pipeline: stages in order, a rerun skips the finished ones, a failing stage is named
+pr="$tmp/pipe"
+cat > "$tmp/tiny.yaml" <<YAML
+run_dir: $pr
+set: [model.dim=32, model.moe_hidden=32, eval.n=5, eval.k=2, pretrain.batch_size=16,
+      pretrain.log_every=5, pretrain.steps=20]
+stages:
+  - name: base
+    command: pretrain
+    outputs: [pretrain/final/pretrain_key.yaml]
+  - name: cold
+    command: gen-coldstart
+    args: [--out, "@{cold}/data.jsonl", --n, "40"]
+    outputs: [data.jsonl]
+  - name: tuned
+    command: sft
+    set: ["sft.init=@{base}/pretrain/final", "sft.data=@{cold}/data.jsonl", sft.epochs=1,
+          sft.batch_size=8]
+    outputs: [sft/final/config.yaml]
+  - name: ev
+    command: eval
+    args: [--checkpoint, "@{tuned}/sft/final", --model, tuned, --setting, add1-3, --out, "@{ev}/e.json"]
+    outputs: [e.json]
+YAML
+"$AHA" pipeline "$tmp/tiny.yaml" > "$tmp/p1.log" 2>&1; rc=$?
+check "pipeline runs every stage" "[ $rc -eq 0 ] && grep -q '4 stages run, 0 skipped' \"$tmp/p1.log\"" || { cat "$tmp/p1.log"; tail "$pr"/*/log.txt; }
+check "stages write under RUN_DIR/<stage> with their log and wall time" "[ -s \"$pr/base/pretrain/final/model.safetensors\" ] && [ -s \"$pr/tuned/log.txt\" ] && grep -q seconds \"$pr/tuned/stage.json\""
+check "the sft stage trained on the cold-start data" "grep -q '40 pairs from $pr/cold/data.jsonl' \"$pr/tuned/log.txt\""
+before=$(stat -c %Y "$pr/base/pretrain/final/model.safetensors")
+sleep 1
+"$AHA" pipeline "$tmp/tiny.yaml" > "$tmp/p2.log" 2>&1; rc=$?
+check "a rerun skips every finished stage" "[ $rc -eq 0 ] && grep -q '0 stages run, 4 skipped' \"$tmp/p2.log\""
+check "a skipped stage is left as it was" "[ \$(stat -c %Y \"$pr/base/pretrain/final/model.safetensors\") -eq $before ]"
+rm "$pr/ev/e.json"
+"$AHA" pipeline "$tmp/tiny.yaml" > "$tmp/p3.log" 2>&1; rc=$?
+check "only the stage whose output is gone runs again" "[ $rc -eq 0 ] && grep -q '1 stages run, 3 skipped' \"$tmp/p3.log\" && grep -q 'ev .*running' \"$tmp/p3.log\""
+sed 's/name: ev/name: ev2/; s/@{ev}/@{ev2}/; s/--n, "40"/--n, "x40"/' "$tmp/tiny.yaml" > "$tmp/bad_stage.yaml"
+rm -rf "$pr/cold"
+out=$("$AHA" pipeline "$tmp/bad_stage.yaml" 2>&1); rc=$?
+check "a failing stage stops the pipeline, named with its log" "[ $rc -ne 0 ] && grep -q 'stage cold (.*bad_stage.yaml:8) failed with exit code' <<<\"\$out\" && grep -q 'cold/log.txt' <<<\"\$out\"" || echo "$out"
+printf 'run_dir: x\nstages:\n  - name: a\n    command: pretrain\n    outputz: [y]\n' > "$tmp/bad_key.yaml"
+out=$("$AHA" pipeline "$tmp/bad_key.yaml" 2>&1); rc=$?
+check "an unknown recipe key names file:line" "[ $rc -ne 0 ] && grep -q \"bad_key.yaml:5: stages\\[0\\]: unknown key 'outputz'\" <<<\"\$out\"" || echo "$out"
+printf 'run_dir: x\nstages:\n  - name: a\n    command: sft\n    set: ["sft.init=@{b}/x"]\n    outputs: [y]\n' > "$tmp/bad_ref.yaml"
+out=$("$AHA" pipeline "$tmp/bad_ref.yaml" 2>&1); rc=$?
+check "a reference to an unknown stage names file:line" "[ $rc -ne 0 ] && grep -q 'bad_ref.yaml:5: @{b}: no stage' <<<\"\$out\"" || echo "$out"
+
+# 6. aha report: the table of the labelled evaluations, stage times and curves
+"$AHA" report "$pr" > "$tmp/report.out" 2>&1; rc=$?
+check "report exits 0 and writes report.md" "[ $rc -eq 0 ] && [ -s \"$pr/report.md\" ]" || cat "$tmp/report.out"
+row=$(grep '^| tuned | add1-3 | 5 x 2 |' "$pr/report.md")
+check "report has the model's row" "[ -n \"\$row\" ]" || cat "$pr/report.md"
+want=$(awk -F: '/"pass@1"/{gsub(/[ \t,]/, "", $2); printf "%.1f%%", 100 * $2}' "$pr/ev/e.json")
+check "the row shows the eval's pass@1 ($want)" "grep -q \"| tuned | add1-3 | 5 x 2 | $want |\" \"$pr/report.md\"" || { cat "$pr/report.md"; cat "$pr/ev/e.json"; }
+check "report lists stage wall times" "grep -q '^| tuned | sft | ' \"$pr/report.md\""
+check "report links the curves of the stages" "grep -q 'base/pretrain/loss.png' \"$pr/report.md\" && [ -s \"$pr/base/pretrain/loss.png\" ] && [ -s \"$pr/tuned/sft/loss.png\" ]"
+out=$("$AHA" report "$run" 2>&1); rc=$?
+check "report without evaluations says what it needs" "[ $rc -ne 0 ] && grep -q 'no labelled evaluations' <<<\"\$out\""
 exit $fail
