@@ -179,21 +179,35 @@ static int write_report(const char *run, FILE *f, int plots) {
         pct(f, r->reflection);
         fputc('\n', f);
     }
-    /* stage wall times */
-    int any = 0;
-    for (int i = 0; i < n_dirs; i++) {
+    /* stage wall times, in the order the stages finished */
+    int n_st = 0;
+    row_t *st = calloc((size_t)(n_dirs ? n_dirs : 1), sizeof *st); /* model = stage, setting = command */
+    for (int i = 0; st && i < n_dirs; i++) {
         char p[1200];
         snprintf(p, sizeof p, "%s/%s/stage.json", run, dirs[i]);
         cJSON *o = read_json(p);
-        if (o && num(o, "seconds") >= 0) {
-            if (!any) fprintf(f, "\n## Stages\n\n| stage | command | wall time |\n|---|---|---|\n");
-            any = 1;
+        struct stat sb;
+        if (o && num(o, "seconds") >= 0 && stat(p, &sb) == 0) {
             const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "command");
-            fprintf(f, "| %s | %s | %.1f s |\n", dirs[i], cJSON_IsString(c) ? c->valuestring : "?",
-                    num(o, "seconds"));
+            row_t *r = &st[n_st++];
+            snprintf(r->model, sizeof r->model, "%s", dirs[i]);
+            snprintf(r->setting, sizeof r->setting, "%s", cJSON_IsString(c) ? c->valuestring : "?");
+            r->len = num(o, "seconds");
+            r->mtime = (double)sb.st_mtim.tv_sec + sb.st_mtim.tv_nsec * 1e-9;
         }
         cJSON_Delete(o);
     }
+    if (n_st) {
+        qsort(st, (size_t)n_st, sizeof *st, by_time);
+        double total = 0;
+        fprintf(f, "\n## Stages\n\n| stage | command | wall time |\n|---|---|---|\n");
+        for (int i = 0; i < n_st; i++) {
+            fprintf(f, "| %s | %s | %.1f s |\n", st[i].model, st[i].setting, st[i].len);
+            total += st[i].len;
+        }
+        fprintf(f, "| all | | %.1f s |\n", total);
+    }
+    free(st);
     if (plots) {
         int header = 0;
         for (int i = 0; i < n_dirs; i++) {
