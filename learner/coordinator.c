@@ -58,6 +58,7 @@ struct aha_coord {
     volatile int pump_stop, pumping;
     int pump_rc, pump_lease_ms;
     char pump_err[512]; /* the pump thread's error message (errors are thread-local) */
+    int stop_asked;     /* an authorised `aha ctl stop` arrived (set by the pump thread: atomic) */
 };
 
 static const kept_t *blob_for(const aha_coord_t *c, uint64_t version) {
@@ -166,6 +167,15 @@ static void handle(aha_coord_t *c, const aha_peer_t *from, const Aha__Envelope *
         if (!aha_wire_control_allowed(from, e, "coordinator", &c->stats.ctl_refused, text,
                                       sizeof text)) {
             ok = 0;
+        } else if (!strcmp(e->control->command, "stop")) {
+            ok = 1;
+            __atomic_store_n(&c->stop_asked, 1, __ATOMIC_RELEASE);
+            AHA_WARN("coordinator: aha ctl stop from %s: the learner stops after this step with a "
+                     "checkpoint",
+                     e->sender);
+            snprintf(text, sizeof text,
+                     "the learner stops after its current step with a checkpoint (continue with "
+                     "--resume)\n");
         } else if (ok)
             snprintf(text, sizeof text,
                      "actors (%d joined): %llu groups delivered, %llu leases re-issued, %llu "
@@ -174,7 +184,8 @@ static void handle(aha_coord_t *c, const aha_peer_t *from, const Aha__Envelope *
                      (unsigned long long)c->stats.reissued, (unsigned long long)c->stats.missing,
                      (unsigned long long)c->newest);
         else
-            snprintf(text, sizeof text, "unknown command '%.60s' (status)", e->control->command);
+            snprintf(text, sizeof text, "unknown command '%.60s' (status, stop)",
+                     e->control->command);
         if (aha_wire_send_control(c->w, from, e->control->command, ok, text) != AHA_OK)
             AHA_WARN("coordinator: could not answer aha ctl: %s", aha_last_error());
         break;
@@ -542,6 +553,10 @@ void aha_coord_stats(const aha_coord_t *c, aha_coord_stats_t *out) {
 void aha_coord_stop_actors(aha_coord_t *c) {
     for (int i = 0; c && i < c->n_actors; i++) /* best effort: some may be gone */
         aha_wire_send_control(c->w, &c->actors[i], "stop", 1, "");
+}
+
+int aha_coord_stop_asked(const aha_coord_t *c) {
+    return c ? __atomic_load_n(&c->stop_asked, __ATOMIC_ACQUIRE) : 0;
 }
 
 int aha_coord_actors(const aha_coord_t *c) {

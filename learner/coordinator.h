@@ -50,6 +50,9 @@ int aha_coord_endpoint(const aha_coord_t *c, char *buf, size_t cap);
 int aha_coord_wait_actors(aha_coord_t *c, int n, int timeout_ms);
 /* Actors that have joined. */
 int aha_coord_actors(const aha_coord_t *c);
+/* 1 once an authorised `aha ctl RUN_DIR stop` reached this coordinator (any thread may ask). The
+ * learner then stops after its current step with a checkpoint, as on SIGTERM. */
+int aha_coord_stop_asked(const aha_coord_t *c);
 /* Sends Control "stop" to every actor that joined (best effort: some may be gone). */
 void aha_coord_stop_actors(aha_coord_t *c);
 

@@ -33,7 +33,7 @@ static const char k_usage[] =
     "  actor --connect ENDPOINT [CONFIG]         a rollout worker sampling groups for a learner\n"
     "  keygen DIR                                CURVE keys for net.keys (server, client, "
     "operator)\n"
-    "  ctl RUN_DIR status | verifier-use N@V     inspect a running learner, swap its verifiers\n"
+    "  ctl RUN_DIR status | stop | verifier-use N@V  inspect, stop or swap verifiers of a run\n"
     "\n"
     "CONFIG is a YAML file (default: the embedded configs/demo.yaml).\n"
     "`aha <command> --help` lists a command's options.\n";

@@ -1,8 +1,10 @@
 /* aha ctl: talk to a running learner (one started with net.serve or local workers).
  *   aha ctl [--remote [--key FILE]] [--timeout S] RUN_DIR status
  *   aha ctl [--remote [--key FILE]] [--timeout S] RUN_DIR verifier-use NAME@VERSION
+ *   aha ctl [--remote [--key FILE]] [--timeout S] RUN_DIR stop
  * status: actors and verifiers of the run; verifier-use: from now on only that verifier scores,
- * the others are retired (swap verifiers mid-run). */
+ * the others are retired (swap verifiers mid-run); stop: the learner stops after its current step
+ * with a checkpoint (as on SIGTERM; continue with aha train --resume). */
 #include "core/curve.h"
 #include "core/err.h"
 #include "main/cmd.h"
@@ -16,6 +18,7 @@
 static const char k_usage[] =
     "usage: aha ctl [--remote [--key FILE]] [--timeout S] RUN_DIR status\n"
     "       aha ctl [--remote [--key FILE]] [--timeout S] RUN_DIR verifier-use NAME@VERSION\n"
+    "       aha ctl [--remote [--key FILE]] [--timeout S] RUN_DIR stop\n"
     "Reaches the learner through its local socket RUN_DIR/rl/ctl/*.sock (same user, same host;\n"
     "and the run's CURVE keys, if any). --remote: through the learner's tcp endpoints\n"
     "(RUN_DIR/rl/endpoints.json) from any host, presenting the CURVE operator key FILE (default\n"
@@ -139,6 +142,8 @@ int cmd_ctl(int argc, char **argv) {
         rc = ask(run, &o, "coordinator", "status", NULL, &ok);
         if (rc == AHA_OK) rc = ask(run, &o, "broker", "status", NULL, &ok2);
         ok = ok && ok2;
+    } else if (!strcmp(what, "stop") && argc == 2) {
+        rc = ask(run, &o, "coordinator", "stop", NULL, &ok);
     } else if (!strcmp(what, "verifier-use") && argc == 3) {
         rc = ask(run, &o, "broker", "verifier-use", argv[2], &ok);
     } else {

@@ -165,10 +165,11 @@ static int stop_pending(void) {
            (sigismember(&pending, SIGTERM) || sigismember(&pending, SIGINT));
 }
 
-/* 1 if a stop signal arrived on any rank (consumed here); collective over the ranks. */
-static int stop_requested(const aha_dist_t *dist, int *out) {
+/* 1 if a stop signal arrived on any rank (consumed here) or `aha ctl RUN_DIR stop` reached the
+ * coordinator (rank 0's COORD, NULL elsewhere); collective over the ranks. */
+static int stop_requested(const aha_dist_t *dist, const aha_coord_t *coord, int *out) {
     sigset_t set = stop_signals();
-    double stop = 0;
+    double stop = aha_coord_stop_asked(coord) ? 1 : 0;
     if (stop_pending()) {
         const struct timespec zero = {0, 0};
         const int sig = sigtimedwait(&set, NULL, &zero);
@@ -250,7 +251,7 @@ static int run_train_ranks(const aha_run_config_t *rc, unsigned flags, const aha
         int stop = 0;
         while (rc_ == AHA_OK && !stop && aha_trainer_steps_done(t) < rc->rl.steps) {
             rc_ = aha_trainer_step(t, NULL);
-            if (rc_ == AHA_OK) rc_ = stop_requested(dist, &stop);
+            if (rc_ == AHA_OK) rc_ = stop_requested(dist, NULL, &stop);
         }
         goto done;
     }
@@ -310,7 +311,7 @@ static int run_train_ranks(const aha_run_config_t *rc, unsigned flags, const aha
                      version, rc->rl.steps, st.reward_mean, 100 * st.accuracy, 100 * st.format_rate,
                      st.response_len_mean, st.grpo.kl, st.grpo.clip_frac, evs, eta);
         if (tty && do_eval) fputc('\n', stderr);
-        AHA_TRY_GOTO(rc_, stop_requested(dist, &stop), done);
+        AHA_TRY_GOTO(rc_, stop_requested(dist, servers.coord, &stop), done);
         if (version % rc->rl.checkpoint_every == 0 || version == rc->rl.steps || stop) {
             snprintf(path, sizeof path, "%s/%s", dir,
                      version == rc->rl.steps ? "final" : "checkpoint");
@@ -319,8 +320,9 @@ static int run_train_ranks(const aha_run_config_t *rc, unsigned flags, const aha
     }
     if (tty) fputc('\n', stderr);
     if (aha_trainer_steps_done(t) < rc->rl.steps)
-        AHA_INFO("GRPO stopped by a signal after step %d of %d (%.1fs); checkpoint %s/checkpoint, "
+        AHA_INFO("GRPO stopped by %s after step %d of %d (%.1fs); checkpoint %s/checkpoint, "
                  "continue with --resume",
+                 aha_coord_stop_asked(servers.coord) ? "aha ctl stop" : "a signal",
                  aha_trainer_steps_done(t), rc->rl.steps, now_s() - t0, dir);
     else
         AHA_INFO("GRPO done in %.1fs; checkpoint %s/final", now_s() - t0, dir);

@@ -3,6 +3,7 @@
 #  - SIGTERM (scancel, a time limit) to a running `aha train` -- one process, and 2 MPI ranks under
 #    mpirun -- stops it after a step with a checkpoint, exit 0; --resume then ends with the bytes
 #    of the uninterrupted run.
+#  - `aha ctl RUN_DIR stop` does the same through the learner's control socket.
 #  - A learner serving workers that never come warns (WORKERS MISSING, metrics
 #    learner_sampled_all / learner_scored_all); with net.require_workers it fails, naming the
 #    endpoint workers were told, and a step after its only actor died is an error.
@@ -61,6 +62,37 @@ if command -v mpirun > /dev/null 2>&1; then
 else
     echo "note: mpirun not found; the 2-rank stop is not checked"
 fi
+
+# aha ctl RUN_DIR stop (the local control socket of a learner that serves workers): the same stop
+# with a checkpoint after the current step; --resume ends with the uninterrupted run's bytes
+ctl_stop() {
+    local steps=12 ref="$tmp/ctl-ref" run="$tmp/ctl-run"
+    local srv=(--set net.serve=true --set net.host=127.0.0.1 --set rl.lease_ms=200)
+    mkdir -p "$ref" "$run" && cp -r "$tmp/base/pretrain" "$ref/" && cp -r "$tmp/base/pretrain" "$run/"
+    "$AHA" train configs/demo.yaml "${base[@]}" --set rl.steps=$steps --set run_dir="$ref" \
+        > "$tmp/ctl-ref.log" 2>&1
+    "$AHA" train configs/demo.yaml "${base[@]}" "${srv[@]}" --set rl.steps=$steps --set run_dir="$run" \
+        > "$tmp/ctl-run.log" 2>&1 &
+    local pid=$!
+    for _ in $(seq 600); do [ "$(rows "$run")" -ge 3 ] && break; sleep 0.05; done
+    local out
+    out=$("$AHA" ctl "$run" stop 2>&1)
+    check "aha ctl stop is answered" "grep -q 'stops after its current step with a checkpoint' <<<\"\$out\"" ||
+        echo "$out"
+    wait "$pid"
+    local rc=$?
+    local at
+    at=$(sed -n 's/.*stopped by aha ctl stop after step \([0-9]*\) of.*/\1/p' "$tmp/ctl-run.log" | head -n 1)
+    check "aha ctl stop: the run stops after step ${at:-?} of $steps with a checkpoint, exit 0" \
+        "[ $rc -eq 0 ] && [ -n '$at' ] && [ '$at' -lt $steps ] && [ -f '$run/rl/checkpoint/state.json' ] && [ ! -e '$run/rl/final' ]" ||
+        grep -v "^20" "$tmp/ctl-run.log" | tail -n 8
+    "$AHA" train configs/demo.yaml "${base[@]}" --set rl.steps=$steps --set run_dir="$run" --resume \
+        > "$tmp/ctl-resume.log" 2>&1
+    check "aha ctl stop: --resume ends with the uninterrupted run's weights" \
+        "[ -s '$run/rl/final/model.safetensors' ] && [ \"\$(sha '$run')\" = \"\$(sha '$ref')\" ]" ||
+        tail -n 5 "$tmp/ctl-resume.log"
+}
+ctl_stop
 
 # no workers: loud warning + metrics; net.require_workers: an error naming the endpoint
 "$AHA" keygen "$tmp/keys" > /dev/null
