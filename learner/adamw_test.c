@@ -2,8 +2,11 @@
  * regenerate with /usr/bin/python3 tests/reference/gen_adamw_fixture.py). */
 #include "core/err.h"
 #include "core/testutil.h"
+#include "core/rng.h"
 #include "core/safetensors.h"
 #include "learner/optim.h"
+#include "learner/run_state.h"
+#include "core/buf.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,8 +77,113 @@ static void test_vs_torch(void) {
     }
 }
 
+/* ZeRO-1 shards: two shard optimizers update a vector exactly as the whole one does; their
+ * checkpoint files (learner/run_state.h) load into any other partition; a truncated, corrupt or
+ * missing shard is refused naming the file. */
+static void write_text(const char *path, const char *text) {
+    const void *parts[] = {text};
+    const size_t lens[] = {strlen(text)};
+    REQUIRE_OK(aha_write_file_atomic(path, parts, lens, 1));
+}
+
+static void test_shards(void) {
+    enum { N = 1000, CUT = 401, STEPS = 3 };
+    const aha_adamw_config_t cfg = {0.9, 0.99, 1e-8, 0.1};
+    static float pw[N], ps[N], g[N];
+    aha_rng_t r;
+    aha_rng_seed(&r, 3);
+    for (int i = 0; i < N; i++)
+        pw[i] = ps[i] = aha_rng_normal(&r);
+    aha_adamw_t *whole = NULL, *s0 = NULL, *s1 = NULL;
+    REQUIRE_OK(aha_adamw_new(N, &whole));
+    REQUIRE_OK(aha_adamw_new_shard(N, 0, CUT, &s0));
+    REQUIRE_OK(aha_adamw_new_shard(N, CUT, N - CUT, &s1));
+    CHECK(aha_adamw_new_shard(N, 600, 401, &(aha_adamw_t *){NULL}) == AHA_ERR_ARG,
+          "a shard past the end is refused");
+    /* no decay on [300, 500): crosses the cut */
+    aha_adamw_set_decay(whole, 300, 200, 0);
+    aha_adamw_set_decay(s0, 300, 200, 0);
+    aha_adamw_set_decay(s1, 300, 200, 0);
+    for (int s = 0; s < STEPS; s++) {
+        for (int i = 0; i < N; i++)
+            g[i] = aha_rng_normal(&r);
+        aha_adamw_step(whole, pw, g, 1e-2, &cfg);
+        aha_adamw_step(s0, ps, g, 1e-2, &cfg);
+        aha_adamw_step(s1, ps, g, 1e-2, &cfg);
+    }
+    CHECK(memcmp(pw, ps, sizeof pw) == 0, "two shards update like the whole optimizer");
+    char dir[] = "/tmp/aha_shardsXXXXXX", path[256];
+    REQUIRE(mkdtemp(dir) != NULL, "mkdtemp");
+    REQUIRE_OK(aha_run_state_save_shard(dir, s0, 0, 2));
+    REQUIRE_OK(aha_run_state_save_shard(dir, s1, 1, 2));
+    snprintf(path, sizeof path, "%s/state.json", dir);
+    write_text(path, "{\"step\": 3, \"next_index\": 0, \"optimizer_shards\": 2}");
+    /* re-shard on load: three ranks' worth, and the whole vector */
+    const size_t cuts[] = {0, 333, 666, N};
+    int same = 1;
+    for (int k = 0; k < 3; k++) {
+        aha_adamw_t *o = NULL;
+        REQUIRE_OK(aha_adamw_new_shard(N, cuts[k], cuts[k + 1] - cuts[k], &o));
+        REQUIRE_OK(aha_run_state_load_optimizer(dir, o));
+        same &= o->t == STEPS &&
+                memcmp(o->m, whole->m + cuts[k], o->n * sizeof(float)) == 0 &&
+                memcmp(o->v, whole->v + cuts[k], o->n * sizeof(float)) == 0;
+        aha_adamw_destroy(&o);
+    }
+    CHECK(same, "three shards loaded from two equal the whole optimizer's moments");
+    aha_adamw_t *back = NULL;
+    REQUIRE_OK(aha_adamw_new(N, &back));
+    REQUIRE_OK(aha_run_state_load_optimizer(dir, back));
+    CHECK(back->t == STEPS && memcmp(back->m, whole->m, sizeof(float) * N) == 0 &&
+              memcmp(back->v, whole->v, sizeof(float) * N) == 0,
+          "the whole optimizer from two shards");
+    /* corrupt: one flipped bit in shard 1's v */
+    snprintf(path, sizeof path, "%s/optimizer-1-of-2.bin", dir);
+    FILE *f = fopen(path, "r+b");
+    REQUIRE(f != NULL, "open %s", path);
+    fseek(f, -5, SEEK_END);
+    int c = fgetc(f);
+    fseek(f, -5, SEEK_END);
+    fputc(c ^ 0x10, f);
+    fclose(f);
+    back->t = 77;
+    int e = aha_run_state_load_optimizer(dir, back);
+    CHECK(e == AHA_ERR_FORMAT && strstr(aha_last_error(), "optimizer-1-of-2.bin") &&
+              strstr(aha_last_error(), "checksum") && back->t == 77,
+          "corrupt shard: %d %s", e, aha_last_error());
+    /* a range that does not need shard 1's moments still checks its header and size */
+    REQUIRE(truncate(path, 100 + 4 * 2 * (N - CUT)) == 0, "truncate");
+    aha_adamw_t *o0 = NULL;
+    REQUIRE_OK(aha_adamw_new_shard(N, 0, 100, &o0));
+    e = aha_run_state_load_optimizer(dir, o0);
+    CHECK(e == AHA_ERR_FORMAT && strstr(aha_last_error(), "optimizer-1-of-2.bin") &&
+              strstr(aha_last_error(), "truncated"),
+          "truncated shard: %d %s", e, aha_last_error());
+    remove(path);
+    e = aha_run_state_load_optimizer(dir, o0);
+    CHECK(e == AHA_ERR_IO && strstr(aha_last_error(), "optimizer-1-of-2.bin"), "missing shard: %s",
+          aha_last_error());
+    /* a whole optimizer file sliced into a shard */
+    snprintf(path, sizeof path, "%s/optimizer.safetensors", dir);
+    REQUIRE_OK(aha_adamw_save(whole, path));
+    CHECK(aha_adamw_save(s1, path) == AHA_ERR_ARG, "a shard is not saved as a whole optimizer");
+    snprintf(path, sizeof path, "%s/state.json", dir);
+    write_text(path, "{\"step\": 3, \"next_index\": 0}");
+    REQUIRE_OK(aha_run_state_load_optimizer(dir, s1));
+    CHECK(memcmp(s1->m, whole->m + CUT, sizeof(float) * (N - CUT)) == 0, "shard from whole file");
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0, "cleanup");
+    aha_adamw_destroy(&o0);
+    aha_adamw_destroy(&back);
+    aha_adamw_destroy(&whole);
+    aha_adamw_destroy(&s0);
+    aha_adamw_destroy(&s1);
+}
+
 static const tu_case_t cases[] = {
     {"vs_torch", test_vs_torch},
+    {"shards", test_shards},
     {NULL, NULL},
 };
 

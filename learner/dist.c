@@ -104,6 +104,72 @@ int aha_dist_allreduce_f32(const aha_dist_t *d, float *buf, size_t n) {
     return AHA_OK;
 }
 
+void aha_dist_shard(const aha_dist_t *d, size_t n, size_t *lo, size_t *count) {
+    const size_t r = (size_t)aha_dist_rank(d), N = (size_t)aha_dist_size(d);
+    const size_t a = n / N * r + (n % N) * r / N, b = n / N * (r + 1) + (n % N) * (r + 1) / N;
+    *lo = a;
+    *count = b - a;
+}
+
+/* The shard bounds of every rank, as ints for MPI (AHA_ERR_RANGE past INT_MAX elements). */
+static int shard_bounds(const aha_dist_t *d, size_t n, size_t *lo) {
+    if (n > INT_MAX) return AHA_FAIL(AHA_ERR_RANGE, "ZeRO-1 shards of %zu floats (> INT_MAX)", n);
+    const size_t N = (size_t)d->size;
+    for (size_t r = 0; r <= N; r++)
+        lo[r] = n / N * r + (n % N) * r / N;
+    return AHA_OK;
+}
+
+enum { MAX_RANKS_STACK = 256 };
+
+int aha_dist_reduce_scatter_f32(const aha_dist_t *d, float *buf, size_t n) {
+    if (!aha_dist_active(d)) return AHA_OK;
+    if (d->size > MAX_RANKS_STACK)
+        return AHA_FAIL(AHA_ERR_RANGE, "reduce-scatter over %d ranks (max %d)", d->size,
+                        MAX_RANKS_STACK);
+    size_t lo[MAX_RANKS_STACK + 1];
+    int counts[MAX_RANKS_STACK];
+    AHA_TRY(shard_bounds(d, n, lo));
+    const double t0 = aha_now_ms();
+    /* bucket [b0, b1): rank r receives the sum of its shard's part of the bucket; in place, the
+     * result lands at the start of the bucket and moves to where the shard has it */
+    for (size_t b0 = 0; b0 < n; b0 += AHA_DIST_BUCKET) {
+        const size_t b1 = n - b0 < AHA_DIST_BUCKET ? n : b0 + AHA_DIST_BUCKET;
+        for (int r = 0; r < d->size; r++) {
+            const size_t a = lo[r] > b0 ? lo[r] : b0, b = lo[r + 1] < b1 ? lo[r + 1] : b1;
+            counts[r] = b > a ? (int)(b - a) : 0;
+        }
+        int e = MPI_Reduce_scatter(MPI_IN_PLACE, buf + b0, counts, MPI_FLOAT, MPI_SUM,
+                                   MPI_COMM_WORLD);
+        if (e != MPI_SUCCESS) return mpi_fail(e, "MPI_Reduce_scatter (float)");
+        const size_t mine = lo[d->rank] > b0 ? lo[d->rank] : b0;
+        if (counts[d->rank] > 0 && mine != b0)
+            memmove(buf + mine, buf + b0, sizeof(float) * (size_t)counts[d->rank]);
+    }
+    add_comm(d, t0);
+    return AHA_OK;
+}
+
+int aha_dist_allgather_f32(const aha_dist_t *d, float *buf, size_t n) {
+    if (!aha_dist_active(d)) return AHA_OK;
+    if (d->size > MAX_RANKS_STACK)
+        return AHA_FAIL(AHA_ERR_RANGE, "allgather over %d ranks (max %d)", d->size,
+                        MAX_RANKS_STACK);
+    size_t lo[MAX_RANKS_STACK + 1];
+    int counts[MAX_RANKS_STACK], displs[MAX_RANKS_STACK];
+    AHA_TRY(shard_bounds(d, n, lo));
+    for (int r = 0; r < d->size; r++) {
+        counts[r] = (int)(lo[r + 1] - lo[r]);
+        displs[r] = (int)lo[r];
+    }
+    const double t0 = aha_now_ms();
+    int e = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts, displs, MPI_FLOAT,
+                           MPI_COMM_WORLD);
+    if (e != MPI_SUCCESS) return mpi_fail(e, "MPI_Allgatherv (float)");
+    add_comm(d, t0);
+    return AHA_OK;
+}
+
 int aha_dist_allreduce_f64(const aha_dist_t *d, double *buf, int n, int is_max) {
     if (!aha_dist_active(d) || n <= 0) return AHA_OK;
     int e =
@@ -128,6 +194,30 @@ int aha_dist_barrier(const aha_dist_t *d) {
     if (!aha_dist_active(d)) return AHA_OK;
     int e = MPI_Barrier(MPI_COMM_WORLD);
     return e == MPI_SUCCESS ? AHA_OK : mpi_fail(e, "MPI_Barrier");
+}
+
+/* Waits for REQ, polling with 200 us sleeps instead of Open MPI's busy wait. */
+static int wait_idle(MPI_Request *req) {
+    for (int done = 0; !done;) {
+        int e = MPI_Test(req, &done, MPI_STATUS_IGNORE);
+        if (e != MPI_SUCCESS) return mpi_fail(e, "MPI_Test");
+        if (!done) nanosleep(&(struct timespec){0, 200 * 1000}, NULL);
+    }
+    return AHA_OK;
+}
+
+int aha_dist_all_ok(const aha_dist_t *d, int e) {
+    if (!aha_dist_active(d)) return e;
+    int bad = e != AHA_OK, any = 0;
+    MPI_Request req;
+    const double t0 = aha_now_ms();
+    int me = MPI_Iallreduce(&bad, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD, &req);
+    if (me != MPI_SUCCESS) return e != AHA_OK ? e : mpi_fail(me, "MPI_Iallreduce");
+    me = wait_idle(&req);
+    add_comm(d, t0);
+    if (e != AHA_OK) return e;
+    if (me != AHA_OK) return me;
+    return any ? AHA_FAIL(AHA_ERR_STATE, "another learner rank failed (see its log)") : AHA_OK;
 }
 
 void aha_dist_share(int r0, int r1, int group, int rank, int size, int *a, int *b) {
@@ -204,11 +294,7 @@ int aha_dist_bcast_batch(const aha_dist_t *d, aha_rl_batch_t *b, int n_layers, i
     MPI_Request req;
     int e = MPI_Ibcast(hdr, (int)sizeof hdr, MPI_BYTE, 0, MPI_COMM_WORLD, &req);
     if (e != MPI_SUCCESS) return mpi_fail(e, "MPI_Ibcast");
-    for (int done = 0; !done;) {
-        e = MPI_Test(&req, &done, MPI_STATUS_IGNORE);
-        if (e != MPI_SUCCESS) return mpi_fail(e, "MPI_Test");
-        if (!done) nanosleep(&(struct timespec){0, 200 * 1000}, NULL);
-    }
+    AHA_TRY(wait_idle(&req));
     add_comm(d, t0);
     for (int i = 0; i < n_extra; i++)
         extra[i] = hdr[HDR_WORDS + i];

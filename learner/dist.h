@@ -11,9 +11,11 @@
  * split into whole groups across the ranks (aha_dist_share); each rank runs forward/backward on
  * its share with the loss normalised as the whole minibatch's would be (aha_dist_loss_scale);
  * gradients and the routed expert load are summed (aha_dist_allreduce_f32, in buckets) and every
- * rank applies the same clipped AdamW update (replicated optimizer state). Not yet: expert
- * parallel, ZeRO-1 optimizer shards, per-rank checkpoint shards (rank 0 writes the checkpoints
- * and metrics).
+ * rank owns the AdamW moments of one contiguous shard of the parameters (ZeRO-1): the gradient is
+ * reduce-scattered (aha_dist_reduce_scatter_f32), each rank clips (global norm) and updates its
+ * shard, and the parameters are allgathered (aha_dist_allgather_f32), so every rank ends the step
+ * with the same bytes. Checkpoints: every rank writes its optimizer shard (learner/run_state.h);
+ * rank 0 the model, state and metrics. Not yet: expert parallel.
  *
  * Every MPI call happens on the thread that called aha_dist_init (the main thread). Errors are
  * AHA_ERR_NET with the MPI error string. */
@@ -47,11 +49,25 @@ int aha_dist_active(const aha_dist_t *d);
 
 /* In-place sum over the ranks of BUF[n], AHA_DIST_BUCKET floats per MPI_Allreduce. */
 int aha_dist_allreduce_f32(const aha_dist_t *d, float *buf, size_t n);
+/* ZeRO-1 shards: rank r of N owns elements [n*r/N, n*(r+1)/N) of a vector of N elements
+ * (contiguous, in rank order, sizes differing by at most one). */
+void aha_dist_shard(const aha_dist_t *d, size_t n, size_t *lo, size_t *count);
+/* Reduce-scatter: sums BUF[n] over the ranks, AHA_DIST_BUCKET floats per MPI_Reduce_scatter;
+ * afterwards this rank's shard of BUF (aha_dist_shard) holds the sum, the rest is undefined. */
+int aha_dist_reduce_scatter_f32(const aha_dist_t *d, float *buf, size_t n);
+/* Allgather: every rank's shard of BUF[n] (aha_dist_shard) to every rank (MPI_Allgatherv in
+ * place); afterwards BUF is the same on every rank. */
+int aha_dist_allgather_f32(const aha_dist_t *d, float *buf, size_t n);
 /* In-place sum (or max, with is_max) over the ranks of BUF[n] doubles. */
 int aha_dist_allreduce_f64(const aha_dist_t *d, double *buf, int n, int is_max);
 /* Broadcast of BYTES bytes of BUF from ROOT (chunked below INT_MAX). */
 int aha_dist_bcast(const aha_dist_t *d, void *buf, size_t bytes, int root);
 int aha_dist_barrier(const aha_dist_t *d);
+/* A collective agreement on an outcome: AHA_OK on every rank if E is AHA_OK on every rank;
+ * otherwise E where it failed (its message kept) and AHA_ERR_STATE ("another learner rank
+ * failed") on the others. Waits with short sleeps, not Open MPI's busy wait (a rank arriving
+ * early leaves the CPU to the others). Singleton: E. */
+int aha_dist_all_ok(const aha_dist_t *d, int e);
 /* Wall time spent so far in the collectives above (ms), waiting for slower ranks included. */
 double aha_dist_comm_ms(const aha_dist_t *d);
 

@@ -168,6 +168,35 @@ void aha_grpo_set_lr(aha_grpo_t *g, double lr) {
 const float *aha_grpo_expert_load(const aha_grpo_t *g) {
     return aha_dist_active(g->dist) ? g->load : aha_acts_expert_load(g->acts);
 }
+/* Replaces G's optimizer by the shard of [lo, lo + count) (ZeRO-1) or the whole one, carrying
+ * over the moments, step count and decay mask of the range it had. */
+static int reshard_optimizer(aha_grpo_t *g, size_t lo, size_t count) {
+    aha_adamw_t *old = g->opt, *o = NULL;
+    if (old->offset == lo && old->n == count) return AHA_OK;
+    AHA_TRY(aha_adamw_new_shard(old->total, lo, count, &o));
+    const size_t a = lo > old->offset ? lo : old->offset;
+    const size_t b = lo + count < old->offset + old->n ? lo + count : old->offset + old->n;
+    if (a < b) {
+        memcpy(o->m + (a - lo), old->m + (a - old->offset), sizeof(float) * (b - a));
+        memcpy(o->v + (a - lo), old->v + (a - old->offset), sizeof(float) * (b - a));
+    }
+    if ((a < b ? b - a : 0) != count && old->t > 0) {
+        aha_adamw_destroy(&o);
+        return AHA_FAIL(AHA_ERR_STATE, "grpo: the optimizer state of parameters [%zu, +%zu) is on "
+                                       "another rank",
+                        lo, count);
+    }
+    for (size_t i = 0; i < aha_model_tensor_count(&g->m->cfg); i++) {
+        aha_tensor_info_t ti;
+        if (aha_model_tensor_info(&g->m->cfg, i, &ti) == AHA_OK && ti.ndim < 2)
+            aha_adamw_set_decay(o, ti.offset, ti.numel, 0);
+    }
+    o->t = old->t;
+    aha_adamw_destroy(&g->opt);
+    g->opt = o;
+    return AHA_OK;
+}
+
 int aha_grpo_set_dist(aha_grpo_t *g, const aha_dist_t *d, int group_size) {
     if (!g || group_size < 1) return AHA_FAIL(AHA_ERR_ARG, "aha_grpo_set_dist: bad argument");
     const size_t n = (size_t)g->m->cfg.n_layers * g->m->cfg.n_routed_experts;
@@ -175,6 +204,10 @@ int aha_grpo_set_dist(aha_grpo_t *g, const aha_dist_t *d, int group_size) {
         g->load = calloc(n, sizeof(float));
         if (!g->load) return AHA_FAIL(AHA_ERR_NOMEM, "grpo expert load");
     }
+    /* ZeRO-1: this rank keeps the AdamW moments of its shard of the parameters only */
+    size_t lo = 0, count = g->m->n_params;
+    if (aha_dist_active(d)) aha_dist_shard(d, g->m->n_params, &lo, &count);
+    AHA_TRY(reshard_optimizer(g, lo, count));
     g->dist = d;
     g->group = group_size;
     return AHA_OK;
@@ -250,7 +283,8 @@ static int count_targets(const aha_rl_batch_t *b, int r0, int r1) {
 static int dp_reduce(aha_grpo_t *g, const aha_batch_t *mb, int n_flat, int n_seq, int n_tok,
                      double scale, aha_pg_stats_t *ps, double *ent) {
     aha_model_t *m = g->m;
-    AHA_TRY(aha_dist_allreduce_f32(g->dist, m->grads, m->n_params));
+    /* ZeRO-1: only this rank's shard of the summed gradient is needed (its optimizer shard) */
+    AHA_TRY(aha_dist_reduce_scatter_f32(g->dist, m->grads, m->n_params));
     const size_t n_load = (size_t)m->cfg.n_layers * m->cfg.n_routed_experts;
     if (g->load) {
         if (mb->B > 0)
@@ -277,6 +311,26 @@ static int dp_reduce(aha_grpo_t *g, const aha_batch_t *mb, int n_flat, int n_seq
     ps->ratio_mean = v[4] / w_all;
     ps->approx_kl = v[5] / n_tok;
     *ent = v[6] / n_tok;
+    return AHA_OK;
+}
+
+/* Data parallel (ZeRO-1): the norm of the summed gradient from the ranks' shards (the sums of
+ * squares in double, summed over the ranks), and the rank's shard clipped as aha_grad_clip would
+ * clip the whole. */
+static int shard_grad_clip(aha_grpo_t *g, double *norm) {
+    const aha_adamw_t *o = g->opt;
+    float *sg = g->m->grads + o->offset;
+    double ss = 0;
+    for (size_t i = 0; i < o->n; i++)
+        ss += (double)sg[i] * sg[i];
+    AHA_TRY(aha_dist_allreduce_f64(g->dist, &ss, 1, 0));
+    const double nrm = sqrt(ss), max_norm = g->cfg.grad_clip;
+    if (max_norm > 0 && nrm > max_norm) {
+        const float scale = (float)(max_norm / (nrm + 1e-6));
+        for (size_t i = 0; i < o->n; i++)
+            sg[i] *= scale;
+    }
+    *norm = nrm;
     return AHA_OK;
 }
 
@@ -383,7 +437,11 @@ int aha_grpo_step(aha_grpo_t *g, const aha_rl_batch_t *b, aha_grpo_stats_t *st) 
                 m->cfg.seq_aux_alpha = aux_alpha;
                 AHA_TRY(dp_reduce(g, &mb, n_flat, r1 - r0, n_glob, scale, &ps, &ent));
             }
-            double gn = aha_grad_clip(m->grads, m->n_params, g->cfg.grad_clip);
+            double gn = 0;
+            if (dp)
+                AHA_TRY(shard_grad_clip(g, &gn));
+            else
+                gn = aha_grad_clip(m->grads, m->n_params, g->cfg.grad_clip);
             if (!isfinite(ps.loss) || !isfinite(gn)) {
                 if (g->cfg.on_nonfinite != AHA_NONFINITE_SKIP)
                     return AHA_FAIL(AHA_ERR_RANGE,
@@ -396,6 +454,7 @@ int aha_grpo_step(aha_grpo_t *g, const aha_rl_batch_t *b, aha_grpo_stats_t *st) 
                 continue;
             }
             aha_adamw_step(g->opt, m->params, m->grads, g->cfg.lr, &g->cfg.adamw);
+            if (dp) AHA_TRY(aha_dist_allgather_f32(g->dist, m->params, m->n_params));
             if (g->cfg.update_expert_bias) aha_model_update_expert_bias(m, aha_grpo_expert_load(g));
             st->loss += ps.loss;
             st->pg_loss += ps.pg_loss;

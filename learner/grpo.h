@@ -62,12 +62,16 @@ const float *aha_grpo_expert_load(const aha_grpo_t *g);
 /* Routing record [n_layers * B * T * top_k] of the last update's forward, in the layout of that
  * minibatch (B rows, T = its longest row - 1); -1 at padding. */
 const int *aha_grpo_expert_ids(const aha_grpo_t *g);
-/* Optimizer (for checkpointing). */
+/* Optimizer (for checkpointing): with more than one rank its shard (aha_adamw_t offset, n). */
 aha_adamw_t *aha_grpo_optimizer(aha_grpo_t *g);
 
 /* Data parallel (learner/dist.h): the following steps split each minibatch into whole groups of
  * GROUP_SIZE rows across the ranks of D (borrowed; NULL or one rank: this process alone) and sum
- * gradients, expert load and statistics over them. AHA_ERR_NOMEM. */
+ * gradients, expert load and statistics over them. With more than one rank the optimizer becomes
+ * this rank's ZeRO-1 shard (aha_dist_shard of the parameters): the gradient is reduce-scattered,
+ * the shard updated and the parameters allgathered, so after a step m->grads is the summed
+ * gradient on the shard only. AHA_ERR_NOMEM; AHA_ERR_STATE if the optimizer has taken steps and
+ * the new shard needs moments it does not hold. */
 struct aha_dist;
 int aha_grpo_set_dist(aha_grpo_t *g, const struct aha_dist *d, int group_size);
 

@@ -2,13 +2,23 @@
 #include "core/err.h"
 #include "core/safetensors.h"
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 int aha_adamw_new(size_t n, aha_adamw_t **out) {
+    return aha_adamw_new_shard(n, 0, n, out);
+}
+
+int aha_adamw_new_shard(size_t total, size_t offset, size_t n, aha_adamw_t **out) {
+    if (!out || offset > total || n > total - offset)
+        return AHA_FAIL(AHA_ERR_ARG, "adamw: shard [%zu, +%zu) of %zu parameters", offset, n,
+                        total);
     aha_adamw_t *o = calloc(1, sizeof *o);
     if (!o) return AHA_FAIL(AHA_ERR_NOMEM, "adamw: %zu params", n);
     o->n = n;
+    o->offset = offset;
+    o->total = total;
     o->m = calloc(n ? n : 1, sizeof(float));
     o->v = calloc(n ? n : 1, sizeof(float));
     o->decay = malloc(n ? n : 1);
@@ -31,9 +41,13 @@ void aha_adamw_destroy(aha_adamw_t **opt) {
 }
 
 void aha_adamw_set_decay(aha_adamw_t *opt, size_t offset, size_t count, int on) {
-    if (offset >= opt->n) return;
-    if (count > opt->n - offset) count = opt->n - offset;
-    memset(opt->decay + offset, on ? 1 : 0, count);
+    /* intersect [offset, offset + count) with the optimizer's [o0, o1) */
+    const size_t o0 = opt->offset, o1 = opt->offset + opt->n;
+    size_t a = offset > o0 ? offset : o0;
+    size_t b = count > SIZE_MAX - offset ? SIZE_MAX : offset + count;
+    if (b > o1) b = o1;
+    if (a >= b) return;
+    memset(opt->decay + (a - o0), on ? 1 : 0, b - a);
 }
 
 void aha_adamw_step(aha_adamw_t *opt, float *params, const float *grads, double lr,
@@ -46,6 +60,8 @@ void aha_adamw_step(aha_adamw_t *opt, float *params, const float *grads, double 
     const float step = (float)(lr / bc1);
     const float inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
     const float eps = (float)cfg->eps, fb1 = (float)b1, fb2 = (float)b2;
+    params += opt->offset; /* a shard: its part of the vector */
+    grads += opt->offset;
     for (size_t i = 0; i < opt->n; i++) {
         float g = grads[i];
         if (opt->decay[i]) params[i] *= decay_mul;
@@ -80,6 +96,9 @@ double aha_lr_schedule(int64_t step, int64_t warmup, int64_t total, double lr_ma
 }
 
 int aha_adamw_save(const aha_adamw_t *opt, const char *path) {
+    if (opt->offset != 0 || opt->n != opt->total)
+        return AHA_FAIL(AHA_ERR_ARG, "%s: adamw save of a shard (learner/run_state.h saves those)",
+                        path);
     aha_st_writer_t *w = aha_st_writer_new();
     if (!w) return AHA_FAIL(AHA_ERR_NOMEM, "adamw save");
     int64_t n = (int64_t)opt->n, one = 1;

@@ -14,7 +14,9 @@ typedef struct {
 } aha_adamw_config_t;
 
 typedef struct {
-    size_t n;
+    size_t n;       /* moments held: parameters [offset, offset + n) of a vector of total */
+    size_t offset;  /* 0 unless a shard (ZeRO-1, learner/dist.h) */
+    size_t total;   /* parameters of the whole vector (n unless a shard) */
     float *m, *v;   /* [n] first and second moments */
     int64_t t;      /* steps taken */
     uint8_t *decay; /* [n] 1 where weight decay applies (matrices), 0 for norms; owned */
@@ -22,16 +24,22 @@ typedef struct {
 
 /* Moments zeroed; decay mask all ones (use aha_adamw_set_decay to exclude ranges). */
 int aha_adamw_new(size_t n, aha_adamw_t **out);
+/* The optimizer of parameters [offset, offset + count) of a vector of TOTAL (ZeRO-1: each rank
+ * holds the moments of its shard). AHA_ERR_ARG if the range is not inside TOTAL. */
+int aha_adamw_new_shard(size_t total, size_t offset, size_t count, aha_adamw_t **out);
 void aha_adamw_destroy(aha_adamw_t **opt);
-/* Sets decay[offset .. offset+count) = on. */
+/* Sets the decay of parameters [offset, offset+count) of the whole vector = on (the part inside
+ * the optimizer's range). */
 void aha_adamw_set_decay(aha_adamw_t *opt, size_t offset, size_t count, int on);
 /* One step, as torch.optim.AdamW: p -= lr*wd*p (if decay); m,v update; p -=
- * lr*mhat/(sqrt(vhat)+eps). */
+ * lr*mhat/(sqrt(vhat)+eps). PARAMS and GRADS are the whole vector (total); a shard updates
+ * params[offset .. offset + n) only. */
 void aha_adamw_step(aha_adamw_t *opt, float *params, const float *grads, double lr,
                     const aha_adamw_config_t *cfg);
 
 /* Saves / restores the moments and step count as safetensors (m, v: F32 [n]; t: I64 [1]) so a
- * resumed run continues bit-exactly. Load checks the size matches. */
+ * resumed run continues bit-exactly. Load checks the size matches. Whole optimizers only (shards:
+ * learner/run_state.h). */
 int aha_adamw_save(const aha_adamw_t *opt, const char *path);
 int aha_adamw_load(aha_adamw_t *opt, const char *path);
 

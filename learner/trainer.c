@@ -244,6 +244,10 @@ int aha_trainer_resume(aha_trainer_t *t, const char *dir) {
     if (!t || !dir) return AHA_FAIL(AHA_ERR_ARG, "aha_trainer_resume: NULL argument");
     int step = 0;
     uint64_t next = 0;
+    if (aha_dist_active(t->dist)) { /* rank 0 finishes an interrupted swap before anyone reads */
+        int e = aha_dist_rank(t->dist) == 0 ? aha_run_state_recover(dir) : AHA_OK;
+        AHA_TRY(aha_dist_all_ok(t->dist, e));
+    }
     AHA_TRY(aha_run_state_load(dir, t->m, aha_grpo_optimizer(t->grpo), &step, &next));
     double base[C_N] = {0};
     AHA_TRY(aha_run_state_load_counters(dir, step, k_counters, base, C_N));
@@ -269,7 +273,20 @@ int aha_trainer_checkpoint(aha_trainer_t *t, const char *final_dir) {
     if (!t || !final_dir) return AHA_FAIL(AHA_ERR_ARG, "aha_trainer_checkpoint: NULL argument");
     /* every part into DIR.tmp, then swapped in whole (run_state.h): a kill leaves one step */
     char dir[1100];
-    AHA_TRY(aha_run_state_stage(final_dir, dir, sizeof dir));
+    const int sharded = aha_dist_active(t->dist), rank = aha_dist_rank(t->dist);
+    if (sharded) {
+        /* rank 0 stages DIR.tmp; every rank writes its optimizer shard into it; rank 0 writes the
+         * rest and swaps it in only when every shard is there */
+        int e = rank == 0 ? aha_run_state_stage(final_dir, dir, sizeof dir)
+                          : aha_run_state_stage_path(final_dir, dir, sizeof dir);
+        AHA_TRY(aha_dist_all_ok(t->dist, e));
+        e = aha_run_state_save_shard(dir, aha_grpo_optimizer(t->grpo), rank,
+                                     aha_dist_size(t->dist));
+        AHA_TRY(aha_dist_all_ok(t->dist, e));
+        if (rank != 0) return AHA_OK;
+    } else {
+        AHA_TRY(aha_run_state_stage(final_dir, dir, sizeof dir));
+    }
     const uint64_t lo = older_versions_lo(t), hi = (uint64_t)t->step;
     for (uint64_t v = lo; t->cfg.max_staleness > 0 && v < hi; v++) {
         int slot = -1;
@@ -283,7 +300,12 @@ int aha_trainer_checkpoint(aha_trainer_t *t, const char *final_dir) {
     double cv[C_N];
     counters(t, cv);
     AHA_TRY(aha_run_state_save_counters(dir, t->step, k_counters, cv, C_N));
-    AHA_TRY(aha_run_state_save(dir, t->m, aha_grpo_optimizer(t->grpo), t->step, t->next_prompt));
+    if (sharded)
+        AHA_TRY(aha_run_state_save_sharded(dir, t->m, aha_dist_size(t->dist), t->step,
+                                           t->next_prompt));
+    else
+        AHA_TRY(aha_run_state_save(dir, t->m, aha_grpo_optimizer(t->grpo), t->step,
+                                   t->next_prompt));
     return aha_run_state_publish(final_dir);
 }
 

@@ -112,7 +112,10 @@ int aha_trainer_resume(aha_trainer_t *t, const char *dir);
 int aha_trainer_step(aha_trainer_t *t, aha_trainer_stats_t *out);
 /* Writes the run state after the steps done into DIR (learner/run_state.h), with k > 0 the
  * weights of the last k versions before the current one first (older version files of DIR are
- * removed after state.json is written). */
+ * removed after state.json is written). Data parallel (aha_trainer_set_dist): a collective that
+ * every rank calls with the same DIR; each writes its optimizer shard, rank 0 the rest, and the
+ * directory is swapped in only when every rank's shard is written. Resume likewise reads the
+ * shards on every rank (any rank count: re-sharded on load). */
 int aha_trainer_checkpoint(aha_trainer_t *t, const char *dir);
 
 /* The step's columns of the metrics row (docs/rl.md; the caller ends the row): rewards, loss

@@ -247,11 +247,16 @@ static int run_train_ranks(const aha_run_config_t *rc, unsigned flags, const aha
                  aha_trainer_steps_done(t), (unsigned long long)aha_trainer_next_prompt(t));
     }
     const int start = aha_trainer_steps_done(t);
-    if (!rank0) { /* data-parallel worker: its share of every update, nothing else */
+    if (!rank0) { /* data-parallel worker: its share of every update and its checkpoint shard */
         int stop = 0;
         while (rc_ == AHA_OK && !stop && aha_trainer_steps_done(t) < rc->rl.steps) {
             rc_ = aha_trainer_step(t, NULL);
             if (rc_ == AHA_OK) rc_ = stop_requested(dist, NULL, &stop);
+            const int v = aha_trainer_steps_done(t);
+            if (rc_ == AHA_OK && (v % rc->rl.checkpoint_every == 0 || v == rc->rl.steps || stop)) {
+                snprintf(path, sizeof path, "%s/%s", dir, v == rc->rl.steps ? "final" : "checkpoint");
+                rc_ = aha_trainer_checkpoint(t, path);
+            }
         }
         goto done;
     }

@@ -228,8 +228,12 @@ static void run_case(const case_t *k) {
         for (size_t i = 0; i < dp->n_params; i++)
             ea = fmax(ea, fabs((double)one->params[i] - dp->params[i]));
         aha_model_destroy(&p0);
-        double gmax = 0, gdiff = 0; /* the last update's summed (clipped) gradient */
-        for (size_t i = 0; i < dp->n_params; i++) {
+        /* the last update's summed (clipped) gradient: ZeRO-1 leaves it on rank 0's shard */
+        const aha_adamw_t *o = aha_grpo_optimizer(g2);
+        CHECK(o->offset == 0 && o->n < dp->n_params && o->total == dp->n_params,
+              "rank 0 optimizer shard [%zu, +%zu) of %zu", o->offset, o->n, o->total);
+        double gmax = 0, gdiff = 0;
+        for (size_t i = o->offset; i < o->offset + o->n; i++) {
             gmax = fmax(gmax, fabs(one->grads[i]));
             gdiff = fmax(gdiff, fabs((double)one->grads[i] - dp->grads[i]));
         }
@@ -306,7 +310,42 @@ static void test_share(void) {
           "loss scales");
 }
 
+/* ZeRO-1 collectives over more than one bucket (AHA_DIST_BUCKET floats): reduce-scatter leaves
+ * each rank's shard the exact sum (small integers), allgather gives every rank every shard. */
+static void test_zero1_collectives(void) {
+    const size_t n = 2 * (size_t)AHA_DIST_BUCKET + 12345;
+    const int rank = aha_dist_rank(g_dist), size = aha_dist_size(g_dist);
+    float *x = malloc(n * sizeof(float));
+    REQUIRE(x != NULL, "alloc");
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)((i % 1000) * (size_t)(rank + 1));
+    REQUIRE_OK(aha_dist_reduce_scatter_f32(g_dist, x, n));
+    size_t lo = 0, cnt = 0, bad = 0, total = 0;
+    aha_dist_shard(g_dist, n, &lo, &cnt);
+    const float ranks_sum = (float)(size * (size + 1) / 2);
+    for (size_t i = lo; i < lo + cnt; i++)
+        bad += x[i] != (float)(i % 1000) * ranks_sum;
+    CHECK(bad == 0, "reduce-scatter: %zu wrong entries in rank %d's shard [%zu, +%zu)", bad, rank,
+          lo, cnt);
+    for (size_t i = 0; i < n; i++) /* the shard: rank-specific values; elsewhere garbage */
+        x[i] = i >= lo && i < lo + cnt ? (float)(i % 777) : -1.0f;
+    REQUIRE_OK(aha_dist_allgather_f32(g_dist, x, n));
+    bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad += x[i] != (float)(i % 777);
+    CHECK(bad == 0, "allgather: %zu wrong entries", bad);
+    for (int r = 0; r < size; r++) { /* the shards tile [0, n) */
+        double c = r == rank ? (double)cnt : 0;
+        REQUIRE_OK(aha_dist_allreduce_f64(g_dist, &c, 1, 0));
+        total += (size_t)c;
+    }
+    CHECK(total == n && cnt >= n / size && cnt <= n / size + 1, "shards: %zu of %zu, mine %zu",
+          total, n, cnt);
+    free(x);
+}
+
 static const tu_case_t cases[] = {{"share", test_share},
+                                  {"zero1_collectives", test_zero1_collectives},
                                   {"dense_grpo", dense_grpo},
                                   {"moe_grpo", moe_grpo},
                                   {"moe_grpo_r3", moe_grpo_r3},
