@@ -11,6 +11,6 @@ one=$("$BUILD/learner_dp_bench" "$steps")
 two=$(bash "$here/../tests/mpi_run.sh" 2 "$BUILD/learner_dp_bench" "$steps")
 echo "$one"
 echo "$two"
-t1=$(echo "$one" | sed -E 's/.*step ([0-9.]+) ms.*/\1/')
-t2=$(echo "$two" | sed -E 's/.*step ([0-9.]+) ms.*/\1/')
+t1=$(echo "$one" | sed -nE 's/.*step ([0-9.]+) ms.*/\1/p')
+t2=$(echo "$two" | sed -nE 's/.*step ([0-9.]+) ms.*/\1/p')
 awk -v a="$t1" -v b="$t2" -v n="$(nproc)" 'BEGIN { printf "speed-up 2 ranks / 1: %.2fx (nproc %s)\n", a / b, n }'

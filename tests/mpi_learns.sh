@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# mpi_learns (label slow): the demo config trained by 2 learner ranks (mpirun -np 2, ZeRO-1) learns
+# like the 1-rank run: same seed, same pretrained base, same number of GRPO steps; held-out pass@1
+# (200 problems x 4 samples) within 5 points of the 1-rank run's, and both at least 10 points
+# above the base. The runs are not bit-equal (the split changes float summation order, and a
+# flipped sampled token makes the runs diverge), so they agree statistically (docs/mpi.md).
+# Usage: mpi_learns.sh AHA_BINARY. Exit 77 (skipped) without mpirun.
+set -u
+AHA=$(readlink -f "${1:?path to aha}")
+here=$(cd "$(dirname "$0")" && pwd)
+RL_STEPS=${RL_STEPS:-120}
+if ! command -v mpirun >/dev/null 2>&1; then
+    echo "SKIP: mpirun not found (install openmpi-bin: deploy/install-deps.sh)"
+    exit 77
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export OPENBLAS_NUM_THREADS=1
+common=(--set seed=3 --set rl.steps="$RL_STEPS" --set rl.eval_every=0)
+"$AHA" pretrain --set run_dir="$tmp/one" --set seed=3 > "$tmp/pretrain.log" 2>&1 ||
+    { cat "$tmp/pretrain.log"; exit 1; }
+mkdir -p "$tmp/two" && cp -r "$tmp/one/pretrain" "$tmp/two/"
+s=$(date +%s.%N)
+"$AHA" train --set run_dir="$tmp/one" "${common[@]}" > "$tmp/one.log" 2>&1 ||
+    { tail -20 "$tmp/one.log"; exit 1; }
+m=$(date +%s.%N)
+bash "$here/mpi_run.sh" 2 "$AHA" train --set run_dir="$tmp/two" "${common[@]}" > "$tmp/two.log" 2>&1 ||
+    { tail -20 "$tmp/two.log"; exit 1; }
+e=$(date +%s.%N)
+ev() { "$AHA" eval --checkpoint "$1" --set seed=3 --n 200 --k 4 --out "$2" > /dev/null 2>&1 || exit 1; }
+ev "$tmp/one/pretrain/final" "$tmp/base.json"
+ev "$tmp/one/rl/final" "$tmp/one.json"
+ev "$tmp/two/rl/final" "$tmp/two.json"
+get() { sed -n "s/.*\"$2\":[[:space:]]*\([0-9.e-]*\).*/\1/p" "$1" | head -n 1; }
+b=$(get "$tmp/base.json" 'pass@1'); a1=$(get "$tmp/one.json" 'pass@1'); a2=$(get "$tmp/two.json" 'pass@1')
+f1=$(get "$tmp/one.json" format_rate); f2=$(get "$tmp/two.json" format_rate)
+echo "held-out pass@1 after $RL_STEPS steps: base $b, 1 rank $a1 (format $f1), 2 ranks $a2 (format $f2)"
+awk -v s="$s" -v m="$m" -v e="$e" 'BEGIN { printf "GRPO wall time: 1 rank %.1f s, 2 ranks %.1f s\n", m - s, e - m }'
+awk -v b="$b" -v a1="$a1" -v a2="$a2" 'BEGIN {
+  bad = 0
+  d = a2 - a1; if (d < 0) d = -d
+  if (d > 0.05) { print "FAIL: 2-rank accuracy differs from 1-rank by more than 5 points"; bad = 1 }
+  if (a1 < b + 0.10 || a2 < b + 0.10) { print "FAIL: a run improved accuracy by less than 10 points"; bad = 1 }
+  exit bad }'
