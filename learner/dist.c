@@ -333,3 +333,274 @@ int aha_dist_bcast_batch(const aha_dist_t *d, aha_rl_batch_t *b, int n_layers, i
     }
     return AHA_OK;
 }
+
+/* ---- expert parallel ---- */
+
+#include "model/kernels.h"
+
+/* What one MoE layer's forward exchanged, kept for its backward. Slots are sent grouped by the
+ * rank owning their expert; received rows are computed here with the layer's experts. */
+typedef struct {
+    int n_send, n_recv;
+    size_t cap_send, cap_recv;
+    int *sidx;                  /* [n_send] local slot (r*K + k) of each sent row */
+    int *sid;                   /* [n_send] its expert */
+    int *er, *perm, *off;       /* [n_recv] received experts, grouping [n_recv], [E+1] */
+    float *xr, *eo, *ones;      /* [n_recv, D] received inputs, expert outputs (grouped); [n_recv] */
+    float *h1, *h3, *act;       /* [n_recv, H] kept for the backward (grouped) */
+    int *scount, *sdispl, *rcount, *rdispl; /* [P] rows */
+} ep_layer_t;
+
+struct aha_dist_ep {
+    const aha_dist_t *d;
+    int L, E, D, H;
+    int *owner;        /* [E] rank owning each expert */
+    ep_layer_t *layer; /* [L] */
+    /* scratch (grown): rows to send / received, float counts for MPI, backward scratch */
+    float *sbuf, *rbuf, *xg, *dyg, *dxg, *dxr, *dh1, *dh3, *dact, *dgr;
+    size_t cap_s, cap_r;
+    int *fc_s, *fd_s, *fc_r, *fd_r; /* [P] float counts and displacements */
+    double bytes;                   /* rows sent to other ranks, in bytes (all exchanges) */
+};
+
+void aha_dist_ep_experts(const aha_dist_t *d, int E, int rank, int *lo, int *hi) {
+    const int P = aha_dist_size(d);
+    *lo = (int)((long)E * rank / P);
+    *hi = (int)((long)E * (rank + 1) / P);
+}
+
+void aha_dist_ep_destroy(aha_dist_ep_t **pp) {
+    if (!pp || !*pp) return;
+    aha_dist_ep_t *p = *pp;
+    for (int l = 0; p->layer && l < p->L; l++) {
+        ep_layer_t *y = &p->layer[l];
+        free(y->sidx), free(y->sid), free(y->er), free(y->perm), free(y->off), free(y->xr);
+        free(y->eo), free(y->ones), free(y->h1), free(y->h3), free(y->act);
+        free(y->scount), free(y->sdispl), free(y->rcount), free(y->rdispl);
+    }
+    free(p->layer), free(p->owner), free(p->sbuf), free(p->rbuf), free(p->xg), free(p->dyg);
+    free(p->dxg), free(p->dxr), free(p->dh1), free(p->dh3), free(p->dact), free(p->dgr);
+    free(p->fc_s), free(p->fd_s), free(p->fc_r), free(p->fd_r);
+    free(p);
+    *pp = NULL;
+}
+
+int aha_dist_ep_new(const aha_dist_t *d, const aha_model_config_t *c, aha_dist_ep_t **out) {
+    if (!d || !c || !out) return AHA_FAIL(AHA_ERR_ARG, "aha_dist_ep_new: NULL argument");
+    if (c->n_routed_experts < aha_dist_size(d))
+        return AHA_FAIL(AHA_ERR_CONFIG,
+                        "learner.expert_parallel: %d routed experts cannot be split over %d ranks",
+                        c->n_routed_experts, aha_dist_size(d));
+    aha_dist_ep_t *p = calloc(1, sizeof *p);
+    if (!p) return AHA_FAIL(AHA_ERR_NOMEM, "expert parallel");
+    const int P = aha_dist_size(d);
+    p->d = d, p->L = c->n_layers, p->E = c->n_routed_experts, p->D = c->dim, p->H = c->moe_hidden;
+    p->owner = calloc((size_t)p->E, sizeof(int));
+    p->layer = calloc((size_t)p->L, sizeof *p->layer);
+    p->fc_s = calloc(P, sizeof(int)), p->fd_s = calloc(P, sizeof(int));
+    p->fc_r = calloc(P, sizeof(int)), p->fd_r = calloc(P, sizeof(int));
+    int ok = p->owner && p->layer && p->fc_s && p->fd_s && p->fc_r && p->fd_r;
+    for (int l = 0; ok && l < p->L; l++) {
+        ep_layer_t *y = &p->layer[l];
+        y->scount = calloc(P, sizeof(int)), y->sdispl = calloc(P, sizeof(int));
+        y->rcount = calloc(P, sizeof(int)), y->rdispl = calloc(P, sizeof(int));
+        y->off = calloc((size_t)p->E + 1, sizeof(int));
+        ok = y->scount && y->sdispl && y->rcount && y->rdispl && y->off;
+    }
+    if (!ok) {
+        aha_dist_ep_destroy(&p);
+        return AHA_FAIL(AHA_ERR_NOMEM, "expert parallel");
+    }
+    for (int r = 0; r < P; r++) {
+        int lo, hi;
+        aha_dist_ep_experts(d, p->E, r, &lo, &hi);
+        for (int e = lo; e < hi; e++)
+            p->owner[e] = r;
+    }
+    *out = p;
+    return AHA_OK;
+}
+
+double aha_dist_ep_bytes(const aha_dist_ep_t *p) {
+    return p ? p->bytes : 0;
+}
+
+/* Grows *P to at least N elements of SIZE bytes (contents not kept). */
+static int grow(void **p, size_t n, size_t size) {
+    void *q = realloc(*p, (n ? n : 1) * size);
+    if (!q) return AHA_FAIL(AHA_ERR_NOMEM, "expert parallel: %zu elements", n);
+    *p = q;
+    return AHA_OK;
+}
+
+static int ep_reserve(aha_dist_ep_t *p, ep_layer_t *y, int n_send, int n_recv) {
+    const size_t D = (size_t)p->D, H = (size_t)p->H, ns = (size_t)n_send, nr = (size_t)n_recv;
+    if (ns > y->cap_send) {
+        AHA_TRY(grow((void **)&y->sidx, ns, sizeof(int)));
+        AHA_TRY(grow((void **)&y->sid, ns, sizeof(int)));
+        y->cap_send = ns;
+    }
+    if (nr > y->cap_recv) {
+        AHA_TRY(grow((void **)&y->er, nr, sizeof(int)));
+        AHA_TRY(grow((void **)&y->perm, nr, sizeof(int)));
+        AHA_TRY(grow((void **)&y->xr, nr * D, sizeof(float)));
+        AHA_TRY(grow((void **)&y->eo, nr * D, sizeof(float)));
+        AHA_TRY(grow((void **)&y->ones, nr, sizeof(float)));
+        AHA_TRY(grow((void **)&y->h1, nr * H, sizeof(float)));
+        AHA_TRY(grow((void **)&y->h3, nr * H, sizeof(float)));
+        AHA_TRY(grow((void **)&y->act, nr * H, sizeof(float)));
+        y->cap_recv = nr;
+    }
+    if (ns > p->cap_s) {
+        AHA_TRY(grow((void **)&p->sbuf, ns * D, sizeof(float)));
+        p->cap_s = ns;
+    }
+    if (nr > p->cap_r) {
+        AHA_TRY(grow((void **)&p->rbuf, nr * D, sizeof(float)));
+        AHA_TRY(grow((void **)&p->xg, nr * D, sizeof(float)));
+        AHA_TRY(grow((void **)&p->dyg, nr * D, sizeof(float)));
+        AHA_TRY(grow((void **)&p->dxg, nr * D, sizeof(float)));
+        AHA_TRY(grow((void **)&p->dxr, nr * D, sizeof(float)));
+        AHA_TRY(grow((void **)&p->dh1, nr * H, sizeof(float)));
+        AHA_TRY(grow((void **)&p->dh3, nr * H, sizeof(float)));
+        AHA_TRY(grow((void **)&p->dact, nr * H, sizeof(float)));
+        AHA_TRY(grow((void **)&p->dgr, nr, sizeof(float)));
+        p->cap_r = nr;
+    }
+    return AHA_OK;
+}
+
+/* Rows of D floats: SRC laid out by COUNT/DISPL (rows per rank) to DST by the other pair. */
+static int ep_rows(aha_dist_ep_t *p, const float *src, const int *sc, const int *sd, float *dst,
+                   const int *rc, const int *rd) {
+    const int P = aha_dist_size(p->d), D = p->D;
+    double remote = 0;
+    for (int r = 0; r < P; r++) {
+        p->fc_s[r] = sc[r] * D, p->fd_s[r] = sd[r] * D;
+        p->fc_r[r] = rc[r] * D, p->fd_r[r] = rd[r] * D;
+        if (r != aha_dist_rank(p->d)) remote += (double)sc[r] * D * sizeof(float);
+    }
+    const double t0 = aha_now_ms();
+    int e = MPI_Alltoallv(src, p->fc_s, p->fd_s, MPI_FLOAT, dst, p->fc_r, p->fd_r, MPI_FLOAT,
+                          MPI_COMM_WORLD);
+    add_comm(p->d, t0);
+    p->bytes += remote;
+    return e == MPI_SUCCESS ? AHA_OK : mpi_fail(e, "MPI_Alltoallv (expert rows)");
+}
+
+static int ep_forward(aha_dist_ep_t *p, const aha_expert_call_t *c) {
+    ep_layer_t *y = &p->layer[c->layer];
+    const int P = aha_dist_size(p->d), D = p->D, K = c->K, NK = c->N * c->K;
+    /* this rank's routed slots, grouped by the rank owning their expert */
+    memset(y->scount, 0, sizeof(int) * P);
+    for (int s = 0; s < NK; s++)
+        if (c->ids[s] >= 0) y->scount[p->owner[c->ids[s]]]++;
+    int n_send = 0;
+    for (int r = 0; r < P; r++)
+        y->sdispl[r] = n_send, n_send += y->scount[r];
+    const double t0 = aha_now_ms();
+    int e = MPI_Alltoall(y->scount, 1, MPI_INT, y->rcount, 1, MPI_INT, MPI_COMM_WORLD);
+    add_comm(p->d, t0);
+    if (e != MPI_SUCCESS) return mpi_fail(e, "MPI_Alltoall (expert counts)");
+    int n_recv = 0;
+    for (int r = 0; r < P; r++)
+        y->rdispl[r] = n_recv, n_recv += y->rcount[r];
+    AHA_TRY(ep_reserve(p, y, n_send, n_recv));
+    y->n_send = n_send, y->n_recv = n_recv;
+    int *at = p->fc_s; /* fill position per rank (reused below as float counts) */
+    memcpy(at, y->sdispl, sizeof(int) * P);
+    for (int s = 0; s < NK; s++) {
+        if (c->ids[s] < 0) continue;
+        const int j = at[p->owner[c->ids[s]]]++;
+        y->sidx[j] = s;
+        y->sid[j] = c->ids[s];
+        memcpy(p->sbuf + (size_t)j * D, c->x + (size_t)(s / K) * D, sizeof(float) * D);
+    }
+    const double t1 = aha_now_ms();
+    e = MPI_Alltoallv(y->sid, y->scount, y->sdispl, MPI_INT, y->er, y->rcount, y->rdispl, MPI_INT,
+                      MPI_COMM_WORLD);
+    add_comm(p->d, t1);
+    if (e != MPI_SUCCESS) return mpi_fail(e, "MPI_Alltoallv (expert ids)");
+    AHA_TRY(ep_rows(p, p->sbuf, y->scount, y->sdispl, y->xr, y->rcount, y->rdispl));
+    /* the received rows through this rank's experts (one row per slot, gate 1) */
+    for (int i = 0; i < n_recv; i++)
+        y->ones[i] = 1.0f;
+    k_group(y->off, y->perm, y->er, n_recv, p->E, 1);
+    if (n_recv) memset(p->rbuf, 0, sizeof(float) * (size_t)n_recv * D);
+    const k_experts_routing_t route = {y->ones, y->off, y->perm, y->eo, p->E, 1};
+    k_experts(p->rbuf, p->xg, y->eo, (k_ffn_keep_t){y->h1, y->h3, y->act}, y->xr, &route,
+              (k_ffn_weights_t){c->w1, c->w3, c->w2}, D, p->H);
+    /* and back: each slot's expert output, gated into y */
+    AHA_TRY(ep_rows(p, p->rbuf, y->rcount, y->rdispl, p->sbuf, y->scount, y->sdispl));
+    if (NK) memset(c->eo, 0, sizeof(float) * (size_t)NK * D);
+    for (int j = 0; j < n_send; j++) {
+        const int s = y->sidx[j];
+        const float *src = p->sbuf + (size_t)j * D, g = c->gates[s];
+        float *yr = c->y + (size_t)(s / K) * D;
+        memcpy(c->eo + (size_t)s * D, src, sizeof(float) * D);
+        for (int k = 0; k < D; k++)
+            yr[k] += g * src[k];
+    }
+    return AHA_OK;
+}
+
+static int ep_backward(aha_dist_ep_t *p, const aha_expert_call_t *c) {
+    ep_layer_t *y = &p->layer[c->layer];
+    const int D = p->D, K = c->K;
+    /* d gate = dy . eo here; the gated dy of each slot goes to its expert's rank */
+    for (int j = 0; j < y->n_send; j++) {
+        const int s = y->sidx[j];
+        const float *dyr = c->dy + (size_t)(s / K) * D, *er = c->eo + (size_t)s * D;
+        float *dst = p->sbuf + (size_t)j * D, g = c->gates[s], dot = 0.0f;
+        for (int k = 0; k < D; k++) {
+            dot += dyr[k] * er[k];
+            dst[k] = g * dyr[k];
+        }
+        c->dgates[s] = dot;
+    }
+    AHA_TRY(ep_rows(p, p->sbuf, y->scount, y->sdispl, p->rbuf, y->rcount, y->rdispl));
+    const size_t nr = (size_t)y->n_recv;
+    if (nr) memset(p->dxr, 0, sizeof(float) * nr * D);
+    const k_experts_routing_t route = {y->ones, y->off, y->perm, y->eo, p->E, 1};
+    const k_experts_scratch_t sc = {p->xg, p->dyg, p->dxg,
+                                    (k_ffn_scratch_t){p->dh1, p->dh3, p->dact}};
+    k_experts_backward(p->dxr, p->dgr, (k_ffn_grads_t){c->g1, c->g3, c->g2}, sc, p->rbuf, y->xr,
+                       &route, (k_ffn_acts_t){y->h1, y->h3, y->act},
+                       (k_ffn_weights_t){c->w1, c->w3, c->w2}, D, p->H);
+    /* the input gradient of each slot back to the rank it came from */
+    AHA_TRY(ep_rows(p, p->dxr, y->rcount, y->rdispl, p->sbuf, y->scount, y->sdispl));
+    for (int j = 0; j < y->n_send; j++) {
+        const float *src = p->sbuf + (size_t)j * D;
+        float *dxr = c->dx + (size_t)(y->sidx[j] / K) * D;
+        for (int k = 0; k < D; k++)
+            dxr[k] += src[k];
+    }
+    return AHA_OK;
+}
+
+int aha_dist_ep_call(void *ctx, int backward, const aha_expert_call_t *c) {
+    aha_dist_ep_t *p = ctx;
+    if (!p || !c || c->layer < 0 || c->layer >= p->L || c->D != p->D || c->H != p->H ||
+        c->E != p->E)
+        return AHA_FAIL(AHA_ERR_ARG, "expert parallel: call does not fit the model");
+    return backward ? ep_backward(p, c) : ep_forward(p, c);
+}
+
+int aha_dist_ep_idle(aha_dist_ep_t *p, aha_model_t *m, int backward) {
+    const aha_model_config_t *mc = &m->cfg;
+    for (int i = 0; i < mc->n_layers; i++) {
+        const int l = backward ? mc->n_layers - 1 - i : i;
+        if (!aha_model_layer_is_moe(mc, l)) continue;
+        const aha_layer_view_t *w = &m->p.layers[l];
+        aha_expert_call_t c = {.layer = l, .D = mc->dim, .H = mc->moe_hidden,
+                               .E = mc->n_routed_experts, .K = mc->top_k, .w1 = w->ex_w1,
+                               .w3 = w->ex_w3, .w2 = w->ex_w2};
+        if (backward) {
+            if (!m->grads) return AHA_FAIL(AHA_ERR_STATE, "expert parallel: no gradients");
+            const aha_layer_view_t *g = &m->g.layers[l];
+            c.g1 = g->ex_w1, c.g3 = g->ex_w3, c.g2 = g->ex_w2;
+        }
+        AHA_TRY(aha_dist_ep_call(p, backward, &c));
+    }
+    return AHA_OK;
+}

@@ -98,4 +98,30 @@ void aha_dist_batch_buf_free(aha_dist_batch_buf_t *s);
 int aha_dist_bcast_batch(const aha_dist_t *d, aha_rl_batch_t *b, int n_layers, int top_k,
                          uint64_t *extra, int n_extra, aha_dist_batch_buf_t *s);
 
+/* ---- expert parallel (learner.expert_parallel) ---- */
+
+/* The routed experts of every MoE layer are split over the ranks: rank r owns experts
+ * [E*r/P, E*(r+1)/P) (aha_dist_ep_experts). In the forward of a MoE layer each rank sends the
+ * input row of every routed slot (token, k) to the rank owning the slot's expert (MPI_Alltoallv,
+ * the counts by MPI_Alltoall), the owner runs its experts on the rows it received from all ranks
+ * and sends the expert outputs back, and the sender gates them into its output; the backward
+ * sends the gated output gradient the same way and returns the input gradient. The expert
+ * weights' gradients are accumulated only on the owner (the others hold zero there), so the
+ * data-parallel sum of the gradient is the whole gradient. Routing (R3 replay included) stays
+ * with the sending rank: only rows travel. Every rank must run the same sequence of forwards and
+ * backwards (a rank without rows calls aha_dist_ep_idle in their place). Weights stay replicated
+ * (ZeRO-1 shards only the optimizer state). */
+typedef struct aha_dist_ep aha_dist_ep_t;
+void aha_dist_ep_experts(const aha_dist_t *d, int E, int rank, int *lo, int *hi);
+/* AHA_ERR_CONFIG if the model has fewer routed experts than there are ranks. */
+int aha_dist_ep_new(const aha_dist_t *d, const aha_model_config_t *c, aha_dist_ep_t **out);
+void aha_dist_ep_destroy(aha_dist_ep_t **p);
+/* The model hook (aha_acts_set_expert_fn(acts, aha_dist_ep_call, ep)). */
+int aha_dist_ep_call(void *ctx, int backward, const aha_expert_call_t *c);
+/* A forward (backward = 0) or backward of model M with no rows of this rank: serves the other
+ * ranks' rows of every MoE layer, in the order aha_forward / aha_backward visit them. */
+int aha_dist_ep_idle(aha_dist_ep_t *p, aha_model_t *m, int backward);
+/* Bytes of rows this rank has sent to other ranks so far (all exchanges). */
+double aha_dist_ep_bytes(const aha_dist_ep_t *p);
+
 #endif

@@ -23,6 +23,7 @@ struct aha_grpo {
     const aha_dist_t *dist; /* data parallel over its ranks, or NULL (learner/dist.h) */
     int group;              /* rows per group (whole groups per rank) */
     float *load;            /* [n_layers * E] expert load summed over the ranks */
+    aha_dist_ep_t *ep;      /* expert parallel over the ranks of dist, or NULL */
 };
 
 /* Carves N elements of SIZE bytes (aligned to 16) from *at; with BASE NULL only counts. */
@@ -151,6 +152,7 @@ void aha_grpo_destroy(aha_grpo_t **gp) {
     if (!gp || !*gp) return;
     aha_grpo_t *g = *gp;
     aha_acts_destroy(&g->acts);
+    aha_dist_ep_destroy(&g->ep);
     aha_adamw_destroy(&g->opt);
     aha_model_destroy(&g->ref);
     free(g->load);
@@ -208,9 +210,18 @@ int aha_grpo_set_dist(aha_grpo_t *g, const aha_dist_t *d, int group_size) {
     size_t lo = 0, count = g->m->n_params;
     if (aha_dist_active(d)) aha_dist_shard(d, g->m->n_params, &lo, &count);
     AHA_TRY(reshard_optimizer(g, lo, count));
+    aha_dist_ep_destroy(&g->ep);
+    aha_acts_set_expert_fn(g->acts, NULL, NULL);
+    if (aha_dist_active(d) && g->cfg.expert_parallel && g->m->cfg.n_routed_experts > 0) {
+        AHA_TRY(aha_dist_ep_new(d, &g->m->cfg, &g->ep));
+        aha_acts_set_expert_fn(g->acts, aha_dist_ep_call, g->ep);
+    }
     g->dist = d;
     g->group = group_size;
     return AHA_OK;
+}
+double aha_grpo_ep_bytes(const aha_grpo_t *g) {
+    return g ? aha_dist_ep_bytes(g->ep) : 0;
 }
 const int *aha_grpo_expert_ids(const aha_grpo_t *g) {
     return aha_acts_expert_ids(g->acts);
@@ -355,12 +366,18 @@ int aha_grpo_step(aha_grpo_t *g, const aha_rl_batch_t *b, aha_grpo_stats_t *st) 
     const int prox_pass = decoupled && g->cfg.epochs * ((b->n_seq + per - 1) / per) > 1;
     for (int r0 = 0; prox_pass && r0 < b->n_seq; r0 += per) {
         int r1 = r0 + per < b->n_seq ? r0 + per : b->n_seq, a = r0;
+        /* expert parallel: every rank runs the forwards the others run (the same decision) */
+        if (g->ep && count_targets(b, r0, r1) == 0) continue;
         if (aha_dist_active(g->dist)) /* data parallel: only the rows this rank will train on */
             aha_dist_share(r0, r1, g->group, aha_dist_rank(g->dist), aha_dist_size(g->dist), &a,
                            &r1);
         aha_batch_t mb;
         const int T = build_minibatch(g, b, a, r1, &mb);
-        if (g->seq_start[mb.B] == 0) continue;
+        if (g->ep && mb.B == 0) {
+            AHA_TRY(aha_dist_ep_idle(g->ep, m, 0));
+            continue;
+        }
+        if (!g->ep && g->seq_start[mb.B] == 0) continue;
         AHA_TRY(aha_forward(m, g->acts, &mb));
         aha_gather_logp(aha_acts_logits(g->acts), g->targets, mb.B * T, V, tau, g->logp, NULL);
         for (int j = 0; j < g->seq_start[mb.B]; j++) {
@@ -393,6 +410,11 @@ int aha_grpo_step(aha_grpo_t *g, const aha_rl_batch_t *b, aha_grpo_stats_t *st) 
                 m->cfg.seq_aux_alpha = (float)((double)aux_alpha * mb.B / (r1 - r0));
                 if (mb.B == 0) {
                     aha_model_zero_grads(m);
+                    if (g->ep) { /* serve the other ranks' expert rows */
+                        if (g->ref) AHA_TRY(aha_dist_ep_idle(g->ep, g->ref, 0));
+                        AHA_TRY(aha_dist_ep_idle(g->ep, m, 0));
+                        AHA_TRY(aha_dist_ep_idle(g->ep, m, 1));
+                    }
                     goto reduce;
                 }
             }

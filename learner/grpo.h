@@ -24,6 +24,7 @@ typedef struct {
     aha_adamw_config_t adamw;
     int update_expert_bias; /* continue aux-loss-free balancing during RL */
     int on_nonfinite;       /* a non-finite loss or gradient norm: AHA_NONFINITE_STOP / _SKIP */
+    int expert_parallel;    /* with ranks (aha_grpo_set_dist): routed experts split over them */
 } aha_grpo_config_t;
 
 /* What a minibatch with a non-finite loss or gradient norm does: STOP fails the step with
@@ -71,9 +72,14 @@ aha_adamw_t *aha_grpo_optimizer(aha_grpo_t *g);
  * this rank's ZeRO-1 shard (aha_dist_shard of the parameters): the gradient is reduce-scattered,
  * the shard updated and the parameters allgathered, so after a step m->grads is the summed
  * gradient on the shard only. AHA_ERR_NOMEM; AHA_ERR_STATE if the optimizer has taken steps and
- * the new shard needs moments it does not hold. */
+ * the new shard needs moments it does not hold. With cfg->expert_parallel and a MoE model the
+ * routed experts are also split over the ranks (learner/dist.h, expert parallel); AHA_ERR_CONFIG
+ * if there are fewer routed experts than ranks. */
 struct aha_dist;
 int aha_grpo_set_dist(aha_grpo_t *g, const struct aha_dist *d, int group_size);
+
+/* Expert parallel: bytes of expert rows this rank has sent to other ranks (0 without it). */
+double aha_grpo_ep_bytes(const aha_grpo_t *g);
 
 /* Learning rate of the following steps (schedules). */
 void aha_grpo_set_lr(aha_grpo_t *g, double lr);

@@ -52,8 +52,16 @@ int aha_block_forward(float *x_out, float *aux, aha_block_acts_t *a, const float
         else
             memset(tmp, 0, sizeof(float) * nD);
         const k_experts_routing_t route = {a->gates, a->ex_off, a->ex_perm, a->ex_out, E, K};
-        k_experts(tmp, ctx->xg, a->ex_out, (k_ffn_keep_t){a->ex_h1, a->ex_h3, a->ex_act}, a->ln2,
-                  &route, (k_ffn_weights_t){lp->ex_w1, lp->ex_w3, lp->ex_w2}, D, H);
+        if (ctx->expert_fn) {
+            const aha_expert_call_t ec = {.layer = layer, .N = n, .D = D, .H = H, .E = E, .K = K,
+                                          .x = a->ln2, .gates = a->gates, .ids = a->ids,
+                                          .w1 = lp->ex_w1, .w3 = lp->ex_w3, .w2 = lp->ex_w2,
+                                          .y = tmp, .eo = a->ex_out};
+            AHA_TRY(ctx->expert_fn(ctx->expert_ctx, 0, &ec));
+        } else {
+            k_experts(tmp, ctx->xg, a->ex_out, (k_ffn_keep_t){a->ex_h1, a->ex_h3, a->ex_act},
+                      a->ln2, &route, (k_ffn_weights_t){lp->ex_w1, lp->ex_w3, lp->ex_w2}, D, H);
+        }
         if (ctx->len)
             *aux += k_seq_aux(ctx->cnt, a->scores, a->ids, ctx->len, ctx->B, ctx->T, E, K,
                               c->score_func, c->seq_aux_alpha);

@@ -42,6 +42,8 @@ typedef struct {
     float *cnt;                       /* [E] scratch of the balance loss */
     float *tmp;                       /* [n, D] scratch */
     float *xg;                        /* [n*K, D] expert gather scratch */
+    aha_expert_fn expert_fn;          /* training: routed-expert compute (model.h), or NULL */
+    void *expert_ctx;
 } aha_block_ctx_t;
 
 /* x_out[n, D] = block(x_in[n, D]) for layer weights LP (expert_bias [E] of this layer); x_out

@@ -361,7 +361,14 @@ struct aha_acts {
     float *dg;               /* [N*K] */
     float *ds, *dz;          /* [N, E] */
     float *cnt;              /* [E] */
+    aha_expert_fn expert_fn; /* routed-expert compute, or NULL (k_experts) */
+    void *expert_ctx;
 };
+
+void aha_acts_set_expert_fn(aha_acts_t *a, aha_expert_fn fn, void *ctx) {
+    a->expert_fn = fn;
+    a->expert_ctx = ctx;
+}
 
 typedef struct {
     float *fbase;
@@ -575,7 +582,9 @@ int aha_forward(const aha_model_t *m, aha_acts_t *a, const aha_batch_t *batch) {
                            .len = a->len,
                            .cnt = a->cnt,
                            .tmp = a->tmp,
-                           .xg = a->xg};
+                           .xg = a->xg,
+                           .expert_fn = a->expert_fn,
+                           .expert_ctx = a->expert_ctx};
     for (int l = 0; l < L; l++) {
         layer_acts_t *la = &a->layers[l];
         float *x_out = l + 1 < L ? a->layers[l + 1].res_in : a->res_final;
@@ -673,10 +682,19 @@ int aha_backward(aha_model_t *m, aha_acts_t *a, const aha_batch_t *batch) {
             const k_experts_routing_t route = {
                 la->b.gates, la->b.ex_off, la->b.ex_perm, la->b.ex_out, E, K};
             const k_experts_scratch_t ex_scratch = {a->xg, a->dyg, a->dxg, scratch};
-            k_experts_backward(a->d1, a->dg, (k_ffn_grads_t){lg->ex_w1, lg->ex_w3, lg->ex_w2},
-                               ex_scratch, a->dres, la->b.ln2, &route,
-                               (k_ffn_acts_t){la->b.ex_h1, la->b.ex_h3, la->b.ex_act},
-                               (k_ffn_weights_t){lp->ex_w1, lp->ex_w3, lp->ex_w2}, D, H);
+            if (a->expert_fn) {
+                const aha_expert_call_t ec = {
+                    .layer = l, .N = N, .D = D, .H = H, .E = E, .K = K, .x = la->b.ln2,
+                    .gates = la->b.gates, .ids = ids, .w1 = lp->ex_w1, .w3 = lp->ex_w3,
+                    .w2 = lp->ex_w2, .eo = la->b.ex_out, .dy = a->dres, .dx = a->d1,
+                    .dgates = a->dg, .g1 = lg->ex_w1, .g3 = lg->ex_w3, .g2 = lg->ex_w2};
+                AHA_TRY(a->expert_fn(a->expert_ctx, 1, &ec));
+            } else {
+                k_experts_backward(a->d1, a->dg, (k_ffn_grads_t){lg->ex_w1, lg->ex_w3, lg->ex_w2},
+                                   ex_scratch, a->dres, la->b.ln2, &route,
+                                   (k_ffn_acts_t){la->b.ex_h1, la->b.ex_h3, la->b.ex_act},
+                                   (k_ffn_weights_t){lp->ex_w1, lp->ex_w3, lp->ex_w2}, D, H);
+            }
             memset(a->ds, 0, sizeof(float) * (size_t)N * E);
             k_route_backward(a->ds, a->dg, la->b.scores, ids, N, E, K, c->norm_topk_prob,
                              c->routed_scale);

@@ -127,6 +127,25 @@ typedef struct {
 int aha_acts_new(const aha_model_t *m, int max_B, int max_T, aha_acts_t **out);
 void aha_acts_destroy(aha_acts_t **a);
 
+/* Routed-expert compute of one MoE layer, replaceable per aha_acts_t (expert parallel:
+ * learner/dist.h). Forward: y[N,D] += sum_k gates[r,k] * expert_{ids[r,k]}(x[r]) and eo[r*K+k]
+ * = that expert's output (zero for ids < 0). Backward: dx[N,D] +=, dgates[r*K+k] = dy[r] . eo,
+ * g1, g3, g2 (this layer's expert gradients) +=. The weights are this layer's [E,H,D], [E,H,D],
+ * [E,D,H]. Returns an AHA_ERR_* code. */
+typedef struct {
+    int layer, N, D, H, E, K;
+    const float *x, *gates;
+    const int *ids;
+    const float *w1, *w3, *w2;
+    float *y, *eo;           /* forward: written; backward: eo read */
+    const float *dy;         /* backward */
+    float *dx, *dgates;      /* backward */
+    float *g1, *g3, *g2;     /* backward */
+} aha_expert_call_t;
+typedef int (*aha_expert_fn)(void *ctx, int backward, const aha_expert_call_t *c);
+/* FN (NULL: the built-in one-process compute) for the following aha_forward / aha_backward. */
+void aha_acts_set_expert_fn(aha_acts_t *a, aha_expert_fn fn, void *ctx);
+
 /* Runs the forward pass; fills logits, routing record, expert load and aux loss. */
 int aha_forward(const aha_model_t *m, aha_acts_t *a, const aha_batch_t *batch);
 const float *aha_acts_logits(const aha_acts_t *a);      /* [B*T*V] */

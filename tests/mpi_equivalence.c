@@ -26,6 +26,7 @@ typedef struct {
     const char *loss;
     double beta;
     const char *off_policy; /* NULL: clip */
+    int ep;                 /* expert parallel (learner.expert_parallel) */
 } case_t;
 
 static void model_config(int moe, aha_model_config_t *c) {
@@ -152,6 +153,7 @@ static void grpo_config(const case_t *k, aha_grpo_config_t *gc) {
     gc->grad_clip = 1.0;
     gc->adamw = (aha_adamw_config_t){0.9, 0.99, 1e-8, 0.01};
     gc->update_expert_bias = 1;
+    gc->expert_parallel = k->ep;
 }
 
 /* max over the parameters of |a - b| / max(|a|, |b|, rms of the tensor in P0): relative error,
@@ -211,6 +213,11 @@ static void run_case(const case_t *k) {
     REQUIRE_OK(aha_grpo_new(dp, &gc, b.n_seq, MAX_LEN, &g2));
     REQUIRE_OK(aha_grpo_set_dist(g2, g_dist, k->group));
     REQUIRE_OK(aha_grpo_step(g2, &b, &s2));
+    /* expert parallel: rows really travelled (rank 0 always routes to rank 1's experts) */
+    const double ep_bytes = aha_grpo_ep_bytes(g2);
+    if (rank == 0)
+        CHECK(k->ep ? ep_bytes > 0 : ep_bytes == 0, "expert rows sent to other ranks: %.0f bytes",
+              ep_bytes);
     /* every rank ends with the same weights */
     double mine = 0;
     for (size_t i = 0; i < dp->n_params; i++)
@@ -279,16 +286,23 @@ static void run_case(const case_t *k) {
         run_case(&k);                                                                              \
     }
 /* name, moe, r3, minibatches, epochs, groups, G, loss, beta, off-policy correction */
-CASE(dense_grpo, 0, 0, 1, 1, 4, 4, "grpo", 0, NULL)
-CASE(moe_grpo, 1, 0, 1, 1, 4, 4, "grpo", 0, NULL)
-CASE(moe_grpo_r3, 1, 1, 1, 1, 4, 4, "grpo", 0, NULL)
-CASE(dense_dapo_minibatches, 0, 0, 2, 2, 5, 4, "dapo", 0, NULL)
-CASE(moe_dapo_r3_minibatches, 1, 1, 2, 2, 5, 4, "dapo", 0, NULL)
-CASE(moe_dr_grpo_kl, 1, 0, 1, 1, 3, 4, "dr_grpo", 0.05, NULL)
-CASE(moe_gspo_r3, 1, 1, 1, 1, 3, 4, "gspo", 0, NULL)
-CASE(moe_one_group, 1, 1, 1, 1, 1, 6, "grpo", 0, NULL) /* rank 1 has nothing to do */
-CASE(dense_tis, 0, 0, 1, 1, 4, 4, "grpo", 0, "tis")
-CASE(moe_decoupled_minibatches, 1, 1, 2, 2, 5, 4, "dapo", 0, "decoupled") /* proximal pass */
+CASE(dense_grpo, 0, 0, 1, 1, 4, 4, "grpo", 0, NULL, 0)
+CASE(moe_grpo, 1, 0, 1, 1, 4, 4, "grpo", 0, NULL, 0)
+CASE(moe_grpo_r3, 1, 1, 1, 1, 4, 4, "grpo", 0, NULL, 0)
+CASE(dense_dapo_minibatches, 0, 0, 2, 2, 5, 4, "dapo", 0, NULL, 0)
+CASE(moe_dapo_r3_minibatches, 1, 1, 2, 2, 5, 4, "dapo", 0, NULL, 0)
+CASE(moe_dr_grpo_kl, 1, 0, 1, 1, 3, 4, "dr_grpo", 0.05, NULL, 0)
+CASE(moe_gspo_r3, 1, 1, 1, 1, 3, 4, "gspo", 0, NULL, 0)
+CASE(moe_one_group, 1, 1, 1, 1, 1, 6, "grpo", 0, NULL, 0) /* rank 1 has nothing to do */
+CASE(dense_tis, 0, 0, 1, 1, 4, 4, "grpo", 0, "tis", 0)
+CASE(moe_decoupled_minibatches, 1, 1, 2, 2, 5, 4, "dapo", 0, "decoupled", 0) /* proximal pass */
+/* expert parallel: the same cases with the routed experts split over the ranks */
+CASE(ep_moe_grpo, 1, 0, 1, 1, 4, 4, "grpo", 0, NULL, 1)
+CASE(ep_moe_grpo_r3, 1, 1, 1, 1, 4, 4, "grpo", 0, NULL, 1)
+CASE(ep_moe_dapo_r3_minibatches, 1, 1, 2, 2, 5, 4, "dapo", 0, NULL, 1)
+CASE(ep_moe_dr_grpo_kl, 1, 0, 1, 1, 3, 4, "dr_grpo", 0.05, NULL, 1) /* reference forward too */
+CASE(ep_moe_one_group, 1, 1, 1, 1, 1, 6, "grpo", 0, NULL, 1)        /* rank 1 only serves */
+CASE(ep_moe_decoupled_minibatches, 1, 1, 2, 2, 5, 4, "dapo", 0, "decoupled", 1)
 
 static void test_share(void) {
     /* 5 groups of 4 over 2 ranks: 3 + 2 groups; cut points on group boundaries */
@@ -356,6 +370,12 @@ static const tu_case_t cases[] = {{"share", test_share},
                                   {"moe_one_group", moe_one_group},
                                   {"dense_tis", dense_tis},
                                   {"moe_decoupled_minibatches", moe_decoupled_minibatches},
+                                  {"ep_moe_grpo", ep_moe_grpo},
+                                  {"ep_moe_grpo_r3", ep_moe_grpo_r3},
+                                  {"ep_moe_dapo_r3_minibatches", ep_moe_dapo_r3_minibatches},
+                                  {"ep_moe_dr_grpo_kl", ep_moe_dr_grpo_kl},
+                                  {"ep_moe_one_group", ep_moe_one_group},
+                                  {"ep_moe_decoupled_minibatches", ep_moe_decoupled_minibatches},
                                   {NULL, NULL}};
 
 int main(int argc, char **argv) {
