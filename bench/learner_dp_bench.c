@@ -4,7 +4,7 @@
  * 8, prompts of 16 tokens); prints ranks, ms per step, tokens/s, the share of the step inside
  * MPI calls, the optimizer state per rank (ZeRO-1) and, with ranks, the time of a plain
  * MPI_Allreduce of the gradient's bytes vs the reduce-scatter + allgather a step does.
- * Usage: learner_dp_bench [steps] */
+ * Usage: learner_dp_bench [steps] [ep]   (ep: learner.expert_parallel, routed experts split) */
 #include "core/clock.h"
 #include "core/err.h"
 #include "learner/dist.h"
@@ -19,6 +19,7 @@ enum { N_SEQ = 128, LEN = 96, G = 8, PROMPT = 16 };
 
 int main(int argc, char **argv) {
     const int steps = argc > 1 ? atoi(argv[1]) : 5;
+    const int ep = argc > 2 && strcmp(argv[2], "ep") == 0;
     aha_dist_t *d = NULL;
     if (aha_dist_init(&d) != AHA_OK) {
         fprintf(stderr, "%s\n", aha_last_error());
@@ -60,6 +61,7 @@ int main(int argc, char **argv) {
     gc.grad_clip = 1.0;
     gc.adamw = (aha_adamw_config_t){0.9, 0.99, 1e-8, 0.0};
     gc.update_expert_bias = 1;
+    gc.expert_parallel = ep;
     aha_grpo_t *g = NULL;
     if (aha_grpo_new(m, &gc, N_SEQ, LEN, &g) != AHA_OK || aha_grpo_set_dist(g, d, G) != AHA_OK) {
         fprintf(stderr, "%s\n", aha_last_error());
@@ -68,11 +70,12 @@ int main(int argc, char **argv) {
     aha_grpo_stats_t st;
     int rc = aha_grpo_step(g, &b, &st); /* warm-up */
     aha_dist_barrier(d);
-    const double t0 = aha_now_ms(), c0 = aha_dist_comm_ms(d);
+    const double t0 = aha_now_ms(), c0 = aha_dist_comm_ms(d), e0 = aha_grpo_ep_bytes(g);
     for (int s = 0; rc == AHA_OK && s < steps; s++)
         rc = aha_grpo_step(g, &b, &st);
     aha_dist_barrier(d);
     const double step_ms = (aha_now_ms() - t0) / steps;
+    const double ep_mb = (aha_grpo_ep_bytes(g) - e0) / steps / 1e6;
     double comm[2] = {(aha_dist_comm_ms(d) - c0) / steps, 0}; /* this rank's, then max */
     comm[1] = comm[0];
     aha_dist_allreduce_f64(d, &comm[1], 1, 1);
@@ -141,10 +144,13 @@ int main(int argc, char **argv) {
     if (rc != AHA_OK) fprintf(stderr, "%s\n", aha_last_error());
     const double mb = m->n_params * 4 / 1e6;
     if (aha_dist_rank(d) == 0) {
-        printf("ranks %d  params %zu  step %.1f ms  %.0f tokens/s  in MPI %.1f%% (rank 0) %.1f%% "
-               "(max)  optimizer state %.2f MB per rank (replicated %.2f MB)\n",
-               aha_dist_size(d), m->n_params, step_ms, ntok / (step_ms / 1e3),
-               100 * comm[0] / step_ms, 100 * comm[1] / step_ms, opt_mb, full_mb);
+        printf("ranks %d%s  params %zu  step %.1f ms  %.0f tokens/s  in MPI %.1f%% (rank 0) %.1f%% "
+               "(max)  optimizer state %.2f MB per rank (replicated %.2f MB)",
+               aha_dist_size(d), ep ? " (expert parallel)" : "", m->n_params, step_ms,
+               ntok / (step_ms / 1e3), 100 * comm[0] / step_ms, 100 * comm[1] / step_ms, opt_mb,
+               full_mb);
+        if (ep) printf("  expert rows sent to other ranks %.1f MB per step (rank 0)", ep_mb);
+        printf("\n");
         if (aha_dist_active(d))
             printf("gradient %.1f MB: MPI_Allreduce %.2f ms (%.2f GB/s); ZeRO-1 reduce-scatter "
                    "%.2f ms + allgather %.2f ms = %.2f ms (%.2f GB/s)\n",

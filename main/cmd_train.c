@@ -55,6 +55,7 @@ static int trainer_config(const aha_run_config_t *rc, aha_loss_kind_t kind,
         (aha_adamw_config_t){rc->rl.beta1, rc->rl.beta2, AHA_ADAMW_EPS, rc->rl.weight_decay};
     gc->update_expert_bias = rc->rl.update_expert_bias;
     gc->on_nonfinite = rc->rl.on_nonfinite;
+    gc->expert_parallel = rc->learner.expert_parallel;
     tc->batch = (aha_group_batch_config_t){rc->rl.normalize_std, (float)rc->rl.adv_eps,
                                            rc->rl.dynamic_sampling};
     tc->steps = rc->rl.steps;
@@ -195,7 +196,8 @@ static int run_train(const aha_run_config_t *rc, unsigned flags) {
     aha_dist_t *dist = NULL;
     AHA_TRY(aha_dist_init(&dist));
     if (aha_dist_active(dist))
-        AHA_INFO("data-parallel learner: rank %d of %d", aha_dist_rank(dist), aha_dist_size(dist));
+        AHA_INFO("data-parallel learner: rank %d of %d%s", aha_dist_rank(dist), aha_dist_size(dist),
+                 rc->learner.expert_parallel ? ", routed experts split over the ranks" : "");
     int rc_ = run_train_ranks(rc, flags, dist);
     if (rc_ < 0 && aha_dist_active(dist)) {
         AHA_ERROR("rank %d: %s", aha_dist_rank(dist), aha_last_error());

@@ -104,6 +104,7 @@ const aha_cfg_field_t aha_run_config_fields[] = {
     F("rl.correct_requires_format", AHA_CFG_BOOL, rl.correct_requires_format, "true", 1, 0, "accuracy counts only in a well-formed response"),
     F("rl.overlong_cache", AHA_CFG_INT, rl.overlong_cache, "16", 0, 8192, "DAPO overlong soft-penalty window"),
     FC("rl.on_nonfinite", rl.on_nonfinite, "stop", "stop|skip", "a minibatch whose loss or gradient norm is NaN/Inf: stop (error, nothing saved) | skip (drop its update, counted as nonfinite_skipped)"),
+    F("learner.expert_parallel", AHA_CFG_BOOL, learner.expert_parallel, "false", 1, 0, "with N MPI learner ranks: split the routed experts of each MoE layer over them, tokens sent to their expert's rank and back (MPI_Alltoallv); false: experts replicated like dense weights"),
     F("net.host", AHA_CFG_STRING, net.host, "127.0.0.1", 1, 0, "address the learner's sockets bind to (beyond loopback needs net.keys)"),
     F("net.serve", AHA_CFG_BOOL, net.serve, "false", 1, 0, "open the learner's sockets for actors/verifiers started elsewhere (endpoints in RUN_DIR/rl/endpoints.json)"),
     F("net.keys", AHA_CFG_STRING, net.keys, "", 1, 0, "CURVE key directory from `aha keygen DIR` (empty: no encryption)"),

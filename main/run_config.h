@@ -73,6 +73,9 @@ typedef struct {
         int require_workers;        /* with serve: actors and verifiers that must take part */
         char advertise[AHA_CFG_STR_MAX]; /* host written into endpoints.json, "" = found */
     } net;
+    struct {
+        int expert_parallel; /* MPI ranks: routed experts split over them (docs/mpi.md) */
+    } learner;
 } aha_run_config_t;
 
 extern const aha_cfg_field_t aha_run_config_fields[];
