@@ -2,7 +2,8 @@
 # learner_resume_exact: 2 learner ranks (mpirun -np 2), fixed seed. 2N steps uninterrupted vs N
 # steps, SIGKILL of rank 1, `--resume`, N more: the same model and optimizer-shard bytes
 # (docs/mpi.md, Checkpoints). The checkpoint of the killed run also resumes on 1 and on 3 ranks
-# (the optimizer re-sharded on load), equal to the 2-rank run within float tolerance.
+# (the optimizer re-sharded on load), equal to the 2-rank run within float tolerance, and a
+# singleton's checkpoint (one optimizer.safetensors) resumes on 2 ranks.
 # Usage: learner_resume_exact.sh AHA_BINARY. Exit 77 (skipped) without mpirun.
 set -uo pipefail
 aha=$(readlink -f "$1")
@@ -22,7 +23,7 @@ train=(--set rl.steps=$((2 * N)) --set rl.checkpoint_every=$N --set rl.eval_ever
        --set rl.eval_n=48 --set rl.actors=0 --set rl.verifiers=0)
 "$aha" pretrain --set run_dir="$tmp/a" --set pretrain.steps=20 >"$tmp/pretrain.log" 2>&1 ||
     { cat "$tmp/pretrain.log"; exit 1; }
-for r in b one three; do mkdir -p "$tmp/$r" && cp -r "$tmp/a/pretrain" "$tmp/$r/"; done
+for r in b one three single two_of_single; do mkdir -p "$tmp/$r" && cp -r "$tmp/a/pretrain" "$tmp/$r/"; done
 mpi() { bash "$here/mpi_run.sh" "$@"; }
 
 mpi 2 "$aha" train --set run_dir="$tmp/a" "${train[@]}" >"$tmp/a.log" 2>&1
@@ -78,4 +79,13 @@ for r in one three; do
         tail -20 "$tmp/$r.log"
 done
 check "3 ranks wrote 3 optimizer shards" "[ -f $tmp/three/rl/final/optimizer-2-of-3.bin ]"
+
+# and the other way: a singleton's step-N checkpoint (whole optimizer) resumed by 2 ranks
+"$aha" train --set run_dir="$tmp/single" "${train[@]}" >"$tmp/single.log" 2>&1
+mkdir -p "$tmp/two_of_single/rl" && cp -r "$tmp/single/rl/checkpoint" "$tmp/two_of_single/rl/"
+mpi 2 "$aha" train --set run_dir="$tmp/two_of_single" "${train[@]}" --resume \
+    >"$tmp/two_of_single.log" 2>&1
+check "a singleton's checkpoint resumed on 2 ranks: final weights within 1e-4 of the singleton's" \
+    "grep -q 'resuming from .* at step $N' $tmp/two_of_single.log && /usr/bin/python3 $here/st_compare.py $tmp/single/rl/final/model.safetensors $tmp/two_of_single/rl/final/model.safetensors 1e-4" ||
+    tail -20 "$tmp/two_of_single.log"
 exit $fail
