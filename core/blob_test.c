@@ -211,10 +211,6 @@ static const tu_case_t cases[] = {
     {"checksum", test_checksum},
     {"serve_fetch", test_serve_fetch},
     {"fetch_stop", test_fetch_stop},
-    {NULL, NULL},
 };
 
-int main(int argc, char **argv) {
-    aha_log_set_role("blob_test");
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)

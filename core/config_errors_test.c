@@ -467,9 +467,6 @@ static const tu_case_t cases[] = {
     {"errors", test_errors},
     {"round_trip", test_round_trip},
     {"tables", test_tables},
-    {NULL, NULL},
 };
 
-int main(int argc, char **argv) {
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)

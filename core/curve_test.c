@@ -219,10 +219,6 @@ static void test_operator_key(void) {
 static const tu_case_t cases[] = {
     {"keys_and_zap", test_keys_and_zap},
     {"operator_key", test_operator_key},
-    {NULL, NULL},
 };
 
-int main(int argc, char **argv) {
-    aha_log_set_role("curve_test");
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)

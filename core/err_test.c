@@ -27,9 +27,6 @@ static void test_last_error(void) {
 
 static const tu_case_t cases[] = {
     {"last_error", test_last_error},
-    {NULL, NULL},
 };
 
-int main(int argc, char **argv) {
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)

@@ -153,9 +153,6 @@ static const tu_case_t cases[] = {
     {"below", test_below},
     {"normal", test_normal},
     {"split_copy", test_split_copy},
-    {NULL, NULL},
 };
 
-int main(int argc, char **argv) {
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)

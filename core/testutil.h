@@ -3,8 +3,11 @@
  * A test file is a table of named cases, each a void function:
  *
  *     static void test_parse(void) { CHECK(n == 3, "n is %d", n); ... }
- *     static const tu_case_t cases[] = {{"parse", test_parse}, ..., {NULL, NULL}};
- *     int main(int argc, char **argv) { return tu_main(argc, argv, cases, __FILE__); }
+ *     static const tu_case_t cases[] = {{"parse", test_parse}, ...};
+ *     TU_MAIN(cases)
+ *
+ * (a file that needs set-up before its cases writes its own main() and calls tu_main_n, or
+ * tu_main with a table that ends in {NULL, NULL}).
  *
  *   ./build/<test>          runs every case, in table order
  *   ./build/<test> a b      runs only the cases named a and b (an unknown name is an error)
@@ -36,6 +39,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/log.h"
 
 typedef struct {
     const char *name;
@@ -92,9 +96,9 @@ static inline double tu_now_ms_(void) {
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static inline const tu_case_t *tu_find_(const tu_case_t *cases, const char *name) {
-    for (const tu_case_t *c = cases; c->name; c++)
-        if (!strcmp(c->name, name)) return c;
+static inline const tu_case_t *tu_find_(const tu_case_t *cases, size_t n, const char *name) {
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(cases[i].name, name)) return &cases[i];
     return NULL;
 }
 
@@ -115,33 +119,60 @@ static inline void tu_run_case_(const tu_case_t *c) {
             c->name, checks, failed, tu_now_ms_() - t0);
 }
 
-/* Runs the cases named on the command line (all of them without a name); see the top. */
-static inline int tu_main(int argc, char **argv, const tu_case_t *cases, const char *file) {
+/* Runs the N cases named on the command line (all of them without a name); see the top. */
+static inline int tu_main_n(int argc, char **argv, const tu_case_t *cases, size_t n,
+                            const char *file) {
     tu_pid = getpid();
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--list")) {
-            for (const tu_case_t *c = cases; c->name; c++)
-                printf("%s\n", c->name);
+            for (size_t k = 0; k < n; k++)
+                printf("%s\n", cases[k].name);
             return 0;
         }
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h") || !tu_find_(cases, argv[i])) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h") || !tu_find_(cases, n, argv[i])) {
             if (strcmp(argv[i], "--help") && strcmp(argv[i], "-h"))
                 fprintf(stderr, "%s: no case named '%s'\n", argv[0], argv[i]);
             fprintf(stderr, "usage: %s [--list] [case...]\ncases:", argv[0]);
-            for (const tu_case_t *c = cases; c->name; c++)
-                fprintf(stderr, " %s", c->name);
+            for (size_t k = 0; k < n; k++)
+                fprintf(stderr, " %s", cases[k].name);
             fputc('\n', stderr);
             return 2;
         }
     }
     if (argc > 1)
         for (int i = 1; i < argc; i++)
-            tu_run_case_(tu_find_(cases, argv[i]));
+            tu_run_case_(tu_find_(cases, n, argv[i]));
     else
-        for (const tu_case_t *c = cases; c->name; c++)
-            tu_run_case_(c);
+        for (size_t k = 0; k < n; k++)
+            tu_run_case_(&cases[k]);
     fprintf(stderr, "%s: %d checks, %d failed\n", file, tu_checks, tu_failures);
     return tu_failures ? 1 : 0;
+}
+
+/* tu_main_n over a table that ends in {NULL, NULL}. */
+static inline int tu_main(int argc, char **argv, const tu_case_t *cases, const char *file) {
+    size_t n = 0;
+    while (cases[n].name)
+        n++;
+    return tu_main_n(argc, argv, cases, n, file);
+}
+
+/* The main() of a test file whose table CASES needs no set-up: names the log lines after the
+ * file (core/blob_test.c logs as [blob_test]) and runs the cases. */
+#define TU_MAIN(cases)                                                                             \
+    int main(int argc, char **argv) {                                                              \
+        tu_log_role_(__FILE__);                                                                    \
+        return tu_main_n(argc, argv, cases, sizeof(cases) / sizeof((cases)[0]), __FILE__);         \
+    }
+
+/* Log lines of the test in FILE say [<file name without folder and .c>]. */
+static inline void tu_log_role_(const char *file) {
+    const char *base = strrchr(file, '/');
+    char role[64];
+    snprintf(role, sizeof role, "%s", base ? base + 1 : file);
+    char *dot = strrchr(role, '.');
+    if (dot) *dot = '\0';
+    aha_log_set_role(role);
 }
 
 /* max|a - b| / max|b| over n floats (relative error of a against the reference b). */

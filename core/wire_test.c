@@ -452,10 +452,6 @@ static const tu_case_t cases[] = {
     {"decode", test_decode},
     {"send_limits", test_send_limits},
     {"two_processes", test_two_processes},
-    {NULL, NULL},
 };
 
-int main(int argc, char **argv) {
-    aha_log_set_role("wire_test");
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)

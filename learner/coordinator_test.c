@@ -518,9 +518,6 @@ static const tu_case_t cases[] = {{"lease_expiry_reissue", test_lease_expiry_rei
                                   {"versions_ahead", test_versions_ahead},
                                   {"duplicate_and_stray", test_duplicate_and_stray},
                                   {"no_actors", test_no_actors},
-                                  {"actor_worker", test_actor_worker},
-                                  {NULL, NULL}};
+                                  {"actor_worker", test_actor_worker}};
 
-int main(int argc, char **argv) {
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)

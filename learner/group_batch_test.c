@@ -107,9 +107,6 @@ static void test_batch(void) {
 
 static const tu_case_t cases[] = {
     {"batch", test_batch},
-    {NULL, NULL},
 };
 
-int main(int argc, char **argv) {
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)

@@ -339,9 +339,6 @@ static const tu_case_t cases[] = {
     {"step_gspo_r3", test_step_gspo_r3},
     {"step_dapo_r3", test_step_dapo_r3},
     {"step_dr_grpo", test_step_dr_grpo},
-    {NULL, NULL},
 };
 
-int main(int argc, char **argv) {
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)

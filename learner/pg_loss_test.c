@@ -185,9 +185,6 @@ static const tu_case_t cases[] = {
     {"vs_torch", test_vs_torch},
     {"off_policy_vs_torch", test_off_policy_vs_torch},
     {"off_policy_fd", test_off_policy_fd},
-    {NULL, NULL},
 };
 
-int main(int argc, char **argv) {
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)

@@ -646,9 +646,6 @@ static const tu_case_t cases[] = {{"same_weights_with_workers", test_same_weight
                                   {"checkpoint_interrupted", test_checkpoint_interrupted},
                                   {"staleness_resume", test_staleness_resume},
                                   {"counters_ahead", test_counters_ahead},
-                                  {"bad_arguments", test_bad_arguments},
-                                  {NULL, NULL}};
+                                  {"bad_arguments", test_bad_arguments}};
 
-int main(int argc, char **argv) {
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)

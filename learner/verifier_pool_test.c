@@ -526,9 +526,6 @@ static const tu_case_t cases[] = {{"failover", test_failover},
                                   {"backoff", test_backoff},
                                   {"no_verifier", test_no_verifier},
                                   {"parallel", test_parallel},
-                                  {"death_mid_flight", test_death_mid_flight},
-                                  {NULL, NULL}};
+                                  {"death_mid_flight", test_death_mid_flight}};
 
-int main(int argc, char **argv) {
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)

@@ -105,8 +105,6 @@ static void test_mixed(void) {
 }
 
 static const tu_case_t cases[] = {
-    {"texts", test_texts}, {"documents", test_documents}, {"mixed", test_mixed}, {NULL, NULL}};
+    {"texts", test_texts}, {"documents", test_documents}, {"mixed", test_mixed}};
 
-int main(int argc, char **argv) {
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)

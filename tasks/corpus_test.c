@@ -405,9 +405,6 @@ static const tu_case_t cases[] = {
     {"lang_mix", test_lang_mix},
     {"selfcheck", test_selfcheck},
     {"coldstart", test_coldstart},
-    {NULL, NULL},
 };
 
-int main(int argc, char **argv) {
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)

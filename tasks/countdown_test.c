@@ -317,9 +317,6 @@ static const tu_case_t cases[] = {
     {"problems", test_problems},
     {"text", test_text},
     {"corpus", test_corpus},
-    {NULL, NULL},
 };
 
-int main(int argc, char **argv) {
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)

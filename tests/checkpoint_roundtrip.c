@@ -94,9 +94,6 @@ static void test_save_load_torch(void) {
 
 static const tu_case_t cases[] = {
     {"save_load_torch", test_save_load_torch},
-    {NULL, NULL},
 };
 
-int main(int argc, char **argv) {
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)

@@ -129,9 +129,6 @@ static const tu_case_t cases[] = {
     {"moe_softmax", test_moe_softmax},
     {"dense", test_dense},
     {"moe_long", test_moe_long},
-    {NULL, NULL},
 };
 
-int main(int argc, char **argv) {
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)

@@ -102,9 +102,6 @@ static void test_solutions(void) {
 
 static const tu_case_t cases[] = {
     {"solutions", test_solutions},
-    {NULL, NULL},
 };
 
-int main(int argc, char **argv) {
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)

@@ -171,9 +171,6 @@ static void test_round_trip(void) {
 
 static const tu_case_t cases[] = {
     {"round_trip", test_round_trip},
-    {NULL, NULL},
 };
 
-int main(int argc, char **argv) {
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)

@@ -139,9 +139,6 @@ static const tu_case_t cases[] = {
     {"group", test_group},
     {"scored_group", test_scored_group},
     {"other_bodies", test_other_bodies},
-    {NULL, NULL},
 };
 
-int main(int argc, char **argv) {
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)

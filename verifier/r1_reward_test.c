@@ -56,9 +56,6 @@ static void test_nonreasoning(void) {
 
 static const tu_case_t cases[] = {{"reflection", test_reflection},
                                   {"languages", test_languages},
-                                  {"nonreasoning", test_nonreasoning},
-                                  {NULL, NULL}};
+                                  {"nonreasoning", test_nonreasoning}};
 
-int main(int argc, char **argv) {
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)

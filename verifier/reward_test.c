@@ -741,9 +741,6 @@ static const tu_case_t cases[] = {
     {"huge", test_huge},
     {"differential", test_differential},
     {"fuzz", test_fuzz},
-    {NULL, NULL},
 };
 
-int main(int argc, char **argv) {
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)

@@ -128,10 +128,6 @@ static const tu_case_t cases[] = {
     {"memory_limit", test_memory_limit},
     {"unread_input", test_unread_input},
     {"no_command", test_no_command},
-    {NULL, NULL},
 };
 
-int main(int argc, char **argv) {
-    aha_log_set_role("sandbox_test");
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)

@@ -314,10 +314,6 @@ static void test_serve(void) {
 
 static const tu_case_t cases[] = {
     {"serve", test_serve},
-    {NULL, NULL},
 };
 
-int main(int argc, char **argv) {
-    aha_log_set_role("worker_test");
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)
