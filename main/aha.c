@@ -6,6 +6,7 @@
 #include "main/cmd.h"
 #include "main/procs.h"
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -72,6 +73,23 @@ int cli_parse_common(int argc, char **argv, cli_common_t *o) {
         }
     }
     return AHA_OK;
+}
+
+int cli_begin(int argc, char **argv, cli_common_t *cli, int *status, const char *usage, ...) {
+    int rc = cli_parse_common(argc, argv, cli);
+    if (rc < 0) {
+        *status = cli_fail(rc);
+        return 0;
+    }
+    if (cli->help) {
+        va_list ap;
+        va_start(ap, usage);
+        vprintf(usage, ap);
+        va_end(ap);
+        *status = 0;
+        return 0;
+    }
+    return 1;
 }
 
 int cli_config_command(int argc, char **argv, const char *usage, const char *const *flags,

@@ -30,6 +30,11 @@ typedef struct {
     int help;
 } cli_common_t;
 int cli_parse_common(int argc, char **argv, cli_common_t *out);
+/* The start of a command with its own options: cli_parse_common into *cli, and for --help USAGE
+ * (a printf format, with its arguments) on stdout. Returns 1 when the command goes on; 0 when it
+ * is done, with its exit code in *status (0 after --help, cli_fail's on a parse error). */
+int cli_begin(int argc, char **argv, cli_common_t *cli, int *status, const char *usage, ...)
+    __attribute__((format(printf, 5, 6)));
 /* Shared body of the config-driven commands (pretrain, train): parses [CONFIG] [--set k=v]...
  * and the boolean options FLAGS (NULL-terminated, at most 32), prints USAGE and the config keys
  * for --help, loads the config and calls RUN(config, given) where bit j of given is set iff
@@ -78,6 +83,9 @@ int write_eval_json(const eval_result_t *r, double temperature, double top_p, co
  * that step's loss NaN, for the tests); `aha sft` starts from them. */
 void lm_train_config_pretrain(const aha_run_config_t *rc, aha_lm_train_t *out);
 
+/* The end of a training command: evaluates M with the config's eval section, prints the result
+ * and writes FINAL_DIR/eval.json and FINAL_DIR/config.yaml (the run's config). */
+int final_eval(const aha_model_t *m, const aha_run_config_t *rc, const char *final_dir);
 /* PNG curves of RUN's rl/, pretrain/ and sft/ metrics (those present; *done = how many). */
 int plot_run_dir(const char *run, int *done);
 

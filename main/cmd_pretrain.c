@@ -54,6 +54,18 @@ void lm_train_config_pretrain(const aha_run_config_t *rc, aha_lm_train_t *out) {
     out->nan_step = fault ? atoi(fault) : 0;
 }
 
+int final_eval(const aha_model_t *m, const aha_run_config_t *rc, const char *final_dir) {
+    char path[1100];
+    eval_result_t ev;
+    AHA_TRY(run_eval(m, rc, rc->eval.n, rc->eval.k, rc->eval.temperature, rc->eval.top_p,
+                     rc->eval.max_new_tokens, 0, &ev));
+    print_eval(&ev, rc->eval.temperature, rc->eval.top_p);
+    snprintf(path, sizeof path, "%s/eval.json", final_dir);
+    AHA_TRY(write_eval_json(&ev, rc->eval.temperature, rc->eval.top_p, path));
+    snprintf(path, sizeof path, "%s/config.yaml", final_dir);
+    return aha_cfg_save(rc, aha_run_config_fields, aha_run_config_n_fields, path);
+}
+
 static int files_equal(const char *a, const char *b) {
     FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
     int eq = fa && fb;
@@ -109,18 +121,9 @@ static int run_pretrain(const aha_run_config_t *rc, unsigned flags) {
     tc.resume = resume;
     AHA_TRY_GOTO(rc_, aha_lm_train(m, &tc, dir, corpus_row, (void *)rc), done);
 
-    eval_result_t ev;
-    AHA_TRY_GOTO(rc_,
-                 run_eval(m, rc, rc->eval.n, rc->eval.k, rc->eval.temperature, rc->eval.top_p,
-                          rc->eval.max_new_tokens, 0, &ev),
-                 done);
-    print_eval(&ev, rc->eval.temperature, rc->eval.top_p);
-    snprintf(path, sizeof path, "%s/eval.json", final_dir);
-    AHA_TRY_GOTO(rc_, write_eval_json(&ev, rc->eval.temperature, rc->eval.top_p, path), done);
-    /* config.yaml records the run; pretrain_key.yaml, written last, marks the checkpoint complete
-     * and is what --cached-ok compares */
-    snprintf(path, sizeof path, "%s/config.yaml", final_dir);
-    AHA_TRY_GOTO(rc_, aha_cfg_save(rc, aha_run_config_fields, aha_run_config_n_fields, path), done);
+    AHA_TRY_GOTO(rc_, final_eval(m, rc, final_dir), done);
+    /* pretrain_key.yaml, written last, marks the checkpoint complete and is what --cached-ok
+     * compares */
     AHA_TRY_GOTO(rc_,
                  aha_cfg_save(&key_cfg, aha_run_config_fields, aha_run_config_n_fields, final_key),
                  done);

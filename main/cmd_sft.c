@@ -55,16 +55,8 @@ static int run_sft(const aha_run_config_t *rc, unsigned flags) {
     AHA_TRY_GOTO(rc_, aha_cfg_save(rc, aha_run_config_fields, aha_run_config_n_fields, path), done);
     AHA_TRY_GOTO(rc_, aha_lm_train(m, &tc, dir, aha_sft_data_row, data), done);
 
-    eval_result_t ev;
-    AHA_TRY_GOTO(rc_,
-                 run_eval(m, rc, rc->eval.n, rc->eval.k, rc->eval.temperature, rc->eval.top_p,
-                          rc->eval.max_new_tokens, 0, &ev),
-                 done);
-    print_eval(&ev, rc->eval.temperature, rc->eval.top_p);
-    snprintf(path, sizeof path, "%s/final/eval.json", dir);
-    AHA_TRY_GOTO(rc_, write_eval_json(&ev, rc->eval.temperature, rc->eval.top_p, path), done);
-    snprintf(path, sizeof path, "%s/final/config.yaml", dir);
-    AHA_TRY_GOTO(rc_, aha_cfg_save(rc, aha_run_config_fields, aha_run_config_n_fields, path), done);
+    snprintf(path, sizeof path, "%s/final", dir);
+    AHA_TRY_GOTO(rc_, final_eval(m, rc, path), done);
 done:
     aha_sft_data_destroy(&data);
     aha_model_destroy(&m);
@@ -126,15 +118,14 @@ static int data_source(const aha_run_config_t *rc, aha_data_source_t *src) {
 
 int cmd_gen_coldstart(int argc, char **argv) {
     cli_common_t cli;
-    int rc = cli_parse_common(argc, argv, &cli);
-    if (rc < 0) return cli_fail(rc);
-    if (cli.help) {
-        printf("usage: aha gen-coldstart [CONFIG] [--set key=value]... --out FILE [--n N]\n"
-               "Writes N (default 2000) cold-start pairs of the run's task (task.kind, template)\n"
-               "as JSONL for `aha sft`: long, readable reference responses in the target language\n"
-               "with a summary (addition: the carry trace, then \"A+B=V;\").\n");
-        return 0;
-    }
+    int rc;
+    if (!cli_begin(argc, argv, &cli, &rc,
+                   "usage: aha gen-coldstart [CONFIG] [--set key=value]... --out FILE [--n N]\n"
+                   "Writes N (default 2000) cold-start pairs of the run's task (task.kind, "
+                   "template)\nas JSONL for `aha sft`: long, readable reference responses in the "
+                   "target language\nwith a summary (addition: the carry trace, then "
+                   "\"A+B=V;\").\n"))
+        return rc;
     const char *out = NULL;
     int n = 2000;
     const opt_t opts[] = {{"--out", NULL, NULL, &out}, {"--n", &n, NULL, NULL}, {NULL}};
@@ -152,18 +143,16 @@ int cmd_gen_coldstart(int argc, char **argv) {
 
 int cmd_reject(int argc, char **argv) {
     cli_common_t cli;
-    int rc = cli_parse_common(argc, argv, &cli);
-    if (rc < 0) return cli_fail(rc);
-    if (cli.help) {
-        printf("usage: aha reject [CONFIG] [--set key=value]... --checkpoint DIR --out FILE\n"
-               "       [--prompts N] [--k K] [--min-language X] [--nonreasoning N]\n"
-               "Rejection sampling: K (default 4) samples for each of N (default 500) train\n"
-               "prompts at the eval temperature / top-p; keeps the correct and readable ones\n"
-               "(well-formed, right answer, language consistency >= X, default 1, with\n"
-               "rl.language_charset), each once, adds N (default 100) non-reasoning pairs\n"
-               "(compare), writes JSONL for `aha sft` and prints the counts.\n");
-        return 0;
-    }
+    int rc;
+    if (!cli_begin(argc, argv, &cli, &rc,
+                   "usage: aha reject [CONFIG] [--set key=value]... --checkpoint DIR --out FILE\n"
+                   "       [--prompts N] [--k K] [--min-language X] [--nonreasoning N]\n"
+                   "Rejection sampling: K (default 4) samples for each of N (default 500) train\n"
+                   "prompts at the eval temperature / top-p; keeps the correct and readable ones\n"
+                   "(well-formed, right answer, language consistency >= X, default 1, with\n"
+                   "rl.language_charset), each once, adds N (default 100) non-reasoning pairs\n"
+                   "(compare), writes JSONL for `aha sft` and prints the counts.\n"))
+        return rc;
     const char *out = NULL, *ckpt = NULL;
     aha_run_config_t cfg;
     aha_reject_config_t rj;
