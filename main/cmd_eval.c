@@ -250,17 +250,15 @@ static int parse_eval_opts(const cli_common_t *cli, const aha_run_config_t *rc, 
 
 static int eval_main(int argc, char **argv, int sample_mode) {
     cli_common_t cli;
-    int rc = cli_parse_common(argc, argv, &cli);
-    if (rc < 0) return cli_fail(rc);
-    if (cli.help) {
-        printf("usage: aha %s --checkpoint DIR [--config CONFIG] [--set key=value]... [--task "
-               "%s]\n"
-               "       [--n N] [--k K] [--temperature T] [--top-p P] [--max-new-tokens M]%s\n"
-               "defaults come from the config's eval section (temperature 0.6, top-p 0.95).\n",
-               sample_mode ? "sample" : "eval", aha_task_names("|"),
-               sample_mode ? "" : " [--out FILE.json] [--model NAME --setting NAME]");
-        return 0;
-    }
+    int rc;
+    if (!cli_begin(argc, argv, &cli, &rc,
+                   "usage: aha %s --checkpoint DIR [--config CONFIG] [--set key=value]... [--task "
+                   "%s]\n"
+                   "       [--n N] [--k K] [--temperature T] [--top-p P] [--max-new-tokens M]%s\n"
+                   "defaults come from the config's eval section (temperature 0.6, top-p 0.95).\n",
+                   sample_mode ? "sample" : "eval", aha_task_names("|"),
+                   sample_mode ? "" : " [--out FILE.json] [--model NAME --setting NAME]"))
+        return rc;
     aha_run_config_t rcfg;
     eval_opts_t o;
     aha_model_t *m = NULL;
