@@ -5,14 +5,20 @@
 
 /* ---- addition ---- */
 
-static int add_problem(const aha_task_config_t *cfg, uint64_t seed, int split, uint64_t index,
-                       aha_task_problem_t *out) {
+/* An addition problem (a + b) as a problem of KIND: addition's own, or compare's (max(a, b)). */
+static int sum_problem(const aha_task_config_t *cfg, uint64_t seed, int split, uint64_t index,
+                       aha_task_kind_t kind, aha_task_problem_t *out) {
     aha_task_problem_t p;
     memset(&p, 0, sizeof p);
-    p.kind = AHA_TASK_ADDITION;
+    p.kind = kind;
     AHA_TRY(aha_add_problem(&cfg->add, seed, split, index, &p.add));
     *out = p;
     return AHA_OK;
+}
+
+static int add_problem(const aha_task_config_t *cfg, uint64_t seed, int split, uint64_t index,
+                       aha_task_problem_t *out) {
+    return sum_problem(cfg, seed, split, index, AHA_TASK_ADDITION, out);
 }
 
 static int add_prompt(const aha_task_problem_t *p, char *buf, size_t cap) {
@@ -89,12 +95,7 @@ static int cd_reference(const aha_task_problem_t *p, char *buf, size_t cap) {
 
 static int cmp_problem(const aha_task_config_t *cfg, uint64_t seed, int split, uint64_t index,
                        aha_task_problem_t *out) {
-    aha_task_problem_t p;
-    memset(&p, 0, sizeof p);
-    p.kind = AHA_TASK_COMPARE;
-    AHA_TRY(aha_add_problem(&cfg->add, seed ^ CMP_SEED_SALT, split, index, &p.add));
-    *out = p;
-    return AHA_OK;
+    return sum_problem(cfg, seed ^ CMP_SEED_SALT, split, index, AHA_TASK_COMPARE, out);
 }
 
 static int cmp_prompt(const aha_task_problem_t *p, char *buf, size_t cap) {
