@@ -24,6 +24,7 @@
  *   REQUIRE_OK(call)         REQUIRE that an aha_* call returns >= 0; prints the error trace.
  *   tu_max_rel_err / tu_max_abs_diff  compare float arrays.
  *   tu_wait_child(pid, ms)   reaps a forked test peer, killing it if it hangs.
+ *   tu_tmp_dir()             a scratch directory, removed when the run ends.
  * With model/model.h included before this header, also tu_tiny_config and tu_init (small model
  * fixtures for the exact model tests), tu_init_model, tu_small_config and tu_random_model. */
 #ifndef AHA_CORE_TESTUTIL_H
@@ -33,6 +34,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -119,6 +121,18 @@ static inline void tu_run_case_(const tu_case_t *c) {
             c->name, checks, failed, tu_now_ms_() - t0);
 }
 
+static char tu_tmp_[256];
+
+/* A scratch directory for the test run, made on first use and removed, with what is in it, when
+ * tu_main_n ends; "" if it could not be made. */
+static inline const char *tu_tmp_dir(void) {
+    if (!tu_tmp_[0]) {
+        snprintf(tu_tmp_, sizeof tu_tmp_, "/tmp/aha_test.XXXXXX");
+        if (!mkdtemp(tu_tmp_)) tu_tmp_[0] = 0;
+    }
+    return tu_tmp_;
+}
+
 /* Runs the N cases named on the command line (all of them without a name); see the top. */
 static inline int tu_main_n(int argc, char **argv, const tu_case_t *cases, size_t n,
                             const char *file) {
@@ -146,6 +160,11 @@ static inline int tu_main_n(int argc, char **argv, const tu_case_t *cases, size_
         for (size_t k = 0; k < n; k++)
             tu_run_case_(&cases[k]);
     fprintf(stderr, "%s: %d checks, %d failed\n", file, tu_checks, tu_failures);
+    if (tu_tmp_[0]) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tu_tmp_);
+        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tu_tmp_);
+    }
     return tu_failures ? 1 : 0;
 }
 

@@ -13,16 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char g_tmp[256];
-
-static const char *tmp_dir(void) {
-    if (!g_tmp[0]) {
-        snprintf(g_tmp, sizeof g_tmp, "/tmp/aha_data_gen_test.XXXXXX");
-        if (!mkdtemp(g_tmp)) g_tmp[0] = 0;
-    }
-    return g_tmp;
-}
-
 static void source(aha_data_source_t *src, const char *task, int min_d, int max_d) {
     memset(src, 0, sizeof *src);
     REQUIRE_OK(aha_task_lookup(task, &src->task));
@@ -87,7 +77,7 @@ static void judge(const char *prompt, const char *resp, void *ctx) {
 
 static void test_coldstart(void) {
     char path[512];
-    snprintf(path, sizeof path, "%s/coldstart.jsonl", tmp_dir());
+    snprintf(path, sizeof path, "%s/coldstart.jsonl", tu_tmp_dir());
     aha_data_source_t src;
     source(&src, "addition", 3, 5);
     REQUIRE_OK(aha_data_coldstart(&src, 300, path));
@@ -114,7 +104,7 @@ static void test_coldstart(void) {
     aha_sft_data_destroy(&d);
     CHECK(aha_data_coldstart(&src, 0, path) == AHA_ERR_ARG, "n = 0 refused");
     char bad[600];
-    snprintf(bad, sizeof bad, "%s/no/such/dir/x.jsonl", tmp_dir());
+    snprintf(bad, sizeof bad, "%s/no/such/dir/x.jsonl", tu_tmp_dir());
     CHECK(aha_data_coldstart(&src, 3, bad) == AHA_ERR_IO && strstr(aha_last_error(), "no/such"),
           "an unwritable path is named");
 }
@@ -151,9 +141,9 @@ static void write_varied(const char *path) {
 
 static void test_reject(void) {
     char data[512], dir[512], out[512];
-    snprintf(data, sizeof data, "%s/varied.jsonl", tmp_dir());
-    snprintf(dir, sizeof dir, "%s/sft", tmp_dir());
-    snprintf(out, sizeof out, "%s/rejected.jsonl", tmp_dir());
+    snprintf(data, sizeof data, "%s/varied.jsonl", tu_tmp_dir());
+    snprintf(dir, sizeof dir, "%s/sft", tu_tmp_dir());
+    snprintf(out, sizeof out, "%s/rejected.jsonl", tu_tmp_dir());
     write_varied(data);
     aha_model_config_t mc;
     tu_small_config(&mc);
@@ -203,7 +193,7 @@ static void test_reject(void) {
     CHECK(j.compare == 10 && j.compare_ok == 10, "10 non-reasoning pairs with their references");
     /* same seed, same file */
     char out2[600];
-    snprintf(out2, sizeof out2, "%s/rejected2.jsonl", tmp_dir());
+    snprintf(out2, sizeof out2, "%s/rejected2.jsonl", tu_tmp_dir());
     aha_reject_stats_t st2;
     REQUIRE_OK(aha_data_reject(m, &src, &rj, out2, &st2));
     char cmd[1300];
@@ -216,15 +206,6 @@ static void test_reject(void) {
 
 static const tu_case_t cases[] = {{"coldstart", test_coldstart},
                                   {"keep_rule", test_keep_rule},
-                                  {"reject", test_reject},
-                                  {NULL, NULL}};
+                                  {"reject", test_reject}};
 
-int main(int argc, char **argv) {
-    int rc = tu_main(argc, argv, cases, __FILE__);
-    if (g_tmp[0]) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
-        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_tmp);
-    }
-    return rc;
-}
+TU_MAIN(cases)

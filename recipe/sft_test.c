@@ -14,16 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static char g_tmp[256];
-
-static const char *tmp_dir(void) {
-    if (!g_tmp[0]) {
-        snprintf(g_tmp, sizeof g_tmp, "/tmp/aha_sft_test.XXXXXX");
-        if (!mkdtemp(g_tmp)) g_tmp[0] = 0;
-    }
-    return g_tmp;
-}
-
 static void write_file(const char *path, const char *text) {
     FILE *f = fopen(path, "w");
     REQUIRE(f, "cannot write %s", path);
@@ -34,7 +24,7 @@ static void write_file(const char *path, const char *text) {
 /* Loading TEXT fails with ERR and a message containing WANT; the out-param stays NULL. */
 static void expect_bad(const char *name, const char *text, int err, const char *want) {
     char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmp_dir(), name);
+    snprintf(path, sizeof path, "%s/%s", tu_tmp_dir(), name);
     write_file(path, text);
     aha_sft_data_t *d = NULL;
     int rc = aha_sft_data_load(path, 48, 1, &d);
@@ -74,7 +64,7 @@ static void test_bad_lines(void) {
 
 static void test_masking(void) {
     char path[512];
-    snprintf(path, sizeof path, "%s/one.jsonl", tmp_dir());
+    snprintf(path, sizeof path, "%s/one.jsonl", tu_tmp_dir());
     write_file(path, "{\"prompt\":\"<bos><|User|>1+2<|Assistant|>\",\"response\":\"<answer>3</answer><eos>\",\"extra\":1}\n");
     aha_sft_data_t *d = NULL;
     REQUIRE_OK(aha_sft_data_load(path, 48, 1, &d));
@@ -114,7 +104,7 @@ static void write_addition(const char *path, int n) {
 
 static void test_epochs(void) {
     char path[512];
-    snprintf(path, sizeof path, "%s/add10.jsonl", tmp_dir());
+    snprintf(path, sizeof path, "%s/add10.jsonl", tu_tmp_dir());
     write_addition(path, 10);
     aha_sft_data_t *a = NULL, *b = NULL;
     REQUIRE_OK(aha_sft_data_load(path, 48, 3, &a));
@@ -172,8 +162,8 @@ static void train_cfg(aha_lm_train_t *tc, int steps) {
 
 static void test_sft_lowers_loss(void) {
     char path[512], dir[512], file[700];
-    snprintf(path, sizeof path, "%s/add64.jsonl", tmp_dir());
-    snprintf(dir, sizeof dir, "%s/run_lower", tmp_dir());
+    snprintf(path, sizeof path, "%s/add64.jsonl", tu_tmp_dir());
+    snprintf(dir, sizeof dir, "%s/run_lower", tu_tmp_dir());
     write_addition(path, 64);
     aha_sft_data_t *d = NULL;
     aha_model_t *m = small_model();
@@ -210,9 +200,9 @@ static void test_sft_lowers_loss(void) {
 
 static void test_resume_exact(void) {
     char path[512], d1[512], d2[512];
-    snprintf(path, sizeof path, "%s/add40.jsonl", tmp_dir());
-    snprintf(d1, sizeof d1, "%s/run_straight", tmp_dir());
-    snprintf(d2, sizeof d2, "%s/run_resumed", tmp_dir());
+    snprintf(path, sizeof path, "%s/add40.jsonl", tu_tmp_dir());
+    snprintf(d1, sizeof d1, "%s/run_straight", tu_tmp_dir());
+    snprintf(d2, sizeof d2, "%s/run_resumed", tu_tmp_dir());
     write_addition(path, 40);
     aha_sft_data_t *d = NULL;
     REQUIRE_OK(aha_sft_data_load(path, 48, 1, &d));
@@ -256,15 +246,6 @@ static const tu_case_t cases[] = {{"bad_lines", test_bad_lines},
                                   {"epochs", test_epochs},
                                   {"sft_lowers_loss", test_sft_lowers_loss},
                                   {"resume_exact", test_resume_exact},
-                                  {"bad_args", test_bad_args},
-                                  {NULL, NULL}};
+                                  {"bad_args", test_bad_args}};
 
-int main(int argc, char **argv) {
-    int rc = tu_main(argc, argv, cases, __FILE__);
-    if (g_tmp[0]) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
-        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_tmp);
-    }
-    return rc;
-}
+TU_MAIN(cases)
