@@ -126,6 +126,19 @@ done:
     return rc;
 }
 
+int aha_files_equal(const char *a, const char *b) {
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    int eq = fa && fb;
+    while (eq) {
+        int ca = fgetc(fa), cb = fgetc(fb);
+        if (ca != cb) eq = 0;
+        if (ca == EOF) break;
+    }
+    if (fa) fclose(fa);
+    if (fb) fclose(fb);
+    return eq;
+}
+
 int aha_mkdir_p(const char *dir) {
     char buf[4096];
     size_t n = strlen(dir);

@@ -33,6 +33,9 @@ void aha_buf_free(aha_buf_t *b);
  * On failure PATH is untouched and PATH.tmp removed; AHA_ERR_IO with "PATH: ..." message. */
 int aha_write_file_atomic(const char *path, const void *const *parts, const size_t *lens, size_t n);
 
+/* 1 if the files A and B both open and hold the same bytes, else 0. */
+int aha_files_equal(const char *a, const char *b);
+
 /* mkdir -p DIR (mode 0775); AHA_ERR_IO naming the component that could not be created or a
  * path that exists but is not a directory. */
 int aha_mkdir_p(const char *dir);

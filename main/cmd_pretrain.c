@@ -66,19 +66,6 @@ int final_eval(const aha_model_t *m, const aha_run_config_t *rc, const char *fin
     return aha_cfg_save(rc, aha_run_config_fields, aha_run_config_n_fields, path);
 }
 
-static int files_equal(const char *a, const char *b) {
-    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-    int eq = fa && fb;
-    while (eq) {
-        int ca = fgetc(fa), cb = fgetc(fb);
-        if (ca != cb) eq = 0;
-        if (ca == EOF) break;
-    }
-    if (fa) fclose(fa);
-    if (fb) fclose(fb);
-    return eq;
-}
-
 static int run_pretrain(const aha_run_config_t *rc, unsigned flags) {
     const int cached_ok = flags & 1, resume = flags & 2;
     char dir[512], path[1100], final_dir[600];
@@ -98,7 +85,7 @@ static int run_pretrain(const aha_run_config_t *rc, unsigned flags) {
         char tmp[600];
         snprintf(tmp, sizeof tmp, "%s/pretrain_key.yaml.new", dir);
         AHA_TRY(aha_cfg_save(&key_cfg, aha_run_config_fields, aha_run_config_n_fields, tmp));
-        int same = files_equal(tmp, final_key);
+        int same = aha_files_equal(tmp, final_key);
         remove(tmp);
         if (same) {
             AHA_INFO("pretrained checkpoint %s matches this config: reusing it", final_dir);

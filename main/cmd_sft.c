@@ -110,7 +110,11 @@ static int parse_opts(const cli_common_t *cli, const opt_t *opts) {
     return AHA_OK;
 }
 
-static int data_source(const aha_run_config_t *rc, aha_data_source_t *src) {
+/* The options OPTS of a data command, then its run config and the data source of its task. */
+static int data_source(const cli_common_t *cli, const opt_t *opts, aha_run_config_t *rc,
+                       aha_data_source_t *src) {
+    AHA_TRY(parse_opts(cli, opts));
+    AHA_TRY(aha_run_config_load(cli->config, cli->overrides, cli->n_overrides, rc));
     AHA_TRY(aha_run_config_task(rc, &src->task, &src->cfg));
     src->seed = (uint64_t)rc->seed;
     return AHA_OK;
@@ -131,10 +135,7 @@ int cmd_gen_coldstart(int argc, char **argv) {
     const opt_t opts[] = {{"--out", NULL, NULL, &out}, {"--n", &n, NULL, NULL}, {NULL}};
     aha_run_config_t cfg;
     aha_data_source_t src;
-    if ((rc = parse_opts(&cli, opts)) < 0 ||
-        (rc = aha_run_config_load(cli.config, cli.overrides, cli.n_overrides, &cfg)) < 0 ||
-        (rc = data_source(&cfg, &src)) < 0)
-        return cli_fail(rc);
+    if ((rc = data_source(&cli, opts, &cfg, &src)) < 0) return cli_fail(rc);
     if (!out || n < 1) return cli_fail(AHA_FAIL(AHA_ERR_ARG, "--out FILE and --n >= 1 are required"));
     if ((rc = aha_data_coldstart(&src, n, out)) < 0) return cli_fail(rc);
     AHA_INFO("wrote %d cold-start pairs of %s to %s", n, src.task->name, out);
@@ -170,9 +171,8 @@ int cmd_reject(int argc, char **argv) {
                           {NULL}};
     aha_data_source_t src;
     aha_model_t *m = NULL;
-    if ((rc = parse_opts(&cli, opts)) < 0 ||
-        (rc = aha_run_config_load(cli.config, cli.overrides, cli.n_overrides, &cfg)) < 0 ||
-        (rc = data_source(&cfg, &src)) < 0 || (rc = aha_run_config_reward(&cfg, &rj.reward)) < 0)
+    if ((rc = data_source(&cli, opts, &cfg, &src)) < 0 ||
+        (rc = aha_run_config_reward(&cfg, &rj.reward)) < 0)
         return cli_fail(rc);
     if (!out || !ckpt)
         return cli_fail(AHA_FAIL(AHA_ERR_ARG, "--checkpoint DIR and --out FILE are required"));

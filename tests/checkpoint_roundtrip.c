@@ -1,6 +1,7 @@
 /* checkpoint_roundtrip: save -> load is bit-identical (parameters and expert biases), save -> load
  * -> save gives byte-identical files, and the PyTorch reference loads the C checkpoint and computes
  * the same logits (tests/reference/check_checkpoint.py, run with AHA_PYTHON). */
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/safetensors.h"
 #include "core/testutil.h"
@@ -10,19 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static int same_file(const char *a, const char *b) {
-    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-    int same = fa && fb;
-    while (same) {
-        int ca = fgetc(fa), cb = fgetc(fb);
-        if (ca != cb) same = 0;
-        if (ca == EOF) break;
-    }
-    if (fa) fclose(fa);
-    if (fb) fclose(fb);
-    return same;
-}
 
 static void test_save_load_torch(void) {
     char tmpl[] = "/tmp/aha_ckpt_XXXXXX";
@@ -56,10 +44,10 @@ static void test_save_load_torch(void) {
         CHECK(aha_checkpoint_save(m2, d2) == 0, "second save");
         snprintf(p1, sizeof p1, "%s/model.safetensors", d1);
         snprintf(p2, sizeof p2, "%s/model.safetensors", d2);
-        CHECK(same_file(p1, p2), "model.safetensors byte-identical after save-load-save");
+        CHECK(aha_files_equal(p1, p2), "model.safetensors byte-identical after save-load-save");
         snprintf(p1, sizeof p1, "%s/config.json", d1);
         snprintf(p2, sizeof p2, "%s/config.json", d2);
-        CHECK(same_file(p1, p2), "config.json byte-identical after save-load-save");
+        CHECK(aha_files_equal(p1, p2), "config.json byte-identical after save-load-save");
     }
     /* logits on a fixed batch for the PyTorch side */
     enum { B = 2, T = 20 };
