@@ -27,31 +27,24 @@ check "help works" "\"$AHA\" pretrain --help | grep -q 'model.dim'"
 
 # 2. a short pretraining run
 run="$tmp/run"
-"$AHA" pretrain --set run_dir="$run" --set pretrain.steps=60 --set pretrain.batch_size=16 \
-  --set pretrain.log_every=5 --set pretrain.checkpoint_every=20 --set pretrain.warmup=5 \
-  --set model.dim=32 --set model.moe_hidden=32 --set eval.n=5 --set eval.k=2 > "$tmp/log" 2>&1
+pre=(--set run_dir="$run" --set pretrain.steps=60 --set pretrain.batch_size=16
+     --set pretrain.log_every=5 --set pretrain.checkpoint_every=20 --set pretrain.warmup=5
+     --set model.dim=32 --set model.moe_hidden=32 --set eval.n=5 --set eval.k=2)
+"$AHA" pretrain "${pre[@]}" > "$tmp/log" 2>&1
 rc=$?
 check "pretrain exits 0" "[ $rc -eq 0 ]" || cat "$tmp/log"
 check "metrics rows written" "[ \$(wc -l < \"$run/pretrain/metrics.jsonl\") -ge 12 ]"
 check "final checkpoint" "[ -s \"$run/pretrain/final/model.safetensors\" ] && [ -s \"$run/pretrain/final/config.json\" ]"
 check "periodic checkpoint" "[ -s \"$run/pretrain/checkpoint/model.safetensors\" ]"
 check "eval.json written" "grep -q 'pass@1' \"$run/pretrain/final/eval.json\""
-first=$(head -n 1 "$run/pretrain/metrics.jsonl" | sed 's/.*"loss":\([0-9.e+-]*\).*/\1/')
-last=$(tail -n 1 "$run/pretrain/metrics.jsonl" | sed 's/.*"loss":\([0-9.e+-]*\).*/\1/')
-check "loss decreases ($first -> $last)" "awk -v a=$first -v b=$last 'BEGIN{exit !(b < 0.8*a)}'"
+check_loss_drops "loss decreases" "$run/pretrain/metrics.jsonl" 0.8
 # 3. cached: same config reuses the checkpoint
-"$AHA" pretrain --set run_dir="$run" --set pretrain.steps=60 --set pretrain.batch_size=16 \
-  --set pretrain.log_every=5 --set pretrain.checkpoint_every=20 --set pretrain.warmup=5 \
-  --set model.dim=32 --set model.moe_hidden=32 --set eval.n=5 --set eval.k=2 --cached-ok > "$tmp/log2" 2>&1
+"$AHA" pretrain "${pre[@]}" --cached-ok > "$tmp/log2" 2>&1
 check "cached pretrain is reused" "grep -q reusing \"$tmp/log2\""
-"$AHA" pretrain --set run_dir="$run" --set pretrain.steps=60 --set pretrain.batch_size=16 \
-  --set pretrain.log_every=5 --set pretrain.checkpoint_every=20 --set pretrain.warmup=5 \
-  --set model.dim=32 --set model.moe_hidden=32 --set eval.n=5 --set eval.k=2 --set rl.steps=7 --cached-ok > "$tmp/log2b" 2>&1
+"$AHA" pretrain "${pre[@]}" --set rl.steps=7 --cached-ok > "$tmp/log2b" 2>&1
 check "...also when only rl.* changed" "grep -q reusing \"$tmp/log2b\""
 cp -r "$run/pretrain" "$tmp/pretrain.keep"
-"$AHA" pretrain --set run_dir="$run" --set pretrain.steps=60 --set pretrain.batch_size=16 \
-  --set pretrain.log_every=5 --set pretrain.checkpoint_every=20 --set pretrain.warmup=5 \
-  --set model.dim=32 --set model.moe_hidden=32 --set eval.n=5 --set eval.k=2 --set seed=2 --cached-ok > "$tmp/log2c" 2>&1
+"$AHA" pretrain "${pre[@]}" --set seed=2 --cached-ok > "$tmp/log2c" 2>&1
 check "...but not when the seed changed" "! grep -q reusing \"$tmp/log2c\""
 rm -rf "$run/pretrain" && mv "$tmp/pretrain.keep" "$run/pretrain"
 # 3b. exact resume of pretraining: continue the copied run from its step-40 checkpoint

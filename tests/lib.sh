@@ -14,6 +14,15 @@ check() {
     return 1
 }
 
+# check_loss_drops NAME METRICS FACTOR: checks that the "loss" of the last row of the metrics file
+# METRICS is below FACTOR times the first row's (NAME is printed with both).
+check_loss_drops() {
+    local first last
+    first=$(head -n 1 "$2" | sed 's/.*"loss":\([0-9.e+-]*\).*/\1/')
+    last=$(tail -n 1 "$2" | sed 's/.*"loss":\([0-9.e+-]*\).*/\1/')
+    check "$1 ($first -> $last)" "awk -v a=\"$first\" -v b=\"$last\" 'BEGIN{exit !(b < $3*a)}'"
+}
+
 # The integration tests' small model ($small: --set options, unless the script set its own) and its
 # base: small_base STEPS pretrains it into $tmp/base/pretrain/final (log $tmp/pre.log, printed
 # with exit 1 on failure).

@@ -40,9 +40,7 @@ check "6 epochs of 48 pairs in batches of 8 = 36 steps" "grep -q '36 steps of 8'
 check "sft final checkpoint and eval" "[ -s \"$run/sft/final/model.safetensors\" ] && grep -q 'pass@1' \"$run/sft/final/eval.json\""
 check "sft periodic checkpoint" "[ -s \"$run/sft/checkpoint/model.safetensors\" ]"
 check "sft metrics: 18 rows" "[ \$(wc -l < \"$run/sft/metrics.jsonl\") -eq 18 ]"
-first=$(head -n 1 "$run/sft/metrics.jsonl" | sed 's/.*"loss":\([0-9.e+-]*\).*/\1/')
-last=$(tail -n 1 "$run/sft/metrics.jsonl" | sed 's/.*"loss":\([0-9.e+-]*\).*/\1/')
-check "sft loss goes down ($first -> $last)" "awk -v a=\"$first\" -v b=\"$last\" 'BEGIN{exit !(b < 0.7*a)}'"
+check_loss_drops "sft loss goes down" "$run/sft/metrics.jsonl" 0.7
 
 # 2. aha gen-coldstart: readable pairs that aha sft reads
 "$AHA" gen-coldstart "${tiny[@]}" --out "$tmp/cold.jsonl" --n 50 > "$tmp/cold.log" 2>&1
