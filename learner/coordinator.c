@@ -101,9 +101,21 @@ static uint64_t new_lease_id(void) {
 
 static int is_actor(const aha_coord_t *c, const aha_peer_t *p) {
     for (int i = 0; i < c->n_actors; i++)
-        if (c->actors[i].id_len == p->id_len && !memcmp(c->actors[i].id, p->id, p->id_len))
-            return 1;
+        if (same_peer(&c->actors[i], p)) return 1;
     return 0;
+}
+
+/* Drops the queued lease requests of peer P. */
+static void drop_waiting(aha_coord_t *c, const aha_peer_t *p) {
+    for (int k = 0; k < c->n_waiting; k++)
+        if (same_peer(&c->waiting[k], p)) {
+            memmove(c->waiting + k, c->waiting + k + 1,
+                    sizeof(aha_peer_t) * (size_t)(c->n_waiting - k - 1));
+            memmove(c->waiting_since + k, c->waiting_since + k + 1,
+                    sizeof(double) * (size_t)(c->n_waiting - k - 1));
+            c->n_waiting--;
+            k--;
+        }
 }
 
 /* An actor that leaves (SIGTERM, scancel) says so with a LeaseRequest for 0 groups: the leases it
@@ -118,15 +130,7 @@ static void leave(aha_coord_t *c, const aha_peer_t *from, const char *sender) {
         c->stats.reissued++;
         returned++;
     }
-    for (int k = 0; k < c->n_waiting; k++)
-        if (same_peer(&c->waiting[k], from)) {
-            memmove(c->waiting + k, c->waiting + k + 1,
-                    sizeof(aha_peer_t) * (size_t)(c->n_waiting - k - 1));
-            memmove(c->waiting_since + k, c->waiting_since + k + 1,
-                    sizeof(double) * (size_t)(c->n_waiting - k - 1));
-            c->n_waiting--;
-            k--;
-        }
+    drop_waiting(c, from);
     for (int k = 0; k < c->n_actors; k++)
         if (same_peer(&c->actors[k], from)) {
             c->actors[k] = c->actors[--c->n_actors];
@@ -323,16 +327,7 @@ static int service(aha_coord_t *c, int lease_ms, int wait_ms, int *idle) {
         c->stats.reissued++;
         /* its holder is dead or stuck: forget its queued request (a live one asks again after it
          * delivers) */
-        for (int k = 0; k < c->n_waiting; k++)
-            if (c->waiting[k].id_len == it->holder.id_len &&
-                !memcmp(c->waiting[k].id, it->holder.id, c->waiting[k].id_len)) {
-                memmove(c->waiting + k, c->waiting + k + 1,
-                        sizeof(aha_peer_t) * (size_t)(c->n_waiting - k - 1));
-                memmove(c->waiting_since + k, c->waiting_since + k + 1,
-                        sizeof(double) * (size_t)(c->n_waiting - k - 1));
-                c->n_waiting--;
-                k--;
-            }
+        drop_waiting(c, &it->holder);
         AHA_WARN("coordinator: lease %llu (prompt %llu) expired; re-issuing",
                  (unsigned long long)it->lease_id, (unsigned long long)it->pid);
     }
