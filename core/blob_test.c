@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/rng.h"
 #include "core/testutil.h"
+#include "core/wire_testutil.h"
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -78,25 +79,19 @@ static void test_serve_fetch(void) {
     if (pid == 0) {
         close(to_child[1]);
         close(from_child[0]);
-        char ep[256] = "";
-        ssize_t n = read(to_child[0], ep, sizeof ep - 1);
-        if (n <= 0) _exit(2);
-        ep[n] = 0;
+        char ep[256];
+        if (tu_read_endpoint(to_child[0], ep, sizeof ep) < 0) _exit(2);
         _exit(fetcher(ep, from_child[1]));
     }
     close(to_child[0]);
     close(from_child[1]);
     void *ctx = zmq_ctx_new();
-    aha_wire_t *w = NULL;
     char ep[256];
-    if (aha_wire_new(ctx, ZMQ_ROUTER, "learner/0", 1 << 20, &w) != 0 ||
-        aha_wire_bind(w, "tcp://127.0.0.1:*") != 0 || aha_wire_endpoint(w, ep, sizeof ep) != 0) {
-        CHECK(0, "server: %s", aha_last_error());
+    aha_wire_t *w = tu_router_for_peer(ctx, "learner/0", 1 << 20, to_child[1], ep, sizeof ep);
+    if (!w) {
         kill(pid, SIGKILL);
         return;
     }
-    CHECK(write(to_child[1], ep, strlen(ep)) == (ssize_t)strlen(ep), "pipe");
-    close(to_child[1]);
 
     uint8_t *data[7];
     for (int v = 1; v <= 6; v++) {

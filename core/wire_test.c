@@ -163,13 +163,8 @@ static void test_two_processes(void) {
     pid_t pid = fork();
     if (pid == 0) {
         close(fds[1]);
-        char ep[256] = "";
-        size_t got = 0;
-        ssize_t r;
-        while (got + 1 < sizeof ep && (r = read(fds[0], ep + got, sizeof ep - 1 - got)) > 0)
-            got += (size_t)r;
-        ep[got] = 0;
-        _exit(got > 0 ? child(ep) : 2);
+        char ep[256];
+        _exit(tu_read_endpoint(fds[0], ep, sizeof ep) == 0 ? child(ep) : 2);
     }
     close(fds[0]);
     CHECK(pid > 0, "fork");

@@ -1,9 +1,13 @@
 /* core/wire_testutil.h — a test fixture shared by the wire and message-check tests (header only,
- * include after core/testutil.h): tu_make_group, a consistent Group message, and
- * tu_short_checksum_announce. */
+ * include after core/testutil.h): tu_make_group, a consistent Group message,
+ * tu_short_checksum_announce, and tu_router_for_peer / tu_read_endpoint, the two ends of a test
+ * whose peer is a forked process. */
 #ifndef AHA_CORE_WIRE_TESTUTIL_H
 #define AHA_CORE_WIRE_TESTUTIL_H
 #include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
 #include "core/wire.h"
 
 /* The group's shape: SAMPLES samples of a model with LAYERS layers, top-TOPK of EXPERTS experts,
@@ -62,6 +66,35 @@ static inline void tu_short_checksum_announce(Aha__Envelope *o, Aha__WeightAnnou
     wa->chunk_bytes = 1 << 20;
     wa->checksum.data = sum;
     wa->checksum.len = 31;
+}
+
+/* A ROUTER wire named IDENTITY (message cap CAP) bound to a free loopback TCP port; its endpoint
+ * goes to EP and, for a forked peer, into the pipe FD, which is then closed. NULL after a failed
+ * check. */
+static inline aha_wire_t *tu_router_for_peer(void *ctx, const char *identity, size_t cap, int fd,
+                                             char *ep, size_t ep_cap) {
+    aha_wire_t *w = NULL;
+    if (aha_wire_new(ctx, ZMQ_ROUTER, identity, cap, &w) != 0 ||
+        aha_wire_bind(w, "tcp://127.0.0.1:*") != 0 || aha_wire_endpoint(w, ep, ep_cap) != 0) {
+        CHECK(0, "router %s: %s", identity, aha_last_error());
+        aha_wire_destroy(&w);
+        close(fd);
+        return NULL;
+    }
+    CHECK(write(fd, ep, strlen(ep)) == (ssize_t)strlen(ep), "endpoint to the peer");
+    close(fd);
+    return w;
+}
+
+/* The forked peer's end: the endpoint from the pipe FD (read to its end) into EP; 0, or -1 when
+ * none came. */
+static inline int tu_read_endpoint(int fd, char *ep, size_t cap) {
+    size_t got = 0;
+    ssize_t r;
+    while (got + 1 < cap && (r = read(fd, ep + got, cap - 1 - got)) > 0)
+        got += (size_t)r;
+    ep[got] = 0;
+    return got > 0 ? 0 : -1;
 }
 
 #endif

@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/rng.h"
 #include "core/testutil.h"
+#include "core/wire_testutil.h"
 #include "model/tokenizer.h"
 #include "verifier/worker.h"
 #include <signal.h>
@@ -146,10 +147,8 @@ static void test_serve(void) {
     if (pid == 0) {
         close(to_child[1]);
         close(from_child[0]);
-        char ep[256] = "";
-        ssize_t r = read(to_child[0], ep, sizeof ep - 1);
-        if (r <= 0) _exit(2);
-        ep[r] = 0;
+        char ep[256];
+        if (tu_read_endpoint(to_child[0], ep, sizeof ep) < 0) _exit(2);
         void *ctx = zmq_ctx_new();
         aha_verifier_config_t cfg;
         worker_config(&cfg, ep);
@@ -164,16 +163,12 @@ static void test_serve(void) {
     CHECK(pid > 0, "fork");
 
     void *ctx = zmq_ctx_new();
-    aha_wire_t *w = NULL;
     char ep[256];
-    if (aha_wire_new(ctx, ZMQ_ROUTER, "broker", 1 << 20, &w) != 0 ||
-        aha_wire_bind(w, "tcp://127.0.0.1:*") != 0 || aha_wire_endpoint(w, ep, sizeof ep) != 0) {
-        CHECK(0, "router: %s", aha_last_error());
+    aha_wire_t *w = tu_router_for_peer(ctx, "broker", 1 << 20, to_child[1], ep, sizeof ep);
+    if (!w) {
         kill(pid, SIGKILL);
         return;
     }
-    CHECK(write(to_child[1], ep, strlen(ep)) == (ssize_t)strlen(ep), "pipe");
-    close(to_child[1]);
     aha_verifier_config_t local;
     worker_config(&local, ep);
 
