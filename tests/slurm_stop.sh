@@ -27,6 +27,25 @@ base=(--set model.dim=32 --set model.moe_hidden=32 --set pretrain.steps=20 --set
 rows() { [ -f "$1/rl/metrics.jsonl" ] && wc -l < "$1/rl/metrics.jsonl" || echo 0; }
 sha() { sha256sum < "$1/rl/final/model.safetensors" | cut -c1-64; }
 
+# stopped_resumed NAME LABEL WHY RC STEPS [LAUNCH...]: checks that the run $tmp/NAME-run (log
+# $tmp/NAME-run.log, exit status RC) was "stopped by WHY" after a step before STEPS with a
+# checkpoint, resumes it (under LAUNCH..., if given) and checks that it ends with the weights of
+# the uninterrupted run $tmp/NAME-ref.
+stopped_resumed() {
+    local name=$1 label=$2 why=$3 rc=$4 steps=$5
+    shift 5
+    local run="$tmp/$name-run" ref="$tmp/$name-ref" at
+    at=$(sed -n "s/.*stopped by $why after step \\([0-9]*\\) of.*/\\1/p" "$run.log" | head -n 1)
+    check "$label stops the run after step ${at:-?} of $steps with a checkpoint, exit 0" \
+        "[ $rc -eq 0 ] && [ -n '$at' ] && [ '$at' -lt $steps ] && [ -f '$run/rl/checkpoint/state.json' ] && [ ! -e '$run/rl/final' ]" ||
+        grep -v "^20" "$run.log" | tail -n 8
+    "$@" "$AHA" train configs/demo.yaml "${base[@]}" --set rl.steps=$steps --set run_dir="$run" --resume \
+        > "$tmp/$name-resume.log" 2>&1
+    check "$label: --resume ends with the uninterrupted run's weights" \
+        "[ -s '$run/rl/final/model.safetensors' ] && [ \"\$(sha '$run')\" = \"\$(sha '$ref')\" ]" ||
+        tail -n 5 "$tmp/$name-resume.log" "$ref.log"
+}
+
 # stop_resume NAME LAUNCH...: reference run, then a run stopped by SIGTERM at step >= 5, resumed
 stop_resume() {
     local name=$1
@@ -44,17 +63,7 @@ stop_resume() {
     ranks=$(pgrep -P "$pid" -x aha)
     kill -TERM ${ranks:-$pid}
     wait "$pid"
-    local rc=$?
-    local at
-    at=$(sed -n 's/.*stopped by a signal after step \([0-9]*\) of.*/\1/p' "$tmp/$name-run.log" | head -n 1)
-    check "$name: SIGTERM stops the run after step ${at:-?} of $steps with a checkpoint, exit 0" \
-        "[ $rc -eq 0 ] && [ -n '$at' ] && [ '$at' -lt $steps ] && [ -f '$run/rl/checkpoint/state.json' ] && [ ! -e '$run/rl/final' ]" ||
-        grep -v "^20" "$tmp/$name-run.log" | tail -n 8
-    "$@" "$AHA" train configs/demo.yaml "${base[@]}" --set rl.steps=$steps --set run_dir="$run" --resume \
-        > "$tmp/$name-resume.log" 2>&1
-    check "$name: --resume ends with the uninterrupted run's weights" \
-        "[ -s '$run/rl/final/model.safetensors' ] && [ \"\$(sha '$run')\" = \"\$(sha '$ref')\" ]" ||
-        tail -n 5 "$tmp/$name-resume.log" "$tmp/$name-ref.log"
+    stopped_resumed "$name" "$name: SIGTERM" "a signal" $? $steps "$@"
 }
 stop_resume one env
 if command -v mpirun > /dev/null 2>&1; then
@@ -80,17 +89,7 @@ ctl_stop() {
     check "aha ctl stop is answered" "grep -q 'stops after its current step with a checkpoint' <<<\"\$out\"" ||
         echo "$out"
     wait "$pid"
-    local rc=$?
-    local at
-    at=$(sed -n 's/.*stopped by aha ctl stop after step \([0-9]*\) of.*/\1/p' "$tmp/ctl-run.log" | head -n 1)
-    check "aha ctl stop: the run stops after step ${at:-?} of $steps with a checkpoint, exit 0" \
-        "[ $rc -eq 0 ] && [ -n '$at' ] && [ '$at' -lt $steps ] && [ -f '$run/rl/checkpoint/state.json' ] && [ ! -e '$run/rl/final' ]" ||
-        grep -v "^20" "$tmp/ctl-run.log" | tail -n 8
-    "$AHA" train configs/demo.yaml "${base[@]}" --set rl.steps=$steps --set run_dir="$run" --resume \
-        > "$tmp/ctl-resume.log" 2>&1
-    check "aha ctl stop: --resume ends with the uninterrupted run's weights" \
-        "[ -s '$run/rl/final/model.safetensors' ] && [ \"\$(sha '$run')\" = \"\$(sha '$ref')\" ]" ||
-        tail -n 5 "$tmp/ctl-resume.log"
+    stopped_resumed ctl "aha ctl stop" "aha ctl stop" $? $steps
 }
 ctl_stop
 
