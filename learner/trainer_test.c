@@ -480,6 +480,18 @@ static int file_exists(const char *path) {
     return f != NULL;
 }
 
+/* After the shell command CMD has damaged the version file VF of checkpoint CKPT, a new trainer
+ * (k versions) refuses to resume from it with WANT_RC and an error naming VF and WORD. */
+static void resume_refused(int k, const char *ckpt, const char *vf, const char *cmd, int want_rc,
+                           const char *word) {
+    REQUIRE(system(cmd) == 0, "%s", cmd);
+    aha_trainer_t *t = stale_trainer(k);
+    CHECK(aha_trainer_resume(t, ckpt) == want_rc && strstr(aha_last_error(), vf) &&
+              strstr(aha_last_error(), word),
+          "k %d: %s: resume refused: %s", k, cmd, aha_last_error());
+    aha_trainer_destroy(&t);
+}
+
 /* k = 1, 2: RS_CKPT steps, checkpoint, a new trainer resumes and runs to RS_STEPS: the straight
  * run's weights and step stats. Version files: the last k before the checkpoint's step and no
  * older one (each checkpoint is a fresh directory swapped in whole); a missing, truncated or
@@ -524,27 +536,14 @@ static void test_staleness_resume(void) {
         /* the newest kept version file: truncated, corrupt, missing */
         snprintf(vf, sizeof vf, "%s/versions/v%d.bin", ckpt, RS_CKPT - 1);
         snprintf(cmd, sizeof cmd, "cp '%s' '%s.keep' && truncate -s -5 '%s'", vf, vf, vf);
-        REQUIRE(system(cmd) == 0, "truncate");
-        second = stale_trainer(k);
-        CHECK(aha_trainer_resume(second, ckpt) == AHA_ERR_FORMAT && strstr(aha_last_error(), vf) &&
-                  strstr(aha_last_error(), "truncated"),
-              "k %d: truncated version file refused: %s", k, aha_last_error());
-        aha_trainer_destroy(&second);
+        resume_refused(k, ckpt, vf, cmd, AHA_ERR_FORMAT, "truncated");
         snprintf(cmd, sizeof cmd,
                  "cp '%s.keep' '%s' && printf '\\377' | dd of='%s' bs=1 seek=100 conv=notrunc "
                  "2>/dev/null",
                  vf, vf, vf);
-        REQUIRE(system(cmd) == 0, "corrupt");
-        second = stale_trainer(k);
-        CHECK(aha_trainer_resume(second, ckpt) == AHA_ERR_FORMAT && strstr(aha_last_error(), vf) &&
-                  strstr(aha_last_error(), "checksum"),
-              "k %d: corrupt version file refused: %s", k, aha_last_error());
-        aha_trainer_destroy(&second);
-        REQUIRE(remove(vf) == 0, "remove");
-        second = stale_trainer(k);
-        CHECK(aha_trainer_resume(second, ckpt) == AHA_ERR_IO && strstr(aha_last_error(), vf),
-              "k %d: missing version file refused: %s", k, aha_last_error());
-        aha_trainer_destroy(&second);
+        resume_refused(k, ckpt, vf, cmd, AHA_ERR_FORMAT, "checksum");
+        snprintf(cmd, sizeof cmd, "rm '%s'", vf);
+        resume_refused(k, ckpt, vf, cmd, AHA_ERR_IO, "");
         aha_trainer_destroy(&straight);
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
         CHECK(system(cmd) == 0, "clean up");
