@@ -14,12 +14,52 @@ int aha_blob_checksum(const void *data, size_t len, uint8_t out[AHA_BLOB_SUM_BYT
     return AHA_OK;
 }
 
+/* The transfer checksum (blob.h): a Poly1305 tag under a one-time key derived from (version,
+ * length), computed incrementally so a fetcher checks each chunk as it arrives. */
+typedef struct {
+    crypto_onetimeauth_state st;
+} sum_state_t;
+
+static int sum_init(sum_state_t *s, uint64_t version, uint64_t len) {
+    if (sodium_init() < 0) return AHA_FAIL(AHA_ERR_STATE, "libsodium failed to initialise");
+    static const char tag[] = "aha weights transfer v1";
+    uint8_t in[sizeof tag + 16], key[crypto_onetimeauth_KEYBYTES];
+    memcpy(in, tag, sizeof tag);
+    for (int i = 0; i < 8; i++) { /* little-endian, whatever the host */
+        in[sizeof tag + i] = (uint8_t)(version >> (8 * i));
+        in[sizeof tag + 8 + i] = (uint8_t)(len >> (8 * i));
+    }
+    crypto_generichash(key, sizeof key, in, sizeof in, NULL, 0);
+    crypto_onetimeauth_init(&s->st, key);
+    sodium_memzero(key, sizeof key);
+    return AHA_OK;
+}
+
+static void sum_update(sum_state_t *s, const uint8_t *data, size_t len) {
+    crypto_onetimeauth_update(&s->st, data, len);
+}
+
+static void sum_final(sum_state_t *s, uint8_t out[AHA_BLOB_SUM_BYTES]) {
+    memset(out, 0, AHA_BLOB_SUM_BYTES); /* bytes 16..31: zero (reserved) */
+    crypto_onetimeauth_final(&s->st, out);
+}
+
+int aha_blob_sum(uint64_t version, const void *data, size_t len,
+                 uint8_t out[AHA_BLOB_SUM_BYTES]) {
+    if ((!data && len) || !out) return AHA_FAIL(AHA_ERR_ARG, "aha_blob_sum: NULL argument");
+    sum_state_t s;
+    AHA_TRY(sum_init(&s, version, len));
+    sum_update(&s, data, len);
+    sum_final(&s, out);
+    return AHA_OK;
+}
+
 int aha_blob_set(aha_blob_t *b, uint64_t version, const void *data, size_t len,
                  uint32_t chunk_bytes) {
     if (!b || (!data && len) || chunk_bytes == 0)
         return AHA_FAIL(AHA_ERR_ARG, "aha_blob_set: bad argument");
     aha_blob_t n = {version, data, len, chunk_bytes, {0}};
-    AHA_TRY(aha_blob_checksum(data, len, n.sum));
+    AHA_TRY(aha_blob_sum(version, data, len, n.sum));
     *b = n;
     return AHA_OK;
 }
@@ -95,8 +135,9 @@ int aha_blob_fetch_until(aha_wire_t *w, uint64_t min_version, size_t max_len, in
     uint8_t *buf = NULL, *have = NULL;
     uint64_t v = 0;
     size_t total = 0;
-    uint32_t chunk = 0, n_chunks = 0, next = 0, received = 0;
+    uint32_t chunk = 0, n_chunks = 0, next = 0, received = 0, summed = 0;
     uint8_t sum[AHA_BLOB_SUM_BYTES];
+    sum_state_t ss;
     int in_flight = 0, rc = AHA_OK, announced = 0;
     const double give_up = aha_now_ms() + timeout_ms;
     AHA_TRY_GOTO(rc, request(w, min_version, AHA_BLOB_ANNOUNCE), done);
@@ -144,10 +185,16 @@ int aha_blob_fetch_until(aha_wire_t *w, uint64_t min_version, size_t max_len, in
             total = (size_t)a->total_bytes;
             chunk = a->chunk_bytes;
             n_chunks = (uint32_t)((total + chunk - 1) / chunk);
+            if (a->checksum.len != AHA_BLOB_SUM_BYTES || chunk == 0) {
+                rc = AHA_FAIL(AHA_ERR_FORMAT, "weights: announce with a %zu-byte checksum, %u-byte "
+                              "chunks", a->checksum.len, chunk);
+                aha_wire_free(&e);
+                goto done;
+            }
             memcpy(sum, a->checksum.data, AHA_BLOB_SUM_BYTES);
             buf = malloc(total ? total : 1);
             have = calloc(n_chunks ? n_chunks : 1, 1);
-            next = received = 0;
+            next = received = summed = 0;
             in_flight = 0;
             announced = 1;
             aha_wire_free(&e);
@@ -155,6 +202,7 @@ int aha_blob_fetch_until(aha_wire_t *w, uint64_t min_version, size_t max_len, in
                 rc = AHA_FAIL(AHA_ERR_NOMEM, "weights: %zu bytes", total);
                 goto done;
             }
+            AHA_TRY_GOTO(rc, sum_init(&ss, v, total), done);
             continue;
         }
         if (e->body_case == AHA__ENVELOPE__BODY_CHUNK && announced && e->chunk->version == v) {
@@ -173,13 +221,26 @@ int aha_blob_fetch_until(aha_wire_t *w, uint64_t min_version, size_t max_len, in
                 received++;
             }
             in_flight--;
+            /* checksum the chunks received in order so far (ask for more first: the checksum
+             * overlaps with the chunks in flight) */
+            while (in_flight < credit && next < n_chunks) {
+                if ((rc = request(w, v, next++)) != AHA_OK) {
+                    aha_wire_free(&e);
+                    goto done;
+                }
+                in_flight++;
+            }
+            for (; summed < n_chunks && have[summed]; summed++) {
+                const size_t o = (size_t)summed * chunk;
+                sum_update(&ss, buf + o, total - o < chunk ? total - o : chunk);
+            }
         } else {
             AHA_DEBUG("weights: ignoring message kind %d during a fetch", (int)e->body_case);
         }
         aha_wire_free(&e);
     }
     uint8_t got[AHA_BLOB_SUM_BYTES];
-    AHA_TRY_GOTO(rc, aha_blob_checksum(buf, total, got), done);
+    sum_final(&ss, got); /* every chunk was summed when it arrived (received == n_chunks) */
     if (memcmp(got, sum, AHA_BLOB_SUM_BYTES) != 0) {
         rc = AHA_FAIL(AHA_ERR_FORMAT, "weights version %llu: checksum mismatch",
                       (unsigned long long)v);

@@ -285,13 +285,20 @@ int aha_wire_send(aha_wire_t *w, const aha_peer_t *to, Aha__Envelope *env) {
     if (n > w->max_bytes)
         return AHA_FAIL(AHA_ERR_RANGE, "wire %s: message of %zu bytes exceeds the %zu-byte cap",
                         w->name, n, w->max_bytes);
-    uint8_t *buf = malloc(n ? n : 1);
-    if (!buf) return AHA_FAIL(AHA_ERR_NOMEM, "wire %s: %zu bytes", w->name, n);
-    aha__envelope__pack(env, buf);
+    /* packed straight into the message ZeroMQ sends (no second copy of a weights chunk) */
+    zmq_msg_t msg;
+    if (zmq_msg_init_size(&msg, n) != 0)
+        return AHA_FAIL(AHA_ERR_NOMEM, "wire %s: %zu bytes", w->name, n);
+    aha__envelope__pack(env, (uint8_t *)zmq_msg_data(&msg));
     int rc = AHA_OK;
     if (w->type == ZMQ_ROUTER) rc = send_frame(w, to->id, to->id_len, ZMQ_SNDMORE);
-    if (rc == AHA_OK) rc = send_frame(w, buf, n, 0);
-    free(buf);
+    if (rc == AHA_OK && zmq_msg_send(&msg, w->sock, 0) < 0) {
+        const int e = errno;
+        rc = e == EAGAIN ? AHA_FAIL(AHA_ERR_TIMEOUT, "wire %s: send blocked for %d ms", w->name,
+                                    WIRE_SEND_TIMEOUT_MS)
+                         : AHA_FAIL(AHA_ERR_NET, "wire %s: send: %s", w->name, zmq_strerror(e));
+    }
+    zmq_msg_close(&msg); /* after a successful send: a no-op */
     env->sender = (char *)protobuf_c_empty_string; /* do not leave a pointer into w behind */
     if (rc == AHA_OK) w->seq++;
     return rc;
