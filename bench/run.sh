@@ -10,7 +10,10 @@
 #            and the default one (16 x 64), 1 and 2 threads; decoding (aha_decode_step, 1 thread):
 #            the demo model with 1 and 16 rows (128 positions), a dense d288, 6-layer, ffn 768
 #            model with 1 row (256 positions) against its weight-read bound; aha_generate of
-#            groups of 8 with the prompt prefilled once and shared vs fed stepwise per row
+#            groups of 8 with the prompt prefilled once and shared vs fed stepwise per row;
+#            weight transfer (bench/weights_bench.c, the demo model's weights) to 1, 2 and 4
+#            actors against raw ZeroMQ loopback for the same bytes, and the learner's publishing
+#            time per step with 1 actor against 4 (100% = flat)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -18,7 +21,7 @@ OUT=${OUT:-$BUILD/bench}
 ITERS=${ITERS:-5}
 PY=${PY:-/usr/bin/python3}
 mkdir -p "$OUT"
-cmake --build "$BUILD" --target model_bench > /dev/null
+cmake --build "$BUILD" --target model_bench weights_bench > /dev/null
 export OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2
 MB="$BUILD/model_bench"
 
@@ -48,6 +51,8 @@ collect dec.default.16 "$MB" decode default 16 128 5
 collect dec.dense288.1 "$MB" decode dense288 1 256 3
 collect gen.1 "$MB" generate default 8 40 40 5 1
 collect gen.4 "$MB" generate default 8 40 40 3 4
+echo "measuring weight transfer..." >&2
+collect wts "$BUILD/weights_bench" default $((ITERS > 8 ? ITERS : 8))
 
 f() { awk -v x="$1" 'BEGIN { printf "%.1f", x }'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", 100 * a / b }'; }
@@ -81,6 +86,14 @@ row "generate 1 group/call groups/s" "${R[gen.1.shared_groups_per_s]}" "groups/s
     "${R[gen.1.stepwise_groups_per_s]}" "no sharing"
 row "generate 4 groups/call groups/s" "${R[gen.4.shared_groups_per_s]}" "groups/s" \
     "${R[gen.4.stepwise_groups_per_s]}" "no sharing"
+# weight transfer: aha's chunked, checksummed fetch by N actors at once against raw ZeroMQ sending
+# the same bytes in the same chunks to the same N threads; publishing time per step (pack +
+# checksum + serving CPU) with 1 actor as a percentage of that with 4 (100% = flat)
+for n in 1 2 4; do
+    row "weights to $n actor(s) GB/s" "${R[wts.aha_gbs_$n]}" "GB/s" "${R[wts.raw_gbs_$n]}" "raw ZeroMQ"
+done
+row "publish/step 1 actor ms" "${R[wts.publish_step_ms_1]}" "ms" "${R[wts.publish_step_ms_4]}" \
+    "4 actors"
 
 {
     echo "model kernels: SIMD path ${I[simd_path]}, OpenBLAS core ${I[openblas_core]}"

@@ -13,6 +13,7 @@
 #include "core/wire_testutil.h"
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 #include <zmq.h>
 
 enum { BLOB = 1 << 20, CHUNK = 64 * 1024, PHASES = 5 };
@@ -69,6 +70,47 @@ static void test_checksum(void) {
           "checksum differs for different data");
     aha_blob_t tmp;
     CHECK(aha_blob_set(&tmp, 1, "x", 1, 0) == AHA_ERR_ARG, "chunk_bytes 0 rejected");
+}
+
+/* The transfer checksum is what blob.h documents: Poly1305 under BLAKE2b-256("aha weights transfer
+ * v1\0" || version || len), then 16 zero bytes; it changes with the version, the length, one
+ * flipped bit and two swapped chunks. */
+static void test_transfer_sum(void) {
+    enum { N = 3 * 1000 + 7 };
+    uint8_t *d = malloc(N), *e = malloc(N);
+    REQUIRE(d && e, "memory");
+    fill(d, N, 42);
+    uint8_t got[AHA_BLOB_SUM_BYTES], want[AHA_BLOB_SUM_BYTES] = {0}, other[AHA_BLOB_SUM_BYTES];
+    REQUIRE(aha_blob_sum(7, d, N, got) == AHA_OK, "aha_blob_sum");
+    static const char tag[] = "aha weights transfer v1";
+    uint8_t in[sizeof tag + 16], key[crypto_onetimeauth_KEYBYTES];
+    memcpy(in, tag, sizeof tag);
+    const uint64_t version = 7, len = N;
+    for (int i = 0; i < 8; i++) {
+        in[sizeof tag + i] = (uint8_t)(version >> (8 * i));
+        in[sizeof tag + 8 + i] = (uint8_t)(len >> (8 * i));
+    }
+    crypto_generichash(key, sizeof key, in, sizeof in, NULL, 0);
+    crypto_onetimeauth(want, d, N, key);
+    CHECK(!memcmp(got, want, AHA_BLOB_SUM_BYTES), "Poly1305 tag under the documented key, zero tail");
+    REQUIRE(aha_blob_sum(8, d, N, other) == AHA_OK, "aha_blob_sum");
+    CHECK(memcmp(got, other, AHA_BLOB_SUM_BYTES) != 0, "another version, another checksum");
+    REQUIRE(aha_blob_sum(7, d, N - 1, other) == AHA_OK, "aha_blob_sum");
+    CHECK(memcmp(got, other, AHA_BLOB_SUM_BYTES) != 0, "one byte shorter, another checksum");
+    memcpy(e, d, N);
+    e[1234] ^= 0x10;
+    REQUIRE(aha_blob_sum(7, e, N, other) == AHA_OK, "aha_blob_sum");
+    CHECK(memcmp(got, other, AHA_BLOB_SUM_BYTES) != 0, "one bit flipped, another checksum");
+    memcpy(e, d + 1000, 1000); /* chunks 0 and 1 (1000 bytes each) swapped */
+    memcpy(e + 1000, d, 1000);
+    memcpy(e + 2000, d + 2000, N - 2000);
+    REQUIRE(aha_blob_sum(7, e, N, other) == AHA_OK, "aha_blob_sum");
+    CHECK(memcmp(got, other, AHA_BLOB_SUM_BYTES) != 0, "two chunks swapped, another checksum");
+    aha_blob_t b;
+    REQUIRE(aha_blob_set(&b, 7, d, N, 1000) == AHA_OK, "aha_blob_set");
+    CHECK(!memcmp(b.sum, got, AHA_BLOB_SUM_BYTES), "aha_blob_set announces aha_blob_sum");
+    free(d);
+    free(e);
 }
 
 static void test_serve_fetch(void) {
@@ -204,6 +246,7 @@ static void test_fetch_stop(void) {
 
 static const tu_case_t cases[] = {
     {"checksum", test_checksum},
+    {"transfer_sum", test_transfer_sum},
     {"serve_fetch", test_serve_fetch},
     {"fetch_stop", test_fetch_stop},
 };
