@@ -153,18 +153,17 @@ int aha_actor_serve(void *zctx, const aha_actor_config_t *cfg, aha_model_t *m,
             goto done;
         }
         if (!have || st.version != need) { /* the lease names the exact version */
-            uint8_t *blob = NULL;
-            size_t len = 0;
+            /* straight into the model as the chunks arrive: a failed fetch leaves it unusable,
+             * and the actor stops */
             uint64_t version = 0;
-            rc = aha_blob_fetch_until(a.w, need, aha_weights_bytes(m), 4, cfg->fetch_timeout_ms,
-                                      cfg->stop, &version, &blob, &len);
+            const aha_blob_sink_t sink = aha_weights_sink(m);
+            have = 0;
+            rc = aha_blob_fetch_sink(a.w, need, &sink, 4, cfg->fetch_timeout_ms, cfg->stop,
+                                     &version);
             if (rc != AHA_OK && cfg->stop && *cfg->stop) { /* SIGTERM mid-fetch: leave cleanly */
                 rc = AHA_OK;
                 break;
             }
-            if (rc != AHA_OK) goto done;
-            rc = aha_weights_unpack(m, blob, len);
-            free(blob);
             if (rc != AHA_OK) goto done;
             have = 1;
             st.version = version;

@@ -7,8 +7,8 @@
  * learner's coordinator: a ROUTER on tcp://127.0.0.1 answering ChunkRequests with aha_blob_serve,
  * exactly as learner/coordinator.c does. Per round the main thread publishes a new version as the
  * coordinator does (aha_weights_pack into the kept buffer + aha_blob_set's checksum) and N actor
- * threads each fetch it as actor/worker.c does (aha_blob_fetch, 4 chunk requests in flight, then
- * aha_weights_unpack into their own model). The raw figure: the same N threads each receive the
+ * threads each fetch it as actor/worker.c does (aha_blob_fetch_sink, 4 chunk requests in flight,
+ * each chunk written into their own model as it arrives). The raw figure: the same N threads each receive the
  * same bytes in the same chunk sizes from a plain ROUTER that sends them back to back (zmq_send
  * from the buffer, zmq_recv into the receiver's buffer: the fewest copies ZeroMQ allows), no
  * protocol, no checksum. Bandwidth = N x bytes / wall time from start until the last actor has
@@ -173,16 +173,14 @@ static void *fetcher(void *arg) {
                     if (zmq_recv(raw, dst + off, n, 0) != (int)n) b->failed = 1;
                 }
             } else {
-                uint64_t v = 0;
-                uint8_t *data = NULL;
-                size_t len = 0;
-                if (aha_blob_fetch(w, b->version, b->bytes, CREDIT, TIMEOUT_MS, &v, &data, &len) !=
+                uint64_t v = 0; /* as actor/worker.c: straight into the model */
+                const aha_blob_sink_t sink = aha_weights_sink(m);
+                if (aha_blob_fetch_sink(w, b->version, &sink, CREDIT, TIMEOUT_MS, NULL, &v) !=
                         AHA_OK ||
-                    v != b->version || aha_weights_unpack(m, data, len) != AHA_OK) {
+                    v != b->version || m->params[0] != (float)b->version) {
                     fprintf(stderr, "fetch: %s\n", aha_last_error());
                     b->failed = 1;
                 }
-                free(data);
             }
         }
         pthread_barrier_wait(&b->done);

@@ -2,10 +2,12 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include <errno.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <zmq.h>
 
 int aha_blob_checksum(const void *data, size_t len, uint8_t out[AHA_BLOB_SUM_BYTES]) {
     if ((!data && len) || !out) return AHA_FAIL(AHA_ERR_ARG, "aha_blob_checksum: NULL argument");
@@ -107,17 +109,139 @@ static int request(aha_wire_t *w, uint64_t version, uint32_t index) {
     return aha_wire_send(w, NULL, &env);
 }
 
-/* aha_wire_recv in slices of at most 100 ms while *STOP stays 0 (STOP NULL: one wait). */
-static int recv_or_stop(aha_wire_t *w, int timeout_ms, volatile sig_atomic_t *stop,
-                        Aha__Envelope **e) {
-    if (!stop) return aha_wire_recv(w, timeout_ms, NULL, e);
+/* A message received during a fetch: a Chunk read in place from the frame that holds it (no copy
+ * of its data before it lands in the fetch buffer), or any other Envelope. */
+typedef struct {
+    zmq_msg_t msg; /* the frame, while chunk.data points into it */
+    int in_place;
+    uint64_t version;
+    uint32_t index;
+    const uint8_t *data;
+    size_t len;
+    Aha__Envelope *env; /* !in_place: the decoded message (aha_wire_free) */
+} rx_t;
+
+static void rx_free(rx_t *rx) {
+    if (rx->in_place) zmq_msg_close(&rx->msg);
+    aha_wire_free(&rx->env);
+    rx->in_place = 0;
+}
+
+static int varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
+    uint64_t x = 0;
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        const uint8_t b = *(*p)++;
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Reads F[0..n) as an Envelope {protocol = AHA_WIRE_PROTOCOL, sender, seq, chunk {version, index,
+ * data}}, each field at most once, nothing else: 1 with the chunk's fields (data points into F);
+ * 0 for anything else, which the caller decodes the ordinary way (aha_wire_decode). */
+static int chunk_in_place(const uint8_t *f, size_t n, rx_t *rx) {
+    const uint8_t *p = f, *end = f + n;
+    uint64_t protocol = 0, tag, v;
+    int seen = 0, have_chunk = 0;
+    while (p < end) {
+        if (!varint(&p, end, &tag)) return 0;
+        const int field = (int)(tag >> 3), type = (int)(tag & 7);
+        const int bit = field == 18 ? 1 << 4 : 1 << field; /* fields 1, 2, 3 and 18 */
+        if (field < 1 || (field > 3 && field != 18) || (seen & bit)) return 0;
+        seen |= bit;
+        if (type == 0 && (field == 1 || field == 3)) {
+            if (!varint(&p, end, &v)) return 0;
+            if (field == 1) protocol = v;
+        } else if (type == 2 && (field == 2 || field == 18)) {
+            if (!varint(&p, end, &v) || v > (uint64_t)(end - p)) return 0;
+            if (field == 18) { /* the Chunk */
+                const uint8_t *q = p, *cend = p + v;
+                uint64_t cv = 0, ci = 0, dn = 0;
+                const uint8_t *d = NULL;
+                int cseen = 0;
+                while (q < cend) {
+                    uint64_t ct;
+                    if (!varint(&q, cend, &ct)) return 0;
+                    const int cf = (int)(ct >> 3), cty = (int)(ct & 7);
+                    if (cf < 1 || cf > 3 || (cseen & (1 << cf))) return 0;
+                    cseen |= 1 << cf;
+                    if (cf == 3) {
+                        if (cty != 2 || !varint(&q, cend, &dn) || dn > (uint64_t)(cend - q))
+                            return 0;
+                        d = q;
+                        q += dn;
+                    } else if (cty != 0 || !varint(&q, cend, cf == 1 ? &cv : &ci)) {
+                        return 0;
+                    }
+                }
+                if (ci > UINT32_MAX) return 0;
+                rx->version = cv;
+                rx->index = (uint32_t)ci;
+                rx->data = d ? d : f; /* no data field: an empty chunk */
+                rx->len = (size_t)dn;
+                have_chunk = 1;
+            }
+            p += v;
+        } else {
+            return 0;
+        }
+    }
+    return have_chunk && protocol == AHA_WIRE_PROTOCOL;
+}
+
+/* Receives the next message from W's socket, waiting at most TIMEOUT_MS in slices of at most
+ * 100 ms while *STOP stays 0 (STOP may be NULL). A chunk is read in place; anything else is
+ * decoded and checked as aha_wire_recv would (a malformed message is logged and dropped). The
+ * wire's size cap is ZeroMQ's (ZMQ_MAXMSGSIZE). */
+static int recv_msg(aha_wire_t *w, int timeout_ms, volatile sig_atomic_t *stop, rx_t *rx) {
+    void *sock = aha_wire_socket(w);
     const double end = aha_now_ms() + timeout_ms;
     for (;;) {
-        if (*stop) return AHA_FAIL(AHA_ERR_STATE, "weights: fetch stopped");
+        if (stop && *stop) return AHA_FAIL(AHA_ERR_STATE, "weights: fetch stopped");
         const double left = end - aha_now_ms();
         if (left <= 0) return AHA_FAIL(AHA_ERR_TIMEOUT, "weights: no reply in %d ms", timeout_ms);
-        int rc = aha_wire_recv(w, left < 100 ? (int)left + 1 : 100, NULL, e);
-        if (rc != AHA_ERR_TIMEOUT) return rc;
+        zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
+        const int n = zmq_poll(&item, 1, left < 100 ? (long)left + 1 : 100);
+        if (n < 0 && errno != EINTR)
+            return AHA_FAIL(AHA_ERR_NET, "weights: poll: %s", zmq_strerror(errno));
+        if (n <= 0) continue;
+        zmq_msg_init(&rx->msg);
+        if (zmq_msg_recv(&rx->msg, sock, ZMQ_DONTWAIT) < 0) {
+            const int e = errno;
+            zmq_msg_close(&rx->msg);
+            if (e == EAGAIN || e == EINTR) continue;
+            return AHA_FAIL(AHA_ERR_NET, "weights: recv: %s", zmq_strerror(e));
+        }
+        if (zmq_msg_more(&rx->msg)) { /* the learner sends one frame per message */
+            int more = 1;
+            while (more) {
+                zmq_msg_close(&rx->msg);
+                zmq_msg_init(&rx->msg);
+                if (zmq_msg_recv(&rx->msg, sock, 0) < 0) break;
+                more = zmq_msg_more(&rx->msg);
+            }
+            zmq_msg_close(&rx->msg);
+            AHA_WARN("weights: dropped a multipart message during a fetch");
+            continue;
+        }
+        const uint8_t *f = zmq_msg_data(&rx->msg);
+        const size_t len = zmq_msg_size(&rx->msg);
+        rx->env = NULL;
+        if (chunk_in_place(f, len, rx)) {
+            rx->in_place = 1;
+            return AHA_OK;
+        }
+        char why[200] = "";
+        const int v = aha_wire_decode(f, len, NULL, NULL, why, sizeof why, &rx->env);
+        zmq_msg_close(&rx->msg);
+        rx->in_place = 0;
+        if (v == AHA_WIRE_ACCEPTED) return AHA_OK;
+        AHA_WARN("weights: dropped a message during a fetch: %s", why);
+        aha_wire_free(&rx->env);
     }
 }
 
@@ -127,12 +251,19 @@ int aha_blob_fetch(aha_wire_t *w, uint64_t min_version, size_t max_len, int cred
                                 len);
 }
 
-int aha_blob_fetch_until(aha_wire_t *w, uint64_t min_version, size_t max_len, int credit,
-                         int timeout_ms, volatile sig_atomic_t *stop, uint64_t *version,
-                         uint8_t **data, size_t *len) {
-    if (!w || !version || !data || !len || credit < 1 || timeout_ms < 1)
+/* Chunks that arrived ahead of the checksum (out of order): a copy each until their turn. */
+static void free_pending(uint8_t **pend, uint32_t n) {
+    for (uint32_t i = 0; pend && i < n; i++)
+        free(pend[i]);
+    free(pend);
+}
+
+int aha_blob_fetch_sink(aha_wire_t *w, uint64_t min_version, const aha_blob_sink_t *sink,
+                        int credit, int timeout_ms, volatile sig_atomic_t *stop,
+                        uint64_t *version) {
+    if (!w || !sink || !sink->begin || !sink->write || !version || credit < 1 || timeout_ms < 1)
         return AHA_FAIL(AHA_ERR_ARG, "aha_blob_fetch: bad argument");
-    uint8_t *buf = NULL, *have = NULL;
+    uint8_t *have = NULL, **pend = NULL;
     uint64_t v = 0;
     size_t total = 0;
     uint32_t chunk = 0, n_chunks = 0, next = 0, received = 0, summed = 0;
@@ -147,13 +278,21 @@ int aha_blob_fetch_until(aha_wire_t *w, uint64_t min_version, size_t max_len, in
             AHA_TRY_GOTO(rc, request(w, v, next++), done);
             in_flight++;
         }
-        Aha__Envelope *e = NULL;
-        rc = recv_or_stop(w, timeout_ms, stop, &e);
+        rx_t rx;
+        rc = recv_msg(w, timeout_ms, stop, &rx);
         if (rc != AHA_OK) goto done;
-        if (e->body_case == AHA__ENVELOPE__BODY_WEIGHT_ANNOUNCE) {
+        Aha__Envelope *e = rx.env; /* NULL for a chunk read in place */
+        if (e && e->body_case == AHA__ENVELOPE__BODY_CHUNK) { /* decoded the ordinary way */
+            rx.version = e->chunk->version;
+            rx.index = e->chunk->index;
+            rx.data = e->chunk->data.data;
+            rx.len = e->chunk->data.len;
+        }
+        const int is_chunk = rx.in_place || (e && e->body_case == AHA__ENVELOPE__BODY_CHUNK);
+        if (e && e->body_case == AHA__ENVELOPE__BODY_WEIGHT_ANNOUNCE) {
             const Aha__WeightAnnounce *a = e->weight_announce;
             if (a->version < min_version) { /* not there yet: ask again shortly */
-                aha_wire_free(&e);
+                rx_free(&rx);
                 if (stop && *stop) {
                     rc = AHA_FAIL(AHA_ERR_STATE, "weights: fetch stopped");
                     goto done;
@@ -168,90 +307,140 @@ int aha_blob_fetch_until(aha_wire_t *w, uint64_t min_version, size_t max_len, in
                 AHA_TRY_GOTO(rc, request(w, min_version, AHA_BLOB_ANNOUNCE), done);
                 continue;
             }
-            if (a->total_bytes > max_len) {
-                rc = AHA_FAIL(AHA_ERR_RANGE, "weights: %llu bytes exceed the %zu-byte cap",
-                              (unsigned long long)a->total_bytes, max_len);
-                aha_wire_free(&e);
-                goto done;
-            }
             if (announced && a->version == v) { /* duplicate announce */
-                aha_wire_free(&e);
+                rx_free(&rx);
                 continue;
             }
-            /* (re)start on this version; replies to older requests are ignored below */
-            free(buf);
-            free(have);
-            v = a->version;
-            total = (size_t)a->total_bytes;
-            chunk = a->chunk_bytes;
-            n_chunks = (uint32_t)((total + chunk - 1) / chunk);
-            if (a->checksum.len != AHA_BLOB_SUM_BYTES || chunk == 0) {
+            if (a->checksum.len != AHA_BLOB_SUM_BYTES || a->chunk_bytes == 0) {
                 rc = AHA_FAIL(AHA_ERR_FORMAT, "weights: announce with a %zu-byte checksum, %u-byte "
-                              "chunks", a->checksum.len, chunk);
-                aha_wire_free(&e);
+                              "chunks", a->checksum.len, a->chunk_bytes);
+                rx_free(&rx);
                 goto done;
             }
+            /* (re)start on this version; replies to older requests are ignored below */
+            free(have);
+            free_pending(pend, n_chunks);
+            have = NULL;
+            pend = NULL;
+            v = a->version;
+            const uint64_t announced_total = a->total_bytes;
+            chunk = a->chunk_bytes;
             memcpy(sum, a->checksum.data, AHA_BLOB_SUM_BYTES);
-            buf = malloc(total ? total : 1);
+            rx_free(&rx);
+            rc = sink->begin(sink->ctx, announced_total); /* size checks: the destination's */
+            if (rc != AHA_OK) goto done;
+            total = (size_t)announced_total;
+            n_chunks = (uint32_t)((total + chunk - 1) / chunk);
             have = calloc(n_chunks ? n_chunks : 1, 1);
+            pend = calloc(n_chunks ? n_chunks : 1, sizeof *pend);
             next = received = summed = 0;
             in_flight = 0;
             announced = 1;
-            aha_wire_free(&e);
-            if (!buf || !have) {
-                rc = AHA_FAIL(AHA_ERR_NOMEM, "weights: %zu bytes", total);
+            if (!have || !pend) {
+                rc = AHA_FAIL(AHA_ERR_NOMEM, "weights: %u chunks", n_chunks);
                 goto done;
             }
             AHA_TRY_GOTO(rc, sum_init(&ss, v, total), done);
             continue;
         }
-        if (e->body_case == AHA__ENVELOPE__BODY_CHUNK && announced && e->chunk->version == v) {
-            const Aha__Chunk *c = e->chunk;
-            size_t off = (size_t)c->index * chunk;
-            size_t want = c->index < n_chunks ? (total - off < chunk ? total - off : chunk) : 0;
-            if (c->index >= n_chunks || c->data.len != want) {
+        if (is_chunk && announced && rx.version == v) {
+            size_t off = (size_t)rx.index * chunk;
+            size_t want = rx.index < n_chunks ? (total - off < chunk ? total - off : chunk) : 0;
+            if (rx.index >= n_chunks || rx.len != want) {
                 rc = AHA_FAIL(AHA_ERR_FORMAT, "weights: chunk %u of %zu bytes (want %zu of %u)",
-                              c->index, c->data.len, want, n_chunks);
-                aha_wire_free(&e);
+                              rx.index, rx.len, want, n_chunks);
+                rx_free(&rx);
                 goto done;
             }
-            if (!have[c->index]) {
-                memcpy(buf + off, c->data.data, want);
-                have[c->index] = 1;
-                received++;
-            }
             in_flight--;
-            /* checksum the chunks received in order so far (ask for more first: the checksum
-             * overlaps with the chunks in flight) */
+            /* ask for more first: writing and summing this one overlaps the chunks in flight */
             while (in_flight < credit && next < n_chunks) {
                 if ((rc = request(w, v, next++)) != AHA_OK) {
-                    aha_wire_free(&e);
+                    rx_free(&rx);
                     goto done;
                 }
                 in_flight++;
             }
-            for (; summed < n_chunks && have[summed]; summed++) {
+            if (!have[rx.index]) {
+                sink->write(sink->ctx, off, rx.data, want);
+                have[rx.index] = 1;
+                received++;
+                if (rx.index == summed) { /* in order: summed straight from the frame */
+                    sum_update(&ss, rx.data, want);
+                    summed++;
+                } else if (!(pend[rx.index] = malloc(want ? want : 1))) {
+                    rc = AHA_FAIL(AHA_ERR_NOMEM, "weights: chunk of %zu bytes", want);
+                    rx_free(&rx);
+                    goto done;
+                } else {
+                    memcpy(pend[rx.index], rx.data, want);
+                }
+            }
+            for (; summed < n_chunks && pend[summed]; summed++) {
                 const size_t o = (size_t)summed * chunk;
-                sum_update(&ss, buf + o, total - o < chunk ? total - o : chunk);
+                sum_update(&ss, pend[summed], total - o < chunk ? total - o : chunk);
+                free(pend[summed]);
+                pend[summed] = NULL;
             }
         } else {
-            AHA_DEBUG("weights: ignoring message kind %d during a fetch", (int)e->body_case);
+            AHA_DEBUG("weights: ignoring message kind %d during a fetch",
+                      e ? (int)e->body_case : (int)AHA__ENVELOPE__BODY_CHUNK);
         }
-        aha_wire_free(&e);
+        rx_free(&rx);
     }
     uint8_t got[AHA_BLOB_SUM_BYTES];
-    sum_final(&ss, got); /* every chunk was summed when it arrived (received == n_chunks) */
+    sum_final(&ss, got); /* every chunk was summed in order (received == n_chunks) */
     if (memcmp(got, sum, AHA_BLOB_SUM_BYTES) != 0) {
         rc = AHA_FAIL(AHA_ERR_FORMAT, "weights version %llu: checksum mismatch",
                       (unsigned long long)v);
         goto done;
     }
     *version = v;
-    *data = buf;
-    *len = total;
-    buf = NULL;
 done:
-    free(buf);
     free(have);
+    free_pending(pend, n_chunks);
     return rc;
+}
+
+/* The sink of aha_blob_fetch_until: a buffer of its own, at most MAX bytes. */
+typedef struct {
+    uint8_t *buf;
+    size_t len, max;
+} buf_sink_t;
+
+static int buf_begin(void *ctx, uint64_t total) {
+    buf_sink_t *b = ctx;
+    if (total > b->max)
+        return AHA_FAIL(AHA_ERR_RANGE, "weights: %llu bytes exceed the %zu-byte cap",
+                        (unsigned long long)total, b->max);
+    free(b->buf);
+    b->len = 0;
+    if (!(b->buf = malloc(total ? (size_t)total : 1)))
+        return AHA_FAIL(AHA_ERR_NOMEM, "weights: %llu bytes", (unsigned long long)total);
+    b->len = (size_t)total;
+    return AHA_OK;
+}
+
+static void buf_write(void *ctx, size_t off, const uint8_t *data, size_t n) {
+    buf_sink_t *b = ctx;
+    memcpy(b->buf + off, data, n);
+}
+
+int aha_blob_fetch_until(aha_wire_t *w, uint64_t min_version, size_t max_len, int credit,
+                         int timeout_ms, volatile sig_atomic_t *stop, uint64_t *version,
+                         uint8_t **data, size_t *len) {
+    if (!w || !version || !data || !len || credit < 1 || timeout_ms < 1)
+        return AHA_FAIL(AHA_ERR_ARG, "aha_blob_fetch: bad argument");
+    buf_sink_t b = {NULL, 0, max_len};
+    const aha_blob_sink_t sink = {buf_begin, buf_write, &b};
+    uint64_t v = 0;
+    const int rc = aha_blob_fetch_sink(w, min_version, &sink, credit, timeout_ms, stop, &v);
+    if (rc != AHA_OK) {
+        free(b.buf);
+        return rc;
+    }
+    *version = v;
+    *data = b.buf;
+    *len = b.len;
+    return AHA_OK;
 }

@@ -66,4 +66,24 @@ int aha_blob_fetch_until(aha_wire_t *w, uint64_t min_version, size_t max_len, in
                          int timeout_ms, volatile sig_atomic_t *stop, uint64_t *version,
                          uint8_t **data, size_t *len);
 
+/* Where aha_blob_fetch_sink puts the blob. BEGIN(ctx, total) is called when a version's announce
+ * arrives, before any chunk of it (again if the version changes mid-fetch): it checks TOTAL
+ * against what the destination takes and returns AHA_OK, or an error code (with AHA_FAIL's
+ * message) that ends the fetch. WRITE(ctx, off, data, n) then puts bytes [off, off + n) of the
+ * blob, once per chunk, in whatever order the chunks arrive. */
+typedef struct {
+    int (*begin)(void *ctx, uint64_t total);
+    void (*write)(void *ctx, size_t off, const uint8_t *data, size_t n);
+    void *ctx;
+} aha_blob_sink_t;
+
+/* aha_blob_fetch_until, writing each chunk through SINK as it arrives (straight from the received
+ * frame: no copy of the whole blob at the end). The checksum is compared once every chunk is in:
+ * on any error the destination may hold part of a blob, or a mix of versions, and must not be
+ * used as the blob (e.g. an actor stops rather than sample with it). *version written only on
+ * success. */
+int aha_blob_fetch_sink(aha_wire_t *w, uint64_t min_version, const aha_blob_sink_t *sink,
+                        int credit, int timeout_ms, volatile sig_atomic_t *stop,
+                        uint64_t *version);
+
 #endif

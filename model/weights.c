@@ -25,3 +25,32 @@ int aha_weights_unpack(aha_model_t *m, const uint8_t *data, size_t len) {
         memcpy(m->expert_bias, data + sizeof(float) * m->n_params, sizeof(float) * bias_count(m));
     return AHA_OK;
 }
+
+void aha_weights_write(aha_model_t *m, size_t off, const uint8_t *data, size_t n) {
+    const size_t pbytes = sizeof(float) * m->n_params;
+    if (off < pbytes) { /* the parameters' part */
+        const size_t k = n < pbytes - off ? n : pbytes - off;
+        memcpy((uint8_t *)m->params + off, data, k);
+        off += k;
+        data += k;
+        n -= k;
+    }
+    if (n > 0 && m->expert_bias) memcpy((uint8_t *)m->expert_bias + (off - pbytes), data, n);
+}
+
+static int sink_begin(void *ctx, uint64_t total) {
+    aha_model_t *m = ctx;
+    if (total != aha_weights_bytes(m))
+        return AHA_FAIL(AHA_ERR_FORMAT, "weights of %llu bytes for a model of %zu",
+                        (unsigned long long)total, aha_weights_bytes(m));
+    return AHA_OK;
+}
+
+static void sink_write(void *ctx, size_t off, const uint8_t *data, size_t n) {
+    aha_weights_write(ctx, off, data, n);
+}
+
+aha_blob_sink_t aha_weights_sink(aha_model_t *m) {
+    aha_blob_sink_t s = {sink_begin, sink_write, m};
+    return s;
+}

@@ -7,6 +7,7 @@
 #include "core/testutil.h"
 #include <stdlib.h>
 #include <string.h>
+#include "core/err.h"
 
 static aha_model_t *random_model(const aha_model_config_t *c, uint64_t seed) {
     aha_model_t *m = NULL;
@@ -84,7 +85,44 @@ static void test_wrong_length(void) {
     aha_model_destroy(&b);
 }
 
+/* The fetch sink: the packed bytes written in pieces of 7 and 1000 bytes, last piece first (one
+ * piece spans the parameters' end and the biases' start) give the same model as unpack; a blob
+ * of another size is refused before anything is written. */
+static void test_sink(void) {
+    aha_model_config_t c;
+    tu_tiny_config(&c);
+    aha_model_t *a = random_model(&c, 3), *b = random_model(&c, 4);
+    const size_t n = aha_weights_bytes(a);
+    uint8_t *buf = malloc(n), *got = malloc(n);
+    REQUIRE(buf && got, "malloc");
+    aha_weights_pack(a, buf);
+    const aha_blob_sink_t s = aha_weights_sink(b);
+    CHECK(s.begin(s.ctx, n + 4) == AHA_ERR_FORMAT, "a blob 4 bytes too long refused");
+    aha_weights_pack(b, got);
+    CHECK(memcmp(got, buf, n) != 0, "the models differ before");
+    REQUIRE(s.begin(s.ctx, n) == AHA_OK, "begin with the model's size");
+    for (int piece = 0; piece < 2; piece++) {
+        const size_t step = piece ? 1000 : 7;
+        memset(got, 0, n);
+        for (size_t end = n; end > 0;) {
+            const size_t off = end > step ? end - step : 0;
+            s.write(s.ctx, off, buf + off, end - off);
+            end = off;
+        }
+        aha_weights_pack(b, got);
+        CHECK(!memcmp(got, buf, n), "pieces of %zu bytes, last first: the packed weights", step);
+    }
+    CHECK(b->expert_bias && !memcmp(b->expert_bias, a->expert_bias,
+                                    sizeof(float) * c.n_layers * c.n_routed_experts),
+          "routing biases written");
+    free(buf);
+    free(got);
+    aha_model_destroy(&a);
+    aha_model_destroy(&b);
+}
+
 static const tu_case_t cases[] = {{"round_trip", test_round_trip},
+                                  {"sink", test_sink},
                                   {"dense", test_dense},
                                   {"wrong_length", test_wrong_length},
                                   {NULL, NULL}};
