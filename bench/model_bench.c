@@ -12,6 +12,10 @@
  *                                            with the prompts prefilled once and shared and with the
  *                                            stepwise reference path
  *
+ *   model_bench memory PRESET ROWS T G       bytes a learner (parameters, gradients, AdamW, the
+ *                                            activations of ROWS x T) and an actor (parameters,
+ *                                            KV cache of G rows x T) need
+ *
  * PRESET: default (the demo model), grpo (d128, 4 layers, 4 heads, 1 shared + 8 routed experts
  * top-2, expert hidden 128, vocabulary 64), dense288 (d288, 6 layers, 6 heads, ffn 768, vocabulary
  * 105). Training FLOPs per token = 6 x active parameters (attention projections, router, shared
@@ -272,6 +276,30 @@ static int bench_generate(const char *pname, int G, int P, int NEW, int reps, in
     return 0;
 }
 
+/* What a learner and an actor need, from the config: parameters, gradients, AdamW's two moments,
+ * the activations of ROWS x T tokens (aha_acts_new, as learner/grpo.c allocates them), and an
+ * actor's KV cache for G rows of T positions (aha_kv_new, as actor/worker.c does). Bytes. */
+static int bench_memory(const char *name, int rows, int T, int G) {
+    aha_model_config_t cfg;
+    if (preset(name, &cfg) != 0) return 2;
+    if (T > cfg.max_seq_len) cfg.max_seq_len = T;
+    aha_model_t *m = NULL;
+    aha_acts_t *a = NULL;
+    aha_kv_t *kv = NULL;
+    CHECK(aha_model_new(&cfg, &m));
+    CHECK(aha_acts_new(m, rows, T, &a));
+    CHECK(aha_kv_new(m, G, T, &kv));
+    const double p = 4.0 * (double)m->n_params;
+    printf("params %zu\nparam_bytes %.0f\nacts_bytes %zu\nkv_bytes %zu\n", m->n_params, p,
+           aha_acts_bytes(a), aha_kv_bytes(kv));
+    printf("learner_need_bytes %.0f\n", 4 * p + (double)aha_acts_bytes(a));
+    printf("actor_need_bytes %.0f\n", p + (double)aha_kv_bytes(kv));
+    aha_kv_destroy(&kv);
+    aha_acts_destroy(&a);
+    aha_model_destroy(&m);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "";
     if (!strcmp(mode, "peak")) return bench_peak();
@@ -286,7 +314,10 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "generate") && argc == 8)
         return bench_generate(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]),
                               atoi(argv[7]));
+    if (!strcmp(mode, "memory") && argc == 6)
+        return bench_memory(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
     fprintf(stderr, "usage: model_bench info | peak | train PRESET B T ITERS THREADS | "
-                    "decode PRESET ROWS POSITIONS REPS | generate PRESET G P NEW REPS GROUPS\n");
+                    "decode PRESET ROWS POSITIONS REPS | generate PRESET G P NEW REPS GROUPS | "
+                    "memory PRESET ROWS T G\n");
     return 2;
 }

@@ -47,7 +47,15 @@ static int run_actor(const aha_run_config_t *rc, const char *endpoint, const cha
     ac.peer_timeout_ms = rc->net.connect_timeout_s * 1000;
     ac.heartbeat_timeout_ms = rc->net.heartbeat_timeout_s * 1000;
     aha_model_t *m = NULL;
-    AHA_TRY(aha_checkpoint_load(init, &m)); /* the shape; the weights come from the learner */
+    { /* only the shape (config.json): the weights come from the learner, and reading the
+       * checkpoint's tensors would add their size to the actor's peak memory */
+        char path[4096];
+        aha_model_config_t mc;
+        if (snprintf(path, sizeof path, "%s/config.json", init) >= (int)sizeof path)
+            return AHA_FAIL(AHA_ERR_ARG, "checkpoint path too long: %s", init);
+        AHA_TRY(aha_model_config_read_json(path, &mc));
+        AHA_TRY(aha_model_new(&mc, &m));
+    }
     void *zctx = zmq_ctx_new();
     aha_actor_stats_t st;
     int rc_ =

@@ -14,6 +14,7 @@
 struct aha_kv {
     aha_model_config_t cfg;
     int B, max_T;
+    size_t bytes; /* of fmem and imem */
     int S;                      /* scratch rows: max(B, min(max_T, 64)) (prefill chunks) */
     int *len;                   /* [B] */
     float *kc, *vc;             /* [L, B, max_T, D] keys (after RoPE) and values */
@@ -116,6 +117,7 @@ int aha_kv_new(const aha_model_t *m, int B, int max_T, aha_kv_t **out) {
         aha_kv_destroy(&kv);
         return AHA_FAIL(AHA_ERR_NOMEM, "aha_kv_new: cannot allocate %zu MiB", nf * 4 >> 20);
     }
+    kv->bytes = ar.nf * sizeof(float) + ar.ni * sizeof(int);
     ar = (kv_arena_t){.fbase = kv->fmem, .ibase = kv->imem};
     kv_layout(kv, &ar);
     k_rope_tables(kv->rope_cos, kv->rope_sin, max_T, m->cfg.dim / m->cfg.n_heads,
@@ -134,6 +136,10 @@ void aha_kv_destroy(aha_kv_t **kvp) {
     free((*kvp)->imem);
     free(*kvp);
     *kvp = NULL;
+}
+
+size_t aha_kv_bytes(const aha_kv_t *kv) {
+    return kv ? kv->bytes : 0;
 }
 
 int aha_kv_len(const aha_kv_t *kv, int b) {

@@ -337,6 +337,7 @@ typedef struct {
 struct aha_acts {
     aha_model_config_t cfg;
     int max_B, max_T;
+    size_t bytes; /* of fmem and imem */
     int B, T, ready; /* of the last successful forward */
     float aux;
     float *fmem;
@@ -492,11 +493,16 @@ int aha_acts_new(const aha_model_t *m, int max_B, int max_T, aha_acts_t **out) {
         return AHA_FAIL(AHA_ERR_NOMEM, "aha_acts_new: cannot allocate %zu MiB of activations",
                         nf * sizeof(float) >> 20);
     }
+    a->bytes = ar.nf * sizeof(float) + ar.ni * sizeof(int);
     ar = (arena_t){.fbase = a->fmem, .ibase = a->imem};
     acts_layout(a, &ar);
     k_rope_tables(a->rope_cos, a->rope_sin, max_T, m->cfg.dim / m->cfg.n_heads, m->cfg.rope_theta);
     *out = a;
     return 0;
+}
+
+size_t aha_acts_bytes(const aha_acts_t *a) {
+    return a ? a->bytes : 0;
 }
 
 void aha_acts_destroy(aha_acts_t **ap) {

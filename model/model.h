@@ -126,6 +126,8 @@ typedef struct {
 
 int aha_acts_new(const aha_model_t *m, int max_B, int max_T, aha_acts_t **out);
 void aha_acts_destroy(aha_acts_t **a);
+/* Bytes A allocated for activations and scratch (what a training step needs beyond the model). */
+size_t aha_acts_bytes(const aha_acts_t *a);
 
 /* Routed-expert compute of one MoE layer, replaceable per aha_acts_t (expert parallel:
  * learner/dist.h). Forward: y[N,D] += sum_k gates[r,k] * expert_{ids[r,k]}(x[r]) and eo[r*K+k]
@@ -179,6 +181,8 @@ void aha_kv_reset(aha_kv_t *kv);
 void aha_kv_destroy(aha_kv_t **kv);
 /* Current length of row b (0 for a NULL kv or a row out of range). */
 int aha_kv_len(const aha_kv_t *kv, int b);
+/* Bytes KV allocated (the cache and the decoding scratch). */
+size_t aha_kv_bytes(const aha_kv_t *kv);
 /* Rows (B) and positions per row (max_T) the cache was made with; 0 for NULL. */
 int aha_kv_rows(const aha_kv_t *kv);
 int aha_kv_capacity(const aha_kv_t *kv);
