@@ -6,7 +6,7 @@
  * PRESET: default (the demo model), grpo, dense288 (as in model_bench). A server thread plays the
  * learner's coordinator: a ROUTER on tcp://127.0.0.1 answering ChunkRequests with aha_blob_serve,
  * exactly as learner/coordinator.c does. Per round the main thread publishes a new version as the
- * coordinator does (aha_weights_pack into the kept buffer + aha_blob_set's checksum) and N actor
+ * coordinator does (aha_blob_set_framed: chunks framed once, checksummed) and N actor
  * threads each fetch it as actor/worker.c does (aha_blob_fetch_sink, 4 chunk requests in flight,
  * each chunk written into their own model as it arrives). The raw figure: the same N threads each receive the
  * same bytes in the same chunk sizes from a plain ROUTER that sends them back to back (zmq_send
@@ -192,6 +192,10 @@ static void *fetcher(void *arg) {
     return NULL;
 }
 
+static void weights_fill(void *m, size_t off, uint8_t *dst, size_t n) {
+    aha_weights_read(m, off, dst, n);
+}
+
 int main(int argc, char **argv) {
     if (argc != 3) {
         fprintf(stderr, "usage: weights_bench PRESET REPS\n");
@@ -207,9 +211,8 @@ int main(int argc, char **argv) {
     aha_rng_seed(&rng, 1);
     aha_model_init_random(m, &rng);
     b.bytes = aha_weights_bytes(m);
-    uint8_t *kept = malloc(b.bytes);
     b.raw_data = malloc(b.bytes);
-    if (!kept || !b.raw_data) return 1;
+    if (!b.raw_data) return 1;
     aha_weights_pack(m, b.raw_data);
     b.zctx = zmq_ctx_new();
     pthread_mutex_init(&b.mu, NULL);
@@ -234,12 +237,13 @@ int main(int argc, char **argv) {
         for (int r = 0; r < reps; r++) {
             for (int raw = 1; raw >= 0; raw--) {
                 double pub = 0;
-                if (!raw) { /* the learner's publish: pack into the kept buffer + checksum */
+                if (!raw) { /* the learner's publish: framed chunks + checksum */
                     pthread_mutex_lock(&b.mu);
                     m->params[0] = (float)++version; /* a new version's bytes */
-                    const double t0 = now();
-                    aha_weights_pack(m, kept);
-                    CHECK(aha_blob_set(&b.blob, version, kept, b.bytes, CHUNK));
+                    const double t0 = now(); /* as learner/coordinator.c publishes */
+                    aha_blob_release(&b.blob);
+                    CHECK(aha_blob_set_framed(&b.blob, version, b.bytes, CHUNK,
+                                              "learner/coordinator", weights_fill, m));
                     pub = now() - t0;
                     b.serve_cpu = 0;
                     pthread_mutex_unlock(&b.mu);
@@ -283,7 +287,7 @@ int main(int argc, char **argv) {
         pthread_join(f[i], NULL);
     pthread_join(srv, NULL);
     zmq_ctx_term(b.zctx);
-    free(kept);
+    aha_blob_release(&b.blob);
     free(b.raw_data);
     aha_model_destroy(&m);
     return 0;

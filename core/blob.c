@@ -3,6 +3,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include <errno.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,10 +61,142 @@ int aha_blob_set(aha_blob_t *b, uint64_t version, const void *data, size_t len,
                  uint32_t chunk_bytes) {
     if (!b || (!data && len) || chunk_bytes == 0)
         return AHA_FAIL(AHA_ERR_ARG, "aha_blob_set: bad argument");
-    aha_blob_t n = {version, data, len, chunk_bytes, {0}};
+    aha_blob_t n = {version, data, len, chunk_bytes, {0}, NULL};
     AHA_TRY(aha_blob_sum(version, data, len, n.sum));
     *b = n;
     return AHA_OK;
+}
+
+/* ---- framed chunks ---- */
+
+struct aha_blob_frames {
+    atomic_int refs; /* the blob's one + one per frame ZeroMQ still holds */
+    uint32_t n;      /* chunks */
+    size_t slot;     /* bytes per chunk slot: header room, then the chunk's data */
+    size_t hdr_room;
+    size_t *start;   /* [n] offset of frame i's first header byte */
+    size_t *end;     /* [n] one past its last data byte */
+    uint8_t *mem;
+};
+
+static void frames_unref(void *data, void *hint) {
+    (void)data;
+    aha_blob_frames_t *f = hint;
+    if (atomic_fetch_sub(&f->refs, 1) == 1) {
+        free(f->start);
+        free(f->end);
+        free(f->mem);
+        free(f);
+    }
+}
+
+void aha_blob_release(aha_blob_t *b) {
+    if (!b) return;
+    if (b->frames) frames_unref(NULL, b->frames);
+    memset(b, 0, sizeof *b);
+}
+
+static size_t put_varint(uint8_t *p, uint64_t v) {
+    size_t n = 0;
+    do {
+        p[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    return n;
+}
+
+static size_t varint_len(uint64_t v) {
+    uint8_t tmp[10];
+    return put_varint(tmp, v);
+}
+
+/* Writes into H (room enough) the bytes of Envelope {protocol, sender, chunk {version, index,
+ * data: N bytes}} that come before the data; returns their count. */
+static size_t chunk_header(uint8_t *h, const char *sender, uint64_t version, uint32_t index,
+                           size_t n) {
+    const size_t sl = strlen(sender);
+    const size_t inner = 1 + varint_len(version) + 1 + varint_len(index) + 1 + varint_len(n) + n;
+    size_t o = 0;
+    h[o++] = 1 << 3; /* protocol, varint */
+    o += put_varint(h + o, AHA_WIRE_PROTOCOL);
+    h[o++] = 2 << 3 | 2; /* sender, bytes */
+    o += put_varint(h + o, sl);
+    memcpy(h + o, sender, sl);
+    o += sl;
+    o += put_varint(h + o, 18 << 3 | 2); /* chunk */
+    o += put_varint(h + o, inner);
+    h[o++] = 1 << 3; /* version */
+    o += put_varint(h + o, version);
+    h[o++] = 2 << 3; /* index */
+    o += put_varint(h + o, index);
+    h[o++] = 3 << 3 | 2; /* data */
+    o += put_varint(h + o, n);
+    return o;
+}
+
+int aha_blob_set_framed(aha_blob_t *b, uint64_t version, size_t len, uint32_t chunk_bytes,
+                        const char *sender,
+                        void (*fill)(void *ctx, size_t off, uint8_t *dst, size_t n), void *ctx) {
+    if (!b || !sender || !fill || chunk_bytes == 0 || b->frames || strlen(sender) > 1024)
+        return AHA_FAIL(AHA_ERR_ARG, "aha_blob_set_framed: bad argument");
+    aha_blob_t nb = {version, NULL, len, chunk_bytes, {0}, NULL};
+    aha_blob_frames_t *f = calloc(1, sizeof *f);
+    if (!f) return AHA_FAIL(AHA_ERR_NOMEM, "weights frames");
+    atomic_init(&f->refs, 1);
+    f->n = (uint32_t)((len + chunk_bytes - 1) / chunk_bytes);
+    f->hdr_room = 64 + strlen(sender);
+    f->slot = f->hdr_room + chunk_bytes;
+    f->start = malloc(sizeof(size_t) * (f->n ? f->n : 1));
+    f->end = malloc(sizeof(size_t) * (f->n ? f->n : 1));
+    f->mem = malloc(f->n ? f->slot * f->n : 1);
+    if (!f->start || !f->end || !f->mem) {
+        frames_unref(NULL, f);
+        return AHA_FAIL(AHA_ERR_NOMEM, "weights frames: %u chunks of %u bytes", f->n, chunk_bytes);
+    }
+    sum_state_t ss;
+    int rc = sum_init(&ss, version, len);
+    if (rc != AHA_OK) {
+        frames_unref(NULL, f);
+        return rc;
+    }
+    uint8_t h[1024 + 64];
+    for (uint32_t i = 0; i < f->n; i++) {
+        const size_t off = (size_t)i * chunk_bytes;
+        const size_t n = len - off < chunk_bytes ? len - off : chunk_bytes;
+        uint8_t *data = f->mem + (size_t)i * f->slot + f->hdr_room;
+        const size_t hl = chunk_header(h, sender, version, i, n);
+        memcpy(data - hl, h, hl);
+        f->start[i] = (size_t)i * f->slot + f->hdr_room - hl;
+        f->end[i] = (size_t)i * f->slot + f->hdr_room + n;
+        fill(ctx, off, data, n);
+        sum_update(&ss, data, n);
+    }
+    sum_final(&ss, nb.sum);
+    nb.frames = f;
+    *b = nb;
+    return AHA_OK;
+}
+
+/* Sends chunk I's frame to PEER on W's ROUTER socket without copying it. */
+static int send_framed(const aha_blob_t *b, aha_wire_t *w, const aha_peer_t *peer, uint32_t i) {
+    aha_blob_frames_t *f = b->frames;
+    void *sock = aha_wire_socket(w);
+    zmq_msg_t msg;
+    atomic_fetch_add(&f->refs, 1);
+    if (zmq_msg_init_data(&msg, f->mem + f->start[i], f->end[i] - f->start[i], frames_unref, f) !=
+        0) {
+        frames_unref(NULL, f);
+        return AHA_FAIL(AHA_ERR_NOMEM, "weights: chunk message");
+    }
+    int rc = AHA_OK;
+    if (zmq_send(sock, peer->id, peer->id_len, ZMQ_SNDMORE) < 0 ||
+        zmq_msg_send(&msg, sock, 0) < 0) {
+        const int e = errno;
+        rc = e == EAGAIN ? AHA_FAIL(AHA_ERR_TIMEOUT, "weights: chunk %u: send blocked", i)
+                         : AHA_FAIL(AHA_ERR_NET, "weights: chunk %u: %s", i, zmq_strerror(e));
+        zmq_msg_close(&msg); /* not sent: drops its reference */
+    }
+    return rc;
 }
 
 static int send_announce(const aha_blob_t *b, aha_wire_t *w, const aha_peer_t *peer) {
@@ -87,6 +220,8 @@ int aha_blob_serve(const aha_blob_t *b, aha_wire_t *w, const aha_peer_t *peer,
     size_t off = (size_t)req->index * b->chunk_bytes;
     if (off >= b->len)
         return AHA_FAIL(AHA_ERR_RANGE, "chunk %u of a %zu-byte blob", req->index, b->len);
+    if (b->frames && peer && peer->id_len > 0) return send_framed(b, w, peer, req->index);
+    if (!b->data) return AHA_FAIL(AHA_ERR_ARG, "aha_blob_serve: framed blob without a peer");
     size_t n = b->len - off < b->chunk_bytes ? b->len - off : b->chunk_bytes;
     Aha__Envelope env = AHA__ENVELOPE__INIT;
     Aha__Chunk c = AHA__CHUNK__INIT;

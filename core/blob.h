@@ -21,12 +21,15 @@
 #define AHA_BLOB_ANNOUNCE 0xFFFFFFFFu
 #define AHA_BLOB_SUM_BYTES 32
 
+typedef struct aha_blob_frames aha_blob_frames_t; /* chunks framed once, reference-counted */
+
 typedef struct {
     uint64_t version;
-    const uint8_t *data; /* not owned: must stay valid while the blob is served */
+    const uint8_t *data; /* not owned: must stay valid while the blob is served (NULL when framed) */
     size_t len;
     uint32_t chunk_bytes;
     uint8_t sum[AHA_BLOB_SUM_BYTES];
+    aha_blob_frames_t *frames; /* aha_blob_set_framed: owned (aha_blob_release) */
 } aha_blob_t;
 
 /* The transfer checksum of DATA[0..len) as VERSION, 32 bytes: the Poly1305 tag of the bytes under
@@ -42,6 +45,18 @@ int aha_blob_sum(uint64_t version, const void *data, size_t len,
  * transfer checksum (aha_blob_sum). *b written only on success. */
 int aha_blob_set(aha_blob_t *b, uint64_t version, const void *data, size_t len,
                  uint32_t chunk_bytes);
+
+/* Describes a blob of LEN bytes as VERSION in CHUNK_BYTES pieces (> 0), its bytes written by
+ * FILL(ctx, off, dst, n) (bytes [off, off + n) into dst, called once per chunk in order), each
+ * chunk framed once as the whole Chunk message SENDER would send: aha_blob_serve then hands the
+ * frame to ZeroMQ without copying it (serving costs the same whatever the number of fetchers).
+ * The frames live until aha_blob_release and ZeroMQ has sent every one handed to it. *b written
+ * only on success; B must not hold frames (release it first). */
+int aha_blob_set_framed(aha_blob_t *b, uint64_t version, size_t len, uint32_t chunk_bytes,
+                        const char *sender,
+                        void (*fill)(void *ctx, size_t off, uint8_t *dst, size_t n), void *ctx);
+/* Drops B's reference to its frames (freed once ZeroMQ is done with them) and clears B. */
+void aha_blob_release(aha_blob_t *b);
 
 /* BLAKE2b-256 of DATA[0..len) into out (files: learner/run_state.c). */
 int aha_blob_checksum(const void *data, size_t len, uint8_t out[AHA_BLOB_SUM_BYTES]);

@@ -250,6 +250,7 @@ static void test_fetch_stop(void) {
  * the ordinary way); the blob is byte-exact and its checksum passes. */
 typedef struct {
     char ep[128];
+    uint64_t min_version;
     int rc;
     uint64_t version;
     uint8_t *data;
@@ -262,7 +263,8 @@ static void *oo_fetcher(void *arg) {
     aha_wire_t *w = NULL;
     f->rc = aha_wire_new(ctx, ZMQ_DEALER, "actor/0", 1 << 20, &w);
     if (f->rc == AHA_OK) f->rc = aha_wire_connect(w, f->ep);
-    if (f->rc == AHA_OK) f->rc = aha_blob_fetch(w, 3, 1 << 20, 4, 5000, &f->version, &f->data, &f->len);
+    if (f->rc == AHA_OK) f->rc = aha_blob_fetch(w, f->min_version, 1 << 20, 4, 5000, &f->version, &f->data,
+                                            &f->len);
     aha_wire_destroy(&w);
     zmq_ctx_term(ctx);
     return NULL;
@@ -284,7 +286,7 @@ static void test_out_of_order(void) {
     aha_wire_t *w = NULL;
     REQUIRE_OK(aha_wire_new(ctx, ZMQ_ROUTER, "learner", 1 << 20, &w));
     REQUIRE_OK(aha_wire_bind(w, "tcp://127.0.0.1:*"));
-    oo_fetch_t f = {{0}, -1, 0, NULL, 0};
+    oo_fetch_t f = {{0}, 3, -1, 0, NULL, 0};
     REQUIRE_OK(aha_wire_endpoint(w, f.ep, sizeof f.ep));
     pthread_t th;
     REQUIRE(pthread_create(&th, NULL, oo_fetcher, &f) == 0, "thread");
@@ -339,7 +341,77 @@ static void test_out_of_order(void) {
     zmq_ctx_term(ctx);
 }
 
+/* Chunks framed once (aha_blob_set_framed): the same checksum as aha_blob_set over the same bytes;
+ * a fetch gets them byte-exact though the blob is released while its last frames may still be
+ * queued in ZeroMQ; a frame decodes with protobuf-c (aha_wire_recv) to the Chunk aha_blob_serve
+ * sends unframed. */
+static void copy_fill(void *ctx, size_t off, uint8_t *dst, size_t n) {
+    memcpy(dst, (const uint8_t *)ctx + off, n);
+}
+
+static void test_framed(void) {
+    enum { SIZE = 3 * CHUNK - 100 };
+    uint8_t *d = malloc(SIZE);
+    REQUIRE(d, "memory");
+    fill(d, SIZE, 5);
+    aha_blob_t fb = {0}, pb;
+    REQUIRE_OK(aha_blob_set_framed(&fb, 5, SIZE, CHUNK, "learner", copy_fill, d));
+    REQUIRE_OK(aha_blob_set(&pb, 5, d, SIZE, CHUNK));
+    CHECK(!memcmp(fb.sum, pb.sum, AHA_BLOB_SUM_BYTES), "framed: the same checksum");
+    CHECK(aha_blob_set_framed(&fb, 6, SIZE, CHUNK, "learner", copy_fill, d) == AHA_ERR_ARG,
+          "a blob still holding frames is refused");
+    void *ctx = zmq_ctx_new();
+    aha_wire_t *w = NULL, *plain = NULL;
+    REQUIRE_OK(aha_wire_new(ctx, ZMQ_ROUTER, "learner", 1 << 20, &w));
+    REQUIRE_OK(aha_wire_bind(w, "tcp://127.0.0.1:*"));
+    oo_fetch_t f = {{0}, 5, -1, 0, NULL, 0};
+    REQUIRE_OK(aha_wire_endpoint(w, f.ep, sizeof f.ep));
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, oo_fetcher, &f) == 0, "thread");
+    for (int i = 0; i < 4; i++) { /* the announce request, then chunks 0..2 */
+        aha_peer_t from;
+        Aha__Envelope *e = NULL;
+        REQUIRE_OK(aha_wire_recv(w, 5000, &from, &e));
+        CHECK(e->body_case == AHA__ENVELOPE__BODY_CHUNK_REQUEST &&
+                  aha_blob_serve(&fb, w, &from, e->chunk_request) == AHA_OK,
+              "request %d served", i);
+        aha_wire_free(&e);
+    }
+    REQUIRE_OK(aha_wire_new(ctx, ZMQ_DEALER, "actor/1", 1 << 20, &plain));
+    REQUIRE_OK(aha_wire_connect(plain, f.ep));
+    Aha__Envelope env = AHA__ENVELOPE__INIT;
+    Aha__ChunkRequest r = AHA__CHUNK_REQUEST__INIT;
+    r.version = 5;
+    r.index = 0; /* version and index 0 written explicitly: protobuf-c must read them */
+    env.body_case = AHA__ENVELOPE__BODY_CHUNK_REQUEST;
+    env.chunk_request = &r;
+    REQUIRE_OK(aha_wire_send(plain, NULL, &env));
+    aha_peer_t from;
+    Aha__Envelope *e = NULL;
+    REQUIRE_OK(aha_wire_recv(w, 5000, &from, &e));
+    CHECK(aha_blob_serve(&fb, w, &from, e->chunk_request) == AHA_OK, "chunk 0 to a plain DEALER");
+    aha_wire_free(&e);
+    aha_blob_release(&fb); /* frames may still be queued: they live until sent */
+    CHECK(fb.frames == NULL && fb.len == 0, "released");
+    pthread_join(th, NULL);
+    CHECK(f.rc == AHA_OK && f.version == 5 && f.len == SIZE && f.data && !memcmp(f.data, d, SIZE),
+          "framed chunks fetched byte-exact (rc %d)", f.rc);
+    REQUIRE_OK(aha_wire_recv(plain, 5000, NULL, &e));
+    CHECK(e->body_case == AHA__ENVELOPE__BODY_CHUNK && e->chunk->version == 5 &&
+              e->chunk->index == 0 && e->chunk->data.len == CHUNK &&
+              !memcmp(e->chunk->data.data, d, CHUNK) && !strcmp(e->sender, "learner") &&
+              e->protocol == AHA_WIRE_PROTOCOL,
+          "a framed chunk is the Chunk message protobuf-c reads");
+    aha_wire_free(&e);
+    free(f.data);
+    free(d);
+    aha_wire_destroy(&plain);
+    aha_wire_destroy(&w);
+    zmq_ctx_term(ctx);
+}
+
 static const tu_case_t cases[] = {
+    {"framed", test_framed},
     {"out_of_order", test_out_of_order},
     {"checksum", test_checksum},
     {"transfer_sum", test_transfer_sum},

@@ -28,9 +28,7 @@ typedef struct {
 
 /* A servable weights version. */
 typedef struct {
-    uint8_t *data;
-    size_t len;
-    aha_blob_t blob;
+    aha_blob_t blob; /* its chunks framed (aha_blob_set_framed) */
     int used;
 } kept_t;
 
@@ -207,6 +205,10 @@ int aha_coord_set_keep(aha_coord_t *c, int n) {
     return AHA_OK;
 }
 
+static void weights_fill(void *m, size_t off, uint8_t *dst, size_t n) {
+    aha_weights_read(m, off, dst, n);
+}
+
 int aha_coord_publish(aha_coord_t *c, const aha_model_t *m, uint64_t version) {
     if (!c || !m) return AHA_FAIL(AHA_ERR_ARG, "aha_coord_publish: NULL argument");
     /* the slot of this version if kept, else a free one, else the oldest */
@@ -226,16 +228,12 @@ int aha_coord_publish(aha_coord_t *c, const aha_model_t *m, uint64_t version) {
                     o = &c->kept[j];
             slot = o;
         }
-    size_t n = aha_weights_bytes(m);
-    if (n != slot->len || !slot->data) {
-        uint8_t *p = realloc(slot->data, n);
-        if (!p) return AHA_FAIL(AHA_ERR_NOMEM, "weights blob of %zu bytes", n);
-        slot->data = p;
-        slot->len = n;
-    }
+    /* chunks framed once per version, served without a copy (core/blob.h); frames of the
+     * version this slot held are freed once ZeroMQ has sent what it still queues */
     slot->used = 0;
-    aha_weights_pack(m, slot->data);
-    AHA_TRY(aha_blob_set(&slot->blob, version, slot->data, n, 1u << 20));
+    aha_blob_release(&slot->blob);
+    AHA_TRY(aha_blob_set_framed(&slot->blob, version, aha_weights_bytes(m), 1u << 20,
+                                "learner/coordinator", weights_fill, (void *)m));
     slot->used = 1;
     /* more kept than wanted (keep lowered): drop the oldest */
     used = 0;
@@ -584,7 +582,7 @@ void aha_coord_destroy(aha_coord_t **cp) {
     aha_coord_pump_stop(c);
     aha_wire_destroy(&c->w);
     for (int i = 0; i < AHA_COORD_MAX_KEEP; i++)
-        free(c->kept[i].data);
+        aha_blob_release(&c->kept[i].blob);
     for (int i = 0; i < c->n_items; i++)
         aha_wire_free(&c->items[i].group);
     free(c->items);

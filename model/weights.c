@@ -26,6 +26,18 @@ int aha_weights_unpack(aha_model_t *m, const uint8_t *data, size_t len) {
     return AHA_OK;
 }
 
+void aha_weights_read(const aha_model_t *m, size_t off, uint8_t *dst, size_t n) {
+    const size_t pbytes = sizeof(float) * m->n_params;
+    if (off < pbytes) { /* the parameters' part */
+        const size_t k = n < pbytes - off ? n : pbytes - off;
+        memcpy(dst, (const uint8_t *)m->params + off, k);
+        off += k;
+        dst += k;
+        n -= k;
+    }
+    if (n > 0 && m->expert_bias) memcpy(dst, (const uint8_t *)m->expert_bias + (off - pbytes), n);
+}
+
 void aha_weights_write(aha_model_t *m, size_t off, const uint8_t *data, size_t n) {
     const size_t pbytes = sizeof(float) * m->n_params;
     if (off < pbytes) { /* the parameters' part */

@@ -16,6 +16,10 @@ void aha_weights_pack(const aha_model_t *m, uint8_t *out);
  * unless LEN is exactly aha_weights_bytes(m). */
 int aha_weights_unpack(aha_model_t *m, const uint8_t *data, size_t len);
 
+/* Reads bytes [OFF, OFF + N) of M's packed weights (aha_weights_pack's layout) into DST.
+ * OFF + N must be at most aha_weights_bytes(m). */
+void aha_weights_read(const aha_model_t *m, size_t off, uint8_t *dst, size_t n);
+
 /* Writes bytes [OFF, OFF + N) of the packed weights (aha_weights_pack's layout) into M's
  * parameters and routing biases. OFF + N must be at most aha_weights_bytes(m). */
 void aha_weights_write(aha_model_t *m, size_t off, const uint8_t *data, size_t n);
