@@ -184,9 +184,6 @@ static void test_shards(void) {
 static const tu_case_t cases[] = {
     {"vs_torch", test_vs_torch},
     {"shards", test_shards},
-    {NULL, NULL},
 };
 
-int main(int argc, char **argv) {
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)

@@ -171,9 +171,6 @@ static void test_nonfinite(void) {
 static const tu_case_t cases[] = {
     {"config_json", test_config_json},
     {"nonfinite", test_nonfinite},
-    {NULL, NULL},
 };
 
-int main(int argc, char **argv) {
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)

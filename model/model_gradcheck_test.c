@@ -373,9 +373,6 @@ static const tu_case_t cases[] = {
     {"dense", test_dense},
     {"dense+moe-mixed", test_dense_moe_mixed},
     {"moe-sigmoid-top1", test_moe_sigmoid_top1},
-    {NULL, NULL},
 };
 
-int main(int argc, char **argv) {
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)

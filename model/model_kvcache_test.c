@@ -231,9 +231,6 @@ static const tu_case_t cases[] = {
     {"tiny-mixed-softmax", test_tiny_mixed_softmax},
     {"tiny-dense", test_tiny_dense},
     {"sampling-determinism", check_sampling_determinism},
-    {NULL, NULL},
 };
 
-int main(int argc, char **argv) {
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)

@@ -233,9 +233,6 @@ static const tu_case_t cases[] = {
     {"default-config", test_default_config},
     {"tiny-mixed-softmax", test_tiny_mixed_softmax},
     {"tiny-mixed-softmax-nolengths", test_tiny_mixed_softmax_nolengths},
-    {NULL, NULL},
 };
 
-int main(int argc, char **argv) {
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)

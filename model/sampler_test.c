@@ -170,9 +170,6 @@ static const tu_case_t cases[] = {
     {"freq-t1.3-p0.8", test_freq_t13_p08},
     {"freq-t0.6-p0.95", test_freq_t06_p095},
     {"determinism-and-errors", check_determinism_and_errors},
-    {NULL, NULL},
 };
 
-int main(int argc, char **argv) {
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)

@@ -163,9 +163,6 @@ static const tu_case_t cases[] = {
     {"exp", test_exp},
     {"reference", test_reference},
     {"paths_bitwise", test_paths_bitwise},
-    {NULL, NULL},
 };
 
-int main(int argc, char **argv) {
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)

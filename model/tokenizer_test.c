@@ -254,9 +254,6 @@ static void test_encode_decode(void) {
 static const tu_case_t cases[] = {
     {"round_trips", test_round_trips},
     {"encode_decode", test_encode_decode},
-    {NULL, NULL},
 };
 
-int main(int argc, char **argv) {
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)

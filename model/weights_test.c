@@ -124,9 +124,6 @@ static void test_sink(void) {
 static const tu_case_t cases[] = {{"round_trip", test_round_trip},
                                   {"sink", test_sink},
                                   {"dense", test_dense},
-                                  {"wrong_length", test_wrong_length},
-                                  {NULL, NULL}};
+                                  {"wrong_length", test_wrong_length}};
 
-int main(int argc, char **argv) {
-    return tu_main(argc, argv, cases, __FILE__);
-}
+TU_MAIN(cases)
