@@ -29,23 +29,10 @@
 #include <time.h>
 
 #include "actor/rollout.h"
+#include "bench/bench_util.h"
 #include "core/err.h"
 #include "core/rng.h"
 #include "model/model.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* CPU time of this thread: with one thread on a loaded machine, a steadier figure than wall time
- * (printed as *_cpu_*; the table uses wall time) */
-static double cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 #define CHECK(call)                                                                                \
     do {                                                                                           \
@@ -57,27 +44,7 @@ static double cpu_now(void) {
     } while (0)
 
 static int preset(const char *name, aha_model_config_t *c) {
-    aha_model_config_default(c);
-    if (!strcmp(name, "default")) return 0;
-    if (!strcmp(name, "grpo")) {
-        c->n_layers = 4;
-        c->vocab_size = 64;
-        return 0;
-    }
-    if (!strcmp(name, "dense288")) {
-        c->dim = 288;
-        c->n_layers = 6;
-        c->n_heads = 6;
-        c->ffn_hidden = 768;
-        c->n_routed_experts = 0;
-        c->n_shared_experts = 0;
-        c->top_k = 0;
-        c->moe_hidden = 0;
-        c->max_seq_len = 256;
-        return 0;
-    }
-    fprintf(stderr, "model_bench: unknown preset '%s' (default | grpo | dense288)\n", name);
-    return -1;
+    return bench_preset("model_bench", name, c);
 }
 
 /* Parameters one token goes through (the FLOP count's "active parameters"). */
@@ -107,10 +74,10 @@ static int bench_peak(void) {
         openblas_set_num_threads(thr);
         double best = 1e30;
         for (int r = 0; r < 12; r++) {
-            double t0 = now();
+            double t0 = bench_now();
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c,
                         n);
-            double dt = now() - t0;
+            double dt = bench_now() - t0;
             if (r > 1 && dt < best) best = dt;
         }
         printf("sgemm_gflops_%dt %.1f\n", thr, 2.0 * n * n * n / best * 1e-9);
@@ -131,9 +98,9 @@ static int bench_peak(void) {
             x[i] = 1e-3f;
         double best = 1e30, sink = 0.0;
         for (int r = 0; r < 10; r++) {
-            double t0 = now();
+            double t0 = bench_now();
             sink += cblas_sasum((int)nf, x, 1);
-            double dt = now() - t0;
+            double dt = bench_now() - t0;
             if (dt < best) best = dt;
         }
         printf("%s %.1f\n", names[s], sizes[s] / best * 1e-9);
@@ -166,13 +133,13 @@ static int bench_train(const char *pname, int B, int T, int iters, int threads) 
     float loss;
     double best = 1e30, best_f = 1e30, best_cpu = 1e30;
     for (int i = 0; i < iters + 1; i++) { /* the first is a warm-up */
-        double s = now(), sc = cpu_now();
+        double s = bench_now(), sc = bench_thread_cpu();
         CHECK(aha_forward(m, a, &batch));
-        double f = now() - s;
+        double f = bench_now() - s;
         CHECK(aha_ce_loss(a, targets, &loss));
         aha_model_zero_grads(m);
         CHECK(aha_backward(m, a, &batch));
-        double dt = now() - s, dc = cpu_now() - sc;
+        double dt = bench_now() - s, dc = bench_thread_cpu() - sc;
         if (i > 0 && dt < best) best = dt;
         if (i > 0 && f < best_f) best_f = f;
         if (i > 0 && dc < best_cpu) best_cpu = dc;
@@ -207,13 +174,13 @@ static int bench_decode(const char *pname, int rows, int P, int reps) {
     double best = 1e30;
     for (int r = 0; r < reps + 1; r++) {
         aha_kv_reset(kv);
-        double t0 = now();
+        double t0 = bench_now();
         for (int t = 0; t < P; t++) {
             for (int b = 0; b < rows; b++)
                 step[b] = (int)aha_rng_below(&rng, cfg.vocab_size);
             CHECK(aha_decode_step(m, kv, step, NULL, logits, NULL));
         }
-        double dt = now() - t0;
+        double dt = bench_now() - t0;
         if (r > 0 && dt < best) best = dt;
     }
     /* bytes of weights one step reads (everything but the embedding table, which is gathered) */
@@ -258,10 +225,10 @@ static int bench_generate(const char *pname, int G, int P, int NEW, int reps, in
         for (int rep = 0; rep < reps + 1; rep++) {
             for (int b = 0; b < n; b++)
                 aha_rng_seed(&rngs[b], 100 + (uint64_t)b);
-            double t0 = now();
+            double t0 = bench_now();
             CHECK(stepwise ? aha_generate_stepwise(m, kv, prompts, lens, rngs, &gen, r)
                            : aha_generate(m, kv, prompts, lens, rngs, &gen, r));
-            double dt = now() - t0;
+            double dt = bench_now() - t0;
             if (rep > 0 && dt < best) best = dt;
         }
         printf("%s_groups_per_s %.1f\n", stepwise ? "stepwise" : "shared", groups / best);

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "bench/bench_util.h"
 #include "core/blob.h"
 #include "core/err.h"
 #include "core/rng.h"
@@ -31,17 +32,6 @@
 
 enum { MAX_N = 4, CREDIT = 4, TIMEOUT_MS = 30000 };
 static const uint32_t CHUNK = 1u << 20; /* learner/coordinator.c's chunk size */
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-static double thread_cpu(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 #define CHECK(call)                                                                                \
     do {                                                                                           \
@@ -53,27 +43,7 @@ static double thread_cpu(void) {
     } while (0)
 
 static int preset(const char *name, aha_model_config_t *c) {
-    aha_model_config_default(c);
-    if (!strcmp(name, "default")) return 0;
-    if (!strcmp(name, "grpo")) {
-        c->n_layers = 4;
-        c->vocab_size = 64;
-        return 0;
-    }
-    if (!strcmp(name, "dense288")) {
-        c->dim = 288;
-        c->n_layers = 6;
-        c->n_heads = 6;
-        c->ffn_hidden = 768;
-        c->n_routed_experts = 0;
-        c->n_shared_experts = 0;
-        c->top_k = 0;
-        c->moe_hidden = 0;
-        c->max_seq_len = 256;
-        return 0;
-    }
-    fprintf(stderr, "weights_bench: unknown preset '%s' (default | grpo | dense288)\n", name);
-    return -1;
+    return bench_preset("weights_bench", name, c);
 }
 
 typedef struct {
@@ -116,11 +86,11 @@ static void *server(void *arg) {
             aha_peer_t from;
             if (aha_wire_recv(w, 0, &from, &e) == AHA_OK) {
                 pthread_mutex_lock(&b->mu);
-                const double t0 = thread_cpu();
+                const double t0 = bench_thread_cpu();
                 if (e->body_case == AHA__ENVELOPE__BODY_CHUNK_REQUEST)
                     CHECK(aha_blob_serve(&b->blob, w, &from, e->chunk_request));
                 aha_wire_free(&e);
-                b->serve_cpu += thread_cpu() - t0;
+                b->serve_cpu += bench_thread_cpu() - t0;
                 pthread_mutex_unlock(&b->mu);
             }
         }
@@ -240,21 +210,21 @@ int main(int argc, char **argv) {
                 if (!raw) { /* the learner's publish: framed chunks + checksum */
                     pthread_mutex_lock(&b.mu);
                     m->params[0] = (float)++version; /* a new version's bytes */
-                    const double t0 = now(); /* as learner/coordinator.c publishes */
+                    const double t0 = bench_now(); /* as learner/coordinator.c publishes */
                     aha_blob_release(&b.blob);
                     CHECK(aha_blob_set_framed(&b.blob, version, b.bytes, CHUNK,
                                               "learner/coordinator", weights_fill, m));
-                    pub = now() - t0;
+                    pub = bench_now() - t0;
                     b.serve_cpu = 0;
                     pthread_mutex_unlock(&b.mu);
                 }
                 b.n = n;
                 b.raw = raw;
                 b.version = version;
-                const double t0 = now();
+                const double t0 = bench_now();
                 pthread_barrier_wait(&b.start);
                 pthread_barrier_wait(&b.done);
-                const double t = now() - t0;
+                const double t = bench_now() - t0;
                 if (b.failed) {
                     fprintf(stderr, "weights_bench: a transfer failed\n");
                     return 1;
