@@ -4,6 +4,7 @@
 #include "main/run_config.h"
 #include "model/model.h"
 #include "recipe/lm_train.h"
+#include <stdio.h>
 
 int cmd_pretrain(int argc, char **argv);
 int cmd_sft(int argc, char **argv);
@@ -76,6 +77,11 @@ typedef struct {
 } eval_result_t;
 int run_eval(const aha_model_t *m, const aha_run_config_t *rc, int n, int k, double temperature,
              double top_p, int max_new, int verbose, eval_result_t *out);
+/* run_eval that also writes one JSON line per sample to SAMPLES when it is not NULL (aha eval
+ * --samples FILE: problem, prompt, response, correct, format, tokens, truncated). */
+int run_eval_samples(const aha_model_t *m, const aha_run_config_t *rc, int n, int k,
+                     double temperature, double top_p, int max_new, int verbose, FILE *samples,
+                     eval_result_t *out);
 void print_eval(const eval_result_t *r, double temperature, double top_p);
 int write_eval_json(const eval_result_t *r, double temperature, double top_p, const char *path);
 

@@ -59,8 +59,42 @@ static int eval_problem(const aha_model_t *m, const aha_run_config_t *rc, eval_c
                         c->roll);
 }
 
+/* One JSON line per sample (aha eval --samples FILE): the problem's index and user text, the
+ * sample's index, the response text, its judgement, its length in tokens and whether it stopped at
+ * max_new without <eos> (truncated). */
+static int write_sample_line(FILE *f, const aha_run_config_t *rc, const aha_task_problem_t *p,
+                             int i, int b, const char *resp, int correct, int fmt, int tokens,
+                             int truncated) {
+    char prompt[1024];
+    AHA_TRY(aha_run_prompt(rc, p, prompt, sizeof prompt));
+    char *q = strstr(prompt, "<|User|>"), *e = strstr(prompt, "<|Assistant|>");
+    if (q && e && e > q) *e = 0, q += 8;
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return AHA_FAIL(AHA_ERR_NOMEM, "eval samples");
+    cJSON_AddNumberToObject(o, "problem", i);
+    cJSON_AddNumberToObject(o, "sample", b);
+    cJSON_AddStringToObject(o, "prompt", q && e ? q : prompt);
+    cJSON_AddStringToObject(o, "response", resp);
+    cJSON_AddBoolToObject(o, "correct", correct);
+    cJSON_AddBoolToObject(o, "format", fmt);
+    cJSON_AddNumberToObject(o, "tokens", tokens);
+    cJSON_AddBoolToObject(o, "truncated", truncated);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!s) return AHA_FAIL(AHA_ERR_NOMEM, "eval samples");
+    int rc_ = fprintf(f, "%s\n", s) < 0 ? AHA_FAIL(AHA_ERR_IO, "eval samples: cannot write") : AHA_OK;
+    free(s);
+    return rc_;
+}
+
 int run_eval(const aha_model_t *m, const aha_run_config_t *rc, int n, int k, double temperature,
              double top_p, int max_new, int verbose, eval_result_t *out) {
+    return run_eval_samples(m, rc, n, k, temperature, top_p, max_new, verbose, NULL, out);
+}
+
+int run_eval_samples(const aha_model_t *m, const aha_run_config_t *rc, int n, int k,
+                     double temperature, double top_p, int max_new, int verbose, FILE *samples,
+                     eval_result_t *out) {
     eval_ctx_t c;
     int rc_ = eval_ctx_init(m, k, max_new, &c);
     if (rc_ < 0) {
@@ -101,6 +135,14 @@ int run_eval(const aha_model_t *m, const aha_run_config_t *rc, int n, int k, dou
             sum_lang += sc.language;
             sum_refl += aha_reward_reflection(resp);
             any |= correct;
+            if (samples) {
+                const int len = c.roll->total_len[b], plen = c.roll->prompt_len[b];
+                const int last = c.roll->tokens[(size_t)b * c.roll->max_len + len - 1];
+                AHA_TRY_GOTO(rc_,
+                             write_sample_line(samples, rc, &p, i, b, resp, correct, fmt,
+                                               len - plen, last != AHA_TOK_EOS),
+                             done);
+            }
             if (verbose && b == 0) {
                 char prompt[1024];
                 AHA_TRY_GOTO(rc_, aha_run_prompt(rc, &p, prompt, sizeof prompt), done);
@@ -191,15 +233,17 @@ int write_eval_json(const eval_result_t *r, double temperature, double top_p, co
 
 /* Shared by eval and sample: --checkpoint DIR --n N --k K --temperature T --top-p P --out F */
 typedef struct {
-    const char *checkpoint, *out, *model, *setting;
+    const char *checkpoint, *out, *model, *setting, *samples;
     char task[32];
     int n, k, max_new;
     double temperature, top_p;
 } eval_opts_t;
 
-static int parse_eval_opts(const cli_common_t *cli, const aha_run_config_t *rc, eval_opts_t *o) {
+static int parse_eval_opts(const cli_common_t *cli, const aha_run_config_t *rc, int sample_mode,
+                           eval_opts_t *o) {
     o->checkpoint = NULL;
     o->out = NULL;
+    o->samples = NULL;
     o->model = o->setting = "";
     o->task[0] = 0;
     o->n = rc->eval.n;
@@ -216,6 +260,8 @@ static int parse_eval_opts(const cli_common_t *cli, const aha_run_config_t *rc, 
             o->checkpoint = v;
         else if (!strcmp(a, "--out"))
             o->out = v;
+        else if (!strcmp(a, "--samples") && !sample_mode)
+            o->samples = v;
         else if (!strcmp(a, "--model"))
             o->model = v;
         else if (!strcmp(a, "--setting"))
@@ -257,20 +303,31 @@ static int eval_main(int argc, char **argv, int sample_mode) {
                    "       [--n N] [--k K] [--temperature T] [--top-p P] [--max-new-tokens M]%s\n"
                    "defaults come from the config's eval section (temperature 0.6, top-p 0.95).\n",
                    sample_mode ? "sample" : "eval", aha_task_names("|"),
-                   sample_mode ? "" : " [--out FILE.json] [--model NAME --setting NAME]"))
+                   sample_mode ? ""
+                               : " [--out FILE.json] [--model NAME --setting NAME]\n"
+                                 "       [--samples FILE.jsonl]   (one line per sample: problem, "
+                                 "prompt, response, correct, format, tokens, truncated)"))
         return rc;
     aha_run_config_t rcfg;
     eval_opts_t o;
     aha_model_t *m = NULL;
     if ((rc = aha_run_config_load(cli.config, cli.overrides, cli.n_overrides, &rcfg)) < 0 ||
-        (rc = parse_eval_opts(&cli, &rcfg, &o)) < 0 ||
+        (rc = parse_eval_opts(&cli, &rcfg, sample_mode, &o)) < 0 ||
         (rc = aha_checkpoint_load(o.checkpoint, &m)) < 0)
         return cli_fail(rc);
     if (o.task[0]) snprintf(rcfg.task.kind, sizeof rcfg.task.kind, "%s", o.task);
     if (sample_mode && o.n == rcfg.eval.n) o.n = 8;
     if (sample_mode) o.k = 1;
     eval_result_t ev;
-    rc = run_eval(m, &rcfg, o.n, o.k, o.temperature, o.top_p, o.max_new, sample_mode, &ev);
+    FILE *sf = NULL;
+    if (o.samples && !(sf = fopen(o.samples, "w"))) {
+        aha_model_destroy(&m);
+        return cli_fail(AHA_FAIL(AHA_ERR_IO, "--samples %s: cannot open for writing", o.samples));
+    }
+    rc = run_eval_samples(m, &rcfg, o.n, o.k, o.temperature, o.top_p, o.max_new, sample_mode, sf,
+                          &ev);
+    if (sf && fclose(sf) != 0 && rc == 0)
+        rc = AHA_FAIL(AHA_ERR_IO, "--samples %s: cannot write", o.samples);
     if (rc == 0) {
         snprintf(ev.model, sizeof ev.model, "%s", o.model);
         snprintf(ev.setting, sizeof ev.setting, "%s", o.setting);
