@@ -94,6 +94,17 @@ def report(path):
     n = len(rows)
     print("== %s: %d samples, pass@1 %.1f%%, truncated %d" % (path, n, 100 * kinds["correct"] / n,
                                                           sum(r["truncated"] for r in rows)))
+    trace = [r for r in rows if "<think>" in r["response"]]
+    per = defaultdict(list)
+    for r in rows:
+        per[r["problem"]].append(r)
+    k = max(len(v) for v in per.values())
+    print("responses with a trace %.1f%%, pass@1 among them %.1f%%; problems right in all %d "
+          "samples %d, in none %d, of %d; distinct responses per problem %.2f" % (
+              100 * len(trace) / n, 100 * sum(r["correct"] for r in trace) / max(len(trace), 1), k,
+              sum(all(x["correct"] for x in v) for v in per.values()),
+              sum(not any(x["correct"] for x in v) for v in per.values()), len(per),
+              sum(len(set(x["response"] for x in v)) for v in per.values()) / len(per)))
     print("failure kinds (share of all samples):",
           ", ".join("%s %.1f%%" % (k, 100 * v / n) for k, v in kinds.most_common() if k != "correct"))
     print("%-34s %6s %7s  %s" % ("slice", "n", "pass@1", "failures (share of the slice)"))

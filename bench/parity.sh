@@ -5,7 +5,8 @@
 #   1. aha pretrain configs/addition35.yaml (400 steps); its wall time W is the budget;
 #   2. the twin pretrains for W seconds (its learning-rate schedule spans its budget);
 #   3. both bases evaluated on 200 held-out problems at temperature 0.6 (aha: 4 samples each);
-#   4. GRPO on aha's base (150 steps) and a random-reward control from the same base, 8 samples.
+#   4. GRPO on aha's base (150 steps) and a random-reward control from the same base, 8 samples;
+#   5. where the base and the GRPO model fail (bench/addition_failures.py on the samples).
 #   bash bench/parity.sh [TWIN_SCRIPT]        (~12 min on 2 cores)
 # Writes runs/parity/. Needs the build (make build) and /usr/bin/python3 with Debian's torch.
 set -euo pipefail
@@ -33,10 +34,10 @@ echo "== aha GRPO and random-reward control =="
 "$AHA" train "$CFG" --set run_dir="$OUT/aha" > "$OUT/aha_grpo.log" 2>&1
 "$AHA" train "$CFG" --set run_dir="$OUT/control" --set rl.init="$OUT/aha/pretrain/final" \
   --set rl.random_reward=true > "$OUT/aha_control.log" 2>&1
-ev() { "$AHA" eval --checkpoint "$1" "$CFG" --k 8 --out "$2" > /dev/null 2>&1; }
-ev "$OUT/aha/pretrain/final" "$OUT/base.json"
-ev "$OUT/aha/rl/final" "$OUT/grpo.json"
-ev "$OUT/control/rl/final" "$OUT/control.json"
+ev() { "$AHA" eval --checkpoint "$1" "$CFG" --k 8 --out "$2.json" --samples "$2.jsonl" > /dev/null 2>&1; }
+ev "$OUT/aha/pretrain/final" "$OUT/base"
+ev "$OUT/aha/rl/final" "$OUT/grpo"
+ev "$OUT/control/rl/final" "$OUT/control"
 get() { sed -n "s/.*\"$2\":[[:space:]]*\([0-9.e-]*\).*/\1/p" "$1" | head -n 1; }
 pct() { awk -v x="$1" 'BEGIN{printf "%.1f%%", 100*x}'; }
 echo
@@ -46,3 +47,5 @@ echo "| PyTorch twin base | ${twin_steps} steps, ${W}s | $(pct "$twin_acc") (tra
 for r in base grpo control; do
   echo "| aha $r | 400 steps, ${W}s | $(pct "$(get "$OUT/$r.json" 'pass@1')") | $(pct "$(get "$OUT/$r.json" format_rate)") | $(get "$OUT/$r.json" response_len_mean) |"
 done
+echo
+/usr/bin/python3 bench/addition_failures.py "$OUT/base.jsonl" "$OUT/grpo.jsonl"
