@@ -9,10 +9,7 @@ set -uo pipefail
 aha=$(readlink -f "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
-if ! command -v mpirun >/dev/null 2>&1; then
-    echo "SKIP: mpirun not found (install openmpi-bin: deploy/install-deps.sh)"
-    exit 77
-fi
+need_mpirun
 tmp=$(mktemp -d)
 trap 'kill -KILL $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
 export OPENBLAS_NUM_THREADS=1

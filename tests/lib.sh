@@ -33,3 +33,11 @@ small_base() {
 }
 # col RUN KEY: KEY's value in the last row of $tmp/RUN/rl/metrics.jsonl that has it.
 col() { grep -o "\"$2\":[0-9.e+-]*" "$tmp/$1/rl/metrics.jsonl" | tail -n 1 | cut -d: -f2; }
+
+# need_mpirun: exits the test with 77 (CTest: skipped; .ci/run fails on a skip) when mpirun is
+# missing.
+need_mpirun() {
+    command -v mpirun >/dev/null 2>&1 && return 0
+    echo "SKIP: mpirun not found (install openmpi-bin: deploy/install-deps.sh)"
+    exit 77
+}

@@ -9,10 +9,9 @@ set -u
 AHA=$(readlink -f "${1:?path to aha}")
 here=$(cd "$(dirname "$0")" && pwd)
 RL_STEPS=${RL_STEPS:-120}
-if ! command -v mpirun >/dev/null 2>&1; then
-    echo "SKIP: mpirun not found (install openmpi-bin: deploy/install-deps.sh)"
-    exit 77
-fi
+# shellcheck source=tests/lib.sh
+. "$here/lib.sh"
+need_mpirun
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export OPENBLAS_NUM_THREADS=1
