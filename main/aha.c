@@ -11,33 +11,25 @@
 #include <string.h>
 #include <time.h>
 
-static const char k_usage[] =
-    "usage: aha <command> [options]\n"
-    "\n"
-    "commands:\n"
-    "  pretrain [CONFIG] [--set key=value]...    next-token pretraining on the task corpus\n"
-    "  sft [CONFIG] [--set key=value]...         supervised fine-tuning on (prompt, response) "
-    "pairs (sft.data)\n"
-    "  gen-coldstart [CONFIG] --out F [--n N]    cold-start SFT pairs (readable traces + summary)\n"
-    "  reject [CONFIG] --checkpoint DIR --out F  rejection sampling: correct, readable samples "
-    "(+ non-reasoning)\n"
-    "  pipeline RECIPE [--set key=value]...      run a recipe's stages in order, skipping "
-    "finished ones\n"
-    "  train [CONFIG] [--set key=value]...       GRPO (R1-Zero) from the pretrained checkpoint\n"
-    "  eval --checkpoint DIR [options]           pass@1 / pass@k / cons@k / format rate on "
-    "held-out problems\n"
-    "  sample --checkpoint DIR [options]         print sampled responses for a few problems\n"
-    "  report RUN_DIR                            Markdown table of a recipe run's evaluations + "
-    "curves\n"
-    "  plot RUN_DIR                              PNG curves of a run's metrics (gnuplot)\n"
-    "  verifier --connect ENDPOINT [CONFIG]      a verifier worker scoring groups for a broker\n"
-    "  actor --connect ENDPOINT [CONFIG]         a rollout worker sampling groups for a learner\n"
-    "  keygen DIR                                CURVE keys for net.keys (server, client, "
-    "operator)\n"
-    "  ctl RUN_DIR status | stop | verifier-use N@V  inspect, stop or swap verifiers of a run\n"
-    "\n"
-    "CONFIG is a YAML file (default: the embedded configs/demo.yaml).\n"
-    "`aha <command> --help` lists a command's options.\n";
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *synopsis, *summary;
+} command_t;
+
+#define COMMAND_ROW(name, function, synopsis, summary) {name, function, synopsis, summary},
+static const command_t k_commands[] = {AHA_COMMANDS(COMMAND_ROW)};
+#undef COMMAND_ROW
+enum { N_COMMANDS = sizeof k_commands / sizeof *k_commands };
+
+static void print_usage(FILE *out) {
+    fputs("usage: aha <command> [options]\n\ncommands:\n", out);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  %-40s  %s\n", k_commands[i].synopsis, k_commands[i].summary);
+    fputs("\nCONFIG is a YAML file (default: the embedded configs/demo.yaml).\n"
+          "`aha <command> --help` lists a command's options.\n",
+          out);
+}
 
 int cli_fail(int rc) {
     const char *msg = aha_last_error();
@@ -151,6 +143,23 @@ int cli_worker_parse(int argc, char **argv, const char *usage, const char *key,
                             &w->cfg);
 }
 
+int cmd_keygen(int argc, char **argv) {
+    if (argc != 1 || argv[0][0] == '-') {
+        int help = argc == 1 && strcmp(argv[0], "--help") == 0;
+        fputs("usage: aha keygen DIR\nWrites DIR/server.key, DIR/client.key and DIR/operator.key "
+              "(CURVE, mode 0600)\nand DIR/operator.pub, each that is not there yet (never "
+              "overwrites). Point net.keys at\nDIR on every node. operator.key is for `aha "
+              "ctl --remote`; the learner needs only\noperator.pub, so it may be moved off "
+              "the shared storage.\n",
+              help ? stdout : stderr);
+        return help ? 0 : 2;
+    }
+    int rc = aha_keys_generate(argv[0]);
+    if (rc < 0) return cli_fail(rc);
+    printf("keys in %s: server.key, client.key, operator.key, operator.pub\n", argv[0]);
+    return 0;
+}
+
 double now_s(void) {
     return aha_now_ms() * 1e-3;
 }
@@ -158,40 +167,14 @@ double now_s(void) {
 int main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
         !strcmp(argv[1], "help")) {
-        fputs(k_usage, argc < 2 ? stderr : stdout);
+        print_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
     aha_log_set_role(cmd);
-    if (!strcmp(cmd, "pretrain")) return cmd_pretrain(argc - 2, argv + 2);
-    if (!strcmp(cmd, "sft")) return cmd_sft(argc - 2, argv + 2);
-    if (!strcmp(cmd, "gen-coldstart")) return cmd_gen_coldstart(argc - 2, argv + 2);
-    if (!strcmp(cmd, "reject")) return cmd_reject(argc - 2, argv + 2);
-    if (!strcmp(cmd, "pipeline")) return cmd_pipeline(argc - 2, argv + 2);
-    if (!strcmp(cmd, "report")) return cmd_report(argc - 2, argv + 2);
-    if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);
-    if (!strcmp(cmd, "sample")) return cmd_sample(argc - 2, argv + 2);
-    if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);
-    if (!strcmp(cmd, "plot")) return cmd_plot(argc - 2, argv + 2);
-    if (!strcmp(cmd, "verifier")) return cmd_verifier(argc - 2, argv + 2);
-    if (!strcmp(cmd, "actor")) return cmd_actor(argc - 2, argv + 2);
-    if (!strcmp(cmd, "ctl")) return cmd_ctl(argc - 2, argv + 2);
-    if (!strcmp(cmd, "keygen")) {
-        if (argc != 3 || argv[2][0] == '-') {
-            fputs(
-                "usage: aha keygen DIR\nWrites DIR/server.key, DIR/client.key and DIR/operator.key "
-                "(CURVE, mode 0600)\nand DIR/operator.pub, each that is not there yet (never "
-                "overwrites). Point net.keys at\nDIR on every node. operator.key is for `aha "
-                "ctl --remote`; the learner needs only\noperator.pub, so it may be moved off "
-                "the shared storage.\n",
-                argc == 3 && strcmp(argv[2], "--help") == 0 ? stdout : stderr);
-            return argc == 3 && strcmp(argv[2], "--help") == 0 ? 0 : 2;
-        }
-        int rc = aha_keys_generate(argv[2]);
-        if (rc < 0) return cli_fail(rc);
-        printf("keys in %s: server.key, client.key, operator.key, operator.pub\n", argv[2]);
-        return 0;
-    }
-    fprintf(stderr, "aha: unknown command '%s'\n\n%s", cmd, k_usage);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(cmd, k_commands[i].name)) return k_commands[i].run(argc - 2, argv + 2);
+    fprintf(stderr, "aha: unknown command '%s'\n\n", cmd);
+    print_usage(stderr);
     return 2;
 }

@@ -6,19 +6,40 @@
 #include "recipe/lm_train.h"
 #include <stdio.h>
 
-int cmd_pretrain(int argc, char **argv);
-int cmd_sft(int argc, char **argv);
-int cmd_gen_coldstart(int argc, char **argv);
-int cmd_reject(int argc, char **argv);
-int cmd_pipeline(int argc, char **argv);
-int cmd_report(int argc, char **argv);
-int cmd_eval(int argc, char **argv);
-int cmd_sample(int argc, char **argv);
-int cmd_train(int argc, char **argv);
-int cmd_plot(int argc, char **argv);
-int cmd_verifier(int argc, char **argv);
-int cmd_actor(int argc, char **argv);
-int cmd_ctl(int argc, char **argv);
+/* The subcommands, in `aha --help` order: X(name, function, synopsis, summary). main() dispatches
+ * on name and builds the command list of `aha --help` from synopsis and summary. */
+#define AHA_COMMANDS(X)                                                                            \
+    X("pretrain", cmd_pretrain, "pretrain [CONFIG] [--set key=value]...",                          \
+      "next-token pretraining on the task corpus")                                                 \
+    X("sft", cmd_sft, "sft [CONFIG] [--set key=value]...",                                         \
+      "supervised fine-tuning on (prompt, response) pairs (sft.data)")                             \
+    X("gen-coldstart", cmd_gen_coldstart, "gen-coldstart [CONFIG] --out F [--n N]",                \
+      "cold-start SFT pairs (readable traces + summary)")                                          \
+    X("reject", cmd_reject, "reject [CONFIG] --checkpoint DIR --out F",                            \
+      "rejection sampling: correct, readable samples (+ non-reasoning)")                           \
+    X("pipeline", cmd_pipeline, "pipeline RECIPE [--set key=value]...",                            \
+      "run a recipe's stages in order, skipping finished ones")                                    \
+    X("train", cmd_train, "train [CONFIG] [--set key=value]...",                                   \
+      "GRPO (R1-Zero) from the pretrained checkpoint")                                             \
+    X("eval", cmd_eval, "eval --checkpoint DIR [options]",                                         \
+      "pass@1 / pass@k / cons@k / format rate on held-out problems")                               \
+    X("sample", cmd_sample, "sample --checkpoint DIR [options]",                                   \
+      "print sampled responses for a few problems")                                                \
+    X("report", cmd_report, "report RUN_DIR",                                                      \
+      "Markdown table of a recipe run's evaluations + curves")                                     \
+    X("plot", cmd_plot, "plot RUN_DIR", "PNG curves of a run's metrics (gnuplot)")                 \
+    X("verifier", cmd_verifier, "verifier --connect ENDPOINT [CONFIG]",                            \
+      "a verifier worker scoring groups for a broker")                                             \
+    X("actor", cmd_actor, "actor --connect ENDPOINT [CONFIG]",                                     \
+      "a rollout worker sampling groups for a learner")                                            \
+    X("keygen", cmd_keygen, "keygen DIR", "CURVE keys for net.keys (server, client, operator)")    \
+    X("ctl", cmd_ctl, "ctl RUN_DIR status | stop | verifier-use N@V",                              \
+      "inspect, stop or swap verifiers of a run")
+
+/* Each subcommand gets the arguments after its name and returns the process exit code. */
+#define AHA_DECLARE_COMMAND(name, function, synopsis, summary) int function(int argc, char **argv);
+AHA_COMMANDS(AHA_DECLARE_COMMAND)
+#undef AHA_DECLARE_COMMAND
 
 /* Parses "[CONFIG] [--set k=v]..." style options shared by commands. Unknown flags are left for
  * the command: it gets them in *rest (argv order kept). Returns 0 or an error (message set). */
