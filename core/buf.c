@@ -50,30 +50,20 @@ int aha_buf_printf(aha_buf_t *b, const char *fmt, ...) {
     return 0;
 }
 
+/* The characters JSON strings escape with a backslash and one letter, and those letters. */
+static const char k_short_escaped[] = "\"\\\n\r\t", k_short_escape[] = "\"\\nrt";
+
 int aha_buf_json_str(aha_buf_t *b, const char *s) {
     aha_buf_add(b, "\"", 1);
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        switch (*c) {
-        case '"':
-            aha_buf_add(b, "\\\"", 2);
-            break;
-        case '\\':
-            aha_buf_add(b, "\\\\", 2);
-            break;
-        case '\n':
-            aha_buf_add(b, "\\n", 2);
-            break;
-        case '\r':
-            aha_buf_add(b, "\\r", 2);
-            break;
-        case '\t':
-            aha_buf_add(b, "\\t", 2);
-            break;
-        default:
-            if (*c < 0x20 || *c == 0x7f)
-                aha_buf_printf(b, "\\u%04x", *c);
-            else
-                aha_buf_add(b, c, 1);
+        const char *esc = strchr(k_short_escaped, *c);
+        if (esc) {
+            const char pair[2] = {'\\', k_short_escape[esc - k_short_escaped]};
+            aha_buf_add(b, pair, 2);
+        } else if (*c < 0x20 || *c == 0x7f) {
+            aha_buf_printf(b, "\\u%04x", *c);
+        } else {
+            aha_buf_add(b, c, 1);
         }
     }
     return aha_buf_add(b, "\"", 1);

@@ -45,8 +45,21 @@ static void test_mkdir_p(void) {
     CHECK(aha_mkdir_p("") == AHA_ERR_ARG, "an empty path is an error");
 }
 
+/* aha_buf_json_str: the exact bytes of every escape (backslash-letter, \\u, copied). */
+static void test_json_str(void) {
+    aha_buf_t b = {0};
+    aha_buf_json_str(&b, "a\"b\\c\nd\re\tf\x01g\x1fh\x7fi\x80j/");
+    CHECK(b.err == 0 && !strcmp(b.p, "\"a\\\"b\\\\c\\nd\\re\\tf\\u0001g\\u001fh\\u007fi\x80j/\""),
+          "escaped: %s", b.p ? b.p : "(null)");
+    aha_buf_reset(&b);
+    aha_buf_json_str(&b, "");
+    CHECK(b.err == 0 && !strcmp(b.p, "\"\""), "empty string: %s", b.p ? b.p : "(null)");
+    aha_buf_free(&b);
+}
+
 static const tu_case_t cases[] = {
     {"files_equal", test_files_equal},
+    {"json_str", test_json_str},
     {"mkdir_p", test_mkdir_p},
 };
 
