@@ -111,8 +111,13 @@ void aha_dist_shard(const aha_dist_t *d, size_t n, size_t *lo, size_t *count) {
     *count = b - a;
 }
 
-/* The shard bounds of every rank, as ints for MPI (AHA_ERR_RANGE past INT_MAX elements). */
-static int shard_bounds(const aha_dist_t *d, size_t n, size_t *lo) {
+enum { MAX_RANKS_STACK = 256 };
+
+/* The shard bounds lo[0..size] of every rank for the collective WHAT, as ints for MPI
+ * (AHA_ERR_RANGE past INT_MAX elements or MAX_RANKS_STACK ranks). */
+static int shard_bounds(const aha_dist_t *d, size_t n, const char *what, size_t *lo) {
+    if (d->size > MAX_RANKS_STACK)
+        return AHA_FAIL(AHA_ERR_RANGE, "%s over %d ranks (max %d)", what, d->size, MAX_RANKS_STACK);
     if (n > INT_MAX) return AHA_FAIL(AHA_ERR_RANGE, "ZeRO-1 shards of %zu floats (> INT_MAX)", n);
     const size_t N = (size_t)d->size;
     for (size_t r = 0; r <= N; r++)
@@ -120,16 +125,11 @@ static int shard_bounds(const aha_dist_t *d, size_t n, size_t *lo) {
     return AHA_OK;
 }
 
-enum { MAX_RANKS_STACK = 256 };
-
 int aha_dist_reduce_scatter_f32(const aha_dist_t *d, float *buf, size_t n) {
     if (!aha_dist_active(d)) return AHA_OK;
-    if (d->size > MAX_RANKS_STACK)
-        return AHA_FAIL(AHA_ERR_RANGE, "reduce-scatter over %d ranks (max %d)", d->size,
-                        MAX_RANKS_STACK);
     size_t lo[MAX_RANKS_STACK + 1];
     int counts[MAX_RANKS_STACK];
-    AHA_TRY(shard_bounds(d, n, lo));
+    AHA_TRY(shard_bounds(d, n, "reduce-scatter", lo));
     const double t0 = aha_now_ms();
     /* bucket [b0, b1): rank r receives the sum of its shard's part of the bucket; in place, the
      * result lands at the start of the bucket and moves to where the shard has it */
@@ -152,12 +152,9 @@ int aha_dist_reduce_scatter_f32(const aha_dist_t *d, float *buf, size_t n) {
 
 int aha_dist_allgather_f32(const aha_dist_t *d, float *buf, size_t n) {
     if (!aha_dist_active(d)) return AHA_OK;
-    if (d->size > MAX_RANKS_STACK)
-        return AHA_FAIL(AHA_ERR_RANGE, "allgather over %d ranks (max %d)", d->size,
-                        MAX_RANKS_STACK);
     size_t lo[MAX_RANKS_STACK + 1];
     int counts[MAX_RANKS_STACK], displs[MAX_RANKS_STACK];
-    AHA_TRY(shard_bounds(d, n, lo));
+    AHA_TRY(shard_bounds(d, n, "allgather", lo));
     for (int r = 0; r < d->size; r++) {
         counts[r] = (int)(lo[r + 1] - lo[r]);
         displs[r] = (int)lo[r];
