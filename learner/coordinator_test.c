@@ -104,19 +104,12 @@ static void *fake_actor(void *arg) {
     return NULL;
 }
 
-/* A coordinator for groups of RT_G samples of model M on 127.0.0.1 (rt_coord_new). */
-static aha_coord_t *coord_for(void *zctx, const aha_model_t *m, char *ep, size_t cap) {
-    return rt_coord_new(zctx, m, ep, cap);
-}
-
 static void test_lease_expiry_reissue(void) {
-    void *zctx = zmq_ctx_new();
-    aha_model_t *m = rt_model(1);
-    char ep[256];
-    aha_coord_t *c = coord_for(zctx, m, ep, sizeof ep);
-    REQUIRE_OK(aha_coord_publish(c, m, 0));
-    fake_actor_t silent = {zctx, ep, "silent", SILENT, m, NULL, 0, 0, 0, 0, 0, 0};
-    fake_actor_t good = {zctx, ep, "good", GOOD, m, &silent.got_lease, 0, 0, 0, 0, 0, 0};
+    rt_fixture_t f = rt_fixture(1);
+    aha_coord_t *c = rt_coord_new(f.zctx, f.m, f.ep, sizeof f.ep);
+    REQUIRE_OK(aha_coord_publish(c, f.m, 0));
+    fake_actor_t silent = {f.zctx, f.ep, "silent", SILENT, f.m, NULL, 0, 0, 0, 0, 0, 0};
+    fake_actor_t good = {f.zctx, f.ep, "good", GOOD, f.m, &silent.got_lease, 0, 0, 0, 0, 0, 0};
     pthread_t ts, tg;
     pthread_create(&ts, NULL, fake_actor, &silent);
     pthread_create(&tg, NULL, fake_actor, &good); /* asks once the silent one holds the lease */
@@ -162,21 +155,18 @@ static void test_lease_expiry_reissue(void) {
     CHECK(silent.rc == AHA_OK && good.rc == AHA_OK, "fake actors: %d %d", silent.rc, good.rc);
     aha_coord_destroy(&c);
     CHECK(c == NULL, "destroy NULLs the pointer");
-    aha_model_destroy(&m);
-    zmq_ctx_term(zctx);
+    rt_fixture_end(&f);
 }
 
 /* An actor that leaves while holding a lease (LeaseRequest for 0 groups, what actor/worker.c
  * sends on SIGTERM) hands it back: it is re-issued at once to the next actor, long before the
  * lease would expire, and the leaver no longer counts as joined. */
 static void test_actor_leaves(void) {
-    void *zctx = zmq_ctx_new();
-    aha_model_t *m = rt_model(1);
-    char ep[256];
-    aha_coord_t *c = coord_for(zctx, m, ep, sizeof ep);
-    REQUIRE_OK(aha_coord_publish(c, m, 0));
-    fake_actor_t leaver = {zctx, ep, "leaver", LEAVER, m, NULL, 0, 0, 0, 0, 0, 0};
-    fake_actor_t good = {zctx, ep, "good", GOOD, m, &leaver.got_lease, 0, 0, 0, 0, 0, 0};
+    rt_fixture_t f = rt_fixture(1);
+    aha_coord_t *c = rt_coord_new(f.zctx, f.m, f.ep, sizeof f.ep);
+    REQUIRE_OK(aha_coord_publish(c, f.m, 0));
+    fake_actor_t leaver = {f.zctx, f.ep, "leaver", LEAVER, f.m, NULL, 0, 0, 0, 0, 0, 0};
+    fake_actor_t good = {f.zctx, f.ep, "good", GOOD, f.m, &leaver.got_lease, 0, 0, 0, 0, 0, 0};
     pthread_t tl, tg;
     pthread_create(&tl, NULL, fake_actor, &leaver);
     pthread_create(&tg, NULL, fake_actor, &good); /* asks once the leaver got the lease */
@@ -202,8 +192,7 @@ static void test_actor_leaves(void) {
     pthread_join(tg, NULL);
     CHECK(leaver.rc == AHA_OK && good.rc == AHA_OK, "fake actors: %d %d", leaver.rc, good.rc);
     aha_coord_destroy(&c);
-    aha_model_destroy(&m);
-    zmq_ctx_term(zctx);
+    rt_fixture_end(&f);
 }
 
 /* Peers are untrusted: while actor "holder" holds the lease of prompt 0, a second socket that
@@ -211,12 +200,10 @@ static void test_actor_leaves(void) {
  * id; then the holder sends one with a wrong lease id and one with version 2^63. All are
  * dropped and counted (forged / stale); the group delivered is the holder's, with version 0. */
 static void test_forged_groups(void) {
-    void *zctx = zmq_ctx_new();
-    aha_model_t *m = rt_model(1);
-    char ep[256];
-    aha_coord_t *c = coord_for(zctx, m, ep, sizeof ep);
-    REQUIRE_OK(aha_coord_publish(c, m, 0));
-    fake_actor_t holder = {zctx, ep, "holder", HOLDER, m, NULL, 0, 0, 0, 0, 0, 0};
+    rt_fixture_t f = rt_fixture(1);
+    aha_coord_t *c = rt_coord_new(f.zctx, f.m, f.ep, sizeof f.ep);
+    REQUIRE_OK(aha_coord_publish(c, f.m, 0));
+    fake_actor_t holder = {f.zctx, f.ep, "holder", HOLDER, f.m, NULL, 0, 0, 0, 0, 0, 0};
     pthread_t th;
     pthread_create(&th, NULL, fake_actor, &holder);
     REQUIRE_OK(aha_coord_want(c, (const uint64_t[]){0}, (const uint64_t[]){0}, 1));
@@ -225,12 +212,12 @@ static void test_forged_groups(void) {
         usleep(10000);
     REQUIRE(holder.got_lease, "the holder got a lease");
     aha_wire_t *w = NULL;
-    REQUIRE_OK(aha_wire_new(zctx, ZMQ_DEALER, "forger", 1 << 20, &w));
+    REQUIRE_OK(aha_wire_new(f.zctx, ZMQ_DEALER, "forger", 1 << 20, &w));
     REQUIRE_OK(aha_wire_set_identity(w, "forger"));
-    REQUIRE_OK(aha_wire_connect(w, ep));
+    REQUIRE_OK(aha_wire_connect(w, f.ep));
     for (uint64_t id = 1; id <= 16; id++)
-        REQUIRE_OK(send_group(w, m, id, 0, 0, "forger"));
-    REQUIRE_OK(send_group(w, m, holder.held, 0, 0, "forger"));
+        REQUIRE_OK(send_group(w, f.m, id, 0, 0, "forger"));
+    REQUIRE_OK(send_group(w, f.m, holder.held, 0, 0, "forger"));
     const uint64_t pids[] = {0}, versions[] = {0};
     Aha__Envelope *out[1] = {NULL};
     /* the forger's groups are read first; then the holder's bad ones, then its good one */
@@ -253,17 +240,14 @@ static void test_forged_groups(void) {
     aha_wire_free(&out[0]);
     aha_wire_destroy(&w);
     aha_coord_destroy(&c);
-    aha_model_destroy(&m);
-    zmq_ctx_term(zctx);
+    rt_fixture_end(&f);
 }
 
 static void test_duplicate_and_stray(void) {
-    void *zctx = zmq_ctx_new();
-    aha_model_t *m = rt_model(2);
-    char ep[256];
-    aha_coord_t *c = coord_for(zctx, m, ep, sizeof ep);
-    REQUIRE_OK(aha_coord_publish(c, m, 3));
-    fake_actor_t dup = {zctx, ep, "dup", DUP_STRAY, m, NULL, 0, 0, 0, 0, 0, 0};
+    rt_fixture_t f = rt_fixture(2);
+    aha_coord_t *c = rt_coord_new(f.zctx, f.m, f.ep, sizeof f.ep);
+    REQUIRE_OK(aha_coord_publish(c, f.m, 3));
+    fake_actor_t dup = {f.zctx, f.ep, "dup", DUP_STRAY, f.m, NULL, 0, 0, 0, 0, 0, 0};
     pthread_t t;
     pthread_create(&t, NULL, fake_actor, &dup);
     /* per lease it sends: a group for prompt id + 1000 (never leased), the group, the group again */
@@ -289,20 +273,17 @@ static void test_duplicate_and_stray(void) {
     pthread_join(t, NULL);
     CHECK(dup.rc == AHA_OK, "fake actor: %d", dup.rc);
     aha_coord_destroy(&c);
-    aha_model_destroy(&m);
-    zmq_ctx_term(zctx);
+    rt_fixture_end(&f);
 }
 
 static void test_no_actors(void) {
-    void *zctx = zmq_ctx_new();
-    aha_model_t *m = rt_model(3);
-    char ep[256];
-    aha_coord_t *c = coord_for(zctx, m, ep, sizeof ep);
+    rt_fixture_t f = rt_fixture(3);
+    aha_coord_t *c = rt_coord_new(f.zctx, f.m, f.ep, sizeof f.ep);
     const uint64_t pids[] = {0, 1, 2};
     Aha__Envelope *out[3] = {NULL, NULL, NULL};
     CHECK(aha_coord_collect(c, pids, 3, 200, 5000, out) == AHA_ERR_STATE,
           "collect before any publish is refused");
-    REQUIRE_OK(aha_coord_publish(c, m, 0));
+    REQUIRE_OK(aha_coord_publish(c, f.m, 0));
     CHECK(aha_coord_wait_actors(c, 1, 100) == AHA_ERR_TIMEOUT, "nobody joins");
     const double t0 = aha_now_ms();
     REQUIRE_OK(aha_coord_collect(c, pids, 3, 200, 5000, out));
@@ -316,25 +297,10 @@ static void test_no_actors(void) {
           took);
     aha_coord_destroy(&c);
     aha_coord_destroy(&c); /* NULL-safe */
-    aha_model_destroy(&m);
-    zmq_ctx_term(zctx);
+    rt_fixture_end(&f);
 }
 
 /* ---- real actor workers ---- */
-
-typedef struct {
-    void *zctx;
-    aha_actor_config_t cfg;
-    aha_model_t *m;
-    aha_actor_stats_t stats;
-    int rc;
-} worker_t;
-
-static void *worker_main(void *arg) {
-    worker_t *w = arg;
-    w->rc = aha_actor_serve(w->zctx, &w->cfg, w->m, &w->stats);
-    return NULL;
-}
 
 /* Checks that G (delivered) equals the group the learner samples itself from M for its prompt. */
 static void check_same_as_local(const aha_model_t *m, const aha_gen_config_t *gen,
@@ -367,29 +333,18 @@ static void check_same_as_local(const aha_model_t *m, const aha_gen_config_t *ge
 }
 
 static void test_actor_worker(void) {
-    void *zctx = zmq_ctx_new();
-    aha_model_t *m = rt_model(4);
-    char ep[256];
-    aha_coord_t *c = coord_for(zctx, m, ep, sizeof ep);
-    const aha_gen_config_t gen = {RT_MAX_NEW, 1.0f, 1.0f};
-    worker_t w[2];
-    pthread_t th[2];
+    rt_fixture_t f = rt_fixture(4);
+    aha_coord_t *c = rt_coord_new(f.zctx, f.m, f.ep, sizeof f.ep);
+    rt_actor_t w[2];
     for (int i = 0; i < 2; i++) {
-        memset(&w[i], 0, sizeof w[i]);
-        w[i].zctx = zctx;
-        aha_actor_config_default(&w[i].cfg);
-        w[i].cfg.endpoint = ep;
+        rt_actor_init(&w[i], f.zctx, f.ep, 100 + i); /* other weights until the first fetch */
         w[i].cfg.name = i ? "a1" : "a0";
-        w[i].cfg.group_size = RT_G;
-        w[i].cfg.gen = gen;
         w[i].cfg.fetch_timeout_ms = 10000;
-        rt_train_set(&w[i].cfg.train);
-        w[i].m = rt_model(100 + i); /* other weights until the first fetch */
-        pthread_create(&th[i], NULL, worker_main, &w[i]);
+        rt_actor_start(&w[i]);
     }
     REQUIRE_OK(aha_coord_wait_actors(c, 2, 10000));
     CHECK(aha_coord_actors(c) == 2, "%d actors joined", aha_coord_actors(c));
-    REQUIRE_OK(aha_coord_publish(c, m, 0));
+    REQUIRE_OK(aha_coord_publish(c, f.m, 0));
     const uint64_t pids[] = {0, 1, 2, 3};
     Aha__Envelope *out[4] = {NULL};
     REQUIRE_OK(aha_coord_collect(c, pids, 4, 10000, 30000, out));
@@ -397,20 +352,20 @@ static void test_actor_worker(void) {
         REQUIRE(out[i] != NULL, "group %d delivered by an actor", i);
         CHECK(out[i]->group->policy_version == 0, "version %llu",
               (unsigned long long)out[i]->group->policy_version);
-        check_same_as_local(m, &gen, out[i]->group);
+        check_same_as_local(f.m, &rt_gen, out[i]->group);
         aha_wire_free(&out[i]);
     }
     /* a new version: the actors fetch it before sampling again */
-    for (size_t i = 0; i < m->n_params; i += 7)
-        m->params[i] *= 0.5f;
-    REQUIRE_OK(aha_coord_publish(c, m, 1));
+    for (size_t i = 0; i < f.m->n_params; i += 7)
+        f.m->params[i] *= 0.5f;
+    REQUIRE_OK(aha_coord_publish(c, f.m, 1));
     const uint64_t more[] = {4, 5};
     REQUIRE_OK(aha_coord_collect(c, more, 2, 10000, 30000, out));
     for (int i = 0; i < 2; i++) {
         REQUIRE(out[i] != NULL, "group %d of version 1 delivered", i);
         CHECK(out[i]->group->policy_version == 1, "version %llu",
               (unsigned long long)out[i]->group->policy_version);
-        check_same_as_local(m, &gen, out[i]->group);
+        check_same_as_local(f.m, &rt_gen, out[i]->group);
         aha_wire_free(&out[i]);
     }
     aha_coord_stats_t st;
@@ -421,14 +376,14 @@ static void test_actor_worker(void) {
     aha_coord_stop_actors(c);
     uint64_t groups = 0;
     for (int i = 0; i < 2; i++) {
-        pthread_join(th[i], NULL);
-        CHECK(w[i].rc == AHA_OK, "actor %d returned %d: %s", i, w[i].rc, aha_last_error());
+        CHECK(rt_actor_join(&w[i]) == AHA_OK, "actor %d returned %d: %s", i, w[i].rc,
+              aha_last_error());
         groups += w[i].stats.groups;
         if (w[i].stats.version == 1) {
-            const size_t n = aha_weights_bytes(m);
+            const size_t n = aha_weights_bytes(f.m);
             uint8_t *a = malloc(n), *b = malloc(n);
             REQUIRE(a && b, "malloc");
-            aha_weights_pack(m, a);
+            aha_weights_pack(f.m, a);
             aha_weights_pack(w[i].m, b);
             CHECK(!memcmp(a, b, n), "actor %d holds the learner's weights of version 1", i);
             free(a);
@@ -439,8 +394,7 @@ static void test_actor_worker(void) {
     CHECK(groups == 6, "the actors sampled %llu groups", (unsigned long long)groups);
     CHECK(w[0].stats.version == 1 || w[1].stats.version == 1, "some actor fetched version 1");
     aha_coord_destroy(&c);
-    aha_model_destroy(&m);
-    zmq_ctx_term(zctx);
+    rt_fixture_end(&f);
 }
 
 /* Bounded staleness: the coordinator keeps the last 2 versions servable (a fetch of a kept old
@@ -448,17 +402,16 @@ static void test_actor_worker(void) {
  * version they name while the pump thread serves the actors; a group sampled with another
  * version is dropped, counted stale and leased again; collect_at hands over the right ones. */
 static void test_versions_ahead(void) {
-    void *zctx = zmq_ctx_new();
-    aha_model_t *m = rt_model(1), *m2 = rt_model(2);
-    char ep[256];
-    aha_coord_t *c = coord_for(zctx, m, ep, sizeof ep);
+    rt_fixture_t f = rt_fixture(1);
+    aha_model_t *m2 = rt_model(2);
+    aha_coord_t *c = rt_coord_new(f.zctx, f.m, f.ep, sizeof f.ep);
     CHECK(aha_coord_set_keep(c, 0) == AHA_ERR_ARG, "keep 0 refused");
     REQUIRE_OK(aha_coord_set_keep(c, 2));
-    REQUIRE_OK(aha_coord_publish(c, m, 0));
+    REQUIRE_OK(aha_coord_publish(c, f.m, 0));
     REQUIRE_OK(aha_coord_publish(c, m2, 1));
-    fake_actor_t f = {zctx, ep, "stale", STALE_ONCE, m, NULL, 0, 0, 0, 0, 0, 0};
+    fake_actor_t stale = {f.zctx, f.ep, "stale", STALE_ONCE, f.m, NULL, 0, 0, 0, 0, 0, 0};
     pthread_t th;
-    pthread_create(&th, NULL, fake_actor, &f);
+    pthread_create(&th, NULL, fake_actor, &stale);
     REQUIRE_OK(aha_coord_wait_actors(c, 1, 10000));
     const uint64_t pids[2] = {20, 21}, vers[2] = {0, 0};
     REQUIRE_OK(aha_coord_want(c, pids, vers, 2));
@@ -469,15 +422,15 @@ static void test_versions_ahead(void) {
           "no collect while pumping");
     /* meanwhile a fetcher gets the kept old version 0, not the newest */
     aha_wire_t *w = NULL;
-    REQUIRE_OK(aha_wire_new(zctx, ZMQ_DEALER, "fetcher", 1 << 20, &w));
-    REQUIRE_OK(aha_wire_connect(w, ep));
+    REQUIRE_OK(aha_wire_new(f.zctx, ZMQ_DEALER, "fetcher", 1 << 20, &w));
+    REQUIRE_OK(aha_wire_connect(w, f.ep));
     uint8_t *blob = NULL;
     size_t len = 0;
     uint64_t got = 99;
-    REQUIRE_OK(aha_blob_fetch(w, 0, aha_weights_bytes(m), 4, 10000, &got, &blob, &len));
-    uint8_t *want_blob = malloc(aha_weights_bytes(m));
-    aha_weights_pack(m, want_blob);
-    CHECK(got == 0 && len == aha_weights_bytes(m) && !memcmp(blob, want_blob, len),
+    REQUIRE_OK(aha_blob_fetch(w, 0, aha_weights_bytes(f.m), 4, 10000, &got, &blob, &len));
+    uint8_t *want_blob = malloc(aha_weights_bytes(f.m));
+    aha_weights_pack(f.m, want_blob);
+    CHECK(got == 0 && len == aha_weights_bytes(f.m) && !memcmp(blob, want_blob, len),
           "fetched version %llu, %zu bytes: the kept version 0", (unsigned long long)got, len);
     free(blob);
     usleep(300 * 1000); /* the actor samples ahead */
@@ -495,21 +448,20 @@ static void test_versions_ahead(void) {
     for (int i = 0; i < 2; i++)
         aha_wire_free(&out[i]);
     /* version 2 published: 0 is no longer kept, a fetch of it gets the newest */
-    REQUIRE_OK(aha_coord_publish(c, m, 2));
+    REQUIRE_OK(aha_coord_publish(c, f.m, 2));
     REQUIRE_OK(aha_coord_pump_start(c, LEASE_MS));
-    REQUIRE_OK(aha_blob_fetch(w, 0, aha_weights_bytes(m), 4, 10000, &got, &blob, &len));
+    REQUIRE_OK(aha_blob_fetch(w, 0, aha_weights_bytes(f.m), 4, 10000, &got, &blob, &len));
     CHECK(got == 2, "version 0 dropped: got %llu", (unsigned long long)got);
     free(blob);
     REQUIRE_OK(aha_coord_pump_stop(c));
     free(want_blob);
     aha_wire_destroy(&w);
-    f.stop = 1;
+    stale.stop = 1;
     pthread_join(th, NULL);
-    CHECK(f.rc == AHA_OK, "fake actor: %d", f.rc);
+    CHECK(stale.rc == AHA_OK, "fake actor: %d", stale.rc);
     aha_coord_destroy(&c);
-    aha_model_destroy(&m);
     aha_model_destroy(&m2);
-    zmq_ctx_term(zctx);
+    rt_fixture_end(&f);
 }
 
 static const tu_case_t cases[] = {{"lease_expiry_reissue", test_lease_expiry_reissue},

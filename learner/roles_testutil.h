@@ -1,16 +1,19 @@
 /* learner/roles_testutil.h — fixtures of the in-process role selftests (coordinator, verifier
- * pool, trainer; header only, tests only): a small model, the addition training set and
- * hand-made groups; the tests play peers with threads on real ZeroMQ sockets. */
+ * pool, trainer; header only, tests only): a small model, the addition training set,
+ * hand-made groups, and actor and verifier worker threads; the tests play peers with threads on
+ * real ZeroMQ sockets. */
 #ifndef AHA_LEARNER_ROLES_TESTUTIL_H
 #define AHA_LEARNER_ROLES_TESTUTIL_H
 #include "core/rng.h"
 #include "core/wire.h"
+#include "actor/worker.h"
 #include "learner/coordinator.h"
 #include "model/model.h"
 #include "model/rollout.h"
 #include "model/tokenizer.h"
 #include "tasks/train_group.h"
 #include "verifier/group_msg.h"
+#include "verifier/worker.h"
 #include "core/testutil.h"
 #include <pthread.h>
 #include <zmq.h>
@@ -63,12 +66,36 @@ static inline int rt_ask_lease(aha_wire_t *w) {
 
 enum { RT_G = 4, RT_MAX_NEW = 6 };
 
+/* How the tests sample, in process and in the actor threads: RT_MAX_NEW new tokens at
+ * temperature 1, top_p 1. */
+static const aha_gen_config_t rt_gen = {RT_MAX_NEW, 1.0f, 1.0f};
+
 /* The shared small MoE of the tests (tu_small_config: the tokenizer's vocabulary, 48 positions)
  * with the training init from SEED. */
 static inline aha_model_t *rt_model(uint64_t seed) {
     aha_model_config_t c;
     tu_small_config(&c);
     return tu_random_model(&c, seed);
+}
+
+/* What a role test starts from: a ZeroMQ context, the model rt_model(seed) and room for the
+ * endpoint of the role under test. rt_fixture_end destroys the model and terminates the context
+ * (destroy the role and every socket first). */
+typedef struct {
+    void *zctx;
+    aha_model_t *m;
+    char ep[256];
+} rt_fixture_t;
+
+static inline rt_fixture_t rt_fixture(uint64_t seed) {
+    rt_fixture_t f = {zmq_ctx_new(), rt_model(seed), ""};
+    REQUIRE(f.zctx && f.m, "fixture");
+    return f;
+}
+
+static inline void rt_fixture_end(rt_fixture_t *f) {
+    aha_model_destroy(&f->m);
+    zmq_ctx_term(f->zctx);
 }
 
 /* A coordinator on 127.0.0.1 in ZCTX for groups of RT_G samples of model M (the content checks of
@@ -89,6 +116,82 @@ static inline void rt_train_set(aha_train_set_t *s) {
     s->cfg.add = (aha_add_config_t){1, 2, 0.1};
     s->cfg.template_kind = AHA_TEMPLATE_COMPACT;
     s->seed = 7;
+}
+
+/* An actor worker (aha_actor_serve) on a thread: rt_actor_init sets it up for the coordinator at
+ * EP (groups of RT_G sampled with rt_gen from rt_train_set's problems) with the model
+ * rt_model(SEED), other weights until its first fetch; the test may change cfg, then
+ * rt_actor_start runs it until the coordinator stops it; rt_actor_join waits and returns its
+ * result. The test destroys m. */
+typedef struct {
+    void *zctx;
+    aha_actor_config_t cfg;
+    aha_model_t *m;
+    aha_actor_stats_t stats;
+    int rc;
+    pthread_t th;
+} rt_actor_t;
+
+static inline void *rt_actor_main(void *arg) {
+    rt_actor_t *a = arg;
+    a->rc = aha_actor_serve(a->zctx, &a->cfg, a->m, &a->stats);
+    return NULL;
+}
+
+static inline void rt_actor_init(rt_actor_t *a, void *zctx, const char *ep, uint64_t seed) {
+    memset(a, 0, sizeof *a);
+    a->zctx = zctx;
+    aha_actor_config_default(&a->cfg);
+    a->cfg.endpoint = ep;
+    a->cfg.group_size = RT_G;
+    a->cfg.gen = rt_gen;
+    rt_train_set(&a->cfg.train);
+    a->m = rt_model(seed);
+}
+
+static inline void rt_actor_start(rt_actor_t *a) {
+    REQUIRE(pthread_create(&a->th, NULL, rt_actor_main, a) == 0, "actor thread");
+}
+
+static inline int rt_actor_join(rt_actor_t *a) {
+    pthread_join(a->th, NULL);
+    return a->rc;
+}
+
+/* A verifier worker (aha_verifier_serve) on a thread, started for the broker at EP as NAME (NULL:
+ * the default), for sequences up to MAX_LEN, with the user command SANDBOX or NULL; it runs until
+ * the pool stops it or stop is set; rt_verifier_join waits and returns its result. */
+typedef struct {
+    void *zctx;
+    aha_verifier_config_t cfg;
+    volatile sig_atomic_t stop;
+    aha_verifier_stats_t stats;
+    int rc;
+    pthread_t th;
+} rt_verifier_t;
+
+static inline void *rt_verifier_main(void *arg) {
+    rt_verifier_t *v = arg;
+    v->rc = aha_verifier_serve(v->zctx, &v->cfg, &v->stats);
+    return NULL;
+}
+
+static inline void rt_verifier_start(rt_verifier_t *v, void *zctx, const char *ep, const char *name,
+                                     int max_len, const aha_sandbox_config_t *sandbox) {
+    memset(v, 0, sizeof *v);
+    v->zctx = zctx;
+    aha_verifier_config_default(&v->cfg);
+    v->cfg.endpoint = ep;
+    if (name) v->cfg.name = name;
+    v->cfg.limits.max_len = max_len;
+    v->cfg.sandbox = sandbox;
+    v->cfg.stop = &v->stop;
+    REQUIRE(pthread_create(&v->th, NULL, rt_verifier_main, v) == 0, "verifier thread");
+}
+
+static inline int rt_verifier_join(rt_verifier_t *v) {
+    pthread_join(v->th, NULL);
+    return v->rc;
 }
 
 /* The group of training prompt PID with made-up responses instead of sampling: row b answers

@@ -23,12 +23,10 @@
 
 enum { STEPS = 2, P = 2 };
 
-static const aha_gen_config_t k_gen = {RT_MAX_NEW, 1.0f, 1.0f};
-
 static int sample(void *ctx, const aha_model_t *m, aha_kv_t *kv, const int *const *prompts,
                   const int *lens, aha_rng_t *rngs, aha_rollout_t *r) {
     (void)ctx;
-    return aha_generate(m, kv, prompts, lens, rngs, &k_gen, r);
+    return aha_generate(m, kv, prompts, lens, rngs, &rt_gen, r);
 }
 
 static void config(aha_trainer_config_t *c) {
@@ -71,28 +69,6 @@ static uint8_t *weights(aha_trainer_t *t, size_t *n) {
     return b;
 }
 
-typedef struct {
-    void *zctx;
-    aha_actor_config_t cfg;
-    aha_model_t *m;
-    int rc;
-} actor_t;
-static void *actor_main(void *arg) {
-    actor_t *a = arg;
-    a->rc = aha_actor_serve(a->zctx, &a->cfg, a->m, NULL);
-    return NULL;
-}
-typedef struct {
-    void *zctx;
-    aha_verifier_config_t cfg;
-    int rc;
-} verifier_t;
-static void *verifier_main(void *arg) {
-    verifier_t *v = arg;
-    v->rc = aha_verifier_serve(v->zctx, &v->cfg, NULL);
-    return NULL;
-}
-
 static void test_same_weights_with_workers(void) {
     aha_trainer_stats_t local[STEPS], remote[STEPS];
     aha_trainer_t *a = trainer(11);
@@ -108,19 +84,11 @@ static void test_same_weights_with_workers(void) {
     REQUIRE_OK(aha_vpool_new(zctx, "tcp://127.0.0.1:*", 1 << 20, mb->cfg.max_seq_len, 10000, NULL,
                              NULL, &pool));
     REQUIRE_OK(aha_vpool_endpoint(pool, vep, sizeof vep));
-    actor_t act = {zctx, {0}, rt_model(99), 0};
-    aha_actor_config_default(&act.cfg);
-    act.cfg.endpoint = cep;
-    act.cfg.group_size = RT_G;
-    act.cfg.gen = k_gen;
-    rt_train_set(&act.cfg.train);
-    verifier_t ver = {zctx, {0}, 0};
-    aha_verifier_config_default(&ver.cfg);
-    ver.cfg.endpoint = vep;
-    ver.cfg.limits.max_len = mb->cfg.max_seq_len;
-    pthread_t ta, tv;
-    pthread_create(&ta, NULL, actor_main, &act);
-    pthread_create(&tv, NULL, verifier_main, &ver);
+    rt_actor_t act;
+    rt_actor_init(&act, zctx, cep, 99);
+    rt_actor_start(&act);
+    rt_verifier_t ver;
+    rt_verifier_start(&ver, zctx, vep, NULL, mb->cfg.max_seq_len, NULL);
     REQUIRE_OK(aha_coord_wait_actors(coord, 1, 10000));
     REQUIRE_OK(aha_vpool_wait_verifiers(pool, 1, 10000));
     aha_trainer_set_servers(b, coord, pool);
@@ -136,9 +104,8 @@ static void test_same_weights_with_workers(void) {
           (unsigned long long)vs.remote, (unsigned long long)vs.local);
     aha_coord_stop_actors(coord);
     aha_vpool_stop_verifiers(pool);
-    pthread_join(ta, NULL);
-    pthread_join(tv, NULL);
-    CHECK(act.rc == AHA_OK && ver.rc == AHA_OK, "workers returned %d %d", act.rc, ver.rc);
+    CHECK(rt_actor_join(&act) == AHA_OK && rt_verifier_join(&ver) == AHA_OK,
+          "workers returned %d %d", act.rc, ver.rc);
 
     size_t na, nb;
     uint8_t *wa = weights(a, &na), *wb = weights(b, &nb);
@@ -553,8 +520,7 @@ static void test_staleness_resume(void) {
 /* A coordinator in ZCTX keeping KEEP versions, served by one actor thread. */
 typedef struct {
     aha_coord_t *coord;
-    actor_t act;
-    pthread_t th;
+    rt_actor_t act;
     char ep[256];
 } served_t;
 
@@ -562,20 +528,14 @@ static void serve_start(served_t *s, void *zctx, const aha_model_t *mb, int keep
     memset(s, 0, sizeof *s);
     s->coord = rt_coord_new(zctx, mb, s->ep, sizeof s->ep);
     REQUIRE_OK(aha_coord_set_keep(s->coord, keep));
-    s->act = (actor_t){zctx, {0}, rt_model(99), 0};
-    aha_actor_config_default(&s->act.cfg);
-    s->act.cfg.endpoint = s->ep;
-    s->act.cfg.group_size = RT_G;
-    s->act.cfg.gen = k_gen;
-    rt_train_set(&s->act.cfg.train);
-    pthread_create(&s->th, NULL, actor_main, &s->act);
+    rt_actor_init(&s->act, zctx, s->ep, 99);
+    rt_actor_start(&s->act);
     REQUIRE_OK(aha_coord_wait_actors(s->coord, 1, 10000));
 }
 
 static void serve_stop(served_t *s) {
     aha_coord_stop_actors(s->coord);
-    pthread_join(s->th, NULL);
-    CHECK(s->act.rc == AHA_OK, "actor returned %d", s->act.rc);
+    CHECK(rt_actor_join(&s->act) == AHA_OK, "actor returned %d", s->act.rc);
     aha_coord_destroy(&s->coord);
     aha_model_destroy(&s->act.m);
 }

@@ -41,14 +41,6 @@ static void *dying_verifier(void *arg) {
     return NULL;
 }
 
-typedef struct {
-    void *zctx;
-    aha_verifier_config_t cfg;
-    volatile sig_atomic_t stop;
-    aha_verifier_stats_t stats;
-    int rc;
-} live_t;
-
 /* A pool for model M's sequences on 127.0.0.1 (verifier deadline DEADLINE, user command SB or
  * NULL); its endpoint into ep[0..256). */
 static aha_vpool_t *pool_new(void *zctx, const aha_model_t *m, int deadline,
@@ -58,12 +50,6 @@ static aha_vpool_t *pool_new(void *zctx, const aha_model_t *m, int deadline,
                              NULL, &p));
     REQUIRE_OK(aha_vpool_endpoint(p, ep, 256));
     return p;
-}
-
-static void *live_verifier(void *arg) {
-    live_t *v = arg;
-    v->rc = aha_verifier_serve(v->zctx, &v->cfg, &v->stats);
-    return NULL;
 }
 
 /* Scores prompt PID's made-up group through P and in process; checks they agree. */
@@ -146,16 +132,14 @@ static void *liar_verifier(void *arg) {
 /* Scores out of range (totals of +-1e6, accuracy 7, ...) from the only verifier are dropped,
  * counted and the groups scored in process: the scores equal the true ones. */
 static void test_scores_out_of_range(void) {
-    void *zctx = zmq_ctx_new();
-    aha_model_t *m = rt_model(5);
-    char ep[256];
-    aha_vpool_t *p = pool_new(zctx, m, DEADLINE_MS, NULL, ep);
-    liar_t d = {zctx, ep, 0, 0, 0};
+    rt_fixture_t f = rt_fixture(5);
+    aha_vpool_t *p = pool_new(f.zctx, f.m, DEADLINE_MS, NULL, f.ep);
+    liar_t d = {f.zctx, f.ep, 0, 0, 0};
     pthread_t td;
     pthread_create(&td, NULL, liar_verifier, &d);
     REQUIRE_OK(aha_vpool_wait_verifiers(p, 1, 10000));
     for (uint64_t pid = 0; pid < 6; pid++)
-        score_and_compare(p, m, pid);
+        score_and_compare(p, f.m, pid);
     aha_vpool_stats_t st;
     aha_vpool_stats(p, &st);
     CHECK(d.answered == 6 && st.bad_scores == 6 && st.local == 6,
@@ -164,8 +148,7 @@ static void test_scores_out_of_range(void) {
     d.stop = 1;
     pthread_join(td, NULL);
     aha_vpool_destroy(&p);
-    aha_model_destroy(&m);
-    zmq_ctx_term(zctx);
+    rt_fixture_end(&f);
 }
 
 /* Registers as verifier "sleepy@1", never answers a group, heartbeats every 20 ms. */
@@ -189,18 +172,16 @@ static void *sleepy_verifier(void *arg) {
 /* A verifier that keeps missing its deadline is taken back with exponential back-off (1 s,
  * 2 s, ...): over 3.5 s of groups it is lost at most 3 times, not once per group. */
 static void test_backoff(void) {
-    void *zctx = zmq_ctx_new();
-    aha_model_t *m = rt_model(5);
-    char ep[256];
-    aha_vpool_t *p = pool_new(zctx, m, 100, NULL, ep);
-    liar_t d = {zctx, ep, 0, 0, 0};
+    rt_fixture_t f = rt_fixture(5);
+    aha_vpool_t *p = pool_new(f.zctx, f.m, 100, NULL, f.ep);
+    liar_t d = {f.zctx, f.ep, 0, 0, 0};
     pthread_t td;
     pthread_create(&td, NULL, sleepy_verifier, &d);
     REQUIRE_OK(aha_vpool_wait_verifiers(p, 1, 10000));
     const double until = aha_now_ms() + 3500;
     int groups = 0;
     while (aha_now_ms() < until) {
-        score_and_compare(p, m, (uint64_t)groups++);
+        score_and_compare(p, f.m, (uint64_t)groups++);
         usleep(50000);
     }
     aha_vpool_stats_t st;
@@ -211,46 +192,35 @@ static void test_backoff(void) {
     d.stop = 1;
     pthread_join(td, NULL);
     aha_vpool_destroy(&p);
-    aha_model_destroy(&m);
-    zmq_ctx_term(zctx);
+    rt_fixture_end(&f);
 }
 
 /* Control commands only from the run's local socket: an anonymous tcp peer's verifier-use is
  * refused and counted and retires nobody; the same request on the local socket works. */
 static void test_control_only_local(void) {
-    void *zctx = zmq_ctx_new();
-    aha_model_t *m = rt_model(5);
+    rt_fixture_t f = rt_fixture(5);
     aha_vpool_t *p = NULL;
-    char ep[256], dir[] = "/tmp/aha_ctl_test_XXXXXX", path[300], local[320];
+    char dir[] = "/tmp/aha_ctl_test_XXXXXX", path[300], local[320];
     REQUIRE(mkdtemp(dir), "mkdtemp");
     snprintf(path, sizeof path, "%s/broker.sock", dir);
     snprintf(local, sizeof local, "ipc://%s", path);
-    REQUIRE_OK(aha_vpool_new(zctx, "tcp://127.0.0.1:*", 1 << 20, m->cfg.max_seq_len, DEADLINE_MS,
-                             NULL, NULL, &p));
+    REQUIRE_OK(aha_vpool_new(f.zctx, "tcp://127.0.0.1:*", 1 << 20, f.m->cfg.max_seq_len,
+                             DEADLINE_MS, NULL, NULL, &p));
     REQUIRE_OK(aha_vpool_bind_control(p, path));
-    REQUIRE_OK(aha_vpool_endpoint(p, ep, sizeof ep));
-    CHECK(!strncmp(ep, "tcp://", 6), "the endpoint stays the tcp one: %s", ep);
-    live_t v[2];
-    pthread_t tv[2];
+    REQUIRE_OK(aha_vpool_endpoint(p, f.ep, sizeof f.ep));
+    CHECK(!strncmp(f.ep, "tcp://", 6), "the endpoint stays the tcp one: %s", f.ep);
+    rt_verifier_t v[2];
     const char *names[2] = {"va", "vb"};
-    for (int i = 0; i < 2; i++) {
-        memset(&v[i], 0, sizeof v[i]);
-        v[i].zctx = zctx;
-        aha_verifier_config_default(&v[i].cfg);
-        v[i].cfg.endpoint = ep;
-        v[i].cfg.name = names[i];
-        v[i].cfg.limits.max_len = m->cfg.max_seq_len;
-        v[i].cfg.stop = &v[i].stop;
-        pthread_create(&tv[i], NULL, live_verifier, &v[i]);
-    }
+    for (int i = 0; i < 2; i++)
+        rt_verifier_start(&v[i], f.zctx, f.ep, names[i], f.m->cfg.max_seq_len, NULL);
     REQUIRE_OK(aha_vpool_wait_verifiers(p, 2, 10000));
     /* the broker answers while it reads its socket: a scoring call in a loop does that */
     int ok_tcp = -2, ok_local = -2, live_after_tcp = -1;
     for (int round = 0; round < 2; round++) {
         char vep[320];
-        snprintf(vep, sizeof vep, "%s", round == 0 ? ep : local);
+        snprintf(vep, sizeof vep, "%s", round == 0 ? f.ep : local);
         aha_wire_t *w = NULL;
-        REQUIRE_OK(aha_wire_new(zctx, ZMQ_DEALER, "ctl-test", 1 << 20, &w));
+        REQUIRE_OK(aha_wire_new(f.zctx, ZMQ_DEALER, "ctl-test", 1 << 20, &w));
         REQUIRE_OK(aha_wire_connect(w, vep));
         Aha__Envelope env = AHA__ENVELOPE__INIT;
         Aha__Control c = AHA__CONTROL__INIT;
@@ -285,38 +255,28 @@ static void test_control_only_local(void) {
     CHECK(ok_local == 1, "local socket: verifier-use va@1 accepted (%d)", ok_local);
     aha_vpool_stop_verifiers(p);
     for (int i = 0; i < 2; i++)
-        pthread_join(tv[i], NULL);
+        rt_verifier_join(&v[i]);
     aha_vpool_destroy(&p);
-    aha_model_destroy(&m);
     unlink(path);
     rmdir(dir);
-    zmq_ctx_term(zctx);
+    rt_fixture_end(&f);
 }
 
 static void test_failover(void) {
-    void *zctx = zmq_ctx_new();
-    aha_model_t *m = rt_model(5);
-    char ep[256];
-    aha_vpool_t *p = pool_new(zctx, m, DEADLINE_MS, NULL, ep);
+    rt_fixture_t f = rt_fixture(5);
+    aha_vpool_t *p = pool_new(f.zctx, f.m, DEADLINE_MS, NULL, f.ep);
     /* the dying verifier joins first, so it gets the first group */
-    dying_t d = {zctx, ep, 0, 0};
-    pthread_t td, tl;
+    dying_t d = {f.zctx, f.ep, 0, 0};
+    pthread_t td;
     pthread_create(&td, NULL, dying_verifier, &d);
     REQUIRE_OK(aha_vpool_wait_verifiers(p, 1, 10000));
-    live_t v;
-    memset(&v, 0, sizeof v);
-    v.zctx = zctx;
-    aha_verifier_config_default(&v.cfg);
-    v.cfg.endpoint = ep;
-    v.cfg.name = "live";
-    v.cfg.limits.max_len = m->cfg.max_seq_len;
-    v.cfg.stop = &v.stop;
-    pthread_create(&tl, NULL, live_verifier, &v);
+    rt_verifier_t v;
+    rt_verifier_start(&v, f.zctx, f.ep, "live", f.m->cfg.max_seq_len, NULL);
     REQUIRE_OK(aha_vpool_wait_verifiers(p, 2, 10000));
     CHECK(aha_vpool_live(p) == 2, "%d live", aha_vpool_live(p));
 
     const double t0 = aha_now_ms();
-    score_and_compare(p, m, 0);
+    score_and_compare(p, f.m, 0);
     const double took = aha_now_ms() - t0;
     aha_vpool_stats_t st;
     aha_vpool_stats(p, &st);
@@ -327,17 +287,16 @@ static void test_failover(void) {
           (unsigned long long)st.redispatched, (unsigned long long)st.local, st.live);
     CHECK(took >= DEADLINE_MS && took < 4 * DEADLINE_MS, "cost one deadline: %.0f ms", took);
 
-    score_and_compare(p, m, 1); /* straight to the live verifier */
+    score_and_compare(p, f.m, 1); /* straight to the live verifier */
     aha_vpool_stats(p, &st);
     CHECK(st.remote == 2 && st.redispatched == 1 && st.local == 0, "remote %llu redispatched %llu",
           (unsigned long long)st.remote, (unsigned long long)st.redispatched);
 
     /* the last verifier stops: the pool scores in process */
     aha_vpool_stop_verifiers(p);
-    pthread_join(tl, NULL);
-    CHECK(v.rc == AHA_OK && v.stats.groups == 2, "live verifier: rc %d, %llu groups", v.rc,
-          (unsigned long long)v.stats.groups);
-    score_and_compare(p, m, 2);
+    CHECK(rt_verifier_join(&v) == AHA_OK && v.stats.groups == 2,
+          "live verifier: rc %d, %llu groups", v.rc, (unsigned long long)v.stats.groups);
+    score_and_compare(p, f.m, 2);
     aha_vpool_stats(p, &st);
     CHECK(st.local == 1 && st.remote == 2 && st.live == 0, "local %llu remote %llu live %d",
           (unsigned long long)st.local, (unsigned long long)st.remote, st.live);
@@ -346,31 +305,28 @@ static void test_failover(void) {
     aha_vpool_destroy(&p);
     CHECK(p == NULL, "destroy NULLs the pointer");
     aha_vpool_destroy(&p);
-    aha_model_destroy(&m);
-    zmq_ctx_term(zctx);
+    rt_fixture_end(&f);
 }
 
 static void test_no_verifier(void) {
-    void *zctx = zmq_ctx_new();
-    aha_model_t *m = rt_model(6);
+    rt_fixture_t f = rt_fixture(6);
     aha_vpool_t *p = NULL;
-    REQUIRE_OK(aha_vpool_new(zctx, "tcp://127.0.0.1:*", 1 << 20, m->cfg.max_seq_len, DEADLINE_MS,
-                             NULL, NULL, &p));
+    REQUIRE_OK(aha_vpool_new(f.zctx, "tcp://127.0.0.1:*", 1 << 20, f.m->cfg.max_seq_len,
+                             DEADLINE_MS, NULL, NULL, &p));
     CHECK(aha_vpool_wait_verifiers(p, 1, 50) == AHA_ERR_TIMEOUT, "nobody joins");
     const double t0 = aha_now_ms();
-    score_and_compare(p, m, 3);
+    score_and_compare(p, f.m, 3);
     aha_vpool_stats_t st;
     aha_vpool_stats(p, &st);
     CHECK(st.local == 1 && st.remote == 0, "scored in process: local %llu",
           (unsigned long long)st.local);
     CHECK(aha_now_ms() - t0 < DEADLINE_MS, "without verifiers no deadline is waited");
-    CHECK(aha_vpool_new(zctx, "tcp://127.0.0.1:*", 1 << 20, 0, DEADLINE_MS, NULL, NULL, &p) ==
+    CHECK(aha_vpool_new(f.zctx, "tcp://127.0.0.1:*", 1 << 20, 0, DEADLINE_MS, NULL, NULL, &p) ==
               AHA_ERR_ARG,
           "bad arguments refused");
     CHECK(p != NULL, "a refused constructor leaves *out alone");
     aha_vpool_destroy(&p);
-    aha_model_destroy(&m);
-    zmq_ctx_term(zctx);
+    rt_fixture_end(&f);
 }
 
 /* Made-up groups of prompts 0..N) and their problems. */
@@ -409,39 +365,23 @@ static void groups_check(groups_t *g, int n, const aha_sandbox_config_t *sandbox
     }
 }
 
-static void live_start(live_t *v, void *zctx, const char *ep, const char *name, int max_len,
-                       const aha_sandbox_config_t *sandbox, pthread_t *th) {
-    memset(v, 0, sizeof *v);
-    v->zctx = zctx;
-    aha_verifier_config_default(&v->cfg);
-    v->cfg.endpoint = ep;
-    v->cfg.name = name;
-    v->cfg.limits.max_len = max_len;
-    v->cfg.sandbox = sandbox;
-    v->cfg.stop = &v->stop;
-    pthread_create(th, NULL, live_verifier, v);
-}
-
 enum { NV = 4, NG = 12, SLEEP_MS = 250 };
 
 static void test_parallel(void) {
-    void *zctx = zmq_ctx_new();
-    aha_model_t *m = rt_model(8);
+    rt_fixture_t f = rt_fixture(8);
     aha_sandbox_config_t sb;
     aha_sandbox_config_default(&sb);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "sleep %.3f; awk '{ print NR %% 2 }'", SLEEP_MS / 1e3);
     sb.command = cmd;
-    char ep[256];
-    aha_vpool_t *p = pool_new(zctx, m, 20000, &sb, ep);
-    live_t v[NV];
-    pthread_t th[NV];
+    aha_vpool_t *p = pool_new(f.zctx, f.m, 20000, &sb, f.ep);
+    rt_verifier_t v[NV];
     const char *names[NV] = {"v0", "v1", "v2", "v3"};
     for (int i = 0; i < NV; i++)
-        live_start(&v[i], zctx, ep, names[i], m->cfg.max_seq_len, &sb, &th[i]);
+        rt_verifier_start(&v[i], f.zctx, f.ep, names[i], f.m->cfg.max_seq_len, &sb);
     REQUIRE_OK(aha_vpool_wait_verifiers(p, NV, 10000));
     static groups_t g;
-    groups_make(&g, m, NG);
+    groups_make(&g, f.m, NG);
     aha_reward_config_t rcfg;
     aha_reward_config_default(&rcfg);
     const double t0 = aha_now_ms();
@@ -458,33 +398,29 @@ static void test_parallel(void) {
           NV, took, NG * SLEEP_MS);
     aha_vpool_stop_verifiers(p);
     for (int i = 0; i < NV; i++) {
-        pthread_join(th[i], NULL);
-        CHECK(v[i].rc == AHA_OK && v[i].stats.groups >= 1, "verifier %d: rc %d, %llu groups", i,
-              v[i].rc, (unsigned long long)v[i].stats.groups);
+        CHECK(rt_verifier_join(&v[i]) == AHA_OK && v[i].stats.groups >= 1,
+              "verifier %d: rc %d, %llu groups", i, v[i].rc, (unsigned long long)v[i].stats.groups);
     }
     groups_check(&g, NG, &sb);
     CHECK(g.want[0][0].accuracy == 1 && g.want[0][1].accuracy == 0, "the command's answers");
     groups_free(&g, NG);
     aha_vpool_destroy(&p);
-    aha_model_destroy(&m);
-    zmq_ctx_term(zctx);
+    rt_fixture_end(&f);
 }
 
 static void test_death_mid_flight(void) {
-    void *zctx = zmq_ctx_new();
-    aha_model_t *m = rt_model(9);
-    char ep[256];
-    aha_vpool_t *p = pool_new(zctx, m, DEADLINE_MS, NULL, ep);
-    dying_t d = {zctx, ep, 0, 0};
-    pthread_t td, tl[2];
+    rt_fixture_t f = rt_fixture(9);
+    aha_vpool_t *p = pool_new(f.zctx, f.m, DEADLINE_MS, NULL, f.ep);
+    dying_t d = {f.zctx, f.ep, 0, 0};
+    pthread_t td;
     pthread_create(&td, NULL, dying_verifier, &d);
     REQUIRE_OK(aha_vpool_wait_verifiers(p, 1, 10000));
-    live_t v[2];
-    live_start(&v[0], zctx, ep, "a", m->cfg.max_seq_len, NULL, &tl[0]);
-    live_start(&v[1], zctx, ep, "b", m->cfg.max_seq_len, NULL, &tl[1]);
+    rt_verifier_t v[2];
+    rt_verifier_start(&v[0], f.zctx, f.ep, "a", f.m->cfg.max_seq_len, NULL);
+    rt_verifier_start(&v[1], f.zctx, f.ep, "b", f.m->cfg.max_seq_len, NULL);
     REQUIRE_OK(aha_vpool_wait_verifiers(p, 3, 10000));
     static groups_t g;
-    groups_make(&g, m, 6);
+    groups_make(&g, f.m, 6);
     aha_reward_config_t rcfg;
     aha_reward_config_default(&rcfg);
     const double t0 = aha_now_ms();
@@ -502,9 +438,8 @@ static void test_death_mid_flight(void) {
     groups_check(&g, 6, NULL);
     aha_vpool_stop_verifiers(p);
     for (int i = 0; i < 2; i++) {
-        pthread_join(tl[i], NULL);
-        CHECK(v[i].rc == AHA_OK && v[i].stats.groups >= 1, "verifier %d: %llu groups", i,
-              (unsigned long long)v[i].stats.groups);
+        CHECK(rt_verifier_join(&v[i]) == AHA_OK && v[i].stats.groups >= 1,
+              "verifier %d: %llu groups", i, (unsigned long long)v[i].stats.groups);
     }
     CHECK(v[0].stats.groups + v[1].stats.groups == 6, "every group scored once by the live ones");
     pthread_join(td, NULL);
@@ -516,8 +451,7 @@ static void test_death_mid_flight(void) {
     groups_check(&g, 6, NULL);
     groups_free(&g, 6);
     aha_vpool_destroy(&p);
-    aha_model_destroy(&m);
-    zmq_ctx_term(zctx);
+    rt_fixture_end(&f);
 }
 
 static const tu_case_t cases[] = {{"failover", test_failover},
