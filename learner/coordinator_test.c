@@ -31,7 +31,30 @@ typedef struct {
     volatile int released;
     int rc;
     volatile uint64_t held; /* HOLDER: the lease id it holds */
+    pthread_t th;
 } fake_actor_t;
+
+static void *fake_actor(void *arg);
+
+/* Starts fake actor A on a thread for the coordinator of fixture F: NAME behaving as MODE, with
+ * groups of F's model; it connects only once *START_AFTER is set when that is not NULL. */
+static void fake_actor_start(fake_actor_t *a, const rt_fixture_t *f, const char *name, int mode,
+                             volatile int *start_after) {
+    *a = (fake_actor_t){.zctx = f->zctx,
+                        .ep = f->ep,
+                        .name = name,
+                        .mode = mode,
+                        .m = f->m,
+                        .start_after = start_after};
+    REQUIRE(pthread_create(&a->th, NULL, fake_actor, a) == 0, "fake actor thread");
+}
+
+/* Tells A to stop, waits for it and returns its result. */
+static int fake_actor_stop(fake_actor_t *a) {
+    a->stop = 1;
+    pthread_join(a->th, NULL);
+    return a->rc;
+}
 
 static int send_group(aha_wire_t *w, const aha_model_t *m, uint64_t lease, uint64_t pid,
                       uint64_t version, const char *name) {
@@ -108,11 +131,9 @@ static void test_lease_expiry_reissue(void) {
     rt_fixture_t f = rt_fixture(1);
     aha_coord_t *c = rt_coord_new(f.zctx, f.m, f.ep, sizeof f.ep);
     REQUIRE_OK(aha_coord_publish(c, f.m, 0));
-    fake_actor_t silent = {f.zctx, f.ep, "silent", SILENT, f.m, NULL, 0, 0, 0, 0, 0, 0};
-    fake_actor_t good = {f.zctx, f.ep, "good", GOOD, f.m, &silent.got_lease, 0, 0, 0, 0, 0, 0};
-    pthread_t ts, tg;
-    pthread_create(&ts, NULL, fake_actor, &silent);
-    pthread_create(&tg, NULL, fake_actor, &good); /* asks once the silent one holds the lease */
+    fake_actor_t silent, good;
+    fake_actor_start(&silent, &f, "silent", SILENT, NULL);
+    fake_actor_start(&good, &f, "good", GOOD, &silent.got_lease); /* once silent holds the lease */
     const uint64_t pids[] = {0};
     Aha__Envelope *out[1] = {NULL};
     const double t0 = aha_now_ms();
@@ -149,10 +170,8 @@ static void test_lease_expiry_reissue(void) {
     CHECK(st.late == 1 && st.delivered == 2, "late %llu delivered %llu",
           (unsigned long long)st.late, (unsigned long long)st.delivered);
     aha_wire_free(&out[0]);
-    silent.stop = good.stop = 1;
-    pthread_join(ts, NULL);
-    pthread_join(tg, NULL);
-    CHECK(silent.rc == AHA_OK && good.rc == AHA_OK, "fake actors: %d %d", silent.rc, good.rc);
+    const int rc_silent = fake_actor_stop(&silent), rc_good = fake_actor_stop(&good);
+    CHECK(rc_silent == AHA_OK && rc_good == AHA_OK, "fake actors: %d %d", rc_silent, rc_good);
     aha_coord_destroy(&c);
     CHECK(c == NULL, "destroy NULLs the pointer");
     rt_fixture_end(&f);
@@ -165,11 +184,9 @@ static void test_actor_leaves(void) {
     rt_fixture_t f = rt_fixture(1);
     aha_coord_t *c = rt_coord_new(f.zctx, f.m, f.ep, sizeof f.ep);
     REQUIRE_OK(aha_coord_publish(c, f.m, 0));
-    fake_actor_t leaver = {f.zctx, f.ep, "leaver", LEAVER, f.m, NULL, 0, 0, 0, 0, 0, 0};
-    fake_actor_t good = {f.zctx, f.ep, "good", GOOD, f.m, &leaver.got_lease, 0, 0, 0, 0, 0, 0};
-    pthread_t tl, tg;
-    pthread_create(&tl, NULL, fake_actor, &leaver);
-    pthread_create(&tg, NULL, fake_actor, &good); /* asks once the leaver got the lease */
+    fake_actor_t leaver, good;
+    fake_actor_start(&leaver, &f, "leaver", LEAVER, NULL);
+    fake_actor_start(&good, &f, "good", GOOD, &leaver.got_lease); /* once the leaver got it */
     const uint64_t pids[] = {0};
     Aha__Envelope *out[1] = {NULL};
     const double t0 = aha_now_ms();
@@ -187,10 +204,8 @@ static void test_actor_leaves(void) {
           (unsigned long long)st.missing);
     CHECK(aha_coord_actors(c) == 1, "%d actors counted (the leaver left)", aha_coord_actors(c));
     aha_wire_free(&out[0]);
-    leaver.stop = good.stop = 1;
-    pthread_join(tl, NULL);
-    pthread_join(tg, NULL);
-    CHECK(leaver.rc == AHA_OK && good.rc == AHA_OK, "fake actors: %d %d", leaver.rc, good.rc);
+    const int rc_leaver = fake_actor_stop(&leaver), rc_good = fake_actor_stop(&good);
+    CHECK(rc_leaver == AHA_OK && rc_good == AHA_OK, "fake actors: %d %d", rc_leaver, rc_good);
     aha_coord_destroy(&c);
     rt_fixture_end(&f);
 }
@@ -203,9 +218,8 @@ static void test_forged_groups(void) {
     rt_fixture_t f = rt_fixture(1);
     aha_coord_t *c = rt_coord_new(f.zctx, f.m, f.ep, sizeof f.ep);
     REQUIRE_OK(aha_coord_publish(c, f.m, 0));
-    fake_actor_t holder = {f.zctx, f.ep, "holder", HOLDER, f.m, NULL, 0, 0, 0, 0, 0, 0};
-    pthread_t th;
-    pthread_create(&th, NULL, fake_actor, &holder);
+    fake_actor_t holder;
+    fake_actor_start(&holder, &f, "holder", HOLDER, NULL);
     REQUIRE_OK(aha_coord_want(c, (const uint64_t[]){0}, (const uint64_t[]){0}, 1));
     REQUIRE_OK(aha_coord_pump_start(c, LEASE_MS)); /* serves the holder its lease */
     for (int i = 0; i < 1000 && !holder.got_lease; i++)
@@ -235,8 +249,7 @@ static void test_forged_groups(void) {
           "forged %llu (want 18), stale %llu (want 1), delivered %llu",
           (unsigned long long)st.forged, (unsigned long long)st.stale,
           (unsigned long long)st.delivered);
-    holder.stop = 1;
-    pthread_join(th, NULL);
+    fake_actor_stop(&holder);
     aha_wire_free(&out[0]);
     aha_wire_destroy(&w);
     aha_coord_destroy(&c);
@@ -247,9 +260,8 @@ static void test_duplicate_and_stray(void) {
     rt_fixture_t f = rt_fixture(2);
     aha_coord_t *c = rt_coord_new(f.zctx, f.m, f.ep, sizeof f.ep);
     REQUIRE_OK(aha_coord_publish(c, f.m, 3));
-    fake_actor_t dup = {f.zctx, f.ep, "dup", DUP_STRAY, f.m, NULL, 0, 0, 0, 0, 0, 0};
-    pthread_t t;
-    pthread_create(&t, NULL, fake_actor, &dup);
+    fake_actor_t dup;
+    fake_actor_start(&dup, &f, "dup", DUP_STRAY, NULL);
     /* per lease it sends: a group for prompt id + 1000 (never leased), the group, the group again */
     const uint64_t pids[] = {5, 6, 7};
     Aha__Envelope *out[3] = {NULL};
@@ -269,9 +281,7 @@ static void test_duplicate_and_stray(void) {
           "delivered %llu late %llu leases %llu reissued %llu", (unsigned long long)st.delivered,
           (unsigned long long)st.late, (unsigned long long)st.leases,
           (unsigned long long)st.reissued);
-    dup.stop = 1;
-    pthread_join(t, NULL);
-    CHECK(dup.rc == AHA_OK, "fake actor: %d", dup.rc);
+    CHECK(fake_actor_stop(&dup) == AHA_OK, "fake actor: %d", dup.rc);
     aha_coord_destroy(&c);
     rt_fixture_end(&f);
 }
@@ -409,9 +419,8 @@ static void test_versions_ahead(void) {
     REQUIRE_OK(aha_coord_set_keep(c, 2));
     REQUIRE_OK(aha_coord_publish(c, f.m, 0));
     REQUIRE_OK(aha_coord_publish(c, m2, 1));
-    fake_actor_t stale = {f.zctx, f.ep, "stale", STALE_ONCE, f.m, NULL, 0, 0, 0, 0, 0, 0};
-    pthread_t th;
-    pthread_create(&th, NULL, fake_actor, &stale);
+    fake_actor_t stale;
+    fake_actor_start(&stale, &f, "stale", STALE_ONCE, NULL);
     REQUIRE_OK(aha_coord_wait_actors(c, 1, 10000));
     const uint64_t pids[2] = {20, 21}, vers[2] = {0, 0};
     REQUIRE_OK(aha_coord_want(c, pids, vers, 2));
@@ -456,9 +465,7 @@ static void test_versions_ahead(void) {
     REQUIRE_OK(aha_coord_pump_stop(c));
     free(want_blob);
     aha_wire_destroy(&w);
-    stale.stop = 1;
-    pthread_join(th, NULL);
-    CHECK(stale.rc == AHA_OK, "fake actor: %d", stale.rc);
+    CHECK(fake_actor_stop(&stale) == AHA_OK, "fake actor: %d", stale.rc);
     aha_coord_destroy(&c);
     aha_model_destroy(&m2);
     rt_fixture_end(&f);

@@ -98,6 +98,31 @@ static inline void rt_fixture_end(rt_fixture_t *f) {
     zmq_ctx_term(f->zctx);
 }
 
+/* A peer played by a thread (a fake actor or verifier): rt_peer_start runs RUN(peer) on a thread;
+ * RUN connects to EP in ZCTX (rt_peer_new), counts the groups it receives in groups, loops until
+ * stop is set (or its script ends) and sets rc. rt_peer_stop sets stop, waits and returns rc. */
+typedef struct {
+    void *zctx;
+    const char *ep;
+    const aha_model_t *m; /* shape of the groups it makes up, if it does */
+    volatile int stop;
+    volatile int groups;
+    int rc;
+    pthread_t th;
+} rt_peer_t;
+
+static inline void rt_peer_start(rt_peer_t *p, void *zctx, const char *ep, const aha_model_t *m,
+                                 void *(*run)(void *)) {
+    *p = (rt_peer_t){.zctx = zctx, .ep = ep, .m = m};
+    REQUIRE(pthread_create(&p->th, NULL, run, p) == 0, "peer thread");
+}
+
+static inline int rt_peer_stop(rt_peer_t *p) {
+    p->stop = 1;
+    pthread_join(p->th, NULL);
+    return p->rc;
+}
+
 /* A coordinator on 127.0.0.1 in ZCTX for groups of RT_G samples of model M (the content checks of
  * M's shape); its endpoint into ep[0..cap). */
 static inline aha_coord_t *rt_coord_new(void *zctx, const aha_model_t *m, char *ep, size_t cap) {

@@ -144,15 +144,8 @@ static void test_same_weights_with_workers(void) {
 /* An actor that answers every lease with a made-up group carrying no routing record (the proto
  * allows that) while the trainer keeps routing records (R3): the groups are dropped and counted,
  * the learner samples them itself, and the run ends with the weights of in-process sampling. */
-typedef struct {
-    void *zctx;
-    const char *ep;
-    const aha_model_t *m;
-    volatile int stop;
-    int rc;
-} norouting_t;
 static void *norouting_main(void *arg) {
-    norouting_t *f = arg;
+    rt_peer_t *f = arg;
     aha_wire_t *w = NULL;
     int rc = rt_peer_new(f->zctx, f->ep, "actor", "norouting", 0, &w);
     if (rc == AHA_OK) rc = rt_ask_lease(w);
@@ -196,9 +189,8 @@ static void test_group_without_routing(void) {
     const aha_model_t *mb = aha_trainer_model(b);
     char cep[256];
     aha_coord_t *coord = rt_coord_new(zctx, mb, cep, sizeof cep);
-    norouting_t f = {zctx, cep, mb, 0, 0};
-    pthread_t th;
-    pthread_create(&th, NULL, norouting_main, &f);
+    rt_peer_t norouting;
+    rt_peer_start(&norouting, zctx, cep, mb, norouting_main);
     REQUIRE_OK(aha_coord_wait_actors(coord, 1, 10000));
     aha_trainer_set_servers(b, coord, NULL);
     for (int s = 0; s < STEPS; s++)
@@ -209,8 +201,7 @@ static void test_group_without_routing(void) {
     CHECK(cs.delivered == STEPS * P && aha_trainer_groups_unfit(b) == STEPS * P,
           "%llu delivered, %llu dropped as unfit (want %d)", (unsigned long long)cs.delivered,
           (unsigned long long)aha_trainer_groups_unfit(b), STEPS * P);
-    f.stop = 1;
-    pthread_join(th, NULL);
+    rt_peer_stop(&norouting);
     size_t na, nb;
     uint8_t *wa = weights(a, &na), *wb = weights(b, &nb);
     CHECK(na == nb && !memcmp(wa, wb, na), "weights of in-process sampling");

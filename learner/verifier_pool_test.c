@@ -17,23 +17,16 @@
 
 enum { DEADLINE_MS = 500 };
 
-typedef struct {
-    void *zctx;
-    const char *ep;
-    volatile int got_group;
-    int rc;
-} dying_t;
-
 /* Registers as verifier "dies@1", takes one group and closes its socket without answering. */
 static void *dying_verifier(void *arg) {
-    dying_t *d = arg;
+    rt_peer_t *d = arg;
     aha_wire_t *w = NULL;
     int rc = rt_peer_new(d->zctx, d->ep, "verifier", "dies", 0, &w);
     const double until = aha_now_ms() + 20000;
-    while (rc == AHA_OK && !d->got_group && aha_now_ms() < until) {
+    while (rc == AHA_OK && !d->groups && aha_now_ms() < until) {
         Aha__Envelope *e = NULL;
         if (!rt_next(w, &rc, &e)) continue;
-        if (e->body_case == AHA__ENVELOPE__BODY_GROUP) d->got_group = 1;
+        if (e->body_case == AHA__ENVELOPE__BODY_GROUP) d->groups = 1;
         aha_wire_free(&e);
     }
     aha_wire_destroy(&w); /* dies mid-group */
@@ -73,16 +66,10 @@ static void score_and_compare(aha_vpool_t *p, const aha_model_t *m, uint64_t pid
 }
 
 /* Registers as verifier "liar@1" and answers every group with its true scores but one field of
- * sample 0 replaced by MODE: 0 total 1e6, 1 accuracy 7, 2 total -1e6, 3 language 2, 4 overlong
- * -3, 5 format -0.5. */
-typedef struct {
-    void *zctx;
-    const char *ep;
-    volatile int stop;
-    int answered, rc;
-} liar_t;
+ * sample 0 replaced by what the count of groups before it, mod 6, picks: 0 total 1e6, 1 accuracy
+ * 7, 2 total -1e6, 3 language 2, 4 overlong -3, 5 format -0.5. */
 static void *liar_verifier(void *arg) {
-    liar_t *d = arg;
+    rt_peer_t *d = arg;
     aha_wire_t *w = NULL;
     int rc = rt_peer_new(d->zctx, d->ep, "verifier", "liar", 0, &w);
     aha_reward_config_t rcfg;
@@ -95,7 +82,7 @@ static void *liar_verifier(void *arg) {
             Aha__ScoredGroup sg;
             rc = aha_verifier_score_group(&rcfg, NULL, &sb, e->group, "liar@1", &sg);
             if (rc == AHA_OK) {
-                switch (d->answered++ % 6) {
+                switch (d->groups++ % 6) {
                 case 0:
                     sg.total[0] = 1e6;
                     break;
@@ -134,33 +121,31 @@ static void *liar_verifier(void *arg) {
 static void test_scores_out_of_range(void) {
     rt_fixture_t f = rt_fixture(5);
     aha_vpool_t *p = pool_new(f.zctx, f.m, DEADLINE_MS, NULL, f.ep);
-    liar_t d = {f.zctx, f.ep, 0, 0, 0};
-    pthread_t td;
-    pthread_create(&td, NULL, liar_verifier, &d);
+    rt_peer_t d;
+    rt_peer_start(&d, f.zctx, f.ep, f.m, liar_verifier);
     REQUIRE_OK(aha_vpool_wait_verifiers(p, 1, 10000));
     for (uint64_t pid = 0; pid < 6; pid++)
         score_and_compare(p, f.m, pid);
     aha_vpool_stats_t st;
     aha_vpool_stats(p, &st);
-    CHECK(d.answered == 6 && st.bad_scores == 6 && st.local == 6,
-          "liar answered %d, %llu dropped (want 6), %llu scored in process", d.answered,
+    CHECK(d.groups == 6 && st.bad_scores == 6 && st.local == 6,
+          "liar answered %d, %llu dropped (want 6), %llu scored in process", d.groups,
           (unsigned long long)st.bad_scores, (unsigned long long)st.local);
-    d.stop = 1;
-    pthread_join(td, NULL);
+    rt_peer_stop(&d);
     aha_vpool_destroy(&p);
     rt_fixture_end(&f);
 }
 
 /* Registers as verifier "sleepy@1", never answers a group, heartbeats every 20 ms. */
 static void *sleepy_verifier(void *arg) {
-    liar_t *d = arg;
+    rt_peer_t *d = arg;
     aha_wire_t *w = NULL;
     int rc = rt_peer_new(d->zctx, d->ep, "verifier", "sleepy", 0, &w);
     while (rc == AHA_OK && !d->stop) {
         Aha__Envelope *e = NULL;
         int r = aha_wire_recv(w, 20, NULL, &e);
         if (r != AHA_OK && r != AHA_ERR_TIMEOUT) rc = r;
-        if (e && e->body_case == AHA__ENVELOPE__BODY_GROUP) d->answered++; /* but never answers */
+        if (e && e->body_case == AHA__ENVELOPE__BODY_GROUP) d->groups++; /* but never answers */
         aha_wire_free(&e);
         if (rc == AHA_OK) rc = aha_wire_send_heartbeat(w, NULL, 0);
     }
@@ -174,9 +159,8 @@ static void *sleepy_verifier(void *arg) {
 static void test_backoff(void) {
     rt_fixture_t f = rt_fixture(5);
     aha_vpool_t *p = pool_new(f.zctx, f.m, 100, NULL, f.ep);
-    liar_t d = {f.zctx, f.ep, 0, 0, 0};
-    pthread_t td;
-    pthread_create(&td, NULL, sleepy_verifier, &d);
+    rt_peer_t d;
+    rt_peer_start(&d, f.zctx, f.ep, f.m, sleepy_verifier);
     REQUIRE_OK(aha_vpool_wait_verifiers(p, 1, 10000));
     const double until = aha_now_ms() + 3500;
     int groups = 0;
@@ -189,8 +173,7 @@ static void test_backoff(void) {
     CHECK(st.lost >= 2 && st.lost <= 3 && st.readmitted == st.lost - 1 + (st.live ? 1 : 0),
           "%d groups: lost %llu times (want 2..3), taken back %llu times", groups,
           (unsigned long long)st.lost, (unsigned long long)st.readmitted);
-    d.stop = 1;
-    pthread_join(td, NULL);
+    rt_peer_stop(&d);
     aha_vpool_destroy(&p);
     rt_fixture_end(&f);
 }
@@ -266,9 +249,8 @@ static void test_failover(void) {
     rt_fixture_t f = rt_fixture(5);
     aha_vpool_t *p = pool_new(f.zctx, f.m, DEADLINE_MS, NULL, f.ep);
     /* the dying verifier joins first, so it gets the first group */
-    dying_t d = {f.zctx, f.ep, 0, 0};
-    pthread_t td;
-    pthread_create(&td, NULL, dying_verifier, &d);
+    rt_peer_t d;
+    rt_peer_start(&d, f.zctx, f.ep, f.m, dying_verifier);
     REQUIRE_OK(aha_vpool_wait_verifiers(p, 1, 10000));
     rt_verifier_t v;
     rt_verifier_start(&v, f.zctx, f.ep, "live", f.m->cfg.max_seq_len, NULL);
@@ -280,7 +262,7 @@ static void test_failover(void) {
     const double took = aha_now_ms() - t0;
     aha_vpool_stats_t st;
     aha_vpool_stats(p, &st);
-    CHECK(d.got_group, "the dying verifier had the group");
+    CHECK(d.groups, "the dying verifier had the group");
     CHECK(st.remote == 1 && st.lost == 1 && st.redispatched == 1 && st.local == 0 && st.live == 1,
           "remote %llu lost %llu redispatched %llu local %llu live %d",
           (unsigned long long)st.remote, (unsigned long long)st.lost,
@@ -300,8 +282,7 @@ static void test_failover(void) {
     aha_vpool_stats(p, &st);
     CHECK(st.local == 1 && st.remote == 2 && st.live == 0, "local %llu remote %llu live %d",
           (unsigned long long)st.local, (unsigned long long)st.remote, st.live);
-    pthread_join(td, NULL);
-    CHECK(d.rc == AHA_OK, "dying verifier: %d", d.rc);
+    CHECK(rt_peer_stop(&d) == AHA_OK, "dying verifier: %d", d.rc);
     aha_vpool_destroy(&p);
     CHECK(p == NULL, "destroy NULLs the pointer");
     aha_vpool_destroy(&p);
@@ -411,9 +392,8 @@ static void test_parallel(void) {
 static void test_death_mid_flight(void) {
     rt_fixture_t f = rt_fixture(9);
     aha_vpool_t *p = pool_new(f.zctx, f.m, DEADLINE_MS, NULL, f.ep);
-    dying_t d = {f.zctx, f.ep, 0, 0};
-    pthread_t td;
-    pthread_create(&td, NULL, dying_verifier, &d);
+    rt_peer_t d;
+    rt_peer_start(&d, f.zctx, f.ep, f.m, dying_verifier);
     REQUIRE_OK(aha_vpool_wait_verifiers(p, 1, 10000));
     rt_verifier_t v[2];
     rt_verifier_start(&v[0], f.zctx, f.ep, "a", f.m->cfg.max_seq_len, NULL);
@@ -429,7 +409,7 @@ static void test_death_mid_flight(void) {
     const double took = aha_now_ms() - t0;
     aha_vpool_stats_t st;
     aha_vpool_stats(p, &st);
-    CHECK(d.got_group, "the dying verifier had a group");
+    CHECK(d.groups, "the dying verifier had a group");
     CHECK(st.remote == 6 && st.lost == 1 && st.redispatched == 1 && st.local == 0 && st.live == 2,
           "remote %llu lost %llu redispatched %llu local %llu live %d",
           (unsigned long long)st.remote, (unsigned long long)st.lost,
@@ -442,7 +422,7 @@ static void test_death_mid_flight(void) {
               "verifier %d: %llu groups", i, (unsigned long long)v[i].stats.groups);
     }
     CHECK(v[0].stats.groups + v[1].stats.groups == 6, "every group scored once by the live ones");
-    pthread_join(td, NULL);
+    rt_peer_stop(&d);
     /* nobody left: everything in process */
     REQUIRE_OK(aha_vpool_score_all(p, &rcfg, (const aha_rollout_t *const *)g.r, g.rp, g.pid, 0, 6,
                                    g.outs));
