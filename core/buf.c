@@ -116,6 +116,12 @@ done:
     return rc;
 }
 
+int aha_write_text_atomic(const char *path, const char *text) {
+    const void *parts[] = {text};
+    const size_t lens[] = {strlen(text)};
+    return aha_write_file_atomic(path, parts, lens, 1);
+}
+
 int aha_files_equal(const char *a, const char *b) {
     FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
     int eq = fa && fb;

@@ -32,6 +32,8 @@ void aha_buf_free(aha_buf_t *b);
 /* Writes the concatenation of parts[0..n) to PATH atomically: PATH.tmp, fflush, fsync, rename.
  * On failure PATH is untouched and PATH.tmp removed; AHA_ERR_IO with "PATH: ..." message. */
 int aha_write_file_atomic(const char *path, const void *const *parts, const size_t *lens, size_t n);
+/* aha_write_file_atomic of one part: the NUL-terminated TEXT (without its NUL). */
+int aha_write_text_atomic(const char *path, const char *text);
 
 /* 1 if the files A and B both open and hold the same bytes, else 0. */
 int aha_files_equal(const char *a, const char *b);

@@ -481,9 +481,7 @@ int aha_run_state_save_counters(const char *dir, int step, const char *const *na
     cJSON_Delete(now);
     if (!text) return AHA_FAIL(AHA_ERR_NOMEM, "counters");
     snprintf(path, sizeof path, "%s/counters.json", dir);
-    const void *parts[] = {text};
-    const size_t lens[] = {strlen(text)};
-    int rc = aha_write_file_atomic(path, parts, lens, 1);
+    int rc = aha_write_text_atomic(path, text);
     free(text);
     return rc;
 }

@@ -219,9 +219,7 @@ static int write_endpoints(const aha_run_config_t *rc, const char *dir, aha_serv
     cJSON_Delete(o);
     if (!text) return AHA_FAIL(AHA_ERR_NOMEM, "endpoints");
     snprintf(path, sizeof path, "%s/endpoints.json", dir);
-    const void *parts[] = {text};
-    const size_t lens[] = {strlen(text)};
-    int rc_ = aha_write_file_atomic(path, parts, lens, 1);
+    int rc_ = aha_write_text_atomic(path, text);
     free(text);
     if (rc_ == AHA_OK)
         AHA_INFO("workers connect to %s (coordinator) and %s (broker), see %s",

@@ -7,9 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/err.h"
@@ -62,34 +59,11 @@ int aha_model_config_write_json(const aha_model_config_t *c, const char *path) {
     cJSON_Delete(o);
     if (!text) return AHA_FAIL(AHA_ERR_NOMEM, "config.json: out of memory");
 
-    char tmp[4096];
-    int n = snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    if (n < 0 || (size_t)n >= sizeof tmp) {
-        free(text);
-        return AHA_FAIL(AHA_ERR_ARG, "path too long: %s", path);
-    }
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        int e = errno;
-        free(text);
-        return AHA_FAIL(AHA_ERR_IO, "open %s: %s", tmp, strerror(e));
-    }
-    size_t len = strlen(text);
-    int bad = fwrite(text, 1, len, f) != len || fputc('\n', f) == EOF || fflush(f) != 0 ||
-              fsync(fileno(f)) != 0;
-    int e = errno;
-    bad |= fclose(f) != 0;
+    const void *parts[] = {text, "\n"};
+    const size_t lens[] = {strlen(text), 1};
+    int rc = aha_write_file_atomic(path, parts, lens, 2);
     free(text);
-    if (bad) {
-        remove(tmp);
-        return AHA_FAIL(AHA_ERR_IO, "write %s: %s", tmp, strerror(e));
-    }
-    if (rename(tmp, path) != 0) {
-        e = errno;
-        remove(tmp);
-        return AHA_FAIL(AHA_ERR_IO, "rename %s -> %s: %s", tmp, path, strerror(e));
-    }
-    return 0;
+    return rc;
 }
 
 /* Reads the Hugging Face key of field F from O into C (as written by json_put: numbers, a bool or
