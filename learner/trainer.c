@@ -154,37 +154,34 @@ static uint64_t older_versions_lo(const aha_trainer_t *t) {
 }
 
 /* The run's cumulative counters (metrics.jsonl columns, the end-of-run summary, counters.json in
- * checkpoints): this process's plus those of the run before a --resume. */
-enum {
-    C_ACTOR_GROUPS,
-    C_MISSING,
-    C_REISSUED,
-    C_STALE,
-    C_FORGED,
-    C_UNFIT,
-    C_LATE,
-    C_V_REMOTE,
-    C_V_LOCAL,
-    C_V_LOST,
-    C_V_READMITTED,
-    C_SCORES_DROPPED,
-    C_CTL_REFUSED,
-    C_CURVE_REFUSED,
-    C_WIRE_OVERSIZE,
-    C_WIRE_FRAMING,
-    C_WIRE_MALFORMED,
-    C_WIRE_PROTOCOL,
-    C_WIRE_INVALID,
-    C_N
-};
-static const char *const k_counters[C_N] = {
-    "actor_groups",         "actor_groups_missing",   "actor_leases_reissued",
-    "groups_dropped_stale", "groups_dropped_forged",  "groups_dropped_unfit",
-    "groups_dropped_late",  "verifier_groups_remote", "verifier_groups_local",
-    "verifier_lost",        "verifier_readmitted",    "verifier_scores_dropped",
-    "ctl_refused",          "curve_refused",          "wire_dropped_oversize",
-    "wire_dropped_framing", "wire_dropped_malformed", "wire_dropped_protocol",
-    "wire_dropped_invalid"};
+ * checkpoints): this process's plus those of the run before a --resume. X(id, name) in column
+ * order: the enum C_* and the names k_counters come from this one list. */
+#define TRAINER_COUNTERS(X)                                                                        \
+    X(C_ACTOR_GROUPS, "actor_groups")                                                              \
+    X(C_MISSING, "actor_groups_missing")                                                           \
+    X(C_REISSUED, "actor_leases_reissued")                                                         \
+    X(C_STALE, "groups_dropped_stale")                                                             \
+    X(C_FORGED, "groups_dropped_forged")                                                           \
+    X(C_UNFIT, "groups_dropped_unfit")                                                             \
+    X(C_LATE, "groups_dropped_late")                                                               \
+    X(C_V_REMOTE, "verifier_groups_remote")                                                        \
+    X(C_V_LOCAL, "verifier_groups_local")                                                          \
+    X(C_V_LOST, "verifier_lost")                                                                   \
+    X(C_V_READMITTED, "verifier_readmitted")                                                       \
+    X(C_SCORES_DROPPED, "verifier_scores_dropped")                                                 \
+    X(C_CTL_REFUSED, "ctl_refused")                                                                \
+    X(C_CURVE_REFUSED, "curve_refused")                                                            \
+    X(C_WIRE_OVERSIZE, "wire_dropped_oversize")                                                    \
+    X(C_WIRE_FRAMING, "wire_dropped_framing")                                                      \
+    X(C_WIRE_MALFORMED, "wire_dropped_malformed")                                                  \
+    X(C_WIRE_PROTOCOL, "wire_dropped_protocol")                                                    \
+    X(C_WIRE_INVALID, "wire_dropped_invalid")
+#define COUNTER_ID(id, name) id,
+#define COUNTER_NAME(id, name) name,
+enum { TRAINER_COUNTERS(COUNTER_ID) C_N };
+static const char *const k_counters[C_N] = {TRAINER_COUNTERS(COUNTER_NAME)};
+#undef COUNTER_ID
+#undef COUNTER_NAME
 
 static void add_wire(double *v, const aha_wire_stats_t *w) {
     if (!w) return;
