@@ -255,6 +255,7 @@ typedef struct {
     uint64_t version;
     uint8_t *data;
     size_t len;
+    pthread_t th;
 } oo_fetch_t;
 
 static void *oo_fetcher(void *arg) {
@@ -270,6 +271,18 @@ static void *oo_fetcher(void *arg) {
     return NULL;
 }
 
+/* A ROUTER "learner" on 127.0.0.1 in CTX that the test serves by hand, and the fetcher F of
+ * version >= MIN_VERSION started against it on a thread (join F->th). */
+static aha_wire_t *oo_start(void *ctx, uint64_t min_version, oo_fetch_t *f) {
+    aha_wire_t *w = NULL;
+    REQUIRE_OK(aha_wire_new(ctx, ZMQ_ROUTER, "learner", 1 << 20, &w));
+    REQUIRE_OK(aha_wire_bind(w, "tcp://127.0.0.1:*"));
+    *f = (oo_fetch_t){.min_version = min_version, .rc = -1};
+    REQUIRE_OK(aha_wire_endpoint(w, f->ep, sizeof f->ep));
+    REQUIRE(pthread_create(&f->th, NULL, oo_fetcher, f) == 0, "thread");
+    return w;
+}
+
 static void send_frame_to(aha_wire_t *w, const aha_peer_t *to, const void *p, size_t n) {
     zmq_send(aha_wire_socket(w), to->id, to->id_len, ZMQ_SNDMORE);
     zmq_send(aha_wire_socket(w), p, n, 0);
@@ -283,13 +296,8 @@ static void test_out_of_order(void) {
     aha_blob_t b;
     REQUIRE_OK(aha_blob_set(&b, 3, d, SIZE, CHUNK));
     void *ctx = zmq_ctx_new();
-    aha_wire_t *w = NULL;
-    REQUIRE_OK(aha_wire_new(ctx, ZMQ_ROUTER, "learner", 1 << 20, &w));
-    REQUIRE_OK(aha_wire_bind(w, "tcp://127.0.0.1:*"));
-    oo_fetch_t f = {{0}, 3, -1, 0, NULL, 0};
-    REQUIRE_OK(aha_wire_endpoint(w, f.ep, sizeof f.ep));
-    pthread_t th;
-    REQUIRE(pthread_create(&th, NULL, oo_fetcher, &f) == 0, "thread");
+    oo_fetch_t f;
+    aha_wire_t *w = oo_start(ctx, 3, &f);
     aha_peer_t from;
     Aha__Envelope *e = NULL;
     REQUIRE_OK(aha_wire_recv(w, 5000, &from, &e)); /* the announce request */
@@ -331,7 +339,7 @@ static void test_out_of_order(void) {
     }
     r.index = 1;
     CHECK(aha_blob_serve(&b, w, &from, &r) == AHA_OK, "chunk 1 last");
-    pthread_join(th, NULL);
+    pthread_join(f.th, NULL);
     CHECK(f.rc == AHA_OK && f.version == 3 && f.len == SIZE && f.data && !memcmp(f.data, d, SIZE),
           "fetched byte-exact out of order (rc %d, version %llu, %zu bytes)", f.rc,
           (unsigned long long)f.version, f.len);
@@ -361,13 +369,8 @@ static void test_framed(void) {
     CHECK(aha_blob_set_framed(&fb, 6, SIZE, CHUNK, "learner", copy_fill, d) == AHA_ERR_ARG,
           "a blob still holding frames is refused");
     void *ctx = zmq_ctx_new();
-    aha_wire_t *w = NULL, *plain = NULL;
-    REQUIRE_OK(aha_wire_new(ctx, ZMQ_ROUTER, "learner", 1 << 20, &w));
-    REQUIRE_OK(aha_wire_bind(w, "tcp://127.0.0.1:*"));
-    oo_fetch_t f = {{0}, 5, -1, 0, NULL, 0};
-    REQUIRE_OK(aha_wire_endpoint(w, f.ep, sizeof f.ep));
-    pthread_t th;
-    REQUIRE(pthread_create(&th, NULL, oo_fetcher, &f) == 0, "thread");
+    oo_fetch_t f;
+    aha_wire_t *w = oo_start(ctx, 5, &f), *plain = NULL;
     for (int i = 0; i < 4; i++) { /* the announce request, then chunks 0..2 */
         aha_peer_t from;
         Aha__Envelope *e = NULL;
@@ -393,7 +396,7 @@ static void test_framed(void) {
     aha_wire_free(&e);
     aha_blob_release(&fb); /* frames may still be queued: they live until sent */
     CHECK(fb.frames == NULL && fb.len == 0, "released");
-    pthread_join(th, NULL);
+    pthread_join(f.th, NULL);
     CHECK(f.rc == AHA_OK && f.version == 5 && f.len == SIZE && f.data && !memcmp(f.data, d, SIZE),
           "framed chunks fetched byte-exact (rc %d)", f.rc);
     REQUIRE_OK(aha_wire_recv(plain, 5000, NULL, &e));
