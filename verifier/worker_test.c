@@ -128,6 +128,20 @@ static void expect_scores(const Aha__Envelope *e, group_t *G, const aha_reward_c
     }
 }
 
+/* Adds the N response texts RESPS to PROMPT in G, sends G to the worker TO on W and returns the
+ * scored group it answers, checked against the scores of REWARD in process (caller frees). */
+static Aha__Envelope *score_texts(aha_wire_t *w, const aha_peer_t *to, group_t *G,
+                                  const char *prompt, const char *const *resps, size_t n,
+                                  int *heartbeats, const aha_reward_config_t *reward,
+                                  const char *what) {
+    for (size_t i = 0; i < n; i++)
+        CHECK(group_add_text(G, prompt, resps[i]) == 0, "%s: build %zu", what, i);
+    CHECK(send_group(w, to, G) == 0, "%s: send: %s", what, aha_last_error());
+    Aha__Envelope *e = recv_scored(w, heartbeats);
+    expect_scores(e, G, reward, what);
+    return e;
+}
+
 static void worker_config(aha_verifier_config_t *cfg, const char *endpoint) {
     aha_verifier_config_default(cfg);
     cfg->endpoint = endpoint;
@@ -196,11 +210,8 @@ static void test_serve(void) {
                               "<think>3+4=07;3+4=07;3+4=07;3+4=07;</think><answer>7</answer><eos>",
                               "<think>",
                               "<think>x</think><answer>99999999999999999999999999</answer>"};
-    for (size_t i = 0; i < sizeof add_resp / sizeof *add_resp; i++)
-        CHECK(group_add_text(&G, add_prompt, add_resp[i]) == 0, "build %zu", i);
-    CHECK(send_group(w, &verifier, &G) == 0, "send: %s", aha_last_error());
-    e = recv_scored(w, &heartbeats);
-    expect_scores(e, &G, &local.reward, "addition");
+    e = score_texts(w, &verifier, &G, add_prompt, add_resp, sizeof add_resp / sizeof *add_resp,
+                    &heartbeats, &local.reward, "addition");
     CHECK(e && e->scored_group->accuracy[0] == 1 && e->scored_group->accuracy[1] == 0 &&
               e->scored_group->format[2] == 0 &&
               e->scored_group->total[0] > e->scored_group->total[1],
@@ -221,11 +232,8 @@ static void test_serve(void) {
                              "<think>x</think><answer>25/(7-7)</answer><eos>",
                              "<think>x</think><answer>((((3*7))))+25</answer><eos>",
                              "<think>x</think><answer>46</answer><eos>"};
-    for (size_t i = 0; i < sizeof cd_resp / sizeof *cd_resp; i++)
-        CHECK(group_add_text(&C, cd_prompt, cd_resp[i]) == 0, "build cd %zu", i);
-    CHECK(send_group(w, &verifier, &C) == 0, "send cd");
-    e = recv_scored(w, &heartbeats);
-    expect_scores(e, &C, &local.reward, "countdown");
+    e = score_texts(w, &verifier, &C, cd_prompt, cd_resp, sizeof cd_resp / sizeof *cd_resp,
+                    &heartbeats, &local.reward, "countdown");
     CHECK(e && e->scored_group->accuracy[0] == 1 && e->scored_group->accuracy[1] == 0 &&
               e->scored_group->accuracy[2] == 0 && e->scored_group->accuracy[3] == 1 &&
               e->scored_group->accuracy[4] == 0,
