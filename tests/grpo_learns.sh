@@ -5,9 +5,10 @@
 set -u
 AHA=${1:?path to aha}
 RL_STEPS=${RL_STEPS:-120}
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-export OPENBLAS_NUM_THREADS=1
 common=(--set run_dir="$tmp/run" --set seed=3)
 "$AHA" pretrain "${common[@]}" > "$tmp/pretrain.log" 2>&1 || { cat "$tmp/pretrain.log"; exit 1; }
 "$AHA" train "${common[@]}" --set rl.steps="$RL_STEPS" --set rl.eval_every=0 > "$tmp/train.log" 2>&1 \
@@ -15,13 +16,11 @@ common=(--set run_dir="$tmp/run" --set seed=3)
 "$AHA" train "${common[@]}" --set run_dir="$tmp/control" --set rl.init="$tmp/run/pretrain/final" \
   --set rl.steps="$RL_STEPS" --set rl.eval_every=0 --set rl.random_reward=true > "$tmp/control.log" 2>&1 \
   || { tail -20 "$tmp/control.log"; exit 1; }
-ev() { "$AHA" eval --checkpoint "$1" "${common[@]}" --n 200 --k 4 --out "$2" > /dev/null 2>&1 || exit 1; }
-ev "$tmp/run/pretrain/final" "$tmp/base.json"
-ev "$tmp/run/rl/final" "$tmp/trained.json"
-ev "$tmp/control/rl/final" "$tmp/control.json"
-get() { sed -n "s/.*\"$2\":[[:space:]]*\([0-9.e-]*\).*/\1/p" "$1" | head -n 1; }
-b=$(get "$tmp/base.json" 'pass@1'); t=$(get "$tmp/trained.json" 'pass@1'); c=$(get "$tmp/control.json" 'pass@1')
-bf=$(get "$tmp/base.json" format_rate); tf=$(get "$tmp/trained.json" format_rate)
+held_out "$tmp/run/pretrain/final" "$tmp/base.json" "${common[@]}"
+held_out "$tmp/run/rl/final" "$tmp/trained.json" "${common[@]}"
+held_out "$tmp/control/rl/final" "$tmp/control.json" "${common[@]}"
+b=$(json_num "$tmp/base.json" 'pass@1'); t=$(json_num "$tmp/trained.json" 'pass@1'); c=$(json_num "$tmp/control.json" 'pass@1')
+bf=$(json_num "$tmp/base.json" format_rate); tf=$(json_num "$tmp/trained.json" format_rate)
 echo "held-out pass@1: base $b, GRPO $t, random-reward control $c; format: base $bf, GRPO $tf"
 awk -v b="$b" -v t="$t" -v c="$c" -v tf="$tf" 'BEGIN {
   bad = 0

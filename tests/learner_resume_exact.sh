@@ -12,7 +12,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 need_mpirun
 tmp=$(mktemp -d)
 trap 'kill -KILL $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
-export OPENBLAS_NUM_THREADS=1
 N=3
 # a held-out eval after every step (rank 0 only) keeps the run alive long enough to be killed
 # between steps; it does not change the training numbers

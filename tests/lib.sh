@@ -34,6 +34,17 @@ small_base() {
 # col RUN KEY: KEY's value in the last row of $tmp/RUN/rl/metrics.jsonl that has it.
 col() { grep -o "\"$2\":[0-9.e+-]*" "$tmp/$1/rl/metrics.jsonl" | tail -n 1 | cut -d: -f2; }
 
+# held_out CHECKPOINT OUT [--set key=value]...: the held-out evaluation of CHECKPOINT (200
+# problems x 4 samples) into the JSON file OUT; exits the test with 1 if it fails.
+held_out() {
+    local checkpoint=$1 out=$2
+    shift 2
+    "$AHA" eval --checkpoint "$checkpoint" "$@" --n 200 --k 4 --out "$out" > /dev/null 2>&1 ||
+        exit 1
+}
+# json_num FILE KEY: the number under "KEY" in the JSON file FILE (the first one).
+json_num() { sed -n "s/.*\"$2\":[[:space:]]*\([0-9.e-]*\).*/\1/p" "$1" | head -n 1; }
+
 # need_mpirun: exits the test with 77 (CTest: skipped; .ci/run fails on a skip) when mpirun is
 # missing.
 need_mpirun() {

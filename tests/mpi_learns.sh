@@ -14,7 +14,6 @@ RL_STEPS=${RL_STEPS:-120}
 need_mpirun
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-export OPENBLAS_NUM_THREADS=1
 common=(--set seed=3 --set rl.steps="$RL_STEPS" --set rl.eval_every=0)
 "$AHA" pretrain --set run_dir="$tmp/one" --set seed=3 > "$tmp/pretrain.log" 2>&1 ||
     { cat "$tmp/pretrain.log"; exit 1; }
@@ -26,13 +25,11 @@ m=$(date +%s.%N)
 bash "$here/mpi_run.sh" 2 "$AHA" train --set run_dir="$tmp/two" "${common[@]}" > "$tmp/two.log" 2>&1 ||
     { tail -20 "$tmp/two.log"; exit 1; }
 e=$(date +%s.%N)
-ev() { "$AHA" eval --checkpoint "$1" --set seed=3 --n 200 --k 4 --out "$2" > /dev/null 2>&1 || exit 1; }
-ev "$tmp/one/pretrain/final" "$tmp/base.json"
-ev "$tmp/one/rl/final" "$tmp/one.json"
-ev "$tmp/two/rl/final" "$tmp/two.json"
-get() { sed -n "s/.*\"$2\":[[:space:]]*\([0-9.e-]*\).*/\1/p" "$1" | head -n 1; }
-b=$(get "$tmp/base.json" 'pass@1'); a1=$(get "$tmp/one.json" 'pass@1'); a2=$(get "$tmp/two.json" 'pass@1')
-f1=$(get "$tmp/one.json" format_rate); f2=$(get "$tmp/two.json" format_rate)
+held_out "$tmp/one/pretrain/final" "$tmp/base.json" --set seed=3
+held_out "$tmp/one/rl/final" "$tmp/one.json" --set seed=3
+held_out "$tmp/two/rl/final" "$tmp/two.json" --set seed=3
+b=$(json_num "$tmp/base.json" 'pass@1'); a1=$(json_num "$tmp/one.json" 'pass@1'); a2=$(json_num "$tmp/two.json" 'pass@1')
+f1=$(json_num "$tmp/one.json" format_rate); f2=$(json_num "$tmp/two.json" format_rate)
 echo "held-out pass@1 after $RL_STEPS steps: base $b, 1 rank $a1 (format $f1), 2 ranks $a2 (format $f2)"
 awk -v s="$s" -v m="$m" -v e="$e" 'BEGIN { printf "GRPO wall time: 1 rank %.1f s, 2 ranks %.1f s\n", m - s, e - m }'
 awk -v b="$b" -v a1="$a1" -v a2="$a2" 'BEGIN {

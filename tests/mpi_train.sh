@@ -13,7 +13,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 need_mpirun
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-export OPENBLAS_NUM_THREADS=1
 train=(--set rl.steps=4 --set rl.eval_every=0 --set rl.eval_n=16 --set rl.actors=0
        --set rl.verifiers=0 --set rl.checkpoint_every=2)
 "$aha" pretrain --set run_dir="$tmp/one" --set pretrain.steps=20 >"$tmp/pretrain.log" 2>&1
