@@ -126,9 +126,7 @@ static void test_keys_and_zap(void) {
     aha_zap_stop(&zap);
     CHECK(zap == NULL, "zap stop NULLs");
     zmq_ctx_term(ctx);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    CHECK(system(cmd) == 0, "cleanup");
+    CHECK(tu_rm_rf(dir) == 0, "cleanup");
 }
 
 /* The operator key: keygen writes operator.key + operator.pub (and adds them to a directory from
@@ -211,9 +209,7 @@ static void test_operator_key(void) {
     aha_wire_destroy(&srv);
     aha_zap_stop(&zap);
     zmq_ctx_term(ctx);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    CHECK(system(cmd) == 0, "cleanup");
+    CHECK(tu_rm_rf(dir) == 0, "cleanup");
 }
 
 static const tu_case_t cases[] = {

@@ -121,6 +121,14 @@ static inline void tu_run_case_(const tu_case_t *c) {
             c->name, checks, failed, tu_now_ms_() - t0);
 }
 
+/* rm -rf DIR (DIR quoted for the shell; it must not hold a single quote). 0 when it worked. */
+static inline int tu_rm_rf(const char *dir) {
+    char cmd[1200];
+    int n = snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (n < 0 || (size_t)n >= sizeof cmd || strchr(dir, '\'')) return -1;
+    return system(cmd) == 0 ? 0 : -1;
+}
+
 static char tu_tmp_[256];
 
 /* A scratch directory for the test run, made on first use and removed, with what is in it, when
@@ -160,11 +168,7 @@ static inline int tu_main_n(int argc, char **argv, const tu_case_t *cases, size_
         for (size_t k = 0; k < n; k++)
             tu_run_case_(&cases[k]);
     fprintf(stderr, "%s: %d checks, %d failed\n", file, tu_checks, tu_failures);
-    if (tu_tmp_[0]) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tu_tmp_);
-        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tu_tmp_);
-    }
+    if (tu_tmp_[0] && tu_rm_rf(tu_tmp_) != 0) fprintf(stderr, "could not remove %s\n", tu_tmp_);
     return tu_failures ? 1 : 0;
 }
 

@@ -171,9 +171,7 @@ static void test_shards(void) {
     write_text(path, "{\"step\": 3, \"next_index\": 0}");
     REQUIRE_OK(aha_run_state_load_optimizer(dir, s1));
     CHECK(memcmp(s1->m, whole->m + CUT, sizeof(float) * (N - CUT)) == 0, "shard from whole file");
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CHECK(system(cmd) == 0, "cleanup");
+    CHECK(tu_rm_rf(dir) == 0, "cleanup");
     aha_adamw_destroy(&o0);
     aha_adamw_destroy(&back);
     aha_adamw_destroy(&whole);

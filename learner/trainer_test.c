@@ -349,9 +349,7 @@ static void test_checkpoint_resume(void) {
     CHECK(aha_trainer_resume(second, "/nonexistent/aha") < 0, "resume from nothing fails");
     aha_trainer_destroy(&straight);
     aha_trainer_destroy(&second);
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    CHECK(system(cmd) == 0, "clean up");
+    CHECK(tu_rm_rf(dir) == 0, "clean up");
 }
 
 static void test_bad_arguments(void) {
@@ -503,8 +501,7 @@ static void test_staleness_resume(void) {
         snprintf(cmd, sizeof cmd, "rm '%s'", vf);
         resume_refused(k, ckpt, vf, cmd, AHA_ERR_IO, "");
         aha_trainer_destroy(&straight);
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        CHECK(system(cmd) == 0, "clean up");
+        CHECK(tu_rm_rf(dir) == 0, "clean up");
     }
 }
 
@@ -538,7 +535,7 @@ static void serve_stop(served_t *s) {
 static void test_counters_ahead(void) {
     char dir[] = "/tmp/aha_trainer_ahead_XXXXXX";
     REQUIRE(mkdtemp(dir), "mkdtemp");
-    char ckpt[600], cmd[700];
+    char ckpt[600];
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint", dir);
     void *zctx = zmq_ctx_new();
     aha_trainer_stats_t st;
@@ -585,8 +582,7 @@ static void test_counters_ahead(void) {
     serve_stop(&sv);
     aha_trainer_destroy(&second);
     zmq_ctx_term(zctx);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    CHECK(system(cmd) == 0, "clean up");
+    CHECK(tu_rm_rf(dir) == 0, "clean up");
 }
 
 static const tu_case_t cases[] = {{"same_weights_with_workers", test_same_weights_with_workers},

@@ -163,9 +163,7 @@ static void test_nonfinite(void) {
               "poisoned file %d: message '%s'", k, aha_last_error());
     }
     aha_model_destroy(&m);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CHECK(system(cmd) == 0, "cleanup");
+    CHECK(tu_rm_rf(dir) == 0, "cleanup");
 }
 
 static const tu_case_t cases[] = {

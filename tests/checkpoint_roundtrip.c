@@ -76,8 +76,7 @@ static void test_save_load_torch(void) {
     aha_acts_destroy(&a);
     aha_model_destroy(&m);
     aha_model_destroy(&m2);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
-    if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", root);
+    if (tu_rm_rf(root) != 0) fprintf(stderr, "warning: could not remove %s\n", root);
 }
 
 static const tu_case_t cases[] = {
