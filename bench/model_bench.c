@@ -47,6 +47,23 @@ static int preset(const char *name, aha_model_config_t *c) {
     return bench_preset("model_bench", name, c);
 }
 
+/* The model of preset NAME with room for at least LEN positions into *out (the caller destroys
+ * it): weights initialised for training from RNG seeded with SEED, which then goes on to the
+ * bench's inputs; no RNG: zero weights. 2 for an unknown preset (message printed), 1 if the
+ * model cannot be made. */
+static int preset_model(const char *name, int len, uint64_t seed, aha_rng_t *rng,
+                        aha_model_t **out) {
+    aha_model_config_t cfg;
+    if (preset(name, &cfg) != 0) return 2;
+    if (len > cfg.max_seq_len) cfg.max_seq_len = len;
+    CHECK(aha_model_new(&cfg, out));
+    if (rng) {
+        aha_rng_seed(rng, seed);
+        aha_model_init_random(*out, rng);
+    }
+    return 0;
+}
+
 /* Parameters one token goes through (the FLOP count's "active parameters"). */
 static double active_params(const aha_model_config_t *c) {
     double D = c->dim, act = 0.0;
@@ -111,23 +128,20 @@ static int bench_peak(void) {
 }
 
 static int bench_train(const char *pname, int B, int T, int iters, int threads) {
-    aha_model_config_t cfg;
-    if (preset(pname, &cfg) < 0) return 2;
-    if (T > cfg.max_seq_len) cfg.max_seq_len = T;
-    openblas_set_num_threads(threads);
     aha_model_t *m = NULL;
-    aha_acts_t *a = NULL;
-    CHECK(aha_model_new(&cfg, &m));
     aha_rng_t rng;
-    aha_rng_seed(&rng, 1);
-    aha_model_init_random(m, &rng);
+    int made = preset_model(pname, T, 1, &rng, &m);
+    if (made != 0) return made;
+    const aha_model_config_t *cfg = &m->cfg;
+    openblas_set_num_threads(threads);
+    aha_acts_t *a = NULL;
     CHECK(aha_model_alloc_grads(m));
     CHECK(aha_acts_new(m, B, T, &a));
     int N = B * T;
     int *tokens = malloc(sizeof(int) * N), *targets = malloc(sizeof(int) * N);
     for (int i = 0; i < N; i++) {
-        tokens[i] = (int)aha_rng_below(&rng, cfg.vocab_size);
-        targets[i] = (int)aha_rng_below(&rng, cfg.vocab_size);
+        tokens[i] = (int)aha_rng_below(&rng, cfg->vocab_size);
+        targets[i] = (int)aha_rng_below(&rng, cfg->vocab_size);
     }
     aha_batch_t batch = {B, T, tokens, NULL, NULL};
     float loss;
@@ -144,8 +158,8 @@ static int bench_train(const char *pname, int B, int T, int iters, int threads) 
         if (i > 0 && f < best_f) best_f = f;
         if (i > 0 && dc < best_cpu) best_cpu = dc;
     }
-    double flops_tok = 6.0 * active_params(&cfg) + 12.0 * cfg.n_layers * cfg.dim * T;
-    printf("params %zu\nactive_params %.0f\n", m->n_params, active_params(&cfg));
+    double flops_tok = 6.0 * active_params(cfg) + 12.0 * cfg->n_layers * cfg->dim * T;
+    printf("params %zu\nactive_params %.0f\n", m->n_params, active_params(cfg));
     printf("train_tokens_per_s %.0f\n", N / best);
     printf("train_gflops %.1f\n", N / best * flops_tok * 1e-9);
     printf("forward_tokens_per_s %.0f\n", N / best_f);
@@ -158,18 +172,15 @@ static int bench_train(const char *pname, int B, int T, int iters, int threads) 
 }
 
 static int bench_decode(const char *pname, int rows, int P, int reps) {
-    aha_model_config_t cfg;
-    if (preset(pname, &cfg) < 0) return 2;
-    if (P > cfg.max_seq_len) cfg.max_seq_len = P;
-    openblas_set_num_threads(1);
     aha_model_t *m = NULL;
-    aha_kv_t *kv = NULL;
-    CHECK(aha_model_new(&cfg, &m));
     aha_rng_t rng;
-    aha_rng_seed(&rng, 2);
-    aha_model_init_random(m, &rng);
+    int made = preset_model(pname, P, 2, &rng, &m);
+    if (made != 0) return made;
+    const aha_model_config_t *cfg = &m->cfg;
+    openblas_set_num_threads(1);
+    aha_kv_t *kv = NULL;
     CHECK(aha_kv_new(m, rows, P, &kv));
-    float *logits = malloc(sizeof(float) * rows * cfg.vocab_size);
+    float *logits = malloc(sizeof(float) * rows * cfg->vocab_size);
     int *step = malloc(sizeof(int) * rows);
     double best = 1e30;
     for (int r = 0; r < reps + 1; r++) {
@@ -177,14 +188,14 @@ static int bench_decode(const char *pname, int rows, int P, int reps) {
         double t0 = bench_now();
         for (int t = 0; t < P; t++) {
             for (int b = 0; b < rows; b++)
-                step[b] = (int)aha_rng_below(&rng, cfg.vocab_size);
+                step[b] = (int)aha_rng_below(&rng, cfg->vocab_size);
             CHECK(aha_decode_step(m, kv, step, NULL, logits, NULL));
         }
         double dt = bench_now() - t0;
         if (r > 0 && dt < best) best = dt;
     }
     /* bytes of weights one step reads (everything but the embedding table, which is gathered) */
-    double wbytes = 4.0 * (double)(m->n_params - (size_t)cfg.vocab_size * cfg.dim);
+    double wbytes = 4.0 * (double)(m->n_params - (size_t)cfg->vocab_size * cfg->dim);
     printf("params %zu\nweight_bytes %.0f\n", m->n_params, wbytes);
     printf("decode_tokens_per_s %.0f\n", (double)rows * P / best);
     free(logits);
@@ -195,18 +206,15 @@ static int bench_decode(const char *pname, int rows, int P, int reps) {
 }
 
 static int bench_generate(const char *pname, int G, int P, int NEW, int reps, int groups) {
-    aha_model_config_t cfg;
-    if (preset(pname, &cfg) < 0) return 2;
-    if (P + NEW > cfg.max_seq_len) cfg.max_seq_len = P + NEW;
+    aha_model_t *m = NULL;
+    aha_rng_t rng;
+    int made = preset_model(pname, P + NEW, 3, &rng, &m);
+    if (made != 0) return made;
+    const aha_model_config_t *cfg = &m->cfg;
     openblas_set_num_threads(1);
     const int n = G * groups;
-    aha_model_t *m = NULL;
     aha_kv_t *kv = NULL;
     aha_rollout_t *r = NULL;
-    CHECK(aha_model_new(&cfg, &m));
-    aha_rng_t rng;
-    aha_rng_seed(&rng, 3);
-    aha_model_init_random(m, &rng);
     CHECK(aha_kv_new(m, n, P + NEW, &kv));
     CHECK(aha_rollout_new(m, n, P + NEW, 1, &r));
     int *prompt = malloc(sizeof(int) * (size_t)P * groups);
@@ -214,7 +222,7 @@ static int bench_generate(const char *pname, int G, int P, int NEW, int reps, in
     int *lens = malloc(sizeof(int) * n);
     aha_rng_t *rngs = malloc(sizeof(aha_rng_t) * n);
     for (int i = 0; i < P * groups; i++)
-        prompt[i] = 3 + (int)aha_rng_below(&rng, cfg.vocab_size - 3);
+        prompt[i] = 3 + (int)aha_rng_below(&rng, cfg->vocab_size - 3);
     for (int b = 0; b < n; b++) {
         prompts[b] = prompt + (size_t)(b / G) * P;
         lens[b] = P;
@@ -247,13 +255,11 @@ static int bench_generate(const char *pname, int G, int P, int NEW, int reps, in
  * the activations of ROWS x T tokens (aha_acts_new, as learner/grpo.c allocates them), and an
  * actor's KV cache for G rows of T positions (aha_kv_new, as actor/worker.c does). Bytes. */
 static int bench_memory(const char *name, int rows, int T, int G) {
-    aha_model_config_t cfg;
-    if (preset(name, &cfg) != 0) return 2;
-    if (T > cfg.max_seq_len) cfg.max_seq_len = T;
     aha_model_t *m = NULL;
+    int made = preset_model(name, T, 0, NULL, &m);
+    if (made != 0) return made;
     aha_acts_t *a = NULL;
     aha_kv_t *kv = NULL;
-    CHECK(aha_model_new(&cfg, &m));
     CHECK(aha_acts_new(m, rows, T, &a));
     CHECK(aha_kv_new(m, G, T, &kv));
     const double p = 4.0 * (double)m->n_params;
