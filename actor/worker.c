@@ -17,8 +17,7 @@ void aha_actor_config_default(aha_actor_config_t *cfg) {
     cfg->name = "actor";
     cfg->max_bytes = (size_t)64 << 20;
     cfg->fetch_timeout_ms = 30000;
-    cfg->heartbeat_timeout_ms = 30000;
-    cfg->peer_timeout_ms = 300000;
+    aha_link_default(&cfg->link);
 }
 
 /* Sampling state: everything one group needs, freed in one place. */
@@ -113,25 +112,15 @@ int aha_actor_serve(void *zctx, const aha_actor_config_t *cfg, aha_model_t *m,
     }
     AHA_TRY_GOTO(rc, aha_kv_new(m, G, max_len, &a.kv), done);
     AHA_TRY_GOTO(rc, aha_rollout_new(m, G, max_len, cfg->record_experts, &a.roll), done);
-    AHA_TRY_GOTO(rc, aha_wire_new(zctx, ZMQ_DEALER, id, cfg->max_bytes, &a.w), done);
-    AHA_TRY_GOTO(rc, aha_wire_set_identity(a.w, id), done);
-    if (cfg->curve_server_public && cfg->curve_client)
-        AHA_TRY_GOTO(rc, aha_wire_curve_client(a.w, cfg->curve_server_public, cfg->curve_client),
-                     done);
-    if (cfg->peer_timeout_ms > 0)
-        AHA_TRY_GOTO(
-            rc,
-            aha_wire_watch(a.w, zctx, 1000,
-                           cfg->heartbeat_timeout_ms > 0 ? cfg->heartbeat_timeout_ms : 30000),
-            done);
-    AHA_TRY_GOTO(rc, aha_wire_connect(a.w, cfg->endpoint), done);
+    AHA_TRY_GOTO(rc, aha_link_open(zctx, &cfg->link, id, cfg->max_bytes, 1000, cfg->endpoint, &a.w),
+                 done);
     AHA_TRY_GOTO(rc, send_hello(a.w, cfg->name), done);
     AHA_TRY_GOTO(rc, request_lease(a.w, st.version, 1), done);
-    while (!(cfg->stop && *cfg->stop)) {
+    while (!aha_link_stopped(&cfg->link)) {
         Aha__Envelope *e = NULL;
         int r = aha_wire_recv(a.w, 100, NULL, &e);
         if (r == AHA_ERR_TIMEOUT) {
-            AHA_TRY_GOTO(rc, aha_wire_peer_check(a.w, cfg->peer_timeout_ms), done);
+            AHA_TRY_GOTO(rc, aha_wire_peer_check(a.w, cfg->link.peer_timeout_ms), done);
             continue;
         }
         AHA_TRY_GOTO(rc, r, done);
@@ -158,9 +147,10 @@ int aha_actor_serve(void *zctx, const aha_actor_config_t *cfg, aha_model_t *m,
             uint64_t version = 0;
             const aha_blob_sink_t sink = aha_weights_sink(m);
             have = 0;
-            rc = aha_blob_fetch_sink(a.w, need, &sink, 4, cfg->fetch_timeout_ms, cfg->stop,
+            rc = aha_blob_fetch_sink(a.w, need, &sink, 4, cfg->fetch_timeout_ms, cfg->link.stop,
                                      &version);
-            if (rc != AHA_OK && cfg->stop && *cfg->stop) { /* SIGTERM mid-fetch: leave cleanly */
+            if (rc != AHA_OK &&
+                aha_link_stopped(&cfg->link)) { /* SIGTERM mid-fetch: leave cleanly */
                 rc = AHA_OK;
                 break;
             }
@@ -173,7 +163,7 @@ int aha_actor_serve(void *zctx, const aha_actor_config_t *cfg, aha_model_t *m,
         st.groups++;
         AHA_TRY_GOTO(rc, request_lease(a.w, st.version, 1), done);
     }
-    if (cfg->stop && *cfg->stop && a.w) {
+    if (aha_link_stopped(&cfg->link) && a.w) {
         /* leaving on SIGTERM (scancel): hand back the lease we hold, if any; the message gets up
          * to 1 s to leave before the socket closes */
         const int linger = 1000;

@@ -20,7 +20,7 @@
 #ifndef AHA_ACTOR_WORKER_H
 #define AHA_ACTOR_WORKER_H
 #include "actor/rollout.h"
-#include "core/curve.h"
+#include "core/link.h"
 #include "model/model.h"
 #include "tasks/train_group.h"
 #include <signal.h>
@@ -36,15 +36,8 @@ typedef struct {
     aha_train_set_t train;
     size_t max_bytes;     /* wire cap (>= 1024) */
     int fetch_timeout_ms; /* per weight fetch (> 0) */
-    /* liveness of the learner (core/wire.h aha_wire_watch, ZMTP heartbeats every second): no
-     * answer for heartbeat_timeout_ms drops the connection; no learner up for peer_timeout_ms
-     * ends the worker with AHA_ERR_TIMEOUT naming the endpoint (0: wait forever) */
-    int heartbeat_timeout_ms, peer_timeout_ms;
-    /* optional CURVE: the coordinator's public key and this worker's keypair (core/curve.h) */
-    const char *curve_server_public;
-    const aha_keypair_t *curve_client;
-    /* optional: the worker returns AHA_OK soon after *stop becomes non-zero (e.g. from SIGTERM) */
-    volatile sig_atomic_t *stop;
+    /* liveness of the coordinator (ZMTP heartbeats every second), CURVE, stop flag */
+    aha_link_t link;
 } aha_actor_config_t;
 
 typedef struct {
@@ -53,13 +46,14 @@ typedef struct {
     uint64_t version; /* weights version held last (0: none yet) */
 } aha_actor_stats_t;
 
-/* Fills *cfg with name "actor", max_bytes 64 MiB and fetch_timeout_ms 30000; everything else zero
- * (endpoint, group_size, gen and train must be set). */
+/* Fills *cfg with name "actor", max_bytes 64 MiB, fetch_timeout_ms 30000 and the default link
+ * (core/link.h aha_link_default); everything else zero (endpoint, group_size, gen and train must
+ * be set). */
 void aha_actor_config_default(aha_actor_config_t *cfg);
 
 /* Runs the worker in ZCTX with model M (its shape must be the learner's; its weights are replaced
- * by each fetched version) until a Control "stop" arrives or *cfg->stop is set: AHA_OK then, or
- * an error (socket set-up, ZeroMQ, a weight fetch that fails, a lease for another group size).
+ * by each fetched version) until a Control "stop" arrives or *cfg->link.stop is set: AHA_OK then,
+ * or an error (socket set-up, ZeroMQ, a weight fetch that fails, a lease for another group size).
  * *stats (if not NULL) is written before returning, also on error. */
 int aha_actor_serve(void *zctx, const aha_actor_config_t *cfg, aha_model_t *m,
                     aha_actor_stats_t *stats);

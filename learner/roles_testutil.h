@@ -210,7 +210,7 @@ static inline void rt_verifier_start(rt_verifier_t *v, void *zctx, const char *e
     if (name) v->cfg.name = name;
     v->cfg.limits.max_len = max_len;
     v->cfg.sandbox = sandbox;
-    v->cfg.stop = &v->stop;
+    v->cfg.link.stop = &v->stop;
     REQUIRE(pthread_create(&v->th, NULL, rt_verifier_main, v) == 0, "verifier thread");
 }
 

@@ -139,8 +139,19 @@ int cli_worker_parse(int argc, char **argv, const char *usage, const char *key,
             return AHA_FAIL(AHA_ERR_ARG, "unknown option '%s' (see --help)", k);
     }
     aha_catch_stop_signals();
-    return aha_worker_setup(&cli, connect, endpoints_file, key, w->endpoint, sizeof w->endpoint,
-                            &w->cfg);
+    AHA_TRY(aha_worker_setup(&cli, connect, endpoints_file, key, w->endpoint, sizeof w->endpoint,
+                             &w->cfg));
+    aha_link_default(&w->link);
+    int curve = 0;
+    AHA_TRY(aha_run_config_keys(&w->cfg, &curve, &w->curve_keys[0], &w->curve_keys[1]));
+    if (curve) {
+        w->link.curve_server_public = w->curve_keys[0].public_key;
+        w->link.curve_client = &w->curve_keys[1];
+    }
+    w->link.stop = &aha_stop_requested;
+    w->link.peer_timeout_ms = w->cfg.net.connect_timeout_s * 1000;
+    w->link.heartbeat_timeout_ms = w->cfg.net.heartbeat_timeout_s * 1000;
+    return AHA_OK;
 }
 
 int cmd_keygen(int argc, char **argv) {

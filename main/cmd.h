@@ -1,6 +1,7 @@
 /* main/cmd.h — subcommands of the aha executable. Each returns a process exit code. */
 #ifndef AHA_MAIN_CMD_H
 #define AHA_MAIN_CMD_H
+#include "core/link.h"
 #include "main/run_config.h"
 #include "model/model.h"
 #include "recipe/lm_train.h"
@@ -73,10 +74,15 @@ typedef struct {
     const char *extra[4]; /* values of the command's own options */
     char endpoint[300];   /* where to connect */
     aha_run_config_t cfg; /* the run config (CONFIG, or the learner's beside FILE) */
+    /* the worker's link from the run config: net.heartbeat_timeout_s, net.connect_timeout_s, the
+     * CURVE keys of net.keys (kept in curve_keys) and the stop flag of SIGTERM/SIGINT; it points
+     * into this struct, which must not be copied */
+    aha_link_t link;
+    aha_keypair_t curve_keys[2]; /* the server's (public key only) and this worker's */
 } cli_worker_t;
 /* Parses into *w (w->name holds the default on entry), prints USAGE for --help, installs the stop
- * signal handlers and resolves the endpoint (KEY of endpoints.json, "coordinator" or "broker")
- * and the run config (main/procs.h aha_worker_setup). */
+ * signal handlers and resolves the endpoint (KEY of endpoints.json, "coordinator" or "broker"),
+ * the run config (main/procs.h aha_worker_setup) and the link. */
 int cli_worker_parse(int argc, char **argv, const char *usage, const char *key,
                      const char *const *flags, cli_worker_t *w);
 

@@ -21,7 +21,8 @@ static const char k_usage[] =
     "from rl.init) and rl sampling settings, fetching the weights each lease requires, until the\n"
     "learner says stop or SIGTERM/SIGINT arrives. Started by `aha train` with rl.actors > 0.\n";
 
-static int run_actor(const aha_run_config_t *rc, const char *endpoint, const char *name) {
+static int run_actor(const aha_run_config_t *rc, const char *endpoint, const char *name,
+                     const aha_link_t *link) {
     char init[600];
     if (rc->rl.init[0])
         snprintf(init, sizeof init, "%s", rc->rl.init);
@@ -36,16 +37,7 @@ static int run_actor(const aha_run_config_t *rc, const char *endpoint, const cha
     ac.gen =
         (aha_gen_config_t){rc->rl.max_new_tokens, (float)rc->rl.temperature, (float)rc->rl.top_p};
     AHA_TRY(aha_run_config_train_set(rc, &ac.train));
-    int curve = 0;
-    aha_keypair_t server, client;
-    AHA_TRY(aha_run_config_keys(rc, &curve, &server, &client));
-    if (curve) {
-        ac.curve_server_public = server.public_key;
-        ac.curve_client = &client;
-    }
-    ac.stop = &aha_stop_requested;
-    ac.peer_timeout_ms = rc->net.connect_timeout_s * 1000;
-    ac.heartbeat_timeout_ms = rc->net.heartbeat_timeout_s * 1000;
+    ac.link = *link;
     aha_model_t *m = NULL;
     { /* only the shape (config.json): the weights come from the learner, and reading the
        * checkpoint's tensors would add their size to the actor's peak memory */
@@ -72,6 +64,6 @@ int cmd_actor(int argc, char **argv) {
     cli_worker_t w;
     w.name = "actor";
     int rc = cli_worker_parse(argc, argv, k_usage, "coordinator", NULL, &w);
-    if (rc == AHA_OK && !w.help) rc = run_actor(&w.cfg, w.endpoint, w.name);
+    if (rc == AHA_OK && !w.help) rc = run_actor(&w.cfg, w.endpoint, w.name, &w.link);
     return rc < 0 ? cli_fail(rc) : 0;
 }

@@ -48,19 +48,9 @@ int cmd_verifier(int argc, char **argv) {
     if (rc == AHA_OK) rc = aha_run_config_reward(cfg, &vc.reward);
     if (rc < 0) return cli_fail(rc);
     vc.limits.max_len = cfg->model.max_seq_len;
-    int curve = 0;
-    aha_keypair_t server, client;
-    rc = aha_run_config_keys(cfg, &curve, &server, &client);
-    if (rc < 0) return cli_fail(rc);
-    if (curve) {
-        vc.curve_server_public = server.public_key;
-        vc.curve_client = &client;
-    }
+    vc.link = w.link;
     aha_sandbox_config_t sandbox;
     if (aha_run_config_sandbox(cfg, &sandbox)) vc.sandbox = &sandbox;
-    vc.stop = &aha_stop_requested;
-    vc.peer_timeout_ms = cfg->net.connect_timeout_s * 1000;
-    vc.heartbeat_timeout_ms = cfg->net.heartbeat_timeout_s * 1000;
     void *ctx = zmq_ctx_new();
     if (!ctx) return cli_fail(AHA_FAIL(AHA_ERR_NET, "zmq_ctx_new failed"));
     aha_verifier_stats_t st;

@@ -21,8 +21,7 @@ void aha_verifier_config_default(aha_verifier_config_t *cfg) {
     cfg->limits.vocab = AHA_TOK_VOCAB;
     cfg->max_bytes = (size_t)64 << 20;
     cfg->heartbeat_ms = 1000;
-    cfg->heartbeat_timeout_ms = 30000;
-    cfg->peer_timeout_ms = 300000;
+    aha_link_default(&cfg->link);
 }
 
 int aha_verifier_problem(const Aha__Problem *p, aha_reward_problem_t *out) {
@@ -191,21 +190,15 @@ int aha_verifier_serve(void *zctx, const aha_verifier_config_t *cfg, aha_verifie
     snprintf(who, sizeof who, "%s@%s", cfg->name, cfg->version);
     snprintf(id, sizeof id, "verifier/%s/%d", who, (int)getpid());
     aha_wire_t *w = NULL;
-    int rc = aha_wire_new(zctx, ZMQ_DEALER, id, cfg->max_bytes, &w);
-    if (rc == AHA_OK) rc = aha_wire_set_identity(w, id);
-    if (rc == AHA_OK && cfg->curve_server_public)
-        rc = aha_wire_curve_client(w, cfg->curve_server_public, cfg->curve_client);
-    if (rc == AHA_OK && cfg->peer_timeout_ms > 0)
-        rc = aha_wire_watch(w, zctx, cfg->heartbeat_ms,
-                            cfg->heartbeat_timeout_ms > 0 ? cfg->heartbeat_timeout_ms : 30000);
-    if (rc == AHA_OK) rc = aha_wire_connect(w, cfg->endpoint);
+    int rc =
+        aha_link_open(zctx, &cfg->link, id, cfg->max_bytes, cfg->heartbeat_ms, cfg->endpoint, &w);
     if (rc == AHA_OK) rc = send_hello(w, cfg);
     if (rc != AHA_OK) goto done;
     aha_wire_set_check(w, aha_msg_check_fn, &cfg->limits);
     AHA_INFO("verifier %s connecting to %s", who, cfg->endpoint);
     double last_sent = aha_now_ms();
     for (;;) {
-        if (cfg->stop && *cfg->stop) break;
+        if (aha_link_stopped(&cfg->link)) break;
         Aha__Envelope *in = NULL;
         if (aha_now_ms() - last_sent >= cfg->heartbeat_ms) {
             AHA_TRY_GOTO(rc, aha_wire_send_heartbeat(w, NULL, st.groups), done);
@@ -216,7 +209,7 @@ int aha_verifier_serve(void *zctx, const aha_verifier_config_t *cfg, aha_verifie
         int wait = cfg->heartbeat_ms < 100 ? cfg->heartbeat_ms : 100;
         rc = aha_wire_recv(w, wait, NULL, &in);
         if (rc == AHA_ERR_TIMEOUT) {
-            AHA_TRY_GOTO(rc, aha_wire_peer_check(w, cfg->peer_timeout_ms), done);
+            AHA_TRY_GOTO(rc, aha_wire_peer_check(w, cfg->link.peer_timeout_ms), done);
             continue;
         }
         if (rc != AHA_OK) goto done;

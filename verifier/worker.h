@@ -14,7 +14,7 @@
  * and its length for the overlong term is total_len[s] - prompt_len[s]. */
 #ifndef AHA_VERIFIER_WORKER_H
 #define AHA_VERIFIER_WORKER_H
-#include "core/curve.h"
+#include "core/link.h"
 #include "core/wire.h"
 #include "verifier/msg_check.h"
 #include "verifier/reward.h"
@@ -31,16 +31,8 @@ typedef struct {
     aha_msg_limits_t limits;             /* content checks on received groups */
     size_t max_bytes;                    /* wire cap (>= 1024) */
     int heartbeat_ms;                    /* > 0 */
-    /* liveness of the learner (core/wire.h aha_wire_watch): a connection whose learner answers
-     * no ZMTP heartbeat for heartbeat_timeout_ms is dropped; no learner up for peer_timeout_ms
-     * (never reached, or gone) ends the worker with AHA_ERR_TIMEOUT naming the endpoint.
-     * peer_timeout_ms 0: wait forever. */
-    int heartbeat_timeout_ms, peer_timeout_ms;
-    /* optional CURVE: the broker's public key and this worker's keypair (core/curve.h) */
-    const char *curve_server_public;
-    const aha_keypair_t *curve_client;
-    /* optional: the worker returns AHA_OK soon after *stop becomes non-zero (e.g. from SIGTERM) */
-    volatile sig_atomic_t *stop;
+    /* liveness of the broker (ZMTP heartbeats every heartbeat_ms), CURVE, stop flag */
+    aha_link_t link;
 } aha_verifier_config_t;
 
 typedef struct {
@@ -50,12 +42,11 @@ typedef struct {
 } aha_verifier_stats_t;
 
 /* Fills *cfg with name "rules", version "1", the default reward recipe, limits for the model
- * vocabulary (no routing-record constraints), max_bytes 64 MiB, heartbeat_ms 1000,
- * heartbeat_timeout_ms 30000 and peer_timeout_ms 300000; endpoint
- * NULL (must be set). */
+ * vocabulary (no routing-record constraints), max_bytes 64 MiB, heartbeat_ms 1000, the default
+ * link (core/link.h aha_link_default); endpoint NULL (must be set). */
 void aha_verifier_config_default(aha_verifier_config_t *cfg);
 
-/* Runs the worker in ZCTX until a Control "stop" arrives or *cfg->stop is set. Returns AHA_OK
+/* Runs the worker in ZCTX until a Control "stop" arrives or *cfg->link.stop is set. Returns AHA_OK
  * then, or an error if the socket cannot be set up or ZeroMQ fails. *stats (if not NULL) is
  * written before returning, also on error. */
 int aha_verifier_serve(void *zctx, const aha_verifier_config_t *cfg, aha_verifier_stats_t *stats);
