@@ -115,26 +115,9 @@ static void test_transfer_sum(void) {
 }
 
 static void test_serve_fetch(void) {
-    int to_child[2], from_child[2];
-    REQUIRE(pipe(to_child) == 0 && pipe(from_child) == 0, "pipe");
-    fflush(NULL);
-    pid_t pid = fork(); /* before any ZeroMQ context */
-    if (pid == 0) {
-        close(to_child[1]);
-        close(from_child[0]);
-        char ep[256];
-        if (tu_read_endpoint(to_child[0], ep, sizeof ep) < 0) _exit(2);
-        _exit(fetcher(ep, from_child[1]));
-    }
-    close(to_child[0]);
-    close(from_child[1]);
-    void *ctx = zmq_ctx_new();
-    char ep[256];
-    aha_wire_t *w = tu_router_for_peer(ctx, "learner/0", 1 << 20, to_child[1], ep, sizeof ep);
-    if (!w) {
-        kill(pid, SIGKILL);
-        return;
-    }
+    tu_forked_peer_t child;
+    if (tu_fork_peer(&child, "learner/0", fetcher) != 0) return;
+    aha_wire_t *w = child.w;
 
     uint8_t *data[7];
     for (int v = 1; v <= 6; v++) {
@@ -188,7 +171,7 @@ static void test_serve_fetch(void) {
     }
     result_t r[PHASES];
     memset(r, 0, sizeof r);
-    CHECK(read(from_child[0], r, sizeof r) == (ssize_t)sizeof r, "results from the fetcher");
+    CHECK(read(child.from, r, sizeof r) == (ssize_t)sizeof r, "results from the fetcher");
     CHECK(r[0].rc == 0 && r[0].version == 1 && r[0].content_ok, "fetch v1: rc %d v%llu ok %d",
           r[0].rc, (unsigned long long)r[0].version, r[0].content_ok);
     CHECK(r[1].rc == 0 && r[1].version == 3 && r[1].content_ok,
@@ -199,13 +182,13 @@ static void test_serve_fetch(void) {
     CHECK(r[4].rc == 0 && r[4].version == 6 && r[4].content_ok,
           "waits for an unpublished version: rc %d v%llu", r[4].rc,
           (unsigned long long)r[4].version);
-    int status = tu_wait_child(pid, 20000);
+    int status = tu_wait_child(child.pid, 20000);
     CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "fetcher exit %d", status);
     for (int v = 1; v <= 6; v++)
         free(data[v]);
     free(tampered);
     aha_wire_destroy(&w);
-    zmq_ctx_term(ctx);
+    zmq_ctx_term(child.ctx);
 }
 
 static volatile sig_atomic_t stop_flag = 0;

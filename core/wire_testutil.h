@@ -1,11 +1,14 @@
 /* core/wire_testutil.h — a test fixture shared by the wire and message-check tests (header only,
  * include after core/testutil.h): tu_make_group, a consistent Group message,
  * tu_short_checksum_announce, and tu_router_for_peer / tu_read_endpoint, the two ends of a test
- * whose peer is a forked process. */
+ * whose peer is a forked process, which tu_fork_peer puts together. */
 #ifndef AHA_CORE_WIRE_TESTUTIL_H
 #define AHA_CORE_WIRE_TESTUTIL_H
+#include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 #include <zmq.h>
 #include "core/wire.h"
@@ -88,6 +91,45 @@ static inline aha_wire_t *tu_router_for_peer(void *ctx, const char *identity, si
 
 /* The forked peer's end: the endpoint from the pipe FD (read to its end) into EP; 0, or -1 when
  * none came. */
+static inline int tu_read_endpoint(int fd, char *ep, size_t cap);
+
+/* A test peer in a forked process and the ROUTER the test talks to it on. */
+typedef struct {
+    pid_t pid;     /* the child (tu_wait_child reaps it) */
+    int from;      /* read end of the pipe the peer reports on */
+    void *ctx;     /* ZeroMQ context made after the fork (the test terminates it) */
+    aha_wire_t *w; /* the ROUTER on a free loopback port (the test destroys it) */
+    char ep[256];  /* its endpoint */
+} tu_forked_peer_t;
+
+/* Forks (before any ZeroMQ context: the child inherits no threads) a child that runs PEER(ep, fd)
+ * with the endpoint of the parent's ROUTER named IDENTITY and FD the write end of p->from, and
+ * exits with its result; then makes that ROUTER. 0, or -1 after a failed check (the child
+ * killed). */
+static inline int tu_fork_peer(tu_forked_peer_t *p, const char *identity,
+                               int (*peer)(const char *ep, int fd)) {
+    int to_child[2], from_child[2];
+    REQUIRE(pipe(to_child) == 0 && pipe(from_child) == 0, "pipe");
+    fflush(NULL);
+    p->pid = fork();
+    if (p->pid == 0) {
+        close(to_child[1]);
+        close(from_child[0]);
+        char ep[256];
+        if (tu_read_endpoint(to_child[0], ep, sizeof ep) < 0) _exit(2);
+        _exit(peer(ep, from_child[1]));
+    }
+    close(to_child[0]);
+    close(from_child[1]);
+    p->from = from_child[0];
+    CHECK(p->pid > 0, "fork");
+    p->ctx = zmq_ctx_new();
+    p->w = tu_router_for_peer(p->ctx, identity, 1 << 20, to_child[1], p->ep, sizeof p->ep);
+    if (p->w) return 0;
+    if (p->pid > 0) kill(p->pid, SIGKILL);
+    return -1;
+}
+
 static inline int tu_read_endpoint(int fd, char *ep, size_t cap) {
     size_t got = 0;
     ssize_t r;

@@ -153,38 +153,24 @@ static void worker_config(aha_verifier_config_t *cfg, const char *endpoint) {
     cfg->reward.overlong_cache = 10;
 }
 
-static void test_serve(void) {
-    int to_child[2], from_child[2];
-    REQUIRE(pipe(to_child) == 0 && pipe(from_child) == 0, "pipe");
-    fflush(NULL);
-    pid_t pid = fork(); /* before any ZeroMQ context: no threads to inherit */
-    if (pid == 0) {
-        close(to_child[1]);
-        close(from_child[0]);
-        char ep[256];
-        if (tu_read_endpoint(to_child[0], ep, sizeof ep) < 0) _exit(2);
-        void *ctx = zmq_ctx_new();
-        aha_verifier_config_t cfg;
-        worker_config(&cfg, ep);
-        aha_verifier_stats_t st;
-        int rc = aha_verifier_serve(ctx, &cfg, &st);
-        if (write(from_child[1], &st, sizeof st) != (ssize_t)sizeof st) rc = -1;
-        zmq_ctx_term(ctx);
-        _exit(rc == 0 ? 0 : 1);
-    }
-    close(to_child[0]);
-    close(from_child[1]);
-    CHECK(pid > 0, "fork");
-
+/* The forked worker: serves the broker at EP until told to stop, then writes its stats to FD. */
+static int worker_child(const char *ep, int fd) {
     void *ctx = zmq_ctx_new();
-    char ep[256];
-    aha_wire_t *w = tu_router_for_peer(ctx, "broker", 1 << 20, to_child[1], ep, sizeof ep);
-    if (!w) {
-        kill(pid, SIGKILL);
-        return;
-    }
-    aha_verifier_config_t local;
-    worker_config(&local, ep);
+    aha_verifier_config_t cfg;
+    worker_config(&cfg, ep);
+    aha_verifier_stats_t st;
+    int rc = aha_verifier_serve(ctx, &cfg, &st);
+    if (write(fd, &st, sizeof st) != (ssize_t)sizeof st) rc = -1;
+    zmq_ctx_term(ctx);
+    return rc == 0 ? 0 : 1;
+}
+
+static void test_serve(void) {
+    tu_forked_peer_t child;
+    if (tu_fork_peer(&child, "broker", worker_child) != 0) return;
+    aha_wire_t *w = child.w;
+    aha_verifier_config_t local; /* the worker's config, for its scoring in process */
+    worker_config(&local, child.ep);
 
     /* hello */
     aha_peer_t verifier;
@@ -295,12 +281,12 @@ static void test_serve(void) {
     stop.body_case = AHA__ENVELOPE__BODY_CONTROL;
     stop.control = &ctl;
     CHECK(aha_wire_send(w, &verifier, &stop) == 0, "send stop");
-    int status = tu_wait_child(pid, 20000);
+    int status = tu_wait_child(child.pid, 20000);
     CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
           "worker stopped cleanly (status %d)", status);
     aha_verifier_stats_t st;
     memset(&st, 0, sizeof st);
-    CHECK(read(from_child[0], &st, sizeof st) == (ssize_t)sizeof st, "stats from the worker");
+    CHECK(read(child.from, &st, sizeof st) == (ssize_t)sizeof st, "stats from the worker");
     CHECK(st.groups == 32 && st.samples == 8 + 5 + 30 * 4,
           "worker counted %llu groups, %llu samples", (unsigned long long)st.groups,
           (unsigned long long)st.samples);
@@ -312,7 +298,7 @@ static void test_serve(void) {
            (unsigned long long)st.heartbeats, (unsigned long long)st.wire.invalid);
 
     aha_wire_destroy(&w);
-    zmq_ctx_term(ctx);
+    zmq_ctx_term(child.ctx);
 }
 
 static const tu_case_t cases[] = {
