@@ -55,7 +55,7 @@ P=3
 small=(--set run_dir="$tmp/run" --set pretrain.steps=20 --set pretrain.batch_size=16
        --set eval.n=2 --set eval.k=1 --set rl.steps=$STEPS --set rl.prompts_per_step=$P
        --set rl.group_size=4 --set rl.eval_every=0 --set rl.eval_n=2 --set rl.checkpoint_every=1000
-       --set rl.lease_ms=3000 --set net.connect_timeout_s=60)
+       --set rl.lease_ms=3000 --set net.connect_timeout_s=60 --set net.require_workers=1)
 cd "$repo" || exit 1
 
 check "hetjob variant accepted (sbatch --test-only)" \
@@ -70,7 +70,7 @@ mkdir -p "$tmp/ref" && cp -r "$tmp/run/pretrain" "$tmp/ref/"
 # groups, same scores: sampling is keyed by prompt and sample, not by who samples), in the
 # background while the Slurm run goes on
 bash "$here/mpi_run.sh" 2 "$AHA" train configs/demo.yaml "${small[@]}" --set run_dir="$tmp/ref" \
-    --set rl.actors=0 --set rl.verifiers=0 > "$tmp/ref.log" 2>&1 &
+    --set rl.actors=0 --set rl.verifiers=0 --set net.require_workers=0 > "$tmp/ref.log" 2>&1 &
 ref_pid=$!
 
 submit() { # submit LOG [sbatch args...]: prints the job id
