@@ -24,10 +24,13 @@ int aha_block_forward(float *x_out, float *aux, aha_block_acts_t *a, const float
     if (!ctx->pos) {
         k_attention(a->ao, a->att, q, k, v, ld, ctx->B, ctx->T, nh, hd);
     } else {
-        for (int i = 0; i < n; i++) {
-            size_t at = ((size_t)ctx->kv_rows[i] * ctx->kv_max_T + ctx->pos[i]) * D;
-            memcpy(ctx->kc + at, k + (size_t)i * ld, sizeof(float) * D);
-            memcpy(ctx->vc + at, v + (size_t)i * ld, sizeof(float) * D);
+        const size_t T = (size_t)ctx->kv_max_T;
+        for (int i = 0; i < n; i++) { /* keys transposed [D, T], values [T, D] per cache row */
+            const size_t row = (size_t)ctx->kv_rows[i] * T * D, p = (size_t)ctx->pos[i];
+            const float *ki = k + (size_t)i * ld;
+            for (int d = 0; d < D; d++)
+                ctx->kc[row + (size_t)d * T + p] = ki[d];
+            memcpy(ctx->vc + row + p * D, v + (size_t)i * ld, sizeof(float) * D);
         }
         k_attention_kv(a->ao, ctx->att_scratch, q, ld, ctx->kc, ctx->vc, ctx->kv_rows, ctx->pos, n,
                        ctx->kv_max_T, nh, hd);

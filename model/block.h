@@ -29,8 +29,9 @@ typedef struct {
     /* training: rows are [B, T] (n = B*T), row r at position r % T; pos = NULL */
     int B, T;
     /* decoding: row i is at position pos[i] of KV-cache row kv_rows[i]; its key and value are
-     * written there and attention reads positions 0..pos[i]. kc, vc: this layer's cache
-     * [cache rows, kv_max_T, D]; att_scratch [kv_max_T]. */
+     * written there and attention reads positions 0..pos[i]. kc: this layer's keys, transposed
+     * [cache rows, D, kv_max_T]; vc: its values [cache rows, kv_max_T, D]; att_scratch
+     * [kv_max_T]. */
     const int *pos, *kv_rows;
     float *kc, *vc, *att_scratch;
     int kv_max_T;

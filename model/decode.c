@@ -14,10 +14,11 @@
 struct aha_kv {
     aha_model_config_t cfg;
     int B, max_T;
-    size_t bytes; /* of fmem and imem */
+    size_t bytes;               /* of fmem and imem */
     int S;                      /* scratch rows: max(B, min(max_T, 64)) (prefill chunks) */
     int *len;                   /* [B] */
-    float *kc, *vc;             /* [L, B, max_T, D] keys (after RoPE) and values */
+    float *kc, *vc;             /* [L, B, D, max_T] keys (after RoPE, transposed), [L, B, max_T, D]
+                                   values */
     float *rope_cos, *rope_sin; /* [max_T, hd/2] */
     /* per-step scratch, rows compacted to the n active ones */
     int *rows, *pos, *valid;     /* [S] cache row, position, 1 */
@@ -277,11 +278,12 @@ int aha_kv_copy_row(aha_kv_t *kv, int dst, int src) {
                         kv->B);
     if (dst == src) return 0;
     const size_t D = (size_t)kv->cfg.dim, T = (size_t)kv->max_T, B = (size_t)kv->B;
-    const size_t cells = (size_t)kv->len[src] * D;
+    const size_t len = (size_t)kv->len[src];
     for (size_t l = 0; l < (size_t)kv->cfg.n_layers; l++) {
         size_t from = (l * B + (size_t)src) * T * D, to = (l * B + (size_t)dst) * T * D;
-        memcpy(kv->kc + to, kv->kc + from, sizeof(float) * cells);
-        memcpy(kv->vc + to, kv->vc + from, sizeof(float) * cells);
+        for (size_t d = 0; d < D; d++) /* keys [D, T]: the first len positions of each dim */
+            memcpy(kv->kc + to + d * T, kv->kc + from + d * T, sizeof(float) * len);
+        memcpy(kv->vc + to, kv->vc + from, sizeof(float) * len * D);
     }
     kv->len[dst] = kv->len[src];
     return 0;

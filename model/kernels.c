@@ -16,11 +16,11 @@ void k_matmul(float *y, const float *x, const float *w, int N, int In, int O, fl
             y[i] = beta == 0.0f ? 0.0f : beta * y[i];
         return;
     }
-    /* y[N,O] = x[N,In] * W[O,In]^T */
-    if (N == 1) {
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, O, In, 1.0f, w, In, x, 1, beta, y, 1);
+    if (N <= K_MATMUL_ROWS_MAX) {
+        k_simd()->matmul(y, x, w, N, In, O, beta);
         return;
     }
+    /* y[N,O] = x[N,In] * W[O,In]^T */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, O, In, 1.0f, x, In, w, In, beta, y, O);
 }
 
@@ -109,24 +109,18 @@ void k_attention(float *out, float *att, const float *q, const float *k, const f
     }
 }
 
-void k_attention_kv(float *out, float *scratch, const float *q, int ldq, const float *kc,
+void k_attention_kv(float *out, float *scratch, const float *q, int ldq, const float *kt,
                     const float *vc, const int *rows, const int *pos, int n, int max_T, int nh,
                     int hd) {
     const int C = nh * hd;
     const float scale = 1.0f / sqrtf((float)hd);
+    const k_simd_ops_t *ops = k_simd();
     for (int i = 0; i < n; i++) {
-        const size_t base = (size_t)rows[i] * max_T * C;
-        const int P = pos[i] + 1; /* positions attended */
-        for (int h = 0; h < nh; h++) {
-            const float *qh = q + (size_t)i * ldq + (size_t)h * hd;
-            const float *kh = kc + base + (size_t)h * hd, *vh = vc + base + (size_t)h * hd;
-            float *oh = out + (size_t)i * C + (size_t)h * hd;
-            /* scratch[P] = scale * K_h[P, hd] q_h */
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, P, hd, scale, kh, C, qh, 1, 0.0f, scratch, 1);
-            k_simd()->softmax(scratch, P);
-            /* o_h[hd] = V_h[P, hd]^T p */
-            cblas_sgemv(CblasRowMajor, CblasTrans, P, hd, 1.0f, vh, C, scratch, 1, 0.0f, oh, 1);
-        }
+        const size_t base = (size_t)rows[i] * max_T * C; /* the row's [D, max_T] / [max_T, D] */
+        for (int h = 0; h < nh; h++)
+            ops->attend(out + (size_t)i * C + (size_t)h * hd, scratch,
+                        q + (size_t)i * ldq + (size_t)h * hd, kt + base + (size_t)h * hd * max_T,
+                        vc + base + (size_t)h * hd, pos[i] + 1, hd, max_T, C, scale);
     }
 }
 

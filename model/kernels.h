@@ -8,7 +8,11 @@
 #define AHA_MODEL_KERNELS_H
 #include <stddef.h>
 
-/* y[N,O] = x[N,In] W[O,In]^T + beta * y (N = 1: one sgemv, no sgemm packing). */
+/* y[N,O] = x[N,In] W[O,In]^T + beta * y. Up to K_MATMUL_ROWS_MAX rows (decoding, prefill chunks,
+ * the experts of small batches) the dot-product kernel of model/simd.h: W read in place, no
+ * packing, and y[r,o] depends only on x row r and W row o (decoding a row gives the same bits
+ * whichever rows share the step); more rows: OpenBLAS sgemm. */
+enum { K_MATMUL_ROWS_MAX = 64 };
 void k_matmul(float *y, const float *x, const float *w, int N, int In, int O, float beta);
 /* dx[N,In] = dy[N,O] W[O,In] + beta_dx * dx (dx may be NULL: skipped);
  * dw[O,In] += dy^T x (dw may be NULL: skipped). */
@@ -36,9 +40,11 @@ void k_rope(float *x, int ld, const int *pos, int N, int T, int nh, int hd, cons
 void k_attention(float *out, float *att, const float *q, const float *k, const float *v, int ld,
                  int B, int T, int nh, int hd);
 /* Attention of n single query rows (q row i at q + i*ldq) over a KV cache (decoding): row i
- * attends positions 0..pos[i] of cache row rows[i]; kc, vc [cache rows, max_T, nh*hd] (keys after
- * RoPE), out [n, nh*hd]; scratch[max_T]. Scores and the weighted sum of values are BLAS sgemv. */
-void k_attention_kv(float *out, float *scratch, const float *q, int ldq, const float *kc,
+ * attends positions 0..pos[i] of cache row rows[i]; kt [cache rows, nh*hd, max_T] the keys after
+ * RoPE, transposed (position fastest, so scores are axpy-form loops over positions), vc
+ * [cache rows, max_T, nh*hd] the values; out [n, nh*hd]; scratch[max_T]. One row's result does
+ * not depend on the other rows (model/simd.h attend). */
+void k_attention_kv(float *out, float *scratch, const float *q, int ldq, const float *kt,
                     const float *vc, const int *rows, const int *pos, int n, int max_T, int nh,
                     int hd);
 /* Backward of k_attention: dq, dk, dv (overwritten; row stride ld like q, k, v) from

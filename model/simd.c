@@ -1,7 +1,8 @@
-/* model/simd.c — the elementwise kernels of model/simd.h, one C body per kernel compiled for the
- * baseline x86-64 (SSE2), AVX2 and AVX-512 (function attributes), chosen at load time. Built with
- * -O3 -ffp-contract=off -fno-trapping-math (model/CMakeLists.txt): the loops vectorise, no path
- * fuses a multiply-add, and the fixed 16-lane accumulators make every path add in the same order. */
+/* model/simd.c — the kernels of model/simd.h, one C body per kernel compiled for the baseline
+ * x86-64 (SSE2), AVX2 (+FMA) and AVX-512 (function attributes), chosen at load time. Built with
+ * -O3 -ffp-contract=off -fno-trapping-math -fno-thread-jumps (model/CMakeLists.txt): the loops
+ * vectorise, no path fuses a multiply-add the C does not spell as fmaf, and the fixed 16-lane
+ * accumulators make every path add in the same order. */
 #include "model/simd.h"
 
 #include <math.h>
@@ -44,6 +45,87 @@ static inline __attribute__((always_inline)) float exp_body(float x) {
 float k_expf(float x) {
     return exp_body(x);
 }
+
+/* ---- small-row matmul: y[N,O] = x[N,In] W[O,In]^T + beta y, dot-product form ----
+ * Every output y[r,o] is the dot product of x row r and W row o: 16 lane sums, lane l summing
+ * x[i] * w[i] for the i = l mod 16 in increasing order with fused multiply-adds (fmaf: exactly
+ * rounded on every path), then the lanes added as a fixed tree (l + l+8, then + 4, + 2, + 1).
+ * So y[r,o] depends only on x row r, W row o, In and beta: not on N, the other rows or how the
+ * rows and outputs are tiled, and every path gives the same bits. W is read in place (no
+ * packing); a tile of R rows x C outputs (R*C <= 16) reads each W row once for R rows. */
+static inline __attribute__((always_inline)) float dot_tree16(const float *a) {
+    float b[8], c[4];
+    for (int l = 0; l < 8; l++)
+        b[l] = a[l] + a[l + 8];
+    for (int l = 0; l < 4; l++)
+        c[l] = b[l] + b[l + 4];
+    return (c[0] + c[2]) + (c[1] + c[3]);
+}
+
+static inline __attribute__((always_inline)) void dot_store(float *y, float s, float beta) {
+    *y = beta == 0.0f ? s : s + beta * *y;
+}
+
+/* The tile of rows x[0..R) (row stride In) and outputs w[0..C) into y (row stride O). */
+static inline __attribute__((always_inline)) void dot_tile(float *restrict y,
+                                                           const float *restrict x,
+                                                           const float *restrict w, int R, int C,
+                                                           int In, int O, float beta) {
+    float acc[16][LANES];
+    for (int a = 0; a < R * C; a++)
+        for (int l = 0; l < LANES; l++)
+            acc[a][l] = 0.0f;
+    int i = 0;
+    for (; i + LANES <= In; i += LANES)
+        for (int r = 0; r < R; r++)
+            for (int c = 0; c < C; c++)
+                for (int l = 0; l < LANES; l++)
+                    acc[r * C + c][l] = __builtin_fmaf(
+                        x[(size_t)r * In + i + l], w[(size_t)c * In + i + l], acc[r * C + c][l]);
+    for (int l = 0; i + l < In; l++)
+        for (int r = 0; r < R; r++)
+            for (int c = 0; c < C; c++)
+                acc[r * C + c][l] = __builtin_fmaf(x[(size_t)r * In + i + l],
+                                                   w[(size_t)c * In + i + l], acc[r * C + c][l]);
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++)
+            dot_store(y + (size_t)r * O + c, dot_tree16(acc[r * C + c]), beta);
+}
+
+/* Blocks of 4 rows x 4 outputs, the outputs outer (a tile of W, 4 rows of it, is read once and
+ * used by every block of rows while it is in L1); the last 1-3 rows as 3 x 4, 2 x 8 or 1 x 16
+ * tiles; the outputs past the last full tile one at a time. TILE(R, C, y, x, w) is one tile. */
+#define DOT_DRIVER(TILE)                                                                           \
+    do {                                                                                           \
+        const int N4 = N & ~3, R = N - N4;                                                         \
+        const int CT = R == 3 ? 4 : R == 2 ? 8 : 16; /* outputs per tile of the last rows */       \
+        int o = 0;                                                                                 \
+        for (; o + 4 <= O; o += 4)                                                                 \
+            for (int r = 0; r < N4; r += 4)                                                        \
+                TILE(4, 4, y + (size_t)r * O + o, x + (size_t)r * In, w + (size_t)o * In);         \
+        for (int r = 0; r < N4; r++)                                                               \
+            for (int oo = o; oo < O; oo++)                                                         \
+                dot_tile(y + (size_t)r * O + oo, x + (size_t)r * In, w + (size_t)oo * In, 1, 1,    \
+                         In, O, beta);                                                             \
+        if (R == 0) break;                                                                         \
+        float *yr = y + (size_t)N4 * O;                                                            \
+        const float *xr = x + (size_t)N4 * In;                                                     \
+        o = 0;                                                                                     \
+        for (; o + CT <= O; o += CT) {                                                             \
+            if (R == 3)                                                                            \
+                TILE(3, 4, yr + o, xr, w + (size_t)o * In);                                        \
+            else if (R == 2)                                                                       \
+                TILE(2, 8, yr + o, xr, w + (size_t)o * In);                                        \
+            else                                                                                   \
+                TILE(1, 16, yr + o, xr, w + (size_t)o * In);                                       \
+        }                                                                                          \
+        for (int r = 0; r < R; r++)                                                                \
+            for (int oo = o; oo < O; oo++)                                                         \
+                dot_tile(yr + (size_t)r * O + oo, xr + (size_t)r * In, w + (size_t)oo * In, 1, 1,  \
+                         In, O, beta);                                                             \
+    } while (0)
+
+#define DOT_TILE_GENERIC(R, C, yt, xt, wt) dot_tile(yt, xt, wt, R, C, In, O, beta)
 
 /* The kernel bodies, instantiated per path by KERNELS(suffix, attributes). */
 #define KERNELS(S, ATTR)                                                                           \
@@ -142,15 +224,109 @@ float k_expf(float x) {
                 dxr[k] += rs * w[k] * dyr[k] - xr[k] * c;                                          \
         }                                                                                          \
     }                                                                                              \
-    static const k_simd_ops_t ops_##S = {swiglu_##S,  swiglu_backward_##S,                         \
-                                         softmax_##S, softmax_backward_##S,                        \
-                                         rmsnorm_##S, rmsnorm_backward_##S};
+    ATTR static void attend_##S(float *restrict out, float *restrict sc, const float *restrict q,  \
+                                const float *restrict kt, const float *restrict v, int P, int hd,  \
+                                int ldk, int ldv, float scale) {                                   \
+        for (int j = 0; j < P; j++)                                                                \
+            sc[j] = 0.0f;                                                                          \
+        for (int d = 0; d < hd; d++) {                                                             \
+            const float qd = q[d], *kd = kt + (size_t)d * ldk;                                     \
+            for (int j = 0; j < P; j++)                                                            \
+                sc[j] = __builtin_fmaf(qd, kd[j], sc[j]);                                          \
+        }                                                                                          \
+        for (int j = 0; j < P; j++)                                                                \
+            sc[j] *= scale;                                                                        \
+        softmax_##S(sc, P);                                                                        \
+        for (int d = 0; d < hd; d++)                                                               \
+            out[d] = 0.0f;                                                                         \
+        for (int j = 0; j < P; j++) {                                                              \
+            const float pj = sc[j], *vj = v + (size_t)j * ldv;                                     \
+            for (int d = 0; d < hd; d++)                                                           \
+                out[d] = __builtin_fmaf(pj, vj[d], out[d]);                                        \
+        }                                                                                          \
+    }                                                                                              \
+    ATTR __attribute__((unused)) static void matmul_dot_##S(                                       \
+        float *restrict y, const float *restrict x, const float *restrict w, int N, int In, int O, \
+        float beta) {                                                                              \
+        DOT_DRIVER(DOT_TILE_GENERIC);                                                              \
+    }
+
+#define OPS(S, MATMUL)                                                                             \
+    static const k_simd_ops_t ops_##S = {                                                          \
+        swiglu_##S,  swiglu_backward_##S,  softmax_##S, softmax_backward_##S,                      \
+        rmsnorm_##S, rmsnorm_backward_##S, MATMUL,      attend_##S};
 
 KERNELS(base, )
+OPS(base, matmul_dot_base)
 #if defined(__x86_64__) && defined(__GNUC__)
 #define HAVE_X86_PATHS 1
-KERNELS(avx2, __attribute__((target("avx2"))))
-KERNELS(avx512, __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"))))
+#include <immintrin.h>
+#define AVX512_ATTR __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma")))
+KERNELS(avx2, __attribute__((target("avx2,fma"))))
+OPS(avx2, matmul_dot_avx2)
+KERNELS(avx512, AVX512_ATTR)
+
+/* The AVX-512 tile of dot_tile: one zmm accumulator per (row, output), the 16 lane sums of all
+ * 16 accumulators added by the same tree as dot_tree16 in four transposing steps (a + a+8 over
+ * 256-bit halves, + 4 over 128-bit quarters, + 2 and + 1 within quarters), giving one vector
+ * whose lane 4 (a % 4) + a / 4 holds accumulator a's sum. The same bits as dot_tile. */
+static inline __attribute__((always_inline)) AVX512_ATTR void
+dot_tile_avx512(float *restrict y, const float *restrict x, const float *restrict w, int R, int C,
+                int In, int O, float beta) {
+    __m512 acc[16];
+    for (int a = 0; a < 16; a++)
+        acc[a] = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + LANES <= In; i += LANES) {
+        __m512 xv[4], wv[16];
+        for (int r = 0; r < R; r++)
+            xv[r] = _mm512_loadu_ps(x + (size_t)r * In + i);
+        for (int c = 0; c < C; c++)
+            wv[c] = _mm512_loadu_ps(w + (size_t)c * In + i);
+        for (int r = 0; r < R; r++)
+            for (int c = 0; c < C; c++)
+                acc[r * C + c] = _mm512_fmadd_ps(xv[r], wv[c], acc[r * C + c]);
+    }
+    if (i < In) {
+        const __mmask16 m = (__mmask16)((1u << (In - i)) - 1u);
+        __m512 xv[4], wv[16];
+        for (int r = 0; r < R; r++)
+            xv[r] = _mm512_maskz_loadu_ps(m, x + (size_t)r * In + i);
+        for (int c = 0; c < C; c++)
+            wv[c] = _mm512_maskz_loadu_ps(m, w + (size_t)c * In + i);
+        for (int r = 0; r < R; r++)
+            for (int c = 0; c < C; c++)
+                acc[r * C + c] = _mm512_mask3_fmadd_ps(xv[r], wv[c], acc[r * C + c], m);
+    }
+    __m512 b[8], c4[4], d[2], e;
+    for (int p = 0; p < 8; p++) /* quarters: u_2p[0:4], u_2p[4:8], u_2p+1[0:4], u_2p+1[4:8] */
+        b[p] = _mm512_add_ps(_mm512_shuffle_f32x4(acc[2 * p], acc[2 * p + 1], 0x44),
+                             _mm512_shuffle_f32x4(acc[2 * p], acc[2 * p + 1], 0xEE));
+    for (int k = 0; k < 4; k++) /* quarter j: v_4k+j[0:4] */
+        c4[k] = _mm512_add_ps(_mm512_shuffle_f32x4(b[2 * k], b[2 * k + 1], 0x88),
+                              _mm512_shuffle_f32x4(b[2 * k], b[2 * k + 1], 0xDD));
+    for (int k = 0; k < 2; k++) /* quarter j: w_8k+j[0:2], w_8k+4+j[0:2] */
+        d[k] = _mm512_add_ps(_mm512_shuffle_ps(c4[2 * k], c4[2 * k + 1], 0x44),
+                             _mm512_shuffle_ps(c4[2 * k], c4[2 * k + 1], 0xEE));
+    /* quarter j: s_j, s_4+j, s_8+j, s_12+j */
+    e = _mm512_add_ps(_mm512_shuffle_ps(d[0], d[1], 0x88), _mm512_shuffle_ps(d[0], d[1], 0xDD));
+    float s[16];
+    _mm512_storeu_ps(s, e);
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++) {
+            const int a = r * C + c;
+            dot_store(y + (size_t)r * O + c, s[4 * (a % 4) + a / 4], beta);
+        }
+}
+
+#define DOT_TILE_AVX512(R, C, yt, xt, wt) dot_tile_avx512(yt, xt, wt, R, C, In, O, beta)
+
+AVX512_ATTR static void matmul_dot_avx512x(float *restrict y, const float *restrict x,
+                                           const float *restrict w, int N, int In, int O,
+                                           float beta) {
+    DOT_DRIVER(DOT_TILE_AVX512);
+}
+OPS(avx512, matmul_dot_avx512x)
 #endif
 
 static const char *const names[K_SIMD_LEVELS] = {"base", "avx2", "avx512"};
@@ -163,10 +339,11 @@ const k_simd_ops_t *k_simd_path(int level) {
     if (level == K_SIMD_BASE) return &ops_base;
 #ifdef HAVE_X86_PATHS
     __builtin_cpu_init();
-    if (level == K_SIMD_AVX2 && __builtin_cpu_supports("avx2")) return &ops_avx2;
+    if (level == K_SIMD_AVX2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return &ops_avx2;
     if (level == K_SIMD_AVX512 && __builtin_cpu_supports("avx512f") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl"))
+        __builtin_cpu_supports("fma") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
         return &ops_avx512;
 #endif
     return NULL;

@@ -1,12 +1,16 @@
-/* model/simd.h — the model's elementwise kernels (SwiGLU, softmax rows, RMSNorm) in SIMD paths
- * chosen at run time, so one x86-64 binary uses AVX2 or AVX-512 where the CPU has them and runs
- * anywhere else (internal to model/; kernels.h's k_swiglu, k_rmsnorm, ... call the chosen path).
+/* model/simd.h — the model's elementwise kernels (SwiGLU, softmax rows, RMSNorm) and decoding's
+ * matmul and attention in SIMD paths chosen at run time, so one x86-64 binary uses AVX2 or AVX-512
+ * where the CPU has them and runs anywhere else (internal to model/; kernels.h's k_swiglu,
+ * k_rmsnorm, k_matmul, ... call the chosen path).
  *
  * Every path is the same C code (model/simd.c) compiled for another instruction set, written so
  * that it vectorises without reassociating anything (fixed 16-lane accumulators, an exp of its
- * own instead of libm's) and compiled with -ffp-contract=off (no fused multiply-adds): the paths
- * give bit-identical results, so a run's numbers do not depend on which CPU ran it (simd case of
- * model/simd_test.c checks every available path against the baseline bit for bit).
+ * own instead of libm's) and compiled with -ffp-contract=off (no implicit fused multiply-adds;
+ * the matmul and attention use explicit fmaf, exactly rounded everywhere — a libm call on the
+ * baseline path, an instruction on AVX2+FMA and AVX-512; the AVX-512 matmul tile is intrinsics
+ * that add in the C body's order): the paths give bit-identical results, so a run's numbers do
+ * not depend on which CPU ran it (model/simd_test.c checks every available path against the
+ * baseline bit for bit).
  *
  * The path is chosen once, at load time: the best the CPU supports, or AHA_SIMD=base|avx2|avx512
  * from the environment (an unknown or unsupported name falls back to the best, with a warning). */
@@ -30,6 +34,16 @@ typedef struct {
     void (*rmsnorm)(float *y, float *rstd, const float *x, const float *w, int N, int D, float eps);
     void (*rmsnorm_backward)(float *dx, float *dw, const float *dy, const float *x, const float *w,
                              const float *rstd, int N, int D);
+    /* y[N,O] = x[N,In] W[O,In]^T + beta * y (beta 0: y not read), W read in place; y[r,o]
+     * depends only on x row r, W row o, In and beta (not on N or the other rows): the matmul of
+     * decoding (kernels.h k_matmul_rows). */
+    void (*matmul)(float *y, const float *x, const float *w, int N, int In, int O, float beta);
+    /* One query of one head over P cached positions: sc[j] = scale * sum_d q[d] kt[d*ldk + j]
+     * (keys stored transposed: the position is the fast index), sc = softmax(sc), out[d] =
+     * sum_j sc[j] v[j*ldv + d], every sum in increasing order with fused multiply-adds.
+     * out[hd], sc[P] written. */
+    void (*attend)(float *out, float *sc, const float *q, const float *kt, const float *v, int P,
+                   int hd, int ldk, int ldv, float scale);
 } k_simd_ops_t;
 
 /* The chosen path's kernels. */

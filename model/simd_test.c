@@ -4,7 +4,9 @@
  *  - the baseline kernels against double-precision references (SwiGLU and its backward,
  *    softmax and its backward, RMSNorm and its backward) on sizes around the 16-lane blocks;
  *  - every path this CPU has (avx2, avx512) gives the baseline's results bit for bit, on the
- *    same inputs (the paths must not make a run's numbers depend on the CPU). */
+ *    same inputs (the paths must not make a run's numbers depend on the CPU);
+ *  - the decoding matmul and attention against double references, bit for bit across paths, and
+ *    the matmul's rows independent of the other rows of the call. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,10 +161,112 @@ static void test_paths_bitwise(void) {
     CHECK(k_simd() == k_simd_path(k_simd_level()), "the chosen path is not its level's");
 }
 
+/* The decoding matmul: against a double reference; every path bit for bit; each output row the
+ * same bits whatever the number of rows computed with it (1, the row alone, up to 19 rows: all
+ * tile shapes and tails); beta = 0 does not read y (NaN there stays out), beta != 0 adds. */
+static void test_matmul(void) {
+    enum { MR = 19, MI = 70, MO = 37 };
+    static float x[MR * MI], w[MO * MI], y[MR * MO], y1[MO], yp[MR * MO], yb[MR * MO];
+    static const int ins[] = {1, 15, 16, 17, 33, 64, 70}, outs[] = {1, 3, 4, 9, 16, 17, 37};
+    aha_rng_t rng;
+    aha_rng_seed(&rng, 7);
+    fill(x, MR * MI, &rng, 1.0f);
+    fill(w, MO * MI, &rng, 0.3f);
+    const k_simd_ops_t *base = k_simd_path(K_SIMD_BASE);
+    double worst = 0;
+    int row_diff = 0, path_diff = 0, cases = 0;
+    for (size_t a = 0; a < sizeof ins / sizeof *ins; a++)
+        for (size_t b = 0; b < sizeof outs / sizeof *outs; b++)
+            for (int N = 1; N <= MR; N += (N < 5 ? 1 : 7)) {
+                const int In = ins[a], O = outs[b];
+                for (int i = 0; i < N * O; i++)
+                    y[i] = NAN;
+                base->matmul(y, x, w, N, In, O, 0.0f);
+                for (int r = 0; r < N; r++)
+                    for (int o = 0; o < O; o++) {
+                        double ref = 0, mag = 0; /* error relative to sum |x_i w_i| */
+                        for (int i = 0; i < In; i++) {
+                            ref += (double)x[r * In + i] * w[o * In + i];
+                            mag += fabs((double)x[r * In + i] * w[o * In + i]);
+                        }
+                        worst = fmax(worst, fabs(y[r * O + o] - ref) / mag);
+                    }
+                for (int r = 0; r < N; r++) {
+                    base->matmul(y1, x + r * In, w, 1, In, O, 0.0f);
+                    row_diff += memcmp(y1, y + r * O, sizeof(float) * O) != 0;
+                }
+                for (int level = K_SIMD_BASE + 1; level < K_SIMD_LEVELS; level++) {
+                    const k_simd_ops_t *ops = k_simd_path(level);
+                    if (!ops) continue;
+                    ops->matmul(yp, x, w, N, In, O, 0.0f);
+                    path_diff += memcmp(yp, y, sizeof(float) * N * O) != 0;
+                }
+                /* beta: y = x W^T + 0.5 y */
+                for (int i = 0; i < N * O; i++)
+                    yb[i] = 2.0f;
+                base->matmul(yb, x, w, N, In, O, 0.5f);
+                for (int i = 0; i < N * O; i++)
+                    worst = fmax(worst, rel(yb[i], (double)y[i] + 1.0, 1.0));
+                cases++;
+            }
+    printf(
+        "[matmul] %d shapes: max error vs double / sum |x_i w_i| %.3g, rows differing from the row "
+        "alone %d, paths differing %d\n",
+        cases, worst, row_diff, path_diff);
+    CHECK(worst <= 1e-6, "matmul differs from the double reference by %g", worst);
+    CHECK(row_diff == 0, "%d rows depend on the other rows of the call", row_diff);
+    CHECK(path_diff == 0, "%d shapes differ between the paths", path_diff);
+}
+
+/* Attention of one query over P positions (keys transposed, values row-major): against a double
+ * reference and every path bit for bit. */
+static void test_attend(void) {
+    enum { HD = 32, MT = 70, LDV = 3 * HD };
+    static float q[HD], kt[HD * MT], v[MT * LDV], out[HD], sc[MT], outp[HD], scp[MT];
+    aha_rng_t rng;
+    aha_rng_seed(&rng, 8);
+    fill(q, HD, &rng, 1.0f);
+    fill(kt, HD * MT, &rng, 1.0f);
+    fill(v, MT * LDV, &rng, 1.0f);
+    const float scale = 1.0f / sqrtf((float)HD);
+    double worst = 0;
+    int path_diff = 0;
+    for (int P = 1; P <= MT; P += 3)
+        for (int hd = 2; hd <= HD; hd += 15) {
+            k_simd_path(K_SIMD_BASE)->attend(out, sc, q, kt, v, P, hd, MT, LDV, scale);
+            double s[MT], mx = -1e30, sum = 0;
+            for (int j = 0; j < P; j++) {
+                s[j] = 0;
+                for (int d = 0; d < hd; d++)
+                    s[j] += (double)q[d] * kt[d * MT + j];
+                s[j] *= scale;
+                mx = fmax(mx, s[j]);
+            }
+            for (int j = 0; j < P; j++)
+                sum += s[j] = exp(s[j] - mx);
+            for (int d = 0; d < hd; d++) {
+                double o = 0;
+                for (int j = 0; j < P; j++)
+                    o += s[j] / sum * v[j * LDV + d];
+                worst = fmax(worst, rel(out[d], o, 1.0)); /* values ~ N(0, 1) */
+            }
+            for (int level = K_SIMD_BASE + 1; level < K_SIMD_LEVELS; level++) {
+                const k_simd_ops_t *ops = k_simd_path(level);
+                if (!ops) continue;
+                ops->attend(outp, scp, q, kt, v, P, hd, MT, LDV, scale);
+                path_diff += memcmp(outp, out, sizeof(float) * hd) != 0 ||
+                             memcmp(scp, sc, sizeof(float) * P) != 0;
+            }
+        }
+    printf("[attend] max error vs double (relative above 1) %.3g, paths differing %d\n", worst,
+           path_diff);
+    CHECK(worst <= 1e-5, "attend differs from the double reference by %g", worst);
+    CHECK(path_diff == 0, "%d attention shapes differ between the paths", path_diff);
+}
+
 static const tu_case_t cases[] = {
-    {"exp", test_exp},
-    {"reference", test_reference},
-    {"paths_bitwise", test_paths_bitwise},
+    {"exp", test_exp},       {"reference", test_reference}, {"paths_bitwise", test_paths_bitwise},
+    {"matmul", test_matmul}, {"attend", test_attend},
 };
 
 TU_MAIN(cases)
