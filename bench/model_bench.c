@@ -4,7 +4,9 @@
  *   model_bench info                         SIMD path of the model's kernels, OpenBLAS core
  *   model_bench peak                         sgemm 512^3 GFLOP/s (1 and 2 threads), memory read
  *                                            bandwidth (256 MiB and 24 MiB working sets)
- *   model_bench train PRESET B T ITERS THR   forward + CE + backward tokens/s and GFLOP/s
+ *   model_bench train PRESET B T ITERS THR   forward + CE + backward tokens/s and GFLOP/s, and the
+ *                                            GFLOP/s OpenBLAS reaches on the step's own sgemm
+ *                                            shapes, each timed alone (the ceiling of the step)
  *   model_bench decode PRESET ROWS POS REPS  aha_decode_step tokens/s (all rows) for POS positions,
  *                                            also per CPU-second of the thread (steadier than wall
  *                                            time on a loaded machine)
@@ -129,6 +131,85 @@ static int bench_peak(void) {
     return 0;
 }
 
+/* The sgemm calls of one training step of config C on B x T tokens, as the model makes them
+ * (row-major; a linear layer y = x W^T is NT forward, dx = dy W NN and dW += dy^T x TN backward;
+ * attention 2 + 4 calls per row and head; routed experts with their exact top-k share of the
+ * rows), each timed alone (best of REPS) and summed: the rate OpenBLAS reaches on this model's
+ * shapes, the ceiling of a step that only ran its matmuls. */
+typedef struct {
+    int ta, tb, M, N, K, lda, ldb, ldc;
+    float beta;
+    double count;
+} mm_shape_t;
+
+static int add_linear(mm_shape_t *s, int n, int rows, int in, int out, double count) {
+    s[n++] = (mm_shape_t){0, 1, rows, out, in, in, in, out, 0.0f, count}; /* y = x W^T */
+    s[n++] = (mm_shape_t){0, 0, rows, in, out, out, in, in, 0.0f, count}; /* dx = dy W */
+    s[n++] = (mm_shape_t){1, 0, out, in, rows, out, in, in, 1.0f, count}; /* dW += dy^T x */
+    return n;
+}
+
+static double shape_ceiling_gflops(const aha_model_config_t *c, int B, int T, int reps,
+                                   double (*clock)(void)) {
+    const int N = B * T, D = c->dim, nh = c->n_heads, hd = D / nh, E = c->n_routed_experts;
+    const int H = c->moe_hidden, SH = c->n_shared_experts * H, K = c->top_k;
+    mm_shape_t s[64 * 40 + 3]; /* <= 33 per layer, 64 layers, lm_head */
+    int n = 0;
+    for (int l = 0; l < c->n_layers; l++) {
+        n = add_linear(s, n, N, D, 3 * D, 1);
+        n = add_linear(s, n, N, D, D, 1);
+        if (!aha_model_layer_is_moe(c, l)) {
+            n = add_linear(s, n, N, D, c->ffn_hidden, 2);
+            n = add_linear(s, n, N, c->ffn_hidden, D, 1);
+        } else {
+            n = add_linear(s, n, N, D, E, 1);
+            if (SH > 0) {
+                n = add_linear(s, n, N, D, SH, 2);
+                n = add_linear(s, n, N, SH, D, 1);
+            }
+            const int ne = N * K / E; /* rows per routed expert, balanced */
+            n = add_linear(s, n, ne, D, H, 2.0 * E);
+            n = add_linear(s, n, ne, H, D, 1.0 * E);
+        }
+        const double bh = (double)B * nh, ld = 3 * D;
+        s[n++] = (mm_shape_t){0, 1, T, T, hd, ld, ld, T, 0.0f, bh}; /* S = Q K^T */
+        s[n++] = (mm_shape_t){0, 0, T, hd, T, T, ld, D, 0.0f, bh};  /* O = A V */
+        s[n++] = (mm_shape_t){0, 1, T, T, hd, D, ld, T, 0.0f, bh};  /* dA = dO V^T */
+        s[n++] = (mm_shape_t){1, 0, T, hd, T, T, D, ld, 0.0f, bh};  /* dV = A^T dO */
+        s[n++] = (mm_shape_t){0, 0, T, hd, T, T, ld, ld, 0.0f, bh}; /* dQ = dS K */
+        s[n++] = (mm_shape_t){1, 0, T, hd, T, T, ld, ld, 0.0f, bh}; /* dK = dS^T Q */
+    }
+    n = add_linear(s, n, N, D, c->vocab_size, 1);
+    size_t big = (size_t)N * (3 * D > SH ? 3 * D : SH) + (size_t)N * 256;
+    float *a = calloc(big, sizeof(float)), *b = calloc(big, sizeof(float));
+    float *y = calloc(big, sizeof(float));
+    if (!a || !b || !y) return 0.0;
+    for (size_t i = 0; i < big; i++)
+        a[i] = b[i] = 1e-3f * (float)(i % 97);
+    double flops = 0.0, secs = 0.0;
+    for (int i = 0; i < n; i++) {
+        const mm_shape_t *m = &s[i];
+        /* calls per timing: attention shapes are small, time a batch of them */
+        const int calls = m->count > 64 ? 64 : 1;
+        double best = 1e30;
+        for (int r = 0; r < reps + 1; r++) {
+            double t0 = clock();
+            for (int k = 0; k < calls; k++)
+                cblas_sgemm(CblasRowMajor, m->ta ? CblasTrans : CblasNoTrans,
+                            m->tb ? CblasTrans : CblasNoTrans, m->M, m->N, m->K, 1.0f, a, m->lda, b,
+                            m->ldb, m->beta, y, m->ldc);
+            double dt = (clock() - t0) / calls;
+            if (r > 0 && dt < best) best = dt;
+        }
+        flops += 2.0 * m->M * m->N * m->K * m->count;
+        secs += best * m->count;
+    }
+    free(a);
+    free(b);
+    free(y);
+    return flops / secs * 1e-9;
+}
+
 static int bench_train(const char *pname, int B, int T, int iters, int threads) {
     aha_model_t *m = NULL;
     aha_rng_t rng;
@@ -166,6 +247,14 @@ static int bench_train(const char *pname, int B, int T, int iters, int threads) 
     printf("train_gflops %.1f\n", N / best * flops_tok * 1e-9);
     printf("forward_tokens_per_s %.0f\n", N / best_f);
     if (threads == 1) printf("train_tokens_per_cpu_s %.0f\n", N / best_cpu);
+    /* in the same run: the sgemm rate on this step's own shapes (the real ceiling); one thread:
+     * both in CPU time of this thread (steadier than wall time on a shared machine) */
+    const double ceil_gf =
+        shape_ceiling_gflops(cfg, B, T, iters, threads == 1 ? bench_thread_cpu : bench_now);
+    const double step_gf = N / (threads == 1 ? best_cpu : best) * flops_tok * 1e-9;
+    printf("shapes_sgemm_gflops %.1f\n", ceil_gf);
+    printf("train_pct_of_shapes %.1f\n", 100.0 * step_gf / ceil_gf);
+    if (threads == 1) printf("train_gflops_per_cpu_s %.1f\n", step_gf);
     free(tokens);
     free(targets);
     aha_acts_destroy(&a);

@@ -9,16 +9,20 @@
 /* What one block forward writes for its n rows (training keeps one per layer for the backward;
  * decoding has one set it reuses). Shapes for n rows; pointers of the other layer kind unused. */
 typedef struct {
-    float *ln1, *rstd1;            /* [n, D], [n] attention rmsnorm output and 1/rms */
-    float *qkv;                    /* [n, 3D]: row = q | k | v (q, k after RoPE) */
-    float *att;                    /* training: [B, nh, T, T] attention probabilities */
-    float *ao;                     /* [n, D] concatenated heads before Wo */
-    float *res_mid;                /* [n, D] residual after attention */
-    float *ln2, *rstd2;            /* [n, D], [n] ffn rmsnorm */
-    float *h1, *h3, *hact;         /* dense: [n, F] SwiGLU pre-activations and product */
+    float *ln1, *rstd1; /* [n, D], [n] attention rmsnorm output and 1/rms */
+    float *qkv;         /* [n, 3D]: row = q | k | v (q, k after RoPE) */
+    float *att;         /* training: [B, nh, T, T] attention probabilities */
+    float *ao;          /* [n, D] concatenated heads before Wo */
+    float *res_mid;     /* [n, D] residual after attention */
+    float *ln2, *rstd2; /* [n, D], [n] ffn rmsnorm */
+    /* the projections of ln2 in one matmul (their weights are consecutive in the parameter
+     * buffer): dense [n, 2F] = h1 | h3 (x [W1; W3]^T); MoE [n, E + 2 S*H] = router logits |
+     * shared h1 | shared h3 (x [router; sh_W1; sh_W3]^T) */
+    float *h13;
+    float *hact;                   /* dense: [n, F] SwiGLU product */
     float *scores, *gates;         /* MoE: [n, E] router scores, [n, K] gates */
     int *ids;                      /* [n, K] routed expert ids (-1 invalid rows) */
-    float *sh_h1, *sh_h3, *sh_act; /* [n, S*H] shared expert */
+    float *sh_act;                 /* [n, S*H] shared expert SwiGLU product */
     float *ex_h1, *ex_h3, *ex_act; /* [n*K, H] per routed slot, grouped by expert */
     float *ex_out;                 /* [n*K, D] expert output before gating */
     int *ex_off, *ex_perm;         /* [E+1], [n*K] grouping (see k_group) */
@@ -41,7 +45,6 @@ typedef struct {
     const int *len;                   /* training: [B] valid lengths for the balance loss; NULL
                                          (decoding): no balance loss */
     float *cnt;                       /* [E] scratch of the balance loss */
-    float *tmp;                       /* [n, D] scratch */
     float *xg;                        /* [n*K, D] expert gather scratch */
     aha_expert_fn expert_fn;          /* training: routed-expert compute (model.h), or NULL */
     void *expert_ctx;

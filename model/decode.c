@@ -21,105 +21,80 @@ struct aha_kv {
                                    values */
     float *rope_cos, *rope_sin; /* [max_T, hd/2] */
     /* per-step scratch, rows compacted to the n active ones */
-    int *rows, *pos, *valid;     /* [S] cache row, position, 1 */
-    int *tok, *seq;              /* [S] input token, index of the row in the caller's output */
-    float *x, *xn, *rstd;        /* [B, D], [B, D], [B] */
-    aha_block_acts_t blk;        /* the block forward's buffers for B rows, reused by every layer */
-    float *tmp, *att, *xg, *cnt; /* [B, D], [max_T], [B*K, D], [E] */
-    float *logits;               /* [B, V] */
+    int *rows, *pos, *valid; /* [S] cache row, position, 1 */
+    int *tok, *seq;          /* [S] input token, index of the row in the caller's output */
+    float *x, *xn, *rstd;    /* [B, D], [B, D], [B] */
+    aha_block_acts_t blk;    /* the block forward's buffers for B rows, reused by every layer */
+    float *att, *xg, *cnt;   /* [max_T], [B*K, D], [E] */
+    float *logits;           /* [B, V] */
     float *fmem;
     int *imem;
 };
 
-typedef struct {
-    float *fbase;
-    int *ibase;
-    size_t nf, ni;
-} kv_arena_t;
-
-static float *kv_take_f(kv_arena_t *ar, size_t n) {
-    n = (n + 15) & ~(size_t)15;
-    float *p = ar->fbase ? ar->fbase + ar->nf : NULL;
-    ar->nf += n;
-    return p;
-}
-
-static int *kv_take_i(kv_arena_t *ar, size_t n) {
-    n = (n + 15) & ~(size_t)15;
-    int *p = ar->ibase ? ar->ibase + ar->ni : NULL;
-    ar->ni += n;
-    return p;
-}
-
-static void kv_layout(aha_kv_t *kv, kv_arena_t *ar) {
+static void kv_layout(aha_kv_t *kv, aha_arena_t *ar) {
     const aha_model_config_t *c = &kv->cfg;
     size_t B = kv->S, T = kv->max_T, D = c->dim, L = c->n_layers, V = c->vocab_size;
     size_t E = c->n_routed_experts, K = c->top_k, H = c->moe_hidden;
     size_t SH = (size_t)c->n_shared_experts * H, hd = D / c->n_heads;
-    size_t hid = (size_t)c->ffn_hidden; /* dense, shared and routed hidden buffers are one: each
-                                           is dead once its SwiGLU block has run */
+    size_t hid = (size_t)c->ffn_hidden; /* dense, shared and routed SwiGLU products are one
+                                           buffer: each is dead once its block has run */
     if (SH > hid) hid = SH;
     if (K * H > hid) hid = K * H;
+    size_t h13 = 2 * (size_t)c->ffn_hidden; /* the merged ln2 projection of either layer kind */
+    if (E + 2 * SH > h13) h13 = E + 2 * SH;
     aha_block_acts_t *b = &kv->blk;
-    kv->len = kv_take_i(ar, (size_t)kv->B);
-    kv->kc = kv_take_f(ar, L * (size_t)kv->B * T * D);
-    kv->vc = kv_take_f(ar, L * (size_t)kv->B * T * D);
-    kv->rope_cos = kv_take_f(ar, T * (hd / 2));
-    kv->rope_sin = kv_take_f(ar, T * (hd / 2));
-    kv->rows = kv_take_i(ar, B);
-    kv->pos = kv_take_i(ar, B);
-    kv->valid = kv_take_i(ar, B);
-    kv->tok = kv_take_i(ar, B);
-    kv->seq = kv_take_i(ar, B);
-    kv->x = kv_take_f(ar, B * D);
-    kv->xn = kv_take_f(ar, B * D);
-    kv->rstd = kv_take_f(ar, B);
-    b->ln1 = kv_take_f(ar, B * D);
-    b->rstd1 = kv_take_f(ar, B);
-    b->qkv = kv_take_f(ar, B * 3 * D);
-    b->ao = kv_take_f(ar, B * D);
-    b->res_mid = kv_take_f(ar, B * D);
-    b->ln2 = kv_take_f(ar, B * D);
-    b->rstd2 = kv_take_f(ar, B);
-    b->h1 = b->sh_h1 = b->ex_h1 = kv_take_f(ar, B * hid);
-    b->h3 = b->sh_h3 = b->ex_h3 = kv_take_f(ar, B * hid);
-    b->hact = b->sh_act = b->ex_act = kv_take_f(ar, B * hid);
-    b->scores = kv_take_f(ar, B * E);
-    b->gates = kv_take_f(ar, B * K);
-    b->ids = kv_take_i(ar, B * K);
-    b->ex_off = kv_take_i(ar, E + 1);
-    b->ex_perm = kv_take_i(ar, B * K);
-    b->ex_out = kv_take_f(ar, B * K * D);
-    kv->tmp = kv_take_f(ar, B * D);
-    kv->att = kv_take_f(ar, T);
-    kv->xg = kv_take_f(ar, B * K * D);
-    kv->cnt = kv_take_f(ar, E);
-    kv->logits = kv_take_f(ar, B * V);
+    kv->len = aha_arena_i(ar, (size_t)kv->B);
+    kv->kc = aha_arena_f(ar, L * (size_t)kv->B * T * D);
+    kv->vc = aha_arena_f(ar, L * (size_t)kv->B * T * D);
+    kv->rope_cos = aha_arena_f(ar, T * (hd / 2));
+    kv->rope_sin = aha_arena_f(ar, T * (hd / 2));
+    kv->rows = aha_arena_i(ar, B);
+    kv->pos = aha_arena_i(ar, B);
+    kv->valid = aha_arena_i(ar, B);
+    kv->tok = aha_arena_i(ar, B);
+    kv->seq = aha_arena_i(ar, B);
+    kv->x = aha_arena_f(ar, B * D);
+    kv->xn = aha_arena_f(ar, B * D);
+    kv->rstd = aha_arena_f(ar, B);
+    b->ln1 = aha_arena_f(ar, B * D);
+    b->rstd1 = aha_arena_f(ar, B);
+    b->qkv = aha_arena_f(ar, B * 3 * D);
+    b->ao = aha_arena_f(ar, B * D);
+    b->res_mid = aha_arena_f(ar, B * D);
+    b->ln2 = aha_arena_f(ar, B * D);
+    b->rstd2 = aha_arena_f(ar, B);
+    b->h13 = aha_arena_f(ar, B * h13);
+    b->ex_h1 = aha_arena_f(ar, B * K * H);
+    b->ex_h3 = aha_arena_f(ar, B * K * H);
+    b->hact = b->sh_act = b->ex_act = aha_arena_f(ar, B * hid);
+    b->scores = aha_arena_f(ar, B * E);
+    b->gates = aha_arena_f(ar, B * K);
+    b->ids = aha_arena_i(ar, B * K);
+    b->ex_off = aha_arena_i(ar, E + 1);
+    b->ex_perm = aha_arena_i(ar, B * K);
+    b->ex_out = aha_arena_f(ar, B * K * D);
+    kv->att = aha_arena_f(ar, T);
+    kv->xg = aha_arena_f(ar, B * K * D);
+    kv->cnt = aha_arena_f(ar, E);
+    kv->logits = aha_arena_f(ar, B * V);
 }
 
 int aha_kv_new(const aha_model_t *m, int B, int max_T, aha_kv_t **out) {
     if (!m || !out) return AHA_FAIL(AHA_ERR_ARG, "aha_kv_new: NULL argument");
-    if (B <= 0) return AHA_FAIL(AHA_ERR_ARG, "aha_kv_new: B must be > 0 (got %d)", B);
-    if (max_T <= 0 || max_T > m->cfg.max_seq_len)
-        return AHA_FAIL(AHA_ERR_ARG, "aha_kv_new: max_T must be in [1, max_seq_len=%d] (got %d)",
-                        m->cfg.max_seq_len, max_T);
+    AHA_TRY(aha_model_check_rows(m, B, max_T, "aha_kv_new", "B"));
     aha_kv_t *kv = calloc(1, sizeof *kv);
     if (!kv) return AHA_FAIL(AHA_ERR_NOMEM, "aha_kv_new: out of memory");
     kv->cfg = m->cfg;
     kv->B = B;
     kv->max_T = max_T;
     kv->S = B > (max_T < 64 ? max_T : 64) ? B : (max_T < 64 ? max_T : 64);
-    kv_arena_t ar = {0};
+    aha_arena_t ar = {0};
     kv_layout(kv, &ar);
-    kv->fmem = calloc(ar.nf, sizeof(float));
-    kv->imem = calloc(ar.ni, sizeof(int));
-    if (!kv->fmem || !kv->imem) {
-        size_t nf = ar.nf;
+    int rc = aha_arena_alloc(&ar, &kv->fmem, &kv->imem, &kv->bytes, "aha_kv_new");
+    if (rc < 0) {
         aha_kv_destroy(&kv);
-        return AHA_FAIL(AHA_ERR_NOMEM, "aha_kv_new: cannot allocate %zu MiB", nf * 4 >> 20);
+        return rc;
     }
-    kv->bytes = ar.nf * sizeof(float) + ar.ni * sizeof(int);
-    ar = (kv_arena_t){.fbase = kv->fmem, .ibase = kv->imem};
     kv_layout(kv, &ar);
     k_rope_tables(kv->rope_cos, kv->rope_sin, max_T, m->cfg.dim / m->cfg.n_heads,
                   m->cfg.rope_theta);
@@ -177,7 +152,6 @@ static int run_rows(const aha_model_t *m, aha_kv_t *kv, const int *tok, int n, i
                            .rope_sin = kv->rope_sin,
                            .valid = kv->valid,
                            .cnt = kv->cnt,
-                           .tmp = kv->tmp,
                            .xg = kv->xg};
     float aux = 0.0f;
     for (int l = 0; l < L; l++) {
@@ -197,13 +171,19 @@ static int run_rows(const aha_model_t *m, aha_kv_t *kv, const int *tok, int n, i
     return 0;
 }
 
+/* The checks aha_decode_step and aha_kv_prefill (FN) share: no NULL, a cache of M's shape. */
+static int check_step_args(const aha_model_t *m, const aha_kv_t *kv, const int *tokens,
+                           const float *logits, const char *fn) {
+    if (!m || !kv || !tokens || !logits) return AHA_FAIL(AHA_ERR_ARG, "%s: NULL argument", fn);
+    if (!aha_model_same_shape(&m->cfg, &kv->cfg))
+        return AHA_FAIL(AHA_ERR_ARG, "%s: KV cache was made for another model shape", fn);
+    return 0;
+}
+
 int aha_decode_step(const aha_model_t *m, aha_kv_t *kv, const int *tokens, const int *active,
                     float *logits, int *expert_ids_out) {
-    if (!m || !kv || !tokens || !logits)
-        return AHA_FAIL(AHA_ERR_ARG, "aha_decode_step: NULL argument");
+    AHA_TRY(check_step_args(m, kv, tokens, logits, "aha_decode_step"));
     const aha_model_config_t *c = &m->cfg;
-    if (!aha_model_same_shape(c, &kv->cfg))
-        return AHA_FAIL(AHA_ERR_ARG, "aha_decode_step: KV cache was made for another model shape");
     int B = kv->B, V = c->vocab_size, L = c->n_layers, K = c->top_k;
     int n = 0;
     for (int b = 0; b < B; b++) {
@@ -233,11 +213,8 @@ int aha_decode_step(const aha_model_t *m, aha_kv_t *kv, const int *tokens, const
 
 int aha_kv_prefill(const aha_model_t *m, aha_kv_t *kv, int row, const int *tokens, int n,
                    float *logits, int *expert_ids_out) {
-    if (!m || !kv || !tokens || !logits)
-        return AHA_FAIL(AHA_ERR_ARG, "aha_kv_prefill: NULL argument");
+    AHA_TRY(check_step_args(m, kv, tokens, logits, "aha_kv_prefill"));
     const aha_model_config_t *c = &m->cfg;
-    if (!aha_model_same_shape(c, &kv->cfg))
-        return AHA_FAIL(AHA_ERR_ARG, "aha_kv_prefill: KV cache was made for another model shape");
     const int V = c->vocab_size, L = c->n_layers, K = c->top_k;
     if (row < 0 || row >= kv->B)
         return AHA_FAIL(AHA_ERR_RANGE, "aha_kv_prefill: row %d outside [0, %d)", row, kv->B);

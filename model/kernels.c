@@ -82,30 +82,37 @@ void k_rope(float *x, int ld, const int *pos, int N, int T, int nh, int hd, cons
     }
 }
 
+/* Where row b's head h starts: in q, k, v (row stride ld) and in out / dout [B*T, nh*hd]. */
+typedef struct {
+    size_t in, out;
+} head_at_t;
+
+static head_at_t head_at(int bh, int T, int ld, int nh, int hd) {
+    const size_t b = (size_t)(bh / nh), h = (size_t)(bh % nh);
+    return (head_at_t){b * T * ld + h * hd, b * T * nh * hd + h * hd};
+}
+
 void k_attention(float *out, float *att, const float *q, const float *k, const float *v, int ld,
                  int B, int T, int nh, int hd) {
-    int C = nh * hd;
-    float scale = 1.0f / sqrtf((float)hd);
-    for (int b = 0; b < B; b++) {
-        for (int h = 0; h < nh; h++) {
-            size_t base = (size_t)b * T * C + (size_t)h * hd;
-            size_t in = (size_t)b * T * ld + (size_t)h * hd;
-            const float *qb = q + in, *kb = k + in, *vb = v + in;
-            float *S = att + ((size_t)b * nh + h) * T * T; /* [T, T] */
-            /* S = scale * Q[T,hd] K[T,hd]^T */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, qb, ld, kb, ld,
-                        0.0f, S, T);
-            const k_simd_ops_t *ops = k_simd();
-            for (int i = 0; i < T; i++) {
-                float *row = S + (size_t)i * T;
-                ops->softmax(row, i + 1);
-                for (int j = i + 1; j < T; j++)
-                    row[j] = 0.0f;
-            }
-            /* out[T,hd] = S[T,T] V[T,hd] */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, S, T, vb, ld,
-                        0.0f, out + base, C);
+    const int C = nh * hd;
+    const float scale = 1.0f / sqrtf((float)hd);
+    for (int bh = 0; bh < B * nh; bh++) { /* row b = bh / nh, head h = bh % nh */
+        const head_at_t at = head_at(bh, T, ld, nh, hd);
+        const float *qb = q + at.in, *kb = k + at.in, *vb = v + at.in;
+        float *S = att + (size_t)bh * T * T; /* [T, T] */
+        /* S = scale * Q[T,hd] K[T,hd]^T */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, qb, ld, kb, ld, 0.0f,
+                    S, T);
+        const k_simd_ops_t *ops = k_simd();
+        for (int i = 0; i < T; i++) {
+            float *row = S + (size_t)i * T;
+            ops->softmax(row, i + 1);
+            for (int j = i + 1; j < T; j++)
+                row[j] = 0.0f;
         }
+        /* out[T,hd] = S[T,T] V[T,hd] */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, S, T, vb, ld, 0.0f,
+                    out + at.out, C);
     }
 }
 
@@ -127,35 +134,33 @@ void k_attention_kv(float *out, float *scratch, const float *q, int ldq, const f
 void k_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,
                           const float *att, const float *q, const float *k, const float *v, int ld,
                           int B, int T, int nh, int hd) {
-    int C = nh * hd;
-    float scale = 1.0f / sqrtf((float)hd);
-    for (int b = 0; b < B; b++) {
-        for (int h = 0; h < nh; h++) {
-            size_t base = (size_t)b * T * C + (size_t)h * hd;
-            size_t in = (size_t)b * T * ld + (size_t)h * hd;
-            const float *qb = q + in, *kb = k + in, *vb = v + in, *dob = dout + base;
-            const float *A = att + ((size_t)b * nh + h) * T * T;
-            float *dA = scratch; /* [T, T] */
-            /* dA = dO[T,hd] V[T,hd]^T */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dob, C, vb, ld,
-                        0.0f, dA, T);
-            /* dV = A^T dO */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, A, T, dob, C, 0.0f,
-                        dv + in, ld);
-            /* softmax backward: dS = A * (dA - sum_j A dA) (masked entries have A = 0) */
-            const k_simd_ops_t *ops = k_simd();
-            for (int i = 0; i < T; i++) {
-                float *dr = dA + (size_t)i * T;
-                ops->softmax_backward(dr, A + (size_t)i * T, i + 1);
-                for (int j = i + 1; j < T; j++)
-                    dr[j] = 0.0f;
-            }
-            /* dQ = scale dS K ; dK = scale dS^T Q */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, scale, dA, T, kb, ld,
-                        0.0f, dq + in, ld);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, scale, dA, T, qb, ld,
-                        0.0f, dk + in, ld);
+    const int C = nh * hd;
+    const float scale = 1.0f / sqrtf((float)hd);
+    for (int bh = 0; bh < B * nh; bh++) {
+        const head_at_t at = head_at(bh, T, ld, nh, hd);
+        const size_t in = at.in;
+        const float *qb = q + in, *kb = k + in, *vb = v + in, *dob = dout + at.out;
+        const float *A = att + (size_t)bh * T * T;
+        float *dA = scratch; /* [T, T] */
+        /* dA = dO[T,hd] V[T,hd]^T */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dob, C, vb, ld, 0.0f,
+                    dA, T);
+        /* dV = A^T dO */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, A, T, dob, C, 0.0f,
+                    dv + in, ld);
+        /* softmax backward: dS = A * (dA - sum_j A dA) (masked entries have A = 0) */
+        const k_simd_ops_t *ops = k_simd();
+        for (int i = 0; i < T; i++) {
+            float *dr = dA + (size_t)i * T;
+            ops->softmax_backward(dr, A + (size_t)i * T, i + 1);
+            for (int j = i + 1; j < T; j++)
+                dr[j] = 0.0f;
         }
+        /* dQ = scale dS K ; dK = scale dS^T Q */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, scale, dA, T, kb, ld, 0.0f,
+                    dq + in, ld);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, scale, dA, T, qb, ld, 0.0f,
+                    dk + in, ld);
     }
 }
 
@@ -172,6 +177,24 @@ void k_swiglu_backward(float *dh1, float *dh3, const float *dact, const float *h
     k_simd()->swiglu_backward(dh1, dh3, dact, h1, h3, n);
 }
 
+void k_swiglu_rows(float *act, const float *h, int ld, int c0, int N, int Hd) {
+    const k_simd_ops_t *ops = k_simd();
+    for (int r = 0; r < N; r++) {
+        const float *hr = h + (size_t)r * ld + c0;
+        ops->swiglu(act + (size_t)r * Hd, hr, hr + Hd, (size_t)Hd);
+    }
+}
+
+void k_swiglu_rows_backward(float *dh, const float *dact, const float *h, int ld, int c0, int N,
+                            int Hd) {
+    const k_simd_ops_t *ops = k_simd();
+    for (int r = 0; r < N; r++) {
+        const float *hr = h + (size_t)r * ld + c0;
+        float *dr = dh + (size_t)r * ld + c0;
+        ops->swiglu_backward(dr, dr + Hd, dact + (size_t)r * Hd, hr, hr + Hd, (size_t)Hd);
+    }
+}
+
 void k_swiglu_ffn(float *y, float *h1, float *h3, float *act, const float *x, const float *w1,
                   const float *w3, const float *w2, int N, int D, int Hd, float beta) {
     k_matmul(h1, x, w1, N, D, Hd, 0.0f); /* [N,Hd] */
@@ -181,11 +204,11 @@ void k_swiglu_ffn(float *y, float *h1, float *h3, float *act, const float *x, co
 }
 
 void k_swiglu_ffn_backward(float *dx, k_ffn_grads_t g, k_ffn_scratch_t s, const float *dy,
-                           const float *x, k_ffn_acts_t a, k_ffn_weights_t w, int N, int D,
-                           int Hd) {
+                           const float *x, k_ffn_acts_t a, k_ffn_weights_t w, int N, int D, int Hd,
+                           float beta_dx) {
     k_matmul_backward(s.dact, g.w2, dy, a.act, w.w2, N, Hd, D, 0.0f);
     k_swiglu_backward(s.dh1, s.dh3, s.dact, a.h1, a.h3, (size_t)N * Hd);
-    k_matmul_backward(dx, g.w1, s.dh1, x, w.w1, N, D, Hd, 1.0f);
+    k_matmul_backward(dx, g.w1, s.dh1, x, w.w1, N, D, Hd, beta_dx);
     k_matmul_backward(dx, g.w3, s.dh3, x, w.w3, N, D, Hd, 1.0f);
 }
 
@@ -346,16 +369,18 @@ void k_experts(float *y, float *xg, float *eo, k_ffn_keep_t keep, const float *x
     }
 }
 
-void k_experts_backward(float *dx, float *dgates, k_ffn_grads_t g, k_experts_scratch_t s,
-                        const float *dy, const float *x, const k_experts_routing_t *r,
-                        k_ffn_acts_t a, k_ffn_weights_t w, int D, int H) {
+/* k_experts_backward with the gathered inputs XG_KEPT, or (NULL) gathering them from X into s.xg. */
+static void experts_backward(float *dx, float *dgates, k_ffn_grads_t g, k_experts_scratch_t s,
+                             const float *dy, const float *x, const float *xg_kept,
+                             const k_experts_routing_t *r, k_ffn_acts_t a, k_ffn_weights_t w, int D,
+                             int H) {
     const int K = r->K;
     const size_t HD = (size_t)H * D;
     for (int e = 0; e < r->E; e++) {
         int p0 = r->off[e], cnt = r->off[e + 1] - r->off[e];
         if (cnt == 0) continue;
-        float *xe = s.xg + (size_t)p0 * D, *dye = s.dyg + (size_t)p0 * D;
-        float *dxe = s.dxg + (size_t)p0 * D;
+        const float *xe = xg_kept ? xg_kept + (size_t)p0 * D : s.xg + (size_t)p0 * D;
+        float *dye = s.dyg + (size_t)p0 * D, *dxe = s.dxg + (size_t)p0 * D;
         const float *eoe = r->eo + (size_t)p0 * D;
         for (int i = 0; i < cnt; i++) {
             int slot = r->perm[p0 + i];
@@ -368,15 +393,15 @@ void k_experts_backward(float *dx, float *dgates, k_ffn_grads_t g, k_experts_scr
                 dr[d] = gate * dyr[d];
             }
             dgates[slot] = dot;
-            memcpy(xe + (size_t)i * D, x + (size_t)(slot / K) * D, sizeof(float) * D);
+            if (!xg_kept)
+                memcpy(s.xg + ((size_t)p0 + i) * D, x + (size_t)(slot / K) * D, sizeof(float) * D);
         }
-        memset(dxe, 0, sizeof(float) * (size_t)cnt * D);
         const size_t ph = (size_t)p0 * H, eh = (size_t)e * HD;
         const k_ffn_grads_t ge = {g.w1 + eh, g.w3 + eh, g.w2 + eh};
         const k_ffn_scratch_t se = {s.ffn.dh1 + ph, s.ffn.dh3 + ph, s.ffn.dact + ph};
         const k_ffn_acts_t ae = {a.h1 + ph, a.h3 + ph, a.act + ph};
         const k_ffn_weights_t we = {w.w1 + eh, w.w3 + eh, w.w2 + eh};
-        k_swiglu_ffn_backward(dxe, ge, se, dye, xe, ae, we, cnt, D, H);
+        k_swiglu_ffn_backward(dxe, ge, se, dye, xe, ae, we, cnt, D, H, 0.0f);
         for (int i = 0; i < cnt; i++) {
             float *dxr = dx + (size_t)(r->perm[p0 + i] / K) * D;
             const float *sr = dxe + (size_t)i * D;
@@ -384,6 +409,18 @@ void k_experts_backward(float *dx, float *dgates, k_ffn_grads_t g, k_experts_scr
                 dxr[d] += sr[d];
         }
     }
+}
+
+void k_experts_backward(float *dx, float *dgates, k_ffn_grads_t g, k_experts_scratch_t s,
+                        const float *dy, const float *x, const k_experts_routing_t *r,
+                        k_ffn_acts_t a, k_ffn_weights_t w, int D, int H) {
+    experts_backward(dx, dgates, g, s, dy, x, NULL, r, a, w, D, H);
+}
+
+void k_experts_backward_gathered(float *dx, float *dgates, k_ffn_grads_t g, k_experts_scratch_t s,
+                                 const float *dy, const float *xg, const k_experts_routing_t *r,
+                                 k_ffn_acts_t a, k_ffn_weights_t w, int D, int H) {
+    experts_backward(dx, dgates, g, s, dy, NULL, xg, r, a, w, D, H);
 }
 
 /* Count of routed slots per expert over the first tb rows of one batch row. */

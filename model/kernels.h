@@ -59,29 +59,40 @@ void k_swiglu(float *act, const float *h1, const float *h3, size_t n);
 void k_swiglu_backward(float *dh1, float *dh3, const float *dact, const float *h1, const float *h3,
                        size_t n);
 
+/* Row-strided SwiGLU of a merged projection: row r of h (at h + r*ld) holds h1 [Hd] at column c0
+ * and h3 [Hd] at c0 + Hd; act[N, Hd] = silu(h1) * h3. The backward writes dh1, dh3 into the same
+ * columns of dh (row stride ld) from dact[N, Hd]. */
+void k_swiglu_rows(float *act, const float *h, int ld, int c0, int N, int Hd);
+void k_swiglu_rows_backward(float *dh, const float *dact, const float *h, int ld, int c0, int N,
+                            int Hd);
+
 /* SwiGLU block y[N,D] = (silu(x W1^T) * (x W3^T)) W2^T + beta * y, keeping h1, h3, act[N,Hd]. */
 void k_swiglu_ffn(float *y, float *h1, float *h3, float *act, const float *x, const float *w1,
                   const float *w3, const float *w2, int N, int D, int Hd, float beta);
+/* Three matrices of a SwiGLU block, as a read-only type RO and a writable one RW. */
+#define K_FFN_TRIPLE(RO, RW, a, b, c)                                                              \
+    typedef struct {                                                                               \
+        const float *a, *b, *c;                                                                    \
+    } RO;                                                                                          \
+    typedef struct {                                                                               \
+        float *a, *b, *c;                                                                          \
+    } RW;
 /* The three projections of a SwiGLU block: w1, w3 [Hd, D] and w2 [D, Hd] (routed experts: E of
  * each, [E, H, D], [E, H, D], [E, D, H]); k_ffn_grads_t is the same for their gradients (+=). */
-typedef struct {
-    const float *w1, *w3, *w2;
-} k_ffn_weights_t;
-typedef struct {
-    float *w1, *w3, *w2;
-} k_ffn_grads_t;
-/* What the forward of a SwiGLU block kept: h1 = x W1^T, h3 = x W3^T, act = silu(h1) * h3 [N, Hd];
- * k_ffn_scratch_t holds the backward's dh1, dh3, dact of the same shape (overwritten). */
-typedef struct {
-    const float *h1, *h3, *act;
-} k_ffn_acts_t;
+K_FFN_TRIPLE(k_ffn_weights_t, k_ffn_grads_t, w1, w3, w2)
+/* What the forward of a SwiGLU block kept: h1 = x W1^T, h3 = x W3^T, act = silu(h1) * h3 [N, Hd]
+ * (k_ffn_keep_t: the same, as the forward writes it); k_ffn_scratch_t holds the backward's dh1,
+ * dh3, dact of the same shape (overwritten). */
+K_FFN_TRIPLE(k_ffn_acts_t, k_ffn_keep_t, h1, h3, act)
 typedef struct {
     float *dh1, *dh3, *dact;
 } k_ffn_scratch_t;
+#undef K_FFN_TRIPLE
 
-/* Backward of k_swiglu_ffn: dx[N,D] += ..., G.w1, G.w3 [Hd,D], G.w2 [D,Hd] +=. */
+/* Backward of k_swiglu_ffn: dx[N,D] = ... + beta_dx * dx, G.w1, G.w3 [Hd,D], G.w2 [D,Hd] +=. */
 void k_swiglu_ffn_backward(float *dx, k_ffn_grads_t g, k_ffn_scratch_t s, const float *dy,
-                           const float *x, k_ffn_acts_t a, k_ffn_weights_t w, int N, int D, int Hd);
+                           const float *x, k_ffn_acts_t a, k_ffn_weights_t w, int N, int D, int Hd,
+                           float beta_dx);
 
 /* In-place router scores s[N,E] from logits: sigmoid or softmax (score_func AHA_SCORE_*). */
 void k_router_scores(float *s, int N, int E, int score_func);
@@ -109,10 +120,6 @@ typedef struct {
     const float *eo;
     int E, K;
 } k_experts_routing_t;
-/* What the forward of a SwiGLU block writes and keeps: h1, h3, act [rows, Hd]. */
-typedef struct {
-    float *h1, *h3, *act;
-} k_ffn_keep_t;
 /* Routed experts: y[N,D] += sum_k gates[r,k] * expert_{ids[r,k]}(x[r]) using one sgemm per expert
  * and projection, with the routing R (gates, off, perm, E, K; R->eo is not read: the expert outputs
  * before gating are written to eo[slots, D]). Per grouped position p (expert order) keep.h1, h3,
@@ -130,6 +137,11 @@ typedef struct {
 void k_experts_backward(float *dx, float *dgates, k_ffn_grads_t g, k_experts_scratch_t s,
                         const float *dy, const float *x, const k_experts_routing_t *r,
                         k_ffn_acts_t a, k_ffn_weights_t w, int D, int H);
+/* The same with the inputs k_experts' forward gathered for this routing (its xg [slots, D], kept
+ * by the caller) instead of gathering them from x again (s.xg unused). */
+void k_experts_backward_gathered(float *dx, float *dgates, k_ffn_grads_t g, k_experts_scratch_t s,
+                                 const float *dy, const float *xg, const k_experts_routing_t *r,
+                                 k_ffn_acts_t a, k_ffn_weights_t w, int D, int H);
 
 /* Sequence balance loss of one MoE layer over rows [B, T] with valid prefix lengths len[B]:
  * returns alpha * mean_b sum_i f_i P_i (docs/model.md; rows with len 0 contribute 0 to the mean

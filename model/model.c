@@ -332,12 +332,14 @@ void aha_model_update_expert_bias(aha_model_t *m, const float *load) {
 typedef struct {
     float *res_in; /* [N, D] */
     aha_block_acts_t b;
+    float *ex_x; /* MoE: [N*K, D] the routed experts' inputs gathered by the forward (k_experts'
+                    xg), read again by the backward */
 } layer_acts_t;
 
 struct aha_acts {
     aha_model_config_t cfg;
     int max_B, max_T;
-    size_t bytes; /* of fmem and imem */
+    size_t bytes;    /* of fmem and imem */
     int B, T, ready; /* of the last successful forward */
     float aux;
     float *fmem;
@@ -353,8 +355,8 @@ struct aha_acts {
     int *valid;                 /* [N] */
     int *tokens;                /* [N] copy of the batch tokens */
     /* scratch */
-    float *tmp;              /* [N, D] */
-    float *xg, *dyg, *dxg;   /* [N*K, D] */
+    float *dh13;             /* [N, max(2F, E + 2SH)]: gradient of the merged ln2 projection */
+    float *dyg, *dxg;        /* [N*K, D] */
     float *dres, *d1;        /* [N, D] */
     float *dqkv;             /* [N, 3D]: dq | dk | dv */
     float *datt;             /* [T, T] */
@@ -371,24 +373,43 @@ void aha_acts_set_expert_fn(aha_acts_t *a, aha_expert_fn fn, void *ctx) {
     a->expert_ctx = ctx;
 }
 
-typedef struct {
-    float *fbase;
-    int *ibase;
-    size_t nf, ni;
-} arena_t;
-
-static float *take_f(arena_t *ar, size_t n) {
+float *aha_arena_f(aha_arena_t *ar, size_t n) {
     n = (n + 15) & ~(size_t)15; /* keep 64-byte alignment */
     float *p = ar->fbase ? ar->fbase + ar->nf : NULL;
     ar->nf += n;
     return p;
 }
 
-static int *take_i(arena_t *ar, size_t n) {
+int *aha_arena_i(aha_arena_t *ar, size_t n) {
     n = (n + 15) & ~(size_t)15;
     int *p = ar->ibase ? ar->ibase + ar->ni : NULL;
     ar->ni += n;
     return p;
+}
+
+int aha_model_check_rows(const aha_model_t *m, int rows, int max_T, const char *fn,
+                         const char *rows_name) {
+    if (rows <= 0) return AHA_FAIL(AHA_ERR_ARG, "%s: %s must be > 0 (got %d)", fn, rows_name, rows);
+    if (max_T <= 0 || max_T > m->cfg.max_seq_len)
+        return AHA_FAIL(AHA_ERR_ARG, "%s: max_T must be in [1, max_seq_len=%d] (got %d)", fn,
+                        m->cfg.max_seq_len, max_T);
+    return 0;
+}
+
+int aha_arena_alloc(aha_arena_t *ar, float **fmem, int **imem, size_t *bytes, const char *what) {
+    float *f = calloc(ar->nf ? ar->nf : 1, sizeof(float));
+    int *i = calloc(ar->ni ? ar->ni : 1, sizeof(int));
+    if (!f || !i) {
+        free(f);
+        free(i);
+        return AHA_FAIL(AHA_ERR_NOMEM, "%s: cannot allocate %zu MiB", what,
+                        ar->nf * sizeof(float) >> 20);
+    }
+    *fmem = f;
+    *imem = i;
+    *bytes = ar->nf * sizeof(float) + ar->ni * sizeof(int);
+    *ar = (aha_arena_t){.fbase = f, .ibase = i};
+    return 0;
 }
 
 static size_t max3(size_t a, size_t b, size_t c) {
@@ -396,7 +417,7 @@ static size_t max3(size_t a, size_t b, size_t c) {
     return m > c ? m : c;
 }
 
-static void acts_layout(aha_acts_t *a, arena_t *ar) {
+static void acts_layout(aha_acts_t *a, aha_arena_t *ar) {
     const aha_model_config_t *c = &a->cfg;
     size_t N = (size_t)a->max_B * a->max_T, D = c->dim, V = c->vocab_size, L = c->n_layers;
     size_t F = c->ffn_hidden, E = c->n_routed_experts, K = c->top_k, H = c->moe_hidden;
@@ -404,75 +425,68 @@ static void acts_layout(aha_acts_t *a, arena_t *ar) {
     int any_moe = 0;
     for (size_t l = 0; l < L; l++) {
         layer_acts_t *la = &a->layers[l];
-        la->res_in = take_f(ar, N * D);
-        la->b.ln1 = take_f(ar, N * D);
-        la->b.rstd1 = take_f(ar, N);
-        la->b.qkv = take_f(ar, N * 3 * D);
-        la->b.att = take_f(ar, (size_t)a->max_B * c->n_heads * T * T);
-        la->b.ao = take_f(ar, N * D);
-        la->b.res_mid = take_f(ar, N * D);
-        la->b.ln2 = take_f(ar, N * D);
-        la->b.rstd2 = take_f(ar, N);
+        la->res_in = aha_arena_f(ar, N * D);
+        la->b.ln1 = aha_arena_f(ar, N * D);
+        la->b.rstd1 = aha_arena_f(ar, N);
+        la->b.qkv = aha_arena_f(ar, N * 3 * D);
+        la->b.att = aha_arena_f(ar, (size_t)a->max_B * c->n_heads * T * T);
+        la->b.ao = aha_arena_f(ar, N * D);
+        la->b.res_mid = aha_arena_f(ar, N * D);
+        la->b.ln2 = aha_arena_f(ar, N * D);
+        la->b.rstd2 = aha_arena_f(ar, N);
         if (!aha_model_layer_is_moe(c, (int)l)) {
-            la->b.h1 = take_f(ar, N * F);
-            la->b.h3 = take_f(ar, N * F);
-            la->b.hact = take_f(ar, N * F);
+            la->b.h13 = aha_arena_f(ar, N * 2 * F);
+            la->b.hact = aha_arena_f(ar, N * F);
             continue;
         }
         any_moe = 1;
-        la->b.scores = take_f(ar, N * E);
-        la->b.gates = take_f(ar, N * K);
-        if (SH > 0) {
-            la->b.sh_h1 = take_f(ar, N * SH);
-            la->b.sh_h3 = take_f(ar, N * SH);
-            la->b.sh_act = take_f(ar, N * SH);
-        }
-        la->b.ex_h1 = take_f(ar, N * K * H);
-        la->b.ex_h3 = take_f(ar, N * K * H);
-        la->b.ex_act = take_f(ar, N * K * H);
-        la->b.ex_out = take_f(ar, N * K * D);
-        la->b.ex_off = take_i(ar, E + 1);
-        la->b.ex_perm = take_i(ar, N * K);
+        la->b.h13 = aha_arena_f(ar, N * (E + 2 * SH));
+        la->b.scores = aha_arena_f(ar, N * E);
+        la->b.gates = aha_arena_f(ar, N * K);
+        if (SH > 0) la->b.sh_act = aha_arena_f(ar, N * SH);
+        la->b.ex_h1 = aha_arena_f(ar, N * K * H);
+        la->b.ex_h3 = aha_arena_f(ar, N * K * H);
+        la->b.ex_act = aha_arena_f(ar, N * K * H);
+        la->b.ex_out = aha_arena_f(ar, N * K * D);
+        la->ex_x = aha_arena_f(ar, N * K * D);
+        la->b.ex_off = aha_arena_i(ar, E + 1);
+        la->b.ex_perm = aha_arena_i(ar, N * K);
     }
-    a->res_final = take_f(ar, N * D);
-    a->lnf = take_f(ar, N * D);
-    a->rstdf = take_f(ar, N);
-    a->logits = take_f(ar, N * V);
-    a->dlogits = take_f(ar, N * V);
-    a->rope_cos = take_f(ar, T * (hd / 2));
-    a->rope_sin = take_f(ar, T * (hd / 2));
-    a->ids = take_i(ar, L * N * K);
-    a->load = take_f(ar, L * E);
-    a->len = take_i(ar, a->max_B);
-    a->valid = take_i(ar, N);
-    a->tokens = take_i(ar, N);
-    a->tmp = take_f(ar, N * D);
-    a->dres = take_f(ar, N * D);
-    a->d1 = take_f(ar, N * D);
-    a->dqkv = take_f(ar, N * 3 * D);
-    a->datt = take_f(ar, T * T);
+    a->res_final = aha_arena_f(ar, N * D);
+    a->lnf = aha_arena_f(ar, N * D);
+    a->rstdf = aha_arena_f(ar, N);
+    a->logits = aha_arena_f(ar, N * V);
+    a->dlogits = aha_arena_f(ar, N * V);
+    a->rope_cos = aha_arena_f(ar, T * (hd / 2));
+    a->rope_sin = aha_arena_f(ar, T * (hd / 2));
+    a->ids = aha_arena_i(ar, L * N * K);
+    a->load = aha_arena_f(ar, L * E);
+    a->len = aha_arena_i(ar, a->max_B);
+    a->valid = aha_arena_i(ar, N);
+    a->tokens = aha_arena_i(ar, N);
+    a->dh13 = aha_arena_f(ar, N * (has_dense_layer(c) && 2 * F > E + 2 * SH ? 2 * F : E + 2 * SH));
+    a->dres = aha_arena_f(ar, N * D);
+    a->d1 = aha_arena_f(ar, N * D);
+    a->dqkv = aha_arena_f(ar, N * 3 * D);
+    a->datt = aha_arena_f(ar, T * T);
     size_t hid =
         max3(has_dense_layer(c) ? N * F : 0, any_moe ? N * SH : 0, any_moe ? N * K * H : 0);
-    a->dh1 = take_f(ar, hid);
-    a->dh3 = take_f(ar, hid);
-    a->dact = take_f(ar, hid);
+    a->dh1 = aha_arena_f(ar, hid);
+    a->dh3 = aha_arena_f(ar, hid);
+    a->dact = aha_arena_f(ar, hid);
     if (any_moe) {
-        a->xg = take_f(ar, N * K * D);
-        a->dyg = take_f(ar, N * K * D);
-        a->dxg = take_f(ar, N * K * D);
-        a->dg = take_f(ar, N * K);
-        a->ds = take_f(ar, N * E);
-        a->dz = take_f(ar, N * E);
-        a->cnt = take_f(ar, E);
+        a->dyg = aha_arena_f(ar, N * K * D);
+        a->dxg = aha_arena_f(ar, N * K * D);
+        a->dg = aha_arena_f(ar, N * K);
+        a->ds = aha_arena_f(ar, N * E);
+        a->dz = aha_arena_f(ar, N * E);
+        a->cnt = aha_arena_f(ar, E);
     }
 }
 
 int aha_acts_new(const aha_model_t *m, int max_B, int max_T, aha_acts_t **out) {
     if (!m || !out) return AHA_FAIL(AHA_ERR_ARG, "aha_acts_new: NULL argument");
-    if (max_B <= 0) return AHA_FAIL(AHA_ERR_ARG, "aha_acts_new: max_B must be > 0 (got %d)", max_B);
-    if (max_T <= 0 || max_T > m->cfg.max_seq_len)
-        return AHA_FAIL(AHA_ERR_ARG, "aha_acts_new: max_T must be in [1, max_seq_len=%d] (got %d)",
-                        m->cfg.max_seq_len, max_T);
+    AHA_TRY(aha_model_check_rows(m, max_B, max_T, "aha_acts_new", "max_B"));
     aha_acts_t *a = calloc(1, sizeof *a);
     if (!a) return AHA_FAIL(AHA_ERR_NOMEM, "aha_acts_new: out of memory");
     a->cfg = m->cfg;
@@ -483,18 +497,13 @@ int aha_acts_new(const aha_model_t *m, int max_B, int max_T, aha_acts_t **out) {
         free(a);
         return AHA_FAIL(AHA_ERR_NOMEM, "aha_acts_new: out of memory");
     }
-    arena_t ar = {0};
+    aha_arena_t ar = {0};
     acts_layout(a, &ar);
-    a->fmem = calloc(ar.nf ? ar.nf : 1, sizeof(float));
-    a->imem = calloc(ar.ni ? ar.ni : 1, sizeof(int));
-    if (!a->fmem || !a->imem) {
-        size_t nf = ar.nf;
+    int rc = aha_arena_alloc(&ar, &a->fmem, &a->imem, &a->bytes, "aha_acts_new: activations");
+    if (rc < 0) {
         aha_acts_destroy(&a);
-        return AHA_FAIL(AHA_ERR_NOMEM, "aha_acts_new: cannot allocate %zu MiB of activations",
-                        nf * sizeof(float) >> 20);
+        return rc;
     }
-    a->bytes = ar.nf * sizeof(float) + ar.ni * sizeof(int);
-    ar = (arena_t){.fbase = a->fmem, .ibase = a->imem};
     acts_layout(a, &ar);
     k_rope_tables(a->rope_cos, a->rope_sin, max_T, m->cfg.dim / m->cfg.n_heads, m->cfg.rope_theta);
     *out = a;
@@ -587,8 +596,6 @@ int aha_forward(const aha_model_t *m, aha_acts_t *a, const aha_batch_t *batch) {
                            .valid = a->valid,
                            .len = a->len,
                            .cnt = a->cnt,
-                           .tmp = a->tmp,
-                           .xg = a->xg,
                            .expert_fn = a->expert_fn,
                            .expert_ctx = a->expert_ctx};
     for (int l = 0; l < L; l++) {
@@ -596,6 +603,7 @@ int aha_forward(const aha_model_t *m, aha_acts_t *a, const aha_batch_t *batch) {
         float *x_out = l + 1 < L ? a->layers[l + 1].res_in : a->res_final;
         la->b.ids = a->ids + (size_t)l * N * K;
         ctx.replay = batch->replay_ids ? batch->replay_ids + (size_t)l * N * K : NULL;
+        ctx.xg = la->ex_x; /* the experts' gathered inputs, kept for the backward */
         AHA_TRY(aha_block_forward(x_out, &a->aux, &la->b, la->res_in, c, l, &m->p.layers[l],
                                   m->expert_bias + (size_t)l * E, &ctx, N));
         if (aha_model_layer_is_moe(c, l))
@@ -671,35 +679,41 @@ int aha_backward(aha_model_t *m, aha_acts_t *a, const aha_batch_t *batch) {
         layer_acts_t *la = &a->layers[l];
         const aha_layer_view_t *lp = &p->layers[l];
         aha_layer_view_t *lg = &g->layers[l];
-        /* feed-forward: dres is d loss / d ffn output; d1 collects d loss / d ln2 */
-        memset(a->d1, 0, sizeof(float) * ND);
+        /* feed-forward: dres is d loss / d ffn output; d1 collects d loss / d ln2; dh13 is the
+         * gradient of the merged projection of ln2 (h13: dense h1 | h3, MoE router logits |
+         * shared h1 | shared h3), one matmul for dx and one for the consecutive weights */
         if (!aha_model_layer_is_moe(c, l)) {
-            k_swiglu_ffn_backward(a->d1, (k_ffn_grads_t){lg->w1, lg->w3, lg->w2}, scratch, a->dres,
-                                  la->b.ln2, (k_ffn_acts_t){la->b.h1, la->b.h3, la->b.hact},
-                                  (k_ffn_weights_t){lp->w1, lp->w3, lp->w2}, N, D, c->ffn_hidden);
+            const int F = c->ffn_hidden;
+            k_matmul_backward(a->dact, lg->w2, a->dres, la->b.hact, lp->w2, N, F, D, 0.0f);
+            k_swiglu_rows_backward(a->dh13, a->dact, la->b.h13, 2 * F, 0, N, F);
+            k_matmul_backward(a->d1, lg->w1, a->dh13, la->b.ln2, lp->w1, N, D, 2 * F, 0.0f);
         } else {
-            const int *ids = a->ids + (size_t)l * N * K;
-            if (SH > 0)
-                k_swiglu_ffn_backward(a->d1, (k_ffn_grads_t){lg->sh_w1, lg->sh_w3, lg->sh_w2},
-                                      scratch, a->dres, la->b.ln2,
-                                      (k_ffn_acts_t){la->b.sh_h1, la->b.sh_h3, la->b.sh_act},
-                                      (k_ffn_weights_t){lp->sh_w1, lp->sh_w3, lp->sh_w2}, N, D, SH);
+            const int *ids = a->ids + (size_t)l * N * K, RW = E + 2 * SH;
+            if (SH > 0) {
+                k_matmul_backward(a->dact, lg->sh_w2, a->dres, la->b.sh_act, lp->sh_w2, N, SH, D,
+                                  0.0f);
+                k_swiglu_rows_backward(a->dh13, a->dact, la->b.h13, RW, E, N, SH);
+            }
+            memset(a->d1, 0, sizeof(float) * ND);
             memset(a->dg, 0, sizeof(float) * (size_t)N * K);
             const k_experts_routing_t route = {
                 la->b.gates, la->b.ex_off, la->b.ex_perm, la->b.ex_out, E, K};
-            const k_experts_scratch_t ex_scratch = {a->xg, a->dyg, a->dxg, scratch};
+            const k_experts_scratch_t ex_scratch = {NULL, a->dyg, a->dxg, scratch};
             if (a->expert_fn) {
+                // clang-format off
                 const aha_expert_call_t ec = {
                     .layer = l, .N = N, .D = D, .H = H, .E = E, .K = K, .x = la->b.ln2,
                     .gates = la->b.gates, .ids = ids, .w1 = lp->ex_w1, .w3 = lp->ex_w3,
                     .w2 = lp->ex_w2, .eo = la->b.ex_out, .dy = a->dres, .dx = a->d1,
                     .dgates = a->dg, .g1 = lg->ex_w1, .g3 = lg->ex_w3, .g2 = lg->ex_w2};
+                // clang-format on
                 AHA_TRY(a->expert_fn(a->expert_ctx, 1, &ec));
             } else {
-                k_experts_backward(a->d1, a->dg, (k_ffn_grads_t){lg->ex_w1, lg->ex_w3, lg->ex_w2},
-                                   ex_scratch, a->dres, la->b.ln2, &route,
-                                   (k_ffn_acts_t){la->b.ex_h1, la->b.ex_h3, la->b.ex_act},
-                                   (k_ffn_weights_t){lp->ex_w1, lp->ex_w3, lp->ex_w2}, D, H);
+                k_experts_backward_gathered(
+                    a->d1, a->dg, (k_ffn_grads_t){lg->ex_w1, lg->ex_w3, lg->ex_w2}, ex_scratch,
+                    a->dres, la->ex_x, &route,
+                    (k_ffn_acts_t){la->b.ex_h1, la->b.ex_h3, la->b.ex_act},
+                    (k_ffn_weights_t){lp->ex_w1, lp->ex_w3, lp->ex_w2}, D, H);
             }
             memset(a->ds, 0, sizeof(float) * (size_t)N * E);
             k_route_backward(a->ds, a->dg, la->b.scores, ids, N, E, K, c->norm_topk_prob,
@@ -707,7 +721,9 @@ int aha_backward(aha_model_t *m, aha_acts_t *a, const aha_batch_t *batch) {
             k_seq_aux_backward(a->ds, a->cnt, la->b.scores, ids, a->len, B, T, E, K, c->score_func,
                                c->seq_aux_alpha);
             k_router_scores_backward(a->dz, a->ds, la->b.scores, N, E, c->score_func);
-            k_matmul_backward(a->d1, lg->router, a->dz, la->b.ln2, lp->router, N, D, E, 1.0f);
+            for (int i = 0; i < N; i++)
+                memcpy(a->dh13 + (size_t)i * RW, a->dz + (size_t)i * E, sizeof(float) * E);
+            k_matmul_backward(a->d1, lg->router, a->dh13, la->b.ln2, lp->router, N, D, RW, 1.0f);
         }
         k_rmsnorm_backward(a->dres, lg->ffn_norm, a->d1, la->b.res_mid, lp->ffn_norm, la->b.rstd2,
                            N, D);

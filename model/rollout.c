@@ -17,34 +17,31 @@ int aha_rollout_new(const aha_model_t *m, int n, int max_len, int record_experts
     r->max_len = max_len;
     r->n_layers = m->cfg.n_layers;
     r->top_k = m->cfg.n_routed_experts > 0 ? m->cfg.top_k : 0;
-    size_t cells = (size_t)n * max_len;
-    r->tokens = calloc(cells, sizeof(int));
-    r->logprobs = calloc(cells, sizeof(float));
-    r->prompt_len = calloc(n, sizeof(int));
-    r->total_len = calloc(n, sizeof(int));
-    r->finished = calloc(n, sizeof(int));
-    if (record_experts && r->top_k > 0)
-        r->expert_ids = malloc(sizeof(int) * (size_t)r->n_layers * cells * r->top_k);
-    if (!r->tokens || !r->logprobs || !r->prompt_len || !r->total_len || !r->finished ||
-        (record_experts && r->top_k > 0 && !r->expert_ids)) {
-        aha_rollout_destroy(&r);
+    /* one zeroed block: tokens, prompt_len, total_len, finished, expert_ids (ints), logprobs */
+    const size_t cells = (size_t)n * max_len;
+    const size_t ids = record_experts && r->top_k > 0 ? (size_t)r->n_layers * cells * r->top_k : 0;
+    const size_t ints = cells + 3 * (size_t)n + ids;
+    r->mem = calloc(ints * sizeof(int) + cells * sizeof(float), 1);
+    if (!r->mem) {
+        free(r);
         return AHA_FAIL(AHA_ERR_NOMEM, "rollout: %d x %d", n, max_len);
     }
+    int *at = r->mem;
+    r->tokens = at;
+    r->prompt_len = at + cells;
+    r->total_len = r->prompt_len + n;
+    r->finished = r->total_len + n;
+    r->expert_ids = ids ? r->finished + n : NULL;
+    r->logprobs = (float *)(at + ints);
     *out = r;
     return AHA_OK;
 }
 
 void aha_rollout_destroy(aha_rollout_t **rp) {
     if (!rp || !*rp) return;
-    aha_rollout_t *r = *rp;
-    free(r->tokens);
-    free(r->logprobs);
-    free(r->prompt_len);
-    free(r->total_len);
-    free(r->finished);
-    free(r->expert_ids);
-    free(r->work);
-    free(r);
+    free((*rp)->mem);
+    free((*rp)->work);
+    free(*rp);
     *rp = NULL;
 }
 

@@ -24,6 +24,7 @@ typedef struct {
     int *expert_ids; /* [n_layers*n*max_len*top_k] (layout of aha_batch_t.replay_ids with B=n,
                         T=max_len), -1 where nothing was routed; NULL unless recorded */
     int *finished;   /* [n] 1 if the row ended with <eos> */
+    void *mem;       /* the arrays above, one allocation; owned */
     void *work;      /* generation workspace (aha_generate), allocated on first use; owned */
     size_t work_bytes;
 } aha_rollout_t;
