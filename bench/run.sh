@@ -7,7 +7,8 @@
 #           (cblas_sasum over 256 MiB and over 24 MiB), the fair PyTorch model
 #           (bench/bench_torch.py: experts gather their tokens as Hugging Face's DeepseekV3MoE)
 #   figures: training step (forward + CE + backward) on the GRPO-sized config (128 x 96 tokens)
-#            and the default one (16 x 64), 1 and 2 threads; decoding (aha_decode_step, 1 thread):
+#            and the default one (16 x 64), 1 and 2 threads, also against the rate OpenBLAS
+#            reaches on the step's own sgemm shapes timed alone (model_bench train); decoding (aha_decode_step, 1 thread):
 #            the demo model with 1 and 16 rows (128 positions), a dense d288, 6-layer, ffn 768
 #            model with 1 row (256 positions) against its weight-read bound; aha_generate of
 #            groups of 8 with the prompt prefilled once and shared vs fed stepwise per row;
@@ -67,6 +68,8 @@ for c in grpo default; do
         k="train.$c.${thr}t" t="torch.$c.${thr}t"
         peak=$([ "$thr" = 1 ] && echo "$p1" || echo "$p2")
         row "train $c ${thr}t GFLOP/s" "${R[$k.train_gflops]}" "GFLOP/s" "$peak" "sgemm ${thr}t"
+        row "train $c ${thr}t vs its shapes" "${R[$k.train_gflops]}" "GFLOP/s" \
+            "${R[$k.shapes_sgemm_gflops]}" "sgemm, shapes"
         row "train $c ${thr}t tokens/s" "${R[$k.train_tokens_per_s]}" "tok/s" \
             "${R[$t.torch_train_tokens_per_s]}" "PyTorch ${thr}t"
     done
