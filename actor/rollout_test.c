@@ -4,6 +4,7 @@
  *    finished flags, expert ids and final RNG states, also on a reused rollout and KV cache;
  *  - batch independence: a row sampled inside a batch gives the tokens and log-probs (bit for
  *    bit) of the same prompt sampled alone with the same RNG, whatever the other rows hold;
+ *  - several groups in one call: each group's rows are bit for bit those of the group alone;
  *  - prefix sharing: prompts prefilled once and shared by their rows give the rows of the
  *    stepwise reference path bit for bit (tokens, expert ids, log-probs);
  *  - behaviour log-probs equal log_softmax(logits / T) of a full aha_forward at the sampled
@@ -27,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MAX_LEN = 40, NP = 5, MAX_ROWS = 8 };
+enum { MAX_LEN = 40, NP = 5, MAX_ROWS = 12 };
 
 /* Prompts of 8, 1, 7, 11 and 4 tokens. */
 static const char *const PROMPT_TEXT[NP] = {
@@ -277,6 +278,47 @@ done:
     aha_rollout_destroy(&batch2);
     for (int b = 0; b < G; b++)
         aha_rollout_destroy(&solo[b]);
+}
+
+/* 2c. Several groups in one call (an actor holding rl.actor_groups groups): each group's rows are
+ * bit for bit the rows of that group sampled alone with the same RNG streams: tokens, lengths,
+ * flags, every log-prob and expert id (matmuls round a row the same whatever rows share them). */
+static void test_groups_batched(const aha_model_t *m) {
+    enum { NG = 3, G = 3 };
+    const int gp[NG] = {0, 3, 2};
+    int pidx[NG * G];
+    uint64_t seeds[NG * G];
+    for (int q = 0; q < NG; q++)
+        for (int g = 0; g < G; g++) {
+            pidx[q * G + g] = gp[q];
+            seeds[q * G + g] = 1000u + 17u * (uint64_t)q + (uint64_t)g;
+        }
+    const aha_gen_config_t gen = {24, 1.0f, 1.0f};
+    aha_rollout_t *all = generate(m, NG * G, MAX_LEN, 1, pidx, seeds, &gen, NULL);
+    int lens_seen[MAX_LEN + 1] = {0}, distinct = 0;
+    for (int q = 0; q < NG && all; q++) {
+        aha_rollout_t *one = generate(m, G, MAX_LEN, 1, pidx + q * G, seeds + q * G, &gen, NULL);
+        if (!one) continue;
+        int d = 0;
+        const size_t L = MAX_LEN, K = (size_t)all->top_k;
+        for (int g = 0; g < G; g++) {
+            const int b = q * G + g;
+            d += all->total_len[b] != one->total_len[g] || all->finished[b] != one->finished[g] ||
+                 all->prompt_len[b] != one->prompt_len[g];
+            d += memcmp(all->tokens + b * L, one->tokens + g * L, sizeof(int) * L) != 0;
+            d += memcmp(all->logprobs + b * L, one->logprobs + g * L, sizeof(float) * L) != 0;
+            for (int l = 0; l < all->n_layers; l++)
+                d += memcmp(all->expert_ids + ro_eid(all, l, b, 0, 0),
+                            one->expert_ids + ro_eid(one, l, g, 0, 0), sizeof(int) * L * K) != 0;
+            distinct += !lens_seen[one->total_len[g]]++;
+        }
+        CHECK(d == 0, "group %d (prompt %d) in a batch of %d groups: %d differences from the "
+              "group sampled alone", q, gp[q], NG, d);
+        aha_rollout_destroy(&one);
+    }
+    /* rows end at different steps, so the batch shrinks unevenly (and single rows run alone) */
+    CHECK(distinct >= 3, "%d distinct row lengths", distinct);
+    aha_rollout_destroy(&all);
 }
 
 /* 2b. Prefix sharing: rows of several groups in one call (prompts 0, 3, 2, 1; prompt 0 also from
@@ -785,6 +827,9 @@ static void case_determinism(void) {
 static void case_batch_independence(void) {
     test_batch_independence(g_spread);
 }
+static void case_groups_batched(void) {
+    test_groups_batched(g_spread);
+}
 static void case_prefix_sharing(void) {
     test_prefix_sharing(g_spread);
 }
@@ -801,6 +846,7 @@ static void case_bad_args(void) {
 static const tu_case_t cases[] = {
     {"determinism", case_determinism},
     {"batch_independence", case_batch_independence},
+    {"groups_batched", case_groups_batched},
     {"prefix_sharing", case_prefix_sharing},
     {"against_forward", case_against_forward},
     {"greedy", case_greedy},

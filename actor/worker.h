@@ -3,17 +3,20 @@
  *
  * Protocol (core/wire.h envelopes over one DEALER socket connected to the coordinator's ROUTER):
  *   -> Hello {role "actor", name, version "1", capacity 1}
- *   -> LeaseRequest {max_groups 1, policy_version v}      (one outstanding at a time)
- *   <- Lease {lease_id, prompt_id, group_size, min_policy_version}
- *      the worker fetches the weights (core/blob.h) if it has none or older than the lease asks,
- *      samples the group of prompt_id with the setup of tasks/train_group.h and sends
+ *   -> LeaseRequest {max_groups N, policy_version v}   N = groups - leases held (replaces the last)
+ *   <- Lease {lease_id, prompt_id, group_size, min_policy_version}   (one or more)
+ *      the worker takes the leases that have arrived (up to groups), fetches the weights
+ *      (core/blob.h) the first one names if it holds another version, samples the groups of all
+ *      taken leases of that version in one aha_generate call (G rows each, the setup of
+ *      tasks/train_group.h) and sends each
  *   -> Group {lease_id, prompt_id, policy_version, samples ...}   then asks again
  *   <- Control {command "stop"}                            -> the worker returns AHA_OK
  *   *stop set (SIGTERM): -> LeaseRequest {max_groups 0}    (leaving: the coordinator takes back
  *      the lease it holds at once), then the worker returns AHA_OK
  * Other messages are ignored. A sample's tokens depend only on (weights, seed, prompt id, sample
- * index), so a group is the same whichever actor samples it, and the same as the learner's own
- * in-process sampling.
+ * index), so a group is the same whichever actor samples it, with which other groups in its batch,
+ * and the same as the learner's own in-process sampling (a decoded row's numbers do not depend on
+ * the other rows of its batch: docs/model.md).
  *
  * Ownership: the worker owns its socket (not the context) and its sampling buffers; the model is
  * the caller's, and the worker overwrites its weights with each version it fetches. */
@@ -27,10 +30,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define AHA_ACTOR_MAX_GROUPS 32
+
 typedef struct {
     const char *endpoint; /* the coordinator's ROUTER, e.g. "tcp://127.0.0.1:5556" */
     const char *name;     /* e.g. "actor-0"; the socket identity is "actor/NAME/PID" */
     int group_size;       /* G: a lease for another group size is an error (AHA_ERR_CONFIG) */
+    int groups;           /* groups held at once (1..AHA_ACTOR_MAX_GROUPS), decoded in one batch */
     int record_experts;   /* send the routing record (rl.r3) */
     aha_gen_config_t gen; /* max_new_tokens, temperature, top_p */
     aha_train_set_t train;
@@ -42,13 +48,14 @@ typedef struct {
 
 typedef struct {
     uint64_t groups;  /* groups sampled and sent */
+    uint64_t batches; /* aha_generate calls that sampled them (groups / batches: groups per batch) */
     uint64_t fetches; /* weight versions fetched */
     uint64_t version; /* weights version held last (0: none yet) */
 } aha_actor_stats_t;
 
-/* Fills *cfg with name "actor", max_bytes 64 MiB, fetch_timeout_ms 30000 and the default link
- * (core/link.h aha_link_default); everything else zero (endpoint, group_size, gen and train must
- * be set). */
+/* Fills *cfg with name "actor", groups 1, max_bytes 64 MiB, fetch_timeout_ms 30000 and the
+ * default link (core/link.h aha_link_default); everything else zero (endpoint, group_size, gen and
+ * train must be set). */
 void aha_actor_config_default(aha_actor_config_t *cfg);
 
 /* Runs the worker in ZCTX with model M (its shape must be the learner's; its weights are replaced

@@ -517,6 +517,8 @@ int aha_blob_fetch_sink(aha_wire_t *w, uint64_t min_version, const aha_blob_sink
                 free(pend[summed]);
                 pend[summed] = NULL;
             }
+        } else if (e && sink->other) {
+            sink->other(sink->other_ctx, e);
         } else {
             AHA_DEBUG("weights: ignoring message kind %d during a fetch",
                       e ? (int)e->body_case : (int)AHA__ENVELOPE__BODY_CHUNK);
@@ -567,7 +569,7 @@ int aha_blob_fetch_until(aha_wire_t *w, uint64_t min_version, size_t max_len, in
     if (!w || !version || !data || !len || credit < 1 || timeout_ms < 1)
         return AHA_FAIL(AHA_ERR_ARG, "aha_blob_fetch: bad argument");
     buf_sink_t b = {NULL, 0, max_len};
-    const aha_blob_sink_t sink = {buf_begin, buf_write, &b};
+    const aha_blob_sink_t sink = {buf_begin, buf_write, &b, NULL, NULL};
     uint64_t v = 0;
     const int rc = aha_blob_fetch_sink(w, min_version, &sink, credit, timeout_ms, stop, &v);
     if (rc != AHA_OK) {

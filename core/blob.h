@@ -85,11 +85,15 @@ int aha_blob_fetch_until(aha_wire_t *w, uint64_t min_version, size_t max_len, in
  * arrives, before any chunk of it (again if the version changes mid-fetch): it checks TOTAL
  * against what the destination takes and returns AHA_OK, or an error code (with AHA_FAIL's
  * message) that ends the fetch. WRITE(ctx, off, data, n) then puts bytes [off, off + n) of the
- * blob, once per chunk, in whatever order the chunks arrive. */
+ * blob, once per chunk, in whatever order the chunks arrive. OTHER (optional, NULL: such messages
+ * are dropped) is given every other decoded Envelope that arrives during the fetch, with
+ * OTHER_CTX (e.g. an actor keeps the leases granted while it fetches); it must not keep E. */
 typedef struct {
     int (*begin)(void *ctx, uint64_t total);
     void (*write)(void *ctx, size_t off, const uint8_t *data, size_t n);
     void *ctx;
+    void (*other)(void *other_ctx, const Aha__Envelope *e);
+    void *other_ctx;
 } aha_blob_sink_t;
 
 /* aha_blob_fetch_until, writing each chunk through SINK as it arrives (straight from the received

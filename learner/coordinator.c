@@ -151,7 +151,13 @@ static void handle(aha_coord_t *c, const aha_peer_t *from, const Aha__Envelope *
             leave(c, from, e->sender);
             break;
         }
-        if (c->n_waiting < MAX_WAITING) {
+        /* "up to max_groups more groups": replaces this actor's unanswered request (an actor
+         * that holds several groups asks for the free places it has each time it delivers, so a
+         * request dropped with an expired lease does not shrink it for good) */
+        drop_waiting(c, from);
+        for (uint32_t k = 0; k < e->lease_request->max_groups && k < AHA_COORD_MAX_GROUPS &&
+                             c->n_waiting < MAX_WAITING;
+             k++) {
             c->waiting_since[c->n_waiting] = aha_now_ms();
             c->waiting[c->n_waiting++] = *from;
         }

@@ -57,6 +57,8 @@ int aha_coord_stop_asked(const aha_coord_t *c);
 void aha_coord_stop_actors(aha_coord_t *c);
 
 #define AHA_COORD_MAX_KEEP 9
+/* Most groups one LeaseRequest can ask for (more is read as this many). */
+#define AHA_COORD_MAX_GROUPS 32
 
 /* Keeps the last N (1..AHA_COORD_MAX_KEEP, default 1) published versions servable: with
  * rl.max_staleness k the learner keeps k + 1. */

@@ -407,6 +407,46 @@ static void test_actor_worker(void) {
     rt_fixture_end(&f);
 }
 
+/* One actor holding 3 groups (rl.actor_groups 3) decodes them in one batch; each group is
+ * bit-identical (tokens, log-probs, expert ids) to the group sampled alone. */
+static void test_actor_groups(void) {
+    rt_fixture_t f = rt_fixture(5);
+    aha_coord_t *c = rt_coord_new(f.zctx, f.m, f.ep, sizeof f.ep);
+    rt_actor_t w;
+    rt_actor_init(&w, f.zctx, f.ep, 200); /* other weights until the first fetch */
+    CHECK(w.cfg.groups == 1, "default: one group at a time (%d)", w.cfg.groups);
+    w.cfg.name = "a3";
+    w.cfg.groups = 3;
+    w.cfg.fetch_timeout_ms = 10000;
+    rt_actor_start(&w);
+    REQUIRE_OK(aha_coord_wait_actors(c, 1, 10000));
+    REQUIRE_OK(aha_coord_publish(c, f.m, 0));
+    enum { NP = 7 };
+    const uint64_t pids[NP] = {10, 11, 12, 13, 14, 15, 16};
+    Aha__Envelope *out[NP] = {NULL};
+    REQUIRE_OK(aha_coord_collect(c, pids, NP, 10000, 30000, out));
+    for (int i = 0; i < NP; i++) {
+        REQUIRE(out[i] != NULL, "group %d delivered by the actor", i);
+        check_same_as_local(f.m, &rt_gen, out[i]->group);
+        aha_wire_free(&out[i]);
+    }
+    aha_coord_stop_actors(c);
+    CHECK(rt_actor_join(&w) == AHA_OK, "actor returned %d: %s", w.rc, aha_last_error());
+    CHECK(w.stats.groups == NP, "the actor sampled %llu groups", (unsigned long long)w.stats.groups);
+    /* 7 groups with 3 held at once: batches of 3, 3, 1 (never more than 3 in one) */
+    CHECK(w.stats.batches >= 3 && w.stats.batches < NP,
+          "%llu groups in %llu batches: several groups decoded together",
+          (unsigned long long)w.stats.groups, (unsigned long long)w.stats.batches);
+    aha_coord_stats_t st;
+    aha_coord_stats(c, &st);
+    CHECK(st.delivered == NP && st.missing == 0 && st.reissued == 0,
+          "delivered %llu missing %llu reissued %llu", (unsigned long long)st.delivered,
+          (unsigned long long)st.missing, (unsigned long long)st.reissued);
+    aha_model_destroy(&w.m);
+    aha_coord_destroy(&c);
+    rt_fixture_end(&f);
+}
+
 /* Bounded staleness: the coordinator keeps the last 2 versions servable (a fetch of a kept old
  * version gets exactly it, of a dropped one the newest); groups wanted ahead are leased with the
  * version they name while the pump thread serves the actors; a group sampled with another
@@ -477,6 +517,7 @@ static const tu_case_t cases[] = {{"lease_expiry_reissue", test_lease_expiry_rei
                                   {"versions_ahead", test_versions_ahead},
                                   {"duplicate_and_stray", test_duplicate_and_stray},
                                   {"no_actors", test_no_actors},
-                                  {"actor_worker", test_actor_worker}};
+                                  {"actor_worker", test_actor_worker},
+                                  {"actor_groups", test_actor_groups}};
 
 TU_MAIN(cases)

@@ -33,6 +33,7 @@ static int run_actor(const aha_run_config_t *rc, const char *endpoint, const cha
     ac.endpoint = endpoint;
     ac.name = name;
     ac.group_size = rc->rl.group_size;
+    ac.groups = rc->rl.actor_groups;
     ac.record_experts = rc->rl.r3;
     ac.gen =
         (aha_gen_config_t){rc->rl.max_new_tokens, (float)rc->rl.temperature, (float)rc->rl.top_p};

@@ -47,6 +47,7 @@ typedef struct {
         char off_policy[AHA_CFG_STR_MAX];
         double tis_cap;
         int max_staleness;
+        int actor_groups; /* groups one actor holds and decodes at once */
         int steps, prompts_per_step, group_size, max_new_tokens, epochs, minibatches, r3,
             dynamic_sampling, max_resample_rounds, random_reward, eval_every, eval_n,
             checkpoint_every, update_expert_bias;

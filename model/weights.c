@@ -63,6 +63,6 @@ static void sink_write(void *ctx, size_t off, const uint8_t *data, size_t n) {
 }
 
 aha_blob_sink_t aha_weights_sink(aha_model_t *m) {
-    aha_blob_sink_t s = {sink_begin, sink_write, m};
+    aha_blob_sink_t s = {sink_begin, sink_write, m, NULL, NULL};
     return s;
 }
