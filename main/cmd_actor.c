@@ -56,8 +56,9 @@ static int run_actor(const aha_run_config_t *rc, const char *endpoint, const cha
     if (zctx) zmq_ctx_term(zctx);
     aha_model_destroy(&m);
     if (rc_ == AHA_OK)
-        AHA_INFO("actor %s: %llu groups sampled, last weights version %llu", name,
-                 (unsigned long long)st.groups, (unsigned long long)st.version);
+        AHA_INFO("actor %s: %llu groups sampled in %llu batches, last weights version %llu",
+                 name, (unsigned long long)st.groups, (unsigned long long)st.batches,
+                 (unsigned long long)st.version);
     return rc_;
 }
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # async (integration): bounded staleness rl.max_staleness k is bit-reproducible — for k = 1 and
-# k = 2 the final weights of a small GRPO run are identical sampled in the learner, by 1 actor,
-# and by 3 actors + 2 verifiers of which one actor and one verifier are SIGKILLed mid-run; k = 0
+# k = 2 the final weights of a small GRPO run are identical sampled in the learner, by 1 actor
+# (for k = 1 also by 1 actor holding 3 groups at once and decoding them in one batch,
+# rl.actor_groups), and by 3 actors + 2 verifiers of which one actor and one verifier are
+# SIGKILLed mid-run; k = 0
 # is the synchronous mode (explicit 0 = the default), and k changes the numbers (the schedule is
 # real: staleness_mean = min(step, k)); a k = 1 or k = 2 run resumed from its step-25 checkpoint
 # (in process, and with 2 actors) ends with the straight run's weights and metrics, and a
@@ -34,6 +36,14 @@ for k in 1 2; do
   "$AHA" train --set run_dir="$tmp/k${k}a1" "${rp[@]}" --set rl.max_staleness=$k --set rl.actors=1 \
     > "$tmp/k${k}a1.log" 2>&1; rc=$?
   check "k=$k, 1 actor: same weights as in process" "[ $rc -eq 0 ] && cmp -s $(w k${k}a0) $(w k${k}a1) && [ \"\$(col k${k}a1 actor_groups)\" = 120 ]" || grep -E 'WARN|ERROR|aha:' "$tmp/k${k}a1.log" | head -5
+  if [ "$k" = 1 ]; then # one actor holding all 3 groups of a step, decoded in one batch
+    "$AHA" train --set run_dir="$tmp/k1g3" "${rp[@]}" --set rl.max_staleness=1 --set rl.actors=1 \
+      --set rl.actor_groups=3 > "$tmp/k1g3.log" 2>&1; rc=$?
+    check "k=1, 1 actor holding 3 groups at once: same weights as in process" "[ $rc -eq 0 ] && cmp -s $(w k1a0) $(w k1g3) && [ \"\$(col k1g3 actor_groups)\" = 120 ]" || grep -E 'WARN|ERROR|aha:' "$tmp/k1g3.log" | head -5
+    # ...and it did batch: its 120 groups (more with re-leases) in fewer aha_generate calls
+    gb=$(sed -n 's/.*actor actor-0: \([0-9]*\) groups sampled in \([0-9]*\) batches.*/\1 \2/p' "$tmp/k1g3.log")
+    check "...the actor decoded several groups per batch (groups, batches: ${gb:-none logged})" "[ -n \"$gb\" ] && [ ${gb#* } -lt ${gb% *} ]"
+  fi
   # resume from the step-25 checkpoint: of the in-process run in process, of the 1-actor run
   # with 2 actors; both end as the straight in-process run
   for r in a0:0 a1:2; do
