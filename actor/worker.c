@@ -3,6 +3,7 @@
 #include "core/blob.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "model/kernels.h"
 #include "model/weights.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,6 +190,14 @@ int aha_actor_serve(void *zctx, const aha_actor_config_t *cfg, aha_model_t *m,
                         cfg->group_size, AHA_GROUP_MAX, cfg->groups, AHA_ACTOR_MAX_GROUPS,
                         cfg->max_bytes, cfg->fetch_timeout_ms);
     const int G = cfg->group_size, NG = cfg->groups;
+    /* groups per aha_generate call: up to K_MATMUL_ROWS_MAX rows decoding's matmuls are per row
+     * (a row's bits do not depend on the others); beyond, sgemm rounds by row count and a group
+     * would differ from the same group sampled alone. More leases held wait for the next call. */
+    int batch = K_MATMUL_ROWS_MAX / G;
+    batch = batch > NG ? NG : batch < 1 ? 1 : batch;
+    if (batch < NG)
+        AHA_INFO("actor %s: holds %d groups of %d, decodes at most %d per batch (%d rows at most)",
+                 cfg->name, NG, G, batch, K_MATMUL_ROWS_MAX);
     actor_t a;
     memset(&a, 0, sizeof a);
     a.group_size = G;
@@ -259,9 +268,10 @@ int aha_actor_serve(void *zctx, const aha_actor_config_t *cfg, aha_model_t *m,
             st.fetches++;
             if (a.stop_asked) break;
         }
-        /* one batch: the leading leases of this version (a lease of another version waits) */
+        /* one batch: the leading leases of this version (a lease of another version waits), at
+         * most BATCH groups */
         int n = 0;
-        while (n < a.n_held && n < NG && a.held[n].version == need)
+        while (n < a.n_held && n < batch && a.held[n].version == need)
             n++;
         AHA_TRY_GOTO(rc, sample_and_send(&a, cfg, m, n, st.version, id), done);
         st.groups += (uint64_t)n;

@@ -6,8 +6,9 @@
  *   -> LeaseRequest {max_groups N, policy_version v}   N = groups - leases held (replaces the last)
  *   <- Lease {lease_id, prompt_id, group_size, min_policy_version}   (one or more)
  *      the worker takes the leases that have arrived (up to groups), fetches the weights
- *      (core/blob.h) the first one names if it holds another version, samples the groups of all
- *      taken leases of that version in one aha_generate call (G rows each, the setup of
+ *      (core/blob.h) the first one names if it holds another version, samples the groups of the
+ *      leading taken leases of that version in one aha_generate call (G rows each, at most
+ *      K_MATMUL_ROWS_MAX = 64 rows: 64 / G groups, at least one; the setup of
  *      tasks/train_group.h) and sends each
  *   -> Group {lease_id, prompt_id, policy_version, samples ...}   then asks again
  *   <- Control {command "stop"}                            -> the worker returns AHA_OK
@@ -36,7 +37,8 @@ typedef struct {
     const char *endpoint; /* the coordinator's ROUTER, e.g. "tcp://127.0.0.1:5556" */
     const char *name;     /* e.g. "actor-0"; the socket identity is "actor/NAME/PID" */
     int group_size;       /* G: a lease for another group size is an error (AHA_ERR_CONFIG) */
-    int groups;           /* groups held at once (1..AHA_ACTOR_MAX_GROUPS), decoded in one batch */
+    int groups; /* groups held at once (1..AHA_ACTOR_MAX_GROUPS), decoded together in batches of
+                 * up to 64 rows (model/kernels.h K_MATMUL_ROWS_MAX) */
     int record_experts;   /* send the routing record (rl.r3) */
     aha_gen_config_t gen; /* max_new_tokens, temperature, top_p */
     aha_train_set_t train;

@@ -447,6 +447,42 @@ static void test_actor_groups(void) {
     rt_fixture_end(&f);
 }
 
+/* An actor holding AHA_ACTOR_MAX_GROUPS groups of RT_G = 4 samples (128 rows) decodes at most
+ * K_MATMUL_ROWS_MAX rows per batch (16 groups): beyond that the matmuls go to sgemm, whose
+ * rounding depends on the row count, and the groups would no longer be the learner's. */
+static void test_actor_groups_capped(void) {
+    rt_fixture_t f = rt_fixture(6);
+    aha_coord_t *c = rt_coord_new(f.zctx, f.m, f.ep, sizeof f.ep);
+    rt_actor_t w;
+    rt_actor_init(&w, f.zctx, f.ep, 201);
+    w.cfg.name = "a32";
+    w.cfg.groups = AHA_ACTOR_MAX_GROUPS;
+    w.cfg.fetch_timeout_ms = 10000;
+    rt_actor_start(&w);
+    REQUIRE_OK(aha_coord_wait_actors(c, 1, 10000));
+    REQUIRE_OK(aha_coord_publish(c, f.m, 0));
+    enum { NP = 40 };
+    uint64_t pids[NP];
+    for (int i = 0; i < NP; i++)
+        pids[i] = 100 + (uint64_t)i;
+    Aha__Envelope *out[NP] = {NULL};
+    REQUIRE_OK(aha_coord_collect(c, pids, NP, 10000, 30000, out));
+    for (int i = 0; i < NP; i++) {
+        REQUIRE(out[i] != NULL, "group %d delivered by the actor", i);
+        check_same_as_local(f.m, &rt_gen, out[i]->group);
+        aha_wire_free(&out[i]);
+    }
+    aha_coord_stop_actors(c);
+    CHECK(rt_actor_join(&w) == AHA_OK, "actor returned %d: %s", w.rc, aha_last_error());
+    CHECK(w.stats.groups == NP, "the actor sampled %llu groups", (unsigned long long)w.stats.groups);
+    /* 40 groups, at most 16 per batch: 3 batches at least */
+    CHECK(w.stats.batches >= 3 && w.stats.batches < NP, "%llu groups in %llu batches",
+          (unsigned long long)w.stats.groups, (unsigned long long)w.stats.batches);
+    aha_model_destroy(&w.m);
+    aha_coord_destroy(&c);
+    rt_fixture_end(&f);
+}
+
 /* Bounded staleness: the coordinator keeps the last 2 versions servable (a fetch of a kept old
  * version gets exactly it, of a dropped one the newest); groups wanted ahead are leased with the
  * version they name while the pump thread serves the actors; a group sampled with another
@@ -518,6 +554,7 @@ static const tu_case_t cases[] = {{"lease_expiry_reissue", test_lease_expiry_rei
                                   {"duplicate_and_stray", test_duplicate_and_stray},
                                   {"no_actors", test_no_actors},
                                   {"actor_worker", test_actor_worker},
-                                  {"actor_groups", test_actor_groups}};
+                                  {"actor_groups", test_actor_groups},
+                                  {"actor_groups_capped", test_actor_groups_capped}};
 
 TU_MAIN(cases)

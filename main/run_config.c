@@ -70,7 +70,7 @@ const aha_cfg_field_t aha_run_config_fields[] = {
     F("rl.tis_cap", AHA_CFG_FLOAT, rl.tis_cap, "2", 1, 1000, "rl.off_policy tis: truncation of the importance weight"),
     F("rl.steps", AHA_CFG_INT, rl.steps, "120", 0, 100000000, "policy updates (one batch of groups each)"),
     F("rl.prompts_per_step", AHA_CFG_INT, rl.prompts_per_step, "16", 1, 65536, "groups per batch"),
-    F("rl.actor_groups", AHA_CFG_INT, rl.actor_groups, "1", 1, 32, "groups an actor holds at once and decodes in one batch (each group's samples are the same as sampled alone)"),
+    F("rl.actor_groups", AHA_CFG_INT, rl.actor_groups, "1", 1, 32, "groups an actor holds at once and decodes together, up to 64 rows per batch (each group is bit for bit the group sampled alone)"),
     F("rl.group_size", AHA_CFG_INT, rl.group_size, "8", 2, AHA_GROUP_MAX, "samples per prompt (G)"),
     F("rl.max_new_tokens", AHA_CFG_INT, rl.max_new_tokens, "64", 1, 8192, "response cap"),
     F("rl.epochs", AHA_CFG_INT, rl.epochs, "1", 1, 100, "passes over each batch"),
