@@ -5,7 +5,9 @@
  * delivered twice; with no actor a collect gives up after a lease period with every group missing
  * (the learner samples them); and real actor workers (actor/worker.h) fetch the published weights
  * and deliver exactly the groups the learner would sample itself, for two weight versions, until
- * told to stop. An actor that leaves while holding a lease hands it back at once. */
+ * told to stop, also one actor holding several groups and decoding them together (at most 64
+ * rows per batch). An actor that leaves while holding a lease hands it back at once; a lease
+ * request replaces the actor's unanswered one. */
 #include "actor/worker.h"
 #include "core/blob.h"
 #include "core/clock.h"
@@ -310,6 +312,47 @@ static void test_no_actors(void) {
     rt_fixture_end(&f);
 }
 
+/* A LeaseRequest for N groups replaces the actor's unanswered request: asked for 3 twice before
+ * any group is wanted, the actor is leased 3 groups of the 8 wanted, not 6. */
+static void test_request_replaces(void) {
+    rt_fixture_t f = rt_fixture(8);
+    aha_coord_t *c = rt_coord_new(f.zctx, f.m, f.ep, sizeof f.ep);
+    aha_wire_t *w = NULL;
+    REQUIRE_OK(rt_peer_new(f.zctx, f.ep, "actor", "asker", 1, &w));
+    Aha__Envelope env = AHA__ENVELOPE__INIT;
+    Aha__LeaseRequest r = AHA__LEASE_REQUEST__INIT;
+    r.max_groups = 3;
+    env.body_case = AHA__ENVELOPE__BODY_LEASE_REQUEST;
+    env.lease_request = &r;
+    REQUIRE_OK(aha_wire_send(w, NULL, &env));
+    REQUIRE_OK(aha_wire_send(w, NULL, &env));
+    REQUIRE_OK(aha_coord_wait_actors(c, 1, 10000));
+    /* both requests handled while no group is wanted (a request answered is not replaced) */
+    CHECK(aha_coord_wait_actors(c, 2, 300) == AHA_ERR_TIMEOUT, "one actor only");
+    REQUIRE_OK(aha_coord_publish(c, f.m, 0));
+    const uint64_t pids[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    Aha__Envelope *out[8] = {NULL};
+    REQUIRE_OK(aha_coord_collect(c, pids, 8, 10000, 500, out)); /* nothing delivered */
+    int leases = 0, rc = AHA_OK;
+    for (int i = 0; i < 20 && rc == AHA_OK; i++) {
+        Aha__Envelope *e = NULL;
+        if (!rt_next(w, &rc, &e)) continue;
+        leases += e->body_case == AHA__ENVELOPE__BODY_LEASE;
+        aha_wire_free(&e);
+    }
+    CHECK(leases == 3, "%d leases for two requests of 3 groups (the second replaces the first)",
+          leases);
+    aha_coord_stats_t st;
+    aha_coord_stats(c, &st);
+    CHECK(st.leases == 3 && st.missing == 8, "leases %llu missing %llu",
+          (unsigned long long)st.leases, (unsigned long long)st.missing);
+    for (int i = 0; i < 8; i++)
+        aha_wire_free(&out[i]);
+    aha_wire_destroy(&w);
+    aha_coord_destroy(&c);
+    rt_fixture_end(&f);
+}
+
 /* ---- real actor workers ---- */
 
 /* Checks that G (delivered) equals the group the learner samples itself from M for its prompt. */
@@ -554,6 +597,7 @@ static const tu_case_t cases[] = {{"lease_expiry_reissue", test_lease_expiry_rei
                                   {"duplicate_and_stray", test_duplicate_and_stray},
                                   {"no_actors", test_no_actors},
                                   {"actor_worker", test_actor_worker},
+                                  {"request_replaces", test_request_replaces},
                                   {"actor_groups", test_actor_groups},
                                   {"actor_groups_capped", test_actor_groups_capped}};
 
