@@ -2,7 +2,7 @@
  * coordinator (learner/coordinator.h; docs/rl.md, Actor processes).
  *
  * Protocol (core/wire.h envelopes over one DEALER socket connected to the coordinator's ROUTER):
- *   -> Hello {role "actor", name, version "1", capacity 1}
+ *   -> Hello {role "actor", name, version "1", capacity groups}
  *   -> LeaseRequest {max_groups N, policy_version v}   N = groups - leases held (replaces the last)
  *   <- Lease {lease_id, prompt_id, group_size, min_policy_version}   (one or more)
  *      the worker takes the leases that have arrived (up to groups), fetches the weights
