@@ -18,16 +18,40 @@ static aha_model_t *random_model(const aha_model_config_t *c, uint64_t seed) {
     return m;
 }
 
+/* Two random models of one config (a from seed, b from seed + 1), the size n of their packed
+ * weights and two buffers of n bytes; pair_free releases them all. */
+typedef struct {
+    aha_model_t *a, *b;
+    size_t n;
+    uint8_t *buf, *other;
+} pair_t;
+
+static pair_t pair_new(const aha_model_config_t *c, uint64_t seed) {
+    pair_t p = {random_model(c, seed), random_model(c, seed + 1), 0, NULL, NULL};
+    p.n = aha_weights_bytes(p.a);
+    p.buf = malloc(p.n + 4); /* room for the too-long blob of test_wrong_length */
+    p.other = malloc(p.n);
+    REQUIRE(p.buf && p.other, "malloc");
+    return p;
+}
+
+static void pair_free(pair_t *p) {
+    free(p->buf);
+    free(p->other);
+    aha_model_destroy(&p->a);
+    aha_model_destroy(&p->b);
+}
+
 static void test_round_trip(void) {
     aha_model_config_t c;
     tu_tiny_config(&c);
-    aha_model_t *a = random_model(&c, 1), *b = random_model(&c, 2);
+    pair_t p = pair_new(&c, 1);
+    aha_model_t *a = p.a, *b = p.b;
     const size_t nb = (size_t)c.n_layers * c.n_routed_experts;
-    const size_t n = aha_weights_bytes(a);
+    const size_t n = p.n;
+    uint8_t *buf = p.buf, *again = p.other;
     CHECK(n == sizeof(float) * (a->n_params + nb), "%zu bytes for %zu params + %zu biases", n,
           a->n_params, nb);
-    uint8_t *buf = malloc(n), *again = malloc(n);
-    REQUIRE(buf && again, "malloc");
     aha_weights_pack(a, buf);
     CHECK(!memcmp(buf, a->params, sizeof(float) * a->n_params), "parameters come first");
     CHECK(!memcmp(buf + sizeof(float) * a->n_params, a->expert_bias, sizeof(float) * nb),
@@ -38,11 +62,8 @@ static void test_round_trip(void) {
     CHECK(!memcmp(a->expert_bias, b->expert_bias, sizeof(float) * nb), "biases bit-identical");
     aha_weights_pack(b, again);
     CHECK(!memcmp(buf, again, n), "pack(unpack(x)) == x");
-    free(buf);
-    free(again);
-    aha_model_destroy(&a);
-    aha_model_destroy(&b);
-    CHECK(a == NULL && b == NULL, "destroy NULLs the pointer");
+    pair_free(&p);
+    CHECK(p.a == NULL && p.b == NULL, "destroy NULLs the pointer");
 }
 
 static void test_dense(void) {
@@ -51,26 +72,22 @@ static void test_dense(void) {
     c.n_routed_experts = 0;
     c.n_shared_experts = 0;
     c.n_dense_layers = c.n_layers;
-    aha_model_t *a = random_model(&c, 3), *b = random_model(&c, 4);
-    const size_t n = aha_weights_bytes(a);
-    CHECK(n == sizeof(float) * a->n_params, "dense: %zu bytes for %zu params", n, a->n_params);
-    uint8_t *buf = malloc(n);
-    REQUIRE(buf, "malloc");
-    aha_weights_pack(a, buf);
-    REQUIRE_OK(aha_weights_unpack(b, buf, n));
-    CHECK(!memcmp(a->params, b->params, n), "dense round trip");
-    free(buf);
-    aha_model_destroy(&a);
-    aha_model_destroy(&b);
+    pair_t p = pair_new(&c, 3);
+    CHECK(p.n == sizeof(float) * p.a->n_params, "dense: %zu bytes for %zu params", p.n,
+          p.a->n_params);
+    aha_weights_pack(p.a, p.buf);
+    REQUIRE_OK(aha_weights_unpack(p.b, p.buf, p.n));
+    CHECK(!memcmp(p.a->params, p.b->params, p.n), "dense round trip");
+    pair_free(&p);
 }
 
 static void test_wrong_length(void) {
     aha_model_config_t c;
     tu_tiny_config(&c);
-    aha_model_t *a = random_model(&c, 5), *b = random_model(&c, 6);
-    const size_t n = aha_weights_bytes(a);
-    uint8_t *buf = malloc(n + 4), *before = malloc(n);
-    REQUIRE(buf && before, "malloc");
+    pair_t p = pair_new(&c, 5);
+    aha_model_t *a = p.a, *b = p.b;
+    const size_t n = p.n;
+    uint8_t *buf = p.buf, *before = p.other;
     aha_weights_pack(a, buf);
     aha_weights_pack(b, before);
     CHECK(aha_weights_unpack(b, buf, n - 4) == AHA_ERR_FORMAT, "short blob refused");
@@ -79,10 +96,7 @@ static void test_wrong_length(void) {
     CHECK(aha_weights_unpack(NULL, buf, n) == AHA_ERR_FORMAT, "NULL model refused");
     aha_weights_pack(b, buf);
     CHECK(!memcmp(buf, before, n), "a refused unpack leaves the model untouched");
-    free(buf);
-    free(before);
-    aha_model_destroy(&a);
-    aha_model_destroy(&b);
+    pair_free(&p);
 }
 
 /* The fetch sink: the packed bytes written in pieces of 7 and 1000 bytes, last piece first (one
@@ -91,10 +105,10 @@ static void test_wrong_length(void) {
 static void test_sink(void) {
     aha_model_config_t c;
     tu_tiny_config(&c);
-    aha_model_t *a = random_model(&c, 3), *b = random_model(&c, 4);
-    const size_t n = aha_weights_bytes(a);
-    uint8_t *buf = malloc(n), *got = malloc(n);
-    REQUIRE(buf && got, "malloc");
+    pair_t p = pair_new(&c, 3);
+    aha_model_t *a = p.a, *b = p.b;
+    const size_t n = p.n;
+    uint8_t *buf = p.buf, *got = p.other;
     aha_weights_pack(a, buf);
     const aha_blob_sink_t s = aha_weights_sink(b);
     CHECK(s.begin(s.ctx, n + 4) == AHA_ERR_FORMAT, "a blob 4 bytes too long refused");
@@ -115,10 +129,7 @@ static void test_sink(void) {
     CHECK(b->expert_bias && !memcmp(b->expert_bias, a->expert_bias,
                                     sizeof(float) * c.n_layers * c.n_routed_experts),
           "routing biases written");
-    free(buf);
-    free(got);
-    aha_model_destroy(&a);
-    aha_model_destroy(&b);
+    pair_free(&p);
 }
 
 static const tu_case_t cases[] = {{"round_trip", test_round_trip},

@@ -30,44 +30,46 @@ static int near(double a, double b) {
 }
 
 static void test_format(void) {
-    CHECK(aha_reward_format_ok("<think>1+2=03;</think><answer>3</answer><eos>"), "well formed");
-    CHECK(aha_reward_format_ok("<think></think><answer>3</answer>"), "empty think, no eos");
-    CHECK(aha_reward_format_ok("<think>a < b > c</think><answer>x<y</answer>"),
-          "stray angle brackets are text");
-    CHECK(aha_reward_format_ok("<think>\xff\xfe</think><answer>\x80</answer>"),
-          "non-ASCII content is format-neutral");
-    CHECK(!aha_reward_format_ok("<think>x</think><answer></answer>"), "empty answer");
-    CHECK(!aha_reward_format_ok("<think>x</think><answer> \n</answer>"), "blank answer");
-    CHECK(!aha_reward_format_ok("<think>x</think><answer>1</answer><answer>2</answer>"),
-          "two answers");
-    CHECK(!aha_reward_format_ok("<think>x</think><answer>1<answer>2</answer>"), "nested answer");
-    CHECK(!aha_reward_format_ok("<think>a<think>b</think><answer>1</answer>"), "nested think");
-    CHECK(!aha_reward_format_ok("<think>a</think><think>b</think><answer>1</answer>"),
-          "two think blocks");
-    CHECK(!aha_reward_format_ok("<think>x</think><answer>1"), "unclosed answer");
-    CHECK(!aha_reward_format_ok("<think>x<answer>1</answer>"), "unclosed think");
-    CHECK(!aha_reward_format_ok("<think>x</answer></think><answer>1</answer>"),
-          "closing answer inside think");
-    CHECK(!aha_reward_format_ok("hi<think>x</think><answer>1</answer>"), "text before");
-    CHECK(!aha_reward_format_ok("\n<think>x</think><answer>1</answer>"), "newline before");
-    CHECK(!aha_reward_format_ok("<think>x</think><answer>1</answer>tail"), "text after");
-    CHECK(!aha_reward_format_ok("<think>x</think><answer>1</answer>\n"), "newline after");
-    CHECK(!aha_reward_format_ok("<think>x</think> <answer>1</answer>"), "text between");
-    CHECK(!aha_reward_format_ok("<answer>1</answer>"), "no think");
-    CHECK(!aha_reward_format_ok("<answer>1</answer><think>x</think>"), "answer first");
-    CHECK(!aha_reward_format_ok("<think>x</think><answer>1</answer><eos><eos>"), "two eos");
-    CHECK(!aha_reward_format_ok("<think>x<eos></think><answer>1</answer>"), "eos inside think");
-    CHECK(!aha_reward_format_ok("<think>x<pad></think><answer>1</answer>"), "pad inside think");
-    CHECK(!aha_reward_format_ok("<think>x</think><answer>1<|User|></answer>"),
-          "user marker in answer");
-    CHECK(!aha_reward_format_ok("<think>x<|Assistant|></think><answer>1</answer>"),
-          "assistant marker in think");
-    CHECK(!aha_reward_format_ok("<think>x</think><answer>1<bos></answer>"), "bos in answer");
-    CHECK(!aha_reward_format_ok("<think>x</think><answer>1</answer><eos>x"), "text after eos");
-    CHECK(!aha_reward_format_ok("<think>"), "only think");
-    CHECK(!aha_reward_format_ok("<THINK>x</THINK><ANSWER>1</ANSWER>"), "case matters");
-    CHECK(!aha_reward_format_ok(""), "empty");
-    CHECK(!aha_reward_format_ok(NULL), "NULL");
+    /* a text, whether it is well formed, what it shows */
+    static const struct {
+        const char *text;
+        int well_formed;
+        const char *what;
+    } cases[] = {
+        {"<think>1+2=03;</think><answer>3</answer><eos>", 1, "well formed"},
+        {"<think></think><answer>3</answer>", 1, "empty think, no eos"},
+        {"<think>a < b > c</think><answer>x<y</answer>", 1, "stray angle brackets are text"},
+        {"<think>\xff\xfe</think><answer>\x80</answer>", 1, "non-ASCII content is format-neutral"},
+        {"<think>x</think><answer></answer>", 0, "empty answer"},
+        {"<think>x</think><answer> \n</answer>", 0, "blank answer"},
+        {"<think>x</think><answer>1</answer><answer>2</answer>", 0, "two answers"},
+        {"<think>x</think><answer>1<answer>2</answer>", 0, "nested answer"},
+        {"<think>a<think>b</think><answer>1</answer>", 0, "nested think"},
+        {"<think>a</think><think>b</think><answer>1</answer>", 0, "two think blocks"},
+        {"<think>x</think><answer>1", 0, "unclosed answer"},
+        {"<think>x<answer>1</answer>", 0, "unclosed think"},
+        {"<think>x</answer></think><answer>1</answer>", 0, "closing answer inside think"},
+        {"hi<think>x</think><answer>1</answer>", 0, "text before"},
+        {"\n<think>x</think><answer>1</answer>", 0, "newline before"},
+        {"<think>x</think><answer>1</answer>tail", 0, "text after"},
+        {"<think>x</think><answer>1</answer>\n", 0, "newline after"},
+        {"<think>x</think> <answer>1</answer>", 0, "text between"},
+        {"<answer>1</answer>", 0, "no think"},
+        {"<answer>1</answer><think>x</think>", 0, "answer first"},
+        {"<think>x</think><answer>1</answer><eos><eos>", 0, "two eos"},
+        {"<think>x<eos></think><answer>1</answer>", 0, "eos inside think"},
+        {"<think>x<pad></think><answer>1</answer>", 0, "pad inside think"},
+        {"<think>x</think><answer>1<|User|></answer>", 0, "user marker in answer"},
+        {"<think>x<|Assistant|></think><answer>1</answer>", 0, "assistant marker in think"},
+        {"<think>x</think><answer>1<bos></answer>", 0, "bos in answer"},
+        {"<think>x</think><answer>1</answer><eos>x", 0, "text after eos"},
+        {"<think>", 0, "only think"},
+        {"<THINK>x</THINK><ANSWER>1</ANSWER>", 0, "case matters"},
+        {"", 0, "empty"},
+        {NULL, 0, "NULL"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        CHECK((aha_reward_format_ok(cases[i].text) != 0) == cases[i].well_formed, cases[i].what);
 
     char buf[16];
     CHECK(aha_reward_extract_answer("<think>x</think><answer>42</answer><eos>", buf, sizeof buf) ==
@@ -731,15 +733,9 @@ static void test_fuzz(void) {
 }
 
 static const tu_case_t cases[] = {
-    {"format", test_format},
-    {"addition", test_addition},
-    {"numbers", test_numbers},
-    {"countdown", test_countdown},
-    {"language", test_language},
-    {"overlong", test_overlong},
-    {"scorer", test_scorer},
-    {"huge", test_huge},
-    {"differential", test_differential},
+    {"format", test_format},       {"addition", test_addition}, {"numbers", test_numbers},
+    {"countdown", test_countdown}, {"language", test_language}, {"overlong", test_overlong},
+    {"scorer", test_scorer},       {"huge", test_huge},         {"differential", test_differential},
     {"fuzz", test_fuzz},
 };
 
