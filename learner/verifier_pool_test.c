@@ -245,31 +245,49 @@ static void test_control_only_local(void) {
     rt_fixture_end(&f);
 }
 
+/* A pool at F's endpoint whose first verifier is the dying one D (it joins first, so it gets the
+ * first group), then N_LIVE real verifiers v[i] named names[i]; returns when all have joined. */
+static aha_vpool_t *pool_dying_first(rt_fixture_t *f, rt_peer_t *d, rt_verifier_t *v,
+                                     const char *const *names, int n_live) {
+    aha_vpool_t *p = pool_new(f->zctx, f->m, DEADLINE_MS, NULL, f->ep);
+    rt_peer_start(d, f->zctx, f->ep, f->m, dying_verifier);
+    REQUIRE_OK(aha_vpool_wait_verifiers(p, 1, 10000));
+    for (int i = 0; i < n_live; i++)
+        rt_verifier_start(&v[i], f->zctx, f->ep, names[i], f->m->cfg.max_seq_len, NULL);
+    REQUIRE_OK(aha_vpool_wait_verifiers(p, 1 + n_live, 10000));
+    return p;
+}
+
+/* After the dying verifier D lost its group and the group went to a live one: D had it, the
+ * pool's counters are REMOTE scored remotely, one lost, one redispatched, none in process and
+ * LIVE verifiers left, and it cost about one deadline (at least, and below MAX_DEADLINES). */
+static void check_one_loss(const aha_vpool_t *p, const rt_peer_t *d, unsigned long long remote,
+                           int live, double took_ms, int max_deadlines) {
+    aha_vpool_stats_t st;
+    aha_vpool_stats(p, &st);
+    CHECK(d->groups, "the dying verifier had a group");
+    CHECK(st.remote == remote && st.lost == 1 && st.redispatched == 1 && st.local == 0 &&
+              st.live == live,
+          "remote %llu lost %llu redispatched %llu local %llu live %d",
+          (unsigned long long)st.remote, (unsigned long long)st.lost,
+          (unsigned long long)st.redispatched, (unsigned long long)st.local, st.live);
+    CHECK(took_ms >= DEADLINE_MS && took_ms < max_deadlines * DEADLINE_MS,
+          "cost one deadline: %.0f ms", took_ms);
+}
+
 static void test_failover(void) {
     rt_fixture_t f = rt_fixture(5);
-    aha_vpool_t *p = pool_new(f.zctx, f.m, DEADLINE_MS, NULL, f.ep);
-    /* the dying verifier joins first, so it gets the first group */
     rt_peer_t d;
-    rt_peer_start(&d, f.zctx, f.ep, f.m, dying_verifier);
-    REQUIRE_OK(aha_vpool_wait_verifiers(p, 1, 10000));
     rt_verifier_t v;
-    rt_verifier_start(&v, f.zctx, f.ep, "live", f.m->cfg.max_seq_len, NULL);
-    REQUIRE_OK(aha_vpool_wait_verifiers(p, 2, 10000));
+    aha_vpool_t *p = pool_dying_first(&f, &d, &v, (const char *const[]){"live"}, 1);
     CHECK(aha_vpool_live(p) == 2, "%d live", aha_vpool_live(p));
 
     const double t0 = aha_now_ms();
     score_and_compare(p, f.m, 0);
-    const double took = aha_now_ms() - t0;
-    aha_vpool_stats_t st;
-    aha_vpool_stats(p, &st);
-    CHECK(d.groups, "the dying verifier had the group");
-    CHECK(st.remote == 1 && st.lost == 1 && st.redispatched == 1 && st.local == 0 && st.live == 1,
-          "remote %llu lost %llu redispatched %llu local %llu live %d",
-          (unsigned long long)st.remote, (unsigned long long)st.lost,
-          (unsigned long long)st.redispatched, (unsigned long long)st.local, st.live);
-    CHECK(took >= DEADLINE_MS && took < 4 * DEADLINE_MS, "cost one deadline: %.0f ms", took);
+    check_one_loss(p, &d, 1, 1, aha_now_ms() - t0, 4);
 
     score_and_compare(p, f.m, 1); /* straight to the live verifier */
+    aha_vpool_stats_t st;
     aha_vpool_stats(p, &st);
     CHECK(st.remote == 2 && st.redispatched == 1 && st.local == 0, "remote %llu redispatched %llu",
           (unsigned long long)st.remote, (unsigned long long)st.redispatched);
@@ -391,14 +409,9 @@ static void test_parallel(void) {
 
 static void test_death_mid_flight(void) {
     rt_fixture_t f = rt_fixture(9);
-    aha_vpool_t *p = pool_new(f.zctx, f.m, DEADLINE_MS, NULL, f.ep);
     rt_peer_t d;
-    rt_peer_start(&d, f.zctx, f.ep, f.m, dying_verifier);
-    REQUIRE_OK(aha_vpool_wait_verifiers(p, 1, 10000));
     rt_verifier_t v[2];
-    rt_verifier_start(&v[0], f.zctx, f.ep, "a", f.m->cfg.max_seq_len, NULL);
-    rt_verifier_start(&v[1], f.zctx, f.ep, "b", f.m->cfg.max_seq_len, NULL);
-    REQUIRE_OK(aha_vpool_wait_verifiers(p, 3, 10000));
+    aha_vpool_t *p = pool_dying_first(&f, &d, v, (const char *const[]){"a", "b"}, 2);
     static groups_t g;
     groups_make(&g, f.m, 6);
     aha_reward_config_t rcfg;
@@ -406,15 +419,7 @@ static void test_death_mid_flight(void) {
     const double t0 = aha_now_ms();
     REQUIRE_OK(aha_vpool_score_all(p, &rcfg, (const aha_rollout_t *const *)g.r, g.rp, g.pid, 0, 6,
                                    g.outs));
-    const double took = aha_now_ms() - t0;
-    aha_vpool_stats_t st;
-    aha_vpool_stats(p, &st);
-    CHECK(d.groups, "the dying verifier had a group");
-    CHECK(st.remote == 6 && st.lost == 1 && st.redispatched == 1 && st.local == 0 && st.live == 2,
-          "remote %llu lost %llu redispatched %llu local %llu live %d",
-          (unsigned long long)st.remote, (unsigned long long)st.lost,
-          (unsigned long long)st.redispatched, (unsigned long long)st.local, st.live);
-    CHECK(took >= DEADLINE_MS && took < 6 * DEADLINE_MS, "cost one deadline: %.0f ms", took);
+    check_one_loss(p, &d, 6, 2, aha_now_ms() - t0, 6);
     groups_check(&g, 6, NULL);
     aha_vpool_stop_verifiers(p);
     for (int i = 0; i < 2; i++) {
@@ -426,6 +431,7 @@ static void test_death_mid_flight(void) {
     /* nobody left: everything in process */
     REQUIRE_OK(aha_vpool_score_all(p, &rcfg, (const aha_rollout_t *const *)g.r, g.rp, g.pid, 0, 6,
                                    g.outs));
+    aha_vpool_stats_t st;
     aha_vpool_stats(p, &st);
     CHECK(st.local == 6 && st.remote == 6, "local %llu", (unsigned long long)st.local);
     groups_check(&g, 6, NULL);
