@@ -39,6 +39,44 @@ static int spawn(const char *role, const char *ep, const char *config_path, int 
     return AHA_OK;
 }
 
+/* The server the spawned workers say hello to: JOINED counts the hellos, WAIT waits up to MS for
+ * EXPECT of them (AHA_ERR_TIMEOUT when fewer came). */
+typedef struct {
+    void *server;
+    int (*joined)(const void *server);
+    int (*wait)(void *server, int expect, int ms);
+} join_t;
+
+static int pool_joined(const void *pool) {
+    return aha_vpool_live(pool);
+}
+static int pool_wait(void *pool, int expect, int ms) {
+    return aha_vpool_wait_verifiers(pool, expect, ms);
+}
+static int coord_joined(const void *coord) {
+    return aha_coord_actors(coord);
+}
+static int coord_wait(void *coord, int expect, int ms) {
+    return aha_coord_wait_actors(coord, expect, ms);
+}
+
+/* Waits for the hellos of the processes of PIDS (N_PROCS, WHO) that are still running (one may
+ * die while starting); after JOIN_MS warns and goes on without the others. */
+static int wait_joined(const join_t *j, pid_t *pids, int n_procs, const char *who) {
+    const double until = aha_now_ms() + JOIN_MS;
+    for (;;) {
+        const int expect = aha_running(pids, n_procs);
+        if (j->joined(j->server) >= expect) return AHA_OK;
+        if (aha_now_ms() > until) {
+            AHA_WARN("%d of %d %s joined in 20 s; going on without the others",
+                     j->joined(j->server), expect, who);
+            return AHA_OK;
+        }
+        int r = j->wait(j->server, expect, 100);
+        if (r != AHA_OK && r != AHA_ERR_TIMEOUT) return r;
+    }
+}
+
 static int start_pool(const aha_run_config_t *rc, const char *bind, const aha_keypair_t *curve,
                       const char *config_path, const aha_sandbox_config_t *sandbox,
                       aha_servers_t *s) {
@@ -50,18 +88,8 @@ static int start_pool(const aha_run_config_t *rc, const char *bind, const aha_ke
                           rc->rl.verifier_deadline_ms, sandbox, curve, &s->vpool));
     AHA_TRY(aha_vpool_endpoint(s->vpool, ep, sizeof ep));
     AHA_TRY(spawn("verifier", ep, config_path, n, s->verifier_pids, &s->n_verifier_procs));
-    /* wait for the hellos of the workers that are still running (one may die while starting) */
-    for (int waited = 0;; waited += 200) {
-        const int expect = aha_running(s->verifier_pids, s->n_verifier_procs);
-        if (aha_vpool_live(s->vpool) >= expect) break;
-        if (waited >= JOIN_MS) {
-            AHA_WARN("%d of %d verifier processes joined in 20 s; going on without the others",
-                     aha_vpool_live(s->vpool), expect);
-            break;
-        }
-        int r = aha_vpool_wait_verifiers(s->vpool, expect, 200);
-        if (r != AHA_OK && r != AHA_ERR_TIMEOUT) return r;
-    }
+    const join_t pool = {s->vpool, pool_joined, pool_wait};
+    AHA_TRY(wait_joined(&pool, s->verifier_pids, s->n_verifier_procs, "verifier processes"));
     AHA_INFO("%d verifier processes ready on %s%s", aha_vpool_live(s->vpool), ep,
              aha_vpool_live(s->vpool) ? "" : " (none: scoring in the learner)");
     return AHA_OK;
@@ -82,19 +110,8 @@ static int start_coord(const aha_run_config_t *rc, const char *bind, const aha_k
     AHA_TRY(aha_coord_new(s->zctx, bind, MAX_BYTES, &limits, rc->rl.group_size, curve, &s->coord));
     AHA_TRY(aha_coord_endpoint(s->coord, ep, sizeof ep));
     AHA_TRY(spawn("actor", ep, config_path, n, s->actor_pids, &s->n_actor_procs));
-    /* wait for the hellos of the actors that are still running (one may die while starting) */
-    const double until = aha_now_ms() + JOIN_MS;
-    for (;;) {
-        const int expect = aha_running(s->actor_pids, s->n_actor_procs);
-        if (aha_coord_actors(s->coord) >= expect) break;
-        if (aha_now_ms() > until) {
-            AHA_WARN("coordinator: %d of %d actors joined in 20 s; going on without the others",
-                     aha_coord_actors(s->coord), n);
-            break;
-        }
-        int r = aha_coord_wait_actors(s->coord, expect, 100);
-        if (r != AHA_OK && r != AHA_ERR_TIMEOUT) return r;
-    }
+    const join_t coord = {s->coord, coord_joined, coord_wait};
+    AHA_TRY(wait_joined(&coord, s->actor_pids, s->n_actor_procs, "actor processes"));
     AHA_INFO("%d actor processes ready on %s%s", aha_coord_actors(s->coord), ep,
              aha_coord_actors(s->coord) ? "" : " (none: the learner samples)");
     return AHA_OK;
