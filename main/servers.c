@@ -39,42 +39,41 @@ static int spawn(const char *role, const char *ep, const char *config_path, int 
     return AHA_OK;
 }
 
-/* The server the spawned workers say hello to: JOINED counts the hellos, WAIT waits up to MS for
- * EXPECT of them (AHA_ERR_TIMEOUT when fewer came). */
-typedef struct {
-    void *server;
-    int (*joined)(const void *server);
-    int (*wait)(void *server, int expect, int ms);
-} join_t;
-
-static int pool_joined(const void *pool) {
-    return aha_vpool_live(pool);
-}
-static int pool_wait(void *pool, int expect, int ms) {
-    return aha_vpool_wait_verifiers(pool, expect, ms);
-}
-static int coord_joined(const void *coord) {
-    return aha_coord_actors(coord);
-}
-static int coord_wait(void *coord, int expect, int ms) {
-    return aha_coord_wait_actors(coord, expect, ms);
+/* How many actors (ACTORS) or verifiers have said hello to their server in S. */
+static int joined(const aha_servers_t *s, int actors) {
+    return actors ? aha_coord_actors(s->coord) : aha_vpool_live(s->vpool);
 }
 
-/* Waits for the hellos of the processes of PIDS (N_PROCS, WHO) that are still running (one may
- * die while starting); after JOIN_MS warns and goes on without the others. */
-static int wait_joined(const join_t *j, pid_t *pids, int n_procs, const char *who) {
+/* Waits up to MS for EXPECT actors (ACTORS) or verifiers to have said hello. */
+static int wait_joined(aha_servers_t *s, int actors, int expect, int ms) {
+    return actors ? aha_coord_wait_actors(s->coord, expect, ms)
+                  : aha_vpool_wait_verifiers(s->vpool, expect, ms);
+}
+
+/* Starts N actor (ACTORS) or verifier processes (spawn) for their server in S at EP and waits for
+ * the hellos of those still running (one may die while starting); after JOIN_MS warns and goes on
+ * without the others. NONE is the log's note when none joined. */
+static int start_workers(aha_servers_t *s, int actors, int n, const char *ep,
+                         const char *config_path, const char *none) {
+    const char *role = actors ? "actor" : "verifier";
+    pid_t *pids = actors ? s->actor_pids : s->verifier_pids;
+    int *n_procs = actors ? &s->n_actor_procs : &s->n_verifier_procs;
+    AHA_TRY(spawn(role, ep, config_path, n, pids, n_procs));
     const double until = aha_now_ms() + JOIN_MS;
     for (;;) {
-        const int expect = aha_running(pids, n_procs);
-        if (j->joined(j->server) >= expect) return AHA_OK;
+        const int expect = aha_running(pids, *n_procs);
+        if (joined(s, actors) >= expect) break;
         if (aha_now_ms() > until) {
-            AHA_WARN("%d of %d %s joined in 20 s; going on without the others",
-                     j->joined(j->server), expect, who);
-            return AHA_OK;
+            AHA_WARN("%d of %d %s processes joined in 20 s; going on without the others",
+                     joined(s, actors), expect, role);
+            break;
         }
-        int r = j->wait(j->server, expect, 100);
+        int r = wait_joined(s, actors, expect, 100);
         if (r != AHA_OK && r != AHA_ERR_TIMEOUT) return r;
     }
+    AHA_INFO("%d %s processes ready on %s%s", joined(s, actors), role, ep,
+             joined(s, actors) ? "" : none);
+    return AHA_OK;
 }
 
 static int start_pool(const aha_run_config_t *rc, const char *bind, const aha_keypair_t *curve,
@@ -87,12 +86,7 @@ static int start_pool(const aha_run_config_t *rc, const char *bind, const aha_ke
     AHA_TRY(aha_vpool_new(s->zctx, bind, MAX_BYTES, rc->model.max_seq_len,
                           rc->rl.verifier_deadline_ms, sandbox, curve, &s->vpool));
     AHA_TRY(aha_vpool_endpoint(s->vpool, ep, sizeof ep));
-    AHA_TRY(spawn("verifier", ep, config_path, n, s->verifier_pids, &s->n_verifier_procs));
-    const join_t pool = {s->vpool, pool_joined, pool_wait};
-    AHA_TRY(wait_joined(&pool, s->verifier_pids, s->n_verifier_procs, "verifier processes"));
-    AHA_INFO("%d verifier processes ready on %s%s", aha_vpool_live(s->vpool), ep,
-             aha_vpool_live(s->vpool) ? "" : " (none: scoring in the learner)");
-    return AHA_OK;
+    return start_workers(s, 0, n, ep, config_path, " (none: scoring in the learner)");
 }
 
 static int start_coord(const aha_run_config_t *rc, const char *bind, const aha_keypair_t *curve,
@@ -109,12 +103,7 @@ static int start_coord(const aha_run_config_t *rc, const char *bind, const aha_k
     char ep[256];
     AHA_TRY(aha_coord_new(s->zctx, bind, MAX_BYTES, &limits, rc->rl.group_size, curve, &s->coord));
     AHA_TRY(aha_coord_endpoint(s->coord, ep, sizeof ep));
-    AHA_TRY(spawn("actor", ep, config_path, n, s->actor_pids, &s->n_actor_procs));
-    const join_t coord = {s->coord, coord_joined, coord_wait};
-    AHA_TRY(wait_joined(&coord, s->actor_pids, s->n_actor_procs, "actor processes"));
-    AHA_INFO("%d actor processes ready on %s%s", aha_coord_actors(s->coord), ep,
-             aha_coord_actors(s->coord) ? "" : " (none: the learner samples)");
-    return AHA_OK;
+    return start_workers(s, 1, n, ep, config_path, " (none: the learner samples)");
 }
 
 /* DIR/ctl/{coordinator,broker}.sock: the only sockets that take control commands (aha ctl), in
@@ -246,26 +235,23 @@ static int write_endpoints(const aha_run_config_t *rc, const char *dir, aha_serv
 
 /* net.require_workers N: at least N actors and N verifiers (spawned or started elsewhere) join
  * within net.connect_timeout_s, else AHA_ERR_TIMEOUT naming the endpoints they were told. */
-static int require_workers(const aha_run_config_t *rc, const aha_servers_t *s) {
+static int require_workers(const aha_run_config_t *rc, aha_servers_t *s) {
     const int n = rc->net.require_workers;
     if (n <= 0) return AHA_OK;
     AHA_INFO("waiting up to %d s for %d actor(s) and %d verifier(s) (net.require_workers)",
              rc->net.connect_timeout_s, n, n);
     const int ms = rc->net.connect_timeout_s * 1000;
-    int r = s->coord ? aha_coord_wait_actors(s->coord, n, ms) : AHA_OK;
-    if (r == AHA_ERR_TIMEOUT)
-        return AHA_FAIL(AHA_ERR_TIMEOUT,
-                        "net.require_workers: %d of %d actor(s) joined in %d s "
-                        "(net.connect_timeout_s); they were told to connect to %s",
-                        aha_coord_actors(s->coord), n, rc->net.connect_timeout_s, s->coord_ep);
-    AHA_TRY(r);
-    r = s->vpool ? aha_vpool_wait_verifiers(s->vpool, n, ms) : AHA_OK;
-    if (r == AHA_ERR_TIMEOUT)
-        return AHA_FAIL(AHA_ERR_TIMEOUT,
-                        "net.require_workers: %d of %d verifier(s) joined in %d s "
-                        "(net.connect_timeout_s); they were told to connect to %s",
-                        aha_vpool_live(s->vpool), n, rc->net.connect_timeout_s, s->broker_ep);
-    AHA_TRY(r);
+    for (int actors = 1; actors >= 0; actors--) {
+        if (actors ? !s->coord : !s->vpool) continue;
+        const int r = wait_joined(s, actors, n, ms);
+        if (r == AHA_ERR_TIMEOUT)
+            return AHA_FAIL(AHA_ERR_TIMEOUT,
+                            "net.require_workers: %d of %d %s(s) joined in %d s "
+                            "(net.connect_timeout_s); they were told to connect to %s",
+                            joined(s, actors), n, actors ? "actor" : "verifier",
+                            rc->net.connect_timeout_s, actors ? s->coord_ep : s->broker_ep);
+        AHA_TRY(r);
+    }
     return AHA_OK;
 }
 
