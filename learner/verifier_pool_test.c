@@ -82,26 +82,11 @@ static void *liar_verifier(void *arg) {
             Aha__ScoredGroup sg;
             rc = aha_verifier_score_group(&rcfg, NULL, &sb, e->group, "liar@1", &sg);
             if (rc == AHA_OK) {
-                switch (d->groups++ % 6) {
-                case 0:
-                    sg.total[0] = 1e6;
-                    break;
-                case 1:
-                    sg.accuracy[0] = 7;
-                    break;
-                case 2:
-                    sg.total[0] = -1e6;
-                    break;
-                case 3:
-                    sg.language[0] = 2;
-                    break;
-                case 4:
-                    sg.overlong[0] = -3;
-                    break;
-                default:
-                    sg.format[0] = -0.5;
-                    break;
-                }
+                double *const score[] = {sg.total,    sg.accuracy, sg.total,
+                                         sg.language, sg.overlong, sg.format};
+                const double lie[] = {1e6, 7, -1e6, 2, -3, -0.5};
+                const int k = d->groups++ % 6;
+                score[k][0] = lie[k];
                 Aha__Envelope out = AHA__ENVELOPE__INIT;
                 out.body_case = AHA__ENVELOPE__BODY_SCORED_GROUP;
                 out.scored_group = &sg;
