@@ -31,7 +31,8 @@ struct aha_kv {
     int *imem;
 };
 
-static void kv_layout(aha_kv_t *kv, aha_arena_t *ar) {
+static void kv_layout(void *obj, aha_arena_t *ar) {
+    aha_kv_t *kv = obj;
     const aha_model_config_t *c = &kv->cfg;
     size_t B = kv->S, T = kv->max_T, D = c->dim, L = c->n_layers, V = c->vocab_size;
     size_t E = c->n_routed_experts, K = c->top_k, H = c->moe_hidden;
@@ -80,22 +81,18 @@ static void kv_layout(aha_kv_t *kv, aha_arena_t *ar) {
 }
 
 int aha_kv_new(const aha_model_t *m, int B, int max_T, aha_kv_t **out) {
-    if (!m || !out) return AHA_FAIL(AHA_ERR_ARG, "aha_kv_new: NULL argument");
-    AHA_TRY(aha_model_check_rows(m, B, max_T, "aha_kv_new", "B"));
+    AHA_TRY(aha_model_check_rows(m, out, B, max_T, "aha_kv_new", "B"));
     aha_kv_t *kv = calloc(1, sizeof *kv);
     if (!kv) return AHA_FAIL(AHA_ERR_NOMEM, "aha_kv_new: out of memory");
     kv->cfg = m->cfg;
     kv->B = B;
     kv->max_T = max_T;
     kv->S = B > (max_T < 64 ? max_T : 64) ? B : (max_T < 64 ? max_T : 64);
-    aha_arena_t ar = {0};
-    kv_layout(kv, &ar);
-    int rc = aha_arena_alloc(&ar, &kv->fmem, &kv->imem, &kv->bytes, "aha_kv_new");
+    int rc = aha_arena_build(kv_layout, kv, &kv->fmem, &kv->imem, &kv->bytes, "aha_kv_new");
     if (rc < 0) {
         aha_kv_destroy(&kv);
         return rc;
     }
-    kv_layout(kv, &ar);
     k_rope_tables(kv->rope_cos, kv->rope_sin, max_T, m->cfg.dim / m->cfg.n_heads,
                   m->cfg.rope_theta);
     *out = kv;

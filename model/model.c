@@ -387,8 +387,9 @@ int *aha_arena_i(aha_arena_t *ar, size_t n) {
     return p;
 }
 
-int aha_model_check_rows(const aha_model_t *m, int rows, int max_T, const char *fn,
-                         const char *rows_name) {
+int aha_model_check_rows(const aha_model_t *m, const void *out, int rows, int max_T,
+                         const char *fn, const char *rows_name) {
+    if (!m || !out) return AHA_FAIL(AHA_ERR_ARG, "%s: NULL argument", fn);
     if (rows <= 0) return AHA_FAIL(AHA_ERR_ARG, "%s: %s must be > 0 (got %d)", fn, rows_name, rows);
     if (max_T <= 0 || max_T > m->cfg.max_seq_len)
         return AHA_FAIL(AHA_ERR_ARG, "%s: max_T must be in [1, max_seq_len=%d] (got %d)", fn,
@@ -396,19 +397,23 @@ int aha_model_check_rows(const aha_model_t *m, int rows, int max_T, const char *
     return 0;
 }
 
-int aha_arena_alloc(aha_arena_t *ar, float **fmem, int **imem, size_t *bytes, const char *what) {
-    float *f = calloc(ar->nf ? ar->nf : 1, sizeof(float));
-    int *i = calloc(ar->ni ? ar->ni : 1, sizeof(int));
+int aha_arena_build(void (*layout)(void *obj, aha_arena_t *ar), void *obj, float **fmem, int **imem,
+                    size_t *bytes, const char *what) {
+    aha_arena_t ar = {0};
+    layout(obj, &ar);
+    float *f = calloc(ar.nf ? ar.nf : 1, sizeof(float));
+    int *i = calloc(ar.ni ? ar.ni : 1, sizeof(int));
     if (!f || !i) {
         free(f);
         free(i);
         return AHA_FAIL(AHA_ERR_NOMEM, "%s: cannot allocate %zu MiB", what,
-                        ar->nf * sizeof(float) >> 20);
+                        ar.nf * sizeof(float) >> 20);
     }
     *fmem = f;
     *imem = i;
-    *bytes = ar->nf * sizeof(float) + ar->ni * sizeof(int);
-    *ar = (aha_arena_t){.fbase = f, .ibase = i};
+    *bytes = ar.nf * sizeof(float) + ar.ni * sizeof(int);
+    ar = (aha_arena_t){.fbase = f, .ibase = i};
+    layout(obj, &ar);
     return 0;
 }
 
@@ -417,7 +422,8 @@ static size_t max3(size_t a, size_t b, size_t c) {
     return m > c ? m : c;
 }
 
-static void acts_layout(aha_acts_t *a, aha_arena_t *ar) {
+static void acts_layout(void *obj, aha_arena_t *ar) {
+    aha_acts_t *a = obj;
     const aha_model_config_t *c = &a->cfg;
     size_t N = (size_t)a->max_B * a->max_T, D = c->dim, V = c->vocab_size, L = c->n_layers;
     size_t F = c->ffn_hidden, E = c->n_routed_experts, K = c->top_k, H = c->moe_hidden;
@@ -485,8 +491,7 @@ static void acts_layout(aha_acts_t *a, aha_arena_t *ar) {
 }
 
 int aha_acts_new(const aha_model_t *m, int max_B, int max_T, aha_acts_t **out) {
-    if (!m || !out) return AHA_FAIL(AHA_ERR_ARG, "aha_acts_new: NULL argument");
-    AHA_TRY(aha_model_check_rows(m, max_B, max_T, "aha_acts_new", "max_B"));
+    AHA_TRY(aha_model_check_rows(m, out, max_B, max_T, "aha_acts_new", "max_B"));
     aha_acts_t *a = calloc(1, sizeof *a);
     if (!a) return AHA_FAIL(AHA_ERR_NOMEM, "aha_acts_new: out of memory");
     a->cfg = m->cfg;
@@ -497,14 +502,12 @@ int aha_acts_new(const aha_model_t *m, int max_B, int max_T, aha_acts_t **out) {
         free(a);
         return AHA_FAIL(AHA_ERR_NOMEM, "aha_acts_new: out of memory");
     }
-    aha_arena_t ar = {0};
-    acts_layout(a, &ar);
-    int rc = aha_arena_alloc(&ar, &a->fmem, &a->imem, &a->bytes, "aha_acts_new: activations");
+    int rc =
+        aha_arena_build(acts_layout, a, &a->fmem, &a->imem, &a->bytes, "aha_acts_new: activations");
     if (rc < 0) {
         aha_acts_destroy(&a);
         return rc;
     }
-    acts_layout(a, &ar);
     k_rope_tables(a->rope_cos, a->rope_sin, max_T, m->cfg.dim / m->cfg.n_heads, m->cfg.rope_theta);
     *out = a;
     return 0;
