@@ -47,8 +47,7 @@ static void sum_final(sum_state_t *s, uint8_t out[AHA_BLOB_SUM_BYTES]) {
     crypto_onetimeauth_final(&s->st, out);
 }
 
-int aha_blob_sum(uint64_t version, const void *data, size_t len,
-                 uint8_t out[AHA_BLOB_SUM_BYTES]) {
+int aha_blob_sum(uint64_t version, const void *data, size_t len, uint8_t out[AHA_BLOB_SUM_BYTES]) {
     if ((!data && len) || !out) return AHA_FAIL(AHA_ERR_ARG, "aha_blob_sum: NULL argument");
     sum_state_t s;
     AHA_TRY(sum_init(&s, version, len));
@@ -74,8 +73,8 @@ struct aha_blob_frames {
     uint32_t n;      /* chunks */
     size_t slot;     /* bytes per chunk slot: header room, then the chunk's data */
     size_t hdr_room;
-    size_t *start;   /* [n] offset of frame i's first header byte */
-    size_t *end;     /* [n] one past its last data byte */
+    size_t *start; /* [n] offset of frame i's first header byte */
+    size_t *end;   /* [n] one past its last data byte */
     uint8_t *mem;
 };
 
@@ -200,16 +199,13 @@ static int send_framed(const aha_blob_t *b, aha_wire_t *w, const aha_peer_t *pee
 }
 
 static int send_announce(const aha_blob_t *b, aha_wire_t *w, const aha_peer_t *peer) {
-    Aha__Envelope env = AHA__ENVELOPE__INIT;
     Aha__WeightAnnounce a = AHA__WEIGHT_ANNOUNCE__INIT;
     a.version = b->version;
     a.total_bytes = b->len;
     a.chunk_bytes = b->chunk_bytes;
     a.checksum.data = (uint8_t *)b->sum;
     a.checksum.len = AHA_BLOB_SUM_BYTES;
-    env.body_case = AHA__ENVELOPE__BODY_WEIGHT_ANNOUNCE;
-    env.weight_announce = &a;
-    return aha_wire_send(w, peer, &env);
+    return aha_wire_send_body(w, peer, &a.base);
 }
 
 int aha_blob_serve(const aha_blob_t *b, aha_wire_t *w, const aha_peer_t *peer,
@@ -223,25 +219,19 @@ int aha_blob_serve(const aha_blob_t *b, aha_wire_t *w, const aha_peer_t *peer,
     if (b->frames && peer && peer->id_len > 0) return send_framed(b, w, peer, req->index);
     if (!b->data) return AHA_FAIL(AHA_ERR_ARG, "aha_blob_serve: framed blob without a peer");
     size_t n = b->len - off < b->chunk_bytes ? b->len - off : b->chunk_bytes;
-    Aha__Envelope env = AHA__ENVELOPE__INIT;
     Aha__Chunk c = AHA__CHUNK__INIT;
     c.version = b->version;
     c.index = req->index;
     c.data.data = (uint8_t *)b->data + off;
     c.data.len = n;
-    env.body_case = AHA__ENVELOPE__BODY_CHUNK;
-    env.chunk = &c;
-    return aha_wire_send(w, peer, &env);
+    return aha_wire_send_body(w, peer, &c.base);
 }
 
 static int request(aha_wire_t *w, uint64_t version, uint32_t index) {
-    Aha__Envelope env = AHA__ENVELOPE__INIT;
     Aha__ChunkRequest r = AHA__CHUNK_REQUEST__INIT;
     r.version = version;
     r.index = index;
-    env.body_case = AHA__ENVELOPE__BODY_CHUNK_REQUEST;
-    env.chunk_request = &r;
-    return aha_wire_send(w, NULL, &env);
+    return aha_wire_send_body(w, NULL, &r.base);
 }
 
 /* A message received during a fetch: a Chunk read in place from the frame that holds it (no copy
@@ -416,7 +406,7 @@ int aha_blob_fetch_sink(aha_wire_t *w, uint64_t min_version, const aha_blob_sink
         rx_t rx;
         rc = recv_msg(w, timeout_ms, stop, &rx);
         if (rc != AHA_OK) goto done;
-        Aha__Envelope *e = rx.env; /* NULL for a chunk read in place */
+        Aha__Envelope *e = rx.env;                            /* NULL for a chunk read in place */
         if (e && e->body_case == AHA__ENVELOPE__BODY_CHUNK) { /* decoded the ordinary way */
             rx.version = e->chunk->version;
             rx.index = e->chunk->index;
@@ -447,8 +437,10 @@ int aha_blob_fetch_sink(aha_wire_t *w, uint64_t min_version, const aha_blob_sink
                 continue;
             }
             if (a->checksum.len != AHA_BLOB_SUM_BYTES || a->chunk_bytes == 0) {
-                rc = AHA_FAIL(AHA_ERR_FORMAT, "weights: announce with a %zu-byte checksum, %u-byte "
-                              "chunks", a->checksum.len, a->chunk_bytes);
+                rc = AHA_FAIL(AHA_ERR_FORMAT,
+                              "weights: announce with a %zu-byte checksum, %u-byte "
+                              "chunks",
+                              a->checksum.len, a->chunk_bytes);
                 rx_free(&rx);
                 goto done;
             }

@@ -298,31 +298,41 @@ int aha_wire_send(aha_wire_t *w, const aha_peer_t *to, Aha__Envelope *env) {
                                     WIRE_SEND_TIMEOUT_MS)
                          : AHA_FAIL(AHA_ERR_NET, "wire %s: send: %s", w->name, zmq_strerror(e));
     }
-    zmq_msg_close(&msg); /* after a successful send: a no-op */
+    zmq_msg_close(&msg);                           /* after a successful send: a no-op */
     env->sender = (char *)protobuf_c_empty_string; /* do not leave a pointer into w behind */
     if (rc == AHA_OK) w->seq++;
     return rc;
 }
 
+int aha_wire_send_body(aha_wire_t *w, const aha_peer_t *to, const ProtobufCMessage *body) {
+    if (!body) return AHA_FAIL(AHA_ERR_ARG, "aha_wire_send_body: NULL body");
+    const ProtobufCMessageDescriptor *d = &aha__envelope__descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (!(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) || f->descriptor != body->descriptor)
+            continue;
+        Aha__Envelope env = AHA__ENVELOPE__INIT;
+        env.body_case = (Aha__Envelope__BodyCase)f->id;
+        memcpy((char *)&env + f->offset, &body, sizeof body); /* the oneof's pointer */
+        return aha_wire_send(w, to, &env);
+    }
+    return AHA_FAIL(AHA_ERR_ARG, "aha_wire_send_body: a %s is no Envelope body",
+                    body->descriptor->name);
+}
+
 int aha_wire_send_control(aha_wire_t *w, const aha_peer_t *to, const char *command, int ok,
                           const char *text) {
-    Aha__Envelope env = AHA__ENVELOPE__INIT;
     Aha__Control ctl = AHA__CONTROL__INIT;
     ctl.command = (char *)(command ? command : "");
     ctl.ok = ok != 0;
     ctl.text = (char *)(text ? text : "");
-    env.body_case = AHA__ENVELOPE__BODY_CONTROL;
-    env.control = &ctl;
-    return aha_wire_send(w, to, &env);
+    return aha_wire_send_body(w, to, &ctl.base);
 }
 
 int aha_wire_send_heartbeat(aha_wire_t *w, const aha_peer_t *to, uint64_t done) {
-    Aha__Envelope env = AHA__ENVELOPE__INIT;
     Aha__Heartbeat hb = AHA__HEARTBEAT__INIT;
     hb.done = done;
-    env.body_case = AHA__ENVELOPE__BODY_HEARTBEAT;
-    env.heartbeat = &hb;
-    return aha_wire_send(w, to, &env);
+    return aha_wire_send_body(w, to, &hb.base);
 }
 
 /* ---- receive ---- */

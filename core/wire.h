@@ -117,6 +117,11 @@ const aha_wire_stats_t *aha_wire_stats(const aha_wire_t *w);
  * does not know TO or ZeroMQ fails. */
 int aha_wire_send(aha_wire_t *w, const aha_peer_t *to, Aha__Envelope *env);
 
+/* Sends BODY (a message of one of the Envelope's body types, borrowed) in an Envelope, the body
+ * field of its type set (TO as for aha_wire_send). AHA_ERR_ARG for a NULL BODY or one of another
+ * type, else as aha_wire_send. */
+int aha_wire_send_body(aha_wire_t *w, const aha_peer_t *to, const ProtobufCMessage *body);
+
 /* Shorthands for the small messages: a Control {command, ok, text} and a Heartbeat {done}
  * (TO as for aha_wire_send). */
 int aha_wire_send_control(aha_wire_t *w, const aha_peer_t *to, const char *command, int ok,

@@ -360,6 +360,19 @@ static void test_send_limits(void) {
                   got->body_case == AHA__ENVELOPE__BODY_CHUNK && got->chunk->data.len == 3000,
               "chunk over inproc");
         aha_wire_free(&got);
+        Aha__ChunkRequest req = AHA__CHUNK_REQUEST__INIT;
+        req.index = 11;
+        CHECK(aha_wire_send_body(b, NULL, &req.base) == 0, "send_body: %s", aha_last_error());
+        CHECK(aha_wire_recv(a, 2000, NULL, &got) == 0 && got &&
+                  got->body_case == AHA__ENVELOPE__BODY_CHUNK_REQUEST &&
+                  got->chunk_request->index == 11,
+              "send_body: the body in the field of its type");
+        aha_wire_free(&got);
+        Aha__Problem not_a_body = AHA__PROBLEM__INIT;
+        CHECK(aha_wire_send_body(b, NULL, &not_a_body.base) == AHA_ERR_ARG &&
+                  strstr(aha_last_error(), "Problem"),
+              "send_body: a message that is no Envelope body refused (%s)", aha_last_error());
+        CHECK(aha_wire_send_body(b, NULL, NULL) == AHA_ERR_ARG, "send_body: NULL body refused");
         CHECK(aha_wire_set_identity(b, "") == AHA_ERR_ARG, "empty identity");
         CHECK(aha_wire_bind(a, "nonsense://x") == AHA_ERR_NET, "bad endpoint");
     }

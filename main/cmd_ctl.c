@@ -71,15 +71,12 @@ static int ask(const char *run_dir, const ctl_opts_t *o, const char *key, const 
     if (rc == AHA_OK && curve) rc = aha_wire_curve_client(w, server.public_key, &client);
     if (rc == AHA_OK) rc = aha_wire_connect(w, endpoint);
     if (rc == AHA_OK) {
-        Aha__Envelope env = AHA__ENVELOPE__INIT;
         Aha__Control c = AHA__CONTROL__INIT;
         char *args[1] = {(char *)arg};
         c.command = (char *)command;
         c.n_args = arg ? 1 : 0;
         c.args = arg ? args : NULL;
-        env.body_case = AHA__ENVELOPE__BODY_CONTROL;
-        env.control = &c;
-        rc = aha_wire_send(w, NULL, &env);
+        rc = aha_wire_send_body(w, NULL, &c.base);
     }
     while (rc == AHA_OK) {
         Aha__Envelope *e = NULL;

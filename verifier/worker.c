@@ -163,7 +163,6 @@ done:
 }
 
 static int send_hello(aha_wire_t *w, const aha_verifier_config_t *cfg) {
-    Aha__Envelope env = AHA__ENVELOPE__INIT;
     Aha__Hello hello = AHA__HELLO__INIT;
     char *kinds[AHA_TASK_COUNT];
     for (int i = 0; i < AHA_TASK_COUNT; i++)
@@ -174,9 +173,7 @@ static int send_hello(aha_wire_t *w, const aha_verifier_config_t *cfg) {
     hello.n_reward_kinds = AHA_TASK_COUNT;
     hello.reward_kinds = kinds;
     hello.capacity = 1;
-    env.body_case = AHA__ENVELOPE__BODY_HELLO;
-    env.hello = &hello;
-    return aha_wire_send(w, NULL, &env);
+    return aha_wire_send_body(w, NULL, &hello.base);
 }
 
 int aha_verifier_serve(void *zctx, const aha_verifier_config_t *cfg, aha_verifier_stats_t *stats) {
@@ -222,10 +219,7 @@ int aha_verifier_serve(void *zctx, const aha_verifier_config_t *cfg, aha_verifie
             rc = aha_verifier_score_group(&cfg->reward, cfg->sandbox, &st.sandbox, in->group, who,
                                           &sg);
             if (rc == AHA_OK) {
-                Aha__Envelope out = AHA__ENVELOPE__INIT;
-                out.body_case = AHA__ENVELOPE__BODY_SCORED_GROUP;
-                out.scored_group = &sg;
-                rc = aha_wire_send(w, NULL, &out);
+                rc = aha_wire_send_body(w, NULL, &sg.base);
                 last_sent = aha_now_ms();
                 st.groups++;
                 st.samples += in->group->n_sample_index;
