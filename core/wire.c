@@ -304,20 +304,25 @@ int aha_wire_send(aha_wire_t *w, const aha_peer_t *to, Aha__Envelope *env) {
     return rc;
 }
 
-int aha_wire_send_body(aha_wire_t *w, const aha_peer_t *to, const ProtobufCMessage *body) {
-    if (!body) return AHA_FAIL(AHA_ERR_ARG, "aha_wire_send_body: NULL body");
+int aha_wire_envelope_set_body(Aha__Envelope *env, const ProtobufCMessage *body) {
+    if (!env || !body) return AHA_FAIL(AHA_ERR_ARG, "aha_wire_envelope_set_body: NULL argument");
     const ProtobufCMessageDescriptor *d = &aha__envelope__descriptor;
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
         if (!(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) || f->descriptor != body->descriptor)
             continue;
-        Aha__Envelope env = AHA__ENVELOPE__INIT;
-        env.body_case = (Aha__Envelope__BodyCase)f->id;
-        memcpy((char *)&env + f->offset, &body, sizeof body); /* the oneof's pointer */
-        return aha_wire_send(w, to, &env);
+        env->body_case = (Aha__Envelope__BodyCase)f->id;
+        memcpy((char *)env + f->offset, &body, sizeof body); /* the oneof's pointer */
+        return AHA_OK;
     }
-    return AHA_FAIL(AHA_ERR_ARG, "aha_wire_send_body: a %s is no Envelope body",
+    return AHA_FAIL(AHA_ERR_ARG, "aha_wire_envelope_set_body: a %s is no Envelope body",
                     body->descriptor->name);
+}
+
+int aha_wire_send_body(aha_wire_t *w, const aha_peer_t *to, const ProtobufCMessage *body) {
+    Aha__Envelope env = AHA__ENVELOPE__INIT;
+    AHA_TRY(aha_wire_envelope_set_body(&env, body));
+    return aha_wire_send(w, to, &env);
 }
 
 int aha_wire_send_control(aha_wire_t *w, const aha_peer_t *to, const char *command, int ok,

@@ -117,9 +117,11 @@ const aha_wire_stats_t *aha_wire_stats(const aha_wire_t *w);
  * does not know TO or ZeroMQ fails. */
 int aha_wire_send(aha_wire_t *w, const aha_peer_t *to, Aha__Envelope *env);
 
-/* Sends BODY (a message of one of the Envelope's body types, borrowed) in an Envelope, the body
- * field of its type set (TO as for aha_wire_send). AHA_ERR_ARG for a NULL BODY or one of another
- * type, else as aha_wire_send. */
+/* Sets ENV's body to BODY (a message of one of the Envelope's body types, borrowed): the body
+ * field of its type and body_case. AHA_ERR_ARG (ENV untouched) for a NULL BODY or one of another
+ * type. */
+int aha_wire_envelope_set_body(Aha__Envelope *env, const ProtobufCMessage *body);
+/* Sends BODY in an Envelope (aha_wire_envelope_set_body; TO as for aha_wire_send). */
 int aha_wire_send_body(aha_wire_t *w, const aha_peer_t *to, const ProtobufCMessage *body);
 
 /* Shorthands for the small messages: a Control {command, ok, text} and a Heartbeat {done}
