@@ -15,7 +15,7 @@
     X("sft", cmd_sft, "sft [CONFIG] [--set key=value]...",                                         \
       "supervised fine-tuning on (prompt, response) pairs (sft.data)")                             \
     X("gen-coldstart", cmd_gen_coldstart, "gen-coldstart [CONFIG] --out F [--n N]",                \
-      "cold-start SFT pairs (readable traces + summary)")                                          \
+      "cold-start SFT pairs (readable, correct traces)")                                           \
     X("reject", cmd_reject, "reject [CONFIG] --checkpoint DIR --out F",                            \
       "rejection sampling: correct, readable samples (+ non-reasoning)")                           \
     X("pipeline", cmd_pipeline, "pipeline RECIPE [--set key=value]...",                            \

@@ -127,8 +127,7 @@ int cmd_gen_coldstart(int argc, char **argv) {
                    "usage: aha gen-coldstart [CONFIG] [--set key=value]... --out FILE [--n N]\n"
                    "Writes N (default 2000) cold-start pairs of the run's task (task.kind, "
                    "template)\nas JSONL for `aha sft`: long, readable reference responses in the "
-                   "target language\nwith a summary (addition: the carry trace, then "
-                   "\"A+B=V;\").\n"))
+                   "target language\n(addition: the correct carry trace).\n"))
         return rc;
     const char *out = NULL;
     int n = 2000;

@@ -1,8 +1,8 @@
 /* recipe/data_gen.h — the SFT data of the R1 recipe, as JSONL pairs (recipe/sft_data.h):
  *
- *   cold start   a few thousand long, readable responses in the target language with a summary,
- *                from the task's reference (tasks/task.h: addition's correct carry trace and
- *                "A+B=V;" summary), for train problems outside the RL prompts;
+ *   cold start   a few thousand long, readable responses in the target language, from the
+ *                task's reference (tasks/task.h: addition's correct carry trace), for train
+ *                problems outside the RL prompts;
  *   rejection    K samples per train prompt from a checkpoint; kept only if correct and
  *   sampling     readable: well-formed (verifier/reward.h format), right answer, language
  *                consistency >= min_language; a prompt's duplicate samples are kept once; plus

@@ -1,4 +1,4 @@
-/* data_gen: cold-start data (readable, correct, in the target language, with a summary) and
+/* data_gen: cold-start data (readable, correct, in the target language, the exact trace) and
  * rejection sampling (keeps only correct and readable samples, each once, plus non-reasoning
  * pairs) from a small model fine-tuned to answer in every way. */
 #include "model/model.h"
@@ -8,6 +8,7 @@
 #include "recipe/data_gen.h"
 #include "recipe/lm_train.h"
 #include "recipe/sft_data.h"
+#include "tasks/trace_check.h"
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +46,7 @@ static int each_pair(const char *path, void (*fn)(const char *, const char *, vo
 /* Independent judge: the response of "<bos><|User|>A+B<|Assistant|>" is well-formed, its answer
  * is A+B and its think text is only digits, + = ; and "wait". */
 typedef struct {
-    int n, ok, summary, compare, compare_ok;
+    int n, ok, exact, compare, compare_ok;
 } judge_t;
 
 static void judge(const char *prompt, const char *resp, void *ctx) {
@@ -69,9 +70,10 @@ static void judge(const char *prompt, const char *resp, void *ctx) {
         if (!strchr("0123456789+=;", *q) && strncmp(q, "wait", 4) && strncmp(q - 1, "wait", 4) &&
             strncmp(q - 2, "wait", 4) && strncmp(q - 3, "wait", 4))
             return;
-    char sum[96];
-    snprintf(sum, sizeof sum, "%lld+%lld=%lld;</think>", a, b, a + b);
-    j->summary += strstr(resp, sum) != NULL;
+    /* the think text is exactly the correct carry trace (no summary step after it) */
+    const aha_add_problem_t p = {a, b};
+    tc_result_t res;
+    j->exact += tc_check(&p, resp + 7, te, &res) == 0 && res.errors == 0 && res.value == a + b;
     j->ok++;
 }
 
@@ -83,9 +85,9 @@ static void test_coldstart(void) {
     REQUIRE_OK(aha_data_coldstart(&src, 300, path));
     judge_t j = {0};
     each_pair(path, judge, &j);
-    CHECK(j.n == 300 && j.ok == 300 && j.summary == 300,
-          "300 pairs, all correct and in the target language with the summary (%d, %d, %d)", j.n,
-          j.ok, j.summary);
+    CHECK(j.n == 300 && j.ok == 300 && j.exact == 300,
+          "300 pairs, all correct, in the target language, the trace exact (%d, %d, %d)", j.n,
+          j.ok, j.exact);
     /* they are not RL prompts (train problems 0, 1, ...) and never test problems */
     aha_task_problem_t p0;
     REQUIRE_OK(src.task->problem(&src.cfg, src.seed, AHA_SPLIT_TRAIN, 0, &p0));

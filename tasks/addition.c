@@ -239,19 +239,6 @@ int aha_add_response(const aha_add_problem_t *p, char *buf, size_t cap) {
     return sb_emit(&s, buf, cap, "response");
 }
 
-/* "<think>TRACE A+B=V;</think><answer>V</answer><eos>": the correct trace and its summary. */
-int aha_add_coldstart(const aha_add_problem_t *p, char *buf, size_t cap) {
-    AHA_TRY(check_problem(p));
-    char tmp[TEXT_MAX];
-    sb_t s = {tmp, sizeof tmp, 0, 0};
-    const mistake_t none = {MISTAKE_NONE, -1, 0};
-    sb_printf(&s, "<think>");
-    int64_t v = write_trace(&s, p, &none);
-    sb_printf(&s, "%lld+%lld=%lld;</think><answer>%lld</answer><eos>", (long long)p->a,
-              (long long)p->b, (long long)v, (long long)v);
-    return sb_emit(&s, buf, cap, "cold-start response");
-}
-
 int aha_add_parse_int(const char *text, size_t len, int64_t *out) {
     const char *q = text, *e = text + len;
     const int neg = q < e && *q == '-';
@@ -300,6 +287,7 @@ const aha_cfg_field_t aha_corpus_config_fields[] = {
     CF(p_malformed, "0.1", "malformed documents"),
     CF(p_lang_mix, "0", "traces whose steps are each, with probability 1/2, in the second language (A-J for digits, & : | for + = ;)"),
     CF(p_selfcheck, "0", "correct traces with one slip caught by \"wait\" and the column redone"),
+    CF(p_lang_whole, "0", "traces written wholly in the second language (overrides p_lang_mix for them)"),
 };
 // clang-format on
 #undef CF
@@ -419,6 +407,12 @@ int aha_corpus_document(const aha_corpus_config_t *cc, const aha_add_config_t *a
             const int sum = (int)(col_a + col_b) + carry_into(&p, st.check_col);
             st.check_delta = sum == 0 ? 1 : sum == 19 ? -1 : aha_rng_below(&r2, 2) ? 1 : -1;
         }
+        /* whole-language traces: a third stream, so recipes using only p_lang_mix are unchanged */
+        const uint64_t ids3[] = {AHA_STREAM_ADD_CORPUS, index, 2};
+        aha_rng_t r3;
+        aha_rng_derive(&r3, seed, ids3, 3);
+        if (aha_rng_uniform_d(&r3) < cc->p_lang_whole)
+            st.lang2_mask = cols >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << cols) - 1;
         v = write_trace_styled(&t, &p, &m, &st);
     }
 

@@ -56,14 +56,10 @@ int aha_add_is_test(const aha_add_config_t *cfg, const aha_add_problem_t *p);
  * [0, 10^12); AHA_ERR_RANGE if it does not fit in CAP bytes (buf untouched then). */
 int aha_add_prompt(const aha_add_problem_t *p, char *buf, size_t cap);
 /* Writes the correct response text (think trace + answer + <eos>) into buf; errors as for
- * aha_add_prompt. */
+ * aha_add_prompt. It is also the cold-start reference (recipe stage 1: readable, in the target
+ * language); a summary step "A+B=V;" after the trace was dropped: copying both operands is a task
+ * of its own that a 2M-parameter model gets wrong (docs/r1.md). */
 int aha_add_response(const aha_add_problem_t *p, char *buf, size_t cap);
-
-/* The cold-start response of P (recipe stage 1: long, readable, in the target language, with a
- * summary): the correct trace, then the summary step "A+B=V;", inside the think block:
- *     57+68 -> "<think>7+8=15;5+6+1=12;57+68=125;</think><answer>125</answer><eos>"
- * Errors as for aha_add_prompt. */
-int aha_add_coldstart(const aha_add_problem_t *p, char *buf, size_t cap);
 
 /* THE SECOND LANGUAGE of traces (corpus.p_lang_mix): the same steps in a disjoint alphabet, digit
  * d as the letter 'A'+d, '+' as '&', '=' as ':', ';' as '|' ("7+8=15;" -> "H&I:BF|"). Returns the
@@ -111,6 +107,11 @@ int aha_add_parse_answer(const char *response, int64_t *out);
  *   self-check with probability p_selfcheck a correct trace has one column first written with
  *              its sum off by one, then the marker "wait" and the column again, right:
  *                "7+8=15;5+6+1=13;wait5+6+1=12;" (the answer follows the corrected trace)
+ * and one from a third stream (seed, {AHA_STREAM_ADD_CORPUS, index, 2}), so recipes that set only
+ * the two above keep their documents:
+ *   whole      with probability p_lang_whole a trace is written wholly in the second language
+ *              (every step; mistakes and self-checks as in any trace, so the two languages
+ *              have the same mistake rates and RL on accuracy alone has no reason to prefer one)
  *
  * Well-formed documents are then "<answer>V</answer><eos>" (direct) or
  * "<think>T</think><answer>V</answer><eos>" (trace). With the defaults (docs/corpus.md: 60% direct,
@@ -125,11 +126,12 @@ typedef struct {
     double p_malformed;      /* share of all documents with a broken format */
     double p_lang_mix;       /* of traces, share with steps in the second language */
     double p_selfcheck;      /* of correct traces, share with one slip caught by "wait" */
+    double p_lang_whole;     /* of traces, share written wholly in the second language */
 } aha_corpus_config_t;
 
 /* The field table of aha_corpus_config_t (name, default, range [0, 1], help): the one source of
  * the defaults and of the run config's corpus.* keys. */
-enum { AHA_CORPUS_CONFIG_N_FIELDS = 7 };
+enum { AHA_CORPUS_CONFIG_N_FIELDS = 8 };
 extern const aha_cfg_field_t aha_corpus_config_fields[AHA_CORPUS_CONFIG_N_FIELDS];
 extern const size_t aha_corpus_config_n_fields; /* AHA_CORPUS_CONFIG_N_FIELDS */
 /* The default mix (docs/corpus.md), from the table:

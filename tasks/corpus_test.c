@@ -205,7 +205,7 @@ static void test_mixes(void) {
          "well-formed correct traces");
 
     /* a different mix is followed too (shares come from the config, not constants) */
-    aha_corpus_config_t c2 = {0.6, 0.5, 0.4, 0.5, 0.3, 0, 0};
+    aha_corpus_config_t c2 = {0.6, 0.5, 0.4, 0.5, 0.3, 0, 0, 0};
     aha_add_config_t ac2 = {2, 5, 0.2};
     measure(&c2, &ac2, 8, 5000, &st);
     near((double)st.malformed / 5000, 0.3, 0.025, "mix 2 malformed");
@@ -214,7 +214,7 @@ static void test_mixes(void) {
     near((double)st.trace_mistake / st.trace, 0.5, 0.04, "mix 2 trace mistakes");
 
     /* extremes: every trace mistaken; every document malformed; only direct answers */
-    aha_corpus_config_t all_wrong = {0, 0, 1, 1, 0, 0, 0};
+    aha_corpus_config_t all_wrong = {0, 0, 1, 1, 0, 0, 0, 0};
     measure(&all_wrong, &ac, 3, 2000, &st);
     CHECK(st.trace == 2000 && st.trace_mistake == 2000 && st.trace_bad_mistake == 0,
           "all traces mistaken: %d/%d", st.trace_mistake, st.trace);
@@ -224,7 +224,7 @@ static void test_mixes(void) {
     CHECK(st.malformed == 2000, "all documents malformed: %d", st.malformed);
     for (int k = 0; k < 5; k++)
         CHECK(st.mal_kind[k] > 100, "malformation kind %d occurs (%d)", k, st.mal_kind[k]);
-    aha_corpus_config_t only_direct = {1, 0, 0, 0, 0, 0, 0};
+    aha_corpus_config_t only_direct = {1, 0, 0, 0, 0, 0, 0, 0};
     measure(&only_direct, &ac, 3, 2000, &st);
     CHECK(st.direct == 2000 && st.direct_correct == 0 && st.direct_implausible == 0,
           "all direct answers wrong");
@@ -260,9 +260,9 @@ static void test_mixes(void) {
 
     /* config errors */
     const aha_corpus_config_t bad[] = {
-        {0, 0.25, 0, 0.25, 0.1, 0, 0},   {-0.1, 0.25, 0.6, 0.25, 0.1, 0, 0}, {0.4, 1.5, 0.6, 0.25, 0.1, 0, 0},
-        {0.4, 0.25, 0.6, -1, 0.1, 0, 0}, {0.4, 0.25, 0.6, 0.25, 1.01, 0, 0}, {0.4, 0.25, 0.6, 0.25, 0.1, 1.5, 0},
-        {0.4, 0.25, 0.6, 0.25, 0.1, 0, -0.5}, {NAN, 0.25, 0.6, 0.25, 0.1, 0, 0},
+        {0, 0.25, 0, 0.25, 0.1, 0, 0, 0},   {-0.1, 0.25, 0.6, 0.25, 0.1, 0, 0, 0}, {0.4, 1.5, 0.6, 0.25, 0.1, 0, 0, 0},
+        {0.4, 0.25, 0.6, -1, 0.1, 0, 0, 0}, {0.4, 0.25, 0.6, 0.25, 1.01, 0, 0, 0}, {0.4, 0.25, 0.6, 0.25, 0.1, 1.5, 0, 0},
+        {0.4, 0.25, 0.6, 0.25, 0.1, 0, -0.5, 0}, {0.4, 0.25, 0.6, 0.25, 0.1, 0, 0, 2}, {NAN, 0.25, 0.6, 0.25, 0.1, 0, 0, 0},
     };
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
         strcpy(a, "keep");
@@ -332,6 +332,55 @@ static void test_lang_mix(void) {
     CHECK(both > with2 / 2, "most mixed traces mix both languages (%d of %d)", both, with2);
 }
 
+/* corpus.p_lang_whole: a third stream, so documents with only p_lang_mix are unchanged; the traces
+ * it picks are wholly in the second language and, mapped back, the same documents; the mistake
+ * rate (answers that differ from a + b) is the same in both languages. */
+static void test_lang_whole(void) {
+    aha_corpus_config_t mix, whole;
+    aha_corpus_config_default(&mix);
+    mix.p_lang_mix = 0.3;
+    mix.p_selfcheck = 0.05;
+    whole = mix;
+    whole.p_lang_whole = 0.4;
+    aha_add_config_t ac = {3, 5, 0.1};
+    int same = 1, changed = 0, traces = 0, all2 = 0, plain_all2 = 0;
+    int wrong2 = 0, n_all2 = 0, wrong1 = 0, n_other = 0;
+    for (uint64_t i = 0; i < 4000; i++) {
+        char a[1024], b[1024], ba[1024], bb[1024];
+        REQUIRE_OK(aha_corpus_document(&mix, &ac, 5, i, a, sizeof a));
+        REQUIRE_OK(aha_corpus_document(&whole, &ac, 5, i, b, sizeof b));
+        int a1, a2, b1, b2;
+        from_lang2(a, ba, sizeof ba, &a1, &a2);
+        from_lang2(b, bb, sizeof bb, &b1, &b2);
+        same &= !strcmp(ba, bb);
+        changed += strcmp(a, b) != 0;
+        if (!strstr(b, "<think>") || strstr(b, "<answer>") < strstr(b, "<think>")) continue;
+        traces++;
+        all2 += b2 > 0 && b1 == 0;
+        plain_all2 += a2 > 0 && a1 == 0;
+        /* correctness of a well-formed trace document: its answer against a + b */
+        long long x, y, v;
+        const char *u = strstr(b, "<|User|>"), *ans = strstr(b, "<answer>");
+        if (!u || !ans || sscanf(u + 8, "%lld+%lld", &x, &y) != 2 || sscanf(ans + 8, "%lld", &v) != 1)
+            continue;
+        if (b2 > 0 && b1 == 0)
+            n_all2++, wrong2 += v != x + y;
+        else
+            n_other++, wrong1 += v != x + y;
+    }
+    printf("p_lang_whole 0.4: %d of %d traces wholly in the second language (%d with p_lang_mix "
+           "alone); wrong answers %.3f (whole) vs %.3f (others)\n", all2, traces, plain_all2,
+           (double)wrong2 / n_all2, (double)wrong1 / n_other);
+    CHECK(same, "mapped back, the documents are those of p_lang_mix alone");
+    CHECK(changed > 0, "p_lang_whole changes some documents (%d)", changed);
+    const double share = (double)(all2 - plain_all2) / traces;
+    CHECK(fabs(share - 0.4 * (1 - (double)plain_all2 / traces)) < 0.04,
+          "share newly wholly in the second language %.3f", share);
+    CHECK(fabs((double)wrong2 / n_all2 - (double)wrong1 / n_other) < 0.05,
+          "same mistake rate in both languages (%.3f, %.3f)", (double)wrong2 / n_all2,
+          (double)wrong1 / n_other);
+}
+
 /* corpus.p_selfcheck: "wait" appears only in correct traces, once, after a step whose sum is off
  * by one; without the slip and the marker the document is the one without p_selfcheck. */
 static void test_selfcheck(void) {
@@ -377,34 +426,12 @@ static void test_selfcheck(void) {
     CHECK(with > 200 && with < 400, "%d of 2000 documents with a self-check (want ~300)", with);
 }
 
-static void test_coldstart(void) {
-    aha_add_config_t ac = {3, 5, 0.1};
-    int ok = 1;
-    for (uint64_t i = 0; i < 300; i++) {
-        aha_add_problem_t p;
-        char r[512], want[64];
-        REQUIRE_OK(aha_add_problem(&ac, 2, AHA_SPLIT_TRAIN, i, &p));
-        REQUIRE_OK(aha_add_coldstart(&p, r, sizeof r));
-        const char *x, *xe;
-        ok &= well_formed_trace(r, &x, &xe);
-        snprintf(want, sizeof want, "%lld+%lld=%lld;</think><answer>%lld</answer>", (long long)p.a,
-                 (long long)p.b, (long long)(p.a + p.b), (long long)(p.a + p.b));
-        ok &= strstr(r, want) != NULL;
-        const char *sum = strstr(r, want);
-        tc_result_t res;
-        ok &= sum && tc_check(&p, x, sum, &res) == 0 && res.errors == 0 && res.value == p.a + p.b;
-    }
-    CHECK(ok, "cold-start responses: well-formed, a correct trace, the summary, the answer");
-    char tiny[8];
-    aha_add_problem_t p = {123, 456};
-    CHECK(aha_add_coldstart(&p, tiny, sizeof tiny) == AHA_ERR_RANGE, "capacity checked");
-}
 
 static const tu_case_t cases[] = {
     {"mixes", test_mixes},
     {"lang_mix", test_lang_mix},
+    {"lang_whole", test_lang_whole},
     {"selfcheck", test_selfcheck},
-    {"coldstart", test_coldstart},
 };
 
 TU_MAIN(cases)

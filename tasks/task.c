@@ -82,7 +82,7 @@ static int cd_accuracy(const aha_reward_problem_t *prob, const char *answer, siz
 }
 
 static int add_reference(const aha_task_problem_t *p, char *buf, size_t cap) {
-    return aha_add_coldstart(&p->add, buf, cap);
+    return aha_add_response(&p->add, buf, cap);
 }
 
 static int cd_reference(const aha_task_problem_t *p, char *buf, size_t cap) {

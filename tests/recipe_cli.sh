@@ -45,7 +45,7 @@ check_loss_drops "sft loss goes down" "$run/sft/metrics.jsonl" 0.7
 # 2. aha gen-coldstart: readable pairs that aha sft reads
 "$AHA" gen-coldstart "${tiny[@]}" --out "$tmp/cold.jsonl" --n 50 > "$tmp/cold.log" 2>&1
 check "gen-coldstart writes 50 pairs" "[ \$(wc -l < \"$tmp/cold.jsonl\") -eq 50 ]" || cat "$tmp/cold.log"
-check "cold-start responses end with the summary" "[ \$(grep -c '=[0-9]*;</think><answer>' \"$tmp/cold.jsonl\") -eq 50 ]"
+check "cold-start responses end with a carry step, no summary" "[ \$(grep -c '[0-9]+[0-9]\\(+1\\)\\?=[0-9][0-9];</think><answer>' \"$tmp/cold.jsonl\") -eq 50 ]"
 out=$("$AHA" gen-coldstart "${tiny[@]}" --n 5 2>&1); rc=$?
 check "gen-coldstart needs --out" "[ $rc -ne 0 ] && grep -q -- '--out' <<<\"\$out\""
 out=$("$AHA" gen-coldstart "${tiny[@]}" --out "$tmp/x.jsonl" --bogus 1 2>&1); rc=$?
