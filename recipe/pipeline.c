@@ -29,9 +29,10 @@ static const char *scalar(const yaml_node_t *n) {
     return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
 }
 
-/* "@{NAME}" -> RUN_DIR/NAME (NAME a stage among the first N_KNOWN, or "run" -> RUN_DIR). */
+/* "@{NAME}" -> RUN_DIR/NAME (NAME a stage among the first N_KNOWN, or "run" -> RUN_DIR); bit i
+ * of *DEPS (may be NULL) is set for every stage i named. */
 static int expand(const aha_recipe_t *r, int n_known, const yaml_node_t *node, const char *in,
-                  char *out, size_t cap) {
+                  char *out, size_t cap, uint64_t *deps) {
     size_t o = 0;
     for (const char *p = in; *p;) {
         if (p[0] == '@' && p[1] == '{') {
@@ -44,7 +45,7 @@ static int expand(const aha_recipe_t *r, int n_known, const yaml_node_t *node, c
             name[n] = 0;
             int known = !strcmp(name, "run");
             for (int i = 0; i < n_known && !known; i++)
-                known = !strcmp(r->stages[i].name, name);
+                if ((known = !strcmp(r->stages[i].name, name)) && deps) *deps |= (uint64_t)1 << i;
             if (!known)
                 BAD(node, "@{%s}: no stage of that name before this one (or @{run})", name);
             int w = !strcmp(name, "run") ? snprintf(out + o, cap - o, "%s", r->run_dir)
@@ -63,10 +64,11 @@ static int expand(const aha_recipe_t *r, int n_known, const yaml_node_t *node, c
 
 /* A sequence of scalars (or one scalar) into items[0..*n), expanded. */
 static int string_list(const aha_recipe_t *r, yaml_document_t *doc, const yaml_node_t *v,
-                       const char *key, int n_known, char items[][AHA_RECIPE_STR], int *n) {
+                       const char *key, int n_known, char items[][AHA_RECIPE_STR], int *n,
+                       uint64_t *deps) {
     *n = 0;
     if (v->type == YAML_SCALAR_NODE) {
-        AHA_TRY(expand(r, n_known, v, scalar(v), items[0], AHA_RECIPE_STR));
+        AHA_TRY(expand(r, n_known, v, scalar(v), items[0], AHA_RECIPE_STR, deps));
         *n = 1;
         return AHA_OK;
     }
@@ -76,7 +78,7 @@ static int string_list(const aha_recipe_t *r, yaml_document_t *doc, const yaml_n
         const yaml_node_t *e = yaml_document_get_node(doc, *it);
         if (!scalar(e)) BAD(e ? e : v, "%s: expected a list of strings", key);
         if (*n >= AHA_RECIPE_MAX_ITEMS) BAD(e, "%s: more than %d items", key, AHA_RECIPE_MAX_ITEMS);
-        AHA_TRY(expand(r, n_known, e, scalar(e), items[*n], AHA_RECIPE_STR));
+        AHA_TRY(expand(r, n_known, e, scalar(e), items[*n], AHA_RECIPE_STR, deps));
         ++*n;
     }
     return AHA_OK;
@@ -137,11 +139,12 @@ static int parse_stage(aha_recipe_t *r, yaml_document_t *doc, const yaml_node_t 
     if ((size_t)snprintf(st->dir, sizeof st->dir, "%s/%s", r->run_dir, st->name) >= sizeof st->dir)
         BAD(m, "stage %s: run directory too long", st->name);
     snprintf(st->run_dir_set, sizeof st->run_dir_set, "run_dir=%s", st->dir);
-    if (set) AHA_TRY(string_list(r, doc, set, "set", idx + 1, st->set, &st->n_set));
-    if (args) AHA_TRY(string_list(r, doc, args, "args", idx + 1, st->args, &st->n_args));
+    if (set) AHA_TRY(string_list(r, doc, set, "set", idx + 1, st->set, &st->n_set, &st->deps));
+    if (args) AHA_TRY(string_list(r, doc, args, "args", idx + 1, st->args, &st->n_args, &st->deps));
+    st->deps &= ~((uint64_t)1 << idx); /* a stage naming its own directory does not wait for itself */
     char rel[AHA_RECIPE_MAX_ITEMS][AHA_RECIPE_STR];
     int n_out = 0;
-    AHA_TRY(string_list(r, doc, outs, "outputs", idx + 1, rel, &n_out));
+    AHA_TRY(string_list(r, doc, outs, "outputs", idx + 1, rel, &n_out, NULL));
     if (n_out == 0) BAD(outs, "stage %s: 'outputs' is empty", st->name);
     for (int j = 0; j < n_out; j++) {
         if (rel[j][0] == '/' || strstr(rel[j], ".."))
@@ -178,8 +181,15 @@ static int parse_root(aha_recipe_t *r, yaml_document_t *doc, const char *run_dir
             set = v;
         } else if (!strcmp(key, "stages")) {
             stages = v;
+        } else if (!strcmp(key, "jobs")) {
+            const char *s = scalar(v);
+            char *end = NULL;
+            long j = s ? strtol(s, &end, 10) : 0;
+            if (!s || end == s || *end || j < 1 || j > 64)
+                BAD(v, "jobs: expected an integer in 1..64, got '%s'", s ? s : "(not a scalar)");
+            r->jobs = (int)j;
         } else {
-            BAD(k, "unknown key '%s' (run_dir, config, set, stages)", key);
+            BAD(k, "unknown key '%s' (run_dir, config, set, jobs, stages)", key);
         }
     }
     if (run_dir) {
@@ -189,7 +199,7 @@ static int parse_root(aha_recipe_t *r, yaml_document_t *doc, const char *run_dir
     }
     if (!r->run_dir[0]) BAD(root, "'run_dir' is required");
     if (set) {
-        AHA_TRY(string_list(r, doc, set, "set", 0, r->set, &r->n_set));
+        AHA_TRY(string_list(r, doc, set, "set", 0, r->set, &r->n_set, NULL));
         for (int j = 0; j < r->n_set; j++)
             if (!strchr(r->set[j], '=')) BAD(set, "set item '%s' is not key=value", r->set[j]);
     }
@@ -217,6 +227,7 @@ int aha_recipe_load(const char *path, const char *run_dir, aha_recipe_t **out) {
         return AHA_FAIL(AHA_ERR_NOMEM, "recipe");
     }
     snprintf(r->path, sizeof r->path, "%s", path);
+    r->jobs = 1;
     yaml_parser_t parser;
     yaml_document_t doc;
     int rc = AHA_OK, have_doc = 0;

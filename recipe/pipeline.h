@@ -5,6 +5,7 @@
  *   run_dir: runs/r1                 # RUN_DIR (aha pipeline --run-dir overrides it)
  *   config: configs/addition35.yaml  # run config every stage starts from (optional)
  *   set: [corpus.p_lang_mix=0.3]     # --set overrides of every stage (optional)
+ *   jobs: 2                          # stages run at once (optional, default 1; see below)
  *   stages:
  *     - name: base                   # [a-z0-9_], unique; the stage writes under RUN_DIR/base
  *       command: pretrain            # an aha command taking [CONFIG] [--set k=v]...
@@ -15,10 +16,14 @@
  * In set, args and outputs, "@{NAME}" is RUN_DIR/NAME for this stage or one defined before it,
  * and "@{run}" is RUN_DIR. A stage runs as
  *   aha COMMAND [CONFIG] <recipe set> <stage set> <extra set> --set run_dir=RUN_DIR/NAME <args>
+ * A stage depends on the stages it names with @{NAME} (in set or args): with jobs > 1 the
+ * pipeline starts, in recipe order, any stage whose dependencies are done while fewer than jobs
+ * stages run; with jobs 1 stages run one after the other in recipe order.
  * Errors name the recipe file, the line and the key (AHA_ERR_CONFIG). */
 #ifndef AHA_RECIPE_PIPELINE_H
 #define AHA_RECIPE_PIPELINE_H
 #include <stddef.h>
+#include <stdint.h>
 
 #define AHA_RECIPE_MAX_STAGES 64
 #define AHA_RECIPE_MAX_ITEMS 64 /* per list */
@@ -34,12 +39,14 @@ typedef struct {
     char outputs[AHA_RECIPE_MAX_ITEMS][AHA_RECIPE_STR]; /* expanded, absolute or cwd-relative */
     char dir[AHA_RECIPE_STR];                           /* RUN_DIR/name */
     char run_dir_set[AHA_RECIPE_STR + 16];              /* "run_dir=RUN_DIR/name" */
+    uint64_t deps; /* bit j: the stage names stage j (@{NAME} in set or args), runs after it */
 } aha_stage_t;
 
 typedef struct {
     char path[AHA_RECIPE_STR];
     char run_dir[AHA_RECIPE_STR];
     char config[AHA_RECIPE_STR]; /* "" = the embedded default */
+    int jobs;                    /* stages run at once (recipe key jobs, default 1) */
     int n_set;
     char set[AHA_RECIPE_MAX_ITEMS][AHA_RECIPE_STR];
     int n_stages;

@@ -18,6 +18,9 @@ echo "short recipe: $(( $(date +%s) - start )) s"
 check "the short recipe runs end to end ($n stages)" "[ $rc -eq 0 ] && grep -q \"$n stages run, 0 skipped\" \"$tmp/p1.log\"" || { tail -5 "$tmp/p1.log"; for l in "$run"/*/log.txt; do echo "== $l"; tail -3 "$l"; done; }
 "$AHA" pipeline recipes/r1_short.yaml --run-dir "$run" > "$tmp/p2.log" 2>&1; rc=$?
 check "a rerun skips every stage" "[ $rc -eq 0 ] && grep -q \"0 stages run, $n skipped\" \"$tmp/p2.log\""
+# the R1-Zero stage ran with one actor and one verifier process: every group (12 steps x 8
+# prompts) came from the actor and was scored remotely
+check "R1-Zero stage: groups from the actor process, scored by the verifier process" "grep -q 'actor_groups 96,' \"$run/r1zero/log.txt\" && grep -q 'verifier_groups_remote [1-9][0-9]*, verifier_groups_local 0,' \"$run/r1zero/log.txt\"" || grep counters "$run/r1zero/log.txt"
 check "rejection sampling kept samples" "grep -q 'kept [1-9]' \"$run/rs_data/log.txt\"" || cat "$run/rs_data/log.txt"
 "$AHA" report "$run" > "$tmp/report.log" 2>&1; rc=$?
 check "report renders" "[ $rc -eq 0 ] && [ -s \"$run/report.md\" ]" || cat "$tmp/report.log"

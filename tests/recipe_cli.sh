@@ -103,6 +103,15 @@ check "a skipped stage is left as it was" "[ \$(stat -c %Y \"$pr/base/pretrain/f
 rm "$pr/ev/e.json"
 "$AHA" pipeline "$tmp/tiny.yaml" > "$tmp/p3.log" 2>&1; rc=$?
 check "only the stage whose output is gone runs again" "[ $rc -eq 0 ] && grep -q '1 stages run, 3 skipped' \"$tmp/p3.log\" && grep -q 'ev .*running' \"$tmp/p3.log\""
+# --jobs 2: base and cold (independent) run at once, tuned waits for both, ev for tuned; same numbers
+"$AHA" pipeline "$tmp/tiny.yaml" --run-dir "$tmp/pipe2" --jobs 2 > "$tmp/pj.log" 2>&1; rc=$?
+line() { grep -n "\] $1 .*$2" "$tmp/pj.log" | head -1 | cut -d: -f1; }
+check "--jobs 2: every stage runs" "[ $rc -eq 0 ] && grep -q '4 stages run, 0 skipped' \"$tmp/pj.log\"" || cat "$tmp/pj.log"
+check "--jobs 2: cold starts while base runs" "[ \$(line cold running) -lt \$(line base finished) ]" || cat "$tmp/pj.log"
+check "--jobs 2: tuned starts after base and cold finish, ev after tuned" "[ \$(line tuned running) -gt \$(line base finished) ] && [ \$(line tuned running) -gt \$(line cold finished) ] && [ \$(line ev running) -gt \$(line tuned finished) ]" || cat "$tmp/pj.log"
+check "--jobs 2: the same evaluation as one stage at a time" "cmp -s <(grep -v seconds \"$pr/ev/e.json\") <(grep -v seconds \"$tmp/pipe2/ev/e.json\")" || diff "$pr/ev/e.json" "$tmp/pipe2/ev/e.json"
+out=$("$AHA" pipeline "$tmp/tiny.yaml" --jobs 0 2>&1); rc=$?
+check "--jobs 0 is refused" "[ $rc -ne 0 ] && grep -q -- '--jobs' <<<\"\$out\""
 sed 's/name: ev/name: ev2/; s/@{ev}/@{ev2}/; s/--n, "40"/--n, "x40"/' "$tmp/tiny.yaml" > "$tmp/bad_stage.yaml"
 rm -rf "$pr/cold"
 out=$("$AHA" pipeline "$tmp/bad_stage.yaml" 2>&1); rc=$?
