@@ -161,11 +161,12 @@ typedef struct {
 /* How a trace is written: which steps are in the second language and where a self-check is. */
 typedef struct {
     uint64_t lang2_mask; /* bit c: step c in the second language (aha_add_lang2) */
+    uint64_t ops2_mask;  /* bit c: step c with the second language's operators, digits kept */
     int check_col;       /* column written wrong (sum + check_delta), then "wait" and redone; -1 */
     int check_delta;
 } style_t;
 
-static const style_t k_plain = {0, -1, 0};
+static const style_t k_plain = {0, 0, -1, 0};
 
 char aha_add_lang2(char c) {
     if (c >= '0' && c <= '9') return (char)('A' + (c - '0'));
@@ -177,13 +178,13 @@ char aha_add_lang2(char c) {
     }
 }
 
-/* Appends one step "x+y[+1]=SS;" (in the second language if LANG2). */
-static void write_step(sb_t *s, int da, int db, int carry_in, int sum, int lang2) {
+/* Appends one step "x+y[+1]=SS;" (in the second language if LANG2; with its operators only, the
+ * digits kept, if OPS2). */
+static void write_step(sb_t *s, int da, int db, int carry_in, int sum, int lang2, int ops2) {
     char step[32];
     snprintf(step, sizeof step, "%d+%d%s=%02d;", da, db, carry_in ? "+1" : "", sum);
-    if (lang2)
-        for (char *q = step; *q; q++)
-            *q = aha_add_lang2(*q);
+    for (char *q = step; *q && (lang2 || ops2); q++)
+        if (lang2 || *q < '0' || *q > '9') *q = aha_add_lang2(*q);
     sb_printf(s, "%s", step);
 }
 
@@ -202,12 +203,13 @@ static int64_t write_trace_styled(sb_t *s, const aha_add_problem_t *p, const mis
         int sum = (has_a ? da : 0) + (has_b ? db : 0) + carry_in;
         if (m->kind == MISTAKE_SUM && c == m->col) sum += m->delta;
         const int lang2 = c < 64 && (st->lang2_mask >> c & 1);
+        const int ops2 = c < 64 && (st->ops2_mask >> c & 1);
         if (c == st->check_col) { /* a slip, caught: "wait", and the column again */
-            write_step(s, has_a ? da : 0, has_b ? db : 0, carry_in, sum + st->check_delta, lang2);
+            write_step(s, has_a ? da : 0, has_b ? db : 0, carry_in, sum + st->check_delta, lang2, ops2);
             sb_printf(s, "wait");
         }
         /* both digits always, 0 past an operand's end: every step has the same shape */
-        write_step(s, has_a ? da : 0, has_b ? db : 0, carry_in, sum, lang2);
+        write_step(s, has_a ? da : 0, has_b ? db : 0, carry_in, sum, lang2, ops2);
         result += (int64_t)(sum % 10) * place;
         place *= 10;
         carry = sum / 10;
@@ -287,7 +289,7 @@ const aha_cfg_field_t aha_corpus_config_fields[] = {
     CF(p_malformed, "0.1", "malformed documents"),
     CF(p_lang_mix, "0", "traces whose steps are each, with probability 1/2, in the second language (A-J for digits, & : | for + = ;)"),
     CF(p_selfcheck, "0", "correct traces with one slip caught by \"wait\" and the column redone"),
-    CF(p_lang_whole, "0", "traces written wholly in the second language (overrides p_lang_mix for them)"),
+    CF(p_lang_ops, "0", "traces whose + = ; are the second language's & : | (digits as in the first): half wholly, half each step with probability 1/2"),
 };
 // clang-format on
 #undef CF
@@ -407,12 +409,18 @@ int aha_corpus_document(const aha_corpus_config_t *cc, const aha_add_config_t *a
             const int sum = (int)(col_a + col_b) + carry_into(&p, st.check_col);
             st.check_delta = sum == 0 ? 1 : sum == 19 ? -1 : aha_rng_below(&r2, 2) ? 1 : -1;
         }
-        /* whole-language traces: a third stream, so recipes using only p_lang_mix are unchanged */
+        /* second-language operators: a third stream, so recipes using only p_lang_mix keep their
+         * documents */
         const uint64_t ids3[] = {AHA_STREAM_ADD_CORPUS, index, 2};
         aha_rng_t r3;
         aha_rng_derive(&r3, seed, ids3, 3);
-        if (aha_rng_uniform_d(&r3) < cc->p_lang_whole)
-            st.lang2_mask = cols >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << cols) - 1;
+        if (aha_rng_uniform_d(&r3) < cc->p_lang_ops) {
+            const uint64_t all = cols >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << cols) - 1;
+            const int whole = aha_rng_below(&r3, 2) == 0;
+            st.ops2_mask = whole ? all : aha_rng_u64(&r3) & all;
+            if (!st.ops2_mask) st.ops2_mask = (uint64_t)1 << aha_rng_below(&r3, (uint64_t)cols);
+            st.lang2_mask &= ~st.ops2_mask; /* those steps keep their digits */
+        }
         v = write_trace_styled(&t, &p, &m, &st);
     }
 

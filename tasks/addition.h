@@ -109,9 +109,13 @@ int aha_add_parse_answer(const char *response, int64_t *out);
  *                "7+8=15;5+6+1=13;wait5+6+1=12;" (the answer follows the corrected trace)
  * and one from a third stream (seed, {AHA_STREAM_ADD_CORPUS, index, 2}), so recipes that set only
  * the two above keep their documents:
- *   whole      with probability p_lang_whole a trace is written wholly in the second language
- *              (every step; mistakes and self-checks as in any trace, so the two languages
- *              have the same mistake rates and RL on accuracy alone has no reason to prefer one)
+ *   operators  with probability p_lang_ops a trace writes + = ; as the second language's & : |
+ *              and keeps its digits ("7&8:15|"), as numbers read the same in English and
+ *              Chinese: half of them in every step, half in each step with probability 1/2 (at
+ *              least one); these steps are never also in p_lang_mix's alphabet. Mistakes and
+ *              self-checks are drawn as for any trace and the arithmetic is the same, so the
+ *              two languages are equally accurate and RL on accuracy alone has no reason to
+ *              drop the second one (the language reward's job, docs/r1.md)
  *
  * Well-formed documents are then "<answer>V</answer><eos>" (direct) or
  * "<think>T</think><answer>V</answer><eos>" (trace). With the defaults (docs/corpus.md: 60% direct,
@@ -126,7 +130,7 @@ typedef struct {
     double p_malformed;      /* share of all documents with a broken format */
     double p_lang_mix;       /* of traces, share with steps in the second language */
     double p_selfcheck;      /* of correct traces, share with one slip caught by "wait" */
-    double p_lang_whole;     /* of traces, share written wholly in the second language */
+    double p_lang_ops;       /* of traces, share with the second language's operators */
 } aha_corpus_config_t;
 
 /* The field table of aha_corpus_config_t (name, default, range [0, 1], help): the one source of

@@ -332,53 +332,66 @@ static void test_lang_mix(void) {
     CHECK(both > with2 / 2, "most mixed traces mix both languages (%d of %d)", both, with2);
 }
 
-/* corpus.p_lang_whole: a third stream, so documents with only p_lang_mix are unchanged; the traces
- * it picks are wholly in the second language and, mapped back, the same documents; the mistake
- * rate (answers that differ from a + b) is the same in both languages. */
-static void test_lang_whole(void) {
-    aha_corpus_config_t mix, whole;
+/* corpus.p_lang_ops: a third stream, so documents with only p_lang_mix are unchanged and, mapped
+ * back, the documents are those without it; the traces it picks write & : | with the first
+ * language's digits, half of them in every step; the mistake rate (answers that differ from
+ * a + b) is the same in both languages. */
+static void test_lang_ops(void) {
+    aha_corpus_config_t mix, ops, mix_ops;
     aha_corpus_config_default(&mix);
     mix.p_lang_mix = 0.3;
     mix.p_selfcheck = 0.05;
-    whole = mix;
-    whole.p_lang_whole = 0.4;
+    mix_ops = mix;
+    mix_ops.p_lang_ops = 0.4;
+    aha_corpus_config_default(&ops);
+    ops.p_lang_ops = 0.4;
     aha_add_config_t ac = {3, 5, 0.1};
-    int same = 1, changed = 0, traces = 0, all2 = 0, plain_all2 = 0;
-    int wrong2 = 0, n_all2 = 0, wrong1 = 0, n_other = 0;
+    int same = 1, changed = 0, letters = 0, traces = 0, with_ops = 0, whole = 0;
+    int wrong2 = 0, n2 = 0, wrong1 = 0, n1 = 0;
     for (uint64_t i = 0; i < 4000; i++) {
         char a[1024], b[1024], ba[1024], bb[1024];
-        REQUIRE_OK(aha_corpus_document(&mix, &ac, 5, i, a, sizeof a));
-        REQUIRE_OK(aha_corpus_document(&whole, &ac, 5, i, b, sizeof b));
         int a1, a2, b1, b2;
+        REQUIRE_OK(aha_corpus_document(&mix, &ac, 5, i, a, sizeof a));
+        REQUIRE_OK(aha_corpus_document(&mix_ops, &ac, 5, i, b, sizeof b));
         from_lang2(a, ba, sizeof ba, &a1, &a2);
         from_lang2(b, bb, sizeof bb, &b1, &b2);
         same &= !strcmp(ba, bb);
         changed += strcmp(a, b) != 0;
-        if (!strstr(b, "<think>") || strstr(b, "<answer>") < strstr(b, "<think>")) continue;
+        /* p_lang_ops alone: operators only, never a second-language digit */
+        REQUIRE_OK(aha_corpus_document(&ops, &ac, 5, i, b, sizeof b));
+        const char *t = strstr(b, "<think>"), *te = t ? strstr(t, "</think>") : NULL;
+        if (!t || !te || strstr(b, "<answer>") < t) continue;
         traces++;
-        all2 += b2 > 0 && b1 == 0;
-        plain_all2 += a2 > 0 && a1 == 0;
-        /* correctness of a well-formed trace document: its answer against a + b */
+        int n_ops2 = 0, n_ops1 = 0;
+        for (const char *q = t + 7; q < te; q++) {
+            letters += *q >= 'A' && *q <= 'J';
+            n_ops2 += *q == '&' || *q == ':' || *q == '|';
+            n_ops1 += *q == '+' || *q == '=' || *q == ';';
+        }
+        with_ops += n_ops2 > 0;
+        whole += n_ops2 > 0 && n_ops1 == 0;
         long long x, y, v;
         const char *u = strstr(b, "<|User|>"), *ans = strstr(b, "<answer>");
         if (!u || !ans || sscanf(u + 8, "%lld+%lld", &x, &y) != 2 || sscanf(ans + 8, "%lld", &v) != 1)
             continue;
-        if (b2 > 0 && b1 == 0)
-            n_all2++, wrong2 += v != x + y;
+        if (n_ops2 > 0)
+            n2++, wrong2 += v != x + y;
         else
-            n_other++, wrong1 += v != x + y;
+            n1++, wrong1 += v != x + y;
     }
-    printf("p_lang_whole 0.4: %d of %d traces wholly in the second language (%d with p_lang_mix "
-           "alone); wrong answers %.3f (whole) vs %.3f (others)\n", all2, traces, plain_all2,
-           (double)wrong2 / n_all2, (double)wrong1 / n_other);
+    printf("p_lang_ops 0.4: %d of %d traces with second-language operators, %d wholly; wrong "
+           "answers %.3f (second) vs %.3f (first)\n", with_ops, traces, whole,
+           (double)wrong2 / n2, (double)wrong1 / n1);
     CHECK(same, "mapped back, the documents are those of p_lang_mix alone");
-    CHECK(changed > 0, "p_lang_whole changes some documents (%d)", changed);
-    const double share = (double)(all2 - plain_all2) / traces;
-    CHECK(fabs(share - 0.4 * (1 - (double)plain_all2 / traces)) < 0.04,
-          "share newly wholly in the second language %.3f", share);
-    CHECK(fabs((double)wrong2 / n_all2 - (double)wrong1 / n_other) < 0.05,
-          "same mistake rate in both languages (%.3f, %.3f)", (double)wrong2 / n_all2,
-          (double)wrong1 / n_other);
+    CHECK(changed > 0, "p_lang_ops changes some documents (%d)", changed);
+    CHECK(letters == 0, "p_lang_ops keeps the digits (%d letters)", letters);
+    CHECK(fabs((double)with_ops / traces - 0.4) < 0.04, "share with second-language operators %.3f",
+          (double)with_ops / traces);
+    CHECK(fabs((double)whole / with_ops - 0.5) < 0.06, "half of them wholly %.3f",
+          (double)whole / with_ops);
+    CHECK(fabs((double)wrong2 / n2 - (double)wrong1 / n1) < 0.05,
+          "same mistake rate in both languages (%.3f, %.3f)", (double)wrong2 / n2,
+          (double)wrong1 / n1);
 }
 
 /* corpus.p_selfcheck: "wait" appears only in correct traces, once, after a step whose sum is off
@@ -430,7 +443,7 @@ static void test_selfcheck(void) {
 static const tu_case_t cases[] = {
     {"mixes", test_mixes},
     {"lang_mix", test_lang_mix},
-    {"lang_whole", test_lang_whole},
+    {"lang_ops", test_lang_ops},
     {"selfcheck", test_selfcheck},
 };
 
