@@ -119,6 +119,9 @@ check "a failing stage stops the pipeline, named with its log" "[ $rc -ne 0 ] &&
 printf 'run_dir: x\nstages:\n  - name: a\n    command: pretrain\n    outputz: [y]\n' > "$tmp/bad_key.yaml"
 out=$("$AHA" pipeline "$tmp/bad_key.yaml" 2>&1); rc=$?
 check "an unknown recipe key names file:line" "[ $rc -ne 0 ] && grep -q \"bad_key.yaml:5: stages\\[0\\]: unknown key 'outputz'\" <<<\"\$out\"" || echo "$out"
+printf 'run_dir: x\njobs: 0\nstages:\n  - name: a\n    command: pretrain\n    outputs: [y]\n' > "$tmp/bad_jobs.yaml"
+out=$("$AHA" pipeline "$tmp/bad_jobs.yaml" 2>&1); rc=$?
+check "a bad jobs value names file:line" "[ $rc -ne 0 ] && grep -q 'bad_jobs.yaml:2: jobs: expected an integer in 1..64' <<<\"\$out\"" || echo "$out"
 printf 'run_dir: x\nstages:\n  - name: a\n    command: sft\n    set: ["sft.init=@{b}/x"]\n    outputs: [y]\n' > "$tmp/bad_ref.yaml"
 out=$("$AHA" pipeline "$tmp/bad_ref.yaml" 2>&1); rc=$?
 check "a reference to an unknown stage names file:line" "[ $rc -ne 0 ] && grep -q 'bad_ref.yaml:5: @{b}: no stage' <<<\"\$out\"" || echo "$out"
