@@ -157,7 +157,7 @@ static int parse_stage(aha_recipe_t *r, yaml_document_t *doc, const yaml_node_t 
     st->n_outputs = n_out;
     for (int j = 0; j < st->n_set; j++)
         if (!strchr(st->set[j], '='))
-            BAD(set, "stage %s: set item '%s' is not key=value", st->name, st->set[j]);
+            BAD(set, "stage %s: set item '%.400s' is not key=value", st->name, st->set[j]);
     return AHA_OK;
 }
 
@@ -201,7 +201,7 @@ static int parse_root(aha_recipe_t *r, yaml_document_t *doc, const char *run_dir
     if (set) {
         AHA_TRY(string_list(r, doc, set, "set", 0, r->set, &r->n_set, NULL));
         for (int j = 0; j < r->n_set; j++)
-            if (!strchr(r->set[j], '=')) BAD(set, "set item '%s' is not key=value", r->set[j]);
+            if (!strchr(r->set[j], '=')) BAD(set, "set item '%.400s' is not key=value", r->set[j]);
     }
     if (!stages || stages->type != YAML_SEQUENCE_NODE ||
         stages->data.sequence.items.top == stages->data.sequence.items.start)
