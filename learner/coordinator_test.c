@@ -450,80 +450,76 @@ static void test_actor_worker(void) {
     rt_fixture_end(&f);
 }
 
-/* One actor holding 3 groups (rl.actor_groups 3) decodes them in one batch; each group is
- * bit-identical (tokens, log-probs, expert ids) to the group sampled alone. */
-static void test_actor_groups(void) {
-    rt_fixture_t f = rt_fixture(5);
+/* One actor holding GROUPS groups at once (rl.actor_groups) samples the groups PIDS[0..N) for a
+ * coordinator of fixture SEED, starting from other weights (ACTOR_SEED) until its first fetch;
+ * each delivered group must be bit-identical (tokens, log-probs, expert ids) to the group sampled
+ * alone by the learner. Writes the actor's and the coordinator's counters. */
+static void run_grouped_actor(int seed, uint64_t actor_seed, const char *name, int groups,
+                              const uint64_t *pids, int n, aha_actor_stats_t *actor_st,
+                              aha_coord_stats_t *coord_st) {
+    rt_fixture_t f = rt_fixture(seed);
     aha_coord_t *c = rt_coord_new(f.zctx, f.m, f.ep, sizeof f.ep);
     rt_actor_t w;
-    rt_actor_init(&w, f.zctx, f.ep, 200); /* other weights until the first fetch */
-    CHECK(w.cfg.groups == 1, "default: one group at a time (%d)", w.cfg.groups);
-    w.cfg.name = "a3";
-    w.cfg.groups = 3;
+    rt_actor_init(&w, f.zctx, f.ep, actor_seed);
+    w.cfg.name = name;
+    w.cfg.groups = groups;
     w.cfg.fetch_timeout_ms = 10000;
     rt_actor_start(&w);
     REQUIRE_OK(aha_coord_wait_actors(c, 1, 10000));
     REQUIRE_OK(aha_coord_publish(c, f.m, 0));
-    enum { NP = 7 };
-    const uint64_t pids[NP] = {10, 11, 12, 13, 14, 15, 16};
-    Aha__Envelope *out[NP] = {NULL};
-    REQUIRE_OK(aha_coord_collect(c, pids, NP, 10000, 30000, out));
-    for (int i = 0; i < NP; i++) {
+    Aha__Envelope **out = calloc((size_t)n, sizeof *out);
+    REQUIRE(out != NULL, "out of memory");
+    REQUIRE_OK(aha_coord_collect(c, pids, n, 10000, 30000, out));
+    for (int i = 0; i < n; i++) {
         REQUIRE(out[i] != NULL, "group %d delivered by the actor", i);
         check_same_as_local(f.m, &rt_gen, out[i]->group);
         aha_wire_free(&out[i]);
     }
+    free(out);
     aha_coord_stop_actors(c);
     CHECK(rt_actor_join(&w) == AHA_OK, "actor returned %d: %s", w.rc, aha_last_error());
-    CHECK(w.stats.groups == NP, "the actor sampled %llu groups", (unsigned long long)w.stats.groups);
-    /* 7 groups with 3 held at once: batches of 3, 3, 1 (never more than 3 in one) */
-    CHECK(w.stats.batches >= 3 && w.stats.batches < NP,
-          "%llu groups in %llu batches: several groups decoded together",
-          (unsigned long long)w.stats.groups, (unsigned long long)w.stats.batches);
-    aha_coord_stats_t st;
-    aha_coord_stats(c, &st);
-    CHECK(st.delivered == NP && st.missing == 0 && st.reissued == 0,
-          "delivered %llu missing %llu reissued %llu", (unsigned long long)st.delivered,
-          (unsigned long long)st.missing, (unsigned long long)st.reissued);
+    CHECK(w.stats.groups == (uint64_t)n, "the actor sampled %llu groups",
+          (unsigned long long)w.stats.groups);
+    *actor_st = w.stats;
+    aha_coord_stats(c, coord_st);
     aha_model_destroy(&w.m);
     aha_coord_destroy(&c);
     rt_fixture_end(&f);
+}
+
+/* One actor holding 3 groups decodes them in one batch, each the group sampled alone. */
+static void test_actor_groups(void) {
+    aha_actor_config_t defaults;
+    aha_actor_config_default(&defaults);
+    CHECK(defaults.groups == 1, "default: one group at a time (%d)", defaults.groups);
+    enum { NP = 7 };
+    const uint64_t pids[NP] = {10, 11, 12, 13, 14, 15, 16};
+    aha_actor_stats_t as;
+    aha_coord_stats_t st;
+    run_grouped_actor(5, 200, "a3", 3, pids, NP, &as, &st);
+    /* 7 groups with 3 held at once: batches of 3, 3, 1 (never more than 3 in one) */
+    CHECK(as.batches >= 3 && as.batches < NP,
+          "%llu groups in %llu batches: several groups decoded together",
+          (unsigned long long)as.groups, (unsigned long long)as.batches);
+    CHECK(st.delivered == NP && st.missing == 0 && st.reissued == 0,
+          "delivered %llu missing %llu reissued %llu", (unsigned long long)st.delivered,
+          (unsigned long long)st.missing, (unsigned long long)st.reissued);
 }
 
 /* An actor holding AHA_ACTOR_MAX_GROUPS groups of RT_G = 4 samples (128 rows) decodes at most
  * K_MATMUL_ROWS_MAX rows per batch (16 groups): beyond that the matmuls go to sgemm, whose
  * rounding depends on the row count, and the groups would no longer be the learner's. */
 static void test_actor_groups_capped(void) {
-    rt_fixture_t f = rt_fixture(6);
-    aha_coord_t *c = rt_coord_new(f.zctx, f.m, f.ep, sizeof f.ep);
-    rt_actor_t w;
-    rt_actor_init(&w, f.zctx, f.ep, 201);
-    w.cfg.name = "a32";
-    w.cfg.groups = AHA_ACTOR_MAX_GROUPS;
-    w.cfg.fetch_timeout_ms = 10000;
-    rt_actor_start(&w);
-    REQUIRE_OK(aha_coord_wait_actors(c, 1, 10000));
-    REQUIRE_OK(aha_coord_publish(c, f.m, 0));
     enum { NP = 40 };
     uint64_t pids[NP];
     for (int i = 0; i < NP; i++)
         pids[i] = 100 + (uint64_t)i;
-    Aha__Envelope *out[NP] = {NULL};
-    REQUIRE_OK(aha_coord_collect(c, pids, NP, 10000, 30000, out));
-    for (int i = 0; i < NP; i++) {
-        REQUIRE(out[i] != NULL, "group %d delivered by the actor", i);
-        check_same_as_local(f.m, &rt_gen, out[i]->group);
-        aha_wire_free(&out[i]);
-    }
-    aha_coord_stop_actors(c);
-    CHECK(rt_actor_join(&w) == AHA_OK, "actor returned %d: %s", w.rc, aha_last_error());
-    CHECK(w.stats.groups == NP, "the actor sampled %llu groups", (unsigned long long)w.stats.groups);
+    aha_actor_stats_t as;
+    aha_coord_stats_t st;
+    run_grouped_actor(6, 201, "a32", AHA_ACTOR_MAX_GROUPS, pids, NP, &as, &st);
     /* 40 groups, at most 16 per batch: 3 batches at least */
-    CHECK(w.stats.batches >= 3 && w.stats.batches < NP, "%llu groups in %llu batches",
-          (unsigned long long)w.stats.groups, (unsigned long long)w.stats.batches);
-    aha_model_destroy(&w.m);
-    aha_coord_destroy(&c);
-    rt_fixture_end(&f);
+    CHECK(as.batches >= 3 && as.batches < NP, "%llu groups in %llu batches",
+          (unsigned long long)as.groups, (unsigned long long)as.batches);
 }
 
 /* Bounded staleness: the coordinator keeps the last 2 versions servable (a fetch of a kept old
