@@ -164,17 +164,6 @@ static aha_acts_t *forward_rows(const aha_model_t *m, const aha_rollout_t *ro, i
     return a;
 }
 
-/* log softmax(z / temp)[tok] in double (temp 0 means 1). */
-static double log_softmax_at(const float *z, int V, double temp, int tok) {
-    const double s = temp > 0 ? temp : 1.0;
-    double mx = -INFINITY, sum = 0;
-    for (int v = 0; v < V; v++)
-        mx = fmax(mx, z[v] / s);
-    for (int v = 0; v < V; v++)
-        sum += exp(z[v] / s - mx);
-    return z[tok] / s - mx - log(sum);
-}
-
 static size_t ro_eid(const aha_rollout_t *r, int l, int b, int p, int k) {
     return (((size_t)l * r->n + b) * r->max_len + p) * r->top_k + k;
 }
@@ -398,7 +387,7 @@ static void test_against_forward(const aha_model_t *m) {
             }
             n_resp++;
             double ref =
-                log_softmax_at(logits + ((size_t)b * T + p - 1) * V, V, gen.temperature, tok[p]);
+                tu_log_softmax_at(logits + ((size_t)b * T + p - 1) * V, V, gen.temperature, tok[p]);
             double d = fabs(lp[p] - ref);
             forward_lp_diff = fmax(forward_lp_diff, d);
             lp_bad += !(d <= 1e-4);
@@ -491,12 +480,12 @@ static void test_greedy(const aha_model_t *m) {
                     not_argmax++;
             }
             double d =
-                fabs(ro->logprobs[(size_t)b * MAX_LEN + p] - log_softmax_at(z, V, 0, tok[p]));
+                fabs(ro->logprobs[(size_t)b * MAX_LEN + p] - tu_log_softmax_at(z, V, 0, tok[p]));
             greedy_lp_diff = fmax(greedy_lp_diff, d);
             lp_bad += !(d <= 1e-4);
             if (nuc_diff == 0) {
                 d = fabs(ro3->logprobs[(size_t)b * MAX_LEN + p] -
-                         log_softmax_at(z, V, nucleus.temperature, tok[p]));
+                         tu_log_softmax_at(z, V, nucleus.temperature, tok[p]));
                 greedy_lp_diff = fmax(greedy_lp_diff, d);
                 lp_bad += !(d <= 1e-4);
             }

@@ -221,6 +221,17 @@ static inline double tu_max_abs_diff(const float *a, const float *b, size_t n) {
     return mx;
 }
 
+/* The reference log softmax(z / temp)[tok] over V logits, in double (temp <= 0 means 1). */
+static inline double tu_log_softmax_at(const float *z, int V, double temp, int tok) {
+    const double s = temp > 0 ? temp : 1.0;
+    double mx = -INFINITY, sum = 0.0;
+    for (int v = 0; v < V; v++)
+        mx = fmax(mx, z[v] / s);
+    for (int v = 0; v < V; v++)
+        sum += exp(z[v] / s - mx);
+    return z[tok] / s - mx - log(sum);
+}
+
 /* Waits up to TIMEOUT_MS for child PID (a test's forked peer), SIGKILLs it after that so a hung
  * child cannot hang the test. Returns the wait status, or -1 if it had to be killed / failed. */
 static inline int tu_wait_child(pid_t pid, int timeout_ms) {

@@ -10,16 +10,6 @@
 #include "model/model.h"
 #include "core/testutil.h"
 
-/* log softmax(logits / temp)[i] in double. */
-static double ref_logprob(const float *lg, int V, double temp, int i) {
-    double mx = -INFINITY, s = 0.0;
-    for (int j = 0; j < V; j++)
-        mx = fmax(mx, lg[j] / temp);
-    for (int j = 0; j < V; j++)
-        s += exp(lg[j] / temp - mx);
-    return lg[i] / temp - mx - log(s);
-}
-
 static void check_greedy(void) {
     aha_rng_t rng;
     aha_rng_seed(&rng, 1);
@@ -38,11 +28,11 @@ static void check_greedy(void) {
         int tok = aha_sample_logits(lg, V, 0.0f, 0.9f, &rng, scratch, &lp);
         REQUIRE(tok == am, "greedy %d != argmax %d", tok, am);
         REQUIRE(memcmp(&before, &rng, sizeof rng) == 0, "greedy consumed randomness");
-        worst = fmax(worst, fabs(lp - ref_logprob(lg, V, 1.0, am)));
+        worst = fmax(worst, fabs(lp - tu_log_softmax_at(lg, V, 1.0, am)));
         /* tiny top-p keeps only the most likely token */
         tok = aha_sample_logits(lg, V, 1.0f, 1e-6f, &rng, scratch, &lp);
         REQUIRE(tok == am, "top_p tiny gave %d, argmax %d", tok, am);
-        worst = fmax(worst, fabs(lp - ref_logprob(lg, V, 1.0, am)));
+        worst = fmax(worst, fabs(lp - tu_log_softmax_at(lg, V, 1.0, am)));
         tok = aha_sample_logits(lg, V, 0.7f, 0.0f, &rng, scratch, &lp);
         REQUIRE(tok == am, "top_p 0 gave %d, argmax %d", tok, am);
     }
@@ -97,7 +87,7 @@ static void check_freq(float temp, float top_p, uint64_t seed) {
         REQUIRE_OK(tok);
         REQUIRE(tok < V, "token %d", tok);
         cnt[tok]++;
-        lp_err = fmax(lp_err, fabs(lp - ref_logprob(lg, V, temp, tok)));
+        lp_err = fmax(lp_err, fabs(lp - tu_log_softmax_at(lg, V, temp, tok)));
     }
     double worst_z = 0.0;
     printf("[freq T=%.2f top_p=%.2f]", temp, top_p);
