@@ -127,6 +127,25 @@ static inline __attribute__((always_inline)) void dot_tile(float *restrict y,
 
 #define DOT_TILE_GENERIC(R, C, yt, xt, wt) dot_tile(yt, xt, wt, R, C, In, O, beta)
 
+/* max(row[0..n)), n >= 1, in 16 lane maxima (the maximum is exact in any order; with +0 and -0
+ * both the largest the sign may differ from a sequential scan, which softmax's row - max does
+ * not see). */
+static inline __attribute__((always_inline)) float row_max(const float *restrict row, int n) {
+    float m[LANES];
+    for (int l = 0; l < LANES; l++)
+        m[l] = row[0];
+    int j = 0;
+    for (; j + LANES <= n; j += LANES)
+        for (int l = 0; l < LANES; l++)
+            m[l] = row[j + l] > m[l] ? row[j + l] : m[l];
+    for (; j < n; j++)
+        m[0] = row[j] > m[0] ? row[j] : m[0];
+    float mx = m[0];
+    for (int l = 1; l < LANES; l++)
+        mx = m[l] > mx ? m[l] : mx;
+    return mx;
+}
+
 /* The kernel bodies, instantiated per path by KERNELS(suffix, attributes). */
 #define KERNELS(S, ATTR)                                                                           \
     ATTR static void swiglu_##S(float *restrict act, const float *restrict h1,                     \
@@ -144,9 +163,7 @@ static inline __attribute__((always_inline)) void dot_tile(float *restrict y,
         }                                                                                          \
     }                                                                                              \
     ATTR static void softmax_##S(float *restrict row, int n) {                                     \
-        float mx = row[0];                                                                         \
-        for (int j = 1; j < n; j++)                                                                \
-            mx = row[j] > mx ? row[j] : mx;                                                        \
+        float mx = row_max(row, n);                                                                \
         float acc[LANES] = {0};                                                                    \
         int j = 0;                                                                                 \
         for (; j + LANES <= n; j += LANES)                                                         \
