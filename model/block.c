@@ -31,8 +31,9 @@ int aha_block_forward(float *x_out, float *aux, aha_block_acts_t *a, const float
                 ctx->kc[row + (size_t)d * T + p] = ki[d];
             memcpy(ctx->vc + row + p * D, v + (size_t)i * ld, sizeof(float) * D);
         }
-        k_attention_kv(a->ao, ctx->att_scratch, q, ld, ctx->kc, ctx->vc, ctx->kv_rows, ctx->pos, n,
-                       ctx->kv_max_T, nh, hd);
+        k_attention_kv(a->ao, ctx->att_scratch, ctx->att_order, q, ld, ctx->kc, ctx->vc,
+                       ctx->kv_rows, ctx->pos, ctx->pre_rows, ctx->pre_lens, n, ctx->kv_max_T, nh,
+                       hd);
     }
     /* residuals accumulate into their output (beta 1): no zeroed temporary, no extra pass */
     memcpy(a->res_mid, x_in, sizeof(float) * nD);

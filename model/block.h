@@ -34,10 +34,14 @@ typedef struct {
     int B, T;
     /* decoding: row i is at position pos[i] of KV-cache row kv_rows[i]; its key and value are
      * written there and attention reads positions 0..pos[i]. kc: this layer's keys, transposed
-     * [cache rows, D, kv_max_T]; vc: its values [cache rows, kv_max_T, D]; att_scratch
-     * [kv_max_T]. */
-    const int *pos, *kv_rows;
+     * [cache rows, D, kv_max_T]; vc: its values [cache rows, kv_max_T, D] (both with
+     * K_ATTEND_PAD readable floats after them); pre_rows, pre_lens [n]: row i's first
+     * pre_lens[i] positions hold the same bits as those of cache row pre_rows[i] (shared prefix,
+     * read once for the rows that share it; NULL: none); scratch att_scratch
+     * [K_ATTEND_ROWS * (kv_max_T + 16)], att_order [n]. */
+    const int *pos, *kv_rows, *pre_rows, *pre_lens;
     float *kc, *vc, *att_scratch;
+    int *att_order;
     int kv_max_T;
     const float *rope_cos, *rope_sin; /* [max positions, hd/2] */
     const int *valid;                 /* [n] rows that are routed */

@@ -10,6 +10,7 @@
 #include "model/kernels.h"
 #include "model/model.h"
 #include "model/model_internal.h"
+#include "model/simd.h"
 
 struct aha_kv {
     aha_model_config_t cfg;
@@ -17,15 +18,20 @@ struct aha_kv {
     size_t bytes;               /* of fmem and imem */
     int S;                      /* scratch rows: max(B, min(max_T, 64)) (prefill chunks) */
     int *len;                   /* [B] */
+    /* shared prefixes: positions [0, pre_len[b]) of row b hold the same bits as those of row
+     * pre_row[b] (pre_len 0: none; aha_kv_copy_row sets them), so attention reads them once for
+     * the rows that share them. Always pre_len[b] <= len[b] and <= len[pre_row[b]]. */
+    int *pre_row, *pre_len;     /* [B] */
     float *kc, *vc;             /* [L, B, D, max_T] keys (after RoPE, transposed), [L, B, max_T, D]
-                                   values */
+                                   values; each + K_ATTEND_PAD floats (attend_rows reads past) */
     float *rope_cos, *rope_sin; /* [max_T, hd/2] */
     /* per-step scratch, rows compacted to the n active ones */
     int *rows, *pos, *valid; /* [S] cache row, position, 1 */
+    int *prer, *prel, *order; /* [S] the rows' pre_row, pre_len; attention's scratch */
     int *tok, *seq;          /* [S] input token, index of the row in the caller's output */
     float *x, *xn, *rstd;    /* [B, D], [B, D], [B] */
     aha_block_acts_t blk;    /* the block forward's buffers for B rows, reused by every layer */
-    float *att, *xg, *cnt;   /* [max_T], [B*K, D], [E] */
+    float *att, *xg, *cnt;   /* [K_ATTEND_ROWS * (max_T + 16)], [B*K, D], [E] */
     float *logits;           /* [B, V] */
     float *fmem;
     int *imem;
@@ -45,13 +51,18 @@ static void kv_layout(void *obj, aha_arena_t *ar) {
     if (E + 2 * SH > h13) h13 = E + 2 * SH;
     aha_block_acts_t *b = &kv->blk;
     kv->len = aha_arena_i(ar, (size_t)kv->B);
-    kv->kc = aha_arena_f(ar, L * (size_t)kv->B * T * D);
-    kv->vc = aha_arena_f(ar, L * (size_t)kv->B * T * D);
+    kv->pre_row = aha_arena_i(ar, (size_t)kv->B);
+    kv->pre_len = aha_arena_i(ar, (size_t)kv->B);
+    kv->kc = aha_arena_f(ar, L * (size_t)kv->B * T * D + K_ATTEND_PAD);
+    kv->vc = aha_arena_f(ar, L * (size_t)kv->B * T * D + K_ATTEND_PAD);
     kv->rope_cos = aha_arena_f(ar, T * (hd / 2));
     kv->rope_sin = aha_arena_f(ar, T * (hd / 2));
     kv->rows = aha_arena_i(ar, B);
     kv->pos = aha_arena_i(ar, B);
     kv->valid = aha_arena_i(ar, B);
+    kv->prer = aha_arena_i(ar, B);
+    kv->prel = aha_arena_i(ar, B);
+    kv->order = aha_arena_i(ar, B);
     kv->tok = aha_arena_i(ar, B);
     kv->seq = aha_arena_i(ar, B);
     kv->x = aha_arena_f(ar, B * D);
@@ -74,7 +85,7 @@ static void kv_layout(void *obj, aha_arena_t *ar) {
     b->ex_off = aha_arena_i(ar, E + 1);
     b->ex_perm = aha_arena_i(ar, B * K);
     b->ex_out = aha_arena_f(ar, B * K * D);
-    kv->att = aha_arena_f(ar, T);
+    kv->att = aha_arena_f(ar, (size_t)K_ATTEND_ROWS * (T + 16));
     kv->xg = aha_arena_f(ar, B * K * D);
     kv->cnt = aha_arena_f(ar, E);
     kv->logits = aha_arena_f(ar, B * V);
@@ -100,7 +111,9 @@ int aha_kv_new(const aha_model_t *m, int B, int max_T, aha_kv_t **out) {
 }
 
 void aha_kv_reset(aha_kv_t *kv) {
-    if (kv) memset(kv->len, 0, sizeof(int) * (size_t)kv->B);
+    if (!kv) return;
+    memset(kv->len, 0, sizeof(int) * (size_t)kv->B);
+    memset(kv->pre_len, 0, sizeof(int) * (size_t)kv->B);
 }
 
 void aha_kv_destroy(aha_kv_t **kvp) {
@@ -139,11 +152,16 @@ static int run_rows(const aha_model_t *m, aha_kv_t *kv, const int *tok, int n, i
     for (int i = 0; i < n; i++) {
         memcpy(kv->x + (size_t)i * D, m->p.tok_emb + (size_t)tok[i] * D, sizeof(float) * D);
         kv->valid[i] = 1;
+        kv->prer[i] = kv->pre_row[kv->rows[i]];
+        kv->prel[i] = kv->pre_len[kv->rows[i]];
     }
     const size_t layer_cells = (size_t)kv->B * kv->max_T * D;
     aha_block_ctx_t ctx = {.pos = kv->pos,
                            .kv_rows = kv->rows,
+                           .pre_rows = kv->prer,
+                           .pre_lens = kv->prel,
                            .att_scratch = kv->att,
+                           .att_order = kv->order,
                            .kv_max_T = kv->max_T,
                            .rope_cos = kv->rope_cos,
                            .rope_sin = kv->rope_sin,
@@ -260,5 +278,20 @@ int aha_kv_copy_row(aha_kv_t *kv, int dst, int src) {
         memcpy(kv->vc + to, kv->vc + from, sizeof(float) * len * D);
     }
     kv->len[dst] = kv->len[src];
+    /* dst's positions changed: rows that shared them no longer do (their own copies stay) */
+    for (int b = 0; b < kv->B; b++)
+        if (b != dst && kv->pre_len[b] > 0 && kv->pre_row[b] == dst) kv->pre_len[b] = 0;
+    if (kv->pre_len[src] > 0 && kv->pre_row[src] != src && kv->pre_len[src] == kv->len[src]) {
+        /* src is an unchanged copy: dst joins the rows sharing src's source */
+        kv->pre_row[dst] = kv->pre_row[src];
+        kv->pre_len[dst] = kv->pre_len[src];
+    } else {
+        kv->pre_row[dst] = src;
+        kv->pre_len[dst] = kv->len[src];
+        if (kv->pre_len[src] == 0 || kv->pre_row[src] == src) { /* src reads them in place */
+            kv->pre_row[src] = src;
+            kv->pre_len[src] = kv->len[src];
+        }
+    }
     return 0;
 }

@@ -127,18 +127,59 @@ void k_attention(float *out, float *att, const float *q, const float *k, const f
     }
 }
 
-void k_attention_kv(float *out, float *scratch, const float *q, int ldq, const float *kt,
-                    const float *vc, const int *rows, const int *pos, int n, int max_T, int nh,
-                    int hd) {
-    const int C = nh * hd;
+/* The shared-prefix key of decoding row i: (source row, length), (-1, 0) for none. */
+static int same_prefix(const int *pre_rows, const int *pre_lens, int i, int j) {
+    if (!pre_rows) return 1;
+    const int li = pre_lens[i] > 0 ? pre_lens[i] : 0, lj = pre_lens[j] > 0 ? pre_lens[j] : 0;
+    return li == lj && (li == 0 || pre_rows[i] == pre_rows[j]);
+}
+
+void k_attention_kv(float *out, float *scratch, int *order, const float *q, int ldq,
+                    const float *kt, const float *vc, const int *rows, const int *pos,
+                    const int *pre_rows, const int *pre_lens, int n, int max_T, int nh, int hd) {
+    const int C = nh * hd, ldsc = max_T + 16;
+    const size_t cache_row = (size_t)max_T * C;
     const float scale = 1.0f / sqrtf((float)hd);
     const k_simd_ops_t *ops = k_simd();
+    /* order: the rows grouped by shared prefix, each group in row order */
+    int m = 0;
     for (int i = 0; i < n; i++) {
-        const size_t base = (size_t)rows[i] * max_T * C; /* the row's [D, max_T] / [max_T, D] */
-        for (int h = 0; h < nh; h++)
-            ops->attend(out + (size_t)i * C + (size_t)h * hd, scratch,
-                        q + (size_t)i * ldq + (size_t)h * hd, kt + base + (size_t)h * hd * max_T,
-                        vc + base + (size_t)h * hd, pos[i] + 1, hd, max_T, C, scale);
+        int first = 1;
+        for (int j = 0; j < i && first; j++)
+            first = !same_prefix(pre_rows, pre_lens, j, i);
+        if (!first) continue;
+        for (int j = i; j < n; j++)
+            if (same_prefix(pre_rows, pre_lens, i, j)) order[m++] = j;
+    }
+    for (int g0 = 0; g0 < n;) {
+        int g1 = g0 + 1;
+        while (g1 < n && same_prefix(pre_rows, pre_lens, order[g0], order[g1]))
+            g1++;
+        const int lead = order[g0];
+        int Ps = pre_rows && pre_lens[lead] > 0 ? pre_lens[lead] : 0;
+        for (int t = g0; t < g1; t++) /* never past a row's own length */
+            Ps = pos[order[t]] + 1 < Ps ? pos[order[t]] + 1 : Ps;
+        const size_t src = Ps > 0 ? (size_t)pre_rows[lead] * cache_row : 0;
+        /* tiles outer: a tile reads its rows' caches head after head, in memory order */
+        for (int t0 = g0; t0 < g1; t0 += K_ATTEND_ROWS)
+            for (int h = 0; h < nh; h++) {
+                const int R = g1 - t0 < K_ATTEND_ROWS ? g1 - t0 : K_ATTEND_ROWS;
+                float *o[K_ATTEND_ROWS];
+                const float *qr[K_ATTEND_ROWS], *ktr[K_ATTEND_ROWS], *vr[K_ATTEND_ROWS];
+                int P[K_ATTEND_ROWS];
+                for (int r = 0; r < R; r++) {
+                    const int i = order[t0 + r];
+                    const size_t base = (size_t)rows[i] * cache_row;
+                    o[r] = out + (size_t)i * C + (size_t)h * hd;
+                    qr[r] = q + (size_t)i * ldq + (size_t)h * hd;
+                    ktr[r] = kt + base + (size_t)h * hd * max_T;
+                    vr[r] = vc + base + (size_t)h * hd;
+                    P[r] = pos[i] + 1;
+                }
+                ops->attend_rows(o, scratch, ldsc, qr, kt + src + (size_t)h * hd * max_T,
+                                 vc + src + (size_t)h * hd, Ps, ktr, vr, P, R, hd, max_T, C, scale);
+            }
+        g0 = g1;
     }
 }
 

@@ -45,11 +45,17 @@ void k_attention(float *out, float *att, const float *q, const float *k, const f
 /* Attention of n single query rows (q row i at q + i*ldq) over a KV cache (decoding): row i
  * attends positions 0..pos[i] of cache row rows[i]; kt [cache rows, nh*hd, max_T] the keys after
  * RoPE, transposed (position fastest, so scores are axpy-form loops over positions), vc
- * [cache rows, max_T, nh*hd] the values; out [n, nh*hd]; scratch[max_T]. One row's result does
- * not depend on the other rows (model/simd.h attend). */
-void k_attention_kv(float *out, float *scratch, const float *q, int ldq, const float *kt,
-                    const float *vc, const int *rows, const int *pos, int n, int max_T, int nh,
-                    int hd);
+ * [cache rows, max_T, nh*hd] the values, both with K_ATTEND_PAD readable floats after them;
+ * out [n, nh*hd]. Shared prefixes (pre_rows NULL: none): positions [0, pre_lens[i]) of cache
+ * row rows[i] hold the same bits as those of cache row pre_rows[i] (pre_lens[i] = 0: nothing
+ * shared). The rows with the same (pre_rows, pre_lens) (the G samples of a group after the
+ * prompt) go in tiles of K_ATTEND_ROWS that read those keys and values once (model/simd.h
+ * attend_rows), then each its own positions; the rows that share nothing go in tiles too.
+ * Scratch: order[n] ints, scratch[K_ATTEND_ROWS * (max_T + 16)] floats. One row's result does
+ * not depend on the other rows or on the sharing (it is attend's for that row alone). */
+void k_attention_kv(float *out, float *scratch, int *order, const float *q, int ldq,
+                    const float *kt, const float *vc, const int *rows, const int *pos,
+                    const int *pre_rows, const int *pre_lens, int n, int max_T, int nh, int hd);
 /* Backward of k_attention (the same blocks; att as k_attention wrote it): dq, dk, dv
  * (overwritten; row stride ld like q, k, v) from dout[B*T, nh*hd]; scratch[T*T]. */
 void k_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,

@@ -146,6 +146,97 @@ static inline __attribute__((always_inline)) float row_max(const float *restrict
     return mx;
 }
 
+/* ---- decoding attention of R rows of one head (attend_rows) ----
+ * Register tiles of W positions (scores) or W head columns (values) for each of the R rows; every
+ * score and output element is its own chain of fused multiply-adds in attend's order (scores over
+ * d from 0.0f, outputs over positions from 0.0f), so a row's bits do not depend on R, W or the
+ * other rows. A tile's rows interleave: R independent chains instead of one. */
+static inline __attribute__((always_inline)) void attend_scores(float *restrict sc, int ldsc,
+                                                                const float *const *q,
+                                                                const float *kt_s,
+                                                                const float *const *kt, int j0,
+                                                                const int R, const int W,
+                                                                const int shared, int hd, int ldk) {
+    float acc[K_ATTEND_ROWS][64];
+    for (int r = 0; r < R; r++)
+        for (int l = 0; l < W; l++)
+            acc[r][l] = 0.0f;
+    for (int d = 0; d < hd; d++)
+        for (int r = 0; r < R; r++) {
+            const float qd = q[r][d];
+            const float *kd = (shared ? kt_s : kt[r]) + (size_t)d * ldk + j0;
+            for (int l = 0; l < W; l++)
+                acc[r][l] = __builtin_fmaf(qd, kd[l], acc[r][l]);
+        }
+    for (int r = 0; r < R; r++)
+        for (int l = 0; l < W; l++)
+            sc[(size_t)r * ldsc + j0 + l] = acc[r][l];
+}
+
+static inline __attribute__((always_inline)) void
+attend_values(float *const *out, const float *restrict sc, int ldsc, const float *v_s, int Ps,
+              const float *const *v, const int *P, int Pmax, int d0, const int R, const int W,
+              int hd, int ldv) {
+    float acc[K_ATTEND_ROWS][32];
+    for (int r = 0; r < R; r++)
+        for (int l = 0; l < W; l++)
+            acc[r][l] = 0.0f;
+    for (int j = 0; j < Ps; j++) { /* shared: each value row read once for the R rows */
+        const float *vj = v_s + (size_t)j * ldv + d0;
+        for (int r = 0; r < R; r++) {
+            const float p = sc[(size_t)r * ldsc + j];
+            for (int l = 0; l < W; l++)
+                acc[r][l] = __builtin_fmaf(p, vj[l], acc[r][l]);
+        }
+    }
+    for (int j = Ps; j < Pmax; j++)
+        for (int r = 0; r < R; r++)
+            if (j < P[r]) {
+                const float *vj = v[r] + (size_t)j * ldv + d0;
+                const float p = sc[(size_t)r * ldsc + j];
+                for (int l = 0; l < W; l++)
+                    acc[r][l] = __builtin_fmaf(p, vj[l], acc[r][l]);
+            }
+    const int nd = hd - d0 < W ? hd - d0 : W;
+    for (int r = 0; r < R; r++)
+        for (int l = 0; l < nd; l++)
+            out[r][d0 + l] = acc[r][l];
+}
+
+/* attend_rows for a constant R: scores in tiles of 64 (R <= 2) or 32 positions, then 16 (shared
+ * ones while whole tiles fit in [0, Ps), then each row's own; the last tile reads and writes up
+ * to 15 positions past Pmax), attend's scaling and softmax per row, outputs in tiles of 32 then
+ * 16 columns. */
+static inline __attribute__((always_inline)) void
+attend_rows_body(float *const *out, float *restrict sc, int ldsc, const float *const *q,
+                 const float *kt_s, const float *v_s, int Ps, const float *const *kt,
+                 const float *const *v, const int *P, const int R, int hd, int ldk, int ldv,
+                 float scale, void (*softmax)(float *, int)) {
+    int Pmax = 0;
+    for (int r = 0; r < R; r++)
+        Pmax = P[r] > Pmax ? P[r] : Pmax;
+    const int W = R <= 2 ? 64 : 32; /* 4 to 8 accumulators */
+    int j0 = 0;
+    for (; j0 + W <= Ps; j0 += W)
+        attend_scores(sc, ldsc, q, kt_s, kt, j0, R, W, 1, hd, ldk);
+    for (; j0 + 16 <= Ps; j0 += 16)
+        attend_scores(sc, ldsc, q, kt_s, kt, j0, R, 16, 1, hd, ldk);
+    for (; j0 + W - 16 < Pmax; j0 += W)
+        attend_scores(sc, ldsc, q, kt_s, kt, j0, R, W, 0, hd, ldk);
+    for (; j0 < Pmax; j0 += 16)
+        attend_scores(sc, ldsc, q, kt_s, kt, j0, R, 16, 0, hd, ldk);
+    for (int r = 0; r < R; r++) {
+        float *sr = sc + (size_t)r * ldsc;
+        for (int j = 0; j < P[r]; j++)
+            sr[j] *= scale;
+        softmax(sr, P[r]);
+    }
+    int d0 = 0;
+    for (; d0 + 16 < hd; d0 += 32)
+        attend_values(out, sc, ldsc, v_s, Ps, v, P, Pmax, d0, R, 32, hd, ldv);
+    if (d0 < hd) attend_values(out, sc, ldsc, v_s, Ps, v, P, Pmax, d0, R, 16, hd, ldv);
+}
+
 /* The kernel bodies, instantiated per path by KERNELS(suffix, attributes). */
 #define KERNELS(S, ATTR)                                                                           \
     ATTR static void swiglu_##S(float *restrict act, const float *restrict h1,                     \
@@ -262,6 +353,29 @@ static inline __attribute__((always_inline)) float row_max(const float *restrict
                 out[d] = __builtin_fmaf(pj, vj[d], out[d]);                                        \
         }                                                                                          \
     }                                                                                              \
+    ATTR static void attend_rows_##S(float *const *out, float *sc, int ldsc,                      \
+                                     const float *const *q, const float *kt_s, const float *v_s,   \
+                                     int Ps, const float *const *kt, const float *const *v,        \
+                                     const int *P, int R, int hd, int ldk, int ldv, float scale) { \
+        switch (R) {                                                                               \
+        case 1:                                                                                    \
+            attend_rows_body(out, sc, ldsc, q, kt_s, v_s, Ps, kt, v, P, 1, hd, ldk, ldv, scale,    \
+                             softmax_##S);                                                         \
+            break;                                                                                 \
+        case 2:                                                                                    \
+            attend_rows_body(out, sc, ldsc, q, kt_s, v_s, Ps, kt, v, P, 2, hd, ldk, ldv, scale,    \
+                             softmax_##S);                                                         \
+            break;                                                                                 \
+        case 3:                                                                                    \
+            attend_rows_body(out, sc, ldsc, q, kt_s, v_s, Ps, kt, v, P, 3, hd, ldk, ldv, scale,    \
+                             softmax_##S);                                                         \
+            break;                                                                                 \
+        default:                                                                                   \
+            attend_rows_body(out, sc, ldsc, q, kt_s, v_s, Ps, kt, v, P, 4, hd, ldk, ldv, scale,    \
+                             softmax_##S);                                                         \
+            break;                                                                                 \
+        }                                                                                          \
+    }                                                                                              \
     ATTR __attribute__((unused)) static void matmul_dot_##S(                                       \
         float *restrict y, const float *restrict x, const float *restrict w, int N, int In, int O, \
         float beta) {                                                                              \
@@ -271,7 +385,8 @@ static inline __attribute__((always_inline)) float row_max(const float *restrict
 #define OPS(S, MATMUL)                                                                             \
     static const k_simd_ops_t ops_##S = {                                                          \
         swiglu_##S,  swiglu_backward_##S,  softmax_##S, softmax_backward_##S,                      \
-        rmsnorm_##S, rmsnorm_backward_##S, MATMUL,      attend_##S};
+        rmsnorm_##S, rmsnorm_backward_##S, MATMUL,      attend_##S,                                \
+        attend_rows_##S};
 
 KERNELS(base, )
 OPS(base, matmul_dot_base)

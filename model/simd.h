@@ -44,7 +44,23 @@ typedef struct {
      * out[hd], sc[P] written. */
     void (*attend)(float *out, float *sc, const float *q, const float *kt, const float *v, int P,
                    int hd, int ldk, int ldv, float scale);
+    /* The same attention for R <= K_ATTEND_ROWS queries of one head at once (a tile of decoding
+     * rows): query r (q[r], hd values) attends positions 0..P[r]-1, reading positions [0, Ps)
+     * from the shared kt_s / v_s (keys transposed as above, every P[r] >= Ps) and the others
+     * from its own kt[r] / v[r] (indexed from position 0: a row's own cache also holds the
+     * shared positions, and they must hold the same bits). The shared keys and values are read
+     * once for the R rows. out[r][hd] written; sc[r * ldsc ..] scratch, ldsc >= P[r] rounded up
+     * to 16. Each row's out and scores are attend's bits for that row alone, whatever R, Ps and
+     * the other rows. Reads up to 15 floats past the positions and head columns it uses (the
+     * caller keeps K_ATTEND_PAD readable floats after its key and value buffers). */
+    void (*attend_rows)(float *const *out, float *sc, int ldsc, const float *const *q,
+                        const float *kt_s, const float *v_s, int Ps, const float *const *kt,
+                        const float *const *v, const int *P, int R, int hd, int ldk, int ldv,
+                        float scale);
 } k_simd_ops_t;
+
+/* Most queries in one attend_rows call, and the floats it may read past its buffers. */
+enum { K_ATTEND_ROWS = 4, K_ATTEND_PAD = 16 };
 
 /* The chosen path's kernels. */
 const k_simd_ops_t *k_simd(void);

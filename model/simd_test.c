@@ -6,7 +6,8 @@
  *  - every path this CPU has (avx2, avx512) gives the baseline's results bit for bit, on the
  *    same inputs (the paths must not make a run's numbers depend on the CPU);
  *  - the decoding matmul and attention against double references, bit for bit across paths, and
- *    the matmul's rows independent of the other rows of the call. */
+ *    the matmul's rows independent of the other rows of the call; the tiled attention of several
+ *    rows with a shared prefix (attend_rows) gives each row attend's bits alone. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,9 +265,77 @@ static void test_attend(void) {
     CHECK(path_diff == 0, "%d attention shapes differ between the paths", path_diff);
 }
 
+/* attend_rows: R <= K_ATTEND_ROWS rows of one head, a shared prefix of Ps positions read from
+ * one cache, the rest from each row's own (which holds the same prefix bits): every row's output
+ * and scores are attend's for that row alone, bit for bit, on every path, for R = 1..4, prefixes
+ * of 0 .. all positions, unequal row lengths and head sizes around the 16/32-wide tiles. */
+static void test_attend_rows(void) {
+    enum { HD = 48, MT = 70, LDV = 2 * HD, R4 = K_ATTEND_ROWS, LDSC = MT + 16 };
+    const size_t kn = (size_t)HD * MT + K_ATTEND_PAD, vn = (size_t)MT * LDV + K_ATTEND_PAD;
+    float *kt_s = calloc(kn, sizeof(float)), *v_s = calloc(vn, sizeof(float));
+    float *kt[R4], *v[R4], q[R4][HD], out[R4][HD], ref[HD], sc[R4 * LDSC], scr[MT];
+    aha_rng_t rng;
+    aha_rng_seed(&rng, 9);
+    fill(kt_s, HD * MT, &rng, 1.0f);
+    fill(v_s, MT * LDV, &rng, 1.0f);
+    for (int r = 0; r < R4; r++) {
+        kt[r] = calloc(kn, sizeof(float));
+        v[r] = calloc(vn, sizeof(float));
+        fill(kt[r], HD * MT, &rng, 1.0f);
+        fill(v[r], MT * LDV, &rng, 1.0f);
+        fill(q[r], HD, &rng, 1.0f);
+    }
+    int cases = 0, differ = 0;
+    const int prefixes[] = {0, 1, 15, 16, 17, 32, 40, 64};
+    for (size_t pi = 0; pi < sizeof prefixes / sizeof *prefixes; pi++)
+        for (int R = 1; R <= R4; R++)
+            for (int hd = 2; hd <= HD; hd += 15) { /* 2, 17, 32, 47 */
+                const int Ps = prefixes[pi];
+                int P[R4];
+                for (int r = 0; r < R; r++) { /* lengths Ps .. MT, unequal */
+                    P[r] = Ps + (int)aha_rng_below(&rng, (uint64_t)(MT - Ps + 1));
+                    if (P[r] == 0) P[r] = 1;
+                    /* the row's own cache holds the shared prefix's bits */
+                    for (int d = 0; d < HD; d++)
+                        memcpy(kt[r] + (size_t)d * MT, kt_s + (size_t)d * MT, sizeof(float) * Ps);
+                    memcpy(v[r], v_s, sizeof(float) * (size_t)Ps * LDV);
+                }
+                const float scale = 1.0f / sqrtf((float)hd);
+                for (int level = K_SIMD_BASE; level < K_SIMD_LEVELS; level++) {
+                    const k_simd_ops_t *ops = k_simd_path(level);
+                    if (!ops) continue;
+                    float *outp[R4];
+                    const float *qp[R4], *ktp[R4], *vp[R4];
+                    for (int r = 0; r < R; r++) {
+                        outp[r] = out[r];
+                        qp[r] = q[r];
+                        ktp[r] = kt[r];
+                        vp[r] = v[r];
+                    }
+                    ops->attend_rows(outp, sc, LDSC, qp, kt_s, v_s, Ps, ktp, vp, P, R, hd, MT,
+                                     LDV, scale);
+                    for (int r = 0; r < R; r++) {
+                        k_simd_path(K_SIMD_BASE)->attend(ref, scr, q[r], kt[r], v[r], P[r], hd, MT,
+                                                         LDV, scale);
+                        cases++;
+                        differ += memcmp(ref, out[r], sizeof(float) * hd) != 0 ||
+                                  memcmp(scr, sc + (size_t)r * LDSC, sizeof(float) * P[r]) != 0;
+                    }
+                }
+            }
+    printf("[attend_rows] %d rows (every path): %d differ from attend alone\n", cases, differ);
+    CHECK(cases > 0 && differ == 0, "%d of %d rows of attend_rows differ from attend", differ, cases);
+    free(kt_s);
+    free(v_s);
+    for (int r = 0; r < R4; r++) {
+        free(kt[r]);
+        free(v[r]);
+    }
+}
+
 static const tu_case_t cases[] = {
     {"exp", test_exp},       {"reference", test_reference}, {"paths_bitwise", test_paths_bitwise},
-    {"matmul", test_matmul}, {"attend", test_attend},
+    {"matmul", test_matmul}, {"attend", test_attend},        {"attend_rows", test_attend_rows},
 };
 
 TU_MAIN(cases)
