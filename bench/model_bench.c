@@ -8,9 +8,12 @@
  *                                            GFLOP/s OpenBLAS reaches on the step's own sgemm
  *                                            shapes, each timed alone (the ceiling of the step),
  *                                            and on 512^3 (1 thread: all in CPU time)
- *   model_bench decode PRESET ROWS POS REPS  aha_decode_step tokens/s (all rows) for POS positions,
+ *   model_bench decode PRESET ROWS POS REPS [PREFIX]
+ *                                            aha_decode_step tokens/s (all rows) for POS positions,
  *                                            also per CPU-second of the thread (steadier than wall
- *                                            time on a loaded machine)
+ *                                            time on a loaded machine); with PREFIX the rows first
+ *                                            share a prompt of PREFIX positions (prefilled once,
+ *                                            aha_kv_copy_row, not timed) and decode POS - PREFIX
  *   model_bench generate PRESET G P NEW REPS GROUPS
  *                                            aha_generate of GROUPS groups of G samples of a P-token
  *                                            prompt (one call), up to NEW tokens each: groups/s
@@ -287,7 +290,11 @@ static int bench_train(const char *pname, int B, int T, int iters, int threads) 
     return 0;
 }
 
-static int bench_decode(const char *pname, int rows, int P, int reps) {
+static int bench_decode(const char *pname, int rows, int P, int reps, int prefix) {
+    if (prefix < 0 || prefix >= P) {
+        fprintf(stderr, "model_bench decode: PREFIX %d outside [0, POS=%d)\n", prefix, P);
+        return 2;
+    }
     aha_model_t *m = NULL;
     aha_rng_t rng;
     int made = preset_model(pname, P, 2, &rng, &m);
@@ -297,12 +304,19 @@ static int bench_decode(const char *pname, int rows, int P, int reps) {
     aha_kv_t *kv = NULL;
     CHECK(aha_kv_new(m, rows, P, &kv));
     float *logits = malloc(sizeof(float) * rows * cfg->vocab_size);
-    int *step = malloc(sizeof(int) * rows);
+    int *step = malloc(sizeof(int) * (rows > prefix ? rows : prefix));
     double best = 1e30, best_cpu = 1e30;
     for (int r = 0; r < reps + 1; r++) {
         aha_kv_reset(kv);
+        if (prefix > 0) { /* the group's prompt, prefilled once and shared */
+            for (int t = 0; t < prefix; t++)
+                step[t] = (int)aha_rng_below(&rng, cfg->vocab_size);
+            CHECK(aha_kv_prefill(m, kv, 0, step, prefix, logits, NULL));
+            for (int b = 1; b < rows; b++)
+                CHECK(aha_kv_copy_row(kv, b, 0));
+        }
         double t0 = bench_now(), c0 = bench_thread_cpu();
-        for (int t = 0; t < P; t++) {
+        for (int t = prefix; t < P; t++) {
             for (int b = 0; b < rows; b++)
                 step[b] = (int)aha_rng_below(&rng, cfg->vocab_size);
             CHECK(aha_decode_step(m, kv, step, NULL, logits, NULL));
@@ -314,8 +328,8 @@ static int bench_decode(const char *pname, int rows, int P, int reps) {
     /* bytes of weights one step reads (everything but the embedding table, which is gathered) */
     double wbytes = 4.0 * (double)(m->n_params - (size_t)cfg->vocab_size * cfg->dim);
     printf("params %zu\nweight_bytes %.0f\n", m->n_params, wbytes);
-    printf("decode_tokens_per_s %.0f\n", (double)rows * P / best);
-    printf("decode_tokens_per_cpu_s %.0f\n", (double)rows * P / best_cpu);
+    printf("decode_tokens_per_s %.0f\n", (double)rows * (P - prefix) / best);
+    printf("decode_tokens_per_cpu_s %.0f\n", (double)rows * (P - prefix) / best_cpu);
     free(logits);
     free(step);
     aha_kv_destroy(&kv);
@@ -402,15 +416,16 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(mode, "train") && argc == 7)
         return bench_train(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
-    if (!strcmp(mode, "decode") && argc == 6)
-        return bench_decode(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
+    if (!strcmp(mode, "decode") && (argc == 6 || argc == 7))
+        return bench_decode(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]),
+                            argc == 7 ? atoi(argv[6]) : 0);
     if (!strcmp(mode, "generate") && argc == 8)
         return bench_generate(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]),
                               atoi(argv[7]));
     if (!strcmp(mode, "memory") && argc == 6)
         return bench_memory(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
     fprintf(stderr, "usage: model_bench info | peak | train PRESET B T ITERS THREADS | "
-                    "decode PRESET ROWS POSITIONS REPS | generate PRESET G P NEW REPS GROUPS | "
+                    "decode PRESET ROWS POSITIONS REPS [PREFIX] | generate PRESET G P NEW REPS GROUPS | "
                     "memory PRESET ROWS T G\n");
     return 2;
 }
