@@ -49,6 +49,7 @@ done
 echo "measuring decoding..." >&2
 collect dec.default.1 "$MB" decode default 1 128 5
 collect dec.default.16 "$MB" decode default 16 128 5
+collect dec.default.16p "$MB" decode default 16 128 5 64
 collect dec.dense288.1 "$MB" decode dense288 1 256 3
 collect gen.1 "$MB" generate default 8 40 40 5 1
 collect gen.4 "$MB" generate default 8 40 40 3 4
@@ -76,9 +77,12 @@ for c in grpo default; do
     row "train $c 2t vs 1t tokens/s" "${R[train.$c.2t.train_tokens_per_s]}" "tok/s" \
         "${R[train.$c.1t.train_tokens_per_s]}" "aha 1t"
 done
-# decoding: 16 rows of one group against 5x the 1-row rate (the goal); 1 row of the dense d288
+# decoding: 16 rows of one group against 5x the 1-row rate (the goal), without and with a 64-token
+# prompt the rows share (read once for all of them, docs/model.md); 1 row of the dense d288
 # model against reading its weights once per token at the 24 MiB read bandwidth
 row "decode demo 16 rows tokens/s" "${R[dec.default.16.decode_tokens_per_s]}" "tok/s" \
+    "$(awk -v a="${R[dec.default.1.decode_tokens_per_s]}" 'BEGIN { print 5 * a }')" "5x 1 row"
+row "decode demo 16 rows, 64 shared" "${R[dec.default.16p.decode_tokens_per_s]}" "tok/s" \
     "$(awk -v a="${R[dec.default.1.decode_tokens_per_s]}" 'BEGIN { print 5 * a }')" "5x 1 row"
 row "decode d288 1 row tokens/s" "${R[dec.dense288.1.decode_tokens_per_s]}" "tok/s" \
     "$(awk -v bw="${R[peak.mem_read_24mib_gbs]}" -v b="${R[dec.dense288.1.weight_bytes]}" \
