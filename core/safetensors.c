@@ -1,6 +1,7 @@
 #include "core/safetensors.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/mem.h"
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -308,11 +309,7 @@ void aha_st_close(aha_st_file_t **file) {
     if (!file || !*file) return;
     aha_st_file_t *f = *file;
     cJSON_Delete(f->meta);
-    free(f->sorted);
-    free(f->t);
-    free(f->buf);
-    free(f->name);
-    free(f);
+    AHA_FREE(f->sorted, f->t, f->buf, f->name, f);
     *file = NULL;
 }
 

@@ -1,6 +1,7 @@
 #include "learner/dist.h"
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/mem.h"
 #include <limits.h>
 #include <stdio.h>
 #include <mpi.h>
@@ -371,14 +372,11 @@ void aha_dist_ep_destroy(aha_dist_ep_t **pp) {
     aha_dist_ep_t *p = *pp;
     for (int l = 0; p->layer && l < p->L; l++) {
         ep_layer_t *y = &p->layer[l];
-        free(y->sidx), free(y->sid), free(y->er), free(y->perm), free(y->off), free(y->xr);
-        free(y->eo), free(y->ones), free(y->h1), free(y->h3), free(y->act);
-        free(y->scount), free(y->sdispl), free(y->rcount), free(y->rdispl);
+        AHA_FREE(y->sidx, y->sid, y->er, y->perm, y->off, y->xr, y->eo, y->ones, y->h1, y->h3,
+                 y->act, y->scount, y->sdispl, y->rcount, y->rdispl);
     }
-    free(p->layer), free(p->owner), free(p->sbuf), free(p->rbuf), free(p->xg), free(p->dyg);
-    free(p->dxg), free(p->dxr), free(p->dh1), free(p->dh3), free(p->dact), free(p->dgr);
-    free(p->fc_s), free(p->fd_s), free(p->fc_r), free(p->fd_r);
-    free(p);
+    AHA_FREE(p->layer, p->owner, p->sbuf, p->rbuf, p->xg, p->dyg, p->dxg, p->dxr, p->dh1, p->dh3,
+             p->dact, p->dgr, p->fc_s, p->fd_s, p->fc_r, p->fd_r, p);
     *pp = NULL;
 }
 

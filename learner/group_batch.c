@@ -1,5 +1,6 @@
 #include "learner/group_batch.h"
 #include "core/err.h"
+#include "core/mem.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,13 +45,7 @@ int aha_group_batch_new(int n_groups, int G, int max_len, int n_layers, int top_
 void aha_group_batch_destroy(aha_group_batch_t **bp) {
     if (!bp || !*bp) return;
     aha_group_batch_t *b = *bp;
-    free(b->tokens);
-    free(b->logp);
-    free(b->prompt_len);
-    free(b->total_len);
-    free(b->adv);
-    free(b->expert_ids);
-    free(b);
+    AHA_FREE(b->tokens, b->logp, b->prompt_len, b->total_len, b->adv, b->expert_ids, b);
     *bp = NULL;
 }
 

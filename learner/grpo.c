@@ -1,5 +1,6 @@
 #include "learner/grpo.h"
 #include "core/err.h"
+#include "core/mem.h"
 #include "learner/dist.h"
 #include <math.h>
 #include <stdlib.h>
@@ -155,9 +156,7 @@ void aha_grpo_destroy(aha_grpo_t **gp) {
     aha_dist_ep_destroy(&g->ep);
     aha_adamw_destroy(&g->opt);
     aha_model_destroy(&g->ref);
-    free(g->load);
-    free(g->work);
-    free(g);
+    AHA_FREE(g->load, g->work, g);
     *gp = NULL;
 }
 

@@ -1,5 +1,6 @@
 #include "learner/optim.h"
 #include "core/err.h"
+#include "core/mem.h"
 #include "core/safetensors.h"
 #include <math.h>
 #include <stdint.h>
@@ -33,10 +34,8 @@ int aha_adamw_new_shard(size_t total, size_t offset, size_t n, aha_adamw_t **out
 
 void aha_adamw_destroy(aha_adamw_t **opt) {
     if (!opt || !*opt) return;
-    free((*opt)->m);
-    free((*opt)->v);
-    free((*opt)->decay);
-    free(*opt);
+    aha_adamw_t *o = *opt;
+    AHA_FREE(o->m, o->v, o->decay, o);
     *opt = NULL;
 }
 

@@ -2,6 +2,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/mem.h"
 #include "learner/dist.h"
 #include "learner/run_state.h"
 #include "model/weights.h"
@@ -52,19 +53,14 @@ void aha_trainer_destroy(aha_trainer_t **tp) {
     aha_kv_destroy(&t->kv);
     for (int i = 0; t->rolls && i < t->cfg.prompts_per_step; i++)
         aha_rollout_destroy(&t->rolls[i]);
-    free(t->rolls);
-    free(t->probs);
-    free(t->scores);
+    AHA_FREE(t->rolls, t->probs, t->scores);
     aha_group_batch_destroy(&t->batch);
     aha_model_destroy(&t->m);
     aha_model_destroy(&t->bm);
     for (int i = 0; i < AHA_COORD_MAX_KEEP; i++)
         free(t->vw[i]);
     aha_dist_batch_buf_free(&t->recv);
-    free(t->rngs);
-    free(t->prompts);
-    free(t->prompt_lens);
-    free(t);
+    AHA_FREE(t->rngs, t->prompts, t->prompt_lens, t);
     *tp = NULL;
 }
 

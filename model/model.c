@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/mem.h"
 #include "model/block.h"
 #include "model/kernels.h"
 #include "model/model_internal.h"
@@ -297,12 +298,7 @@ void aha_model_zero_grads(aha_model_t *m) {
 void aha_model_destroy(aha_model_t **mp) {
     if (!mp || !*mp) return;
     aha_model_t *m = *mp;
-    free(m->params);
-    free(m->grads);
-    free(m->expert_bias);
-    free(m->p.layers);
-    free(m->g.layers);
-    free(m);
+    AHA_FREE(m->params, m->grads, m->expert_bias, m->p.layers, m->g.layers, m);
     *mp = NULL;
 }
 
@@ -519,10 +515,8 @@ size_t aha_acts_bytes(const aha_acts_t *a) {
 
 void aha_acts_destroy(aha_acts_t **ap) {
     if (!ap || !*ap) return;
-    free((*ap)->fmem);
-    free((*ap)->imem);
-    free((*ap)->layers);
-    free(*ap);
+    aha_acts_t *a = *ap;
+    AHA_FREE(a->fmem, a->imem, a->layers, a);
     *ap = NULL;
 }
 

@@ -1,6 +1,7 @@
 /* recipe/sft_data.c — JSONL (prompt, response) pairs for SFT (see sft_data.h). */
 #include "recipe/sft_data.h"
 #include "core/err.h"
+#include "core/mem.h"
 #include "core/rng.h"
 #include "model/tokenizer.h"
 #include "recipe/lm_train.h"
@@ -23,11 +24,7 @@ void aha_sft_data_destroy(aha_sft_data_t **pd) {
     aha_sft_data_t *d = *pd;
     for (size_t i = 0; i < d->n; i++)
         free(d->ids[i]);
-    free(d->ids);
-    free(d->len);
-    free(d->prompt_len);
-    free(d->perm);
-    free(d);
+    AHA_FREE(d->ids, d->len, d->prompt_len, d->perm, d);
     *pd = NULL;
 }
 

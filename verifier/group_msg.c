@@ -1,5 +1,6 @@
 #include "verifier/group_msg.h"
 #include "core/err.h"
+#include "core/mem.h"
 #include "model/tokenizer.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,15 +10,8 @@ void aha_group_msg_destroy(aha_group_msg_t **mp) {
     if (!mp || !*mp) return;
     aha_group_msg_t *m = *mp;
     Aha__Group *g = &m->group;
-    free(g->sample_index);
-    free(g->prompt_len);
-    free(g->total_len);
-    free(g->finished);
-    free(g->tokens);
-    free(g->logprobs);
-    free(g->expert_ids);
-    free(m->problem.numbers);
-    free(m);
+    AHA_FREE(g->sample_index, g->prompt_len, g->total_len, g->finished, g->tokens, g->logprobs,
+             g->expert_ids, m->problem.numbers, m);
     *mp = NULL;
 }
 
