@@ -61,14 +61,8 @@ void aha_broker_destroy(aha_broker_t **bp) {
     *bp = NULL;
 }
 
-int aha_broker_bind_control(aha_broker_t *b, const char *path) {
-    if (!b) return AHA_FAIL(AHA_ERR_ARG, "aha_broker_bind_control: NULL broker");
-    return aha_wire_bind_local(b->w, path);
-}
-
-int aha_broker_endpoint(const aha_broker_t *b, char *buf, size_t cap) {
-    if (!b) return AHA_FAIL(AHA_ERR_ARG, "aha_broker_endpoint: NULL broker");
-    return aha_wire_endpoint(b->w, buf, cap);
+aha_wire_t *aha_broker_wire(aha_broker_t *b) {
+    return b ? b->w : NULL;
 }
 
 int aha_broker_live(const aha_broker_t *b) {
@@ -80,9 +74,6 @@ int aha_broker_live(const aha_broker_t *b) {
 
 const aha_broker_stats_t *aha_broker_stats(const aha_broker_t *b) {
     return b ? &b->stats : NULL;
-}
-const aha_wire_stats_t *aha_broker_wire_stats(const aha_broker_t *b) {
-    return b ? aha_wire_stats(b->w) : NULL;
 }
 
 static verifier_t *find(aha_broker_t *b, const aha_peer_t *p) {

@@ -35,13 +35,13 @@ typedef struct {
 int aha_broker_new(void *zctx, const char *bind, size_t max_bytes, aha_wire_check_fn check,
                    const void *check_ctx, const aha_keypair_t *curve, aha_broker_t **out);
 void aha_broker_destroy(aha_broker_t **b);
-/* Also takes requests on the Unix-domain socket PATH; control requests (aha ctl) are answered
- * there for a process of this user, and on any transport for a CURVE peer with the operator key
- * (core/wire.h aha_wire_peer_may_control): from anyone else they are refused, counted in
- * ctl_refused and logged. */
-int aha_broker_bind_control(aha_broker_t *b, const char *path);
-/* The bound endpoint, with its port. */
-int aha_broker_endpoint(const aha_broker_t *b, char *buf, size_t cap);
+/* The broker's socket (owned by the broker; NULL for a NULL broker), for its endpoint with the
+ * port (aha_wire_endpoint), what it dropped (aha_wire_stats) and a second, Unix-domain endpoint
+ * (aha_wire_bind_local): control requests (aha ctl) are answered there for a process of this
+ * user, and on any transport for a CURVE peer with the operator key (core/wire.h
+ * aha_wire_peer_may_control); from anyone else they are refused, counted in ctl_refused and
+ * logged. */
+aha_wire_t *aha_broker_wire(aha_broker_t *b);
 
 /* Handles messages until at least N verifiers are live; AHA_ERR_TIMEOUT after TIMEOUT_MS. */
 int aha_broker_wait_verifiers(aha_broker_t *b, int n, int timeout_ms);
@@ -72,6 +72,5 @@ int aha_broker_score(aha_broker_t *b, Aha__Group *g, int deadline_ms, Aha__Envel
  * Sends Control "stop" to every live verifier (best effort). */
 void aha_broker_stop_verifiers(aha_broker_t *b);
 const aha_broker_stats_t *aha_broker_stats(const aha_broker_t *b);
-const aha_wire_stats_t *aha_broker_wire_stats(const aha_broker_t *b);
 
 #endif

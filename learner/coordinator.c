@@ -519,18 +519,8 @@ int aha_coord_pump_stop(aha_coord_t *c) {
     return AHA_OK;
 }
 
-int aha_coord_bind_control(aha_coord_t *c, const char *path) {
-    if (!c) return AHA_FAIL(AHA_ERR_ARG, "aha_coord_bind_control: NULL coordinator");
-    return aha_wire_bind_local(c->w, path);
-}
-
-int aha_coord_endpoint(const aha_coord_t *c, char *buf, size_t cap) {
-    if (!c) return AHA_FAIL(AHA_ERR_ARG, "aha_coord_endpoint: NULL coordinator");
-    return aha_wire_endpoint(c->w, buf, cap);
-}
-
-const aha_wire_stats_t *aha_coord_wire_stats(const aha_coord_t *c) {
-    return c ? aha_wire_stats(c->w) : NULL;
+aha_wire_t *aha_coord_wire(aha_coord_t *c) {
+    return c ? c->w : NULL;
 }
 
 void aha_coord_stats(const aha_coord_t *c, aha_coord_stats_t *out) {

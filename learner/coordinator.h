@@ -38,12 +38,12 @@ int aha_coord_new(void *zctx, const char *bind, size_t max_bytes, const aha_msg_
 /* Frees the socket and the published weights (the actors are not told: aha_coord_stop_actors).
  * NULL-safe; NULLs *c. */
 void aha_coord_destroy(aha_coord_t **c);
-/* Also takes requests on the Unix-domain socket PATH; control requests (aha ctl) are answered
+/* The coordinator's socket (owned by the coordinator; NULL for a NULL one), for its endpoint with
+ * the port, where actors connect (aha_wire_endpoint), what it dropped (aha_wire_stats) and a
+ * second, Unix-domain endpoint (aha_wire_bind_local): control requests (aha ctl) are answered
  * there for a process of this user, and on any transport for a CURVE peer with the operator key
- * (core/wire.h aha_wire_peer_may_control): others are refused, counted and logged. */
-int aha_coord_bind_control(aha_coord_t *c, const char *path);
-/* The coordinator's endpoint, with its port (actors connect there). */
-int aha_coord_endpoint(const aha_coord_t *c, char *buf, size_t cap);
+ * (core/wire.h aha_wire_peer_may_control); others are refused, counted and logged. */
+aha_wire_t *aha_coord_wire(aha_coord_t *c);
 
 /* Handles messages (hellos, lease requests, weight requests, aha ctl) until at least N actors
  * have joined; AHA_ERR_TIMEOUT after TIMEOUT_MS. */
@@ -102,7 +102,5 @@ typedef struct {
     int actors;
 } aha_coord_stats_t;
 void aha_coord_stats(const aha_coord_t *c, aha_coord_stats_t *out);
-/* What the coordinator's socket dropped (core/wire.h), or NULL. */
-const aha_wire_stats_t *aha_coord_wire_stats(const aha_coord_t *c);
 
 #endif

@@ -130,7 +130,7 @@ static inline aha_coord_t *rt_coord_new(void *zctx, const aha_model_t *m, char *
                                      m->cfg.top_k,  m->cfg.n_routed_experts, RT_G};
     aha_coord_t *c = NULL;
     REQUIRE_OK(aha_coord_new(zctx, "tcp://127.0.0.1:*", 1 << 20, &limits, RT_G, NULL, &c));
-    REQUIRE_OK(aha_coord_endpoint(c, ep, cap));
+    REQUIRE_OK(aha_wire_endpoint(aha_coord_wire(c), ep, cap));
     return c;
 }
 

@@ -207,7 +207,7 @@ static void counters(const aha_trainer_t *t, double *v) {
         v[C_UNFIT] += (double)cs.unfit;
         v[C_LATE] += (double)cs.late;
         v[C_CTL_REFUSED] += (double)cs.ctl_refused;
-        add_wire(v, aha_coord_wire_stats(c->coord));
+        add_wire(v, aha_wire_stats(aha_coord_wire(c->coord)));
     }
     if (c->vpool) {
         aha_vpool_stats_t vs;
@@ -218,7 +218,7 @@ static void counters(const aha_trainer_t *t, double *v) {
         v[C_V_READMITTED] += (double)vs.readmitted;
         v[C_SCORES_DROPPED] += (double)vs.bad_scores;
         v[C_CTL_REFUSED] += (double)vs.ctl_refused;
-        add_wire(v, aha_vpool_wire_stats(c->vpool));
+        add_wire(v, aha_wire_stats(aha_vpool_wire(c->vpool)));
     }
 }
 

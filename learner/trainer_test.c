@@ -83,7 +83,7 @@ static void test_same_weights_with_workers(void) {
     aha_coord_t *coord = rt_coord_new(zctx, mb, cep, sizeof cep);
     REQUIRE_OK(aha_vpool_new(zctx, "tcp://127.0.0.1:*", 1 << 20, mb->cfg.max_seq_len, 10000, NULL,
                              NULL, &pool));
-    REQUIRE_OK(aha_vpool_endpoint(pool, vep, sizeof vep));
+    REQUIRE_OK(aha_wire_endpoint(aha_vpool_wire(pool), vep, sizeof vep));
     rt_actor_t act;
     rt_actor_init(&act, zctx, cep, 99);
     rt_actor_start(&act);

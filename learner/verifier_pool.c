@@ -168,18 +168,8 @@ int aha_vpool_score(aha_vpool_t *p, const aha_reward_config_t *rcfg, const aha_r
     return aha_vpool_score_all(p, rcfg, &r, prob, &prompt_id, version, 1, &out);
 }
 
-int aha_vpool_bind_control(aha_vpool_t *p, const char *path) {
-    if (!p) return AHA_FAIL(AHA_ERR_ARG, "aha_vpool_bind_control: NULL pool");
-    return aha_broker_bind_control(p->broker, path);
-}
-
-int aha_vpool_endpoint(const aha_vpool_t *p, char *buf, size_t cap) {
-    if (!p) return AHA_FAIL(AHA_ERR_ARG, "aha_vpool_endpoint: NULL pool");
-    return aha_broker_endpoint(p->broker, buf, cap);
-}
-
-const aha_wire_stats_t *aha_vpool_wire_stats(const aha_vpool_t *p) {
-    return p ? aha_broker_wire_stats(p->broker) : NULL;
+aha_wire_t *aha_vpool_wire(aha_vpool_t *p) {
+    return p ? aha_broker_wire(p->broker) : NULL;
 }
 
 void aha_vpool_stats(const aha_vpool_t *p, aha_vpool_stats_t *out) {

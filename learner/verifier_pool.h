@@ -52,10 +52,9 @@ int aha_vpool_score_all(aha_vpool_t *p, const aha_reward_config_t *rcfg,
                         const uint64_t *pids, uint64_t version, int n,
                         aha_reward_breakdown_t *const *out);
 
-/* aha_broker_bind_control: control requests only on the Unix-domain socket PATH. */
-int aha_vpool_bind_control(aha_vpool_t *p, const char *path);
-/* The broker's endpoint (for workers started elsewhere: net.serve). */
-int aha_vpool_endpoint(const aha_vpool_t *p, char *buf, size_t cap);
+/* The broker's socket (learner/broker.h aha_broker_wire; NULL for a NULL pool): its endpoint is
+ * where verifier workers connect. */
+aha_wire_t *aha_vpool_wire(aha_vpool_t *p);
 
 /* Scores the group in R in this process: the rules of RCFG, and with SANDBOX (may be NULL) that
  * user command for the accuracy — exactly what a verifier worker would send back. */
@@ -71,7 +70,5 @@ typedef struct {
     int live;
 } aha_vpool_stats_t;
 void aha_vpool_stats(const aha_vpool_t *p, aha_vpool_stats_t *out);
-/* What the broker's socket dropped (core/wire.h), or NULL. */
-const aha_wire_stats_t *aha_vpool_wire_stats(const aha_vpool_t *p);
 
 #endif

@@ -41,7 +41,7 @@ static aha_vpool_t *pool_new(void *zctx, const aha_model_t *m, int deadline,
     aha_vpool_t *p = NULL;
     REQUIRE_OK(aha_vpool_new(zctx, "tcp://127.0.0.1:*", 1 << 20, m->cfg.max_seq_len, deadline, sb,
                              NULL, &p));
-    REQUIRE_OK(aha_vpool_endpoint(p, ep, 256));
+    REQUIRE_OK(aha_wire_endpoint(aha_vpool_wire(p), ep, 256));
     return p;
 }
 
@@ -174,8 +174,8 @@ static void test_control_only_local(void) {
     snprintf(local, sizeof local, "ipc://%s", path);
     REQUIRE_OK(aha_vpool_new(f.zctx, "tcp://127.0.0.1:*", 1 << 20, f.m->cfg.max_seq_len,
                              DEADLINE_MS, NULL, NULL, &p));
-    REQUIRE_OK(aha_vpool_bind_control(p, path));
-    REQUIRE_OK(aha_vpool_endpoint(p, f.ep, sizeof f.ep));
+    REQUIRE_OK(aha_wire_bind_local(aha_vpool_wire(p), path));
+    REQUIRE_OK(aha_wire_endpoint(aha_vpool_wire(p), f.ep, sizeof f.ep));
     CHECK(!strncmp(f.ep, "tcp://", 6), "the endpoint stays the tcp one: %s", f.ep);
     rt_verifier_t v[2];
     const char *names[2] = {"va", "vb"};

@@ -85,7 +85,7 @@ static int start_pool(const aha_run_config_t *rc, const char *bind, const aha_ke
     char ep[256];
     AHA_TRY(aha_vpool_new(s->zctx, bind, MAX_BYTES, rc->model.max_seq_len,
                           rc->rl.verifier_deadline_ms, sandbox, curve, &s->vpool));
-    AHA_TRY(aha_vpool_endpoint(s->vpool, ep, sizeof ep));
+    AHA_TRY(aha_wire_endpoint(aha_vpool_wire(s->vpool), ep, sizeof ep));
     return start_workers(s, 0, n, ep, config_path, " (none: scoring in the learner)");
 }
 
@@ -102,7 +102,7 @@ static int start_coord(const aha_run_config_t *rc, const char *bind, const aha_k
                                      rc->rl.group_size};
     char ep[256];
     AHA_TRY(aha_coord_new(s->zctx, bind, MAX_BYTES, &limits, rc->rl.group_size, curve, &s->coord));
-    AHA_TRY(aha_coord_endpoint(s->coord, ep, sizeof ep));
+    AHA_TRY(aha_wire_endpoint(aha_coord_wire(s->coord), ep, sizeof ep));
     return start_workers(s, 1, n, ep, config_path, " (none: the learner samples)");
 }
 
@@ -118,12 +118,12 @@ static int bind_control(const char *dir, aha_servers_t *s) {
     if (s->coord) {
         snprintf(path, sizeof path, "%s/coordinator.sock", d);
         unlink(path); /* left by a killed run */
-        rc = aha_coord_bind_control(s->coord, path);
+        rc = aha_wire_bind_local(aha_coord_wire(s->coord), path);
     }
     if (rc == AHA_OK && s->vpool) {
         snprintf(path, sizeof path, "%s/broker.sock", d);
         unlink(path);
-        rc = aha_vpool_bind_control(s->vpool, path);
+        rc = aha_wire_bind_local(aha_vpool_wire(s->vpool), path);
     }
     if (rc != AHA_OK) /* e.g. a run directory path too long for a Unix socket */
         AHA_WARN("aha ctl unavailable for this run: %s", aha_last_error());
@@ -203,8 +203,8 @@ static void advertised_host(const aha_run_config_t *rc, char *out, size_t cap) {
 static int write_endpoints(const aha_run_config_t *rc, const char *dir, aha_servers_t *s) {
     char host[256] = "", coord[300] = "", broker[300] = "", path[700];
     char *eps[2] = {coord, broker};
-    if (s->coord) AHA_TRY(aha_coord_endpoint(s->coord, coord, sizeof coord));
-    if (s->vpool) AHA_TRY(aha_vpool_endpoint(s->vpool, broker, sizeof broker));
+    if (s->coord) AHA_TRY(aha_wire_endpoint(aha_coord_wire(s->coord), coord, sizeof coord));
+    if (s->vpool) AHA_TRY(aha_wire_endpoint(aha_vpool_wire(s->vpool), broker, sizeof broker));
     for (int i = 0; i < 2; i++) {
         char *star = strstr(eps[i], "//0.0.0.0:");
         if (!star) star = strstr(eps[i], "//*:");
