@@ -6,8 +6,10 @@
 #include "main/cmd.h"
 #include "main/procs.h"
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -37,12 +39,54 @@ int cli_fail(int rc) {
     return rc == AHA_ERR_ARG ? 2 : 1;
 }
 
-int cli_parse_common(int argc, char **argv, cli_common_t *o) {
+int cli_exit(int rc) {
+    return rc < 0 ? cli_fail(rc) : 0;
+}
+
+int cli_take_opt(const cli_opt_t *opts, int argc, char **argv, int *i) {
+    const char *a = argv[*i];
+    const cli_opt_t *o = opts;
+    while (o && o->name && strcmp(o->name, a))
+        o++;
+    if (!o || !o->name) return 0;
+    if (o->flag) {
+        *o->flag = 1;
+        return 1;
+    }
+    if (*i + 1 >= argc) return AHA_FAIL(AHA_ERR_ARG, "%s needs a value", a);
+    const char *v = argv[*i + 1];
+    char *end = NULL;
+    if (o->count) {
+        errno = 0;
+        const long x = strtol(v, &end, 10);
+        if (!*v || *end || errno || x < o->min || x > o->max)
+            return AHA_FAIL(AHA_ERR_ARG, "%s: expected an integer in [%d, %d], got '%s'", a, o->min,
+                            o->max, v);
+        *o->count = (int)x;
+    } else if (o->number) {
+        const double x = strtod(v, &end);
+        if (!*v || *end || !isfinite(x))
+            return AHA_FAIL(AHA_ERR_ARG, "%s: '%s' is not a number", a, v);
+        *o->number = x;
+    } else {
+        *o->str = v;
+    }
+    ++*i;
+    return 1;
+}
+
+int cli_parse(int argc, char **argv, const cli_opt_t *opts, cli_common_t *o) {
     memset(o, 0, sizeof *o);
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            o->help = 1;
+            return AHA_OK;
+        }
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            o->help = 1;
+        const int taken = cli_take_opt(opts, argc, argv, &i);
+        if (taken) {
+            if (taken < 0) return taken;
         } else if (!strcmp(a, "--set") || !strcmp(a, "--config")) {
             if (i + 1 >= argc) return AHA_FAIL(AHA_ERR_ARG, "%s needs a value", a);
             if (a[2] == 's') {
@@ -55,20 +99,15 @@ int cli_parse_common(int argc, char **argv, cli_common_t *o) {
         } else if (a[0] != '-' && !o->config) {
             o->config = a;
         } else {
-            if (o->n_rest >= (int)(sizeof o->rest / sizeof *o->rest))
-                return AHA_FAIL(AHA_ERR_ARG, "too many arguments");
-            o->rest[o->n_rest++] = argv[i];
-            /* keep a flag's value with it */
-            if (a[0] == '-' && i + 1 < argc && argv[i + 1][0] != '-' &&
-                o->n_rest < (int)(sizeof o->rest / sizeof *o->rest))
-                o->rest[o->n_rest++] = argv[++i];
+            return AHA_FAIL(AHA_ERR_ARG, "unknown option '%s' (see --help)", a);
         }
     }
     return AHA_OK;
 }
 
-int cli_begin(int argc, char **argv, cli_common_t *cli, int *status, const char *usage, ...) {
-    int rc = cli_parse_common(argc, argv, cli);
+int cli_begin(int argc, char **argv, const cli_opt_t *opts, cli_common_t *cli, int *status,
+              const char *usage, ...) {
+    int rc = cli_parse(argc, argv, opts, cli);
     if (rc < 0) {
         *status = cli_fail(rc);
         return 0;
@@ -84,59 +123,37 @@ int cli_begin(int argc, char **argv, cli_common_t *cli, int *status, const char 
     return 1;
 }
 
-int cli_config_command(int argc, char **argv, const char *usage, const char *const *flags,
-                       int (*run)(const aha_run_config_t *rc, unsigned flags)) {
+int cli_config_begin(int argc, char **argv, const cli_opt_t *opts, aha_run_config_t *cfg,
+                     int *status, const char *usage) {
     cli_common_t cli;
-    int rc = cli_parse_common(argc, argv, &cli);
-    if (rc < 0) return cli_fail(rc);
-    unsigned given = 0;
-    for (int i = 0; i < cli.n_rest; i++) {
-        int j = 0;
-        while (flags && flags[j] && strcmp(cli.rest[i], flags[j]))
-            j++;
-        if (!flags || !flags[j])
-            return cli_fail(AHA_FAIL(AHA_ERR_ARG, "unknown option '%s' (see --help)", cli.rest[i]));
-        given |= 1u << j;
-    }
-    if (cli.help) {
-        fputs(usage, stdout);
-        printf("config keys:\n");
-        aha_cfg_print_help(aha_run_config_fields, aha_run_config_n_fields);
+    if (!cli_begin(argc, argv, opts, &cli, status, "%s", usage)) {
+        if (cli.help) {
+            printf("config keys:\n");
+            aha_cfg_print_help(aha_run_config_fields, aha_run_config_n_fields);
+        }
         return 0;
     }
-    aha_run_config_t cfg;
-    rc = aha_run_config_load(cli.config, cli.overrides, cli.n_overrides, &cfg);
-    if (rc >= 0) rc = run(&cfg, given);
-    return rc < 0 ? cli_fail(rc) : 0;
+    int rc = aha_run_config_load(cli.config, cli.overrides, cli.n_overrides, cfg);
+    if (rc < 0) *status = cli_fail(rc);
+    return rc >= 0;
 }
 
 int cli_worker_parse(int argc, char **argv, const char *usage, const char *key,
-                     const char *const *flags, cli_worker_t *w) {
+                     const cli_opt_t *opts, cli_worker_t *w) {
+    const char *connect = NULL, *endpoints_file = NULL;
+    cli_opt_t all[8] = {{"--connect", .str = &connect},
+                        {"--endpoints-file", .str = &endpoints_file},
+                        {"--name", .str = &w->name}};
+    for (int j = 0; opts && opts[j].name; j++) {
+        if (j >= 4) return AHA_FAIL(AHA_ERR_ARG, "cli_worker_parse: more than 4 options");
+        all[3 + j] = opts[j];
+    }
     cli_common_t cli;
-    AHA_TRY(cli_parse_common(argc, argv, &cli));
+    AHA_TRY(cli_parse(argc, argv, all, &cli));
     w->help = cli.help;
-    memset(w->extra, 0, sizeof w->extra);
     if (cli.help) {
         fputs(usage, stdout);
         return AHA_OK;
-    }
-    const char *connect = NULL, *endpoints_file = NULL;
-    for (int i = 0; i < cli.n_rest; i += 2) {
-        const char *k = cli.rest[i], *v = i + 1 < cli.n_rest ? cli.rest[i + 1] : NULL;
-        if (!v) return AHA_FAIL(AHA_ERR_ARG, "%s needs a value (see --help)", k);
-        int j = 0;
-        while (flags && j < 4 && flags[j] && strcmp(k, flags[j]))
-            j++;
-        if (!strcmp(k, "--connect"))
-            connect = v;
-        else if (!strcmp(k, "--endpoints-file"))
-            endpoints_file = v;
-        else if (!strcmp(k, "--name"))
-            w->name = v;
-        else if (flags && j < 4 && flags[j])
-            w->extra[j] = v;
-        else
-            return AHA_FAIL(AHA_ERR_ARG, "unknown option '%s' (see --help)", k);
     }
     aha_catch_stop_signals();
     AHA_TRY(aha_worker_setup(&cli, connect, endpoints_file, key, w->endpoint, sizeof w->endpoint,

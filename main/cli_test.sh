@@ -24,6 +24,18 @@ check "missing file is reported" "[ $rc -ne 0 ] && grep -q 'missing.yaml' <<<\"\
 out=$("$AHA" frobnicate 2>&1); rc=$?
 check "unknown command exits 2" "[ $rc -eq 2 ]"
 check "help works" "\"$AHA\" pretrain --help | grep -q 'model.dim'"
+# 1b. one option table per command (main/cmd.h cli_opt_t): a flag before CONFIG is a flag, values
+# are checked against the option's kind and range, usage errors exit 2
+out=$("$AHA" pretrain --cached-ok "$tmp/missing.yaml" 2>&1); rc=$?
+check "a flag before CONFIG leaves CONFIG positional" "[ $rc -ne 0 ] && grep -q 'missing.yaml: cannot open' <<<\"\$out\""
+out=$("$AHA" eval --checkpoint "$tmp/nope" --k 2000 2>&1); rc=$?
+check "a count out of range names the option and range" "[ $rc -eq 2 ] && grep -q -- \"--k: expected an integer in \[1, 1024\], got '2000'\" <<<\"\$out\""
+out=$("$AHA" eval --checkpoint "$tmp/nope" --temperature nan 2>&1); rc=$?
+check "a non-finite number is refused" "[ $rc -eq 2 ] && grep -q -- \"--temperature: 'nan' is not a number\" <<<\"\$out\""
+out=$("$AHA" gen-coldstart --out 2>&1); rc=$?
+check "an option without its value" "[ $rc -eq 2 ] && grep -q -- '--out needs a value' <<<\"\$out\""
+out=$("$AHA" sample --samples "$tmp/s.jsonl" --checkpoint "$tmp/nope" 2>&1); rc=$?
+check "an option of another command is unknown" "[ $rc -eq 2 ] && grep -q -- \"unknown option '--samples' (see --help)\" <<<\"\$out\""
 
 # 2. a short pretraining run
 run="$tmp/run"

@@ -42,36 +42,53 @@
 AHA_COMMANDS(AHA_DECLARE_COMMAND)
 #undef AHA_DECLARE_COMMAND
 
-/* Parses "[CONFIG] [--set k=v]..." style options shared by commands. Unknown flags are left for
- * the command: it gets them in *rest (argv order kept). Returns 0 or an error (message set). */
+/* One option of a command's table (ended by a row with a NULL name): NAME ("--out") and the slot
+ * its value goes to, exactly one of: flag (set to 1; the option takes no value), str (the next
+ * argument), count (the next argument, an integer in [min, max]) or number (the next argument, a
+ * finite double). The slots belong to the caller. */
+typedef struct {
+    const char *name;
+    int *flag;
+    const char **str;
+    int *count;
+    double *number;
+    int min, max; /* count's range */
+} cli_opt_t;
+/* The option table parser: if argv[*i] is an option of OPTS (may be NULL), stores its value
+ * (advancing *i past it) and returns 1; returns 0 if it is not one (nothing stored), or an error
+ * for a missing or bad value ("NAME needs a value", "NAME: expected an integer in [MIN, MAX], got
+ * 'V'", "NAME: 'V' is not a number"). */
+int cli_take_opt(const cli_opt_t *opts, int argc, char **argv, int *i);
+
+/* The command line of the config-driven commands: [CONFIG] [--config CONFIG] [--set k=v]...
+ * [--help | -h] and the options of the command's table. */
 typedef struct {
     const char *config; /* positional or --config */
     const char *overrides[128];
     size_t n_overrides;
-    char *rest[64];
-    int n_rest;
-    int help;
+    int help; /* --help or -h anywhere: nothing else is parsed */
 } cli_common_t;
-int cli_parse_common(int argc, char **argv, cli_common_t *out);
-/* The start of a command with its own options: cli_parse_common into *cli, and for --help USAGE
- * (a printf format, with its arguments) on stdout. Returns 1 when the command goes on; 0 when it
- * is done, with its exit code in *status (0 after --help, cli_fail's on a parse error). */
-int cli_begin(int argc, char **argv, cli_common_t *cli, int *status, const char *usage, ...)
-    __attribute__((format(printf, 5, 6)));
-/* Shared body of the config-driven commands (pretrain, train): parses [CONFIG] [--set k=v]...
- * and the boolean options FLAGS (NULL-terminated, at most 32), prints USAGE and the config keys
- * for --help, loads the config and calls RUN(config, given) where bit j of given is set iff
- * flags[j] was on the command line. Returns the process exit code. */
-int cli_config_command(int argc, char **argv, const char *usage, const char *const *flags,
-                       int (*run)(const aha_run_config_t *rc, unsigned given));
+/* Parses ARGV into *out and the slots of OPTS (cli_take_opt); anything else is an error ("unknown
+ * option 'A' (see --help)"). Returns 0 or an error (message set). */
+int cli_parse(int argc, char **argv, const cli_opt_t *opts, cli_common_t *out);
+/* The start of a command: cli_parse into *cli and OPTS, and for --help USAGE (a printf format,
+ * with its arguments) on stdout. Returns 1 when the command goes on; 0 when it is done, with its
+ * exit code in *status (0 after --help, cli_fail's on a parse error). */
+int cli_begin(int argc, char **argv, const cli_opt_t *opts, cli_common_t *cli, int *status,
+              const char *usage, ...) __attribute__((format(printf, 6, 7)));
+/* cli_begin of the commands that train from the run config (pretrain, sft, train): --help prints
+ * USAGE and the config keys; otherwise the run config ([CONFIG], --set) is loaded into *cfg. */
+int cli_config_begin(int argc, char **argv, const cli_opt_t *opts, aha_run_config_t *cfg,
+                     int *status, const char *usage);
+/* A command's exit code for the result RC of its work: 0, or cli_fail(RC). */
+int cli_exit(int rc);
 
 /* The command line of a worker command (aha actor, aha verifier): [CONFIG] [--set k=v]...,
- * --connect ENDPOINT | --endpoints-file FILE, --name N and the command's own options FLAGS
- * (NULL-terminated, at most 4, each with a value: extra[j] is flags[j]'s value or NULL). */
+ * --connect ENDPOINT | --endpoints-file FILE, --name N and the command's own options OPTS (at most
+ * 4 rows). */
 typedef struct {
     int help;             /* --help: USAGE printed, nothing else done */
     const char *name;     /* --name, or the default the caller put here */
-    const char *extra[4]; /* values of the command's own options */
     char endpoint[300];   /* where to connect */
     aha_run_config_t cfg; /* the run config (CONFIG, or the learner's beside FILE) */
     /* the worker's link from the run config: net.heartbeat_timeout_s, net.connect_timeout_s, the
@@ -80,11 +97,11 @@ typedef struct {
     aha_link_t link;
     aha_keypair_t curve_keys[2]; /* the server's (public key only) and this worker's */
 } cli_worker_t;
-/* Parses into *w (w->name holds the default on entry), prints USAGE for --help, installs the stop
- * signal handlers and resolves the endpoint (KEY of endpoints.json, "coordinator" or "broker"),
- * the run config (main/procs.h aha_worker_setup) and the link. */
+/* Parses into *w (w->name holds the default on entry) and the slots of OPTS, prints USAGE for
+ * --help, installs the stop signal handlers and resolves the endpoint (KEY of endpoints.json,
+ * "coordinator" or "broker"), the run config (main/procs.h aha_worker_setup) and the link. */
 int cli_worker_parse(int argc, char **argv, const char *usage, const char *key,
-                     const char *const *flags, cli_worker_t *w);
+                     const cli_opt_t *opts, cli_worker_t *w);
 
 /* Prints "aha: <message>" from aha_last_error() and returns 1 (or 2 for usage errors). */
 int cli_fail(int rc);

@@ -67,5 +67,5 @@ int cmd_actor(int argc, char **argv) {
     w.name = "actor";
     int rc = cli_worker_parse(argc, argv, k_usage, "coordinator", NULL, &w);
     if (rc == AHA_OK && !w.help) rc = run_actor(&w.cfg, w.endpoint, w.name, &w.link);
-    return rc < 0 ? cli_fail(rc) : 0;
+    return cli_exit(rc);
 }

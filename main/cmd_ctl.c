@@ -103,28 +103,28 @@ static int ask(const char *run_dir, const ctl_opts_t *o, const char *key, const 
 
 int cmd_ctl(int argc, char **argv) {
     ctl_opts_t o = {0, NULL, 10000};
+    double timeout_s = 10;
+    const cli_opt_t opts[] = {{"--remote", .flag = &o.remote},
+                              {"--key", .str = &o.key},
+                              {"--timeout", .number = &timeout_s},
+                              {0}};
     int i = 0;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(k_usage, stdout);
             return 0;
         }
-        if (!strcmp(argv[i], "--remote")) {
-            o.remote = 1;
-        } else if (!strcmp(argv[i], "--key") && i + 1 < argc) {
-            o.key = argv[++i];
-        } else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
-            char *end = NULL;
-            double s = strtod(argv[++i], &end);
-            if (!*argv[i] || *end || !(s > 0 && s <= 3600))
-                return cli_fail(
-                    AHA_FAIL(AHA_ERR_ARG, "--timeout: seconds in (0, 3600], got '%s'", argv[i]));
-            o.timeout_ms = (int)(s * 1000);
-        } else {
+        const int taken = cli_take_opt(opts, argc, argv, &i);
+        if (taken < 0) return cli_fail(taken);
+        if (!taken) {
             fputs(k_usage, stderr);
             return 2;
         }
     }
+    if (!(timeout_s > 0 && timeout_s <= 3600))
+        return cli_fail(
+            AHA_FAIL(AHA_ERR_ARG, "--timeout: seconds in (0, 3600], got %g", timeout_s));
+    o.timeout_ms = (int)(timeout_s * 1000);
     if (o.key && !o.remote) return cli_fail(AHA_FAIL(AHA_ERR_ARG, "--key goes with --remote"));
     argc -= i;
     argv += i;

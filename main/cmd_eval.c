@@ -7,6 +7,7 @@
 #include "model/tokenizer.h"
 #include "verifier/reward.h"
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,73 +232,46 @@ int write_eval_json(const eval_result_t *r, double temperature, double top_p, co
     return rc;
 }
 
-/* Shared by eval and sample: --checkpoint DIR --n N --k K --temperature T --top-p P --out F */
+/* The options of eval and sample: n, k and max_new 0 and temperature and top_p NaN until given,
+ * then check_eval_opts takes them from the config's eval section (sample: n 8, k 1). */
 typedef struct {
-    const char *checkpoint, *out, *model, *setting, *samples;
-    char task[32];
+    const char *checkpoint, *out, *model, *setting, *samples, *task;
     int n, k, max_new;
     double temperature, top_p;
 } eval_opts_t;
 
-static int parse_eval_opts(const cli_common_t *cli, const aha_run_config_t *rc, int sample_mode,
-                           eval_opts_t *o) {
-    o->checkpoint = NULL;
-    o->out = NULL;
-    o->samples = NULL;
-    o->model = o->setting = "";
-    o->task[0] = 0;
-    o->n = rc->eval.n;
-    o->k = rc->eval.k;
-    o->max_new = rc->eval.max_new_tokens;
-    o->temperature = rc->eval.temperature;
-    o->top_p = rc->eval.top_p;
-    for (int i = 0; i < cli->n_rest; i++) {
-        const char *a = cli->rest[i];
-        const char *v = i + 1 < cli->n_rest ? cli->rest[i + 1] : NULL;
-        if (!v) return AHA_FAIL(AHA_ERR_ARG, "%s needs a value", a);
-        char *end = NULL;
-        if (!strcmp(a, "--checkpoint"))
-            o->checkpoint = v;
-        else if (!strcmp(a, "--out"))
-            o->out = v;
-        else if (!strcmp(a, "--samples") && !sample_mode)
-            o->samples = v;
-        else if (!strcmp(a, "--model"))
-            o->model = v;
-        else if (!strcmp(a, "--setting"))
-            o->setting = v;
-        else if (!strcmp(a, "--task")) {
-            if (!aha_task_by_name(v))
-                return AHA_FAIL(AHA_ERR_ARG, "--task: unknown task '%s' (%s)", v,
-                                aha_task_names(", "));
-            snprintf(o->task, sizeof o->task, "%s", v);
-        } else if (!strcmp(a, "--n"))
-            o->n = (int)strtol(v, &end, 10);
-        else if (!strcmp(a, "--k"))
-            o->k = (int)strtol(v, &end, 10);
-        else if (!strcmp(a, "--max-new-tokens"))
-            o->max_new = (int)strtol(v, &end, 10);
-        else if (!strcmp(a, "--temperature"))
-            o->temperature = strtod(v, &end);
-        else if (!strcmp(a, "--top-p"))
-            o->top_p = strtod(v, &end);
-        else
-            return AHA_FAIL(AHA_ERR_ARG, "unknown option '%s'", a);
-        if (end && *end) return AHA_FAIL(AHA_ERR_ARG, "%s: bad number '%s'", a, v);
-        i++;
-    }
+static int check_eval_opts(const aha_run_config_t *rc, eval_opts_t *o) {
     if (!o->checkpoint) return AHA_FAIL(AHA_ERR_ARG, "--checkpoint DIR is required");
-    if (o->n < 1 || o->k < 1 || o->k > 1024 || o->max_new < 1)
-        return AHA_FAIL(AHA_ERR_ARG, "--n, --k (1..1024) and --max-new-tokens must be positive");
+    if (o->task && !aha_task_by_name(o->task))
+        return AHA_FAIL(AHA_ERR_ARG, "--task: unknown task '%s' (%s)", o->task,
+                        aha_task_names(", "));
+    if (!o->n) o->n = rc->eval.n;
+    if (!o->k) o->k = rc->eval.k;
+    if (!o->max_new) o->max_new = rc->eval.max_new_tokens;
+    if (isnan(o->temperature)) o->temperature = rc->eval.temperature;
+    if (isnan(o->top_p)) o->top_p = rc->eval.top_p;
     if (o->temperature < 0 || o->top_p <= 0 || o->top_p > 1)
         return AHA_FAIL(AHA_ERR_ARG, "--temperature >= 0 and 0 < --top-p <= 1");
     return AHA_OK;
 }
 
 static int eval_main(int argc, char **argv, int sample_mode) {
+    eval_opts_t o = {.model = "", .setting = "", .temperature = NAN, .top_p = NAN};
+    const cli_opt_t opts[] = {{"--checkpoint", .str = &o.checkpoint},
+                              {"--out", .str = &o.out},
+                              {"--model", .str = &o.model},
+                              {"--setting", .str = &o.setting},
+                              {"--task", .str = &o.task},
+                              {"--n", .count = &o.n, .min = 1, .max = 100000000},
+                              {"--k", .count = &o.k, .min = 1, .max = 1024},
+                              {"--max-new-tokens", .count = &o.max_new, .min = 1, .max = 100000000},
+                              {"--temperature", .number = &o.temperature},
+                              {"--top-p", .number = &o.top_p},
+                              {sample_mode ? NULL : "--samples", .str = &o.samples},
+                              {0}};
     cli_common_t cli;
     int rc;
-    if (!cli_begin(argc, argv, &cli, &rc,
+    if (!cli_begin(argc, argv, opts, &cli, &rc,
                    "usage: aha %s --checkpoint DIR [--config CONFIG] [--set key=value]... [--task "
                    "%s]\n"
                    "       [--n N] [--k K] [--temperature T] [--top-p P] [--max-new-tokens M]%s\n"
@@ -308,16 +282,14 @@ static int eval_main(int argc, char **argv, int sample_mode) {
                                  "       [--samples FILE.jsonl]   (one line per sample: problem, "
                                  "prompt, response, correct, format, tokens, truncated)"))
         return rc;
+    if (sample_mode && !o.n) o.n = 8;
+    if (sample_mode) o.k = 1;
     aha_run_config_t rcfg;
-    eval_opts_t o;
     aha_model_t *m = NULL;
     if ((rc = aha_run_config_load(cli.config, cli.overrides, cli.n_overrides, &rcfg)) < 0 ||
-        (rc = parse_eval_opts(&cli, &rcfg, sample_mode, &o)) < 0 ||
-        (rc = aha_checkpoint_load(o.checkpoint, &m)) < 0)
+        (rc = check_eval_opts(&rcfg, &o)) < 0 || (rc = aha_checkpoint_load(o.checkpoint, &m)) < 0)
         return cli_fail(rc);
-    if (o.task[0]) snprintf(rcfg.task.kind, sizeof rcfg.task.kind, "%s", o.task);
-    if (sample_mode && o.n == rcfg.eval.n) o.n = 8;
-    if (sample_mode) o.k = 1;
+    if (o.task) snprintf(rcfg.task.kind, sizeof rcfg.task.kind, "%s", o.task);
     eval_result_t ev;
     FILE *sf = NULL;
     if (o.samples && !(sf = fopen(o.samples, "w"))) {
@@ -335,7 +307,7 @@ static int eval_main(int argc, char **argv, int sample_mode) {
         if (o.out) rc = write_eval_json(&ev, o.temperature, o.top_p, o.out);
     }
     aha_model_destroy(&m);
-    return rc < 0 ? cli_fail(rc) : 0;
+    return cli_exit(rc);
 }
 
 int cmd_eval(int argc, char **argv) {

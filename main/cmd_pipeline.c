@@ -70,8 +70,15 @@ static int finish_stage(const aha_recipe_t *r, int i, int wst, double seconds) {
 }
 
 int cmd_pipeline(int argc, char **argv) {
+    const char *run_dir = NULL, *only = NULL;
+    int dry = 0, jobs = 0;
+    const cli_opt_t opts[] = {{"--run-dir", .str = &run_dir},
+                              {"--only", .str = &only},
+                              {"--jobs", .count = &jobs, .min = 1, .max = 64},
+                              {"--dry-run", .flag = &dry},
+                              {0}};
     cli_common_t cli;
-    int rc = cli_parse_common(argc, argv, &cli);
+    int rc = cli_parse(argc, argv, opts, &cli);
     if (rc < 0) return cli_fail(rc);
     if (cli.help || !cli.config) {
         fputs("usage: aha pipeline RECIPE [--run-dir DIR] [--set key=value]... [--only STAGE]\n"
@@ -86,24 +93,6 @@ int cmd_pipeline(int argc, char **argv) {
               "  --dry-run    print what would run\n",
               cli.help ? stdout : stderr);
         return cli.help ? 0 : 2;
-    }
-    const char *run_dir = NULL, *only = NULL;
-    int dry = 0, jobs = 0;
-    for (int i = 0; i < cli.n_rest; i++) {
-        const char *a = cli.rest[i], *v = i + 1 < cli.n_rest ? cli.rest[i + 1] : NULL;
-        if (!strcmp(a, "--dry-run")) {
-            dry = 1;
-        } else if ((!strcmp(a, "--run-dir") || !strcmp(a, "--only")) && v) {
-            *(a[2] == 'r' ? &run_dir : &only) = v, i++;
-        } else if (!strcmp(a, "--jobs") && v) {
-            char *end = NULL;
-            long j = strtol(v, &end, 10);
-            if (end == v || *end || j < 1 || j > 64)
-                return cli_fail(AHA_FAIL(AHA_ERR_ARG, "--jobs: expected 1..64, got '%s'", v));
-            jobs = (int)j, i++;
-        } else {
-            return cli_fail(AHA_FAIL(AHA_ERR_ARG, "unknown option '%s' (see --help)", a));
-        }
     }
     aha_recipe_t *r = NULL;
     if ((rc = aha_recipe_load(cli.config, run_dir, &r)) < 0) return cli_fail(rc);

@@ -66,8 +66,7 @@ int final_eval(const aha_model_t *m, const aha_run_config_t *rc, const char *fin
     return aha_cfg_save(rc, aha_run_config_fields, aha_run_config_n_fields, path);
 }
 
-static int run_pretrain(const aha_run_config_t *rc, unsigned flags) {
-    const int cached_ok = flags & 1, resume = flags & 2;
+static int run_pretrain(const aha_run_config_t *rc, int cached_ok, int resume) {
     char dir[512], path[1100], final_dir[600];
     snprintf(dir, sizeof dir, "%s/pretrain", rc->run_dir);
     snprintf(final_dir, sizeof final_dir, "%s/final", dir);
@@ -120,11 +119,16 @@ done:
 }
 
 int cmd_pretrain(int argc, char **argv) {
-    return cli_config_command(
-        argc, argv,
-        "usage: aha pretrain [CONFIG] [--set key=value]... [--cached-ok] [--resume]\n"
-        "  --cached-ok  reuse RUN_DIR/pretrain/final if it was trained with the same config\n"
-        "  --resume     continue bit-exactly from RUN_DIR/pretrain/checkpoint (model, optimizer, "
-        "step)\n\n",
-        (const char *const[]){"--cached-ok", "--resume", NULL}, run_pretrain);
+    int cached_ok = 0, resume = 0, status;
+    const cli_opt_t opts[] = {
+        {"--cached-ok", .flag = &cached_ok}, {"--resume", .flag = &resume}, {0}};
+    aha_run_config_t cfg;
+    if (!cli_config_begin(
+            argc, argv, opts, &cfg, &status,
+            "usage: aha pretrain [CONFIG] [--set key=value]... [--cached-ok] [--resume]\n"
+            "  --cached-ok  reuse RUN_DIR/pretrain/final if it was trained with the same config\n"
+            "  --resume     continue bit-exactly from RUN_DIR/pretrain/checkpoint (model, "
+            "optimizer, step)\n\n"))
+        return status;
+    return cli_exit(run_pretrain(&cfg, cached_ok, resume));
 }

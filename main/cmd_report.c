@@ -265,19 +265,20 @@ int cmd_report(int argc, char **argv) {
                "pipeline stage; and links to the PNG curves of each stage (gnuplot).\n");
         return argc < 1 ? 2 : 0;
     }
-    int plots = 1;
+    int no_plots = 0;
+    const cli_opt_t opts[] = {{"--no-plots", .flag = &no_plots}, {0}};
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--no-plots"))
-            plots = 0;
-        else
-            return cli_fail(AHA_FAIL(AHA_ERR_ARG, "unknown option '%s'", argv[i]));
+        const int taken = cli_take_opt(opts, argc, argv, &i);
+        if (taken < 0) return cli_fail(taken);
+        if (!taken)
+            return cli_fail(AHA_FAIL(AHA_ERR_ARG, "unknown option '%s' (see --help)", argv[i]));
     }
     char path[1100], tmp[1200];
     snprintf(path, sizeof path, "%s/report.md", argv[0]);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f) return cli_fail(AHA_FAIL(AHA_ERR_IO, "%s: cannot write", tmp));
-    int rc = write_report(argv[0], f, plots);
+    int rc = write_report(argv[0], f, !no_plots);
     if (fclose(f) != 0 && rc >= 0) rc = AHA_FAIL(AHA_ERR_IO, "%s: cannot write", tmp);
     if (rc >= 0 && rename(tmp, path) != 0) rc = AHA_FAIL(AHA_ERR_IO, "%s: cannot rename", tmp);
     if (rc < 0) {

@@ -12,8 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int run_sft(const aha_run_config_t *rc, unsigned flags) {
-    const int resume = flags & 1;
+static const char k_sft_usage[] =
+    "usage: aha sft [CONFIG] [--set key=value]... [--resume]\n"
+    "Supervised fine-tuning of sft.init (default RUN_DIR/pretrain/final) on sft.data, a JSONL\n"
+    "file of {\"prompt\": P, \"response\": R} lines in tokenizer spellings; the loss is on R.\n"
+    "Writes RUN_DIR/<sft.dir>/ (metrics.jsonl, checkpoint/, final/ with eval.json) as "
+    "pretraining does.\n"
+    "  --resume     continue bit-exactly from RUN_DIR/<sft.dir>/checkpoint\n\n";
+
+static int run_sft(const aha_run_config_t *rc, int resume) {
     char dir[600], init[600], path[1100];
     if (!rc->sft.data[0])
         return AHA_FAIL(AHA_ERR_CONFIG, "sft.data: the JSONL file of (prompt, response) pairs is "
@@ -64,56 +71,17 @@ done:
 }
 
 int cmd_sft(int argc, char **argv) {
-    return cli_config_command(
-        argc, argv,
-        "usage: aha sft [CONFIG] [--set key=value]... [--resume]\n"
-        "Supervised fine-tuning of sft.init (default RUN_DIR/pretrain/final) on sft.data, a JSONL\n"
-        "file of {\"prompt\": P, \"response\": R} lines in tokenizer spellings; the loss is on R.\n"
-        "Writes RUN_DIR/<sft.dir>/ (metrics.jsonl, checkpoint/, final/ with eval.json) as "
-        "pretraining does.\n"
-        "  --resume     continue bit-exactly from RUN_DIR/<sft.dir>/checkpoint\n\n",
-        (const char *const[]){"--resume", NULL}, run_sft);
+    int resume = 0, status;
+    const cli_opt_t opts[] = {{"--resume", .flag = &resume}, {0}};
+    aha_run_config_t cfg;
+    if (!cli_config_begin(argc, argv, opts, &cfg, &status, k_sft_usage)) return status;
+    return cli_exit(run_sft(&cfg, resume));
 }
 
 /* ---- aha gen-coldstart / aha reject: the recipe's SFT data (recipe/data_gen.h) ---- */
 
-/* Reads "--NAME VALUE" options of REST into the int or string slots given; unknown -> error. */
-typedef struct {
-    const char *name;
-    int *i;
-    double *d;
-    const char **s;
-} opt_t;
-
-static int parse_opts(const cli_common_t *cli, const opt_t *opts) {
-    for (int i = 0; i < cli->n_rest; i++) {
-        const char *a = cli->rest[i], *v = i + 1 < cli->n_rest ? cli->rest[i + 1] : NULL;
-        const opt_t *o = opts;
-        while (o->name && strcmp(o->name, a))
-            o++;
-        if (!o->name) return AHA_FAIL(AHA_ERR_ARG, "unknown option '%s' (see --help)", a);
-        if (!v) return AHA_FAIL(AHA_ERR_ARG, "%s needs a value", a);
-        char *end = NULL;
-        if (o->i) {
-            long x = strtol(v, &end, 10);
-            if (*end || x < 0 || x > 100000000)
-                return AHA_FAIL(AHA_ERR_ARG, "%s: '%s' is not a count", a, v);
-            *o->i = (int)x;
-        } else if (o->d) {
-            *o->d = strtod(v, &end);
-            if (*end) return AHA_FAIL(AHA_ERR_ARG, "%s: '%s' is not a number", a, v);
-        } else {
-            *o->s = v;
-        }
-        i++;
-    }
-    return AHA_OK;
-}
-
-/* The options OPTS of a data command, then its run config and the data source of its task. */
-static int data_source(const cli_common_t *cli, const opt_t *opts, aha_run_config_t *rc,
-                       aha_data_source_t *src) {
-    AHA_TRY(parse_opts(cli, opts));
+/* The run config of a data command and the data source of its task. */
+static int data_source(const cli_common_t *cli, aha_run_config_t *rc, aha_data_source_t *src) {
     AHA_TRY(aha_run_config_load(cli->config, cli->overrides, cli->n_overrides, rc));
     AHA_TRY(aha_run_config_task(rc, &src->task, &src->cfg));
     src->seed = (uint64_t)rc->seed;
@@ -121,20 +89,21 @@ static int data_source(const cli_common_t *cli, const opt_t *opts, aha_run_confi
 }
 
 int cmd_gen_coldstart(int argc, char **argv) {
+    const char *out = NULL;
+    int n = 2000;
+    const cli_opt_t opts[] = {
+        {"--out", .str = &out}, {"--n", .count = &n, .min = 0, .max = 100000000}, {0}};
     cli_common_t cli;
     int rc;
-    if (!cli_begin(argc, argv, &cli, &rc,
+    if (!cli_begin(argc, argv, opts, &cli, &rc,
                    "usage: aha gen-coldstart [CONFIG] [--set key=value]... --out FILE [--n N]\n"
                    "Writes N (default 2000) cold-start pairs of the run's task (task.kind, "
                    "template)\nas JSONL for `aha sft`: long, readable reference responses in the "
                    "target language\n(addition: the correct carry trace).\n"))
         return rc;
-    const char *out = NULL;
-    int n = 2000;
-    const opt_t opts[] = {{"--out", NULL, NULL, &out}, {"--n", &n, NULL, NULL}, {NULL}};
     aha_run_config_t cfg;
     aha_data_source_t src;
-    if ((rc = data_source(&cli, opts, &cfg, &src)) < 0) return cli_fail(rc);
+    if ((rc = data_source(&cli, &cfg, &src)) < 0) return cli_fail(rc);
     if (!out || n < 1) return cli_fail(AHA_FAIL(AHA_ERR_ARG, "--out FILE and --n >= 1 are required"));
     if ((rc = aha_data_coldstart(&src, n, out)) < 0) return cli_fail(rc);
     AHA_INFO("wrote %d cold-start pairs of %s to %s", n, src.task->name, out);
@@ -142,9 +111,24 @@ int cmd_gen_coldstart(int argc, char **argv) {
 }
 
 int cmd_reject(int argc, char **argv) {
+    const char *out = NULL, *ckpt = NULL;
+    aha_reject_config_t rj;
+    memset(&rj, 0, sizeof rj);
+    rj.prompts = 500;
+    rj.k = 4;
+    rj.min_language = 1;
+    rj.nonreasoning = 100;
+    const cli_opt_t opts[] = {
+        {"--out", .str = &out},
+        {"--checkpoint", .str = &ckpt},
+        {"--prompts", .count = &rj.prompts, .min = 0, .max = 100000000},
+        {"--k", .count = &rj.k, .min = 0, .max = 100000000},
+        {"--min-language", .number = &rj.min_language},
+        {"--nonreasoning", .count = &rj.nonreasoning, .min = 0, .max = 100000000},
+        {0}};
     cli_common_t cli;
     int rc;
-    if (!cli_begin(argc, argv, &cli, &rc,
+    if (!cli_begin(argc, argv, opts, &cli, &rc,
                    "usage: aha reject [CONFIG] [--set key=value]... --checkpoint DIR --out FILE\n"
                    "       [--prompts N] [--k K] [--min-language X] [--nonreasoning N]\n"
                    "Rejection sampling: K (default 4) samples for each of N (default 500) train\n"
@@ -153,24 +137,10 @@ int cmd_reject(int argc, char **argv) {
                    "rl.language_charset), each once, adds N (default 100) non-reasoning pairs\n"
                    "(compare), writes JSONL for `aha sft` and prints the counts.\n"))
         return rc;
-    const char *out = NULL, *ckpt = NULL;
     aha_run_config_t cfg;
-    aha_reject_config_t rj;
-    memset(&rj, 0, sizeof rj);
-    rj.prompts = 500;
-    rj.k = 4;
-    rj.min_language = 1;
-    rj.nonreasoning = 100;
-    const opt_t opts[] = {{"--out", NULL, NULL, &out},
-                          {"--checkpoint", NULL, NULL, &ckpt},
-                          {"--prompts", &rj.prompts, NULL, NULL},
-                          {"--k", &rj.k, NULL, NULL},
-                          {"--min-language", NULL, &rj.min_language, NULL},
-                          {"--nonreasoning", &rj.nonreasoning, NULL, NULL},
-                          {NULL}};
     aha_data_source_t src;
     aha_model_t *m = NULL;
-    if ((rc = data_source(&cli, opts, &cfg, &src)) < 0 ||
+    if ((rc = data_source(&cli, &cfg, &src)) < 0 ||
         (rc = aha_run_config_reward(&cfg, &rj.reward)) < 0)
         return cli_fail(rc);
     if (!out || !ckpt)

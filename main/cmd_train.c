@@ -87,7 +87,7 @@ static int eval_columns(const aha_model_t *m, const aha_run_config_t *rc, aha_me
     return AHA_OK;
 }
 
-static int run_train_ranks(const aha_run_config_t *rc, unsigned flags, const aha_dist_t *dist);
+static int run_train_ranks(const aha_run_config_t *rc, int resume, const aha_dist_t *dist);
 static int stop_pending(void);
 
 /* Remote work the learner did itself: the groups of a step that no actor delivered (sampled
@@ -183,7 +183,7 @@ static int stop_requested(const aha_dist_t *dist, const aha_coord_t *coord, int 
     return AHA_OK;
 }
 
-static int run_train(const aha_run_config_t *rc, unsigned flags) {
+static int run_train(const aha_run_config_t *rc, int resume) {
     /* `srun -n N` without --mpi=pmix starts N independent learners on one run directory */
     const char *tasks = getenv("SLURM_STEP_NUM_TASKS");
     if (tasks && atoi(tasks) > 1 && !aha_dist_launched())
@@ -198,7 +198,7 @@ static int run_train(const aha_run_config_t *rc, unsigned flags) {
     if (aha_dist_active(dist))
         AHA_INFO("data-parallel learner: rank %d of %d%s", aha_dist_rank(dist), aha_dist_size(dist),
                  rc->learner.expert_parallel ? ", routed experts split over the ranks" : "");
-    int rc_ = run_train_ranks(rc, flags, dist);
+    int rc_ = run_train_ranks(rc, resume, dist);
     if (rc_ < 0 && aha_dist_active(dist)) {
         AHA_ERROR("rank %d: %s", aha_dist_rank(dist), aha_last_error());
         aha_dist_abort(dist, 1); /* the other ranks may wait in a collective */
@@ -207,8 +207,8 @@ static int run_train(const aha_run_config_t *rc, unsigned flags) {
     return rc_;
 }
 
-static int run_train_ranks(const aha_run_config_t *rc, unsigned flags, const aha_dist_t *dist) {
-    const int resume = flags & 1, rank0 = aha_dist_rank(dist) == 0;
+static int run_train_ranks(const aha_run_config_t *rc, int resume, const aha_dist_t *dist) {
+    const int rank0 = aha_dist_rank(dist) == 0;
     char dir[512], path[700], init[600];
     snprintf(dir, sizeof dir, "%s/rl", rc->run_dir);
     if (rc->rl.init[0])
@@ -354,11 +354,14 @@ done:;
 }
 
 int cmd_train(int argc, char **argv) {
-    return cli_config_command(
-        argc, argv,
-        "usage: aha train [CONFIG] [--set key=value]... [--resume]\n"
-        "GRPO from rl.init (default RUN_DIR/pretrain/final).\n"
-        "  --resume  continue bit-exactly from RUN_DIR/rl/checkpoint (model, optimizer, step, "
-        "data cursor)\n\n",
-        (const char *const[]){"--resume", NULL}, run_train);
+    int resume = 0, status;
+    const cli_opt_t opts[] = {{"--resume", .flag = &resume}, {0}};
+    aha_run_config_t cfg;
+    if (!cli_config_begin(argc, argv, opts, &cfg, &status,
+                          "usage: aha train [CONFIG] [--set key=value]... [--resume]\n"
+                          "GRPO from rl.init (default RUN_DIR/pretrain/final).\n"
+                          "  --resume  continue bit-exactly from RUN_DIR/rl/checkpoint (model, "
+                          "optimizer, step, data cursor)\n\n"))
+        return status;
+    return cli_exit(run_train(&cfg, resume));
 }

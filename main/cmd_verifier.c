@@ -21,31 +21,22 @@ static const char k_usage[] =
     "language charset) for the broker at ENDPOINT (e.g. tcp://learner0:5555) until the broker\n"
     "says stop or SIGTERM/SIGINT arrives. Replies carry NAME@VERSION (default rules@1).\n";
 
-static int parse_int(const char *flag, const char *v, int lo, int hi, int *out) {
-    char *end = NULL;
-    long x = strtol(v, &end, 10);
-    if (!*v || *end || x < lo || x > hi)
-        return AHA_FAIL(AHA_ERR_ARG, "%s: expected an integer in [%d, %d], got '%s'", flag, lo, hi,
-                        v);
-    *out = (int)x;
-    return AHA_OK;
-}
-
 int cmd_verifier(int argc, char **argv) {
-    static const char *const flags[] = {"--version", "--heartbeat-ms", NULL};
     cli_worker_t w;
     aha_verifier_config_t vc;
     aha_verifier_config_default(&vc);
+    const cli_opt_t opts[] = {
+        {"--version", .str = &vc.version},
+        {"--heartbeat-ms", .count = &vc.heartbeat_ms, .min = 1, .max = 3600000},
+        {0}};
     w.name = vc.name;
-    int rc = cli_worker_parse(argc, argv, k_usage, "broker", flags, &w);
+    int rc = cli_worker_parse(argc, argv, k_usage, "broker", opts, &w);
     if (rc < 0) return cli_fail(rc);
     if (w.help) return 0;
     vc.name = w.name;
-    if (w.extra[0]) vc.version = w.extra[0];
-    if (w.extra[1]) rc = parse_int(flags[1], w.extra[1], 1, 3600000, &vc.heartbeat_ms);
     const aha_run_config_t *cfg = &w.cfg;
     vc.endpoint = w.endpoint;
-    if (rc == AHA_OK) rc = aha_run_config_reward(cfg, &vc.reward);
+    rc = aha_run_config_reward(cfg, &vc.reward);
     if (rc < 0) return cli_fail(rc);
     vc.limits.max_len = cfg->model.max_seq_len;
     vc.link = w.link;
