@@ -20,20 +20,17 @@
 enum { LEASE_MS = 1000 };
 enum { GOOD, SILENT, DUP_STRAY, STALE_ONCE, HOLDER, LEAVER }; /* fake actor behaviours */
 
+/* A fake actor: a thread peer (learner/roles_testutil.h rt_peer_t: stop it with
+ * rt_peer_stop(&a.peer)) that answers leases as its mode says. */
 typedef struct {
-    void *zctx;
-    const char *ep;
+    rt_peer_t peer; /* first: the thread gets &peer */
     const char *name;
     int mode;
-    const aha_model_t *m;      /* shape of the made-up groups */
     volatile int *start_after; /* if not NULL: connect only once *start_after is set */
-    volatile int stop;
-    volatile int got_lease; /* SILENT: holds a lease */
-    volatile int release;   /* SILENT: send the held group now */
+    volatile int got_lease;    /* SILENT: holds a lease */
+    volatile int release;      /* SILENT: send the held group now */
     volatile int released;
-    int rc;
     volatile uint64_t held; /* HOLDER: the lease id it holds */
-    pthread_t th;
 } fake_actor_t;
 
 static void *fake_actor(void *arg);
@@ -42,51 +39,37 @@ static void *fake_actor(void *arg);
  * groups of F's model; it connects only once *START_AFTER is set when that is not NULL. */
 static void fake_actor_start(fake_actor_t *a, const rt_fixture_t *f, const char *name, int mode,
                              volatile int *start_after) {
-    *a = (fake_actor_t){.zctx = f->zctx,
-                        .ep = f->ep,
-                        .name = name,
-                        .mode = mode,
-                        .m = f->m,
-                        .start_after = start_after};
-    REQUIRE(pthread_create(&a->th, NULL, fake_actor, a) == 0, "fake actor thread");
-}
-
-/* Tells A to stop, waits for it and returns its result. */
-static int fake_actor_stop(fake_actor_t *a) {
-    a->stop = 1;
-    pthread_join(a->th, NULL);
-    return a->rc;
+    *a = (fake_actor_t){.name = name, .mode = mode, .start_after = start_after};
+    rt_peer_start(&a->peer, f->zctx, f->ep, f->m, fake_actor);
 }
 
 static int send_group(aha_wire_t *w, const aha_model_t *m, uint64_t lease, uint64_t pid,
                       uint64_t version, const char *name) {
     aha_group_msg_t *g = NULL;
     AHA_TRY(rt_fake_group(m, lease, pid, version, name, &g));
-    Aha__Envelope env = AHA__ENVELOPE__INIT;
-    env.body_case = AHA__ENVELOPE__BODY_GROUP;
-    env.group = &g->group;
-    int rc = aha_wire_send(w, NULL, &env);
+    int rc = aha_wire_send_body(w, NULL, &g->group.base);
     aha_group_msg_destroy(&g);
     return rc;
 }
 
 static void *fake_actor(void *arg) {
     fake_actor_t *f = arg;
-    while (f->start_after && !*f->start_after && !f->stop)
+    const aha_model_t *m = f->peer.m;
+    while (f->start_after && !*f->start_after && !f->peer.stop)
         usleep(1000);
     aha_wire_t *w = NULL;
-    int rc = rt_peer_new(f->zctx, f->ep, "actor", f->name, 1, &w);
+    int rc = rt_peer_new(f->peer.zctx, f->peer.ep, "actor", f->name, 1, &w);
     if (rc == AHA_OK) rc = rt_ask_lease(w);
     uint64_t held_lease = 0, held_pid = 0, held_version = 0;
-    while (rc == AHA_OK && !f->stop) {
+    while (rc == AHA_OK && !f->peer.stop) {
         if (f->mode == SILENT && f->release && !f->released) {
-            rc = send_group(w, f->m, held_lease, held_pid, held_version, f->name);
+            rc = send_group(w, m, held_lease, held_pid, held_version, f->name);
             f->released = 1;
         }
         if (f->mode == HOLDER && f->release && !f->released && f->got_lease) {
             /* a wrong lease id, then the right one with a version never leased, then again */
-            rc = send_group(w, f->m, held_lease ^ 1, held_pid, held_version, f->name);
-            if (rc == AHA_OK) rc = send_group(w, f->m, held_lease, held_pid, 1ull << 63, f->name);
+            rc = send_group(w, m, held_lease ^ 1, held_pid, held_version, f->name);
+            if (rc == AHA_OK) rc = send_group(w, m, held_lease, held_pid, 1ull << 63, f->name);
             f->released = 1;
             if (rc == AHA_OK) rc = rt_ask_lease(w);
         }
@@ -100,33 +83,26 @@ static void *fake_actor(void *arg) {
                 f->held = lease;
                 f->got_lease = 1;
             } else if (f->mode == STALE_ONCE) { /* first group with the wrong version, then right */
-                rc = send_group(w, f->m, lease, pid, f->released ? v : v + 1, f->name);
+                rc = send_group(w, m, lease, pid, f->released ? v : v + 1, f->name);
                 f->released = 1;
                 if (rc == AHA_OK) rc = rt_ask_lease(w);
             } else if (f->mode == SILENT) {
                 held_lease = lease, held_pid = pid, held_version = v;
                 f->got_lease = 1;
             } else if (f->mode == LEAVER) { /* stopped (SIGTERM) while holding the lease */
-                Aha__Envelope env = AHA__ENVELOPE__INIT;
-                Aha__LeaseRequest lr = AHA__LEASE_REQUEST__INIT;
-                lr.max_groups = 0;
-                env.body_case = AHA__ENVELOPE__BODY_LEASE_REQUEST;
-                env.lease_request = &lr;
-                rc = aha_wire_send(w, NULL, &env);
+                rc = rt_ask_leases(w, 0);
                 f->got_lease = 1;
             } else {
-                if (f->mode == DUP_STRAY) rc = send_group(w, f->m, lease, pid + 1000, v, f->name);
-                if (rc == AHA_OK) rc = send_group(w, f->m, lease, pid, v, f->name);
+                if (f->mode == DUP_STRAY) rc = send_group(w, m, lease, pid + 1000, v, f->name);
+                if (rc == AHA_OK) rc = send_group(w, m, lease, pid, v, f->name);
                 if (rc == AHA_OK && f->mode == DUP_STRAY)
-                    rc = send_group(w, f->m, lease, pid, v, f->name);
+                    rc = send_group(w, m, lease, pid, v, f->name);
                 if (rc == AHA_OK) rc = rt_ask_lease(w);
             }
         }
         aha_wire_free(&e);
     }
-    aha_wire_destroy(&w);
-    f->rc = rc;
-    return NULL;
+    return rt_peer_exit(&f->peer, &w, rc);
 }
 
 static void test_lease_expiry_reissue(void) {
@@ -172,7 +148,7 @@ static void test_lease_expiry_reissue(void) {
     CHECK(st.late == 1 && st.delivered == 2, "late %llu delivered %llu",
           (unsigned long long)st.late, (unsigned long long)st.delivered);
     aha_wire_free(&out[0]);
-    const int rc_silent = fake_actor_stop(&silent), rc_good = fake_actor_stop(&good);
+    const int rc_silent = rt_peer_stop(&silent.peer), rc_good = rt_peer_stop(&good.peer);
     CHECK(rc_silent == AHA_OK && rc_good == AHA_OK, "fake actors: %d %d", rc_silent, rc_good);
     aha_coord_destroy(&c);
     CHECK(c == NULL, "destroy NULLs the pointer");
@@ -206,7 +182,7 @@ static void test_actor_leaves(void) {
           (unsigned long long)st.missing);
     CHECK(aha_coord_actors(c) == 1, "%d actors counted (the leaver left)", aha_coord_actors(c));
     aha_wire_free(&out[0]);
-    const int rc_leaver = fake_actor_stop(&leaver), rc_good = fake_actor_stop(&good);
+    const int rc_leaver = rt_peer_stop(&leaver.peer), rc_good = rt_peer_stop(&good.peer);
     CHECK(rc_leaver == AHA_OK && rc_good == AHA_OK, "fake actors: %d %d", rc_leaver, rc_good);
     aha_coord_destroy(&c);
     rt_fixture_end(&f);
@@ -251,7 +227,7 @@ static void test_forged_groups(void) {
           "forged %llu (want 18), stale %llu (want 1), delivered %llu",
           (unsigned long long)st.forged, (unsigned long long)st.stale,
           (unsigned long long)st.delivered);
-    fake_actor_stop(&holder);
+    rt_peer_stop(&holder.peer);
     aha_wire_free(&out[0]);
     aha_wire_destroy(&w);
     aha_coord_destroy(&c);
@@ -283,7 +259,7 @@ static void test_duplicate_and_stray(void) {
           "delivered %llu late %llu leases %llu reissued %llu", (unsigned long long)st.delivered,
           (unsigned long long)st.late, (unsigned long long)st.leases,
           (unsigned long long)st.reissued);
-    CHECK(fake_actor_stop(&dup) == AHA_OK, "fake actor: %d", dup.rc);
+    CHECK(rt_peer_stop(&dup.peer) == AHA_OK, "fake actor: %d", dup.peer.rc);
     aha_coord_destroy(&c);
     rt_fixture_end(&f);
 }
@@ -319,13 +295,8 @@ static void test_request_replaces(void) {
     aha_coord_t *c = rt_coord_new(f.zctx, f.m, f.ep, sizeof f.ep);
     aha_wire_t *w = NULL;
     REQUIRE_OK(rt_peer_new(f.zctx, f.ep, "actor", "asker", 1, &w));
-    Aha__Envelope env = AHA__ENVELOPE__INIT;
-    Aha__LeaseRequest r = AHA__LEASE_REQUEST__INIT;
-    r.max_groups = 3;
-    env.body_case = AHA__ENVELOPE__BODY_LEASE_REQUEST;
-    env.lease_request = &r;
-    REQUIRE_OK(aha_wire_send(w, NULL, &env));
-    REQUIRE_OK(aha_wire_send(w, NULL, &env));
+    REQUIRE_OK(rt_ask_leases(w, 3));
+    REQUIRE_OK(rt_ask_leases(w, 3));
     REQUIRE_OK(aha_coord_wait_actors(c, 1, 10000));
     /* both requests handled while no group is wanted (a request answered is not replaced) */
     CHECK(aha_coord_wait_actors(c, 2, 300) == AHA_ERR_TIMEOUT, "one actor only");
@@ -580,7 +551,7 @@ static void test_versions_ahead(void) {
     REQUIRE_OK(aha_coord_pump_stop(c));
     free(want_blob);
     aha_wire_destroy(&w);
-    CHECK(fake_actor_stop(&stale) == AHA_OK, "fake actor: %d", stale.rc);
+    CHECK(rt_peer_stop(&stale.peer) == AHA_OK, "fake actor: %d", stale.peer.rc);
     aha_coord_destroy(&c);
     aha_model_destroy(&m2);
     rt_fixture_end(&f);

@@ -29,14 +29,11 @@ static inline int rt_peer_new(void *zctx, const char *ep, const char *role, cons
     int rc = aha_wire_new(zctx, ZMQ_DEALER, name, 1 << 20, &w);
     if (rc == AHA_OK && set_identity) rc = aha_wire_set_identity(w, name);
     if (rc == AHA_OK) rc = aha_wire_connect(w, ep);
-    Aha__Envelope env = AHA__ENVELOPE__INIT;
     Aha__Hello hello = AHA__HELLO__INIT;
     hello.role = (char *)role;
     hello.name = (char *)name;
     hello.version = "1";
-    env.body_case = AHA__ENVELOPE__BODY_HELLO;
-    env.hello = &hello;
-    if (rc == AHA_OK) rc = aha_wire_send(w, NULL, &env);
+    if (rc == AHA_OK) rc = aha_wire_send_body(w, NULL, &hello.base);
     if (rc == AHA_OK)
         *out = w;
     else
@@ -54,14 +51,16 @@ static inline int rt_next(aha_wire_t *w, int *rc, Aha__Envelope **e) {
     return r == AHA_OK;
 }
 
+/* Asks the coordinator on W for N leases (0: hands back the ones held, as an actor that stops). */
+static inline int rt_ask_leases(aha_wire_t *w, int n) {
+    Aha__LeaseRequest r = AHA__LEASE_REQUEST__INIT;
+    r.max_groups = n;
+    return aha_wire_send_body(w, NULL, &r.base);
+}
+
 /* Asks the coordinator on W for one lease. */
 static inline int rt_ask_lease(aha_wire_t *w) {
-    Aha__Envelope env = AHA__ENVELOPE__INIT;
-    Aha__LeaseRequest r = AHA__LEASE_REQUEST__INIT;
-    r.max_groups = 1;
-    env.body_case = AHA__ENVELOPE__BODY_LEASE_REQUEST;
-    env.lease_request = &r;
-    return aha_wire_send(w, NULL, &env);
+    return rt_ask_leases(w, 1);
 }
 
 enum { RT_G = 4, RT_MAX_NEW = 6 };
@@ -121,6 +120,14 @@ static inline int rt_peer_stop(rt_peer_t *p) {
     p->stop = 1;
     pthread_join(p->th, NULL);
     return p->rc;
+}
+
+/* The end of RUN: closes the peer's socket *W and records RC as its result; returns the thread's
+ * NULL. */
+static inline void *rt_peer_exit(rt_peer_t *p, aha_wire_t **w, int rc) {
+    aha_wire_destroy(w);
+    p->rc = rc;
+    return NULL;
 }
 
 /* A coordinator on 127.0.0.1 in ZCTX for groups of RT_G samples of model M (the content checks of

@@ -156,18 +156,13 @@ static void *norouting_main(void *arg) {
             aha_group_msg_t *g = NULL;
             rc = rt_fake_group(f->m, e->lease->lease_id, e->lease->prompt_id,
                                e->lease->min_policy_version, "norouting", &g);
-            Aha__Envelope ge = AHA__ENVELOPE__INIT;
-            ge.body_case = AHA__ENVELOPE__BODY_GROUP;
-            if (rc == AHA_OK) ge.group = &g->group;
-            if (rc == AHA_OK) rc = aha_wire_send(w, NULL, &ge);
+            if (rc == AHA_OK) rc = aha_wire_send_body(w, NULL, &g->group.base);
             aha_group_msg_destroy(&g);
             if (rc == AHA_OK) rc = rt_ask_lease(w);
         }
         aha_wire_free(&e);
     }
-    aha_wire_destroy(&w);
-    f->rc = rc;
-    return NULL;
+    return rt_peer_exit(f, &w, rc);
 }
 
 static aha_trainer_t *trainer_r3(uint64_t seed) {

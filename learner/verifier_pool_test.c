@@ -29,9 +29,7 @@ static void *dying_verifier(void *arg) {
         if (e->body_case == AHA__ENVELOPE__BODY_GROUP) d->groups = 1;
         aha_wire_free(&e);
     }
-    aha_wire_destroy(&w); /* dies mid-group */
-    d->rc = rc;
-    return NULL;
+    return rt_peer_exit(d, &w, rc); /* dies mid-group */
 }
 
 /* A pool for model M's sequences on 127.0.0.1 (verifier deadline DEADLINE, user command SB or
@@ -87,18 +85,13 @@ static void *liar_verifier(void *arg) {
                 const double lie[] = {1e6, 7, -1e6, 2, -3, -0.5};
                 const int k = d->groups++ % 6;
                 score[k][0] = lie[k];
-                Aha__Envelope out = AHA__ENVELOPE__INIT;
-                out.body_case = AHA__ENVELOPE__BODY_SCORED_GROUP;
-                out.scored_group = &sg;
-                rc = aha_wire_send(w, NULL, &out);
+                rc = aha_wire_send_body(w, NULL, &sg.base);
                 aha_verifier_scores_free(&sg);
             }
         }
         aha_wire_free(&e);
     }
-    aha_wire_destroy(&w);
-    d->rc = rc;
-    return NULL;
+    return rt_peer_exit(d, &w, rc);
 }
 
 /* Scores out of range (totals of +-1e6, accuracy 7, ...) from the only verifier are dropped,
@@ -134,9 +127,7 @@ static void *sleepy_verifier(void *arg) {
         aha_wire_free(&e);
         if (rc == AHA_OK) rc = aha_wire_send_heartbeat(w, NULL, 0);
     }
-    aha_wire_destroy(&w);
-    d->rc = rc;
-    return NULL;
+    return rt_peer_exit(d, &w, rc);
 }
 
 /* A verifier that keeps missing its deadline is taken back with exponential back-off (1 s,
