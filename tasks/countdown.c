@@ -434,28 +434,29 @@ static aha_rational_t cd_factor(cd_parser_t *p) {
     return v;
 }
 
-static aha_rational_t cd_term(cd_parser_t *p) {
-    aha_rational_t v = cd_factor(p);
+/* A left-associative chain OPERAND (OPS[0] | OPS[1]) OPERAND ...: COMBINE(v, r, inverse, &v) folds
+ * each operand in (inverse: the operator was OPS[1]); an arithmetic failure (division by zero,
+ * overflow) ends the parse. */
+static aha_rational_t
+cd_chain(cd_parser_t *p, const char ops[2], aha_rational_t (*operand)(cd_parser_t *),
+         int (*combine)(aha_rational_t, aha_rational_t, int, aha_rational_t *)) {
+    aha_rational_t v = operand(p);
     for (;;) {
         if (p->err) return v;
-        char op = cd_peek(p);
-        if (op != '*' && op != '/') return v;
+        const char op = cd_peek(p);
+        if (op != ops[0] && op != ops[1]) return v;
         cd_take(p);
-        aha_rational_t r = cd_factor(p);
-        if (!p->err && aha_rat_mul(v, r, op == '/', &v)) cd_fail(p, AHA_CD_EVAL_ARITH);
+        const aha_rational_t r = operand(p);
+        if (!p->err && combine(v, r, op == ops[1], &v)) cd_fail(p, AHA_CD_EVAL_ARITH);
     }
 }
 
+static aha_rational_t cd_term(cd_parser_t *p) {
+    return cd_chain(p, "*/", cd_factor, aha_rat_mul);
+}
+
 static aha_rational_t cd_expr(cd_parser_t *p) {
-    aha_rational_t v = cd_term(p);
-    for (;;) {
-        if (p->err) return v;
-        char op = cd_peek(p);
-        if (op != '+' && op != '-') return v;
-        cd_take(p);
-        aha_rational_t r = cd_term(p);
-        if (!p->err && aha_rat_add(v, r, op == '-', &v)) cd_fail(p, AHA_CD_EVAL_ARITH);
-    }
+    return cd_chain(p, "+-", cd_term, aha_rat_add);
 }
 
 int aha_cd_eval(const char *expr, size_t len, const int *numbers, int n, aha_rational_t *out,
