@@ -123,19 +123,25 @@ int cli_begin(int argc, char **argv, const cli_opt_t *opts, cli_common_t *cli, i
     return 1;
 }
 
-int cli_config_begin(int argc, char **argv, const cli_opt_t *opts, aha_run_config_t *cfg,
-                     int *status, const char *usage) {
+int cli_train_command(int argc, char **argv, const char *usage, int cached_ok,
+                      int (*run)(const aha_run_config_t *rc, const cli_train_opts_t *opts)) {
+    cli_train_opts_t o = {0, 0};
+    const cli_opt_t opts[] = {{"--resume", .flag = &o.resume},
+                              {cached_ok ? "--cached-ok" : NULL, .flag = &o.cached_ok},
+                              {0}};
     cli_common_t cli;
-    if (!cli_begin(argc, argv, opts, &cli, status, "%s", usage)) {
+    int status;
+    if (!cli_begin(argc, argv, opts, &cli, &status, "%s", usage)) {
         if (cli.help) {
             printf("config keys:\n");
             aha_cfg_print_help(aha_run_config_fields, aha_run_config_n_fields);
         }
-        return 0;
+        return status;
     }
-    int rc = aha_run_config_load(cli.config, cli.overrides, cli.n_overrides, cfg);
-    if (rc < 0) *status = cli_fail(rc);
-    return rc >= 0;
+    aha_run_config_t cfg;
+    int rc = aha_run_config_load(cli.config, cli.overrides, cli.n_overrides, &cfg);
+    if (rc >= 0) rc = run(&cfg, &o);
+    return cli_exit(rc);
 }
 
 int cli_worker_parse(int argc, char **argv, const char *usage, const char *key,

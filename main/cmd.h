@@ -76,10 +76,16 @@ int cli_parse(int argc, char **argv, const cli_opt_t *opts, cli_common_t *out);
  * exit code in *status (0 after --help, cli_fail's on a parse error). */
 int cli_begin(int argc, char **argv, const cli_opt_t *opts, cli_common_t *cli, int *status,
               const char *usage, ...) __attribute__((format(printf, 6, 7)));
-/* cli_begin of the commands that train from the run config (pretrain, sft, train): --help prints
- * USAGE and the config keys; otherwise the run config ([CONFIG], --set) is loaded into *cfg. */
-int cli_config_begin(int argc, char **argv, const cli_opt_t *opts, aha_run_config_t *cfg,
-                     int *status, const char *usage);
+/* The options of the training commands (pretrain, sft, train). */
+typedef struct {
+    int resume;    /* --resume: continue bit-exactly from the command's checkpoint */
+    int cached_ok; /* --cached-ok (pretrain): reuse a checkpoint trained with the same config */
+} cli_train_opts_t;
+/* A training command: cli_parse with --resume (and --cached-ok when CACHED_OK); --help prints USAGE
+ * and the config keys; otherwise RUN gets the run config ([CONFIG], --set) and the options.
+ * Returns the process exit code. */
+int cli_train_command(int argc, char **argv, const char *usage, int cached_ok,
+                      int (*run)(const aha_run_config_t *rc, const cli_train_opts_t *opts));
 /* A command's exit code for the result RC of its work: 0, or cli_fail(RC). */
 int cli_exit(int rc);
 

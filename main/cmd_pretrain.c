@@ -15,6 +15,13 @@
 #include <time.h>
 #include <unistd.h>
 
+static const char k_usage[] =
+    "usage: aha pretrain [CONFIG] [--set key=value]... [--cached-ok] [--resume]\n"
+    "  --cached-ok  reuse RUN_DIR/pretrain/final if it was trained with the same config\n"
+    "  --resume     continue bit-exactly from RUN_DIR/pretrain/checkpoint (model, optimizer, "
+    "step)\n"
+    "\n";
+
 /* The row source of pretraining: corpus document INDEX, loss only on the response (after
  * <|Assistant|>). */
 static int corpus_row(void *ctx, uint64_t index, int T, int *tokens, int *targets, int *len_out) {
@@ -66,7 +73,7 @@ int final_eval(const aha_model_t *m, const aha_run_config_t *rc, const char *fin
     return aha_cfg_save(rc, aha_run_config_fields, aha_run_config_n_fields, path);
 }
 
-static int run_pretrain(const aha_run_config_t *rc, int cached_ok, int resume) {
+static int run_pretrain(const aha_run_config_t *rc, const cli_train_opts_t *opts) {
     char dir[512], path[1100], final_dir[600];
     snprintf(dir, sizeof dir, "%s/pretrain", rc->run_dir);
     snprintf(final_dir, sizeof final_dir, "%s/final", dir);
@@ -80,7 +87,7 @@ static int run_pretrain(const aha_run_config_t *rc, int cached_ok, int resume) {
     memset(&key_cfg.sft, 0, sizeof key_cfg.sft);
     char final_key[1100];
     snprintf(final_key, sizeof final_key, "%s/pretrain_key.yaml", final_dir);
-    if (cached_ok && access(final_key, R_OK) == 0) {
+    if (opts->cached_ok && access(final_key, R_OK) == 0) {
         char tmp[600];
         snprintf(tmp, sizeof tmp, "%s/pretrain_key.yaml.new", dir);
         AHA_TRY(aha_cfg_save(&key_cfg, aha_run_config_fields, aha_run_config_n_fields, tmp));
@@ -104,7 +111,7 @@ static int run_pretrain(const aha_run_config_t *rc, int cached_ok, int resume) {
     aha_model_init_random(m, &rng);
     aha_lm_train_t tc;
     lm_train_config_pretrain(rc, &tc);
-    tc.resume = resume;
+    tc.resume = opts->resume;
     AHA_TRY_GOTO(rc_, aha_lm_train(m, &tc, dir, corpus_row, (void *)rc), done);
 
     AHA_TRY_GOTO(rc_, final_eval(m, rc, final_dir), done);
@@ -119,16 +126,5 @@ done:
 }
 
 int cmd_pretrain(int argc, char **argv) {
-    int cached_ok = 0, resume = 0, status;
-    const cli_opt_t opts[] = {
-        {"--cached-ok", .flag = &cached_ok}, {"--resume", .flag = &resume}, {0}};
-    aha_run_config_t cfg;
-    if (!cli_config_begin(
-            argc, argv, opts, &cfg, &status,
-            "usage: aha pretrain [CONFIG] [--set key=value]... [--cached-ok] [--resume]\n"
-            "  --cached-ok  reuse RUN_DIR/pretrain/final if it was trained with the same config\n"
-            "  --resume     continue bit-exactly from RUN_DIR/pretrain/checkpoint (model, "
-            "optimizer, step)\n\n"))
-        return status;
-    return cli_exit(run_pretrain(&cfg, cached_ok, resume));
+    return cli_train_command(argc, argv, k_usage, 1, run_pretrain);
 }

@@ -20,7 +20,7 @@ static const char k_sft_usage[] =
     "pretraining does.\n"
     "  --resume     continue bit-exactly from RUN_DIR/<sft.dir>/checkpoint\n\n";
 
-static int run_sft(const aha_run_config_t *rc, int resume) {
+static int run_sft(const aha_run_config_t *rc, const cli_train_opts_t *opts) {
     char dir[600], init[600], path[1100];
     if (!rc->sft.data[0])
         return AHA_FAIL(AHA_ERR_CONFIG, "sft.data: the JSONL file of (prompt, response) pairs is "
@@ -54,7 +54,7 @@ static int run_sft(const aha_run_config_t *rc, int resume) {
     tc.checkpoint_every = rc->sft.checkpoint_every;
     tc.lr = rc->sft.lr;
     tc.min_lr = rc->sft.min_lr;
-    tc.resume = resume;
+    tc.resume = opts->resume;
     AHA_INFO("sft: %zu pairs from %s, %d steps of %d (%.2f epochs), from %s", n, rc->sft.data,
              tc.steps, tc.batch_size, (double)tc.steps * tc.batch_size / (double)n, init);
     AHA_TRY_GOTO(rc_, aha_mkdir_p(dir), done);
@@ -71,14 +71,25 @@ done:
 }
 
 int cmd_sft(int argc, char **argv) {
-    int resume = 0, status;
-    const cli_opt_t opts[] = {{"--resume", .flag = &resume}, {0}};
-    aha_run_config_t cfg;
-    if (!cli_config_begin(argc, argv, opts, &cfg, &status, k_sft_usage)) return status;
-    return cli_exit(run_sft(&cfg, resume));
+    return cli_train_command(argc, argv, k_sft_usage, 0, run_sft);
 }
 
 /* ---- aha gen-coldstart / aha reject: the recipe's SFT data (recipe/data_gen.h) ---- */
+
+static const char k_gen_coldstart_usage[] =
+    "usage: aha gen-coldstart [CONFIG] [--set key=value]... --out FILE [--n N]\n"
+    "Writes N (default 2000) cold-start pairs of the run's task (task.kind, template)\n"
+    "as JSONL for `aha sft`: long, readable reference responses in the target language\n"
+    "(addition: the correct carry trace).\n";
+
+static const char k_reject_usage[] =
+    "usage: aha reject [CONFIG] [--set key=value]... --checkpoint DIR --out FILE\n"
+    "       [--prompts N] [--k K] [--min-language X] [--nonreasoning N]\n"
+    "Rejection sampling: K (default 4) samples for each of N (default 500) train\n"
+    "prompts at the eval temperature / top-p; keeps the correct and readable ones\n"
+    "(well-formed, right answer, language consistency >= X, default 1, with\n"
+    "rl.language_charset), each once, adds N (default 100) non-reasoning pairs\n"
+    "(compare), writes JSONL for `aha sft` and prints the counts.\n";
 
 /* The run config of a data command and the data source of its task. */
 static int data_source(const cli_common_t *cli, aha_run_config_t *rc, aha_data_source_t *src) {
@@ -95,12 +106,7 @@ int cmd_gen_coldstart(int argc, char **argv) {
         {"--out", .str = &out}, {"--n", .count = &n, .min = 0, .max = 100000000}, {0}};
     cli_common_t cli;
     int rc;
-    if (!cli_begin(argc, argv, opts, &cli, &rc,
-                   "usage: aha gen-coldstart [CONFIG] [--set key=value]... --out FILE [--n N]\n"
-                   "Writes N (default 2000) cold-start pairs of the run's task (task.kind, "
-                   "template)\nas JSONL for `aha sft`: long, readable reference responses in the "
-                   "target language\n(addition: the correct carry trace).\n"))
-        return rc;
+    if (!cli_begin(argc, argv, opts, &cli, &rc, "%s", k_gen_coldstart_usage)) return rc;
     aha_run_config_t cfg;
     aha_data_source_t src;
     if ((rc = data_source(&cli, &cfg, &src)) < 0) return cli_fail(rc);
@@ -128,15 +134,7 @@ int cmd_reject(int argc, char **argv) {
         {0}};
     cli_common_t cli;
     int rc;
-    if (!cli_begin(argc, argv, opts, &cli, &rc,
-                   "usage: aha reject [CONFIG] [--set key=value]... --checkpoint DIR --out FILE\n"
-                   "       [--prompts N] [--k K] [--min-language X] [--nonreasoning N]\n"
-                   "Rejection sampling: K (default 4) samples for each of N (default 500) train\n"
-                   "prompts at the eval temperature / top-p; keeps the correct and readable ones\n"
-                   "(well-formed, right answer, language consistency >= X, default 1, with\n"
-                   "rl.language_charset), each once, adds N (default 100) non-reasoning pairs\n"
-                   "(compare), writes JSONL for `aha sft` and prints the counts.\n"))
-        return rc;
+    if (!cli_begin(argc, argv, opts, &cli, &rc, "%s", k_reject_usage)) return rc;
     aha_run_config_t cfg;
     aha_data_source_t src;
     aha_model_t *m = NULL;

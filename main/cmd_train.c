@@ -21,6 +21,12 @@
 #include <string.h>
 #include <unistd.h>
 
+static const char k_usage[] =
+    "usage: aha train [CONFIG] [--set key=value]... [--resume]\n"
+    "GRPO from rl.init (default RUN_DIR/pretrain/final).\n"
+    "  --resume  continue bit-exactly from RUN_DIR/rl/checkpoint (model, optimizer, step, data "
+    "cursor)\n\n";
+
 /* In-process sampling for the trainer: aha_generate with the run's sampling settings (CTX). */
 static int sample_group(void *ctx, const aha_model_t *m, aha_kv_t *kv, const int *const *prompts,
                         const int *prompt_lens, aha_rng_t *rngs, aha_rollout_t *r) {
@@ -183,7 +189,7 @@ static int stop_requested(const aha_dist_t *dist, const aha_coord_t *coord, int 
     return AHA_OK;
 }
 
-static int run_train(const aha_run_config_t *rc, int resume) {
+static int run_train(const aha_run_config_t *rc, const cli_train_opts_t *opts) {
     /* `srun -n N` without --mpi=pmix starts N independent learners on one run directory */
     const char *tasks = getenv("SLURM_STEP_NUM_TASKS");
     if (tasks && atoi(tasks) > 1 && !aha_dist_launched())
@@ -198,7 +204,7 @@ static int run_train(const aha_run_config_t *rc, int resume) {
     if (aha_dist_active(dist))
         AHA_INFO("data-parallel learner: rank %d of %d%s", aha_dist_rank(dist), aha_dist_size(dist),
                  rc->learner.expert_parallel ? ", routed experts split over the ranks" : "");
-    int rc_ = run_train_ranks(rc, resume, dist);
+    int rc_ = run_train_ranks(rc, opts->resume, dist);
     if (rc_ < 0 && aha_dist_active(dist)) {
         AHA_ERROR("rank %d: %s", aha_dist_rank(dist), aha_last_error());
         aha_dist_abort(dist, 1); /* the other ranks may wait in a collective */
@@ -354,14 +360,5 @@ done:;
 }
 
 int cmd_train(int argc, char **argv) {
-    int resume = 0, status;
-    const cli_opt_t opts[] = {{"--resume", .flag = &resume}, {0}};
-    aha_run_config_t cfg;
-    if (!cli_config_begin(argc, argv, opts, &cfg, &status,
-                          "usage: aha train [CONFIG] [--set key=value]... [--resume]\n"
-                          "GRPO from rl.init (default RUN_DIR/pretrain/final).\n"
-                          "  --resume  continue bit-exactly from RUN_DIR/rl/checkpoint (model, "
-                          "optimizer, step, data cursor)\n\n"))
-        return status;
-    return cli_exit(run_train(&cfg, resume));
+    return cli_train_command(argc, argv, k_usage, 0, run_train);
 }
