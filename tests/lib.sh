@@ -52,3 +52,13 @@ need_mpirun() {
     echo "SKIP: mpirun not found (install openmpi-bin: deploy/install-deps.sh)"
     exit 77
 }
+
+# mpi_test_begin AHA_BINARY: the start of the MPI tests: need_mpirun, then AHA = the binary's
+# absolute path (what the ranks start) and tmp = a new directory, removed at exit together with
+# any process the test left running.
+mpi_test_begin() {
+    need_mpirun
+    AHA=$(readlink -f "${1:?path to aha}")
+    tmp=$(mktemp -d)
+    trap 'kill -KILL $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
+}

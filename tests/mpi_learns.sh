@@ -6,14 +6,11 @@
 # flipped sampled token makes the runs diverge), so they agree statistically (docs/mpi.md).
 # Usage: mpi_learns.sh AHA_BINARY. Exit 77 (skipped) without mpirun.
 set -u
-AHA=$(readlink -f "${1:?path to aha}")
 here=$(cd "$(dirname "$0")" && pwd)
 RL_STEPS=${RL_STEPS:-120}
 # shellcheck source=tests/lib.sh
 . "$here/lib.sh"
-need_mpirun
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+mpi_test_begin "$1"
 common=(--set seed=3 --set rl.steps="$RL_STEPS" --set rl.eval_every=0)
 "$AHA" pretrain --set run_dir="$tmp/one" --set seed=3 > "$tmp/pretrain.log" 2>&1 ||
     { cat "$tmp/pretrain.log"; exit 1; }

@@ -6,20 +6,17 @@
 # as the uninterrupted 2-rank run.
 # Usage: mpi_train.sh AHA_BINARY. Exit 77 (skipped) without mpirun.
 set -euo pipefail
-aha=$(readlink -f "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/lib.sh
 . "$here/lib.sh"
-need_mpirun
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+mpi_test_begin "$1"
 train=(--set rl.steps=4 --set rl.eval_every=0 --set rl.eval_n=16 --set rl.actors=0
        --set rl.verifiers=0 --set rl.checkpoint_every=2)
-"$aha" pretrain --set run_dir="$tmp/one" --set pretrain.steps=20 >"$tmp/pretrain.log" 2>&1
+"$AHA" pretrain --set run_dir="$tmp/one" --set pretrain.steps=20 >"$tmp/pretrain.log" 2>&1
 mkdir -p "$tmp/two"
 cp -r "$tmp/one/pretrain" "$tmp/two/"
-"$aha" train --set run_dir="$tmp/one" "${train[@]}" >"$tmp/one.log" 2>&1
-bash "$here/mpi_run.sh" 2 "$aha" train --set run_dir="$tmp/two" "${train[@]}" >"$tmp/two.log" 2>&1 || {
+"$AHA" train --set run_dir="$tmp/one" "${train[@]}" >"$tmp/one.log" 2>&1
+bash "$here/mpi_run.sh" 2 "$AHA" train --set run_dir="$tmp/two" "${train[@]}" >"$tmp/two.log" 2>&1 || {
     cat "$tmp/two.log"
     echo "FAIL: mpirun -np 2 aha train"
     exit 1
@@ -43,7 +40,7 @@ n2=$(grep -c '"loss"' "$tmp/two/rl/metrics.jsonl")
 # expert parallel (learner.expert_parallel): the same run with the routed experts split over the
 # ranks ends within the same tolerance of the singleton
 mkdir -p "$tmp/ep" && cp -r "$tmp/one/pretrain" "$tmp/ep/"
-bash "$here/mpi_run.sh" 2 "$aha" train --set run_dir="$tmp/ep" "${train[@]}" \
+bash "$here/mpi_run.sh" 2 "$AHA" train --set run_dir="$tmp/ep" "${train[@]}" \
     --set learner.expert_parallel=true >"$tmp/ep.log" 2>&1 || {
     cat "$tmp/ep.log"
     echo "FAIL: mpirun -np 2 aha train --set learner.expert_parallel=true"
@@ -60,7 +57,7 @@ grep -q "routed experts split over the ranks" "$tmp/ep.log" || {
     exit 1
 }
 cp "$tmp/two/rl/final/model.safetensors" "$tmp/two_final.safetensors"
-bash "$here/mpi_run.sh" 2 "$aha" train --set run_dir="$tmp/two" "${train[@]}" --resume \
+bash "$here/mpi_run.sh" 2 "$AHA" train --set run_dir="$tmp/two" "${train[@]}" --resume \
     >"$tmp/resume.log" 2>&1 || {
     cat "$tmp/resume.log"
     echo "FAIL: mpirun -np 2 aha train --resume"
