@@ -78,10 +78,7 @@ static int group_add_text(group_t *G, const char *prompt, const char *response) 
 }
 
 static int send_group(aha_wire_t *w, const aha_peer_t *to, group_t *G) {
-    Aha__Envelope env = AHA__ENVELOPE__INIT;
-    env.body_case = AHA__ENVELOPE__BODY_GROUP;
-    env.group = &G->g;
-    return aha_wire_send(w, to, &env);
+    return aha_wire_send_body(w, to, &G->g.base);
 }
 
 /* Receives the next ScoredGroup (skipping heartbeats, which it counts). */
@@ -275,12 +272,7 @@ static void test_serve(void) {
     CHECK(heartbeats >= 3, "heartbeats while idle: %d", heartbeats);
 
     /* stop */
-    Aha__Envelope stop = AHA__ENVELOPE__INIT;
-    Aha__Control ctl = AHA__CONTROL__INIT;
-    ctl.command = "stop";
-    stop.body_case = AHA__ENVELOPE__BODY_CONTROL;
-    stop.control = &ctl;
-    CHECK(aha_wire_send(w, &verifier, &stop) == 0, "send stop");
+    CHECK(aha_wire_send_control(w, &verifier, "stop", 0, NULL) == 0, "send stop");
     int status = tu_wait_child(child.pid, 20000);
     CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
           "worker stopped cleanly (status %d)", status);
