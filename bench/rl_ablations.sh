@@ -9,11 +9,10 @@
 #   bash bench/rl_ablations.sh [variant ...]      (default: all; ~15 min on 2 cores)
 # Writes runs/ablations/<variant>/. Needs the build (make build) — uses $BUILD/aha.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-AHA=${AHA:-${BUILD:-build}/aha}
+# shellcheck source=deploy/env.sh
+. "$(dirname "$0")/../deploy/env.sh"
 CFG=configs/demo.yaml
 OUT=runs/ablations
-export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 
 declare -A SETS=(
   [grpo]=""

@@ -7,12 +7,11 @@
 # Also checks that every variant ends with the same weights as the in-process run of its k.
 #   bash bench/roles_bench.sh [STEPS]   (default 20)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-AHA=${AHA:-${BUILD:-build}/aha}
+# shellcheck source=deploy/env.sh
+. "$(dirname "$0")/../deploy/env.sh"
 CFG=configs/demo.yaml
 STEPS=${1:-20}
 OUT=runs/roles_bench
-export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 mkdir -p "$OUT"
 "$AHA" pretrain "$CFG" --cached-ok > "$OUT/pretrain.log" 2>&1 || { tail "$OUT/pretrain.log" >&2; exit 1; }
 BASE=$(sed -n 's/^run_dir: *//p' "$CFG")/pretrain/final

@@ -6,11 +6,10 @@
 # in this run; also checks both runs end with the same weights.
 #   bash bench/score_bench.sh [STEPS]   (default 4; 16 groups of 8 per step)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-AHA=${AHA:-${BUILD:-build}/aha}
+# shellcheck source=deploy/env.sh
+. "$(dirname "$0")/../deploy/env.sh"
 STEPS=${1:-4}
 OUT=${OUT:-runs/score_bench}
-export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 SMALL=(--set model.dim=32 --set model.moe_hidden=32 --set eval.n=5 --set eval.k=2)
 mkdir -p "$OUT"
 "$AHA" pretrain --set run_dir="$OUT/base" --set pretrain.steps=60 --set pretrain.batch_size=16 \

@@ -3,11 +3,10 @@
 # run R1-Zero-style GRPO on it, evaluate base and trained models, and plot the curves.
 # Writes runs/demo/. Extra arguments (e.g. --set rl.steps=20) go to every command.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-AHA=${AHA:-${BUILD:-build}/aha}
+# shellcheck source=deploy/env.sh
+. "$(dirname "$0")/env.sh"
 CFG=configs/demo.yaml
 RUN=runs/demo
-export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 
 echo "== 1/5 pretraining a ~1M-parameter MoE on addition ($CFG) =="
 "$AHA" pretrain "$CFG" --cached-ok "$@"
