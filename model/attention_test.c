@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "core/rng.h"
 #include "core/testutil.h"
 #include "model/kernels.h"
@@ -135,12 +136,7 @@ static void test_reference_fd(void) {
                       i, d, an, fd);
             }
     printf("[reference] T=%d worst relative error against central differences %.3g\n", T, worst);
-    free(qkv);
-    free(dout);
-    free(out);
-    free(att);
-    for (int w = 0; w < 3; w++)
-        free(g[w]);
+    AHA_FREE(qkv, dout, out, att, g[0], g[1], g[2]);
 }
 
 /* max |x - ref| / max |ref| over n values (x float with stride, ref double dense [n/HD, HD]). */
@@ -199,16 +195,7 @@ static void check_T(int T, aha_rng_t *rng) {
               worst[w]);
     printf("[T=%d] out %.2g dq %.2g dk %.2g dv %.2g att %.2g\n", T, worst[0], worst[1], worst[2],
            worst[3], worst[4]);
-    free(qkv);
-    free(dqkv);
-    free(out);
-    free(dout);
-    free(att);
-    free(scratch);
-    free(ro);
-    free(ra);
-    for (int w = 0; w < 3; w++)
-        free(rg[w]);
+    AHA_FREE(qkv, dqkv, out, dout, att, scratch, ro, ra, rg[0], rg[1], rg[2]);
 }
 
 static void test_kernels(void) {

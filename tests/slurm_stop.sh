@@ -75,7 +75,7 @@ fi
 # aha ctl RUN_DIR stop (the local control socket of a learner that serves workers): the same stop
 # with a checkpoint after the current step; --resume ends with the uninterrupted run's bytes
 ctl_stop() {
-    local steps=12 ref="$tmp/ctl-ref" run="$tmp/ctl-run"
+    local steps=40 ref="$tmp/ctl-ref" run="$tmp/ctl-run" # room for aha ctl to start under load
     local srv=(--set net.serve=true --set net.host=127.0.0.1 --set rl.lease_ms=200)
     mkdir -p "$ref" "$run" && cp -r "$tmp/base/pretrain" "$ref/" && cp -r "$tmp/base/pretrain" "$run/"
     "$AHA" train configs/demo.yaml "${base[@]}" --set rl.steps=$steps --set run_dir="$ref" \
