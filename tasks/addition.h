@@ -116,6 +116,12 @@ int aha_add_parse_answer(const char *response, int64_t *out);
  *              self-checks are drawn as for any trace and the arithmetic is the same, so the
  *              two languages are equally accurate and RL on accuracy alone has no reason to
  *              drop the second one (the language reward's job, docs/r1.md)
+ * and one from a fourth stream (seed, {AHA_STREAM_ADD_CORPUS, index, 3}):
+ *   dialect    with probability p_lang_carry a trace that p_lang_ops left alone writes the
+ *              steps that carry (column sum >= 10, "7&8:15|") with the second language's
+ *              operators and the others with the first's ("2+3=05;"): mixing decided by the
+ *              content, not by chance, so a policy that sharpens keeps it when it is the
+ *              majority way of writing a carrying step
  *
  * Well-formed documents are then "<answer>V</answer><eos>" (direct) or
  * "<think>T</think><answer>V</answer><eos>" (trace). With the defaults (docs/corpus.md: 60% direct,
@@ -131,11 +137,12 @@ typedef struct {
     double p_lang_mix;       /* of traces, share with steps in the second language */
     double p_selfcheck;      /* of correct traces, share with one slip caught by "wait" */
     double p_lang_ops;       /* of traces, share with the second language's operators */
+    double p_lang_carry;     /* of traces, share whose carrying steps use those operators */
 } aha_corpus_config_t;
 
 /* The field table of aha_corpus_config_t (name, default, range [0, 1], help): the one source of
  * the defaults and of the run config's corpus.* keys. */
-enum { AHA_CORPUS_CONFIG_N_FIELDS = 8 };
+enum { AHA_CORPUS_CONFIG_N_FIELDS = 9 };
 extern const aha_cfg_field_t aha_corpus_config_fields[AHA_CORPUS_CONFIG_N_FIELDS];
 extern const size_t aha_corpus_config_n_fields; /* AHA_CORPUS_CONFIG_N_FIELDS */
 /* The default mix (docs/corpus.md), from the table:

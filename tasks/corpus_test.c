@@ -205,7 +205,7 @@ static void test_mixes(void) {
          "well-formed correct traces");
 
     /* a different mix is followed too (shares come from the config, not constants) */
-    aha_corpus_config_t c2 = {0.6, 0.5, 0.4, 0.5, 0.3, 0, 0, 0};
+    aha_corpus_config_t c2 = {0.6, 0.5, 0.4, 0.5, 0.3, 0, 0, 0, 0};
     aha_add_config_t ac2 = {2, 5, 0.2};
     measure(&c2, &ac2, 8, 5000, &st);
     near((double)st.malformed / 5000, 0.3, 0.025, "mix 2 malformed");
@@ -214,7 +214,7 @@ static void test_mixes(void) {
     near((double)st.trace_mistake / st.trace, 0.5, 0.04, "mix 2 trace mistakes");
 
     /* extremes: every trace mistaken; every document malformed; only direct answers */
-    aha_corpus_config_t all_wrong = {0, 0, 1, 1, 0, 0, 0, 0};
+    aha_corpus_config_t all_wrong = {0, 0, 1, 1, 0, 0, 0, 0, 0};
     measure(&all_wrong, &ac, 3, 2000, &st);
     CHECK(st.trace == 2000 && st.trace_mistake == 2000 && st.trace_bad_mistake == 0,
           "all traces mistaken: %d/%d", st.trace_mistake, st.trace);
@@ -224,7 +224,7 @@ static void test_mixes(void) {
     CHECK(st.malformed == 2000, "all documents malformed: %d", st.malformed);
     for (int k = 0; k < 5; k++)
         CHECK(st.mal_kind[k] > 100, "malformation kind %d occurs (%d)", k, st.mal_kind[k]);
-    aha_corpus_config_t only_direct = {1, 0, 0, 0, 0, 0, 0, 0};
+    aha_corpus_config_t only_direct = {1, 0, 0, 0, 0, 0, 0, 0, 0};
     measure(&only_direct, &ac, 3, 2000, &st);
     CHECK(st.direct == 2000 && st.direct_correct == 0 && st.direct_implausible == 0,
           "all direct answers wrong");
@@ -260,9 +260,9 @@ static void test_mixes(void) {
 
     /* config errors */
     const aha_corpus_config_t bad[] = {
-        {0, 0.25, 0, 0.25, 0.1, 0, 0, 0},   {-0.1, 0.25, 0.6, 0.25, 0.1, 0, 0, 0}, {0.4, 1.5, 0.6, 0.25, 0.1, 0, 0, 0},
-        {0.4, 0.25, 0.6, -1, 0.1, 0, 0, 0}, {0.4, 0.25, 0.6, 0.25, 1.01, 0, 0, 0}, {0.4, 0.25, 0.6, 0.25, 0.1, 1.5, 0, 0},
-        {0.4, 0.25, 0.6, 0.25, 0.1, 0, -0.5, 0}, {0.4, 0.25, 0.6, 0.25, 0.1, 0, 0, 2}, {NAN, 0.25, 0.6, 0.25, 0.1, 0, 0, 0},
+        {0, 0.25, 0, 0.25, 0.1, 0, 0, 0, 0},   {-0.1, 0.25, 0.6, 0.25, 0.1, 0, 0, 0, 0}, {0.4, 1.5, 0.6, 0.25, 0.1, 0, 0, 0, 0},
+        {0.4, 0.25, 0.6, -1, 0.1, 0, 0, 0, 0}, {0.4, 0.25, 0.6, 0.25, 1.01, 0, 0, 0, 0}, {0.4, 0.25, 0.6, 0.25, 0.1, 1.5, 0, 0, 0},
+        {0.4, 0.25, 0.6, 0.25, 0.1, 0, -0.5, 0, 0}, {0.4, 0.25, 0.6, 0.25, 0.1, 0, 0, 2, 0}, {NAN, 0.25, 0.6, 0.25, 0.1, 0, 0, 0, 0}, {0.4, 0.25, 0.6, 0.25, 0.1, 0, 0, 0, 1.5},
     };
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
         strcpy(a, "keep");
@@ -394,6 +394,61 @@ static void test_lang_ops(void) {
           (double)wrong1 / n1);
 }
 
+/* corpus.p_lang_carry: a fourth stream, so mapped back the documents are those without it, and
+ * traces p_lang_ops already chose are unchanged; of the others that carry somewhere it picks its
+ * share, and in a correct trace it picked, a step has the second language's operators exactly when
+ * its written sum is 10 or more. */
+static void test_lang_carry(void) {
+    aha_corpus_config_t base, carry;
+    aha_corpus_config_default(&base);
+    base.p_lang_ops = 0.3;
+    base.p_selfcheck = 0.05;
+    carry = base;
+    carry.p_lang_carry = 0.6;
+    aha_add_config_t ac = {3, 5, 0.1};
+    int same = 1, ops_kept = 1, eligible = 0, picked = 0, checked = 0, bad_steps = 0;
+    for (uint64_t i = 0; i < 4000; i++) {
+        char a[1024], b[1024], ba[1024], bb[1024];
+        int a1, a2, b1, b2;
+        REQUIRE_OK(aha_corpus_document(&base, &ac, 9, i, a, sizeof a));
+        REQUIRE_OK(aha_corpus_document(&carry, &ac, 9, i, b, sizeof b));
+        from_lang2(a, ba, sizeof ba, &a1, &a2);
+        from_lang2(b, bb, sizeof bb, &b1, &b2);
+        same &= !strcmp(ba, bb);
+        if (a2 > 0) { /* p_lang_ops chose it: left alone */
+            ops_kept &= !strcmp(a, b);
+            continue;
+        }
+        const char *t = strstr(b, "<think>"), *te = t ? strstr(t, "</think>") : NULL;
+        const char *u = strstr(b, "<|User|>"), *ans = strstr(b, "<answer>");
+        long long x, y, v;
+        if (!t || !te || !u || !ans || ans < te || sscanf(u + 8, "%lld+%lld", &x, &y) != 2 ||
+            sscanf(ans + 8, "%lld", &v) != 1)
+            continue;
+        int carries = 0;
+        for (long long m = 10; m <= 1000000; m *= 10) carries += x % m + y % m >= m;
+        if (!carries) continue;
+        eligible++;
+        picked += b2 > 0;
+        if (b2 == 0 || v != x + y || strstr(t, "wait")) continue;
+        checked++;
+        /* steps end in ';' (first language) or '|' (second); the sum is the two digits before */
+        for (const char *q = t + 7; q < te; q++) {
+            if (*q != ';' && *q != '|') continue;
+            const int sum = (q[-2] - '0') * 10 + (q[-1] - '0');
+            bad_steps += (*q == '|') != (sum >= 10);
+        }
+    }
+    printf("p_lang_carry 0.6: %d of %d carrying traces picked; %d correct ones checked step by "
+           "step\n", picked, eligible, checked);
+    CHECK(same, "mapped back, the documents are those without p_lang_carry");
+    CHECK(ops_kept, "traces with p_lang_ops's operators are unchanged");
+    CHECK(eligible > 500 && fabs((double)picked / eligible - 0.6) < 0.05,
+          "share picked %.3f of %d", (double)picked / eligible, eligible);
+    CHECK(checked > 300, "%d picked traces checked", checked);
+    CHECK(bad_steps == 0, "%d steps whose language does not follow their carry", bad_steps);
+}
+
 /* corpus.p_selfcheck: "wait" appears only in correct traces, once, after a step whose sum is off
  * by one; without the slip and the marker the document is the one without p_selfcheck. */
 static void test_selfcheck(void) {
@@ -444,6 +499,7 @@ static const tu_case_t cases[] = {
     {"mixes", test_mixes},
     {"lang_mix", test_lang_mix},
     {"lang_ops", test_lang_ops},
+    {"lang_carry", test_lang_carry},
     {"selfcheck", test_selfcheck},
 };
 
