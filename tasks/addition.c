@@ -290,7 +290,7 @@ const aha_cfg_field_t aha_corpus_config_fields[] = {
     CF(p_lang_mix, "0", "traces whose steps are each, with probability 1/2, in the second language (A-J for digits, & : | for + = ;)"),
     CF(p_selfcheck, "0", "correct traces with one slip caught by \"wait\" and the column redone"),
     CF(p_lang_ops, "0", "traces whose + = ; are the second language's & : | (digits as in the first): half wholly, half each step with probability 1/2"),
-    CF(p_lang_carry, "0", "traces (without p_lang_ops) whose carrying steps (column sum >= 10) write + = ; as & : |, the other steps in the first language"),
+    CF(p_lang_carry, "0", "traces (without p_lang_ops) whose steps that take a carry (x+y+1=) write + = ; as & : |, the other steps in the first language"),
 };
 // clang-format on
 #undef CF
@@ -429,7 +429,7 @@ int aha_corpus_document(const aha_corpus_config_t *cc, const aha_add_config_t *a
         aha_rng_derive(&r4, seed, ids4, 3);
         if (!st.ops2_mask && aha_rng_uniform_d(&r4) < cc->p_lang_carry) {
             for (int c = 0; c < cols && c < 64; c++)
-                if (carry_into(&p, c + 1)) st.ops2_mask |= (uint64_t)1 << c;
+                if (carry_into(&p, c)) st.ops2_mask |= (uint64_t)1 << c;
             st.lang2_mask &= ~st.ops2_mask;
         }
         v = write_trace_styled(&t, &p, &m, &st);

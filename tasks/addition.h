@@ -118,10 +118,11 @@ int aha_add_parse_answer(const char *response, int64_t *out);
  *              drop the second one (the language reward's job, docs/r1.md)
  * and one from a fourth stream (seed, {AHA_STREAM_ADD_CORPUS, index, 3}):
  *   dialect    with probability p_lang_carry a trace that p_lang_ops left alone writes the
- *              steps that carry (column sum >= 10, "7&8:15|") with the second language's
- *              operators and the others with the first's ("2+3=05;"): mixing decided by the
- *              content, not by chance, so a policy that sharpens keeps it when it is the
- *              majority way of writing a carrying step
+ *              steps that take a carry ("5&6&1:12|") with the second language's operators and
+ *              the others with the first's ("2+3=05;"): mixing decided by the content, which the
+ *              model has already written (the step before ended in a sum >= 10) when it picks
+ *              the step's first operator, so a policy that sharpens keeps the mixing when it
+ *              is the majority way of writing such a step
  *
  * Well-formed documents are then "<answer>V</answer><eos>" (direct) or
  * "<think>T</think><answer>V</answer><eos>" (trace). With the defaults (docs/corpus.md: 60% direct,
@@ -137,7 +138,7 @@ typedef struct {
     double p_lang_mix;       /* of traces, share with steps in the second language */
     double p_selfcheck;      /* of correct traces, share with one slip caught by "wait" */
     double p_lang_ops;       /* of traces, share with the second language's operators */
-    double p_lang_carry;     /* of traces, share whose carrying steps use those operators */
+    double p_lang_carry;     /* of traces, share whose steps taking a carry use those operators */
 } aha_corpus_config_t;
 
 /* The field table of aha_corpus_config_t (name, default, range [0, 1], help): the one source of

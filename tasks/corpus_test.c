@@ -397,7 +397,7 @@ static void test_lang_ops(void) {
 /* corpus.p_lang_carry: a fourth stream, so mapped back the documents are those without it, and
  * traces p_lang_ops already chose are unchanged; of the others that carry somewhere it picks its
  * share, and in a correct trace it picked, a step has the second language's operators exactly when
- * its written sum is 10 or more. */
+ * it takes a carry (three terms: "5&6&1:12|"). */
 static void test_lang_carry(void) {
     aha_corpus_config_t base, carry;
     aha_corpus_config_default(&base);
@@ -432,11 +432,13 @@ static void test_lang_carry(void) {
         picked += b2 > 0;
         if (b2 == 0 || v != x + y || strstr(t, "wait")) continue;
         checked++;
-        /* steps end in ';' (first language) or '|' (second); the sum is the two digits before */
+        /* steps end in ';' (first language) or '|' (second); a step with a carry has 2 pluses */
+        int pluses = 0;
         for (const char *q = t + 7; q < te; q++) {
+            pluses += *q == '+' || *q == '&';
             if (*q != ';' && *q != '|') continue;
-            const int sum = (q[-2] - '0') * 10 + (q[-1] - '0');
-            bad_steps += (*q == '|') != (sum >= 10);
+            bad_steps += (*q == '|') != (pluses == 2);
+            pluses = 0;
         }
     }
     printf("p_lang_carry 0.6: %d of %d carrying traces picked; %d correct ones checked step by "
@@ -446,7 +448,7 @@ static void test_lang_carry(void) {
     CHECK(eligible > 500 && fabs((double)picked / eligible - 0.6) < 0.05,
           "share picked %.3f of %d", (double)picked / eligible, eligible);
     CHECK(checked > 300, "%d picked traces checked", checked);
-    CHECK(bad_steps == 0, "%d steps whose language does not follow their carry", bad_steps);
+    CHECK(bad_steps == 0, "%d steps whose language does not follow their incoming carry", bad_steps);
 }
 
 /* corpus.p_selfcheck: "wait" appears only in correct traces, once, after a step whose sum is off
