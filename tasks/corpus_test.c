@@ -299,29 +299,39 @@ static void from_lang2(const char *doc, char *out, size_t cap, int *n1, int *n2)
     }
 }
 
+/* Document I of seed SEED under configs X and Y, each also mapped back from the second language
+ * (from_lang2: n1 / n2 count its first / second-language think bytes). */
+typedef struct {
+    char x[1024], y[1024], x_back[1024], y_back[1024];
+    int x_n1, x_n2, y_n1, y_n2;
+} doc_pair_t;
+
+static int doc_pair(const aha_corpus_config_t *x, const aha_corpus_config_t *y,
+                    const aha_add_config_t *ac, uint64_t seed, uint64_t i, doc_pair_t *d) {
+    AHA_TRY(aha_corpus_document(x, ac, seed, i, d->x, sizeof d->x));
+    AHA_TRY(aha_corpus_document(y, ac, seed, i, d->y, sizeof d->y));
+    from_lang2(d->x, d->x_back, sizeof d->x_back, &d->x_n1, &d->x_n2);
+    from_lang2(d->y, d->y_back, sizeof d->y_back, &d->y_n1, &d->y_n2);
+    return AHA_OK;
+}
+
 /* corpus.p_lang_mix: documents are the same as without it once their think text is mapped back,
  * the traces with it have second-language steps, and some mix both languages. */
 static void test_lang_mix(void) {
-    aha_corpus_config_t base, mix;
+    aha_corpus_config_t base, mix; /* the defaults: no self-checks, no second language */
     aha_corpus_config_default(&base);
-    base.p_selfcheck = 0;
-    base.p_lang_mix = 0;
     mix = base;
     mix.p_lang_mix = 0.5;
     aha_add_config_t ac = {3, 5, 0.1};
     int same = 1, with2 = 0, both = 0, traces = 0, plain_has2 = 0;
     for (uint64_t i = 0; i < 2000; i++) {
-        char a[1024], b[1024], back[1024];
-        REQUIRE_OK(aha_corpus_document(&base, &ac, 5, i, a, sizeof a));
-        REQUIRE_OK(aha_corpus_document(&mix, &ac, 5, i, b, sizeof b));
-        int n1, n2, m1, m2;
-        from_lang2(b, back, sizeof back, &n1, &n2);
-        same &= !strcmp(back, a);
-        from_lang2(a, back, sizeof back, &m1, &m2);
-        plain_has2 += m2 > 0;
-        if (strstr(a, "<think>")) traces++;
-        with2 += n2 > 0;
-        both += n2 > 0 && n1 > 0;
+        doc_pair_t d;
+        REQUIRE_OK(doc_pair(&base, &mix, &ac, 5, i, &d));
+        same &= !strcmp(d.y_back, d.x);
+        plain_has2 += d.x_n2 > 0;
+        if (strstr(d.x, "<think>")) traces++;
+        with2 += d.y_n2 > 0;
+        both += d.y_n2 > 0 && d.y_n1 > 0;
     }
     printf("p_lang_mix 0.5: %d of %d documents with a think block have second-language steps, %d "
            "mix both\n", with2, traces, both);
@@ -349,15 +359,12 @@ static void test_lang_ops(void) {
     int same = 1, changed = 0, letters = 0, traces = 0, with_ops = 0, whole = 0;
     int wrong2 = 0, n2 = 0, wrong1 = 0, n1 = 0;
     for (uint64_t i = 0; i < 4000; i++) {
-        char a[1024], b[1024], ba[1024], bb[1024];
-        int a1, a2, b1, b2;
-        REQUIRE_OK(aha_corpus_document(&mix, &ac, 5, i, a, sizeof a));
-        REQUIRE_OK(aha_corpus_document(&mix_ops, &ac, 5, i, b, sizeof b));
-        from_lang2(a, ba, sizeof ba, &a1, &a2);
-        from_lang2(b, bb, sizeof bb, &b1, &b2);
-        same &= !strcmp(ba, bb);
-        changed += strcmp(a, b) != 0;
+        doc_pair_t d;
+        REQUIRE_OK(doc_pair(&mix, &mix_ops, &ac, 5, i, &d));
+        same &= !strcmp(d.x_back, d.y_back);
+        changed += strcmp(d.x, d.y) != 0;
         /* p_lang_ops alone: operators only, never a second-language digit */
+        char b[1024];
         REQUIRE_OK(aha_corpus_document(&ops, &ac, 5, i, b, sizeof b));
         const char *t = strstr(b, "<think>"), *te = t ? strstr(t, "</think>") : NULL;
         if (!t || !te || strstr(b, "<answer>") < t) continue;
@@ -408,17 +415,15 @@ static void test_lang_carry(void) {
     aha_add_config_t ac = {3, 5, 0.1};
     int same = 1, ops_kept = 1, eligible = 0, picked = 0, checked = 0, bad_steps = 0;
     for (uint64_t i = 0; i < 4000; i++) {
-        char a[1024], b[1024], ba[1024], bb[1024];
-        int a1, a2, b1, b2;
-        REQUIRE_OK(aha_corpus_document(&base, &ac, 9, i, a, sizeof a));
-        REQUIRE_OK(aha_corpus_document(&carry, &ac, 9, i, b, sizeof b));
-        from_lang2(a, ba, sizeof ba, &a1, &a2);
-        from_lang2(b, bb, sizeof bb, &b1, &b2);
-        same &= !strcmp(ba, bb);
-        if (a2 > 0) { /* p_lang_ops chose it: left alone */
-            ops_kept &= !strcmp(a, b);
+        doc_pair_t d;
+        REQUIRE_OK(doc_pair(&base, &carry, &ac, 9, i, &d));
+        same &= !strcmp(d.x_back, d.y_back);
+        if (d.x_n2 > 0) { /* p_lang_ops chose it: left alone */
+            ops_kept &= !strcmp(d.x, d.y);
             continue;
         }
+        const char *b = d.y;
+        const int b2 = d.y_n2;
         const char *t = strstr(b, "<think>"), *te = t ? strstr(t, "</think>") : NULL;
         const char *u = strstr(b, "<|User|>"), *ans = strstr(b, "<answer>");
         long long x, y, v;
