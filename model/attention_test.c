@@ -1,12 +1,12 @@
 /* model/attention_test.c — the training attention (k_attention, k_attention_backward) with its
- * causal blocking (K_ATT_BLOCK positions per block) against a plain reference in double.
+ * against a plain reference in double.
  *
  *  - reference: full T x T causal attention and its analytic backward in double, itself checked
  *    against central differences of its loss sum(dout * out) (double, h = 1e-5);
- *  - kernels: out, att (the computed columns: the softmax up to the diagonal, zeros after it up
- *    to the end of the row's block), dq, dk, dv against the reference for T below, at and across
- *    block boundaries (1, 7, 31, 32, 33, 64, 70, 97), several rows and heads, q, k, v as column
- *    blocks of one [B*T, 3C] buffer as the model stores them. */
+ *  - kernels: out, att (the softmax up to the diagonal, zeros after it), dq, dk, dv against the
+ *    reference for T of 1, 7, 31, 32, 33, 64, 70, 97 (odd sizes and across 32-position
+ *    boundaries), several rows and heads, q, k, v as column blocks of one [B*T, 3C] buffer as the
+ *    model stores them. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,8 +182,7 @@ static void check_T(int T, aha_rng_t *rng) {
                 worst[1 + w] = fmax(worst[1 + w], rel_err(dqkv + in0 + (size_t)w * C_, LD, rg[w], T));
             const float *A = att + ((size_t)b * NH + h) * T * T;
             for (int i = 0; i < T; i++) {
-                const int end = (i / K_ATT_BLOCK + 1) * K_ATT_BLOCK; /* the row's block end */
-                for (int j = 0; j < T && j < end; j++) {
+                for (int j = 0; j < T; j++) {
                     double e = fabs(A[(size_t)i * T + j] - ra[(size_t)i * T + j]);
                     worst[4] = fmax(worst[4], isnan(e) ? INFINITY : e);
                 }

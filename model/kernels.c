@@ -92,38 +92,27 @@ static head_at_t head_at(int bh, int T, int ld, int nh, int hd) {
     return (head_at_t){b * T * ld + h * hd, b * T * nh * hd + h * hd};
 }
 
-/* Causal blocking: the positions of a row go in blocks of K_ATT_BLOCK, and block [r0, r1) is
- * multiplied only against the keys [0, r1): score (and gradient) blocks wholly above the diagonal
- * are never computed. */
-static int att_block_end(int r0, int T) {
-    return r0 + K_ATT_BLOCK < T ? r0 + K_ATT_BLOCK : T;
-}
-
 void k_attention(float *out, float *att, const float *q, const float *k, const float *v, int ld,
                  int B, int T, int nh, int hd) {
     const int C = nh * hd;
     const float scale = 1.0f / sqrtf((float)hd);
-    const k_simd_ops_t *ops = k_simd();
     for (int bh = 0; bh < B * nh; bh++) { /* row b = bh / nh, head h = bh % nh */
         const head_at_t at = head_at(bh, T, ld, nh, hd);
         const float *qb = q + at.in, *kb = k + at.in, *vb = v + at.in;
         float *S = att + (size_t)bh * T * T; /* [T, T] */
-        for (int r0 = 0; r0 < T; r0 += K_ATT_BLOCK) {
-            const int r1 = att_block_end(r0, T), m = r1 - r0;
-            float *Sb = S + (size_t)r0 * T; /* rows r0..r1-1, columns 0..r1-1 */
-            /* Sb = scale * Q[r0:r1, hd] K[0:r1, hd]^T */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, r1, hd, scale,
-                        qb + (size_t)r0 * ld, ld, kb, ld, 0.0f, Sb, T);
-            for (int i = r0; i < r1; i++) {
-                float *row = S + (size_t)i * T;
-                ops->softmax(row, i + 1);
-                for (int j = i + 1; j < r1; j++)
-                    row[j] = 0.0f;
-            }
-            /* out[r0:r1, hd] = Sb[m, r1] V[0:r1, hd] */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, hd, r1, 1.0f, Sb, T, vb, ld,
-                        0.0f, out + at.out + (size_t)r0 * C, C);
+        /* S = scale * Q[T,hd] K[T,hd]^T */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, qb, ld, kb, ld, 0.0f,
+                    S, T);
+        const k_simd_ops_t *ops = k_simd();
+        for (int i = 0; i < T; i++) {
+            float *row = S + (size_t)i * T;
+            ops->softmax(row, i + 1);
+            for (int j = i + 1; j < T; j++)
+                row[j] = 0.0f;
         }
+        /* out[T,hd] = S[T,T] V[T,hd] */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, S, T, vb, ld, 0.0f,
+                    out + at.out, C);
     }
 }
 
@@ -188,40 +177,31 @@ void k_attention_backward(float *dq, float *dk, float *dv, float *scratch, const
                           int B, int T, int nh, int hd) {
     const int C = nh * hd;
     const float scale = 1.0f / sqrtf((float)hd);
-    const k_simd_ops_t *ops = k_simd();
     for (int bh = 0; bh < B * nh; bh++) {
         const head_at_t at = head_at(bh, T, ld, nh, hd);
         const size_t in = at.in;
         const float *qb = q + in, *kb = k + in, *vb = v + in, *dob = dout + at.out;
         const float *A = att + (size_t)bh * T * T;
-        float *dA = scratch; /* [T, T], the blocks k_attention computed */
-        for (int r0 = 0; r0 < T; r0 += K_ATT_BLOCK) {
-            const int r1 = att_block_end(r0, T), m = r1 - r0;
-            float *dAb = dA + (size_t)r0 * T;
-            /* dAb = dO[r0:r1, hd] V[0:r1, hd]^T */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, r1, hd, 1.0f,
-                        dob + (size_t)r0 * C, C, vb, ld, 0.0f, dAb, T);
-            /* softmax backward: dS = A * (dA - sum_j A dA) (masked entries have A = 0) */
-            for (int i = r0; i < r1; i++) {
-                float *dr = dA + (size_t)i * T;
-                ops->softmax_backward(dr, A + (size_t)i * T, i + 1);
-                for (int j = i + 1; j < r1; j++)
-                    dr[j] = 0.0f;
-            }
-            /* dQ[r0:r1] = scale dS[r0:r1, 0:r1] K[0:r1] */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, hd, r1, scale, dAb, T, kb,
-                        ld, 0.0f, dq + in + (size_t)r0 * ld, ld);
+        float *dA = scratch; /* [T, T] */
+        /* dA = dO[T,hd] V[T,hd]^T */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dob, C, vb, ld, 0.0f,
+                    dA, T);
+        /* dV = A^T dO */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, A, T, dob, C, 0.0f,
+                    dv + in, ld);
+        /* softmax backward: dS = A * (dA - sum_j A dA) (masked entries have A = 0) */
+        const k_simd_ops_t *ops = k_simd();
+        for (int i = 0; i < T; i++) {
+            float *dr = dA + (size_t)i * T;
+            ops->softmax_backward(dr, A + (size_t)i * T, i + 1);
+            for (int j = i + 1; j < T; j++)
+                dr[j] = 0.0f;
         }
-        /* key block [c0, c1) is used by the query rows [c0, T) only:
-         * dV[c0:c1] = A[c0:T, c0:c1]^T dO[c0:T], dK[c0:c1] = scale dS[c0:T, c0:c1]^T Q[c0:T] */
-        for (int c0 = 0; c0 < T; c0 += K_ATT_BLOCK) {
-            const int c1 = att_block_end(c0, T), m = c1 - c0, rows = T - c0;
-            const size_t blk = (size_t)c0 * T + c0;
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, hd, rows, 1.0f, A + blk, T,
-                        dob + (size_t)c0 * C, C, 0.0f, dv + in + (size_t)c0 * ld, ld);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, hd, rows, scale, dA + blk, T,
-                        qb + (size_t)c0 * ld, ld, 0.0f, dk + in + (size_t)c0 * ld, ld);
-        }
+        /* dQ = scale dS K ; dK = scale dS^T Q */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, scale, dA, T, kb, ld, 0.0f,
+                    dq + in, ld);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, scale, dA, T, qb, ld, 0.0f,
+                    dk + in, ld);
     }
 }
 
