@@ -29,8 +29,7 @@
  * top-2, expert hidden 128, vocabulary 64), dense288 (d288, 6 layers, 6 heads, ffn 768, vocabulary
  * 105). Training FLOPs per token = 6 x active parameters (attention projections, router, shared
  * expert, top-k routed experts, lm_head; not the embedding lookup) + 12 x layers x dim x T
- * (attention scores and values, forward and backward, over the full T x T: the model's count, kept
- * although k_attention's causal blocks skip the blocks above the diagonal).
+ * (attention scores and values, forward and backward, full T x T as k_attention computes it).
  * Every timing is the best of several repetitions. */
 #include <cblas.h>
 #include <stdio.h>
